@@ -1,0 +1,29 @@
+import type { MessageId, NodeId } from "./ids.js";
+
+/** An application message on the wire, with what the checker and the strategies need to know of it. */
+export interface AppEnvelope {
+  readonly kind: "app";
+  readonly id: MessageId;
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** The sender's epoch when it sent the message (how many updates its code had taken). */
+  readonly epoch: number;
+  readonly body: unknown;
+  /** Incarnation of the link it travels on: a message of a removed link is never delivered on its successor. */
+  readonly link: number;
+}
+
+/** A message of the update machinery: on a data channel (m, m', markers) or on the control plane. */
+export interface ControlEnvelope {
+  readonly kind: "control";
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly update: number;
+  readonly signal: string;
+  readonly data: unknown;
+  readonly link: number;
+  /** True on the coordinator's plane (prepare, start, done), false on the application's channels. */
+  readonly plane: boolean;
+}
+
+export type Envelope = AppEnvelope | ControlEnvelope;

@@ -1,0 +1,177 @@
+import type { NodeId } from "./ids.js";
+
+/** Every error the runtime raises on purpose; `code` is stable for programs, `message` names the thing and the fix. */
+export abstract class LiveswapError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class UnknownNodeError extends LiveswapError {
+  readonly code = "UNKNOWN_NODE";
+  constructor(readonly node: NodeId, where: string) {
+    super(`${where}: there is no node "${node}"; create it first (nodes: see system.nodes())`);
+  }
+}
+
+export class DuplicateNodeError extends LiveswapError {
+  readonly code = "DUPLICATE_NODE";
+  constructor(readonly node: NodeId) {
+    super(`create: a node "${node}" already exists; choose another id or destroy the old node first`);
+  }
+}
+
+export class InvalidNodeIdError extends LiveswapError {
+  readonly code = "INVALID_NODE_ID";
+  constructor(readonly node: unknown) {
+    super(`create: node id ${JSON.stringify(node)} is not valid; use a non-empty string not starting with "@"`);
+  }
+}
+
+export class SelfLinkError extends LiveswapError {
+  readonly code = "SELF_LINK";
+  constructor(readonly node: NodeId) {
+    super(`link: cannot link "${node}" to itself; a link joins two different nodes`);
+  }
+}
+
+export class DuplicateLinkError extends LiveswapError {
+  readonly code = "DUPLICATE_LINK";
+  constructor(readonly a: NodeId, readonly b: NodeId) {
+    super(`link: "${a}" and "${b}" are already linked`);
+  }
+}
+
+export class UnknownLinkError extends LiveswapError {
+  readonly code = "UNKNOWN_LINK";
+  constructor(readonly a: NodeId, readonly b: NodeId) {
+    super(`unlink: "${a}" and "${b}" are not linked`);
+  }
+}
+
+export class NotNeighborError extends LiveswapError {
+  readonly code = "NOT_NEIGHBOR";
+  constructor(readonly from: NodeId, readonly to: NodeId) {
+    super(`send: node "${from}" has no link to "${to}"; a node can only send to its neighbors (link them first)`);
+  }
+}
+
+export class UpdateInProgressError extends LiveswapError {
+  readonly code = "UPDATE_IN_PROGRESS";
+  constructor(readonly operation: string, readonly update: number) {
+    super(`${operation}: update #${update} is running; configuration and a second update wait until it ends (await the first update())`);
+  }
+}
+
+export class StrategyUnavailableError extends LiveswapError {
+  readonly code = "STRATEGY_UNAVAILABLE";
+  constructor(readonly strategy: string, reason: string) {
+    super(`update: strategy "${strategy}" is not available: ${reason}`);
+  }
+}
+
+export class VersionMismatchError extends LiveswapError {
+  readonly code = "VERSION_MISMATCH";
+  constructor(readonly node: NodeId, readonly running: string, readonly offered: readonly string[]) {
+    super(
+      `update: node "${node}" runs "${running}" but the update only converts from ${offered.map((v) => `"${v}"`).join(", ")}; ` +
+        `add an update whose \`from\` is "${running}"`,
+    );
+  }
+}
+
+export class InvalidUpdateError extends LiveswapError {
+  readonly code = "INVALID_UPDATE";
+  constructor(detail: string) {
+    super(`update: ${detail}`);
+  }
+}
+
+export class PrepareFailedError extends LiveswapError {
+  readonly code = "PREPARE_FAILED";
+  constructor(readonly node: NodeId, readonly reason: string, options?: { cause?: unknown }) {
+    super(`update aborted in prepare: node "${node}" refused it: ${reason}; no node was changed`, options);
+  }
+}
+
+export class StateTransferError extends LiveswapError {
+  readonly code = "STATE_TRANSFER_FAILED";
+  constructor(readonly node: NodeId, reason: string, options?: { cause?: unknown }) {
+    super(`update: the state transfer threw at node "${node}": ${reason}`, options);
+  }
+}
+
+export class UpdateStalledError extends LiveswapError {
+  readonly code = "UPDATE_STALLED";
+  constructor(readonly update: number, readonly oldNodes: readonly NodeId[]) {
+    super(`update #${update} stalled: nothing is in flight and node(s) ${oldNodes.map((n) => `"${n}"`).join(", ")} are still old`);
+  }
+}
+
+export class SettleStalledError extends LiveswapError {
+  readonly code = "SETTLE_STALLED";
+  constructor(readonly requests: readonly string[]) {
+    super(`settle: nothing is in flight but request(s) ${requests.join(", ")} are still open and nothing can answer them`);
+  }
+}
+
+export class NoRequestHandlerError extends LiveswapError {
+  readonly code = "NO_REQUEST_HANDLER";
+  constructor(readonly node: NodeId, readonly version: string) {
+    super(`request: node "${node}" runs "${version}", which has no request handler`);
+  }
+}
+
+export class UnknownRequestError extends LiveswapError {
+  readonly code = "UNKNOWN_REQUEST";
+  constructor(readonly node: NodeId, readonly request: string) {
+    super(`respond: node "${node}" has no open request "${request}" (already answered, or never asked)`);
+  }
+}
+
+export class RequestTimeoutError extends LiveswapError {
+  readonly code = "REQUEST_TIMEOUT";
+  constructor(readonly node: NodeId, readonly request: string, readonly afterMs: number) {
+    super(`request ${request} to node "${node}" got no response within ${afterMs} ms`);
+  }
+}
+
+export class RequestFailedError extends LiveswapError {
+  readonly code = "REQUEST_FAILED";
+  constructor(readonly node: NodeId, readonly request: string, reason: string) {
+    super(`request ${request} to node "${node}" failed: ${reason}`);
+  }
+}
+
+export class InvalidOptionError extends LiveswapError {
+  readonly code = "INVALID_OPTION";
+  constructor(readonly option: string, detail: string) {
+    super(`option ${option}: ${detail}`);
+  }
+}
+
+export class SystemClosedError extends LiveswapError {
+  readonly code = "SYSTEM_CLOSED";
+  constructor(operation: string) {
+    super(`${operation}: the system is closed`);
+  }
+}
+
+export class SchedulerError extends LiveswapError {
+  readonly code = "SCHEDULER";
+  constructor(detail: string) {
+    super(`step: ${detail}`);
+  }
+}
+
+/** Human text for anything thrown by user code. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  try {
+    return `thrown value ${JSON.stringify(e)}`;
+  } catch {
+    return `thrown value ${String(e)}`;
+  }
+}

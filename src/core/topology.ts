@@ -1,0 +1,112 @@
+import type { NodeId } from "./ids.js";
+
+function pairKey(a: NodeId, b: NodeId): string {
+  return a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
+}
+
+/**
+ * Nodes and undirected links (each link is two FIFO channels). Every listing is
+ * sorted so that no iteration order depends on insertion history.
+ */
+export class Topology {
+  private readonly adjacency = new Map<NodeId, NodeId[]>();
+  /** Incarnation of each live link; a relinked pair gets a fresh one. */
+  private readonly incarnation = new Map<string, number>();
+  private nextIncarnation = 1;
+  private sortedNodes: NodeId[] | undefined;
+
+  hasNode(id: NodeId): boolean {
+    return this.adjacency.has(id);
+  }
+
+  addNode(id: NodeId): void {
+    this.adjacency.set(id, []);
+    this.sortedNodes = undefined;
+  }
+
+  removeNode(id: NodeId): NodeId[] {
+    const neighbors = [...(this.adjacency.get(id) ?? [])];
+    for (const n of neighbors) this.removeLink(id, n);
+    this.adjacency.delete(id);
+    this.sortedNodes = undefined;
+    return neighbors;
+  }
+
+  linked(a: NodeId, b: NodeId): boolean {
+    return this.incarnation.has(pairKey(a, b));
+  }
+
+  /** 0 when not linked. */
+  linkIncarnation(a: NodeId, b: NodeId): number {
+    return this.incarnation.get(pairKey(a, b)) ?? 0;
+  }
+
+  addLink(a: NodeId, b: NodeId): void {
+    this.incarnation.set(pairKey(a, b), this.nextIncarnation++);
+    insertSorted(this.adjacency.get(a) as NodeId[], b);
+    insertSorted(this.adjacency.get(b) as NodeId[], a);
+  }
+
+  removeLink(a: NodeId, b: NodeId): void {
+    this.incarnation.delete(pairKey(a, b));
+    removeFrom(this.adjacency.get(a), b);
+    removeFrom(this.adjacency.get(b), a);
+  }
+
+  /** Sorted neighbor list; the array is owned by the topology, callers must not mutate it. */
+  neighbors(id: NodeId): readonly NodeId[] {
+    return this.adjacency.get(id) ?? [];
+  }
+
+  nodes(): readonly NodeId[] {
+    this.sortedNodes ??= [...this.adjacency.keys()].sort();
+    return this.sortedNodes;
+  }
+
+  links(): readonly (readonly [NodeId, NodeId])[] {
+    const out: [NodeId, NodeId][] = [];
+    for (const a of this.nodes()) {
+      for (const b of this.neighbors(a)) if (a < b) out.push([a, b]);
+    }
+    return out;
+  }
+
+  get linkCount(): number {
+    return this.incarnation.size;
+  }
+
+  /** Hop distance from root to every node it reaches (breadth-first, neighbors in sorted order). */
+  distances(root: NodeId): Map<NodeId, number> {
+    const dist = new Map<NodeId, number>([[root, 0]]);
+    const queue: NodeId[] = [root];
+    for (let i = 0; i < queue.length; i++) {
+      const n = queue[i] as NodeId;
+      const d = dist.get(n) as number;
+      for (const m of this.neighbors(n)) {
+        if (!dist.has(m)) {
+          dist.set(m, d + 1);
+          queue.push(m);
+        }
+      }
+    }
+    return dist;
+  }
+
+  isConnected(): boolean {
+    const all = this.nodes();
+    if (all.length === 0) return true;
+    return this.distances(all[0] as NodeId).size === all.length;
+  }
+}
+
+function insertSorted(list: NodeId[], id: NodeId): void {
+  let i = list.length;
+  while (i > 0 && (list[i - 1] as NodeId) > id) i--;
+  list.splice(i, 0, id);
+}
+
+function removeFrom(list: NodeId[] | undefined, id: NodeId): void {
+  if (!list) return;
+  const i = list.indexOf(id);
+  if (i >= 0) list.splice(i, 1);
+}

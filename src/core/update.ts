@@ -1,0 +1,52 @@
+import type { Behavior } from "./behavior.js";
+import type { NodeId } from "./ids.js";
+
+export type Strategy = "naive" | "snapshot" | "synchronizer" | "conservative" | "rollback" | "cut";
+export const STRATEGIES: readonly Strategy[] = ["naive", "snapshot", "synchronizer", "conservative", "rollback", "cut"];
+
+/** Old version, new version, state transfer and the mapping of old messages to their new-equivalents. */
+export interface Update<S1 = any, M1 = any, S2 = any, M2 = any> {
+  from: Behavior<S1, M1>;
+  to: Behavior<S2, M2>;
+  state(old: S1, info: { self: NodeId; neighbors: readonly NodeId[] }): S2;
+  /** New-equivalent of an old message: zero or more new messages on the same channel. Omitted: unchanged. */
+  message?(old: M1, info: { from: NodeId; to: NodeId }): M2[];
+}
+
+export function defineUpdate<S1, M1, S2, M2>(u: Update<S1, M1, S2, M2>): Update<S1, M1, S2, M2> {
+  if (!u.from || !u.to) throw new TypeError("defineUpdate: `from` and `to` behaviors are required");
+  if (u.from.version === u.to.version) {
+    throw new TypeError(`defineUpdate: \`from\` and \`to\` are both version "${u.from.version}"; an update must change the version`);
+  }
+  if (typeof u.state !== "function") throw new TypeError(`defineUpdate(${u.from.version} -> ${u.to.version}): \`state\` must be a function`);
+  if (u.message !== undefined && typeof u.message !== "function") {
+    throw new TypeError(`defineUpdate(${u.from.version} -> ${u.to.version}): \`message\` must be a function when given`);
+  }
+  return u;
+}
+
+export interface UpdateOptions {
+  strategy: Strategy;
+  root?: NodeId;
+  atPulse?: number;
+}
+
+export interface UpdateReport {
+  strategy: Strategy;
+  root: NodeId;
+  /** G: last instant all nodes were old (the strategy's protocol starts, after prepare). */
+  startedAt: number;
+  /** H: first instant all nodes are new. */
+  finishedAt: number;
+  /** Messages the update algorithm itself sent (not the prepare round trip, see controlPlaneMessages). */
+  controlMessages: number;
+  heldMessages: number;
+  transformedMessages: number;
+  rolledBackEvents: number;
+  preparedAt: number;
+  nodes: Record<NodeId, { turnedNewAt: number }>;
+  /** Ours: the coordinator's prepare / start / done messages, common to every strategy. */
+  controlPlaneMessages: number;
+  /** Ours: when update() was called. */
+  requestedAt: number;
+}

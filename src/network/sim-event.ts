@@ -1,0 +1,39 @@
+import type { Envelope } from "../core/envelope.js";
+import type { NodeId, RequestId } from "../core/ids.js";
+
+/** Something the simulated network will make happen at a virtual time. `seq` orders equal times by creation. */
+export type SimEvent =
+  | { readonly kind: "deliver"; readonly time: number; readonly seq: number; readonly env: Envelope }
+  | { readonly kind: "timer"; readonly time: number; readonly seq: number; readonly node: NodeId; readonly tag: string; readonly incarnation: number }
+  | { readonly kind: "request"; readonly time: number; readonly seq: number; readonly node: NodeId; readonly request: RequestId; readonly body: unknown }
+  /** A runtime-internal deadline (a request's timeout): never application work. */
+  | { readonly kind: "deadline"; readonly time: number; readonly seq: number; readonly label: string; readonly run: () => void };
+
+/** The FIFO lane an event belongs to: only the oldest pending event of a lane may happen next. */
+export function laneOf(ev: SimEvent): string | undefined {
+  switch (ev.kind) {
+    case "deliver":
+      return `${ev.env.from}>${ev.env.to}`;
+    case "request":
+      return `request>${ev.node}`;
+    case "timer":
+    case "deadline":
+      return undefined;
+  }
+}
+
+/** One line a person can read in a scripted test's failure message. */
+export function describeEvent(ev: SimEvent): string {
+  switch (ev.kind) {
+    case "deliver":
+      return ev.env.kind === "app"
+        ? `#${ev.seq} deliver ${ev.env.id} ${ev.env.from}->${ev.env.to} @${ev.time}`
+        : `#${ev.seq} control ${ev.env.signal} ${ev.env.from}->${ev.env.to} @${ev.time}`;
+    case "timer":
+      return `#${ev.seq} timer ${ev.node}:${ev.tag} @${ev.time}`;
+    case "request":
+      return `#${ev.seq} request ${ev.request} at ${ev.node} @${ev.time}`;
+    case "deadline":
+      return `#${ev.seq} deadline ${ev.label} @${ev.time}`;
+  }
+}

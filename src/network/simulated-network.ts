@@ -1,0 +1,90 @@
+import type { Envelope } from "../core/envelope.js";
+import { InvalidOptionError } from "../core/errors.js";
+import type { NodeId, RequestId } from "../core/ids.js";
+import { Rng } from "../core/rng.js";
+import type { Network } from "./network.js";
+import type { Scheduler } from "./scheduler.js";
+import type { SimEvent } from "./sim-event.js";
+
+export interface DelayRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * Virtual time, seeded random delays, FIFO per channel. Each message's delay is
+ * drawn in [min, max] (whole ms when both bounds are whole); a delivery never
+ * overtakes an earlier one on the same channel. Which event runs next is the
+ * scheduler's choice.
+ */
+export class SimulatedNetwork implements Network {
+  private clock = 0;
+  private seq = 0;
+  private readonly rng: Rng;
+  private readonly wholeDelays: boolean;
+  /** Last scheduled delivery time per channel "from>to". */
+  private readonly lastDelivery = new Map<string, number>();
+
+  constructor(
+    seed: number,
+    private readonly delay: DelayRange,
+    readonly scheduler: Scheduler,
+  ) {
+    if (!Number.isFinite(delay.min) || !Number.isFinite(delay.max) || delay.min < 0 || delay.max < delay.min) {
+      throw new InvalidOptionError("delay", `expected 0 <= min <= max (finite ms), got ${JSON.stringify(delay)}`);
+    }
+    this.rng = new Rng(seed);
+    this.wholeDelays = Number.isInteger(delay.min) && Number.isInteger(delay.max);
+  }
+
+  now(): number {
+    return this.clock;
+  }
+
+  get pendingCount(): number {
+    return this.scheduler.size;
+  }
+
+  private drawDelay(): number {
+    const { min, max } = this.delay;
+    return this.wholeDelays ? this.rng.int(min, max) : min + this.rng.float() * (max - min);
+  }
+
+  transmit(env: Envelope): void {
+    const key = `${env.from}>${env.to}`;
+    let time = this.clock + this.drawDelay();
+    const last = this.lastDelivery.get(key);
+    if (last !== undefined && last > time) time = last;
+    this.lastDelivery.set(key, time);
+    this.scheduler.push({ kind: "deliver", time, seq: this.seq++, env });
+  }
+
+  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): void {
+    this.scheduler.push({ kind: "timer", time: this.clock + delayMs, seq: this.seq++, node, tag, incarnation });
+  }
+
+  /** An outside client's request reaches its node now (after anything already due now). */
+  injectRequest(node: NodeId, request: RequestId, body: unknown): void {
+    this.scheduler.push({ kind: "request", time: this.clock, seq: this.seq++, node, request, body });
+  }
+
+  deadline(delayMs: number, label: string, run: () => void): void {
+    this.scheduler.push({ kind: "deadline", time: this.clock + delayMs, seq: this.seq++, label, run });
+  }
+
+  /** Remove the next event and move the clock to it (never backwards). */
+  next(): SimEvent | undefined {
+    const ev = this.scheduler.pop();
+    if (ev !== undefined && ev.time > this.clock) this.clock = ev.time;
+    return ev;
+  }
+
+  /** Run a chosen event's clock effect (scripted stepping). */
+  advanceTo(time: number): void {
+    if (time > this.clock) this.clock = time;
+  }
+
+  nextTime(): number | undefined {
+    return this.scheduler.peek()?.time;
+  }
+}

@@ -1,0 +1,605 @@
+import type { Behavior } from "./core/behavior.js";
+import type { AppEnvelope, ControlEnvelope } from "./core/envelope.js";
+import {
+  DuplicateLinkError,
+  DuplicateNodeError,
+  InvalidNodeIdError,
+  InvalidOptionError,
+  InvalidUpdateError,
+  NoRequestHandlerError,
+  RequestFailedError,
+  RequestTimeoutError,
+  SchedulerError,
+  SelfLinkError,
+  SettleStalledError,
+  StrategyUnavailableError,
+  SystemClosedError,
+  UnknownLinkError,
+  UnknownNodeError,
+  UpdateInProgressError,
+  UpdateStalledError,
+  VersionMismatchError,
+  describeError,
+} from "./core/errors.js";
+import { CONTROL, messageId, type MessageId, type NodeId, type RequestId } from "./core/ids.js";
+import { Topology } from "./core/topology.js";
+import { STRATEGIES, type Strategy, type Update, type UpdateOptions, type UpdateReport } from "./core/update.js";
+import { checkTrace, type CheckReport } from "./check/checker.js";
+import type { TraceEvent } from "./check/trace-event.js";
+import { isSteerable, type Scheduler, type SteerableScheduler } from "./network/scheduler.js";
+import { ScriptedScheduler, type Chooser } from "./network/scripted-scheduler.js";
+import type { SimEvent } from "./network/sim-event.js";
+import { SimulatedNetwork } from "./network/simulated-network.js";
+import { TimeOrderedScheduler } from "./network/time-ordered-scheduler.js";
+import { NodeRuntime, type NodeHost } from "./node/node-runtime.js";
+import { UpdateCoordinator, type CoordinatorHost } from "./update/coordinator.js";
+import { availableStrategies, strategyModule } from "./update/registry.js";
+import type { StrategyModule } from "./update/strategy.js";
+import { UpdateRun } from "./update/update-run.js";
+
+export interface SystemOptions {
+  /** Default 1; same seed, same calls: the same run, event for event. */
+  seed?: number;
+  /** Virtual ms per message, default {min: 1, max: 10}. */
+  delay?: { min: number; max: number };
+  /** Run every node in pulses (alpha synchronizer). */
+  synchronizer?: boolean;
+  /**
+   * Ours. Which event runs next: "time" (default) runs them in virtual-time
+   * order; "scripted" lets a test choose (see pending() and step()), with
+   * `choose` deciding whenever the system runs by itself (default: earliest).
+   */
+  scheduler?: "time" | "scripted" | Scheduler;
+  choose?: Chooser;
+  /** Ours. Record the trace (default true). A benchmark may turn it off; check() then has nothing to judge. */
+  trace?: boolean;
+  /** Ours. Virtual ms after which an unanswered outside request rejects with RequestTimeoutError (default: never). */
+  requestTimeout?: number;
+}
+
+interface OpenRequest {
+  readonly node: NodeId;
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface Sleeper extends Waiter {
+  readonly until: number;
+}
+
+interface ActiveUpdate {
+  readonly run: UpdateRun;
+  readonly strategy: StrategyModule;
+  readonly coordinator: UpdateCoordinator;
+  readonly resolve: (r: UpdateReport) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/** A pending event as a scripted test sees it. */
+export interface PendingEvent {
+  readonly seq: number;
+  readonly kind: SimEvent["kind"];
+  readonly time: number;
+  /** Where it happens. */
+  readonly node: NodeId;
+  /** deliver: the sender. */
+  readonly from?: NodeId;
+  /** deliver of an application message: its id. */
+  readonly msg?: MessageId;
+  /** deliver of a control message: its signal. */
+  readonly signal?: string;
+  readonly body?: unknown;
+}
+
+/**
+ * The system facade on the embedded, deterministic simulated network: the
+ * configuration manager (Conic's create, link, unlink, destroy), outside
+ * requests, update coordination, the trace and its checker.
+ *
+ * Virtual time runs only while somebody waits on the system (a request, an
+ * update, settle or sleep). Whenever a promise the caller holds is settled the
+ * loop yields, so the caller's continuation acts at that very virtual instant:
+ * a program that awaits only the system is deterministic.
+ */
+export class System {
+  readonly network: SimulatedNetwork;
+  private readonly topology = new Topology();
+  private readonly runtimes = new Map<NodeId, NodeRuntime>();
+  private readonly events: TraceEvent[] = [];
+  private readonly tracing: boolean;
+  private readonly synchronizer: boolean;
+  private readonly requestTimeout: number | undefined;
+  private readonly host: NodeHost & CoordinatorHost;
+  private readonly messageCounters = new Map<NodeId, number>();
+  private readonly openRequests = new Map<RequestId, OpenRequest>();
+  private readonly sleepers: Sleeper[] = [];
+  private readonly settlers: Waiter[] = [];
+  private active: ActiveUpdate | undefined;
+  private epoch = 0;
+  private updates = 0;
+  private requests = 0;
+  private incarnations = 0;
+  private pumpScheduled = false;
+  private settledSomething = false;
+  private closed = false;
+
+  constructor(options: SystemOptions = {}) {
+    const seed = options.seed ?? 1;
+    if (!Number.isInteger(seed)) throw new InvalidOptionError("seed", `expected an integer, got ${String(seed)}`);
+    if (options.requestTimeout !== undefined && !(options.requestTimeout > 0)) {
+      throw new InvalidOptionError("requestTimeout", `expected virtual ms > 0, got ${String(options.requestTimeout)}`);
+    }
+    const scheduler =
+      options.scheduler === undefined || options.scheduler === "time"
+        ? new TimeOrderedScheduler()
+        : options.scheduler === "scripted"
+          ? new ScriptedScheduler(options.choose)
+          : options.scheduler;
+    this.network = new SimulatedNetwork(seed, options.delay ?? { min: 1, max: 10 }, scheduler);
+    this.tracing = options.trace ?? true;
+    this.synchronizer = options.synchronizer ?? false;
+    this.requestTimeout = options.requestTimeout;
+    this.host = this.makeHost();
+  }
+
+  // ---- configuration (refused while an update runs) ----
+
+  create(id: NodeId, behavior: Behavior): void {
+    this.assertOpen("create");
+    this.assertNoUpdate("create");
+    if (typeof id !== "string" || id.length === 0 || id.startsWith("@")) throw new InvalidNodeIdError(id);
+    if (this.topology.hasNode(id)) throw new DuplicateNodeError(id);
+    if (behavior === null || typeof behavior !== "object" || typeof behavior.init !== "function" || typeof behavior.receive !== "function") {
+      throw new InvalidOptionError("create behavior", `node "${id}" needs a behavior with version, init and receive (see defineBehavior)`);
+    }
+    const rt = new NodeRuntime(id, behavior, this.epoch, ++this.incarnations, this.host);
+    this.topology.addNode(id);
+    this.runtimes.set(id, rt);
+    if (this.tracing) this.record({ kind: "create", t: this.now(), node: id, version: behavior.version, epoch: this.epoch });
+    const out = rt.initialize();
+    if (!out.ok) {
+      this.topology.removeNode(id);
+      this.runtimes.delete(id);
+      if (this.tracing) {
+        this.record({ kind: "fault", t: this.now(), node: id, during: "init", error: out.error });
+        this.record({ kind: "destroy", t: this.now(), node: id });
+      }
+      throw new InvalidOptionError("create", `init of node "${id}" (${behavior.version}) threw: ${out.error}; the node was not created`);
+    }
+  }
+
+  link(a: NodeId, b: NodeId): void {
+    this.assertOpen("link");
+    this.assertNoUpdate("link");
+    if (a === b) throw new SelfLinkError(a);
+    if (!this.topology.hasNode(a)) throw new UnknownNodeError(a, "link");
+    if (!this.topology.hasNode(b)) throw new UnknownNodeError(b, "link");
+    if (this.topology.linked(a, b)) throw new DuplicateLinkError(a, b);
+    this.topology.addLink(a, b);
+    if (this.tracing) this.record({ kind: "link", t: this.now(), a, b });
+  }
+
+  /** In-flight messages on the removed channels are dropped (traced as "unlinked"). */
+  unlink(a: NodeId, b: NodeId): void {
+    this.assertOpen("unlink");
+    this.assertNoUpdate("unlink");
+    if (!this.topology.hasNode(a)) throw new UnknownNodeError(a, "unlink");
+    if (!this.topology.hasNode(b)) throw new UnknownNodeError(b, "unlink");
+    if (!this.topology.linked(a, b)) throw new UnknownLinkError(a, b);
+    this.topology.removeLink(a, b);
+    if (this.tracing) this.record({ kind: "unlink", t: this.now(), a, b });
+  }
+
+  /** Removes the node and its links; its timers die with it, messages in flight to it are dropped, its open requests reject. */
+  destroy(id: NodeId): void {
+    this.assertOpen("destroy");
+    this.assertNoUpdate("destroy");
+    if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "destroy");
+    for (const n of [...this.topology.neighbors(id)]) this.unlink(id, n);
+    this.topology.removeNode(id);
+    this.runtimes.delete(id);
+    if (this.tracing) this.record({ kind: "destroy", t: this.now(), node: id });
+    for (const [rid, r] of [...this.openRequests]) {
+      if (r.node === id) this.failRequest(rid, new RequestFailedError(id, rid, "the node was destroyed"));
+    }
+  }
+
+  // ---- outside requests ----
+
+  request<R = unknown>(id: NodeId, req: unknown): Promise<R> {
+    if (this.closed) return Promise.reject(new SystemClosedError("request"));
+    const rt = this.runtimes.get(id);
+    if (rt === undefined) return Promise.reject(new UnknownNodeError(id, "request"));
+    if (rt.node.behavior.request === undefined) return Promise.reject(new NoRequestHandlerError(id, rt.version));
+    const rid = `r${++this.requests}`;
+    const promise = new Promise<R>((resolve, reject) => {
+      this.openRequests.set(rid, { node: id, resolve: resolve as (v: unknown) => void, reject });
+    });
+    this.network.injectRequest(id, rid, req);
+    const timeout = this.requestTimeout;
+    if (timeout !== undefined) {
+      this.network.deadline(timeout, `timeout of ${rid}`, () => {
+        if (this.openRequests.has(rid)) this.failRequest(rid, new RequestTimeoutError(id, rid, timeout));
+      });
+    }
+    this.kick();
+    return promise;
+  }
+
+  // ---- updates ----
+
+  async update(u: Update | readonly Update[], opts: UpdateOptions): Promise<UpdateReport> {
+    this.assertOpen("update");
+    this.assertNoUpdate("update");
+    if (opts === null || typeof opts !== "object") throw new InvalidOptionError("update opts", "expected { strategy, root? }");
+    const name = opts.strategy;
+    if (!STRATEGIES.includes(name)) {
+      throw new InvalidOptionError("strategy", `unknown strategy ${JSON.stringify(name)}; one of ${STRATEGIES.join(", ")}`);
+    }
+    const strategy = strategyModule(name);
+    if (strategy === undefined) {
+      throw new StrategyUnavailableError(name, `it is not implemented in this version yet (available: ${availableStrategies().join(", ")})`);
+    }
+    const why = strategy.unavailable({ synchronizer: this.synchronizer });
+    if (why !== undefined) throw new StrategyUnavailableError(name, why);
+    const list: readonly Update[] = Array.isArray(u) ? u : [u as Update];
+    if (list.length === 0) throw new InvalidUpdateError("no update given");
+    const byFrom = new Map<string, Update>();
+    for (const one of list) {
+      if (one === null || typeof one !== "object" || !one.from || !one.to || typeof one.state !== "function") {
+        throw new InvalidUpdateError("each update needs from, to and state (see defineUpdate)");
+      }
+      if (byFrom.has(one.from.version)) throw new InvalidUpdateError(`two updates convert from "${one.from.version}"; give one per running behavior`);
+      byFrom.set(one.from.version, one);
+    }
+    const nodes = this.topology.nodes();
+    if (nodes.length === 0) throw new InvalidUpdateError("the system has no nodes to update");
+    const root = opts.root ?? (nodes[0] as NodeId);
+    if (!this.topology.hasNode(root)) throw new UnknownNodeError(root, "update root");
+    if (opts.atPulse !== undefined && !(Number.isInteger(opts.atPulse) && opts.atPulse >= 0)) {
+      throw new InvalidOptionError("atPulse", `expected a whole pulse number >= 0, got ${String(opts.atPulse)}`);
+    }
+    const plan = new Map<NodeId, Update>();
+    for (const n of nodes) {
+      const rt = this.runtimes.get(n) as NodeRuntime;
+      const one = byFrom.get(rt.version);
+      if (one === undefined) throw new VersionMismatchError(n, rt.version, [...byFrom.keys()]);
+      plan.set(n, one);
+    }
+    const run = new UpdateRun(++this.updates, name, root, plan, opts, this.now());
+    const coordinator = new UpdateCoordinator(this.host, run, strategy);
+    const done = new Promise<UpdateReport>((resolve, reject) => {
+      this.active = { run, strategy, coordinator, resolve, reject };
+    });
+    coordinator.begin();
+    this.kick();
+    return done;
+  }
+
+  // ---- time ----
+
+  /** Run until nothing is in flight, no request is open and no timer is pending. */
+  settle(): Promise<void> {
+    if (this.closed) return Promise.reject(new SystemClosedError("settle"));
+    const p = new Promise<void>((resolve, reject) => this.settlers.push({ resolve, reject }));
+    this.kick();
+    return p;
+  }
+
+  /** Let ms of virtual time pass while the system runs. */
+  sleep(ms: number): Promise<void> {
+    if (this.closed) return Promise.reject(new SystemClosedError("sleep"));
+    if (!(ms >= 0) || !Number.isFinite(ms)) return Promise.reject(new InvalidOptionError("sleep ms", `expected a finite number >= 0, got ${String(ms)}`));
+    const until = this.now() + ms;
+    const p = new Promise<void>((resolve, reject) => {
+      const s: Sleeper = { until, resolve, reject };
+      let i = this.sleepers.length;
+      while (i > 0 && (this.sleepers[i - 1] as Sleeper).until > until) i--;
+      this.sleepers.splice(i, 0, s);
+    });
+    this.kick();
+    return p;
+  }
+
+  now(): number {
+    return this.network.now();
+  }
+
+  // ---- inspection ----
+
+  version(id: NodeId): string {
+    return this.runtime(id, "version").version;
+  }
+
+  state(id: NodeId): unknown {
+    return this.runtime(id, "state").node.state;
+  }
+
+  nodes(): readonly NodeId[] {
+    return [...this.topology.nodes()];
+  }
+
+  links(): readonly (readonly [NodeId, NodeId])[] {
+    return this.topology.links();
+  }
+
+  neighbors(id: NodeId): readonly NodeId[] {
+    this.runtime(id, "neighbors");
+    return [...this.topology.neighbors(id)];
+  }
+
+  trace(): readonly TraceEvent[] {
+    return this.events;
+  }
+
+  /** The invariants over the trace so far; a run that is over (nothing in flight, no update) is judged complete. */
+  check(): CheckReport {
+    const complete = this.network.pendingCount === 0 && this.active === undefined;
+    return checkTrace(this.events, { complete });
+  }
+
+  /** Ours: is an update being prepared or run? */
+  updating(): boolean {
+    return this.active !== undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const err = new SystemClosedError("close");
+    for (const rid of [...this.openRequests.keys()]) this.failRequest(rid, err);
+    for (const w of this.sleepers.splice(0)) w.reject(err);
+    for (const w of this.settlers.splice(0)) w.reject(err);
+    const a = this.active;
+    if (a) {
+      this.active = undefined;
+      a.reject(err);
+    }
+  }
+
+  // ---- scripted stepping ----
+
+  /** Events that may happen next (scripted scheduler only), earliest first. */
+  pending(): readonly PendingEvent[] {
+    return this.steerable("pending").enabled().map(describePending);
+  }
+
+  /** Run exactly this pending event now (scripted scheduler only). */
+  step(seq: number): void {
+    this.assertOpen("step");
+    const ev = this.steerable("step").take(seq);
+    this.network.advanceTo(ev.time);
+    this.dispatch(ev);
+    this.afterStep();
+  }
+
+  // ---- the run loop ----
+
+  private kick(): void {
+    if (this.pumpScheduled || this.closed) return;
+    this.pumpScheduled = true;
+    setImmediate(this.pump);
+  }
+
+  private readonly pump = (): void => {
+    this.pumpScheduled = false;
+    try {
+      this.runUntilSomethingSettles();
+    } catch (e) {
+      // A runtime bug must not be swallowed nor crash the caller's process: every waiter learns it.
+      const err = e instanceof Error ? e : new Error(describeError(e));
+      for (const rid of [...this.openRequests.keys()]) this.failRequest(rid, err);
+      for (const w of this.sleepers.splice(0)) w.reject(err);
+      for (const w of this.settlers.splice(0)) w.reject(err);
+      const a = this.active;
+      if (a) {
+        this.active = undefined;
+        a.reject(err);
+      }
+      return;
+    }
+    if (this.settledSomething) {
+      this.settledSomething = false;
+      if (this.hasWaiters()) this.kick();
+    }
+  };
+
+  private hasWaiters(): boolean {
+    return this.sleepers.length > 0 || this.settlers.length > 0 || this.openRequests.size > 0 || this.active !== undefined;
+  }
+
+  private runUntilSomethingSettles(): void {
+    const net = this.network;
+    while (!this.closed && this.hasWaiters()) {
+      const next = net.nextTime();
+      const sleeper = this.sleepers[0];
+      if (sleeper !== undefined && (next === undefined || next > sleeper.until)) {
+        net.advanceTo(sleeper.until);
+        this.sleepers.shift();
+        this.settle1(sleeper.resolve);
+        // Every sleeper due at this instant wakes together.
+        while (this.sleepers[0] !== undefined && this.sleepers[0].until <= net.now()) this.settle1((this.sleepers.shift() as Sleeper).resolve);
+        return;
+      }
+      if (next === undefined) {
+        this.onQuiescent();
+        return;
+      }
+      const ev = net.next() as SimEvent;
+      this.dispatch(ev);
+      this.afterStep();
+      if (this.settledSomething) return;
+    }
+  }
+
+  private afterStep(): void {
+    if (this.settlers.length > 0 && this.network.pendingCount === 0 && this.openRequests.size === 0) {
+      for (const w of this.settlers.splice(0)) this.settle1(w.resolve);
+    }
+  }
+
+  /** Nothing is pending: settle() is done, or stuck on a request nothing can answer; a running update has stalled. */
+  private onQuiescent(): void {
+    if (this.settlers.length > 0) {
+      if (this.openRequests.size === 0) {
+        for (const w of this.settlers.splice(0)) this.settle1(w.resolve);
+      } else {
+        const err = new SettleStalledError([...this.openRequests.entries()].map(([rid, r]) => `${rid} at "${r.node}"`));
+        for (const w of this.settlers.splice(0)) this.settle1(() => w.reject(err));
+      }
+    }
+    const a = this.active;
+    if (a !== undefined) {
+      this.active = undefined;
+      const err = new UpdateStalledError(a.run.id, a.run.oldNodes());
+      a.run.phase = "failed";
+      if (this.tracing) this.record({ kind: "update-end", t: this.now(), update: a.run.id, outcome: "failed", detail: err.message });
+      this.settle1(() => a.reject(err));
+    }
+  }
+
+  private settle1(f: () => void): void {
+    this.settledSomething = true;
+    f();
+  }
+
+  private dispatch(ev: SimEvent): void {
+    switch (ev.kind) {
+      case "deliver": {
+        const env = ev.env;
+        if (env.kind === "control") return this.deliverControl(env);
+        return this.deliverApp(env);
+      }
+      case "timer": {
+        const rt = this.runtimes.get(ev.node);
+        if (rt !== undefined && rt.incarnation === ev.incarnation) rt.timer(ev.tag);
+        return;
+      }
+      case "request": {
+        const rt = this.runtimes.get(ev.node);
+        if (rt !== undefined && this.openRequests.has(ev.request)) rt.request(ev.request, ev.body);
+        return;
+      }
+      case "deadline":
+        ev.run();
+        return;
+    }
+  }
+
+  private deliverApp(env: AppEnvelope): void {
+    const rt = this.runtimes.get(env.to);
+    if (rt === undefined || this.topology.linkIncarnation(env.from, env.to) !== env.link) {
+      if (this.tracing) {
+        this.record({ kind: "drop", t: this.now(), node: env.to, from: env.from, msg: env.id, reason: rt === undefined ? "destroyed" : "unlinked" });
+      }
+      return;
+    }
+    rt.deliver(env);
+  }
+
+  private deliverControl(env: ControlEnvelope): void {
+    if (env.to === CONTROL) {
+      const a = this.active;
+      if (a !== undefined) a.coordinator.receive(env);
+      return;
+    }
+    this.runtimes.get(env.to)?.control(env);
+  }
+
+  // ---- plumbing ----
+
+  private makeHost(): NodeHost & CoordinatorHost {
+    const sys = this;
+    const topology = this.topology;
+    const net = this.network;
+    return {
+      network: net,
+      topology,
+      tracing: this.tracing,
+      now: () => net.now(),
+      neighbors: (node) => topology.neighbors(node),
+      isLinked: (a, b) => topology.linked(a, b),
+      linkIncarnation: (a, b) => topology.linkIncarnation(a, b),
+      hasOpenRequest: (node, rid) => sys.openRequests.get(rid)?.node === node,
+      record: (ev) => sys.events.push(ev),
+      nextMessageId: (node) => {
+        const n = (sys.messageCounters.get(node) ?? 0) + 1;
+        sys.messageCounters.set(node, n);
+        return messageId(`${node}.${n}`);
+      },
+      answer: (_node, rid, result) => {
+        const r = sys.openRequests.get(rid);
+        if (r === undefined) return;
+        sys.openRequests.delete(rid);
+        sys.settle1(() => r.resolve(result));
+      },
+      fail: (node, rid, reason) => sys.failRequest(rid, new RequestFailedError(node, rid, reason)),
+      currentUpdate: () => sys.active,
+      finished: (run, error) => sys.finishUpdate(run, error),
+    };
+  }
+
+  private finishUpdate(run: UpdateRun, error: Error | undefined): void {
+    const a = this.active;
+    if (a === undefined || a.run !== run) return;
+    this.active = undefined;
+    if (run.phase === "completed") this.epoch += 1;
+    this.settle1(() => (error === undefined ? a.resolve(run.report()) : a.reject(error)));
+  }
+
+  private failRequest(rid: RequestId, err: Error): void {
+    const r = this.openRequests.get(rid);
+    if (r === undefined) return;
+    this.openRequests.delete(rid);
+    this.settle1(() => r.reject(err));
+  }
+
+  private record(ev: TraceEvent): void {
+    this.events.push(ev);
+  }
+
+  private runtime(id: NodeId, where: string): NodeRuntime {
+    const rt = this.runtimes.get(id);
+    if (rt === undefined) throw new UnknownNodeError(id, where);
+    return rt;
+  }
+
+  private steerable(where: string): SteerableScheduler {
+    const s = this.network.scheduler;
+    if (!isSteerable(s)) throw new SchedulerError(`${where}() needs new System({ scheduler: "scripted" })`);
+    return s;
+  }
+
+  private assertOpen(operation: string): void {
+    if (this.closed) throw new SystemClosedError(operation);
+  }
+
+  private assertNoUpdate(operation: string): void {
+    const a = this.active;
+    if (a !== undefined) throw new UpdateInProgressError(operation, a.run.id);
+  }
+}
+
+function describePending(ev: SimEvent): PendingEvent {
+  switch (ev.kind) {
+    case "deliver": {
+      const env = ev.env;
+      return env.kind === "app"
+        ? { seq: ev.seq, kind: ev.kind, time: ev.time, node: env.to, from: env.from, msg: env.id, body: env.body }
+        : { seq: ev.seq, kind: ev.kind, time: ev.time, node: env.to, from: env.from, signal: env.signal };
+    }
+    case "timer":
+      return { seq: ev.seq, kind: ev.kind, time: ev.time, node: ev.node, signal: ev.tag };
+    case "request":
+      return { seq: ev.seq, kind: ev.kind, time: ev.time, node: ev.node, body: ev.body };
+    case "deadline":
+      return { seq: ev.seq, kind: ev.kind, time: ev.time, node: CONTROL, signal: ev.label };
+  }
+}
+
+export type { Strategy };

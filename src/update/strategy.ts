@@ -1,0 +1,67 @@
+import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
+import type { NodeId, RequestId } from "../core/ids.js";
+import type { Topology } from "../core/topology.js";
+import type { Strategy, Update } from "../core/update.js";
+import type { TraceEvent } from "../check/trace-event.js";
+import type { NodeInput } from "../node/swap-node.js";
+import type { UpdateRun } from "./update-run.js";
+
+/**
+ * A node agent is the filter between a node and its channels (DESIGN.md): every
+ * send, delivery, request, timer and control message of the node passes through
+ * it, and it decides to pass, hold, buffer, transform or drop.
+ */
+export interface NodeAgent {
+  onSend(env: AppEnvelope): void;
+  onDeliver(env: AppEnvelope): void;
+  onRequest(request: RequestId, body: unknown): void;
+  onTimer(tag: string): void;
+  onControl(env: ControlEnvelope): void;
+}
+
+/** What an agent may do to its node. */
+export interface NodePort {
+  readonly id: NodeId;
+  readonly epoch: number;
+  readonly version: string;
+  now(): number;
+  neighbors(): readonly NodeId[];
+  /** Run the node's handler for this input now; its sends come back through the agent's onSend. */
+  execute(input: NodeInput): void;
+  /** Put an application message on its channel. */
+  transmit(env: AppEnvelope): void;
+  /** A control message of the strategy on the application channel to a neighbor (counted in controlMessages). */
+  sendControl(to: NodeId, signal: string, data?: unknown): void;
+  /** A message to the coordinator; `algorithm` true counts it in controlMessages, else in controlPlaneMessages. */
+  report(signal: string, data: unknown, algorithm: boolean): void;
+  /** Turn new with the prepared update: state transfer, then code. False (and a fault traced) if the transfer threw. */
+  swap(): boolean;
+  /** The new-equivalents of an old message (traced and counted); `site` is where the replacement happens. */
+  transform(env: AppEnvelope): AppEnvelope[];
+  record(ev: TraceEvent): void;
+  readonly tracing: boolean;
+  /** Give the node back to the plain pass-through agent. */
+  detach(): void;
+}
+
+/** What the coordinator may do. */
+export interface CoordinatorPort {
+  now(): number;
+  readonly topology: Topology;
+  /** A message to a node on the control plane; `algorithm` as in NodePort.report. */
+  send(to: NodeId, signal: string, data: unknown, algorithm: boolean): void;
+}
+
+export interface StrategyModule {
+  readonly name: Strategy;
+  /** Undefined when this system can run the strategy, else the reason it cannot. */
+  unavailable(system: { readonly synchronizer: boolean }): string | undefined;
+  /** Per-node data computed by the coordinator and shipped with prepare (e.g. parents and children). */
+  prepareData?(run: UpdateRun, topology: Topology, node: NodeId): unknown;
+  /** The agent a node installs when it accepts prepare. */
+  agent(node: NodePort, run: UpdateRun, prepared: unknown): NodeAgent;
+  /** G: the coordinator's first move once every node is prepared. */
+  start(coordinator: CoordinatorPort, run: UpdateRun): void;
+}
+
+export type { Update };

@@ -1,0 +1,64 @@
+import type { NodeId } from "../core/ids.js";
+import type { Strategy, Update, UpdateOptions, UpdateReport } from "../core/update.js";
+
+export type UpdatePhase = "preparing" | "running" | "completed" | "aborted" | "failed";
+
+/**
+ * One update from update() to its end: the plan (which update each node takes)
+ * and the figures of its report. On the simulated network nodes and coordinator
+ * share it; a multi-process network sends the figures with the nodes' reports.
+ */
+export class UpdateRun {
+  phase: UpdatePhase = "preparing";
+  preparedAt = Number.NaN;
+  startedAt = Number.NaN;
+  finishedAt = Number.NaN;
+  controlMessages = 0;
+  controlPlaneMessages = 0;
+  heldMessages = 0;
+  transformedMessages = 0;
+  rolledBackEvents = 0;
+  readonly turnedNewAt = new Map<NodeId, number>();
+
+  constructor(
+    readonly id: number,
+    readonly strategy: Strategy,
+    readonly root: NodeId,
+    /** Every node, sorted, each with the update it takes. */
+    readonly plan: ReadonlyMap<NodeId, Update>,
+    readonly options: UpdateOptions,
+    readonly requestedAt: number,
+  ) {}
+
+  get nodes(): readonly NodeId[] {
+    return [...this.plan.keys()];
+  }
+
+  get running(): boolean {
+    return this.phase === "preparing" || this.phase === "running";
+  }
+
+  /** Nodes not yet new, sorted. */
+  oldNodes(): NodeId[] {
+    return this.nodes.filter((n) => !this.turnedNewAt.has(n));
+  }
+
+  report(): UpdateReport {
+    const nodes: Record<NodeId, { turnedNewAt: number }> = {};
+    for (const n of this.nodes) nodes[n] = { turnedNewAt: this.turnedNewAt.get(n) ?? Number.NaN };
+    return {
+      strategy: this.strategy,
+      root: this.root,
+      startedAt: this.startedAt,
+      finishedAt: this.finishedAt,
+      controlMessages: this.controlMessages,
+      heldMessages: this.heldMessages,
+      transformedMessages: this.transformedMessages,
+      rolledBackEvents: this.rolledBackEvents,
+      preparedAt: this.preparedAt,
+      nodes,
+      controlPlaneMessages: this.controlPlaneMessages,
+      requestedAt: this.requestedAt,
+    };
+  }
+}
