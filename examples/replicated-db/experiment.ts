@@ -1,0 +1,154 @@
+/**
+ * The paper's experiment as a reusable run: a line of replicated databases, a
+ * stream of global reads from one end, writes and local reads everywhere, and
+ * the update of the search key started from the other end while all of it runs.
+ */
+import { Rng } from "../../src/core/rng.js";
+import { System, type CheckReport, type Strategy, type UpdateReport } from "../../src/index.js";
+import { DEFAULT_ENTRIES, databaseV1, keyFormatUpdate, type DbRequest, type DbState } from "./db.js";
+
+export interface ExperimentOptions {
+  readonly strategy: Strategy;
+  readonly seed?: number;
+  readonly nodes?: number;
+  readonly entries?: number;
+  /** Virtual ms of workload before the update starts (default 300). */
+  readonly warmup?: number;
+  /** Virtual ms between two global reads from the first node (default 2). */
+  readonly globalReadEvery?: number;
+  /** Virtual ms between two local requests (a read or a write at a random node; default 1). */
+  readonly localRequestEvery?: number;
+}
+
+export interface ThroughputWindows {
+  /** Answered requests per virtual second in [G - L, G), where L = max(H - G, 1). */
+  readonly before: number;
+  /** ... in [G, H]. */
+  readonly during: number;
+  /** ... in (H, H + L]. */
+  readonly after: number;
+}
+
+export interface ExperimentResult {
+  readonly strategy: Strategy;
+  readonly nodes: number;
+  readonly entries: number;
+  readonly seed: number;
+  readonly reads: { readonly issued: number; readonly answered: number; readonly withNull: number };
+  readonly violations: { readonly correctness: number; readonly awareness: number; readonly termination: number };
+  readonly update: UpdateReport | { readonly error: string };
+  readonly throughput: ThroughputWindows;
+  /** Ours: do all replicas hold the same entries once the run has settled (the paper's consistency for databases)? */
+  readonly replicasIdentical: boolean;
+  readonly requests: { readonly issued: number; readonly answered: number; readonly failed: number };
+  readonly check: CheckReport;
+  readonly system: System;
+}
+
+export const nodeName = (i: number): string => `r${i}`;
+
+export async function runExperiment(options: ExperimentOptions): Promise<ExperimentResult> {
+  const seed = options.seed ?? 1;
+  const n = options.nodes ?? 7;
+  const entries = options.entries ?? DEFAULT_ENTRIES;
+  const warmup = options.warmup ?? 300;
+  const globalEvery = options.globalReadEvery ?? 2;
+  const localEvery = options.localRequestEvery ?? 1;
+  if (!Number.isInteger(n) || n < 2) throw new RangeError(`nodes: the experiment needs a line of at least 2 replicas, got ${n}`);
+  if (!Number.isInteger(entries) || entries < 1) throw new RangeError(`entries: expected at least 1 entry per replica, got ${entries}`);
+
+  const sys = new System({ seed });
+  const v1 = databaseV1(entries);
+  for (let i = 0; i < n; i++) sys.create(nodeName(i), v1);
+  for (let i = 1; i < n; i++) sys.link(nodeName(i - 1), nodeName(i));
+
+  const rng = new Rng(seed ^ 0x5eed);
+  const answeredAt: number[] = [];
+  const reads = { issued: 0, answered: 0, withNull: 0 };
+  const requests = { issued: 0, answered: 0, failed: 0 };
+  const inflight: Promise<void>[] = [];
+  const ask = (node: string, req: DbRequest, onAnswer?: (r: unknown) => void): void => {
+    requests.issued++;
+    inflight.push(
+      sys.request(node, req).then(
+        (r) => {
+          requests.answered++;
+          answeredAt.push(sys.now());
+          onAnswer?.(r);
+        },
+        () => {
+          requests.failed++;
+        },
+      ),
+    );
+  };
+
+  let stop = false;
+  let writes = 0;
+  const workload = (async () => {
+    let nextGlobal = 0;
+    let nextLocal = 0;
+    while (!stop) {
+      const t = sys.now();
+      if (t >= nextGlobal) {
+        nextGlobal = t + globalEvery;
+        reads.issued++;
+        ask(nodeName(0), { kind: "global-read", entry: rng.int(0, entries - 1) }, (r) => {
+          reads.answered++;
+          if (Object.values(r as Record<string, string | null>).some((v) => v === null)) reads.withNull++;
+        });
+      }
+      if (t >= nextLocal) {
+        nextLocal = t + localEvery;
+        const node = nodeName(rng.int(0, n - 1));
+        const entry = rng.int(0, entries - 1);
+        ask(node, rng.float() < 0.5 ? { kind: "read", entry } : { kind: "write", entry, value: `w${++writes}` });
+      }
+      await sys.sleep(Math.min(nextGlobal, nextLocal) - sys.now());
+    }
+  })();
+
+  await sys.sleep(warmup);
+  let update: UpdateReport | { readonly error: string };
+  try {
+    update = await sys.update(keyFormatUpdate(entries), { strategy: options.strategy, root: nodeName(n - 1) });
+  } catch (e) {
+    update = { error: e instanceof Error ? e.message : String(e) };
+  }
+  const g = "startedAt" in update ? update.startedAt : warmup;
+  const h = "finishedAt" in update ? update.finishedAt : sys.now();
+  const window = Math.max(h - g, 1);
+  if (sys.now() < h + window) await sys.sleep(h + window - sys.now());
+  stop = true;
+  await workload;
+  await sys.settle();
+  await Promise.all(inflight);
+
+  const check = sys.check();
+  const count = (inv: string): number => check.violations.filter((v) => v.invariant === inv).length;
+  const rate = (from: number, to: number, inclusiveEnd: boolean): number => {
+    const k = answeredAt.filter((t) => t >= from && (inclusiveEnd ? t <= to : t < to)).length;
+    return (k / window) * 1000;
+  };
+  const first = JSON.stringify((sys.state(nodeName(0)) as DbState).entries);
+  const replicasIdentical = sys.nodes().every((id) => JSON.stringify((sys.state(id) as DbState).entries) === first);
+
+  return {
+    strategy: options.strategy,
+    nodes: n,
+    entries,
+    seed,
+    reads,
+    violations: { correctness: count("correctness"), awareness: count("awareness"), termination: count("termination") },
+    update,
+    throughput: {
+      before: rate(g - window, g, false),
+      during: rate(g, h, true),
+      after: answeredAt.filter((t) => t > h && t <= h + window).length * (1000 / window),
+    },
+    replicasIdentical,
+    requests,
+    check,
+    system: sys,
+  };
+}
