@@ -264,6 +264,15 @@ export class System {
     if (opts.atPulse !== undefined && !(Number.isInteger(opts.atPulse) && opts.atPulse >= 0)) {
       throw new InvalidOptionError("atPulse", `expected a whole pulse number >= 0, got ${String(opts.atPulse)}`);
     }
+    if (strategy.needsConnectedTopology) {
+      const reached = this.topology.distances(root);
+      const cut = nodes.filter((n) => !reached.has(n));
+      if (cut.length > 0) {
+        throw new InvalidUpdateError(
+          `strategy "${name}" runs over the links, but node(s) ${cut.map((n) => `"${n}"`).join(", ")} cannot be reached from the root "${root}"; link them first`,
+        );
+      }
+    }
     const plan = new Map<NodeId, Update>();
     for (const n of nodes) {
       const rt = this.runtimes.get(n) as NodeRuntime;

@@ -1,9 +1,13 @@
 import type { Strategy } from "../core/update.js";
+import { conservative } from "./conservative.js";
 import { naive } from "./naive.js";
 import type { StrategyModule } from "./strategy.js";
 
 /** The strategies this build can run. The others are refused by update() with a clear error, never replaced by another. */
-const modules: ReadonlyMap<Strategy, StrategyModule> = new Map<Strategy, StrategyModule>([["naive", naive]]);
+const modules: ReadonlyMap<Strategy, StrategyModule> = new Map<Strategy, StrategyModule>([
+  ["naive", naive],
+  ["conservative", conservative],
+]);
 
 export function strategyModule(name: Strategy): StrategyModule | undefined {
   return modules.get(name);

@@ -54,6 +54,8 @@ export interface CoordinatorPort {
 
 export interface StrategyModule {
   readonly name: Strategy;
+  /** The strategy's messages travel the application's links, so every node must be reachable from the root. */
+  readonly needsConnectedTopology: boolean;
   /** Undefined when this system can run the strategy, else the reason it cannot. */
   unavailable(system: { readonly synchronizer: boolean }): string | undefined;
   /** Per-node data computed by the coordinator and shipped with prepare (e.g. parents and children). */

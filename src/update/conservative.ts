@@ -1,0 +1,154 @@
+/**
+ * conservative: the paper's conservative approach (section 5.2, Figure 4).
+ *
+ * The root starts by sending the update request m to its children; every node
+ * forwards m to its children once and, from the moment m went to a child,
+ * freezes the connection in the direction of m: its application messages to
+ * that child are held. A node turns new when it has m from every parent and the
+ * reply m' from every child; turning new and sending m' to every parent are one
+ * atomic step. So the wave of m runs root to leaves and nodes turn new from the
+ * leaves back to the root: an old message can never reach a new node (the
+ * child only turns new after its parent's m, behind every message the parent
+ * sent it before freezing), and a new message never reaches an old one (a
+ * parent buffers what a child sends after its m').
+ *
+ * Where we depart from the paper (DESIGN.md):
+ * - The paper assumes a rooted tree. We orient every link of any connected
+ *   topology by (hop distance from the root, id) (orientation.ts), which is
+ *   acyclic and makes every pair of neighbours a parent and a child.
+ * - The paper only blocks held channels. We say what happens to what was held:
+ *   at turn-new every held message (old: its sender was old when it sent it) is
+ *   replaced by its new-equivalent through the update's message mapping and
+ *   sent, before anything else the new code sends on that channel.
+ * - The paper's parent "buffers all received messages" after a child's m'. We
+ *   buffer exactly the messages arriving on a channel from a child after that
+ *   child's m' (they are new), and execute them, in arrival order, right after
+ *   turning new. Everything else keeps being executed, and outside requests and
+ *   timers keep being served during the update.
+ * - The root is told to start by the coordinator (a control-plane message);
+ *   controlMessages counts only m and m': exactly one each per link.
+ */
+import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
+import type { NodeId, RequestId } from "../core/ids.js";
+import type { Topology } from "../core/topology.js";
+import { orientFrom, type Orientation } from "./orientation.js";
+import type { CoordinatorPort, NodeAgent, NodePort, StrategyModule } from "./strategy.js";
+import type { UpdateRun } from "./update-run.js";
+
+const M = "m";
+const M_PRIME = "m'";
+const START = "start";
+
+class ConservativeAgent implements NodeAgent {
+  private readonly parents: ReadonlySet<NodeId>;
+  private readonly children: ReadonlySet<NodeId>;
+  private readonly mFrom = new Set<NodeId>();
+  private readonly mPrimeFrom = new Set<NodeId>();
+  private sentM = false;
+  private turnedNew = false;
+  /** Held sends toward children, in send order. */
+  private readonly held: AppEnvelope[] = [];
+  /** New messages from children that arrived while this node was old, in arrival order. */
+  private readonly buffered: AppEnvelope[] = [];
+
+  constructor(
+    private readonly node: NodePort,
+    private readonly run: UpdateRun,
+    orientation: Orientation,
+  ) {
+    this.parents = new Set(orientation.parents);
+    this.children = new Set(orientation.children);
+  }
+
+  onSend(env: AppEnvelope): void {
+    if (this.sentM && !this.turnedNew && this.children.has(env.to)) {
+      this.held.push(env);
+      this.run.heldMessages++;
+      if (this.node.tracing) this.node.record({ kind: "hold", t: this.node.now(), node: this.node.id, to: env.to, msg: env.id });
+      return;
+    }
+    this.node.transmit(env);
+  }
+
+  onDeliver(env: AppEnvelope): void {
+    if (!this.turnedNew && this.mPrimeFrom.has(env.from)) {
+      this.buffered.push(env);
+      if (this.node.tracing) this.node.record({ kind: "buffer", t: this.node.now(), node: this.node.id, from: env.from, msg: env.id });
+      return;
+    }
+    this.node.execute({ kind: "receive", env });
+  }
+
+  onRequest(request: RequestId, body: unknown): void {
+    this.node.execute({ kind: "request", request, body });
+  }
+
+  onTimer(tag: string): void {
+    this.node.execute({ kind: "timer", tag });
+  }
+
+  onControl(env: ControlEnvelope): void {
+    switch (env.signal) {
+      case START:
+        this.forwardM();
+        break;
+      case M:
+        if (!this.parents.has(env.from)) throw new Error(`conservative: "${this.node.id}" got m from "${env.from}", which is not its parent`);
+        this.mFrom.add(env.from);
+        this.forwardM();
+        break;
+      case M_PRIME:
+        if (!this.children.has(env.from)) throw new Error(`conservative: "${this.node.id}" got m' from "${env.from}", which is not its child`);
+        this.mPrimeFrom.add(env.from);
+        break;
+      default:
+        return;
+    }
+    if (this.sentM && !this.turnedNew && this.mFrom.size === this.parents.size && this.mPrimeFrom.size === this.children.size) this.turnNew();
+  }
+
+  /** Send m to every child once, freezing every channel toward them in the same step. */
+  private forwardM(): void {
+    if (this.sentM) return;
+    this.sentM = true;
+    for (const c of this.children) this.node.sendControl(c, M);
+  }
+
+  /** Atomically: transfer state, send the new-equivalents of held messages, m' to every parent, then run the buffered new messages. */
+  private turnNew(): void {
+    if (!this.node.swap()) return; // the state transfer threw: the coordinator fails the update, this node stays old
+    this.turnedNew = true;
+    const node = this.node;
+    for (const env of this.held) {
+      for (const fresh of node.transform(env)) {
+        if (node.tracing) node.record({ kind: "release", t: node.now(), node: node.id, to: fresh.to, msg: fresh.id });
+        node.transmit(fresh);
+      }
+    }
+    this.held.length = 0;
+    for (const p of this.parents) node.sendControl(p, M_PRIME);
+    // From here on every message this node can receive is new (parents hold toward it, children are new).
+    node.detach();
+    for (const env of this.buffered.splice(0)) node.execute({ kind: "receive", env });
+  }
+}
+
+const orientations = new WeakMap<UpdateRun, Map<NodeId, Orientation>>();
+
+export const conservative: StrategyModule = {
+  name: "conservative",
+  needsConnectedTopology: true,
+  unavailable: () => undefined,
+  prepareData(run: UpdateRun, topology: Topology, node: NodeId): Orientation {
+    let all = orientations.get(run);
+    if (all === undefined) {
+      all = orientFrom(topology, run.root);
+      orientations.set(run, all);
+    }
+    return all.get(node) as Orientation;
+  },
+  agent: (node, run, prepared) => new ConservativeAgent(node, run, prepared as Orientation),
+  start(coordinator: CoordinatorPort, run: UpdateRun): void {
+    coordinator.send(run.root, START, undefined, false);
+  },
+};
