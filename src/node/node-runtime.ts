@@ -21,8 +21,8 @@ export interface NodeHost extends NodeSurroundings {
   answer(node: NodeId, request: RequestId, result: unknown): void;
   /** An outside request cannot be answered: its handler threw or is missing. */
   fail(node: NodeId, request: RequestId, reason: string): void;
-  /** The update being prepared or run, with the strategy that runs it. */
-  currentUpdate(): { readonly run: UpdateRun; readonly strategy: StrategyModule } | undefined;
+  /** The update being prepared or run, with the strategy that runs it and its coordinator. */
+  currentUpdate(): { readonly run: UpdateRun; readonly strategy: StrategyModule; readonly coordinator: { markStarted(): void } } | undefined;
 }
 
 interface Prepared {
@@ -222,6 +222,12 @@ export class NodeRuntime implements NodePort {
   detach(): void {
     this.agent = this.direct;
     this.prepared = undefined;
+  }
+
+  markStarted(): void {
+    // On the simulated network the coordinator shares the process; over TCP this becomes a report with the time.
+    const current = this.host.currentUpdate();
+    if (current !== undefined && current.run === this.prepared?.run) current.coordinator.markStarted();
   }
 
   // ---- internals ----

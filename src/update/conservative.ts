@@ -90,6 +90,7 @@ class ConservativeAgent implements NodeAgent {
   onControl(env: ControlEnvelope): void {
     switch (env.signal) {
       case START:
+        this.node.markStarted();
         this.forwardM();
         break;
       case M:
@@ -138,6 +139,7 @@ const orientations = new WeakMap<UpdateRun, Map<NodeId, Orientation>>();
 export const conservative: StrategyModule = {
   name: "conservative",
   needsConnectedTopology: true,
+  startsAtRoot: true,
   unavailable: () => undefined,
   prepareData(run: UpdateRun, topology: Topology, node: NodeId): Orientation {
     let all = orientations.get(run);

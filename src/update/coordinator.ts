@@ -104,10 +104,17 @@ export class UpdateCoordinator implements CoordinatorPort {
     const run = this.run;
     run.phase = "running";
     run.preparedAt = this.now();
+    if (!this.strategy.startsAtRoot) this.markStarted();
+    this.strategy.start(this, run);
+  }
+
+  /** G: the protocol begins. */
+  markStarted(): void {
+    const run = this.run;
+    if (!Number.isNaN(run.startedAt)) return;
     run.startedAt = this.now();
     if (this.host.tracing) {
       this.host.record({ kind: "update-start", t: this.now(), update: run.id, strategy: run.strategy, root: run.root, nodes: run.nodes });
     }
-    this.strategy.start(this, run);
   }
 }

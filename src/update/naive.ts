@@ -26,6 +26,7 @@ class NaiveAgent extends DirectAgent {
 export const naive: StrategyModule = {
   name: "naive",
   needsConnectedTopology: false,
+  startsAtRoot: false,
   unavailable: () => undefined,
   agent: (node) => new NaiveAgent(node),
   start(coordinator: CoordinatorPort, run: UpdateRun): void {

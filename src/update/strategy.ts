@@ -42,6 +42,8 @@ export interface NodePort {
   readonly tracing: boolean;
   /** Give the node back to the plain pass-through agent. */
   detach(): void;
+  /** The root of a root-initiated strategy begins the protocol now: this instant is G. */
+  markStarted(): void;
 }
 
 /** What the coordinator may do. */
@@ -56,6 +58,12 @@ export interface StrategyModule {
   readonly name: Strategy;
   /** The strategy's messages travel the application's links, so every node must be reachable from the root. */
   readonly needsConnectedTopology: boolean;
+  /**
+   * The protocol begins when the root acts on the coordinator's start (G is
+   * that instant, the last one at which every node is old), rather than when
+   * the coordinator sends its first message.
+   */
+  readonly startsAtRoot: boolean;
   /** Undefined when this system can run the strategy, else the reason it cannot. */
   unavailable(system: { readonly synchronizer: boolean }): string | undefined;
   /** Per-node data computed by the coordinator and shipped with prepare (e.g. parents and children). */
