@@ -1,0 +1,555 @@
+import { describe, expect, it } from "vitest";
+import { messageId, type NodeId } from "../core/ids.js";
+import type { Strategy } from "../core/update.js";
+import { checkTrace, type CheckReport, type Invariant } from "./checker.js";
+import type { DropReason, TraceEvent, UpdateOutcome } from "./trace-event.js";
+
+/**
+ * Builds a trace by hand. Each event gets `t` 10 ms after the previous one
+ * unless `at(t)` sets it. The builder keeps its own (honest) idea of every
+ * node's epoch and version only to fill the `epoch` / `from` fields of the
+ * events it writes; tests that want the runtime to lie pass those fields.
+ */
+class TraceBuilder {
+  readonly events: TraceEvent[] = [];
+  private nextT = 0;
+  private readonly epochs = new Map<NodeId, number>();
+  private readonly versions = new Map<NodeId, string>();
+
+  /** The time of the next event. */
+  at(t: number): this {
+    this.nextT = t;
+    return this;
+  }
+
+  /** The time of the last event written. */
+  get lastT(): number {
+    const last = this.events[this.events.length - 1];
+    if (last === undefined) throw new Error("empty trace");
+    return last.t;
+  }
+
+  private tick(): number {
+    const t = this.nextT;
+    this.nextT += 10;
+    return t;
+  }
+
+  create(node: NodeId, version = "v1", epoch = 0): this {
+    this.epochs.set(node, epoch);
+    this.versions.set(node, version);
+    this.events.push({ kind: "create", t: this.tick(), node, version, epoch });
+    return this;
+  }
+
+  destroy(node: NodeId): this {
+    this.events.push({ kind: "destroy", t: this.tick(), node });
+    return this;
+  }
+
+  link(a: NodeId, b: NodeId): this {
+    this.events.push({ kind: "link", t: this.tick(), a, b });
+    return this;
+  }
+
+  send(node: NodeId, to: NodeId, msg: string, opts: { epoch?: number } = {}): this {
+    const epoch = opts.epoch ?? this.epochs.get(node) ?? 0;
+    this.events.push({ kind: "send", t: this.tick(), node, to, msg: messageId(msg), epoch });
+    return this;
+  }
+
+  deliver(node: NodeId, from: NodeId, msg: string, opts: { epoch?: number } = {}): this {
+    const epoch = opts.epoch ?? this.epochs.get(node) ?? 0;
+    this.events.push({ kind: "deliver", t: this.tick(), node, from, msg: messageId(msg), epoch });
+    return this;
+  }
+
+  hold(node: NodeId, to: NodeId, msg: string): this {
+    this.events.push({ kind: "hold", t: this.tick(), node, to, msg: messageId(msg) });
+    return this;
+  }
+
+  release(node: NodeId, to: NodeId, msg: string): this {
+    this.events.push({ kind: "release", t: this.tick(), node, to, msg: messageId(msg) });
+    return this;
+  }
+
+  buffer(node: NodeId, from: NodeId, msg: string): this {
+    this.events.push({ kind: "buffer", t: this.tick(), node, from, msg: messageId(msg) });
+    return this;
+  }
+
+  /** `node` is where the replacement happens: the sender for a held message, the receiver otherwise. */
+  transform(node: NodeId, from: NodeId, to: NodeId, msg: string, into: readonly string[]): this {
+    const epoch = this.epochs.get(node) ?? 0;
+    this.events.push({
+      kind: "transform",
+      t: this.tick(),
+      node,
+      from,
+      to,
+      msg: messageId(msg),
+      into: into.map(messageId),
+      epoch,
+    });
+    return this;
+  }
+
+  drop(node: NodeId, from: NodeId, msg: string, reason: DropReason): this {
+    this.events.push({ kind: "drop", t: this.tick(), node, from, msg: messageId(msg), reason });
+    return this;
+  }
+
+  swap(node: NodeId, update: number, to = "v2", opts: { epoch?: number } = {}): this {
+    const from = this.versions.get(node) ?? "unknown";
+    const epoch = opts.epoch ?? (this.epochs.get(node) ?? 0) + 1;
+    this.epochs.set(node, epoch);
+    this.versions.set(node, to);
+    this.events.push({ kind: "swap", t: this.tick(), node, update, from, to, epoch });
+    return this;
+  }
+
+  control(node: NodeId, to: NodeId, update: number, signal: string): this {
+    this.events.push({ kind: "control-send", t: this.tick(), node, to, update, signal, plane: false });
+    this.events.push({ kind: "control-receive", t: this.tick(), node: to, from: node, update, signal, plane: false });
+    return this;
+  }
+
+  updateStart(update: number, nodes: readonly NodeId[], strategy: Strategy = "conservative"): this {
+    const root = nodes[0] ?? "a";
+    this.events.push({ kind: "update-start", t: this.tick(), update, strategy, root, nodes });
+    return this;
+  }
+
+  updateEnd(update: number, outcome: UpdateOutcome = "completed", detail?: string): this {
+    const t = this.tick();
+    this.events.push(
+      detail === undefined ? { kind: "update-end", t, update, outcome } : { kind: "update-end", t, update, outcome, detail },
+    );
+    return this;
+  }
+}
+
+const trace = (): TraceBuilder => new TraceBuilder();
+
+/** Nodes a and b on v1, linked. */
+const pair = (): TraceBuilder => trace().create("a").create("b").link("a", "b");
+
+function only(report: CheckReport, invariant: Invariant): string[] {
+  return report.violations.filter((v) => v.invariant === invariant).map((v) => v.message);
+}
+
+function expectClean(events: readonly TraceEvent[]): void {
+  for (const complete of [true, false]) {
+    const report = checkTrace(events, { complete });
+    expect(report.violations, `complete: ${complete}`).toEqual([]);
+    expect(report.ok).toBe(true);
+  }
+}
+
+describe("checkTrace: correctness", () => {
+  it("an old message (sent at epoch 0) executed by a node that already swapped is a violation", () => {
+    const tr = pair().updateStart(1, ["a", "b"]).send("a", "b", "m1").swap("b", 1).deliver("b", "a", "m1");
+    const report = checkTrace(tr.events, { complete: false });
+    expect(report.ok).toBe(false);
+    expect(report.violations).toHaveLength(1);
+    const [v] = report.violations;
+    expect(v?.invariant).toBe("correctness");
+    expect(v?.at).toBe(tr.lastT);
+    // names the message, both nodes, and both versions
+    expect(v?.message).toContain("m1");
+    expect(v?.message).toContain('"a"');
+    expect(v?.message).toContain('"b"');
+    expect(v?.message).toContain("v1");
+    expect(v?.message).toContain("v2");
+    expect(v?.message).toMatch(/^old message m1 .* new node "b"/);
+  });
+
+  it("a new message (sent after the sender's swap) executed by a node that has not swapped is a violation", () => {
+    const tr = pair().updateStart(1, ["a", "b"]).swap("a", 1).send("a", "b", "m1").deliver("b", "a", "m1");
+    const report = checkTrace(tr.events, { complete: false });
+    expect(report.violations).toHaveLength(1);
+    const [v] = report.violations;
+    expect(v?.invariant).toBe("correctness");
+    expect(v?.message).toContain("m1");
+    expect(v?.message).toContain('"a"');
+    expect(v?.message).toContain('"b"');
+    expect(v?.message).toContain("v2"); // the sender's version when it sent
+    expect(v?.message).toContain("v1"); // the receiver's version when it executed
+    expect(v?.message).toMatch(/^new message m1 .* old node "b"/);
+  });
+
+  it("old to old and new to new are fine", () => {
+    const tr = pair()
+      .updateStart(1, ["a", "b"])
+      .send("a", "b", "old")
+      .deliver("b", "a", "old")
+      .swap("a", 1)
+      .swap("b", 1)
+      .send("a", "b", "new")
+      .deliver("b", "a", "new")
+      .updateEnd(1);
+    expectClean(tr.events);
+  });
+
+  it("judges by the swap history, not by the epoch a send event claims", () => {
+    // a has not swapped, but its send claims epoch 1: the message is still old.
+    const lyingNew = pair()
+      .updateStart(1, ["a", "b"])
+      .send("a", "b", "m1", { epoch: 1 })
+      .swap("b", 1)
+      .deliver("b", "a", "m1", { epoch: 1 });
+    const r1 = checkTrace(lyingNew.events);
+    expect(r1.violations.map((v) => v.invariant)).toEqual(["correctness"]);
+    expect(r1.violations[0]?.message).toMatch(/^old message m1 sent by "a" at epoch 0 \(v1\)/);
+
+    // a has swapped, but its send claims epoch 0: the message is new and b (new) may execute it.
+    const lyingOld = pair()
+      .updateStart(1, ["a", "b"])
+      .swap("a", 1)
+      .swap("b", 1)
+      .send("a", "b", "m1", { epoch: 0 })
+      .deliver("b", "a", "m1", { epoch: 0 })
+      .updateEnd(1);
+    expectClean(lyingOld.events);
+
+    // ...and an old b may not, though every event's epoch field says 0.
+    const lyingOld2 = pair()
+      .updateStart(1, ["a", "b"])
+      .swap("a", 1)
+      .send("a", "b", "m1", { epoch: 0 })
+      .deliver("b", "a", "m1", { epoch: 0 });
+    const r3 = checkTrace(lyingOld2.events);
+    expect(r3.violations.map((v) => v.invariant)).toEqual(["correctness"]);
+    expect(r3.violations[0]?.message).toMatch(/^new message m1 sent by "a" at epoch 1 \(v2\)/);
+  });
+
+  it("a swap that skips an epoch is a violation", () => {
+    const tr = pair().updateStart(1, ["a", "b"]).swap("a", 1, "v2", { epoch: 2 });
+    const report = checkTrace(tr.events);
+    expect(report.violations.map((v) => v.invariant)).toEqual(["correctness"]);
+    expect(report.violations[0]?.message).toContain('"a"');
+  });
+});
+
+describe("checkTrace: awareness", () => {
+  it('a message dropped as "incompatible" is a violation', () => {
+    const tr = pair().updateStart(1, ["a", "b"]).send("a", "b", "m1").swap("b", 1).drop("b", "a", "m1", "incompatible");
+    const report = checkTrace(tr.events, { complete: false });
+    expect(report.violations).toHaveLength(1);
+    expect(report.violations[0]?.invariant).toBe("awareness");
+    expect(report.violations[0]?.message).toContain("m1");
+    expect(report.violations[0]?.message).toContain("incompatible");
+    expect(report.violations[0]?.at).toBe(tr.lastT);
+  });
+
+  it.each(["unlinked", "destroyed"] as const)('a message dropped as "%s" is not a violation', (reason) => {
+    const tr = pair().send("a", "b", "m1").drop("b", "a", "m1", reason);
+    expectClean(tr.events);
+  });
+
+  it("a message executed twice is a violation", () => {
+    const tr = pair().send("a", "b", "m1").deliver("b", "a", "m1").deliver("b", "a", "m1");
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations).toHaveLength(1);
+    expect(report.violations[0]?.invariant).toBe("awareness");
+    expect(report.violations[0]?.message).toContain("m1");
+    expect(report.violations[0]?.message).toContain("already been executed");
+    expect(report.violations[0]?.at).toBe(tr.lastT);
+  });
+
+  it("a message executed but never sent is a violation", () => {
+    const tr = pair().deliver("b", "a", "ghost");
+    const report = checkTrace(tr.events, { complete: false });
+    expect(report.violations).toHaveLength(1);
+    expect(report.violations[0]?.invariant).toBe("awareness");
+    expect(report.violations[0]?.message).toContain("ghost");
+    expect(report.violations[0]?.message).toContain("never sent");
+  });
+
+  it("a message executed by a node other than its destination is a violation", () => {
+    const tr = pair().create("c").send("a", "b", "m1").deliver("c", "a", "m1");
+    const report = checkTrace(tr.events);
+    expect(report.violations.map((v) => v.invariant)).toEqual(["awareness"]);
+    expect(report.violations[0]?.message).toContain('"c"');
+  });
+
+  it("a message sent and never executed is a violation only when the run is complete", () => {
+    const tr = pair().send("a", "b", "m1").send("a", "b", "m2").deliver("b", "a", "m1");
+    const complete = checkTrace(tr.events, { complete: true });
+    expect(complete.ok).toBe(false);
+    expect(complete.violations).toHaveLength(1);
+    expect(complete.violations[0]?.invariant).toBe("awareness");
+    expect(complete.violations[0]?.message).toContain("m2");
+    expect(complete.violations[0]?.at).toBe(tr.lastT);
+
+    expect(checkTrace(tr.events, { complete: false })).toEqual({ ok: true, violations: [] });
+    // complete defaults to false
+    expect(checkTrace(tr.events)).toEqual({ ok: true, violations: [] });
+  });
+
+  it("a transformed message counts as handled; its new-equivalents are executed at the new epoch", () => {
+    // m1 is held at a (old), a swaps, m1 is replaced at a by two new messages, b swaps, both are executed.
+    const tr = pair()
+      .updateStart(1, ["a", "b"])
+      .send("a", "b", "m1")
+      .hold("a", "b", "m1")
+      .swap("a", 1)
+      .release("a", "b", "m1")
+      .transform("a", "a", "b", "m1", ["m1'", "m1''"])
+      .swap("b", 1)
+      .deliver("b", "a", "m1'")
+      .deliver("b", "a", "m1''")
+      .updateEnd(1);
+    expectClean(tr.events);
+  });
+
+  it("a transform at the receiver of an old message in the channel is fine too", () => {
+    const tr = pair()
+      .updateStart(1, ["a", "b"])
+      .send("a", "b", "m1")
+      .swap("a", 1)
+      .swap("b", 1)
+      .transform("b", "a", "b", "m1", ["m1'"])
+      .deliver("b", "a", "m1'")
+      .updateEnd(1);
+    expectClean(tr.events);
+  });
+
+  it("a transform into no message at all is allowed (the API's mapping returns zero or more)", () => {
+    const tr = pair()
+      .updateStart(1, ["a", "b"])
+      .send("a", "b", "m1")
+      .swap("a", 1)
+      .swap("b", 1)
+      .transform("b", "a", "b", "m1", [])
+      .updateEnd(1);
+    expectClean(tr.events);
+  });
+
+  it("the new-equivalents of a transformed message must themselves be executed (complete run)", () => {
+    const tr = pair()
+      .updateStart(1, ["a", "b"])
+      .send("a", "b", "m1")
+      .swap("a", 1)
+      .swap("b", 1)
+      .transform("b", "a", "b", "m1", ["m1'", "m1''"])
+      .deliver("b", "a", "m1'")
+      .updateEnd(1);
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations).toHaveLength(1);
+    expect(report.violations[0]?.invariant).toBe("awareness");
+    expect(report.violations[0]?.message).toContain("m1''");
+    // the original is handled: it is not reported as unexecuted
+    expect(report.violations[0]?.message).not.toMatch(/message m1 /);
+    expect(checkTrace(tr.events, { complete: false }).ok).toBe(true);
+  });
+
+  it("a new-equivalent executed by a still-old node is a correctness violation", () => {
+    const tr = pair()
+      .updateStart(1, ["a", "b"])
+      .send("a", "b", "m1")
+      .hold("a", "b", "m1")
+      .swap("a", 1)
+      .release("a", "b", "m1")
+      .transform("a", "a", "b", "m1", ["m1'"])
+      .deliver("b", "a", "m1'"); // b has not swapped
+    const report = checkTrace(tr.events, { complete: false });
+    expect(report.violations).toHaveLength(1);
+    expect(report.violations[0]?.invariant).toBe("correctness");
+    expect(report.violations[0]?.message).toMatch(/^new message m1' .* old node "b"/);
+  });
+
+  it("transforming an already-executed message is a violation", () => {
+    const tr = pair()
+      .updateStart(1, ["a", "b"])
+      .send("a", "b", "m1")
+      .deliver("b", "a", "m1")
+      .swap("a", 1)
+      .swap("b", 1)
+      .transform("b", "a", "b", "m1", ["m1'"])
+      .updateEnd(1);
+    const report = checkTrace(tr.events, { complete: false });
+    expect(report.violations).toHaveLength(1);
+    expect(report.violations[0]?.invariant).toBe("awareness");
+    expect(report.violations[0]?.message).toContain("m1");
+    expect(report.violations[0]?.message).toContain("already been executed");
+  });
+
+  it("executing a message after it was transformed is a violation", () => {
+    const tr = pair()
+      .updateStart(1, ["a", "b"])
+      .send("a", "b", "m1")
+      .swap("a", 1)
+      .swap("b", 1)
+      .transform("b", "a", "b", "m1", ["m1'"])
+      .deliver("b", "a", "m1'")
+      .deliver("b", "a", "m1")
+      .updateEnd(1);
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations.map((v) => v.invariant)).toEqual(["awareness"]);
+    expect(report.violations[0]?.message).toContain("already been replaced");
+  });
+
+  it("a message id sent twice is a violation", () => {
+    const tr = pair().send("a", "b", "m1").send("a", "b", "m1").deliver("b", "a", "m1");
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations.map((v) => v.invariant)).toEqual(["awareness"]);
+    expect(report.violations[0]?.message).toContain("m1");
+  });
+});
+
+describe("checkTrace: termination", () => {
+  it("an update that ends with a node never swapped is a violation", () => {
+    const tr = trace()
+      .create("a")
+      .create("b")
+      .create("c")
+      .updateStart(1, ["a", "b", "c"])
+      .swap("a", 1)
+      .swap("c", 1)
+      .updateEnd(1, "completed");
+    for (const complete of [true, false]) {
+      const report = checkTrace(tr.events, { complete });
+      expect(report.violations).toHaveLength(1);
+      expect(report.violations[0]?.invariant).toBe("termination");
+      expect(report.violations[0]?.message).toContain('"b"');
+      expect(report.violations[0]?.message).not.toContain('"a"');
+      expect(report.violations[0]?.message).not.toContain('"c"');
+      expect(report.violations[0]?.at).toBe(tr.lastT);
+    }
+  });
+
+  it("a failed update that left a node old is a violation, with its detail", () => {
+    const tr = pair().updateStart(1, ["a", "b"]).swap("a", 1).updateEnd(1, "failed", "state transfer threw at b");
+    const report = checkTrace(tr.events, { complete: false });
+    expect(report.violations.map((v) => v.invariant)).toEqual(["termination"]);
+    expect(report.violations[0]?.message).toContain("state transfer threw at b");
+  });
+
+  it("an update that never ends is a violation only when the run is complete", () => {
+    const tr = pair().updateStart(1, ["a", "b"]).swap("a", 1).swap("b", 1);
+    const complete = checkTrace(tr.events, { complete: true });
+    expect(complete.violations).toHaveLength(1);
+    expect(complete.violations[0]?.invariant).toBe("termination");
+    expect(complete.violations[0]?.message).toContain("#1");
+    expect(complete.violations[0]?.message).toContain("never ended");
+    expect(complete.violations[0]?.at).toBe(tr.lastT);
+
+    expect(checkTrace(tr.events, { complete: false })).toEqual({ ok: true, violations: [] });
+  });
+
+  it("an unfinished update names the nodes still old", () => {
+    const tr = pair().updateStart(1, ["a", "b"]).swap("a", 1);
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations.map((v) => v.invariant)).toEqual(["termination"]);
+    expect(report.violations[0]?.message).toContain('still old');
+    expect(report.violations[0]?.message).toContain('"b"');
+  });
+
+  it("a node swapping twice in one update is a violation", () => {
+    const tr = pair().updateStart(1, ["a", "b"]).swap("a", 1).swap("b", 1).swap("a", 1, "v3").updateEnd(1);
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations).toHaveLength(1);
+    expect(report.violations[0]?.invariant).toBe("termination");
+    expect(report.violations[0]?.message).toContain('"a"');
+    expect(report.violations[0]?.message).toContain("twice");
+    expect(report.violations[0]?.message).toContain("#1");
+  });
+
+  it("two updates one after the other, each swapping every node once, are fine", () => {
+    const tr = pair()
+      .updateStart(1, ["a", "b"])
+      .swap("a", 1, "v2")
+      .swap("b", 1, "v2")
+      .updateEnd(1)
+      .updateStart(2, ["a", "b"])
+      .swap("a", 2, "v3")
+      .swap("b", 2, "v3")
+      .send("a", "b", "m1")
+      .deliver("b", "a", "m1")
+      .updateEnd(2);
+    expectClean(tr.events);
+  });
+});
+
+describe("checkTrace: clean traces", () => {
+  it("the empty trace is clean", () => {
+    expectClean([]);
+  });
+
+  it("a realistic update of three nodes passes, complete or not", () => {
+    const tr = trace()
+      // configuration: a - b - c
+      .create("a")
+      .create("b")
+      .create("c")
+      .link("a", "b")
+      .link("b", "c")
+      // normal operation before the update
+      .send("a", "b", "a.1")
+      .send("b", "c", "b.1")
+      .deliver("b", "a", "a.1")
+      .deliver("c", "b", "b.1")
+      .send("c", "b", "c.1")
+      .deliver("b", "c", "c.1")
+      // the update
+      .updateStart(1, ["a", "b", "c"])
+      .control("a", "b", 1, "prepare")
+      .control("b", "c", 1, "prepare")
+      // a sends to b; the update holds it while a is still old
+      .send("a", "b", "a.2")
+      .hold("a", "b", "a.2")
+      .swap("a", 1)
+      .release("a", "b", "a.2")
+      .transform("a", "a", "b", "a.2", ["a.2~1"])
+      .control("a", "b", 1, "turned-new")
+      .swap("b", 1)
+      .control("b", "c", 1, "turned-new")
+      .deliver("b", "a", "a.2~1")
+      // b, new, sends to c while c is still old: c buffers it until it turns new
+      .send("b", "c", "b.2")
+      .buffer("c", "b", "b.2")
+      .swap("c", 1)
+      .deliver("c", "b", "b.2")
+      // new nodes talk among themselves
+      .send("c", "b", "c.2")
+      .deliver("b", "c", "c.2")
+      .send("b", "a", "b.3")
+      .deliver("a", "b", "b.3")
+      .updateEnd(1, "completed");
+    expectClean(tr.events);
+  });
+});
+
+describe("checkTrace: report order", () => {
+  it("violations come sorted by `at`, whatever invariant found them", () => {
+    const tr = pair()
+      .create("c")
+      .updateStart(1, ["a", "b", "c"])
+      .send("a", "b", "m1") // never executed: reported at the end (complete)
+      .deliver("b", "a", "ghost") // awareness
+      .swap("a", 1)
+      .send("a", "c", "m2")
+      .deliver("c", "a", "m2") // correctness: new to old
+      .swap("b", 1)
+      .swap("b", 1) // termination: twice
+      .updateEnd(1); // termination: c never swapped
+    const report = checkTrace(tr.events, { complete: true });
+    const ats = report.violations.map((v) => v.at);
+    expect(report.violations.map((v) => v.invariant)).toEqual(["awareness", "correctness", "termination", "termination", "awareness"]);
+    expect(ats).toEqual([...ats].sort((x, y) => x - y));
+  });
+
+  it("sorts even when the trace's events are not in time order", () => {
+    const events: TraceEvent[] = [
+      ...pair().events,
+      ...trace().at(500).deliver("b", "a", "late").events,
+      ...trace().at(100).deliver("b", "a", "early").events,
+      ...trace().at(300).deliver("b", "a", "middle").events,
+    ];
+    const report = checkTrace(events, { complete: false });
+    expect(report.violations.map((v) => v.at)).toEqual([100, 300, 500]);
+    expect(report.violations.map((v) => v.message.split(" ")[1])).toEqual(["early", "middle", "late"]);
+  });
+});
