@@ -230,6 +230,19 @@ describe("checkTrace: correctness", () => {
     expect(report.violations.map((v) => v.invariant)).toEqual(["correctness"]);
     expect(report.violations[0]?.message).toContain('"a"');
   });
+
+  it("one bad swap is reported once: later messages are judged by the derived epoch", () => {
+    const tr = pair()
+      .updateStart(1, ["a", "b"])
+      .swap("a", 1, "v2", { epoch: 2 })
+      .swap("b", 1)
+      .send("a", "b", "m1")
+      .deliver("b", "a", "m1")
+      .updateEnd(1);
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations).toHaveLength(1);
+    expect(report.violations[0]?.message).toMatch(/jumped to epoch 2/);
+  });
 });
 
 describe("checkTrace: awareness", () => {

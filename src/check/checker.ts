@@ -102,7 +102,8 @@ export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions =
             at: ev.t,
           });
         }
-        nodeEpoch.set(ev.node, ev.epoch);
+        // Derived, not taken from the event: one bad swap must not make every later message look wrong.
+        nodeEpoch.set(ev.node, before + 1);
         nodeVersion.set(ev.node, ev.to);
         break;
       }

@@ -97,6 +97,8 @@ export class UpdateCoordinator implements CoordinatorPort {
         this.host.finished(run, new StateTransferError(env.from, `${error}; nodes already new stay new, the others stay old`));
         return;
       }
+      default:
+        if (run.phase === "running") this.strategy.onCoordinatorMessage?.(this, run, env);
     }
   }
 

@@ -1,12 +1,16 @@
 import type { Strategy } from "../core/update.js";
 import { conservative } from "./conservative.js";
+import { cut } from "./cut.js";
 import { naive } from "./naive.js";
+import { snapshot } from "./snapshot.js";
 import type { StrategyModule } from "./strategy.js";
 
 /** The strategies this build can run. The others are refused by update() with a clear error, never replaced by another. */
 const modules: ReadonlyMap<Strategy, StrategyModule> = new Map<Strategy, StrategyModule>([
   ["naive", naive],
   ["conservative", conservative],
+  ["cut", cut],
+  ["snapshot", snapshot],
 ]);
 
 export function strategyModule(name: Strategy): StrategyModule | undefined {

@@ -72,6 +72,8 @@ export interface StrategyModule {
   agent(node: NodePort, run: UpdateRun, prepared: unknown): NodeAgent;
   /** G: the coordinator's first move once every node is prepared. */
   start(coordinator: CoordinatorPort, run: UpdateRun): void;
+  /** A node's message to the coordinator that the common protocol (prepare, swapped) does not handle. */
+  onCoordinatorMessage?(coordinator: CoordinatorPort, run: UpdateRun, env: ControlEnvelope): void;
 }
 
 export type { Update };
