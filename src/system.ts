@@ -13,6 +13,7 @@ import {
   SelfLinkError,
   SettleStalledError,
   StrategyUnavailableError,
+  SynchronizerConfigurationError,
   SystemClosedError,
   UnknownLinkError,
   UnknownNodeError,
@@ -31,6 +32,7 @@ import { ScriptedScheduler, type Chooser } from "./network/scripted-scheduler.js
 import type { SimEvent } from "./network/sim-event.js";
 import { SimulatedNetwork } from "./network/simulated-network.js";
 import { TimeOrderedScheduler } from "./network/time-ordered-scheduler.js";
+import { AlphaSynchronizer } from "./node/alpha-synchronizer.js";
 import { NodeRuntime, type NodeHost } from "./node/node-runtime.js";
 import { UpdateCoordinator, type CoordinatorHost } from "./update/coordinator.js";
 import { availableStrategies, strategyModule } from "./update/registry.js";
@@ -151,13 +153,20 @@ export class System {
 
   create(id: NodeId, behavior: Behavior): void {
     this.assertOpen("create");
-    this.assertNoUpdate("create");
+    this.assertConfigurable("create");
     if (typeof id !== "string" || id.length === 0 || id.startsWith("@")) throw new InvalidNodeIdError(id);
     if (this.topology.hasNode(id)) throw new DuplicateNodeError(id);
     if (behavior === null || typeof behavior !== "object" || typeof behavior.init !== "function" || typeof behavior.receive !== "function") {
       throw new InvalidOptionError("create behavior", `node "${id}" needs a behavior with version, init and receive (see defineBehavior)`);
     }
-    const rt = new NodeRuntime(id, behavior, this.epoch, ++this.incarnations, this.host);
+    const rt = new NodeRuntime(
+      id,
+      behavior,
+      this.epoch,
+      ++this.incarnations,
+      this.host,
+      this.synchronizer ? (port) => new AlphaSynchronizer(port) : undefined,
+    );
     this.topology.addNode(id);
     this.runtimes.set(id, rt);
     if (this.tracing) this.record({ kind: "create", t: this.now(), node: id, version: behavior.version, epoch: this.epoch });
@@ -175,7 +184,7 @@ export class System {
 
   link(a: NodeId, b: NodeId): void {
     this.assertOpen("link");
-    this.assertNoUpdate("link");
+    this.assertConfigurable("link");
     if (a === b) throw new SelfLinkError(a);
     if (!this.topology.hasNode(a)) throw new UnknownNodeError(a, "link");
     if (!this.topology.hasNode(b)) throw new UnknownNodeError(b, "link");
@@ -187,7 +196,7 @@ export class System {
   /** In-flight messages on the removed channels are dropped (traced as "unlinked"). */
   unlink(a: NodeId, b: NodeId): void {
     this.assertOpen("unlink");
-    this.assertNoUpdate("unlink");
+    this.assertConfigurable("unlink");
     if (!this.topology.hasNode(a)) throw new UnknownNodeError(a, "unlink");
     if (!this.topology.hasNode(b)) throw new UnknownNodeError(b, "unlink");
     if (!this.topology.linked(a, b)) throw new UnknownLinkError(a, b);
@@ -198,7 +207,7 @@ export class System {
   /** Removes the node and its links; its timers die with it, messages in flight to it are dropped, its open requests reject. */
   destroy(id: NodeId): void {
     this.assertOpen("destroy");
-    this.assertNoUpdate("destroy");
+    this.assertConfigurable("destroy");
     if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "destroy");
     for (const n of [...this.topology.neighbors(id)]) this.unlink(id, n);
     this.topology.removeNode(id);
@@ -245,7 +254,10 @@ export class System {
     if (strategy === undefined) {
       throw new StrategyUnavailableError(name, `it is not implemented in this version yet (available: ${availableStrategies().join(", ")})`);
     }
-    const why = strategy.unavailable({ synchronizer: this.synchronizer });
+    const why =
+      this.synchronizer && name !== "synchronizer"
+        ? "this system runs in pulses (synchronizer: true); only the synchronizer strategy can update it"
+        : strategy.unavailable({ synchronizer: this.synchronizer });
     if (why !== undefined) throw new StrategyUnavailableError(name, why);
     const list: readonly Update[] = Array.isArray(u) ? u : [u as Update];
     if (list.length === 0) throw new InvalidUpdateError("no update given");
@@ -591,6 +603,18 @@ export class System {
   private assertNoUpdate(operation: string): void {
     const a = this.active;
     if (a !== undefined) throw new UpdateInProgressError(operation, a.run.id);
+  }
+
+  /** Configuration commands: no update running, and a synchronized system still before its first pulse. */
+  private assertConfigurable(operation: string): void {
+    this.assertNoUpdate(operation);
+    if (this.synchronizer) {
+      // Neighbours must stay within one pulse of each other: a link made between nodes at different pulses would break it.
+      for (const rt of this.runtimes.values()) {
+        const pulse = (rt.baseAgent as AlphaSynchronizer).pulse;
+        if (pulse !== 0) throw new SynchronizerConfigurationError(operation, rt.id, pulse);
+      }
+    }
   }
 }
 

@@ -57,7 +57,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   if (!Number.isInteger(n) || n < 2) throw new RangeError(`nodes: the experiment needs a line of at least 2 replicas, got ${n}`);
   if (!Number.isInteger(entries) || entries < 1) throw new RangeError(`entries: expected at least 1 entry per replica, got ${entries}`);
 
-  const sys = new System({ seed });
+  const sys = new System({ seed, synchronizer: options.strategy === "synchronizer" });
   const v1 = databaseV1(entries);
   for (let i = 0; i < n; i++) sys.create(nodeName(i), v1);
   for (let i = 1; i < n; i++) sys.link(nodeName(i - 1), nodeName(i));

@@ -182,6 +182,7 @@ export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions =
       case "fault":
       case "control-send":
       case "control-receive":
+      case "pulse":
         break;
       default:
         assertNever(ev);

@@ -46,8 +46,29 @@ export type TraceEvent =
       readonly epoch: number;
     }
   // the update machinery
-  | { readonly kind: "control-send"; readonly t: number; readonly node: NodeId; readonly to: NodeId; readonly update: number; readonly signal: string; readonly plane: boolean }
-  | { readonly kind: "control-receive"; readonly t: number; readonly node: NodeId; readonly from: NodeId; readonly update: number; readonly signal: string; readonly plane: boolean }
+  | {
+      readonly kind: "control-send";
+      readonly t: number;
+      readonly node: NodeId;
+      readonly to: NodeId;
+      readonly update: number;
+      readonly signal: string;
+      readonly plane: boolean;
+      /** A synchronized system's pulse envelope: its pulse number. */
+      readonly pulse?: number;
+    }
+  | {
+      readonly kind: "control-receive";
+      readonly t: number;
+      readonly node: NodeId;
+      readonly from: NodeId;
+      readonly update: number;
+      readonly signal: string;
+      readonly plane: boolean;
+      readonly pulse?: number;
+    }
+  /** A synchronized node entered a pulse. */
+  | { readonly kind: "pulse"; readonly t: number; readonly node: NodeId; readonly pulse: number }
   | {
       readonly kind: "update-start";
       readonly t: number;

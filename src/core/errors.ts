@@ -65,6 +65,16 @@ export class UpdateInProgressError extends LiveswapError {
   }
 }
 
+export class SynchronizerConfigurationError extends LiveswapError {
+  readonly code = "SYNCHRONIZER_CONFIGURATION";
+  constructor(readonly operation: string, readonly node: string, readonly pulse: number) {
+    super(
+      `${operation}: this system runs in pulses and node "${node}" is already at pulse ${pulse}; ` +
+        "configure a synchronized system before its first pulse (before any request or timer)",
+    );
+  }
+}
+
 export class StrategyUnavailableError extends LiveswapError {
   readonly code = "STRATEGY_UNAVAILABLE";
   constructor(readonly strategy: string, reason: string) {

@@ -37,7 +37,8 @@ interface Prepared {
 export class NodeRuntime implements NodePort {
   readonly node: SwapNode;
   agent: NodeAgent;
-  private readonly direct: NodeAgent;
+  /** The agent between updates: pass-through, or the pulse machinery of a synchronized system. */
+  readonly baseAgent: NodeAgent;
   private prepared: Prepared | undefined;
 
   constructor(
@@ -46,10 +47,11 @@ export class NodeRuntime implements NodePort {
     epoch: number,
     readonly incarnation: number,
     private readonly host: NodeHost,
+    baseAgent: (port: NodePort) => NodeAgent = (port) => new DirectAgent(port),
   ) {
     this.node = new SwapNode(id, behavior, undefined, epoch, host);
-    this.direct = new DirectAgent(this);
-    this.agent = this.direct;
+    this.baseAgent = baseAgent(this);
+    this.agent = this.baseAgent;
   }
 
   get epoch(): number {
@@ -99,13 +101,24 @@ export class NodeRuntime implements NodePort {
 
   control(env: ControlEnvelope): void {
     if (this.host.tracing) {
-      this.host.record({ kind: "control-receive", t: this.host.now(), node: this.id, from: env.from, update: env.update, signal: env.signal, plane: env.plane });
+      const pulse = env.signal === "pulse" ? (env.data as { pulse?: number } | undefined)?.pulse : undefined;
+      this.host.record({
+        kind: "control-receive",
+        t: this.host.now(),
+        node: this.id,
+        from: env.from,
+        update: env.update,
+        signal: env.signal,
+        plane: env.plane,
+        ...(pulse !== undefined ? { pulse } : {}),
+      });
     }
     if (env.plane && env.signal === "prepare") return this.onPrepare(env);
     if (env.plane && env.signal === "abort") {
       if (this.prepared?.run.id === env.update) {
+        this.agent.onAbort?.();
         this.prepared = undefined;
-        this.agent = this.direct;
+        this.agent = this.baseAgent;
       }
       return;
     }
@@ -152,11 +165,13 @@ export class NodeRuntime implements NodePort {
     this.host.network.transmit(env);
   }
 
-  sendControl(to: NodeId, signal: string, data?: unknown): void {
+  sendControl(to: NodeId, signal: string, data?: unknown, pulse?: number): void {
     const run = this.prepared?.run;
     const update = run?.id ?? 0;
     if (run) run.controlMessages++;
-    if (this.host.tracing) this.host.record({ kind: "control-send", t: this.host.now(), node: this.id, to, update, signal, plane: false });
+    if (this.host.tracing) {
+      this.host.record({ kind: "control-send", t: this.host.now(), node: this.id, to, update, signal, plane: false, ...(pulse !== undefined ? { pulse } : {}) });
+    }
     this.host.network.transmit({ kind: "control", from: this.id, to, update, signal, data, link: this.host.linkIncarnation(this.id, to), plane: false });
   }
 
@@ -220,7 +235,7 @@ export class NodeRuntime implements NodePort {
   }
 
   detach(): void {
-    this.agent = this.direct;
+    this.agent = this.baseAgent;
     this.prepared = undefined;
   }
 

@@ -68,10 +68,7 @@ export class UpdateCoordinator implements CoordinatorPort {
         return;
       case "refused": {
         if (run.phase !== "preparing") return;
-        run.phase = "aborted";
-        for (const n of run.nodes) this.send(n, "abort", undefined, false);
-        const reason = (env.data as { reason: string }).reason;
-        this.host.finished(run, new PrepareFailedError(env.from, reason));
+        this.abort(new PrepareFailedError(env.from, (env.data as { reason: string }).reason));
         return;
       }
       case "swapped": {
@@ -108,6 +105,14 @@ export class UpdateCoordinator implements CoordinatorPort {
     run.preparedAt = this.now();
     if (!this.strategy.startsAtRoot) this.markStarted();
     this.strategy.start(this, run);
+  }
+
+  abort(error: Error): void {
+    const run = this.run;
+    if (run.turnedNewAt.size > 0) throw new Error(`update #${run.id}: cannot abort once a node turned new (strategy bug)`);
+    run.phase = "aborted";
+    for (const n of run.nodes) this.send(n, "abort", undefined, false);
+    this.host.finished(run, error);
   }
 
   /** G: the protocol begins. */

@@ -3,6 +3,7 @@ import { conservative } from "./conservative.js";
 import { cut } from "./cut.js";
 import { naive } from "./naive.js";
 import { snapshot } from "./snapshot.js";
+import { synchronizer } from "./synchronizer.js";
 import type { StrategyModule } from "./strategy.js";
 
 /** The strategies this build can run. The others are refused by update() with a clear error, never replaced by another. */
@@ -11,6 +12,7 @@ const modules: ReadonlyMap<Strategy, StrategyModule> = new Map<Strategy, Strateg
   ["conservative", conservative],
   ["cut", cut],
   ["snapshot", snapshot],
+  ["synchronizer", synchronizer],
 ]);
 
 export function strategyModule(name: Strategy): StrategyModule | undefined {

@@ -17,6 +17,8 @@ export interface NodeAgent {
   onRequest(request: RequestId, body: unknown): void;
   onTimer(tag: string): void;
   onControl(env: ControlEnvelope): void;
+  /** The update this agent was armed for was aborted in prepare. */
+  onAbort?(): void;
 }
 
 /** What an agent may do to its node. */
@@ -30,8 +32,8 @@ export interface NodePort {
   execute(input: NodeInput): void;
   /** Put an application message on its channel. */
   transmit(env: AppEnvelope): void;
-  /** A control message of the strategy on the application channel to a neighbor (counted in controlMessages). */
-  sendControl(to: NodeId, signal: string, data?: unknown): void;
+  /** A control message of the strategy on the application channel to a neighbor (counted in controlMessages while an update runs here). */
+  sendControl(to: NodeId, signal: string, data?: unknown, pulse?: number): void;
   /** A message to the coordinator; `algorithm` true counts it in controlMessages, else in controlPlaneMessages. */
   report(signal: string, data: unknown, algorithm: boolean): void;
   /** Turn new with the prepared update: state transfer, then code. False (and a fault traced) if the transfer threw. */
@@ -42,6 +44,8 @@ export interface NodePort {
   readonly tracing: boolean;
   /** Give the node back to the plain pass-through agent. */
   detach(): void;
+  /** The agent between updates (pass-through, or a synchronized system's pulse machinery). */
+  readonly baseAgent: NodeAgent;
   /** The root of a root-initiated strategy begins the protocol now: this instant is G. */
   markStarted(): void;
 }
@@ -52,6 +56,8 @@ export interface CoordinatorPort {
   readonly topology: Topology;
   /** A message to a node on the control plane; `algorithm` as in NodePort.report. */
   send(to: NodeId, signal: string, data: unknown, algorithm: boolean): void;
+  /** Give the update up before any node turned new: every node is told to disarm and update() rejects with `error`. */
+  abort(error: Error): void;
 }
 
 export interface StrategyModule {
