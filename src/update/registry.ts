@@ -1,4 +1,4 @@
-import type { Strategy } from "../core/update.js";
+import { STRATEGIES, type Strategy } from "../core/update.js";
 import { conservative } from "./conservative.js";
 import { cut } from "./cut.js";
 import { naive } from "./naive.js";
@@ -19,6 +19,7 @@ export function strategyModule(name: Strategy): StrategyModule | undefined {
   return modules.get(name);
 }
 
+/** In the contract's order: the broken baseline first, the paper's strategies, ours last. */
 export function availableStrategies(): readonly Strategy[] {
-  return [...modules.keys()];
+  return STRATEGIES.filter((s) => modules.has(s));
 }
