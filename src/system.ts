@@ -498,7 +498,7 @@ export class System {
       }
       case "timer": {
         const rt = this.runtimes.get(ev.node);
-        if (rt !== undefined && rt.incarnation === ev.incarnation) rt.timer(ev.tag);
+        if (rt !== undefined && rt.incarnation === ev.incarnation) rt.timer(ev.tag, ev.seq);
         return;
       }
       case "request": {

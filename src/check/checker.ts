@@ -31,6 +31,10 @@ interface MessageRecord {
   readonly version: string;
   readonly sentAt: number;
   status: "pending" | "executed" | "replaced" | "dropped";
+  /** The sender rolled back past the send. */
+  sendUndone: boolean;
+  /** Dropped as an orphan: only right if the send is undone by the end of the run. */
+  droppedAsOrphan: boolean;
 }
 
 interface UpdateRecord {
@@ -60,7 +64,7 @@ export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions =
       violations.push({ invariant: "awareness", message: `message ${id} ${what} a second time (ids must be unique)`, at: t });
       return;
     }
-    messages.set(id, { from, to, epoch, version, sentAt: t, status: "pending" });
+    messages.set(id, { from, to, epoch, version, sentAt: t, status: "pending", sendUndone: false, droppedAsOrphan: false });
   };
   const consume = (id: MessageId, t: number, action: string): MessageRecord | undefined => {
     const m = messages.get(id);
@@ -142,7 +146,9 @@ export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions =
         const m = consume(ev.msg, ev.t, `dropped by "${ev.node}"`);
         if (m === undefined) break;
         m.status = "dropped";
-        if (!isConfigurationDrop(ev.reason)) {
+        if (ev.reason === "orphan") {
+          m.droppedAsOrphan = true; // judged at the end: its sender may roll back after the receiver dropped it
+        } else if (!isConfigurationDrop(ev.reason)) {
           violations.push({
             invariant: "awareness",
             message: `message ${ev.msg} from "${m.from}" to "${m.to}" (epoch ${m.epoch}) was dropped by "${ev.node}" (${ev.reason}) and never replaced`,
@@ -168,6 +174,21 @@ export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions =
         }
         break;
       }
+      case "rollback":
+        for (const id of ev.receives) {
+          const m = messages.get(id);
+          if (m === undefined || m.status !== "executed") {
+            violations.push({ invariant: "awareness", message: `"${ev.node}" undid the execution of ${id}, which it had not executed`, at: ev.t });
+          } else {
+            m.status = "pending"; // reopened: replayed (transformed) or dropped as an orphan next
+          }
+        }
+        for (const id of ev.sends) {
+          const m = messages.get(id);
+          if (m === undefined) violations.push({ invariant: "awareness", message: `"${ev.node}" undid the send of ${id}, which was never sent`, at: ev.t });
+          else m.sendUndone = true;
+        }
+        break;
       case "destroy":
         nodeEpoch.delete(ev.node);
         break;
@@ -183,6 +204,8 @@ export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions =
       case "control-send":
       case "control-receive":
       case "pulse":
+      case "checkpoint":
+      case "replay":
         break;
       default:
         assertNever(ev);
@@ -191,7 +214,19 @@ export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions =
 
   if (options.complete === true) {
     for (const [id, m] of messages) {
-      if (m.status === "pending") {
+      if (m.droppedAsOrphan && !m.sendUndone) {
+        violations.push({
+          invariant: "awareness",
+          message: `message ${id} from "${m.from}" to "${m.to}" was dropped as an orphan but "${m.from}" never undid its send`,
+          at: lastT,
+        });
+      } else if (m.sendUndone && m.status !== "dropped") {
+        violations.push({
+          invariant: "awareness",
+          message: `message ${id} from "${m.from}" to "${m.to}": its send was undone but its execution was not (${m.status})`,
+          at: lastT,
+        });
+      } else if (m.status === "pending") {
         violations.push({
           invariant: "awareness",
           message: `message ${id} from "${m.from}" to "${m.to}" (epoch ${m.epoch}, sent at ${m.sentAt}) was never executed nor replaced`,

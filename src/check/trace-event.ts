@@ -67,6 +67,26 @@ export type TraceEvent =
       readonly plane: boolean;
       readonly pulse?: number;
     }
+  /** rollback: an armed node kept the state after its event `event` (its checkpoint, by reference). */
+  | { readonly kind: "checkpoint"; readonly t: number; readonly node: NodeId; readonly event: number }
+  /** rollback: the node went back to the state after its event `to`, undoing what came after. */
+  | {
+      readonly kind: "rollback";
+      readonly t: number;
+      readonly node: NodeId;
+      readonly update: number;
+      readonly to: number;
+      /** How many events were undone. */
+      readonly undone: number;
+      /** Messages whose execution was undone (each is replayed or dropped as an orphan next). */
+      readonly receives: readonly MessageId[];
+      /** Messages whose send was undone (orphans wherever they arrive). */
+      readonly sends: readonly MessageId[];
+      readonly requests: readonly RequestId[];
+      readonly timers: readonly string[];
+    }
+  /** rollback: an undone event runs again through the new code. */
+  | { readonly kind: "replay"; readonly t: number; readonly node: NodeId; readonly of: "receive" | "request" | "timer"; readonly msg?: MessageId; readonly request?: RequestId; readonly tag?: string }
   /** A synchronized node entered a pulse. */
   | { readonly kind: "pulse"; readonly t: number; readonly node: NodeId; readonly pulse: number }
   | {
@@ -86,7 +106,9 @@ export type DropReason =
   /** The destination was destroyed (configuration, not the update). */
   | "destroyed"
   /** The update machinery discarded it. */
-  | "incompatible";
+  | "incompatible"
+  /** Its send was undone by a rollback (the sender's new code regenerates whatever it must send). */
+  | "orphan";
 
 export type FaultSite = "receive" | "request" | "timer" | "init" | "state-transfer" | "message-mapping";
 

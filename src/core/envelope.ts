@@ -11,6 +11,8 @@ export interface AppEnvelope {
   readonly body: unknown;
   /** Incarnation of the link it travels on: a message of a removed link is never delivered on its successor. */
   readonly link: number;
+  /** What a strategy attaches while armed (vector time, causal-order metadata); absent in the steady state. */
+  readonly meta?: unknown;
 }
 
 /** A message of the update machinery: on a data channel (m, m', markers) or on the control plane. */

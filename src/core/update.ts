@@ -49,4 +49,15 @@ export interface UpdateReport {
   controlPlaneMessages: number;
   /** Ours: when update() was called. */
   requestedAt: number;
+  /** Ours, rollback only: the cost of optimism. */
+  rollback?: {
+    replayedEvents: number;
+    orphansDropped: number;
+    /** Old messages sent while armed (they carry vector time and causal-order metadata). */
+    armedMessages: number;
+    /** Mean JSON bytes of that metadata per armed message. */
+    metadataBytesPerMessage: number;
+    /** The most checkpoints one node held at once. */
+    peakCheckpoints: number;
+  };
 }

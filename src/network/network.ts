@@ -10,6 +10,6 @@ export interface Network {
   now(): number;
   /** Put an envelope on the channel env.from -> env.to; channels are FIFO. */
   transmit(env: Envelope): void;
-  /** Fire `tag` at `node` after delayMs; `incarnation` tells a recreated node's timers from its predecessor's. */
-  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): void;
+  /** Fire `tag` at `node` after delayMs; `incarnation` tells a recreated node's timers from its predecessor's. Returns the timer's id. */
+  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): number;
 }

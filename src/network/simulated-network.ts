@@ -59,8 +59,10 @@ export class SimulatedNetwork implements Network {
     this.scheduler.push({ kind: "deliver", time, seq: this.seq++, env });
   }
 
-  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): void {
-    this.scheduler.push({ kind: "timer", time: this.clock + delayMs, seq: this.seq++, node, tag, incarnation });
+  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): number {
+    const seq = this.seq++;
+    this.scheduler.push({ kind: "timer", time: this.clock + delayMs, seq, node, tag, incarnation });
+    return seq;
   }
 
   /** An outside client's request reaches its node now (after anything already due now). */

@@ -40,6 +40,7 @@ export class NodeRuntime implements NodePort {
   /** The agent between updates: pass-through, or the pulse machinery of a synchronized system. */
   readonly baseAgent: NodeAgent;
   private prepared: Prepared | undefined;
+  private strays: { readonly from: NodeId; readonly meta: unknown }[] = [];
 
   constructor(
     readonly id: NodeId,
@@ -88,6 +89,10 @@ export class NodeRuntime implements NodePort {
   // ---- from the network, through the agent ----
 
   deliver(env: AppEnvelope): void {
+    if (env.meta !== undefined && this.agent === this.baseAgent && this.host.currentUpdate() !== undefined) {
+      // An armed neighbour's message reached this node before its own prepare: its strategy will want to know.
+      this.strays.push({ from: env.from, meta: env.meta });
+    }
     this.agent.onDeliver(env);
   }
 
@@ -95,8 +100,8 @@ export class NodeRuntime implements NodePort {
     this.agent.onRequest(request, body);
   }
 
-  timer(tag: string): void {
-    this.agent.onTimer(tag);
+  timer(tag: string, timer: number): void {
+    this.agent.onTimer(tag, timer);
   }
 
   control(env: ControlEnvelope): void {
@@ -119,6 +124,7 @@ export class NodeRuntime implements NodePort {
         this.agent.onAbort?.();
         this.prepared = undefined;
         this.agent = this.baseAgent;
+        this.strays = [];
       }
       return;
     }
@@ -237,6 +243,30 @@ export class NodeRuntime implements NodePort {
   detach(): void {
     this.agent = this.baseAgent;
     this.prepared = undefined;
+    this.strays = [];
+  }
+
+  get state(): unknown {
+    return this.node.state;
+  }
+
+  rewind(state: unknown): void {
+    this.node.state = state;
+  }
+
+  respondNow(request: RequestId, result: unknown): void {
+    if (this.host.tracing) this.host.record({ kind: "respond", t: this.host.now(), node: this.id, request });
+    this.host.answer(this.id, request, result);
+  }
+
+  startTimer(delayMs: number, tag: string): number {
+    return this.host.network.startTimer(this.id, this.incarnation, delayMs, tag);
+  }
+
+  takeStrayMeta(): readonly { readonly from: NodeId; readonly meta: unknown }[] {
+    const out = this.strays;
+    this.strays = [];
+    return out;
   }
 
   markStarted(): void {
@@ -263,11 +293,15 @@ export class NodeRuntime implements NodePort {
       if (host.tracing) host.record({ kind: "send", t: host.now(), node: this.id, to: s.to, msg: env.id, epoch: env.epoch });
       this.agent.onSend(env);
     }
+    const agent = this.agent;
     for (const r of effects.responses) {
-      if (host.tracing) host.record({ kind: "respond", t: host.now(), node: this.id, request: r.request });
-      host.answer(this.id, r.request, r.result);
+      if (agent.onRespond !== undefined) agent.onRespond(r.request, r.result);
+      else this.respondNow(r.request, r.result);
     }
-    for (const tm of effects.timers) host.network.startTimer(this.id, this.incarnation, tm.delayMs, tm.tag);
+    for (const tm of effects.timers) {
+      if (agent.onSetTimer !== undefined) agent.onSetTimer(tm.delayMs, tm.tag);
+      else host.network.startTimer(this.id, this.incarnation, tm.delayMs, tm.tag);
+    }
   }
 
   private onPrepare(env: ControlEnvelope): void {
@@ -294,7 +328,7 @@ export class NodeRuntime implements NodePort {
     }
     this.prepared = { run, update };
     this.agent = strategy.agent(this, run, (env.data as { strategy?: unknown } | undefined)?.strategy);
-    this.toCoordinator(run, "prepared", {}, false);
+    this.toCoordinator(run, "prepared", { ack: this.agent.prepareAck?.() }, false);
   }
 
   private toCoordinator(run: UpdateRun, signal: string, data: unknown, algorithm: boolean): void {

@@ -22,13 +22,17 @@ export interface CoordinatorHost {
  * swap reports and end the update at H. The same for every strategy.
  */
 export class UpdateCoordinator implements CoordinatorPort {
-  private readonly prepared = new Set<NodeId>();
+  private readonly prepared = new Map<NodeId, unknown>();
 
   constructor(
     private readonly host: CoordinatorHost,
     readonly run: UpdateRun,
     private readonly strategy: StrategyModule,
   ) {}
+
+  get acks(): ReadonlyMap<NodeId, unknown> {
+    return this.prepared;
+  }
 
   get topology(): Topology {
     return this.host.topology;
@@ -63,7 +67,7 @@ export class UpdateCoordinator implements CoordinatorPort {
     switch (env.signal) {
       case "prepared":
         if (run.phase !== "preparing") return;
-        this.prepared.add(env.from);
+        this.prepared.set(env.from, (env.data as { ack?: unknown } | undefined)?.ack);
         if (this.prepared.size === run.plan.size) this.startStrategy();
         return;
       case "refused": {

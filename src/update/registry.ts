@@ -2,6 +2,7 @@ import { STRATEGIES, type Strategy } from "../core/update.js";
 import { conservative } from "./conservative.js";
 import { cut } from "./cut.js";
 import { naive } from "./naive.js";
+import { rollback } from "./rollback.js";
 import { snapshot } from "./snapshot.js";
 import { synchronizer } from "./synchronizer.js";
 import type { StrategyModule } from "./strategy.js";
@@ -13,6 +14,7 @@ const modules: ReadonlyMap<Strategy, StrategyModule> = new Map<Strategy, Strateg
   ["cut", cut],
   ["snapshot", snapshot],
   ["synchronizer", synchronizer],
+  ["rollback", rollback],
 ]);
 
 export function strategyModule(name: Strategy): StrategyModule | undefined {

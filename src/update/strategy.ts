@@ -15,10 +15,17 @@ export interface NodeAgent {
   onSend(env: AppEnvelope): void;
   onDeliver(env: AppEnvelope): void;
   onRequest(request: RequestId, body: unknown): void;
-  onTimer(tag: string): void;
+  /** `timer` is the id startTimer returned. */
+  onTimer(tag: string, timer: number): void;
   onControl(env: ControlEnvelope): void;
+  /** A handler answered an outside request; without this hook the answer leaves at once. */
+  onRespond?(request: RequestId, result: unknown): void;
+  /** A handler set a timer; without this hook it starts at once. */
+  onSetTimer?(delayMs: number, tag: string): void;
   /** The update this agent was armed for was aborted in prepare. */
   onAbort?(): void;
+  /** What the node tells the coordinator with its prepare acknowledgement (e.g. its vector time when armed). */
+  prepareAck?(): unknown;
 }
 
 /** What an agent may do to its node. */
@@ -30,6 +37,16 @@ export interface NodePort {
   neighbors(): readonly NodeId[];
   /** Run the node's handler for this input now; its sends come back through the agent's onSend. */
   execute(input: NodeInput): void;
+  /** The node's current state (an immutable value: a checkpoint is a reference to it). */
+  readonly state: unknown;
+  /** Put the node back in an earlier state (rollback). */
+  rewind(state: unknown): void;
+  /** Let an answer to an outside request leave now (output commit). */
+  respondNow(request: RequestId, result: unknown): void;
+  /** Start a timer for the node; returns its id. */
+  startTimer(delayMs: number, tag: string): number;
+  /** Metadata of messages the node received through its base agent since the update began, before it armed; taken once. */
+  takeStrayMeta(): readonly { readonly from: NodeId; readonly meta: unknown }[];
   /** Put an application message on its channel. */
   transmit(env: AppEnvelope): void;
   /** A control message of the strategy on the application channel to a neighbor (counted in controlMessages while an update runs here). */
@@ -58,6 +75,8 @@ export interface CoordinatorPort {
   send(to: NodeId, signal: string, data: unknown, algorithm: boolean): void;
   /** Give the update up before any node turned new: every node is told to disarm and update() rejects with `error`. */
   abort(error: Error): void;
+  /** Each node's prepare acknowledgement data (see NodeAgent.prepareAck), once every node is prepared. */
+  readonly acks: ReadonlyMap<NodeId, unknown>;
 }
 
 export interface StrategyModule {

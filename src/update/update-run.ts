@@ -18,6 +18,15 @@ export class UpdateRun {
   heldMessages = 0;
   transformedMessages = 0;
   rolledBackEvents = 0;
+  /** rollback: undone events run again through the new code. */
+  replayedEvents = 0;
+  /** rollback: messages dropped because their send was undone. */
+  orphansDropped = 0;
+  /** rollback: old messages sent while armed, and the bytes of vector time and causal metadata they carried. */
+  armedMessages = 0;
+  metadataBytes = 0;
+  /** rollback: the most checkpoints one node held at once. */
+  peakCheckpoints = 0;
   readonly turnedNewAt = new Map<NodeId, number>();
 
   constructor(
@@ -59,6 +68,17 @@ export class UpdateRun {
       nodes,
       controlPlaneMessages: this.controlPlaneMessages,
       requestedAt: this.requestedAt,
+      ...(this.strategy === "rollback"
+        ? {
+            rollback: {
+              replayedEvents: this.replayedEvents,
+              orphansDropped: this.orphansDropped,
+              armedMessages: this.armedMessages,
+              metadataBytesPerMessage: this.armedMessages === 0 ? 0 : this.metadataBytes / this.armedMessages,
+              peakCheckpoints: this.peakCheckpoints,
+            },
+          }
+        : {}),
     };
   }
 }

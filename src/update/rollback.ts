@@ -1,0 +1,424 @@
+/**
+ * rollback: the paper's optimistic approach (section 5.3, Figures 5-8), made
+ * precise as DESIGN.md specifies.
+ *
+ * Old and new nodes communicate freely; inconsistency is undone instead of
+ * prevented. The pieces:
+ * - An event is one handler execution (a receive, an outside request, a timer)
+ *   with all its sends: one vector-clock tick. State is an immutable value, so
+ *   the paper's "checkpoint before every send and receive" is a reference to the
+ *   state after each event, logged with the event's input.
+ * - Arming happens in prepare: from then on the node ticks a vector clock, keeps
+ *   checkpoints and enforces point-to-point causal delivery of old messages
+ *   (Raynal-Schiper-Toueg: each message carries the sender's matrix of sends it
+ *   knows of). Each node acknowledges with its vector time and matrix; the
+ *   coordinator merges them into the root's, so no rollback reaches before
+ *   arming. Between updates nothing of this runs.
+ * - The root turns new and sends the marker m carrying the cut = its vector
+ *   time (and matrix) to every neighbour. The cut is the causal past of the
+ *   root's turn-new plus every node's arming point: a consistent cut.
+ * - An old node delivers m only in causal order: once every old message sent to
+ *   it inside the cut has been delivered. On its first m it rolls back to the
+ *   state after its event cut[self], undoing at once every event concurrent with
+ *   m: the paper's incompatible set. It transfers state, sends m to every
+ *   neighbour, and replays through the new code, in their original order, the
+ *   new-equivalents of the undone receives whose send lies inside the cut, the
+ *   undone outside requests and the undone firings of timers set inside the cut.
+ *   Undone receives of messages sent outside the cut are orphans: dropped, their
+ *   senders undo the sends.
+ * - A new node drops an old message sent outside the cut (an orphan) and
+ *   executes the new-equivalent of one sent inside it (channel state of the cut:
+ *   causal delivery makes this rare, not impossible). An old node holds new
+ *   messages until it turns new.
+ * - Output commit: an answer to an outside request produced while armed leaves
+ *   only once its event can no longer be undone (at or below the cut, when the
+ *   node turns new); undone answers never leave, the replay answers again.
+ *
+ * Why it terminates and stays correct: each node rolls back at most once, on
+ * its first m; no application message triggers a rollback, so nothing
+ * cascades; a new node never goes back. An old node never executes a new
+ * message (held) and a new node never executes an old one (transformed or
+ * dropped); every message sent is executed, transformed, or dropped with its
+ * send undone (awareness).
+ *
+ * Where we depart from the paper (and why):
+ * - The paper rolls back "to the checkpoint before the element with smallest
+ *   timestamp in IS" and identifies IS per process; we roll back to cut[self],
+ *   which undoes exactly the events concurrent with m (after the node's cut
+ *   point) in one step.
+ * - The paper both resends new-equivalents of undone sends and replays logged
+ *   receives; doing both duplicates effects. We only replay: re-execution
+ *   regenerates whatever the new code sends.
+ * - Timers set by undone events are cancelled (their setting event is replayed
+ *   or dropped with them); the paper is silent about timers.
+ * - Markers are delivered causally only at old nodes; a node sends m on every
+ *   channel (exactly 2 per link), so it knows it can drop its machinery once it
+ *   has m from every neighbour: nothing old can arrive after that (FIFO).
+ */
+import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
+import type { MessageId, NodeId, RequestId } from "../core/ids.js";
+import type { NodeInput } from "../node/swap-node.js";
+import type { CoordinatorPort, NodeAgent, NodePort, StrategyModule } from "./strategy.js";
+import type { UpdateRun } from "./update-run.js";
+
+const START = "start";
+const MARKER = "m";
+
+/** What an armed old message carries. */
+interface ArmedMeta {
+  /** The sender's vector time at the send (its event index is vt[sender]). */
+  readonly vt: readonly number[];
+  /** The sender's matrix of known sends (row k, column l: messages k sent to l), before this send. */
+  readonly st: readonly number[];
+}
+
+/** The cut: vector time and send matrix of the root when it turned new, merged with every node's arming point. */
+interface Cut {
+  readonly vt: readonly number[];
+  readonly st: readonly number[];
+}
+
+interface LogEntry {
+  readonly event: number;
+  readonly input: NodeInput;
+  /** For a receive: the sender's event index of the send; undefined if sent before the sender armed. */
+  readonly sentAt: number | undefined;
+  /** For a timer firing: the event that set the timer; undefined if set before arming. */
+  readonly timerSetAt: number | undefined;
+  readonly sends: MessageId[];
+  readonly timers: number[];
+  readonly responses: { readonly request: RequestId; readonly result: unknown }[];
+  stateAfter: unknown;
+}
+
+function maxInto(target: number[], other: readonly number[]): void {
+  for (let i = 0; i < target.length; i++) {
+    const o = other[i] as number;
+    if (o > (target[i] as number)) target[i] = o;
+  }
+}
+
+class RollbackAgent implements NodeAgent {
+  private readonly index: ReadonlyMap<NodeId, number>;
+  private readonly n: number;
+  private readonly me: number;
+  private readonly vt: number[];
+  private readonly sent: number[];
+  private readonly deliv: number[];
+  private event = 0;
+  private log: LogEntry[] = [];
+  private readonly armState: unknown;
+  private current: LogEntry | undefined;
+  /** Old messages not yet causally deliverable, in arrival order. */
+  private pendingOld: AppEnvelope[] = [];
+  /** Markers not yet causally deliverable. */
+  private pendingMarkers: { readonly from: NodeId; readonly cut: Cut }[] = [];
+  /** New messages that reached this node while old. */
+  private heldNew: AppEnvelope[] = [];
+  private readonly timerSetAt = new Map<number, number>();
+  private readonly cancelledTimers = new Set<number>();
+  private readonly markerFrom = new Set<NodeId>();
+  private cut: Cut | undefined;
+  private turnedNew = false;
+  private disarmed = false;
+
+  constructor(
+    private readonly node: NodePort,
+    private readonly run: UpdateRun,
+  ) {
+    const nodes = run.nodes;
+    this.index = new Map(nodes.map((id, i) => [id, i]));
+    this.n = nodes.length;
+    this.me = this.index.get(node.id) as number;
+    this.vt = new Array<number>(this.n).fill(0);
+    this.sent = new Array<number>(this.n * this.n).fill(0);
+    this.deliv = new Array<number>(this.n).fill(0);
+    this.armState = node.state;
+    // Armed neighbours' messages this node executed before its own prepare arrived are part of its past.
+    for (const { from, meta } of node.takeStrayMeta()) this.absorb(from, meta as ArmedMeta);
+  }
+
+  prepareAck(): Cut {
+    return { vt: [...this.vt], st: [...this.sent] };
+  }
+
+  // ---- traffic ----
+
+  onSend(env: AppEnvelope): void {
+    if (this.turnedNew || this.disarmed) return this.node.transmit(env);
+    const to = this.index.get(env.to) as number;
+    const meta: ArmedMeta = { vt: [...this.vt], st: [...this.sent] };
+    this.sent[this.me * this.n + to] = (this.sent[this.me * this.n + to] as number) + 1;
+    this.current?.sends.push(env.id);
+    this.run.armedMessages++;
+    this.run.metadataBytes += JSON.stringify(meta).length;
+    this.node.transmit({ ...env, meta });
+  }
+
+  onDeliver(env: AppEnvelope): void {
+    if (this.disarmed) return this.node.execute({ kind: "receive", env });
+    if (this.turnedNew) return this.deliverAtNew(env);
+    if (env.epoch > this.node.epoch) {
+      this.heldNew.push(env);
+      this.traceBuffer(env);
+      return;
+    }
+    const meta = env.meta as ArmedMeta | undefined;
+    if (meta !== undefined && !this.deliverable(meta.st)) {
+      this.pendingOld.push(env);
+      this.traceBuffer(env);
+      return;
+    }
+    this.deliverOld(env);
+    this.drainPending();
+  }
+
+  onRequest(request: RequestId, body: unknown): void {
+    if (this.turnedNew || this.disarmed) return this.node.execute({ kind: "request", request, body });
+    this.runEvent({ kind: "request", request, body }, undefined, undefined);
+  }
+
+  onTimer(tag: string, timer: number): void {
+    if (this.cancelledTimers.delete(timer)) return; // set by an undone event
+    if (this.turnedNew || this.disarmed) return this.node.execute({ kind: "timer", tag });
+    this.runEvent({ kind: "timer", tag }, undefined, this.timerSetAt.get(timer));
+  }
+
+  onRespond(request: RequestId, result: unknown): void {
+    const e = this.current;
+    if (e === undefined) this.node.respondNow(request, result);
+    else e.responses.push({ request, result }); // output commit: held until the event cannot be undone
+  }
+
+  onSetTimer(delayMs: number, tag: string): void {
+    const id = this.node.startTimer(delayMs, tag);
+    const e = this.current;
+    if (e !== undefined) {
+      e.timers.push(id);
+      this.timerSetAt.set(id, e.event);
+    }
+  }
+
+  onControl(env: ControlEnvelope): void {
+    if (env.signal === START) {
+      const merged = env.data as Cut;
+      maxInto(this.vt, merged.vt);
+      maxInto(this.sent, merged.st);
+      this.vt[this.me] = this.event;
+      this.node.markStarted();
+      this.turnNew({ vt: [...this.vt], st: [...this.sent] });
+      return;
+    }
+    if (env.signal !== MARKER) return;
+    const cut = env.data as Cut;
+    if (this.turnedNew) {
+      this.markerFrom.add(env.from);
+      this.maybeDetach();
+      return;
+    }
+    this.pendingMarkers.push({ from: env.from, cut });
+    this.drainPending();
+  }
+
+  onAbort(): void {
+    this.disarmed = true;
+    for (const e of this.log) for (const r of e.responses) this.node.respondNow(r.request, r.result);
+    this.log = [];
+    const waiting = [...this.pendingOld, ...this.heldNew];
+    this.pendingOld = [];
+    this.heldNew = [];
+    for (const env of waiting) this.node.execute({ kind: "receive", env });
+  }
+
+  // ---- old node ----
+
+  private deliverable(st: readonly number[]): boolean {
+    for (let k = 0; k < this.n; k++) if ((this.deliv[k] as number) < (st[k * this.n + this.me] as number)) return false;
+    return true;
+  }
+
+  private absorb(from: NodeId, meta: ArmedMeta): void {
+    const f = this.index.get(from) as number;
+    maxInto(this.vt, meta.vt);
+    maxInto(this.sent, meta.st);
+    // This message itself: the sender's count of its sends to us, including it (others may have told us already).
+    const cell = f * this.n + this.me;
+    this.sent[cell] = Math.max(this.sent[cell] as number, (meta.st[cell] as number) + 1);
+    this.deliv[f] = (this.deliv[f] as number) + 1;
+  }
+
+  private deliverOld(env: AppEnvelope): void {
+    const meta = env.meta as ArmedMeta | undefined;
+    let sentAt: number | undefined;
+    if (meta !== undefined) {
+      this.absorb(env.from, meta);
+      sentAt = meta.vt[this.index.get(env.from) as number];
+    }
+    this.runEvent({ kind: "receive", env }, sentAt, undefined);
+  }
+
+  /** Deliver whatever causal order now allows, markers included, until nothing moves. */
+  private drainPending(): void {
+    let moved = true;
+    while (moved && !this.turnedNew) {
+      moved = false;
+      const marker = this.pendingMarkers.find((m) => this.deliverable(m.cut.st));
+      if (marker !== undefined) {
+        this.pendingMarkers = this.pendingMarkers.filter((m) => m !== marker);
+        this.markerFrom.add(marker.from);
+        this.turnNew(marker.cut);
+        return;
+      }
+      for (let i = 0; i < this.pendingOld.length; i++) {
+        const env = this.pendingOld[i] as AppEnvelope;
+        if (this.deliverable((env.meta as ArmedMeta).st)) {
+          this.pendingOld.splice(i, 1);
+          this.deliverOld(env);
+          moved = true;
+          break;
+        }
+      }
+    }
+  }
+
+  private runEvent(input: NodeInput, sentAt: number | undefined, timerSetAt: number | undefined): void {
+    const node = this.node;
+    this.event++;
+    this.vt[this.me] = this.event;
+    const entry: LogEntry = { event: this.event, input, sentAt, timerSetAt, sends: [], timers: [], responses: [], stateAfter: undefined };
+    this.current = entry;
+    try {
+      node.execute(input);
+    } finally {
+      this.current = undefined;
+    }
+    entry.stateAfter = node.state;
+    this.log.push(entry);
+    if (this.log.length > this.run.peakCheckpoints) this.run.peakCheckpoints = this.log.length;
+    if (node.tracing) node.record({ kind: "checkpoint", t: node.now(), node: node.id, event: this.event });
+  }
+
+  // ---- turning new ----
+
+  private turnNew(cut: Cut): void {
+    const node = this.node;
+    this.cut = cut;
+    const keepUpTo = cut.vt[this.me] as number;
+    const kept = this.log.filter((e) => e.event <= keepUpTo);
+    const undone = this.log.filter((e) => e.event > keepUpTo);
+    this.log = [];
+    if (undone.length > 0) {
+      node.rewind(kept.length > 0 ? (kept[kept.length - 1] as LogEntry).stateAfter : this.armState);
+      this.run.rolledBackEvents += undone.length;
+      for (const e of undone) for (const t of e.timers) this.cancelledTimers.add(t);
+      if (node.tracing) {
+        node.record({
+          kind: "rollback",
+          t: node.now(),
+          node: node.id,
+          update: this.run.id,
+          to: keepUpTo,
+          undone: undone.length,
+          receives: undone.flatMap((e) => (e.input.kind === "receive" ? [e.input.env.id] : [])),
+          sends: undone.flatMap((e) => e.sends),
+          requests: undone.flatMap((e) => (e.input.kind === "request" ? [e.input.request] : [])),
+          timers: undone.flatMap((e) => (e.input.kind === "timer" ? [e.input.tag] : [])),
+        });
+      }
+    }
+    // Output commit: what the kept events answered can leave now; what the undone ones answered never will.
+    for (const e of kept) for (const r of e.responses) node.respondNow(r.request, r.result);
+    if (!node.swap()) return; // the state transfer threw: the coordinator fails the update
+    this.turnedNew = true;
+    for (const nb of node.neighbors()) node.sendControl(nb, MARKER, cut);
+    for (const e of undone) this.replay(e, keepUpTo);
+    const waiting = this.pendingOld;
+    this.pendingOld = [];
+    for (const env of waiting) this.deliverAtNew(env);
+    for (const m of this.pendingMarkers) this.markerFrom.add(m.from);
+    this.pendingMarkers = [];
+    const held = this.heldNew;
+    this.heldNew = [];
+    for (const env of held) node.execute({ kind: "receive", env });
+    this.timerSetAt.clear();
+    this.maybeDetach();
+  }
+
+  private replay(e: LogEntry, keepUpTo: number): void {
+    const node = this.node;
+    const input = e.input;
+    switch (input.kind) {
+      case "receive": {
+        if (!this.sentInsideCut(input.env.from, e.sentAt)) {
+          this.dropOrphan(input.env);
+          return;
+        }
+        if (node.tracing) node.record({ kind: "replay", t: node.now(), node: node.id, of: "receive", msg: input.env.id });
+        this.run.replayedEvents++;
+        for (const fresh of node.transform(input.env)) node.execute({ kind: "receive", env: fresh });
+        return;
+      }
+      case "request":
+        if (node.tracing) node.record({ kind: "replay", t: node.now(), node: node.id, of: "request", request: input.request });
+        this.run.replayedEvents++;
+        node.execute(input);
+        return;
+      case "timer":
+        if (e.timerSetAt !== undefined && e.timerSetAt > keepUpTo) return; // its setting event was undone: it never fired
+        if (node.tracing) node.record({ kind: "replay", t: node.now(), node: node.id, of: "timer", tag: input.tag });
+        this.run.replayedEvents++;
+        node.execute(input);
+        return;
+    }
+  }
+
+  // ---- new node ----
+
+  private sentInsideCut(from: NodeId, sentAt: number | undefined): boolean {
+    const cut = this.cut as Cut;
+    return sentAt === undefined || sentAt <= (cut.vt[this.index.get(from) as number] as number);
+  }
+
+  private deliverAtNew(env: AppEnvelope): void {
+    const node = this.node;
+    if (env.epoch >= node.epoch) return node.execute({ kind: "receive", env });
+    const meta = env.meta as ArmedMeta | undefined;
+    const sentAt = meta === undefined ? undefined : meta.vt[this.index.get(env.from) as number];
+    if (!this.sentInsideCut(env.from, sentAt)) return this.dropOrphan(env);
+    // Channel state of the cut: an old message the cut includes, executed by the new code.
+    for (const fresh of node.transform(env)) node.execute({ kind: "receive", env: fresh });
+  }
+
+  private dropOrphan(env: AppEnvelope): void {
+    this.run.orphansDropped++;
+    if (this.node.tracing) this.node.record({ kind: "drop", t: this.node.now(), node: this.node.id, from: env.from, msg: env.id, reason: "orphan" });
+  }
+
+  private maybeDetach(): void {
+    if (this.turnedNew && this.pendingOld.length === 0 && this.markerFrom.size === this.node.neighbors().length) this.node.detach();
+  }
+
+  private traceBuffer(env: AppEnvelope): void {
+    if (this.node.tracing) this.node.record({ kind: "buffer", t: this.node.now(), node: this.node.id, from: env.from, msg: env.id });
+  }
+}
+
+export const rollback: StrategyModule = {
+  name: "rollback",
+  needsConnectedTopology: true,
+  startsAtRoot: true,
+  unavailable: () => undefined,
+  agent: (node, run) => new RollbackAgent(node, run),
+  start(coordinator: CoordinatorPort, run: UpdateRun): void {
+    // The root's cut must cover every node's arming point: merge the acknowledgements into what the root is told.
+    const n = run.plan.size;
+    const vt = new Array<number>(n).fill(0);
+    const st = new Array<number>(n * n).fill(0);
+    for (const ack of coordinator.acks.values()) {
+      const a = ack as Cut;
+      maxInto(vt, a.vt);
+      maxInto(st, a.st);
+    }
+    coordinator.send(run.root, START, { vt, st }, false);
+  },
+};
