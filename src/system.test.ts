@@ -176,8 +176,8 @@ describe("updates: prepare and bad input", () => {
   it("refuses strategies it cannot run, and unknown ones, with errors naming them", async () => {
     const sys = new System();
     line(sys, "a", "b");
-    await expect(sys.update(relayUpdate, { strategy: "rollback" })).rejects.toThrow(StrategyUnavailableError);
-    await expect(sys.update(relayUpdate, { strategy: "rollback" })).rejects.toThrow(/"rollback" is not available/);
+    await expect(sys.update(relayUpdate, { strategy: "synchronizer" })).rejects.toThrow(StrategyUnavailableError);
+    await expect(sys.update(relayUpdate, { strategy: "synchronizer" })).rejects.toThrow(/"synchronizer" is not available/);
     // @ts-expect-error: not a strategy
     await expect(sys.update(relayUpdate, { strategy: "bogus" })).rejects.toThrow(InvalidOptionError);
     await expect(sys.update(relayUpdate, { strategy: "naive", root: "zz" })).rejects.toThrow(/no node "zz"/);

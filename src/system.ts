@@ -22,7 +22,7 @@ import {
   VersionMismatchError,
   describeError,
 } from "./core/errors.js";
-import { CONTROL, messageId, type MessageId, type NodeId, type RequestId } from "./core/ids.js";
+import { CONTROL, type MessageId, type NodeId, type RequestId } from "./core/ids.js";
 import { Topology } from "./core/topology.js";
 import { STRATEGIES, type Strategy, type Update, type UpdateOptions, type UpdateReport } from "./core/update.js";
 import { checkTrace, type CheckReport } from "./check/checker.js";
@@ -34,6 +34,7 @@ import { SimulatedNetwork } from "./network/simulated-network.js";
 import { TimeOrderedScheduler } from "./network/time-ordered-scheduler.js";
 import { AlphaSynchronizer } from "./node/alpha-synchronizer.js";
 import { NodeRuntime, type NodeHost } from "./node/node-runtime.js";
+import { Fault } from "./node/swap-node.js";
 import { UpdateCoordinator, type CoordinatorHost } from "./update/coordinator.js";
 import { availableStrategies, strategyModule } from "./update/registry.js";
 import type { StrategyModule } from "./update/strategy.js";
@@ -166,12 +167,13 @@ export class System {
       ++this.incarnations,
       this.host,
       this.synchronizer ? (port) => new AlphaSynchronizer(port) : undefined,
+      this.messageCounters.get(id) ?? 0,
     );
     this.topology.addNode(id);
     this.runtimes.set(id, rt);
     if (this.tracing) this.record({ kind: "create", t: this.now(), node: id, version: behavior.version, epoch: this.epoch });
     const out = rt.initialize();
-    if (!out.ok) {
+    if (out instanceof Fault) {
       this.topology.removeNode(id);
       this.runtimes.delete(id);
       if (this.tracing) {
@@ -210,6 +212,7 @@ export class System {
     this.assertConfigurable("destroy");
     if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "destroy");
     for (const n of [...this.topology.neighbors(id)]) this.unlink(id, n);
+    this.messageCounters.set(id, (this.runtimes.get(id) as NodeRuntime).messagesSent);
     this.topology.removeNode(id);
     this.runtimes.delete(id);
     if (this.tracing) this.record({ kind: "destroy", t: this.now(), node: id });
@@ -548,11 +551,6 @@ export class System {
       linkIncarnation: (a, b) => topology.linkIncarnation(a, b),
       hasOpenRequest: (node, rid) => sys.openRequests.get(rid)?.node === node,
       record: (ev) => sys.events.push(ev),
-      nextMessageId: (node) => {
-        const n = (sys.messageCounters.get(node) ?? 0) + 1;
-        sys.messageCounters.set(node, n);
-        return messageId(`${node}.${n}`);
-      },
       answer: (_node, rid, result) => {
         const r = sys.openRequests.get(rid);
         if (r === undefined) return;

@@ -1,17 +1,14 @@
 import type { NodeId } from "./ids.js";
 
-function pairKey(a: NodeId, b: NodeId): string {
-  return a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
-}
-
 /**
  * Nodes and undirected links (each link is two FIFO channels). Every listing is
  * sorted so that no iteration order depends on insertion history.
  */
 export class Topology {
   private readonly adjacency = new Map<NodeId, NodeId[]>();
-  /** Incarnation of each live link; a relinked pair gets a fresh one. */
-  private readonly incarnation = new Map<string, number>();
+  /** Incarnation of each live link, stored both ways (a relinked pair gets a fresh one); nested maps cost no key string per lookup. */
+  private readonly incarnation = new Map<NodeId, Map<NodeId, number>>();
+  private links_ = 0;
   private nextIncarnation = 1;
   private sortedNodes: NodeId[] | undefined;
 
@@ -21,6 +18,7 @@ export class Topology {
 
   addNode(id: NodeId): void {
     this.adjacency.set(id, []);
+    this.incarnation.set(id, new Map());
     this.sortedNodes = undefined;
   }
 
@@ -28,27 +26,32 @@ export class Topology {
     const neighbors = [...(this.adjacency.get(id) ?? [])];
     for (const n of neighbors) this.removeLink(id, n);
     this.adjacency.delete(id);
+    this.incarnation.delete(id);
     this.sortedNodes = undefined;
     return neighbors;
   }
 
   linked(a: NodeId, b: NodeId): boolean {
-    return this.incarnation.has(pairKey(a, b));
+    return this.incarnation.get(a)?.has(b) ?? false;
   }
 
   /** 0 when not linked. */
   linkIncarnation(a: NodeId, b: NodeId): number {
-    return this.incarnation.get(pairKey(a, b)) ?? 0;
+    return this.incarnation.get(a)?.get(b) ?? 0;
   }
 
   addLink(a: NodeId, b: NodeId): void {
-    this.incarnation.set(pairKey(a, b), this.nextIncarnation++);
+    const inc = this.nextIncarnation++;
+    this.incarnation.get(a)?.set(b, inc);
+    this.incarnation.get(b)?.set(a, inc);
+    this.links_++;
     insertSorted(this.adjacency.get(a) as NodeId[], b);
     insertSorted(this.adjacency.get(b) as NodeId[], a);
   }
 
   removeLink(a: NodeId, b: NodeId): void {
-    this.incarnation.delete(pairKey(a, b));
+    if (this.incarnation.get(a)?.delete(b) === true) this.links_--;
+    this.incarnation.get(b)?.delete(a);
     removeFrom(this.adjacency.get(a), b);
     removeFrom(this.adjacency.get(b), a);
   }
@@ -72,7 +75,7 @@ export class Topology {
   }
 
   get linkCount(): number {
-    return this.incarnation.size;
+    return this.links_;
   }
 
   /** Hop distance from root to every node it reaches (breadth-first, neighbors in sorted order). */

@@ -9,6 +9,37 @@ export type SimEvent =
   /** A runtime-internal deadline (a request's timeout): never application work. */
   | { readonly kind: "deadline"; readonly time: number; readonly seq: number; readonly label: string; readonly run: () => void };
 
+const noop = (): void => undefined;
+
+/**
+ * Every event is built with the same fields in the same order, whatever its
+ * kind, so that the event queue only ever sees one object shape (the heap's
+ * comparisons stay monomorphic, which is most of its speed).
+ */
+export function makeEvent(
+  kind: SimEvent["kind"],
+  time: number,
+  seq: number,
+  env: Envelope | undefined,
+  node: NodeId,
+  tag: string,
+  incarnation: number,
+  request: RequestId,
+  body: unknown,
+  label: string,
+  run: () => void,
+): SimEvent {
+  return { kind, time, seq, env, node, tag, incarnation, request, body, label, run } as unknown as SimEvent;
+}
+
+export const deliverEvent = (time: number, seq: number, env: Envelope): SimEvent => makeEvent("deliver", time, seq, env, "", "", 0, "", undefined, "", noop);
+export const timerEvent = (time: number, seq: number, node: NodeId, tag: string, incarnation: number): SimEvent =>
+  makeEvent("timer", time, seq, undefined, node, tag, incarnation, "", undefined, "", noop);
+export const requestEvent = (time: number, seq: number, node: NodeId, request: RequestId, body: unknown): SimEvent =>
+  makeEvent("request", time, seq, undefined, node, "", 0, request, body, "", noop);
+export const deadlineEvent = (time: number, seq: number, label: string, run: () => void): SimEvent =>
+  makeEvent("deadline", time, seq, undefined, "", "", 0, "", undefined, label, run);
+
 /** The FIFO lane an event belongs to: only the oldest pending event of a lane may happen next. */
 export function laneOf(ev: SimEvent): string | undefined {
   switch (ev.kind) {

@@ -4,7 +4,7 @@ import type { NodeId, RequestId } from "../core/ids.js";
 import { Rng } from "../core/rng.js";
 import type { Network } from "./network.js";
 import type { Scheduler } from "./scheduler.js";
-import type { SimEvent } from "./sim-event.js";
+import { deadlineEvent, deliverEvent, requestEvent, timerEvent, type SimEvent } from "./sim-event.js";
 
 export interface DelayRange {
   readonly min: number;
@@ -22,8 +22,8 @@ export class SimulatedNetwork implements Network {
   private seq = 0;
   private readonly rng: Rng;
   private readonly wholeDelays: boolean;
-  /** Last scheduled delivery time per channel "from>to". */
-  private readonly lastDelivery = new Map<string, number>();
+  /** Last scheduled delivery time per channel, by sender then receiver (nested maps: no key string per message). */
+  private readonly lastDelivery = new Map<NodeId, Map<NodeId, number>>();
 
   constructor(
     seed: number,
@@ -51,27 +51,31 @@ export class SimulatedNetwork implements Network {
   }
 
   transmit(env: Envelope): void {
-    const key = `${env.from}>${env.to}`;
     let time = this.clock + this.drawDelay();
-    const last = this.lastDelivery.get(key);
+    let out = this.lastDelivery.get(env.from);
+    if (out === undefined) {
+      out = new Map();
+      this.lastDelivery.set(env.from, out);
+    }
+    const last = out.get(env.to);
     if (last !== undefined && last > time) time = last;
-    this.lastDelivery.set(key, time);
-    this.scheduler.push({ kind: "deliver", time, seq: this.seq++, env });
+    out.set(env.to, time);
+    this.scheduler.push(deliverEvent(time, this.seq++, env));
   }
 
   startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): number {
     const seq = this.seq++;
-    this.scheduler.push({ kind: "timer", time: this.clock + delayMs, seq, node, tag, incarnation });
+    this.scheduler.push(timerEvent(this.clock + delayMs, seq, node, tag, incarnation));
     return seq;
   }
 
   /** An outside client's request reaches its node now (after anything already due now). */
   injectRequest(node: NodeId, request: RequestId, body: unknown): void {
-    this.scheduler.push({ kind: "request", time: this.clock, seq: this.seq++, node, request, body });
+    this.scheduler.push(requestEvent(this.clock, this.seq++, node, request, body));
   }
 
   deadline(delayMs: number, label: string, run: () => void): void {
-    this.scheduler.push({ kind: "deadline", time: this.clock + delayMs, seq: this.seq++, label, run });
+    this.scheduler.push(deadlineEvent(this.clock + delayMs, this.seq++, label, run));
   }
 
   /** Remove the next event and move the clock to it (never backwards). */

@@ -8,14 +8,13 @@ import type { Network } from "../network/network.js";
 import { DirectAgent } from "../update/direct-agent.js";
 import type { NodeAgent, NodePort, StrategyModule } from "../update/strategy.js";
 import type { UpdateRun } from "../update/update-run.js";
-import { SwapNode, type Effects, type NodeInput, type NodeSurroundings, type RunOutcome } from "./swap-node.js";
+import { Fault, SwapNode, type Effects, type NodeInput, type NodeSurroundings, type RunOutcome } from "./swap-node.js";
 
 /** What a node's runtime needs from the system hosting it. */
 export interface NodeHost extends NodeSurroundings {
   readonly network: Network;
   readonly tracing: boolean;
   record(ev: TraceEvent): void;
-  nextMessageId(node: NodeId): MessageId;
   linkIncarnation(a: NodeId, b: NodeId): number;
   /** An outside request was answered. */
   answer(node: NodeId, request: RequestId, result: unknown): void;
@@ -41,6 +40,8 @@ export class NodeRuntime implements NodePort {
   readonly baseAgent: NodeAgent;
   private prepared: Prepared | undefined;
   private strays: { readonly from: NodeId; readonly meta: unknown }[] = [];
+  /** Messages this node id has sent, over every incarnation (ids stay unique when a node is recreated). */
+  messagesSent: number;
 
   constructor(
     readonly id: NodeId,
@@ -49,7 +50,9 @@ export class NodeRuntime implements NodePort {
     readonly incarnation: number,
     private readonly host: NodeHost,
     baseAgent: (port: NodePort) => NodeAgent = (port) => new DirectAgent(port),
+    messagesSent = 0,
   ) {
+    this.messagesSent = messagesSent;
     this.node = new SwapNode(id, behavior, undefined, epoch, host);
     this.baseAgent = baseAgent(this);
     this.agent = this.baseAgent;
@@ -82,7 +85,7 @@ export class NodeRuntime implements NodePort {
   /** Run init; its effects (first sends, first timers) are performed like any handler's. */
   initialize(): RunOutcome {
     const out = this.node.initialize();
-    if (out.ok) this.perform(out.effects);
+    if (!(out instanceof Fault)) this.perform(out);
     return out;
   }
 
@@ -150,7 +153,7 @@ export class NodeRuntime implements NodePort {
       }
     }
     const out = this.node.run(input);
-    if (!out.ok) {
+    if (out instanceof Fault) {
       if (host.tracing) {
         host.record({
           kind: "fault",
@@ -164,7 +167,7 @@ export class NodeRuntime implements NodePort {
       if (input.kind === "request") host.fail(this.id, input.request, out.error);
       return;
     }
-    this.perform(out.effects);
+    this.perform(out);
   }
 
   transmit(env: AppEnvelope): void {
@@ -280,10 +283,10 @@ export class NodeRuntime implements NodePort {
   private perform(effects: Effects | undefined): void {
     if (effects === undefined) return;
     const host = this.host;
-    for (const s of effects.sends) {
+    if (effects.sends !== undefined) for (const s of effects.sends) {
       const env: AppEnvelope = {
         kind: "app",
-        id: host.nextMessageId(this.id),
+        id: messageId(`${this.id}.${++this.messagesSent}`),
         from: this.id,
         to: s.to,
         epoch: this.node.epoch,
@@ -294,11 +297,11 @@ export class NodeRuntime implements NodePort {
       this.agent.onSend(env);
     }
     const agent = this.agent;
-    for (const r of effects.responses) {
+    if (effects.responses !== undefined) for (const r of effects.responses) {
       if (agent.onRespond !== undefined) agent.onRespond(r.request, r.result);
       else this.respondNow(r.request, r.result);
     }
-    for (const tm of effects.timers) {
+    if (effects.timers !== undefined) for (const tm of effects.timers) {
       if (agent.onSetTimer !== undefined) agent.onSetTimer(tm.delayMs, tm.tag);
       else host.network.startTimer(this.id, this.incarnation, tm.delayMs, tm.tag);
     }

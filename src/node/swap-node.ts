@@ -10,16 +10,24 @@ export type NodeInput =
   | { readonly kind: "request"; readonly request: RequestId; readonly body: unknown }
   | { readonly kind: "timer"; readonly tag: string };
 
-/** What a handler asked for; the runtime performs it after the handler returns. */
+/** What a handler asked for; the runtime performs it after the handler returns. Arrays exist only when used. */
 export interface Effects {
-  sends: { readonly to: NodeId; readonly body: unknown }[];
-  responses: { readonly request: RequestId; readonly result: unknown }[];
-  timers: { readonly delayMs: number; readonly tag: string }[];
+  sends: { readonly to: NodeId; readonly body: unknown }[] | undefined;
+  responses: { readonly request: RequestId; readonly result: unknown }[] | undefined;
+  timers: { readonly delayMs: number; readonly tag: string }[] | undefined;
 }
 
-export type RunOutcome =
-  | { readonly ok: true; readonly effects: Effects | undefined }
-  | { readonly ok: false; readonly during: FaultSite; readonly error: string; readonly cause: unknown };
+/** A handler threw (or is missing): the node kept its previous state and nothing it asked for happens. */
+export class Fault {
+  constructor(
+    readonly during: FaultSite,
+    readonly error: string,
+    readonly cause: unknown,
+  ) {}
+}
+
+/** What running a handler gives: its effects (undefined when it asked for none), or its fault. */
+export type RunOutcome = Effects | undefined | Fault;
 
 /** What a node needs to know of the world while a handler runs. */
 export interface NodeSurroundings {
@@ -56,36 +64,47 @@ export class SwapNode {
 
   /** Run init for a node created at this behavior. */
   initialize(): RunOutcome {
-    return this.guard("init", () => {
+    this.collecting = undefined;
+    this.active = true;
+    try {
       this.state = this.behavior.init(this.ctx);
-    });
+      return this.collecting;
+    } catch (e) {
+      return new Fault("init", describeError(e), e);
+    } finally {
+      this.active = false;
+      this.collecting = undefined;
+    }
   }
 
+  /** Run the handler for one input. Written without closures: this is the simulator's hottest path. */
   run(input: NodeInput): RunOutcome {
     const b = this.behavior;
-    switch (input.kind) {
-      case "receive":
-        return this.guard("receive", () => {
-          this.state = b.receive(this.state, input.env.body, input.env.from, this.ctx);
-        });
-      case "request": {
-        const handler = b.request;
-        if (handler === undefined) {
-          return { ok: false, during: "request", error: `behavior ${b.version} has no request handler`, cause: undefined };
-        }
-        return this.guard("request", () => {
-          this.state = handler.call(b, this.state, input.body, input.request, this.ctx);
-        });
+    const before = this.state;
+    const ctx = this.ctx;
+    this.collecting = undefined;
+    this.active = true;
+    try {
+      switch (input.kind) {
+        case "receive":
+          this.state = b.receive(before, input.env.body, input.env.from, ctx);
+          break;
+        case "request":
+          if (b.request === undefined) return new Fault("request", `behavior ${b.version} has no request handler`, undefined);
+          this.state = b.request(before, input.body, input.request, ctx);
+          break;
+        case "timer":
+          if (b.timer === undefined) return new Fault("timer", `behavior ${b.version} has no timer handler for tag "${input.tag}"`, undefined);
+          this.state = b.timer(before, input.tag, ctx);
+          break;
       }
-      case "timer": {
-        const handler = b.timer;
-        if (handler === undefined) {
-          return { ok: false, during: "timer", error: `behavior ${b.version} has no timer handler for tag "${input.tag}"`, cause: undefined };
-        }
-        return this.guard("timer", () => {
-          this.state = handler.call(b, this.state, input.tag, this.ctx);
-        });
-      }
+      return this.collecting;
+    } catch (e) {
+      this.state = before;
+      return new Fault(input.kind, describeError(e), e);
+    } finally {
+      this.active = false;
+      this.collecting = undefined;
     }
   }
 
@@ -96,27 +115,11 @@ export class SwapNode {
     this.epoch += 1;
   }
 
-  private guard(during: FaultSite, body: () => void): RunOutcome {
-    const before = this.state;
-    this.collecting = undefined;
-    this.active = true;
-    try {
-      body();
-      return { ok: true, effects: this.collecting };
-    } catch (e) {
-      this.state = before;
-      return { ok: false, during, error: describeError(e), cause: e };
-    } finally {
-      this.active = false;
-      this.collecting = undefined;
-    }
-  }
-
   private effects(): Effects {
     if (!this.active) {
       throw new Error(`node "${this.id}": the context was used outside its handler; effects can only be requested while a handler runs`);
     }
-    this.collecting ??= { sends: [], responses: [], timers: [] };
+    this.collecting ??= { sends: undefined, responses: undefined, timers: undefined };
     return this.collecting;
   }
 
@@ -134,21 +137,21 @@ export class SwapNode {
       send: (to: NodeId, msg: unknown) => {
         const fx = node.effects();
         if (!world.isLinked(node.id, to)) throw new NotNeighborError(node.id, to);
-        fx.sends.push({ to, body: msg });
+        (fx.sends ??= []).push({ to, body: msg });
       },
       respond: (request: RequestId, result: unknown) => {
         const fx = node.effects();
-        if (!world.hasOpenRequest(node.id, request) || fx.responses.some((r) => r.request === request)) {
+        if (!world.hasOpenRequest(node.id, request) || fx.responses?.some((r) => r.request === request) === true) {
           throw new UnknownRequestError(node.id, request);
         }
-        fx.responses.push({ request, result });
+        (fx.responses ??= []).push({ request, result });
       },
       setTimer: (delayMs: number, tag: string) => {
         const fx = node.effects();
         if (!Number.isFinite(delayMs) || delayMs < 0) {
           throw new InvalidOptionError("setTimer delayMs", `node "${node.id}" asked for ${delayMs}; use a finite number >= 0`);
         }
-        fx.timers.push({ delayMs, tag: String(tag) });
+        (fx.timers ??= []).push({ delayMs, tag: String(tag) });
       },
     };
   }
