@@ -160,6 +160,7 @@ export class System {
     if (behavior === null || typeof behavior !== "object" || typeof behavior.init !== "function" || typeof behavior.receive !== "function") {
       throw new InvalidOptionError("create behavior", `node "${id}" needs a behavior with version, init and receive (see defineBehavior)`);
     }
+    this.topology.addNode(id);
     const rt = new NodeRuntime(
       id,
       behavior,
@@ -169,7 +170,6 @@ export class System {
       this.synchronizer ? (port) => new AlphaSynchronizer(port) : undefined,
       this.messageCounters.get(id) ?? 0,
     );
-    this.topology.addNode(id);
     this.runtimes.set(id, rt);
     if (this.tracing) this.record({ kind: "create", t: this.now(), node: id, version: behavior.version, epoch: this.epoch });
     const out = rt.initialize();
@@ -439,10 +439,14 @@ export class System {
 
   private runUntilSomethingSettles(): void {
     const net = this.network;
-    while (!this.closed && this.hasWaiters()) {
+    if (this.closed || !this.hasWaiters()) return;
+    // Nothing the events do adds a waiter or a sleeper (only the caller's code does, between pumps), and whatever
+    // settles a waiter ends this pump: the earliest sleeper and the waiters can be read once.
+    const sleeper = this.sleepers[0];
+    const wake = sleeper === undefined ? Number.POSITIVE_INFINITY : sleeper.until;
+    for (;;) {
       const next = net.nextTime();
-      const sleeper = this.sleepers[0];
-      if (sleeper !== undefined && (next === undefined || next > sleeper.until)) {
+      if (sleeper !== undefined && (next === undefined || next > wake)) {
         net.advanceTo(sleeper.until);
         this.sleepers.shift();
         this.settle1(sleeper.resolve);
@@ -454,10 +458,9 @@ export class System {
         this.onQuiescent();
         return;
       }
-      const ev = net.next() as SimEvent;
-      this.dispatch(ev);
-      this.afterStep();
-      if (this.settledSomething) return;
+      this.dispatch(net.next() as SimEvent);
+      if (this.settlers.length > 0) this.afterStep();
+      if (this.settledSomething || this.closed) return;
     }
   }
 
@@ -517,7 +520,7 @@ export class System {
 
   private deliverApp(env: AppEnvelope): void {
     const rt = this.runtimes.get(env.to);
-    if (rt === undefined || this.topology.linkIncarnation(env.from, env.to) !== env.link) {
+    if (rt === undefined || rt.links.get(env.from) !== env.link) {
       if (this.tracing) {
         this.record({ kind: "drop", t: this.now(), node: env.to, from: env.from, msg: env.id, reason: rt === undefined ? "destroyed" : "unlinked" });
       }
@@ -547,8 +550,7 @@ export class System {
       tracing: this.tracing,
       now: () => net.now(),
       neighbors: (node) => topology.neighbors(node),
-      isLinked: (a, b) => topology.linked(a, b),
-      linkIncarnation: (a, b) => topology.linkIncarnation(a, b),
+      linksOf: (node) => topology.linksOf(node),
       hasOpenRequest: (node, rid) => sys.openRequests.get(rid)?.node === node,
       record: (ev) => sys.events.push(ev),
       answer: (_node, rid, result) => {

@@ -35,6 +35,11 @@ export class Topology {
     return this.incarnation.get(a)?.has(b) ?? false;
   }
 
+  /** A node's live links (neighbor -> link incarnation), kept up to date in place: callers may hold on to it but never mutate it. */
+  linksOf(id: NodeId): ReadonlyMap<NodeId, number> {
+    return this.incarnation.get(id) ?? EMPTY_LINKS;
+  }
+
   /** 0 when not linked. */
   linkIncarnation(a: NodeId, b: NodeId): number {
     return this.incarnation.get(a)?.get(b) ?? 0;
@@ -56,7 +61,7 @@ export class Topology {
     removeFrom(this.adjacency.get(b), a);
   }
 
-  /** Sorted neighbor list; the array is owned by the topology, callers must not mutate it. */
+  /** Sorted neighbor list, kept up to date in place; the array is owned by the topology, callers must not mutate it. */
   neighbors(id: NodeId): readonly NodeId[] {
     return this.adjacency.get(id) ?? [];
   }
@@ -101,6 +106,8 @@ export class Topology {
     return this.distances(all[0] as NodeId).size === all.length;
   }
 }
+
+const EMPTY_LINKS: ReadonlyMap<NodeId, number> = new Map();
 
 function insertSorted(list: NodeId[], id: NodeId): void {
   let i = list.length;

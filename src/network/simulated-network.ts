@@ -22,8 +22,13 @@ export class SimulatedNetwork implements Network {
   private seq = 0;
   private readonly rng: Rng;
   private readonly wholeDelays: boolean;
-  /** Last scheduled delivery time per channel, by sender then receiver (nested maps: no key string per message). */
-  private readonly lastDelivery = new Map<NodeId, Map<NodeId, number>>();
+  /**
+   * Last scheduled delivery time per channel. A link's two channels are slots
+   * 2 x incarnation (+1 for the direction from the larger id): no lookup by name
+   * per message. The control plane (link 0) is keyed by sender then receiver.
+   */
+  private readonly lastOnLink: number[] = [];
+  private readonly lastOnPlane = new Map<NodeId, Map<NodeId, number>>();
 
   constructor(
     seed: number,
@@ -52,14 +57,21 @@ export class SimulatedNetwork implements Network {
 
   transmit(env: Envelope): void {
     let time = this.clock + this.drawDelay();
-    let out = this.lastDelivery.get(env.from);
-    if (out === undefined) {
-      out = new Map();
-      this.lastDelivery.set(env.from, out);
+    if (env.link > 0) {
+      const slot = 2 * env.link + (env.from < env.to ? 0 : 1);
+      const last = this.lastOnLink[slot];
+      if (last !== undefined && last > time) time = last;
+      this.lastOnLink[slot] = time;
+    } else {
+      let out = this.lastOnPlane.get(env.from);
+      if (out === undefined) {
+        out = new Map();
+        this.lastOnPlane.set(env.from, out);
+      }
+      const last = out.get(env.to);
+      if (last !== undefined && last > time) time = last;
+      out.set(env.to, time);
     }
-    const last = out.get(env.to);
-    if (last !== undefined && last > time) time = last;
-    out.set(env.to, time);
     this.scheduler.push(deliverEvent(time, this.seq++, env));
   }
 

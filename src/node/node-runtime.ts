@@ -15,7 +15,6 @@ export interface NodeHost extends NodeSurroundings {
   readonly network: Network;
   readonly tracing: boolean;
   record(ev: TraceEvent): void;
-  linkIncarnation(a: NodeId, b: NodeId): number;
   /** An outside request was answered. */
   answer(node: NodeId, request: RequestId, result: unknown): void;
   /** An outside request cannot be answered: its handler threw or is missing. */
@@ -35,6 +34,8 @@ interface Prepared {
  */
 export class NodeRuntime implements NodePort {
   readonly node: SwapNode;
+  /** This node's live links (neighbor -> incarnation): checks a delivery's link in one lookup. */
+  readonly links: ReadonlyMap<NodeId, number>;
   agent: NodeAgent;
   /** The agent between updates: pass-through, or the pulse machinery of a synchronized system. */
   readonly baseAgent: NodeAgent;
@@ -54,6 +55,7 @@ export class NodeRuntime implements NodePort {
   ) {
     this.messagesSent = messagesSent;
     this.node = new SwapNode(id, behavior, undefined, epoch, host);
+    this.links = host.linksOf(id);
     this.baseAgent = baseAgent(this);
     this.agent = this.baseAgent;
   }
@@ -181,7 +183,7 @@ export class NodeRuntime implements NodePort {
     if (this.host.tracing) {
       this.host.record({ kind: "control-send", t: this.host.now(), node: this.id, to, update, signal, plane: false, ...(pulse !== undefined ? { pulse } : {}) });
     }
-    this.host.network.transmit({ kind: "control", from: this.id, to, update, signal, data, link: this.host.linkIncarnation(this.id, to), plane: false });
+    this.host.network.transmit({ kind: "control", from: this.id, to, update, signal, data, link: this.links.get(to) ?? 0, plane: false });
   }
 
   report(signal: string, data: unknown, algorithm: boolean): void {
@@ -291,7 +293,7 @@ export class NodeRuntime implements NodePort {
         to: s.to,
         epoch: this.node.epoch,
         body: s.body,
-        link: host.linkIncarnation(this.id, s.to),
+        link: s.link,
       };
       if (host.tracing) host.record({ kind: "send", t: host.now(), node: this.id, to: s.to, msg: env.id, epoch: env.epoch });
       this.agent.onSend(env);

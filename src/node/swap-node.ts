@@ -12,7 +12,8 @@ export type NodeInput =
 
 /** What a handler asked for; the runtime performs it after the handler returns. Arrays exist only when used. */
 export interface Effects {
-  sends: { readonly to: NodeId; readonly body: unknown }[] | undefined;
+  /** `link` is the incarnation of the link the message leaves on, taken when the handler sent it. */
+  sends: { readonly to: NodeId; readonly body: unknown; readonly link: number }[] | undefined;
   responses: { readonly request: RequestId; readonly result: unknown }[] | undefined;
   timers: { readonly delayMs: number; readonly tag: string }[] | undefined;
 }
@@ -33,7 +34,8 @@ export type RunOutcome = Effects | undefined | Fault;
 export interface NodeSurroundings {
   now(): number;
   neighbors(node: NodeId): readonly NodeId[];
-  isLinked(a: NodeId, b: NodeId): boolean;
+  /** The node's live links (neighbor -> link incarnation), updated in place by the topology. */
+  linksOf(node: NodeId): ReadonlyMap<NodeId, number>;
   hasOpenRequest(node: NodeId, request: RequestId): boolean;
 }
 
@@ -47,6 +49,9 @@ export class SwapNode {
   private collecting: Effects | undefined;
   private active = false;
   private readonly ctx: Context<unknown, unknown>;
+  /** Live views of this node's links: one lookup per send instead of a walk through the whole topology. */
+  private readonly links: ReadonlyMap<NodeId, number>;
+  private readonly neighborList: readonly NodeId[];
 
   constructor(
     readonly id: NodeId,
@@ -55,6 +60,8 @@ export class SwapNode {
     public epoch: number,
     private readonly world: NodeSurroundings,
   ) {
+    this.links = world.linksOf(id);
+    this.neighborList = world.neighbors(id);
     this.ctx = this.makeContext();
   }
 
@@ -133,11 +140,12 @@ export class SwapNode {
       get now(): number {
         return world.now();
       },
-      neighbors: () => world.neighbors(node.id),
+      neighbors: () => node.neighborList,
       send: (to: NodeId, msg: unknown) => {
         const fx = node.effects();
-        if (!world.isLinked(node.id, to)) throw new NotNeighborError(node.id, to);
-        (fx.sends ??= []).push({ to, body: msg });
+        const link = node.links.get(to);
+        if (link === undefined) throw new NotNeighborError(node.id, to);
+        (fx.sends ??= []).push({ to, body: msg, link });
       },
       respond: (request: RequestId, result: unknown) => {
         const fx = node.effects();
