@@ -1,7 +1,10 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { STRATEGIES, availableStrategies, checkTrace, type Strategy } from "../index.js";
-import { fromNdjson } from "../check/ndjson.js";
+import { fromNdjson, toNdjson } from "../check/ndjson.js";
+import { fuzz, paramsFor, replayCommand, runCase, type CaseResult } from "../check/fuzz.js";
+import { builtInScenarios, loadScenario } from "./scenarios.js";
 import { runDemo } from "./demo.js";
 
 function integer(name: string, min: number) {
@@ -56,6 +59,133 @@ export function buildProgram(out: (line: string) => void = (l) => process.stdout
       if (!report.ok) process.exitCode = 1;
     });
 
+  program
+    .command("fuzz")
+    .description("run many seeded simulations of a scenario with a strategy; on a failure print a shrunk counterexample, write its trace and exit 1")
+    .option("--scenario <name|path>", `a built-in scenario (${builtInScenarios().join(", ")}) or a module exporting \`scenario\``, "replicated-db")
+    .addOption(new Option("--strategy <name>", "the strategy to fuzz").default("naive").argParser(oneStrategy))
+    .addOption(new Option("--runs <n>", "how many runs").default(200).argParser(integer("--runs", 1)))
+    .addOption(new Option("--seed <n>", "seed of the first run (run i uses seed + i)").default(1).argParser(integer("--seed", 0)))
+    .addOption(new Option("--nodes <n>", "fix the node count (default: drawn per run)").argParser(integer("--nodes", 1)))
+    .option("--out <dir>", "where counterexample traces go", "liveswap-fuzz")
+    .option("--json", "print one JSON object with the outcome", false)
+    .action(async (o: { scenario: string; strategy: Strategy; runs: number; seed: number; nodes?: number; out: string; json: boolean }) => {
+      const scenario = await loadScenario(o.scenario);
+      const bar = !o.json && process.stderr.isTTY ? progressBar(o.runs) : undefined;
+      const outcome = await fuzz(scenario, o.strategy, {
+        runs: o.runs,
+        seed: o.seed,
+        ...(o.nodes !== undefined ? { overrides: { nodes: o.nodes } } : {}),
+        ...(bar !== undefined ? { onRun: bar } : {}),
+      });
+      if (bar !== undefined) process.stderr.write("\n");
+      if (outcome.failure === undefined) {
+        if (o.json) out(JSON.stringify({ scenario: scenario.name, strategy: o.strategy, runs: outcome.runs, failed: false }));
+        else out(`${outcome.runs} runs of ${scenario.name} under ${o.strategy}: no violation (seeds ${o.seed}..${o.seed + o.runs - 1})`);
+        return;
+      }
+      const { original, shrunk } = outcome.failure;
+      mkdirSync(o.out, { recursive: true });
+      const file = join(o.out, `${scenario.name}-${o.strategy}-seed${shrunk.params.seed}.ndjson`);
+      writeFileSync(file, toNdjson(shrunk.trace));
+      const replay = replayCommand(o.scenario, o.strategy, shrunk.params, file);
+      if (o.json) {
+        out(
+          JSON.stringify({
+            scenario: scenario.name,
+            strategy: o.strategy,
+            runs: outcome.runs,
+            failed: true,
+            original: summary(original),
+            shrunk: summary(shrunk),
+            trace: file,
+            replay,
+          }),
+        );
+      } else {
+        out(`${scenario.name} under ${o.strategy}: run ${outcome.runs} (seed ${original.params.seed}) failed.`);
+        out(`original: ${describeCase(original)}`);
+        out(`shrunk:   ${describeCase(shrunk)}`);
+        for (const line of problemsOf(shrunk).slice(0, 10)) out(`  ${line}`);
+        out(`trace: ${file}`);
+        out(`replay: ${replay}`);
+      }
+      process.exitCode = 1;
+    });
+
+  program
+    .command("replay")
+    .description("re-run one case of a scenario exactly and write its trace; exits 1 if it fails")
+    .option("--scenario <name|path>", "the scenario", "replicated-db")
+    .addOption(new Option("--strategy <name>", "the strategy").default("naive").argParser(oneStrategy))
+    .addOption(new Option("--seed <n>", "the run's seed").makeOptionMandatory().argParser(integer("--seed", 0)))
+    .addOption(new Option("--nodes <n>", "nodes (default: drawn from the seed, as fuzz does)").argParser(integer("--nodes", 1)))
+    .addOption(new Option("--requests <n>", "outside requests (default: drawn from the seed)").argParser(integer("--requests", 0)))
+    .addOption(new Option("--update-at <ms>", "when update() is called (default: drawn from the seed)").argParser(integer("--update-at", 0)))
+    .addOption(new Option("--root <i>", "index of the root (default: drawn from the seed)").argParser(integer("--root", 0)))
+    .option("--trace <file>", "write the trace as NDJSON")
+    .option("--json", "print the outcome as JSON", false)
+    .action(
+      async (o: { scenario: string; strategy: Strategy; seed: number; nodes?: number; requests?: number; updateAt?: number; root?: number; trace?: string; json: boolean }) => {
+        const scenario = await loadScenario(o.scenario);
+        const params = paramsFor(scenario, o.seed, {
+          ...(o.nodes !== undefined ? { nodes: o.nodes } : {}),
+          ...(o.requests !== undefined ? { requests: o.requests } : {}),
+          ...(o.updateAt !== undefined ? { updateAt: o.updateAt } : {}),
+          ...(o.root !== undefined ? { root: o.root } : {}),
+        });
+        const r = await runCase(scenario, o.strategy, params);
+        if (o.trace !== undefined) writeFileSync(o.trace, toNdjson(r.trace));
+        if (o.json) out(JSON.stringify({ scenario: scenario.name, strategy: o.strategy, ...summary(r), ...(o.trace !== undefined ? { trace: o.trace } : {}) }));
+        else {
+          out(`${scenario.name} under ${o.strategy}: ${describeCase(r)}`);
+          for (const line of problemsOf(r)) out(`  ${line}`);
+          if (o.trace !== undefined) out(`trace: ${o.trace}`);
+        }
+        if (r.failed) process.exitCode = 1;
+      },
+    );
+
   return program;
+}
+
+function oneStrategy(value: string): Strategy {
+  const [s, ...rest] = strategyList(value);
+  if (s === undefined || rest.length > 0) throw new InvalidArgumentError(`expected one strategy, got "${value}"`);
+  return s;
+}
+
+function problemsOf(r: CaseResult): string[] {
+  return [
+    ...r.violations.map((v) => `[${v.invariant}] at ${v.at} ms: ${v.message}`),
+    ...r.problems.map((p) => `[safety] ${p}`),
+    ...(r.updateError !== undefined ? [`[update] ${r.updateError}`] : []),
+  ];
+}
+
+function describeCase(r: CaseResult): string {
+  const p = r.params;
+  const verdict = r.failed ? `${problemsOf(r).length} problem(s)` : "ok";
+  return `seed ${p.seed}, ${p.nodes} nodes, ${p.requests} requests, update at ${p.updateAt} ms, root #${p.root}: ${r.trace.length} events, ${verdict}`;
+}
+
+function summary(r: CaseResult): object {
+  return {
+    params: r.params,
+    events: r.trace.length,
+    failed: r.failed,
+    violations: r.violations,
+    problems: r.problems,
+    ...(r.updateError !== undefined ? { updateError: r.updateError } : {}),
+  };
+}
+
+/** A one-line progress bar on stderr. */
+function progressBar(total: number): (done: number, total: number) => void {
+  return (done) => {
+    const width = 30;
+    const filled = Math.round((done / total) * width);
+    process.stderr.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} runs`);
+  };
 }
 
