@@ -599,32 +599,30 @@ export const mutexUpdate = defineUpdate<LamportState, LamportMessage, RaState, R
 });
 
 /**
- * A careless update, for contrast (tests show the checkers catch it): it maps
- * every Lamport reply to an RA grant, as "replies map across" read literally,
- * and takes every acknowledgement received as a permission. An acknowledgement
- * is not a permission: it lets a node enter while an earlier requester is
- * still in the CS or about to enter.
+ * Contrast 1, to show why a Lamport reply is not simply an RA reply: "replies
+ * map across" read literally. The state transfer is the right one, but every
+ * Lamport reply in flight becomes an RA grant, including acknowledgements sent
+ * while the replier had an earlier request of its own (or was in the CS). The
+ * checkers catch it: two nodes end up in the CS together.
  */
-export const carelessMutexUpdate = defineUpdate<LamportState, LamportMessage, RaState, RaMessage>({
+export const everyReplyIsAGrantUpdate = defineUpdate<LamportState, LamportMessage, RaState, RaMessage>({
   from: mutexV1,
   to: mutexV2,
-  state(old, info) {
-    const s = transferState(old, info);
-    if (s.myTs === null || s.inCS) return s;
-    const mine = s.myTs;
-    const granted = info.neighbors.filter((j) => (old.seen[j] ?? 0) > mine);
-    return { ...s, granted, unsure: [] };
-  },
-  message(old) {
-    switch (old.t) {
-      case "request":
-        return [{ t: "request", ts: old.ts }];
-      case "reply":
-        return [{ t: "reply", for: old.for }];
-      case "release":
-        return [];
-    }
-  },
+  state: transferState,
+  message: (old) => (old.t === "reply" ? [{ t: "reply", for: old.for }] : transferMessage(old)),
+});
+
+/**
+ * Contrast 2, to show why the re-ask is needed: the right transfer and mapping,
+ * but nobody re-asks the unsure nodes. A release erased in flight leaves its
+ * addressee waiting for a grant nobody owes it: the checkers catch requests
+ * that are never answered.
+ */
+export const noReaskUpdate = defineUpdate<LamportState, LamportMessage, RaState, RaMessage>({
+  from: mutexV1,
+  to: mutexV2,
+  state: (old, info) => ({ ...transferState(old, info), unsure: [] }),
+  message: (old) => transferMessage(old),
 });
 
 export function isSessionState(x: unknown): x is SessionState {
