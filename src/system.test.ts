@@ -150,6 +150,14 @@ describe("nodes and handlers", () => {
     await expect(open).rejects.toThrow(/closed/);
   });
 
+  it("settle() resolves at once on an idle system, before a sleep that is also waiting", async () => {
+    const sys = new System();
+    line(sys, "a", "b");
+    const winner = await Promise.race([sys.settle().then(() => "settle"), sys.sleep(1000).then(() => "sleep")]);
+    expect(winner).toBe("settle");
+    expect(sys.now()).toBe(0);
+  });
+
   it("times out a request when asked to", async () => {
     const mute = defineBehavior<number, never, unknown, unknown>({ version: "mute@1", init: () => 0, receive: (s) => s, request: (s) => s });
     const sys = new System({ requestTimeout: 100 });

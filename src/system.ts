@@ -29,7 +29,7 @@ import { checkTrace, type CheckReport } from "./check/checker.js";
 import type { TraceEvent } from "./check/trace-event.js";
 import { isSteerable, type Scheduler, type SteerableScheduler } from "./network/scheduler.js";
 import { ScriptedScheduler, type Chooser } from "./network/scripted-scheduler.js";
-import type { SimEvent } from "./network/sim-event.js";
+import { laneOf, type SimEvent } from "./network/sim-event.js";
 import { SimulatedNetwork } from "./network/simulated-network.js";
 import { TimeOrderedScheduler } from "./network/time-ordered-scheduler.js";
 import { AlphaSynchronizer } from "./node/alpha-synchronizer.js";
@@ -372,6 +372,19 @@ export class System {
     return this.active !== undefined;
   }
 
+  /**
+   * Ours: stop a system that is being thrown away (the explorer replays
+   * thousands): nothing runs any more and nothing is settled, so promises still
+   * pending on it never settle. Use close() for a system whose callers wait.
+   */
+  abandon(): void {
+    this.closed = true;
+    this.openRequests.clear();
+    this.sleepers.length = 0;
+    this.settlers.length = 0;
+    this.active = undefined;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -384,6 +397,60 @@ export class System {
       this.active = undefined;
       a.reject(err);
     }
+  }
+
+  /**
+   * Ours, for the explorer: a canonical description of everything that decides
+   * what can happen next (node code, state and agent; pending events; open
+   * requests; the coordinator), without virtual time or the trace. Two states
+   * with the same fingerprint have the same futures. Undefined when an agent of
+   * the running strategy cannot describe itself (see NodeAgent.fingerprint).
+   */
+  fingerprint(): string | undefined {
+    const sched = this.network.scheduler;
+    const pending = sched instanceof ScriptedScheduler ? sched.all() : undefined;
+    if (pending === undefined) throw new SchedulerError('fingerprint() needs new System({ scheduler: "scripted" })');
+    const nodes: unknown[] = [];
+    for (const id of this.topology.nodes()) {
+      const rt = this.runtimes.get(id) as NodeRuntime;
+      const agent = rt.agent.fingerprint?.();
+      if (agent === undefined) return undefined;
+      nodes.push([id, rt.version, rt.epoch, rt.messagesSent, rt.node.state, agent, rt.neighbors()]);
+    }
+    const lanes = new Map<string, unknown[]>();
+    const other: string[] = [];
+    for (const ev of pending) {
+      const lane = laneOf(ev);
+      const item =
+        ev.kind === "deliver"
+          ? ev.env.kind === "app"
+            ? [ev.env.id, ev.env.epoch, ev.env.body, ev.env.meta ?? null]
+            : [ev.env.signal, ev.env.update, ev.env.data ?? null]
+          : ev.kind === "request"
+            ? [ev.request, ev.body]
+            : ev.kind === "timer"
+              ? [ev.node, ev.tag, ev.incarnation]
+              : [ev.label];
+      if (lane === undefined) other.push(JSON.stringify([ev.kind, item]));
+      else {
+        const list = lanes.get(lane) ?? [];
+        list.push(item);
+        lanes.set(lane, list);
+      }
+    }
+    const a = this.active;
+    const update =
+      a === undefined
+        ? null
+        : [a.run.id, a.run.phase, [...a.coordinator.acks.keys()].sort(), [...a.run.turnedNewAt.keys()].sort(), Number.isNaN(a.run.startedAt), a.strategy.coordinatorFingerprint?.(a.run) ?? null];
+    return JSON.stringify([
+      nodes,
+      [...lanes.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)),
+      other.sort(),
+      [...this.openRequests.keys()].sort(),
+      update,
+      this.epoch,
+    ]);
   }
 
   // ---- scripted stepping ----
@@ -446,6 +513,11 @@ export class System {
     const wake = sleeper === undefined ? Number.POSITIVE_INFINITY : sleeper.until;
     for (;;) {
       const next = net.nextTime();
+      if (next === undefined && this.settlers.length > 0 && this.openRequests.size === 0) {
+        // Settled now: settle() wins over a sleep that would only let idle time pass.
+        this.afterStep();
+        return;
+      }
       if (sleeper !== undefined && (next === undefined || next > wake)) {
         net.advanceTo(sleeper.until);
         this.sleepers.shift();

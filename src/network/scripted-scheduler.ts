@@ -15,6 +15,8 @@ export const earliestFirst: Chooser = (enabled) => enabled[0] as SimEvent;
  */
 export class ScriptedScheduler implements SteerableScheduler {
   private pending: SimEvent[] = [];
+  /** enabled(), kept until the next push or take. */
+  private enabledCache: SimEvent[] | undefined;
 
   constructor(private readonly choose: Chooser = earliestFirst) {}
 
@@ -24,9 +26,16 @@ export class ScriptedScheduler implements SteerableScheduler {
 
   push(ev: SimEvent): void {
     this.pending.push(ev);
+    this.enabledCache = undefined;
+  }
+
+  /** Every pending event, enabled or not, in the order they were scheduled. */
+  all(): readonly SimEvent[] {
+    return this.pending;
   }
 
   enabled(): readonly SimEvent[] {
+    if (this.enabledCache !== undefined) return this.enabledCache;
     const seenLanes = new Set<string>();
     const out: SimEvent[] = [];
     for (const ev of this.pending) {
@@ -37,7 +46,8 @@ export class ScriptedScheduler implements SteerableScheduler {
       }
       out.push(ev);
     }
-    return out.sort((a, b) => a.time - b.time || a.seq - b.seq);
+    this.enabledCache = out.sort((a, b) => a.time - b.time || a.seq - b.seq);
+    return this.enabledCache;
   }
 
   peek(): SimEvent | undefined {
@@ -63,6 +73,7 @@ export class ScriptedScheduler implements SteerableScheduler {
       );
     }
     this.pending.splice(this.pending.indexOf(ev), 1);
+    this.enabledCache = undefined;
     return ev;
   }
 }

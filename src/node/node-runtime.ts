@@ -41,6 +41,8 @@ export class NodeRuntime implements NodePort {
   readonly baseAgent: NodeAgent;
   private prepared: Prepared | undefined;
   private strays: { readonly from: NodeId; readonly meta: unknown }[] = [];
+  /** Timers that must not fire; kept here, not in an agent, so that they stay cancelled after the agent is gone. */
+  private readonly cancelledTimers = new Set<number>();
   /** Messages this node id has sent, over every incarnation (ids stay unique when a node is recreated). */
   messagesSent: number;
 
@@ -106,6 +108,7 @@ export class NodeRuntime implements NodePort {
   }
 
   timer(tag: string, timer: number): void {
+    if (this.cancelledTimers.size > 0 && this.cancelledTimers.delete(timer)) return;
     this.agent.onTimer(tag, timer);
   }
 
@@ -266,6 +269,10 @@ export class NodeRuntime implements NodePort {
 
   startTimer(delayMs: number, tag: string): number {
     return this.host.network.startTimer(this.id, this.incarnation, delayMs, tag);
+  }
+
+  cancelTimer(timer: number): void {
+    this.cancelledTimers.add(timer);
   }
 
   takeStrayMeta(): readonly { readonly from: NodeId; readonly meta: unknown }[] {

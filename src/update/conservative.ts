@@ -60,6 +60,17 @@ class ConservativeAgent implements NodeAgent {
     this.children = new Set(orientation.children);
   }
 
+  fingerprint(): unknown {
+    return {
+      m: [...this.mFrom].sort(),
+      mp: [...this.mPrimeFrom].sort(),
+      sentM: this.sentM,
+      turnedNew: this.turnedNew,
+      held: this.held.map((e) => e.id),
+      buffered: this.buffered.map((e) => e.id),
+    };
+  }
+
   onSend(env: AppEnvelope): void {
     if (this.sentM && !this.turnedNew && this.children.has(env.to)) {
       this.held.push(env);

@@ -39,6 +39,10 @@ class CutAgent implements NodeAgent {
 
   constructor(private readonly node: NodePort) {}
 
+  fingerprint(): unknown {
+    return { turnedNew: this.turnedNew, markers: [...this.markerFrom].sort() };
+  }
+
   onSend(env: AppEnvelope): void {
     this.node.transmit(env);
   }

@@ -22,6 +22,10 @@ export class DirectAgent implements NodeAgent {
     this.node.execute({ kind: "timer", tag });
   }
 
+  fingerprint(): unknown {
+    return null;
+  }
+
   onControl(_env: ControlEnvelope): void {
     // A late control message of an update this node has finished (e.g. a duplicate marker): nothing to do.
   }

@@ -206,6 +206,21 @@ describe("rollback: schedules", () => {
   });
 });
 
+describe("rollback: timers", () => {
+  it("a timer set by an undone event never fires, even after the node's rollback machinery is gone", async () => {
+    const sys = build([["r", "b"]]);
+    const update = sys.update(relayUpdate, { strategy: "rollback", root: "r" });
+    arm(sys);
+    start(sys);
+    void sys.request("b", { kind: "timer", delay: 100, tag: "t" });
+    stepFirst(sys, "b sets a timer after its cut point", requestAt("b"));
+    stepAll(sys, (p) => p.kind !== "timer"); // b rolls back, replays (setting the timer again), detaches
+    await update;
+    stepAll(sys, () => true);
+    expect((sys.state("b") as RelayStateV2).history).toEqual(["timer:t@2"]);
+  });
+});
+
 describe("rollback: output commit", () => {
   it("an answer produced while armed leaves only when its event is safe; an undone answer never leaves", async () => {
     const sys = build([["r", "b"]]);

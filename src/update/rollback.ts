@@ -116,7 +116,7 @@ class RollbackAgent implements NodeAgent {
   /** New messages that reached this node while old. */
   private heldNew: AppEnvelope[] = [];
   private readonly timerSetAt = new Map<number, number>();
-  private readonly cancelledTimers = new Set<number>();
+  private cancelledTimers = 0;
   private readonly markerFrom = new Set<NodeId>();
   private cut: Cut | undefined;
   private turnedNew = false;
@@ -136,6 +136,26 @@ class RollbackAgent implements NodeAgent {
     this.armState = node.state;
     // Armed neighbours' messages this node executed before its own prepare arrived are part of its past.
     for (const { from, meta } of node.takeStrayMeta()) this.absorb(from, meta as ArmedMeta);
+  }
+
+  fingerprint(): unknown {
+    const input = (i: NodeInput): unknown => (i.kind === "receive" ? ["receive", i.env.id] : i.kind === "request" ? ["request", i.request] : ["timer", i.tag]);
+    return {
+      event: this.event,
+      vt: this.vt,
+      sent: this.sent,
+      deliv: this.deliv,
+      log: this.log.map((e) => [e.event, input(e.input), e.sentAt ?? null, e.timerSetAt ?? null, e.sends, e.timers.length, e.responses.map((r) => r.request), e.stateAfter]),
+      armState: this.armState,
+      pendingOld: this.pendingOld.map((e) => e.id),
+      pendingMarkers: this.pendingMarkers.map((m) => m.from),
+      heldNew: this.heldNew.map((e) => e.id),
+      markers: [...this.markerFrom].sort(),
+      cut: this.cut ?? null,
+      turnedNew: this.turnedNew,
+      disarmed: this.disarmed,
+      cancelled: this.cancelledTimers,
+    };
   }
 
   prepareAck(): Cut {
@@ -179,7 +199,6 @@ class RollbackAgent implements NodeAgent {
   }
 
   onTimer(tag: string, timer: number): void {
-    if (this.cancelledTimers.delete(timer)) return; // set by an undone event
     if (this.turnedNew || this.disarmed) return this.node.execute({ kind: "timer", tag });
     this.runEvent({ kind: "timer", tag }, undefined, this.timerSetAt.get(timer));
   }
@@ -310,7 +329,13 @@ class RollbackAgent implements NodeAgent {
     if (undone.length > 0) {
       node.rewind(kept.length > 0 ? (kept[kept.length - 1] as LogEntry).stateAfter : this.armState);
       this.run.rolledBackEvents += undone.length;
-      for (const e of undone) for (const t of e.timers) this.cancelledTimers.add(t);
+      // Timers the undone events set must never fire, even once this agent is gone: the runtime cancels them.
+      for (const e of undone) {
+        for (const t of e.timers) {
+          node.cancelTimer(t);
+          this.cancelledTimers++;
+        }
+      }
       if (node.tracing) {
         node.record({
           kind: "rollback",

@@ -47,6 +47,15 @@ class SnapshotAgent implements NodeAgent {
 
   constructor(private readonly node: NodePort) {}
 
+  fingerprint(): unknown {
+    return {
+      frozen: this.frozen,
+      drained: this.drained,
+      markers: [...this.markerFrom].sort(),
+      buffered: this.buffered.map((b) => (b.input.kind === "receive" ? [b.input.env.id, b.old] : b.input.kind === "request" ? ["request", b.input.request] : ["timer", b.input.tag])),
+    };
+  }
+
   onSend(env: AppEnvelope): void {
     this.node.transmit(env);
   }
@@ -123,6 +132,7 @@ export const snapshot: StrategyModule = {
   start(coordinator: CoordinatorPort, run: UpdateRun): void {
     coordinator.send(run.root, START, undefined, false);
   },
+  coordinatorFingerprint: (run) => [...(drainedNodes.get(run) ?? [])].sort(),
   onCoordinatorMessage(coordinator: CoordinatorPort, run: UpdateRun, env: ControlEnvelope): void {
     if (env.signal !== DRAINED) return;
     let drained = drainedNodes.get(run);

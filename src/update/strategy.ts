@@ -26,6 +26,12 @@ export interface NodeAgent {
   onAbort?(): void;
   /** What the node tells the coordinator with its prepare acknowledgement (e.g. its vector time when armed). */
   prepareAck?(): unknown;
+  /**
+   * Everything of this agent's state that can change what happens next, as plain
+   * data (the explorer hashes it to recognise a global state it has seen).
+   * An agent without it makes state hashing unavailable.
+   */
+  fingerprint?(): unknown;
 }
 
 /** What an agent may do to its node. */
@@ -45,6 +51,8 @@ export interface NodePort {
   respondNow(request: RequestId, result: unknown): void;
   /** Start a timer for the node; returns its id. */
   startTimer(delayMs: number, tag: string): number;
+  /** The timer will not fire, whichever agent the node has by then (a rollback undid the event that set it). */
+  cancelTimer(timer: number): void;
   /** Metadata of messages the node received through its base agent since the update began, before it armed; taken once. */
   takeStrayMeta(): readonly { readonly from: NodeId; readonly meta: unknown }[];
   /** Put an application message on its channel. */
@@ -97,6 +105,8 @@ export interface StrategyModule {
   agent(node: NodePort, run: UpdateRun, prepared: unknown): NodeAgent;
   /** G: the coordinator's first move once every node is prepared. */
   start(coordinator: CoordinatorPort, run: UpdateRun): void;
+  /** The coordinator-side state of this strategy for a run, as plain data (see NodeAgent.fingerprint). */
+  coordinatorFingerprint?(run: UpdateRun): unknown;
   /** A node's message to the coordinator that the common protocol (prepare, swapped) does not handle. */
   onCoordinatorMessage?(coordinator: CoordinatorPort, run: UpdateRun, env: ControlEnvelope): void;
 }

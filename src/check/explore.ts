@@ -1,0 +1,250 @@
+/**
+ * Exhaustive exploration of delivery orders, on the real runtime.
+ *
+ * Stateless search (Godefroid's VeriSoft style): a path is the sequence of
+ * choices made from the initial state, and every state is reached by building
+ * a fresh system and replaying its path through the scripted scheduler. At each
+ * state the choices are the enabled events (the head of every channel, every
+ * pending request) plus, until it happened, "call update() now": the update can
+ * start at any point of the run.
+ *
+ * Reduction, both sound for the invariants judged at the end of a path:
+ * - sleep sets: two events at different places (nodes, or the coordinator)
+ *   commute, so after exploring e from a state, the other branches need not
+ *   explore e first again while they only take events independent of it;
+ *   "update()" is treated as dependent on everything;
+ * - state hashing: the system's fingerprint (node code, state and agent,
+ *   pending events, coordinator) identifies states reached by different paths;
+ *   a state already explored with a sleep set included in the current one is
+ *   not explored again (the condition under which sleep sets and state caching
+ *   combine soundly). The prefix of a pruned path is still judged, so a
+ *   violation it already contains is not missed.
+ *
+ * An event's identity across paths is its position in its FIFO lane (the k-th
+ * delivery on channel a->b, the k-th request at node n): FIFO makes that stable.
+ */
+import { checkTrace, type Violation } from "./checker.js";
+import type { TraceEvent } from "./trace-event.js";
+import type { NodeId } from "../core/ids.js";
+import type { Strategy, Update } from "../core/update.js";
+import { System, type PendingEvent, type SystemOptions } from "../system.js";
+
+export interface ExploreModel {
+  readonly name: string;
+  readonly description: string;
+  /** Create nodes and links. */
+  build(sys: System): void;
+  /** The outside requests of the run, issued at the start (their order is explored too). */
+  start(sys: System): void;
+  update(): Update | readonly Update[];
+  readonly root: NodeId;
+  /** The application's own safety verdict at the end of a path. */
+  problems?(sys: System): readonly string[];
+  systemOptions?(strategy: Strategy): SystemOptions;
+}
+
+export interface ExploreOptions {
+  /** Sleep sets and state hashing (default true); false explores every interleaving. */
+  readonly reduction?: boolean;
+  readonly maxPaths?: number;
+  readonly maxTimeMs?: number;
+  readonly onProgress?: (paths: number) => void;
+}
+
+export interface ExploreResult {
+  readonly model: string;
+  readonly strategy: Strategy;
+  readonly reduction: boolean;
+  /** Every path was explored (or pruned as equivalent): no bound was hit. */
+  readonly complete: boolean;
+  /** Paths run to their end (a state with nothing enabled). */
+  readonly paths: number;
+  /** Paths cut short: sleep-set blocked or a state already explored. */
+  readonly pruned: number;
+  /** Distinct states seen (by fingerprint); undefined when the strategy's agents cannot be fingerprinted. */
+  readonly states: number | undefined;
+  /** Events executed, replays included: the work done. */
+  readonly steps: number;
+  readonly wallMs: number;
+  readonly stateHashing: boolean;
+  readonly violation?: {
+    readonly path: readonly string[];
+    readonly violations: readonly Violation[];
+    readonly problems: readonly string[];
+    readonly trace: readonly TraceEvent[];
+  };
+}
+
+interface Choice {
+  readonly key: string;
+  /** Where it happens; "*" for update(), which depends on everything. */
+  readonly at: NodeId;
+  /** The scheduler's number for the event: replays are deterministic, so it is the same on every replay of this path. */
+  readonly seq: number;
+  readonly lane: string;
+}
+
+interface Frame {
+  readonly enabled: readonly Choice[];
+  readonly sleep: ReadonlyMap<string, NodeId>;
+  readonly done: Set<string>;
+}
+
+const UPDATE = "update()";
+
+class Replay {
+  readonly sys: System;
+  private readonly laneCount = new Map<string, number>();
+  updateStarted = false;
+  steps = 0;
+
+  constructor(
+    private readonly model: ExploreModel,
+    private readonly strategy: Strategy,
+  ) {
+    this.sys = new System({ ...(model.systemOptions?.(strategy) ?? {}), scheduler: "scripted" });
+    model.build(this.sys);
+    model.start(this.sys);
+  }
+
+  private keyOf(p: PendingEvent): Choice {
+    const lane = p.kind === "deliver" ? `${p.from}>${p.node}` : p.kind === "request" ? `request>${p.node}` : `${p.kind}:${p.node}:${p.signal ?? ""}`;
+    return { key: `${lane}#${this.laneCount.get(lane) ?? 0}`, at: p.node, seq: p.seq, lane };
+  }
+
+  choices(): Choice[] {
+    const out = this.sys.pending().map((p) => this.keyOf(p));
+    if (!this.updateStarted) out.push({ key: UPDATE, at: "*", seq: -1, lane: UPDATE });
+    return out;
+  }
+
+  take(c: Choice): void {
+    this.steps++;
+    if (c.key === UPDATE) {
+      this.updateStarted = true;
+      this.sys.update(this.model.update(), { strategy: this.strategy, root: this.model.root }).catch(() => undefined);
+      return;
+    }
+    this.laneCount.set(c.lane, (this.laneCount.get(c.lane) ?? 0) + 1);
+    this.sys.step(c.seq); // throws if the replay diverged (the event is not enabled)
+  }
+}
+
+const independent = (a: NodeId, b: NodeId): boolean => a !== "*" && b !== "*" && a !== b;
+
+export async function explore(model: ExploreModel, strategy: Strategy, o: ExploreOptions = {}): Promise<ExploreResult> {
+  const reduction = o.reduction ?? true;
+  const maxPaths = o.maxPaths ?? 1_000_000;
+  const maxTimeMs = o.maxTimeMs ?? 60_000;
+  const started = performance.now();
+  const visited = new Map<string, ReadonlyMap<string, NodeId>[]>();
+  let paths = 0;
+  let pruned = 0;
+  let steps = 0;
+  let hashing = reduction;
+  let violation: ExploreResult["violation"];
+  const frames: Frame[] = [];
+  const path: Choice[] = [];
+  let bounded = false;
+
+  const judge = (r: Replay, complete: boolean): boolean => {
+    const report = checkTrace(r.sys.trace(), { complete });
+    const problems = complete ? (model.problems?.(r.sys) ?? []) : [];
+    if (report.ok && problems.length === 0) return false;
+    violation = { path: path.map((c) => c.key), violations: report.violations, problems, trace: [...r.sys.trace()] };
+    return true;
+  };
+
+  /** Run forward from the replayed state, always taking the first choice allowed; returns at a leaf or a prune. */
+  const descend = (r: Replay, sleep: ReadonlyMap<string, NodeId>): void => {
+    for (;;) {
+      const enabled = r.choices();
+      if (enabled.length === 0) {
+        paths++;
+        judge(r, true);
+        return;
+      }
+      if (hashing) {
+        const fp = r.sys.fingerprint();
+        if (fp === undefined) {
+          hashing = false;
+        } else {
+          const seen = visited.get(fp);
+          if (seen !== undefined && seen.some((s) => [...s.keys()].every((k) => sleep.has(k)))) {
+            pruned++;
+            judge(r, false);
+            return;
+          }
+          if (seen === undefined) visited.set(fp, [sleep]);
+          else seen.push(sleep);
+        }
+      }
+      const frame: Frame = { enabled, sleep, done: new Set() };
+      const next = enabled.find((c) => !sleep.has(c.key));
+      if (next === undefined) {
+        pruned++; // every enabled event sleeps: this order is explored elsewhere
+        judge(r, false);
+        return;
+      }
+      frames.push(frame);
+      sleep = take(r, frame, next);
+      if (violation !== undefined) return;
+    }
+  };
+
+  const take = (r: Replay, frame: Frame, c: Choice): ReadonlyMap<string, NodeId> => {
+    frame.done.add(c.key);
+    path.push(c);
+    r.take(c);
+    if (!reduction) return new Map();
+    const child = new Map<string, NodeId>();
+    for (const [k, at] of frame.sleep) if (independent(at, c.at)) child.set(k, at);
+    for (const d of frame.enabled) if (frame.done.has(d.key) && d.key !== c.key && independent(d.at, c.at)) child.set(d.key, d.at);
+    return child;
+  };
+
+  let r = new Replay(model, strategy);
+  descend(r, new Map());
+  steps += r.steps;
+  r.sys.abandon();
+  while (violation === undefined) {
+    // Backtrack to the deepest frame with a choice left.
+    let d = frames.length - 1;
+    let c: Choice | undefined;
+    for (; d >= 0; d--) {
+      const f = frames[d] as Frame;
+      c = f.enabled.find((x) => !f.done.has(x.key) && !f.sleep.has(x.key));
+      if (c !== undefined) break;
+    }
+    if (c === undefined || d < 0) break;
+    if (paths + pruned >= maxPaths || performance.now() - started > maxTimeMs) {
+      bounded = true;
+      break;
+    }
+    frames.length = d + 1;
+    path.length = d;
+    r = new Replay(model, strategy);
+    for (const k of path) r.take(k);
+    const sleep = take(r, frames[d] as Frame, c);
+    descend(r, sleep);
+    steps += r.steps;
+    r.sys.abandon();
+    if ((paths + pruned) % 200 === 0) {
+      o.onProgress?.(paths + pruned);
+      await new Promise((res) => setImmediate(res));
+    }
+  }
+  return {
+    model: model.name,
+    strategy,
+    reduction,
+    complete: !bounded && violation === undefined,
+    paths,
+    pruned,
+    states: hashing ? visited.size : undefined,
+    steps,
+    wallMs: performance.now() - started,
+    stateHashing: hashing,
+    ...(violation !== undefined ? { violation } : {}),
+  };
+}

@@ -1,0 +1,39 @@
+import type { ExploreModel } from "../check/explore.js";
+import type { System } from "../system.js";
+import { relayUpdate, relayV1 } from "./fixtures.js";
+
+/** Each node sends two messages (one request each, hop budget 0), the update starts at any point, from the first node. */
+function smallModel(name: string, description: string, links: readonly (readonly [string, string])[]): ExploreModel {
+  const nodes = [...new Set(links.flat())].sort();
+  return {
+    name,
+    description,
+    root: nodes[0] as string,
+    build(sys: System) {
+      for (const n of nodes) sys.create(n, relayV1);
+      for (const [a, b] of links) sys.link(a, b);
+    },
+    start(sys: System) {
+      for (const n of nodes) {
+        const ns = sys.neighbors(n);
+        for (let k = 0; k < 2; k++) {
+          sys.request(n, { kind: "send", token: `${n}${k}`, hops: 0, to: ns[k % ns.length] as string }).catch(() => undefined);
+        }
+      }
+    },
+    update: () => relayUpdate,
+  };
+}
+
+export const EXPLORE_MODELS: Readonly<Record<string, ExploreModel>> = {
+  line3: smallModel("line3", "3 nodes in a line, each sends two messages, the update from the end at any point", [
+    ["a", "b"],
+    ["b", "c"],
+  ]),
+  triangle3: smallModel("triangle3", "3 nodes in a triangle, each sends two messages, the update at any point", [
+    ["a", "b"],
+    ["b", "c"],
+    ["a", "c"],
+  ]),
+  pair: smallModel("pair", "2 linked nodes, each sends two messages, the update at any point", [["a", "b"]]),
+};

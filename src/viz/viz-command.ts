@@ -1,0 +1,142 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { checkTrace, type Violation } from "../check/checker.js";
+import { fromNdjson } from "../check/ndjson.js";
+import type { TraceEvent, TraceKind } from "../check/trace-event.js";
+import { DEFAULT_MAX_EVENTS } from "./model.js";
+import { renderSpaceTimePage, type SpaceTimeStats } from "./space-time.js";
+
+/** The fields each kind of event must name (strings): enough for the diagram to place it. */
+const NAMED_FIELDS: Record<TraceKind, readonly string[]> = {
+  create: ["node", "version"],
+  destroy: ["node"],
+  link: ["a", "b"],
+  unlink: ["a", "b"],
+  send: ["node", "to", "msg"],
+  deliver: ["node", "from", "msg"],
+  hold: ["node", "to", "msg"],
+  release: ["node", "to", "msg"],
+  buffer: ["node", "from", "msg"],
+  transform: ["node", "from", "to", "msg"],
+  drop: ["node", "from", "msg", "reason"],
+  request: ["node"],
+  respond: ["node"],
+  timer: ["node"],
+  fault: ["node"],
+  swap: ["node", "to"],
+  "control-send": ["node", "to", "signal"],
+  "control-receive": ["node", "from", "signal"],
+  checkpoint: ["node"],
+  rollback: ["node"],
+  replay: ["node"],
+  pulse: ["node"],
+  "update-start": ["root"],
+  "update-end": [],
+};
+
+/** Line numbers (1-based) of the non-empty lines, in order: event i of fromNdjson came from line lines[i]. */
+function eventLines(text: string): number[] {
+  const out: number[] = [];
+  text.split("\n").forEach((l, i) => {
+    if (l.trim() !== "") out.push(i + 1);
+  });
+  return out;
+}
+
+/** The trace of a file, or an error naming the file and the line. */
+export function readTraceFile(file: string): TraceEvent[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(`cannot read trace file "${file}": ${e instanceof Error ? e.message : String(e)}`);
+  }
+  let trace: TraceEvent[];
+  try {
+    trace = fromNdjson(text);
+  } catch (e) {
+    throw new Error(`${file}: ${e instanceof Error ? e.message : String(e)} (expected NDJSON: one trace event per line, as written by liveswap demo --trace)`);
+  }
+  if (trace.length === 0) throw new Error(`${file}: no trace events (the file is empty)`);
+  const lines = eventLines(text);
+  trace.forEach((ev, i) => {
+    const named = (NAMED_FIELDS as Record<string, readonly string[] | undefined>)[ev.kind];
+    const where = `${file}: trace line ${lines[i] ?? i + 1}`;
+    if (named === undefined) throw new Error(`${where}: unknown event kind ${JSON.stringify(ev.kind)}`);
+    for (const field of named) {
+      if (typeof (ev as unknown as Record<string, unknown>)[field] !== "string") throw new Error(`${where}: a "${ev.kind}" event needs a string "${field}"`);
+    }
+  });
+  return trace;
+}
+
+export interface VizOptions {
+  readonly output: string;
+  readonly title?: string;
+  readonly partial?: boolean;
+  readonly controlPlane?: boolean;
+  readonly maxEvents?: number;
+  readonly pxPerMs?: number;
+}
+
+/** Read, judge and draw a trace file; write the page. */
+export function writeSpaceTimeHtml(file: string, o: VizOptions): { stats: SpaceTimeStats; violations: readonly Violation[]; bytes: number } {
+  const trace = readTraceFile(file);
+  let violations: Violation[];
+  try {
+    violations = checkTrace(trace, { complete: o.partial !== true }).violations;
+  } catch (e) {
+    throw new Error(`${file}: the checker could not judge the trace: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const { html, stats } = renderSpaceTimePage(trace, {
+    violations,
+    title: o.title ?? `liveswap: ${file}`,
+    ...(o.controlPlane === true ? { controlPlane: true } : {}),
+    ...(o.maxEvents !== undefined ? { maxEvents: o.maxEvents } : {}),
+    ...(o.pxPerMs !== undefined ? { pxPerMs: o.pxPerMs } : {}),
+  });
+  try {
+    writeFileSync(o.output, html);
+  } catch (e) {
+    throw new Error(`cannot write "${o.output}": ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return { stats, violations, bytes: Buffer.byteLength(html) };
+}
+
+function positive(name: string, integer: boolean) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new InvalidArgumentError(`${name} must be a ${integer ? "whole " : ""}number > 0, got "${value}"`);
+    return n;
+  };
+}
+
+/** `liveswap viz TRACE -o FILE.html`: the trace as a space-time diagram in one self-contained HTML page. */
+export function registerViz(program: Command, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): void {
+  program
+    .command("viz")
+    .description("draw a trace (NDJSON) as a space-time diagram in a self-contained HTML page, the checker's violations highlighted")
+    .argument("<trace>", "trace written by --trace")
+    .addOption(new Option("-o, --output <file>", "the HTML file to write (required)").makeOptionMandatory())
+    .option("--title <text>", "the page's title (default: the trace file's name)")
+    .option("--partial", "the run was not over when the trace was taken (pending messages and updates are not violations)")
+    .option("--control-plane", "draw the update coordinator's lane and its messages (left out by default)")
+    .addOption(new Option("--max-events <n>", "draw only the first n events of a longer trace").default(DEFAULT_MAX_EVENTS).argParser(positive("--max-events", true)))
+    .addOption(new Option("--px-per-ms <n>", "horizontal scale, pixels per virtual ms (default 8; lowered for long traces)").argParser(positive("--px-per-ms", false)))
+    .action((file: string, o: { output: string; title?: string; partial?: boolean; controlPlane?: boolean; maxEvents: number; pxPerMs?: number }) => {
+      const r = writeSpaceTimeHtml(file, {
+        output: o.output,
+        partial: o.partial === true,
+        controlPlane: o.controlPlane === true,
+        maxEvents: o.maxEvents,
+        ...(o.title !== undefined ? { title: o.title } : {}),
+        ...(o.pxPerMs !== undefined ? { pxPerMs: o.pxPerMs } : {}),
+      });
+      const s = r.stats;
+      out(
+        `wrote ${o.output} (${Math.ceil(r.bytes / 1024)} KB): ${s.nodes} nodes, ${s.messages} messages, ${s.controlMessages} control messages, ` +
+          `${r.violations.length} violation${r.violations.length === 1 ? "" : "s"}`,
+      );
+      if (s.truncated) out(`the trace has ${s.eventsTotal} events: only the first ${s.eventsDrawn} are drawn (--max-events)`);
+    });
+}
