@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { EXPLORE_MODELS } from "../testing/explore-models.js";
+import { explore } from "./explore.js";
+import type { Strategy } from "../core/update.js";
+
+const pair = EXPLORE_MODELS["pair"]!;
+const line3 = EXPLORE_MODELS["line3"]!;
+const triangle3 = EXPLORE_MODELS["triangle3"]!;
+
+describe("exhaustive exploration on the real runtime", () => {
+  it.each(["conservative", "cut", "snapshot", "rollback"] as Strategy[])("2 nodes, every order and every moment of the update: %s never violates an invariant", async (strategy) => {
+    const r = await explore(pair, strategy, { maxTimeMs: 120_000 });
+    expect(r.violation?.violations).toBeUndefined();
+    expect(r.complete).toBe(true);
+    expect(r.stateHashing).toBe(true);
+    expect(r.paths).toBeGreaterThan(0);
+    expect(r.states).toBeGreaterThan(100);
+  });
+
+  it("3 nodes in a line under conservative: complete, no violation", async () => {
+    const r = await explore(line3, "conservative", { maxTimeMs: 300_000 });
+    expect(r.violation).toBeUndefined();
+    expect(r.complete).toBe(true);
+  });
+
+  it.each([
+    ["pair", pair],
+    ["line3", line3],
+    ["triangle3", triangle3],
+  ] as const)("finds the naive update's violation on %s, with the path and its trace", async (_name, model) => {
+    const r = await explore(model, "naive", { maxTimeMs: 60_000 });
+    expect(r.violation).toBeDefined();
+    expect(r.violation?.violations.some((v) => v.invariant === "correctness")).toBe(true);
+    expect(r.violation?.path).toContain("update()");
+    expect(r.violation?.trace.length).toBeGreaterThan(10);
+  });
+
+  it("the reduction does less work than the plain search for the same verdict", async () => {
+    const reduced = await explore(pair, "naive", {});
+    const plain = await explore(pair, "naive", { reduction: false });
+    expect(plain.violation).toBeDefined();
+    expect(reduced.violation).toBeDefined();
+    const full = await explore(pair, "cut", {});
+    expect(full.complete).toBe(true);
+    // Ten times the reduced search's paths are not enough for the plain search to finish the same model.
+    const plainCut = await explore(pair, "cut", { reduction: false, maxPaths: 10 * (full.paths + full.pruned) });
+    expect(plainCut.complete).toBe(false);
+    expect(plainCut.violation).toBeUndefined();
+  });
+});
