@@ -11,3 +11,11 @@ export { checkTrace } from "./check/checker.js";
 export type { TraceEvent, TraceKind, DropReason, FaultSite, UpdateOutcome } from "./check/trace-event.js";
 export { availableStrategies } from "./update/registry.js";
 export * from "./core/errors.js";
+export { Rng } from "./core/rng.js";
+// the testing layer
+export type { Scenario, ScenarioWorkload, RunParams } from "./check/scenario.js";
+export { fuzz, runCase, shrink, paramsFor } from "./check/fuzz.js";
+export type { CaseResult, FuzzOptions, FuzzOutcome } from "./check/fuzz.js";
+export { explore } from "./check/explore.js";
+export type { ExploreModel, ExploreOptions, ExploreResult } from "./check/explore.js";
+export { toNdjson, fromNdjson } from "./check/ndjson.js";
