@@ -22,7 +22,8 @@ export interface NodeModel {
   readonly from: number;
   /** Destroy time, if destroyed. */
   to: number | undefined;
-  readonly version: string;
+  /** The version it was created with. */
+  version: string;
   /** Each swap starts a segment in the swap's epoch (the first version, epoch 0, is the plain line). */
   readonly swaps: { readonly t: number; readonly epoch: number; readonly version: string; readonly update: number }[];
   /** Named in a termination violation. */
@@ -285,8 +286,8 @@ export function buildModel(trace: readonly TraceEvent[], options: ModelOptions =
     const t = num(ev.t);
     switch (ev.kind) {
       case "create": {
-        const n = nodes.get(s(ev.node));
-        if (n === undefined) node(ev.node, t, s(ev.version));
+        const n = node(ev.node, t, s(ev.version));
+        if (n.version === "?") n.version = s(ev.version);
         break;
       }
       case "destroy":

@@ -110,7 +110,7 @@ const SVG_STYLE = `
 .st .msg.old{stroke:#37474f;stroke-opacity:.55;marker-end:url(#st-ah-old)}
 .st .msg.new{stroke:#c62828;stroke-opacity:.7;marker-end:url(#st-ah-new)}
 .st .msg.transformed{stroke:#ad1457;stroke-opacity:.9;stroke-dasharray:4 2;marker-end:url(#st-ah-tr)}
-.st .msg.local{fill:#ad1457;stroke:none}
+.st .msg.local{fill:#ad1457;stroke:none;marker-end:none}
 .st .msg.undone{stroke-opacity:.35;stroke-dasharray:2 2}
 .st .msg-dropped{stroke:#616161;stroke-opacity:.6;stroke-dasharray:3 2}
 .st .msg-replaced{stroke:#37474f;stroke-opacity:.55}
@@ -138,6 +138,7 @@ const SVG_STYLE = `
 .st .config-label{fill:#546e7a;font-size:10px}
 .st .violation{stroke:#ff6d00 !important;stroke-opacity:1 !important;stroke-width:2.4 !important;stroke-dasharray:none !important;marker-end:url(#st-ah-viol) !important}
 .st .violation-mark{fill:#ff6d00}
+.st .msg.local.violation{fill:#ff6d00;stroke:none !important;marker-end:none !important}
 .st .focus{stroke:#ff1744 !important;stroke-width:4 !important;stroke-opacity:1 !important}
 .st .truncated{fill:#b71c1c;font-size:11px;font-weight:600}
 `;
