@@ -7,6 +7,7 @@ import { fuzz, paramsFor, replayCommand, runCase, type CaseResult } from "../che
 import { builtInScenarios, loadScenario } from "./scenarios.js";
 import { explore, type ExploreResult } from "../check/explore.js";
 import { builtInModels, loadModel } from "./explore-models.js";
+import { registerViz, writeSpaceTimeHtml } from "../viz/viz-command.js";
 import { runDemo } from "./demo.js";
 
 function integer(name: string, min: number) {
@@ -61,6 +62,8 @@ export function buildProgram(out: (line: string) => void = (l) => process.stdout
       if (!report.ok) process.exitCode = 1;
     });
 
+  registerViz(program, out);
+
   program
     .command("fuzz")
     .description("run many seeded simulations of a scenario with a strategy; on a failure print a shrunk counterexample, write its trace and exit 1")
@@ -90,6 +93,8 @@ export function buildProgram(out: (line: string) => void = (l) => process.stdout
       mkdirSync(o.out, { recursive: true });
       const file = join(o.out, `${scenario.name}-${o.strategy}-seed${shrunk.params.seed}.ndjson`);
       writeFileSync(file, toNdjson(shrunk.trace));
+      const page = file.replace(/\.ndjson$/, ".html");
+      writeSpaceTimeHtml(file, { output: page, title: `${scenario.name} under ${o.strategy}: shrunk counterexample (seed ${shrunk.params.seed})` });
       const replay = replayCommand(o.scenario, o.strategy, shrunk.params, file);
       if (o.json) {
         out(
@@ -101,6 +106,7 @@ export function buildProgram(out: (line: string) => void = (l) => process.stdout
             original: summary(original),
             shrunk: summary(shrunk),
             trace: file,
+            diagram: page,
             replay,
           }),
         );
@@ -110,6 +116,7 @@ export function buildProgram(out: (line: string) => void = (l) => process.stdout
         out(`shrunk:   ${describeCase(shrunk)}`);
         for (const line of problemsOf(shrunk).slice(0, 10)) out(`  ${line}`);
         out(`trace: ${file}`);
+        out(`space-time diagram: ${page}`);
         out(`replay: ${replay}`);
       }
       process.exitCode = 1;
@@ -173,6 +180,7 @@ export function buildProgram(out: (line: string) => void = (l) => process.stdout
             mkdirSync(o.out, { recursive: true });
             traceFile = join(o.out, `${model.name}-${o.strategy}.ndjson`);
             writeFileSync(traceFile, toNdjson(r.violation.trace));
+            writeSpaceTimeHtml(traceFile, { output: traceFile.replace(/\.ndjson$/, ".html"), title: `${model.name} under ${o.strategy}: first violating path` });
           }
           if (o.json) {
             const { violation, ...rest } = r;
@@ -183,7 +191,7 @@ export function buildProgram(out: (line: string) => void = (l) => process.stdout
               out(`first violating path (${r.violation.path.length} steps): ${r.violation.path.join(" ")}`);
               for (const v of r.violation.violations.slice(0, 5)) out(`  [${v.invariant}] at ${v.at} ms: ${v.message}`);
               for (const p of r.violation.problems.slice(0, 5)) out(`  [safety] ${p}`);
-              out(`trace: ${traceFile}`);
+              out(`trace: ${traceFile} (space-time diagram: ${traceFile?.replace(/\.ndjson$/, ".html")})`);
             }
           }
           if (r.violation !== undefined) process.exitCode = 1;
