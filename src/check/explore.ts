@@ -12,7 +12,8 @@
  * - sleep sets: two events at different places (nodes, or the coordinator)
  *   commute, so after exploring e from a state, the other branches need not
  *   explore e first again while they only take events independent of it;
- *   "update()" is treated as dependent on everything;
+ *   "update()" is an event of the coordinator (it only creates the run and the
+ *   prepare messages);
  * - state hashing: the system's fingerprint (node code, state and agent,
  *   pending events, coordinator) identifies states reached by different paths;
  *   a state already explored with a sleep set included in the current one is
@@ -25,7 +26,7 @@
  */
 import { checkTrace, type Violation } from "./checker.js";
 import type { TraceEvent } from "./trace-event.js";
-import type { NodeId } from "../core/ids.js";
+import { CONTROL, type NodeId } from "../core/ids.js";
 import type { Strategy, Update } from "../core/update.js";
 import { System, type PendingEvent, type SystemOptions } from "../system.js";
 
@@ -38,6 +39,13 @@ export interface ExploreModel {
   start(sys: System): void;
   update(): Update | readonly Update[];
   readonly root: NodeId;
+  /**
+   * What of a node's state can change what the node does next, for state
+   * hashing: two states with the same key must behave the same from then on
+   * (for example a log the code only appends to can be keyed as a sorted list).
+   * Default: the whole state.
+   */
+  stateKey?(state: unknown): unknown;
   /** The application's own safety verdict at the end of a path. */
   problems?(sys: System): readonly string[];
   systemOptions?(strategy: Strategy): SystemOptions;
@@ -77,7 +85,7 @@ export interface ExploreResult {
 
 interface Choice {
   readonly key: string;
-  /** Where it happens; "*" for update(), which depends on everything. */
+  /** Where it happens: a node, or the coordinator (update() itself included). */
   readonly at: NodeId;
   /** The scheduler's number for the event: replays are deterministic, so it is the same on every replay of this path. */
   readonly seq: number;
@@ -114,7 +122,9 @@ class Replay {
 
   choices(): Choice[] {
     const out = this.sys.pending().map((p) => this.keyOf(p));
-    if (!this.updateStarted) out.push({ key: UPDATE, at: "*", seq: -1, lane: UPDATE });
+    // update() only creates the coordinator's run and its prepare messages: an event of the coordinator. Before it no
+    // node event can depend on it (nothing of the update exists yet), so it commutes with every node's events.
+    if (!this.updateStarted) out.push({ key: UPDATE, at: CONTROL, seq: -1, lane: UPDATE });
     return out;
   }
 
@@ -130,7 +140,7 @@ class Replay {
   }
 }
 
-const independent = (a: NodeId, b: NodeId): boolean => a !== "*" && b !== "*" && a !== b;
+const independent = (a: NodeId, b: NodeId): boolean => a !== b;
 
 export async function explore(model: ExploreModel, strategy: Strategy, o: ExploreOptions = {}): Promise<ExploreResult> {
   const reduction = o.reduction ?? true;
@@ -165,7 +175,7 @@ export async function explore(model: ExploreModel, strategy: Strategy, o: Explor
         return;
       }
       if (hashing) {
-        const fp = r.sys.fingerprint();
+        const fp = r.sys.fingerprint(model.stateKey);
         if (fp === undefined) {
           hashing = false;
         } else {
