@@ -158,6 +158,27 @@ describe("nodes and handlers", () => {
     expect(sys.now()).toBe(0);
   });
 
+  it("a run that never settles (a timer that always re-arms) does not hold the thread: a caller's time-out still fires", async () => {
+    const ticker = defineBehavior<number, never, string, string>({
+      version: "ticker@1",
+      init: (ctx) => {
+        ctx.setTimer(1, "tick");
+        return 0;
+      },
+      receive: (s) => s,
+      timer: (s, _tag, ctx) => {
+        ctx.setTimer(1, "tick");
+        return s + 1;
+      },
+    });
+    const sys = new System();
+    sys.create("t", ticker);
+    const outcome = await Promise.race([sys.settle().then(() => "settled"), new Promise((r) => setTimeout(() => r("timed out"), 300))]);
+    expect(outcome).toBe("timed out");
+    expect(sys.state("t")).toBeGreaterThan(1000);
+    await sys.close();
+  });
+
   it("times out a request when asked to", async () => {
     const mute = defineBehavior<number, never, unknown, unknown>({ version: "mute@1", init: () => 0, receive: (s) => s, request: (s) => s });
     const sys = new System({ requestTimeout: 100 });

@@ -403,10 +403,12 @@ export class System {
    * Ours, for the explorer: a canonical description of everything that decides
    * what can happen next (node code, state and agent; pending events; open
    * requests; the coordinator), without virtual time or the trace. Two states
-   * with the same fingerprint have the same futures. Undefined when an agent of
+   * with the same fingerprint have the same futures. `stateKey` may map a node's
+   * state to what of it can influence the future (an abstraction the caller
+   * vouches for; the default keeps it all). Undefined when an agent of
    * the running strategy cannot describe itself (see NodeAgent.fingerprint).
    */
-  fingerprint(): string | undefined {
+  fingerprint(stateKey: (state: unknown) => unknown = (s) => s): string | undefined {
     const sched = this.network.scheduler;
     const pending = sched instanceof ScriptedScheduler ? sched.all() : undefined;
     if (pending === undefined) throw new SchedulerError('fingerprint() needs new System({ scheduler: "scripted" })');
@@ -415,7 +417,7 @@ export class System {
       const rt = this.runtimes.get(id) as NodeRuntime;
       const agent = rt.agent.fingerprint?.();
       if (agent === undefined) return undefined;
-      nodes.push([id, rt.version, rt.epoch, rt.messagesSent, rt.node.state, agent, rt.neighbors()]);
+      nodes.push([id, rt.version, rt.epoch, rt.messagesSent, stateKey(rt.node.state), agent, rt.neighbors()]);
     }
     const lanes = new Map<string, unknown[]>();
     const other: string[] = [];
@@ -511,7 +513,14 @@ export class System {
     // settles a waiter ends this pump: the earliest sleeper and the waiters can be read once.
     const sleeper = this.sleepers[0];
     const wake = sleeper === undefined ? Number.POSITIVE_INFINITY : sleeper.until;
+    // A run that never ends (a timer that always re-arms, with settle() waiting) must not hold the thread forever:
+    // yield now and then so the caller's own time-outs can fire. Nothing of the run happens while yielded.
+    let budget = 50_000;
     for (;;) {
+      if (--budget === 0) {
+        this.settledSomething = true;
+        return;
+      }
       const next = net.nextTime();
       if (next === undefined && this.settlers.length > 0 && this.openRequests.size === 0) {
         // Settled now: settle() wins over a sleep that would only let idle time pass.

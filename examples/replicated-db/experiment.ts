@@ -29,6 +29,14 @@ export interface ThroughputWindows {
   readonly after: number;
 }
 
+/** One outside request: when it was issued and answered (virtual ms), and what it was. */
+export interface RequestSample {
+  readonly kind: "global-read" | "read" | "write";
+  readonly issuedAt: number;
+  /** Undefined if it failed. */
+  readonly answeredAt: number | undefined;
+}
+
 export interface ExperimentResult {
   readonly strategy: Strategy;
   readonly nodes: number;
@@ -43,6 +51,12 @@ export interface ExperimentResult {
   readonly requests: { readonly issued: number; readonly answered: number; readonly failed: number };
   readonly check: CheckReport;
   readonly system: System;
+  /** Ours: every outside request, in issue order (latency, throughput over time). */
+  readonly samples: readonly RequestSample[];
+  /** Ours: the lower bound for any update from this root: its eccentricity x the mean message delay. */
+  readonly bound: number;
+  readonly eccentricity: number;
+  readonly meanDelay: number;
 }
 
 export const nodeName = (i: number): string => `r${i}`;
@@ -67,13 +81,17 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   const reads = { issued: 0, answered: 0, withNull: 0 };
   const requests = { issued: 0, answered: 0, failed: 0 };
   const inflight: Promise<void>[] = [];
+  const samples: { kind: RequestSample["kind"]; issuedAt: number; answeredAt: number | undefined }[] = [];
   const ask = (node: string, req: DbRequest, onAnswer?: (r: unknown) => void): void => {
     requests.issued++;
+    const sample = { kind: req.kind, issuedAt: sys.now(), answeredAt: undefined as number | undefined };
+    samples.push(sample);
     inflight.push(
       sys.request(node, req).then(
         (r) => {
           requests.answered++;
           answeredAt.push(sys.now());
+          sample.answeredAt = sys.now();
           onAnswer?.(r);
         },
         () => {
@@ -130,6 +148,8 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     const k = answeredAt.filter((t) => t >= from && (inclusiveEnd ? t <= to : t < to)).length;
     return (k / window) * 1000;
   };
+  const eccentricity = n - 1; // a line, updated from its far end
+  const meanDelay = (1 + 10) / 2; // the System's default delays
   const first = JSON.stringify((sys.state(nodeName(0)) as DbState).entries);
   const replicasIdentical = sys.nodes().every((id) => JSON.stringify((sys.state(id) as DbState).entries) === first);
 
@@ -150,5 +170,9 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     requests,
     check,
     system: sys,
+    samples,
+    bound: eccentricity * meanDelay,
+    eccentricity,
+    meanDelay,
   };
 }

@@ -65,14 +65,25 @@ export async function runCase(scenario: Scenario, strategy: Strategy, params: Ru
   return { params, violations, problems, updateError, trace, failed: violations.length > 0 || problems.length > 0 || updateError !== undefined };
 }
 
+/** The kinds of failure a run shows: each violated invariant, the scenario's safety, an update that did not complete. */
+export function failureKinds(r: CaseResult): Set<string> {
+  const kinds = new Set<string>(r.violations.map((v) => v.invariant));
+  if (r.problems.length > 0) kinds.add("safety");
+  if (r.updateError !== undefined) kinds.add("update");
+  return kinds;
+}
+
 /**
  * Shrink a failing run: fewer nodes, fewer requests, an earlier update, root 0,
- * greedily, keeping every step that still fails. The seed stays: the run is a
- * function of all parameters, so a smaller run is simply another run that fails.
+ * greedily, keeping every step that still fails in every way the original did
+ * (so an application-level failure is not traded for a mere invariant one).
+ * The seed stays: the run is a function of all parameters, so a smaller run is
+ * simply another run that fails.
  */
 export async function shrink(scenario: Scenario, strategy: Strategy, failing: CaseResult, budget = 200): Promise<CaseResult> {
   let best = failing;
   let tries = 0;
+  const wanted = [...failureKinds(failing)];
   const candidates = (p: RunParams): RunParams[] => {
     const out: RunParams[] = [];
     if (p.nodes > scenario.nodes.min) out.push({ ...p, nodes: scenario.nodes.min }, { ...p, nodes: p.nodes - 1 });
@@ -87,7 +98,8 @@ export async function shrink(scenario: Scenario, strategy: Strategy, failing: Ca
     for (const c of candidates(best.params)) {
       if (tries++ >= budget) break;
       const r = await runCase(scenario, strategy, c);
-      if (r.failed && r.trace.length <= best.trace.length) {
+      const kinds = failureKinds(r);
+      if (r.failed && wanted.every((k) => kinds.has(k)) && r.trace.length <= best.trace.length) {
         best = r;
         improved = true;
         break;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { STRATEGIES, availableStrategies, checkTrace, type Strategy } from "../index.js";
 import { fromNdjson, toNdjson } from "../check/ndjson.js";
-import { fuzz, paramsFor, replayCommand, runCase, type CaseResult } from "../check/fuzz.js";
+import { failureKinds, fuzz, paramsFor, replayCommand, runCase, type CaseResult } from "../check/fuzz.js";
 import { builtInScenarios, loadScenario } from "./scenarios.js";
 import { explore, type ExploreResult } from "../check/explore.js";
 import { builtInModels, loadModel } from "./explore-models.js";
@@ -233,8 +233,9 @@ function problemsOf(r: CaseResult): string[] {
 
 function describeCase(r: CaseResult): string {
   const p = r.params;
-  const verdict = r.failed ? `${problemsOf(r).length} problem(s)` : "ok";
-  return `seed ${p.seed}, ${p.nodes} nodes, ${p.requests} requests, update at ${p.updateAt} ms, root #${p.root}: ${r.trace.length} events, ${verdict}`;
+  const verdict = r.failed ? `failed (${[...failureKinds(r)].join(", ")}: ${problemsOf(r).length} finding${problemsOf(r).length === 1 ? "" : "s"})` : "ok";
+  const plural = (k: number, word: string): string => `${k} ${word}${k === 1 ? "" : "s"}`;
+  return `seed ${p.seed}, ${plural(p.nodes, "node")}, ${plural(p.requests, "request")}, update at ${p.updateAt} ms, root #${p.root}: ${plural(r.trace.length, "event")}, ${verdict}`;
 }
 
 function summary(r: CaseResult): object {
