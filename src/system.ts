@@ -130,6 +130,7 @@ export class System {
   private pumpScheduled = false;
   private settledSomething = false;
   private closed = false;
+  private eventsRun = 0;
 
   constructor(options: SystemOptions = {}) {
     const seed = options.seed ?? 1;
@@ -367,6 +368,11 @@ export class System {
     return checkTrace(this.events, { complete });
   }
 
+  /** Ours: how many events (deliveries, timers, requests) the network has run so far. */
+  eventsExecuted(): number {
+    return this.eventsRun;
+  }
+
   /** Ours: is an update being prepared or run? */
   updating(): boolean {
     return this.active !== undefined;
@@ -577,6 +583,7 @@ export class System {
   }
 
   private dispatch(ev: SimEvent): void {
+    this.eventsRun++;
     switch (ev.kind) {
       case "deliver": {
         const env = ev.env;
