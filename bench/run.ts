@@ -17,6 +17,10 @@
  * to BENCHMARKS below.
  */
 import { simSpeedBenchmark } from "./sim-speed.js";
+import { disruptionBenchmark, overheadBenchmark, scaleBenchmark } from "./update-benches.js";
+
+/** Called as a benchmark advances (done of total steps); the runner draws a bar on a terminal. */
+export type Progress = (done: number, total: number) => void;
 
 export type Metric = number | string | boolean;
 
@@ -30,14 +34,29 @@ export interface BenchmarkOutput {
 export interface Benchmark {
   readonly name: string;
   readonly description: string;
-  run(): Promise<BenchmarkOutput>;
+  run(progress?: Progress): Promise<BenchmarkOutput>;
 }
 
 export const BENCHMARKS: readonly Benchmark[] = [
   {
     name: "sim-speed",
     description: "events/s of the simulated runtime (trace off and on) against a bare heap loop doing the same deliveries",
-    run: simSpeedBenchmark,
+    run: () => simSpeedBenchmark(),
+  },
+  {
+    name: "disruption",
+    description: "the paper's experiment, every strategy, 5 seeds: throughput, latency, H-G vs bound, blocked time, costs",
+    run: disruptionBenchmark,
+  },
+  {
+    name: "scale",
+    description: "random graphs of 1,000 / 10,000 / 50,000 nodes updated with conservative and cut: wall time, peak RSS, H-G vs bound",
+    run: scaleBenchmark,
+  },
+  {
+    name: "overhead",
+    description: "steady state: a plain system against systems whose strategy machinery is idle (target ratio 1.0)",
+    run: overheadBenchmark,
   },
 ];
 
@@ -82,8 +101,17 @@ async function main(): Promise<void> {
     // Progress goes to stderr so that --json leaves stdout to the JSON lines.
     process.stderr.write(`bench: running ${b.name}...\n`);
     const start = process.hrtime.bigint();
+    const bar =
+      process.stderr.isTTY && !args.json
+        ? (done: number, total: number): void => {
+            const width = 30;
+            const filled = Math.round((done / total) * width);
+            process.stderr.write(`\r  [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`);
+            if (done === total) process.stderr.write("\n");
+          }
+        : undefined;
     try {
-      const out = await b.run();
+      const out = await b.run(bar);
       const durationMs = Math.round(Number(process.hrtime.bigint() - start) / 1e6);
       if (args.json) {
         process.stdout.write(JSON.stringify({ benchmark: b.name, durationMs, ...out.metrics }) + "\n");
