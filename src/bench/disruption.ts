@@ -102,9 +102,10 @@ function windowsOf(r: ExperimentResult): { g: number; h: number; l: number } | u
   return { g, h, l: Math.max(h - g, 1) };
 }
 
-function latenciesIn(samples: readonly RequestSample[], from: number, to: number, inclusive: boolean): number[] {
+/** Latencies of the requests issued in the window [from, to) or [from, to], or (from, to] when `openStart`. */
+function latenciesIn(samples: readonly RequestSample[], from: number, to: number, inclusive: boolean, openStart = false): number[] {
   return samples
-    .filter((s) => s.answeredAt !== undefined && s.issuedAt >= from && (inclusive ? s.issuedAt <= to : s.issuedAt < to))
+    .filter((s) => s.answeredAt !== undefined && (openStart ? s.issuedAt > from : s.issuedAt >= from) && (inclusive ? s.issuedAt <= to : s.issuedAt < to))
     .map((s) => (s.answeredAt as number) - s.issuedAt);
 }
 
@@ -113,7 +114,7 @@ function timeline(r: ExperimentResult, bin: number): StrategyDisruption["timelin
   const answered = r.samples.filter((s) => s.answeredAt !== undefined);
   const end = Math.max(0, ...answered.map((s) => s.answeredAt as number));
   const points: TimelinePoint[] = [];
-  for (let t = 0; t < end; t += bin) {
+  for (let t = 0; t <= end; t += bin) {
     const inBin = answered.filter((s) => (s.answeredAt as number) >= t && (s.answeredAt as number) < t + bin);
     const lat = latencyStats(inBin.map((s) => (s.answeredAt as number) - s.issuedAt));
     points.push({ t, throughput: (inBin.length / bin) * 1000, p50: lat.count === 0 ? null : lat.p50 });
@@ -141,7 +142,7 @@ export async function measureDisruption(o: DisruptionOptions): Promise<StrategyD
       if (w !== undefined) {
         lat.before.push(...latenciesIn(r.samples, w.g - w.l, w.g, false));
         lat.during.push(...latenciesIn(r.samples, w.g, w.h, true));
-        lat.after.push(...latenciesIn(r.samples, w.h + Number.MIN_VALUE, w.h + w.l, true));
+        lat.after.push(...latenciesIn(r.samples, w.h, w.h + w.l, true, true));
       }
       blockedAll.push(...blockedTimes(r.system.trace()).values());
       first ??= timeline(r, 10);

@@ -8,6 +8,10 @@ import { builtInScenarios, loadScenario } from "./scenarios.js";
 import { explore, type ExploreResult } from "../check/explore.js";
 import { builtInModels, loadModel } from "./explore-models.js";
 import { registerViz, writeSpaceTimeHtml } from "../viz/viz-command.js";
+import { measureDisruption } from "../bench/disruption.js";
+import { disruptionHtml, disruptionMarkdown, disruptionTable } from "../bench/report.js";
+import { runScaleInChild, type ScaleResult } from "../bench/scale.js";
+import { measureOverhead } from "../bench/overhead.js";
 import { runDemo } from "./demo.js";
 
 function integer(name: string, min: number) {
@@ -63,6 +67,61 @@ export function buildProgram(out: (line: string) => void = (l) => process.stdout
     });
 
   registerViz(program, out);
+
+  program
+    .command("bench")
+    .description("measure disruption: the paper's experiment for every strategy and several seeds (virtual time), optionally scale and steady-state overhead (wall clock)")
+    .addOption(new Option("--strategy <names>", "strategies (default: every available one)").argParser(strategyList))
+    .addOption(new Option("--seeds <n>", "seeds 1..n per strategy").default(5).argParser(integer("--seeds", 1)))
+    .addOption(new Option("--nodes <n>", "replicas on the line").default(7).argParser(integer("--nodes", 2)))
+    .addOption(new Option("--entries <n>", "entries per replica").default(38).argParser(integer("--entries", 1)))
+    .option("--report <dir>", "write report.md and report.html (tables and charts) there")
+    .option("--scale", "also update random graphs of 1,000 / 10,000 / 50,000 nodes with conservative and cut", false)
+    .option("--overhead", "also measure the steady-state overhead of idle strategy machinery", false)
+    .option("--json", "one JSON object per line: one per strategy, then scale and overhead results", false)
+    .action(
+      async (o: { strategy?: Strategy[]; seeds: number; nodes: number; entries: number; report?: string; scale: boolean; overhead: boolean; json: boolean }) => {
+        const strategies = o.strategy ?? availableStrategies();
+        const seeds = Array.from({ length: o.seeds }, (_, i) => i + 1);
+        const bar = !o.json && process.stderr.isTTY ? progressBar(strategies.length * seeds.length, "runs") : undefined;
+        const results = await measureDisruption({ strategies, seeds, nodes: o.nodes, entries: o.entries, ...(bar ? { onRun: bar } : {}) });
+        if (bar) process.stderr.write("\n");
+        if (o.json) for (const r of results) out(JSON.stringify({ kind: "disruption", ...r }));
+        else {
+          out(`The paper's experiment: ${o.nodes} replicas x ${o.entries} entries, seeds ${seeds[0]}..${seeds[seeds.length - 1]}, update from the far end.\n`);
+          out(disruptionTable(results));
+        }
+        const scale: ScaleResult[] = [];
+        if (o.scale) {
+          for (const n of [1000, 10000, 50000]) for (const s of ["conservative", "cut"] as const) scale.push(await runScaleInChild(n, s));
+          if (o.json) for (const r of scale) out(JSON.stringify({ kind: "scale", ...r }));
+          else {
+            out("\nScale (wall clock; each size in its own process):");
+            for (const r of scale) {
+              out(
+                `  ${String(r.nodes).padStart(6)} nodes ${r.strategy.padEnd(12)} update ${r.wallMs.update.toFixed(0)} ms, whole run ${(r.wallMs.build + r.wallMs.run).toFixed(0)} ms, ` +
+                  `peak RSS ${r.peakRssMb.toFixed(0)} MB, ${r.eventsPerSec.toFixed(0)} events/s, H-G ${r.duration} ms (bound ${r.bound.toFixed(1)} ms)`,
+              );
+            }
+          }
+        }
+        if (o.overhead) {
+          const ov = await measureOverhead();
+          if (o.json) for (const r of ov) out(JSON.stringify({ kind: "overhead", ...r }));
+          else {
+            out("\nSteady-state overhead (wall clock, events/s of the same workload; target ratio 1.0):");
+            for (const r of ov) out(`  ${r.strategy.padEnd(15)} ${r.eventsPerSec.toFixed(0)} events/s  ratio ${r.ratio.toFixed(2)}`);
+          }
+        }
+        if (o.report !== undefined) {
+          mkdirSync(o.report, { recursive: true });
+          const meta = { nodes: o.nodes, entries: o.entries, seeds, date: new Date().toISOString().slice(0, 10) };
+          writeFileSync(join(o.report, "report.md"), disruptionMarkdown(results, meta));
+          writeFileSync(join(o.report, "report.html"), disruptionHtml(results, meta));
+          if (!o.json) out(`\nreport: ${join(o.report, "report.md")}, ${join(o.report, "report.html")}`);
+        }
+      },
+    );
 
   program
     .command("fuzz")
@@ -250,11 +309,11 @@ function summary(r: CaseResult): object {
 }
 
 /** A one-line progress bar on stderr. */
-function progressBar(total: number): (done: number, total: number) => void {
+function progressBar(total: number, unit = "runs"): (done: number, total: number) => void {
   return (done) => {
     const width = 30;
     const filled = Math.round((done / total) * width);
-    process.stderr.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} runs`);
+    process.stderr.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} ${unit}`);
   };
 }
 

@@ -1,0 +1,37 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { buildProgram } from "../cli/program.js";
+import { measureOverhead } from "./overhead.js";
+import { runScale } from "./scale.js";
+
+// Smoke tests only: benchmarks are measured by `npm run bench`, never timed in tests.
+describe("the benchmarks run (smoke, 3 nodes)", () => {
+  it("liveswap bench prints a record per strategy and writes the report", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "liveswap-bench-"));
+    const lines: string[] = [];
+    await buildProgram((l) => lines.push(l)).parseAsync(["node", "liveswap", "bench", "--nodes", "3", "--entries", "5", "--seeds", "1", "--strategy", "naive,cut", "--json", "--report", dir]);
+    const records = lines.map((l) => JSON.parse(l));
+    expect(records.map((r) => r.strategy)).toEqual(["naive", "cut"]);
+    const cut = records[1];
+    expect(cut.nullReads).toBe(0);
+    expect(cut.violations).toBe(0);
+    expect(cut.duration.mean).toBeGreaterThan(0);
+    expect(cut.duration.bound).toBe(2 * 5.5);
+    expect(cut.latency.during.count).toBeGreaterThan(0);
+    expect(records[0].violations).toBeGreaterThanOrEqual(0);
+    expect(existsSync(join(dir, "report.md"))).toBe(true);
+    expect(readFileSync(join(dir, "report.html"), "utf8")).toContain("<svg");
+  });
+
+  it("a scale run and the overhead comparison produce their figures", async () => {
+    const s = await runScale(60, "cut");
+    expect(s.nodes).toBe(60);
+    expect(s.controlMessages).toBe(2 * s.links);
+    expect(s.events).toBeGreaterThan(0);
+    const o = await measureOverhead(["cut"], { nodes: 20, tokens: 10, hops: 20, rounds: 1 });
+    expect(o.map((r) => r.strategy)).toEqual(["none", "cut", "none (control)"]);
+    expect(new Set(o.map((r) => r.events)).size).toBe(1); // the same work on every system
+  });
+});
