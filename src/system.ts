@@ -394,7 +394,11 @@ export class System {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const err = new SystemClosedError("close");
+    this.failEveryWaiter(new SystemClosedError("close"));
+  }
+
+  /** Reject every promise a caller holds on this system. */
+  private failEveryWaiter(err: Error): void {
     for (const rid of [...this.openRequests.keys()]) this.failRequest(rid, err);
     for (const w of this.sleepers.splice(0)) w.reject(err);
     for (const w of this.settlers.splice(0)) w.reject(err);
@@ -491,15 +495,7 @@ export class System {
       this.runUntilSomethingSettles();
     } catch (e) {
       // A runtime bug must not be swallowed nor crash the caller's process: every waiter learns it.
-      const err = e instanceof Error ? e : new Error(describeError(e));
-      for (const rid of [...this.openRequests.keys()]) this.failRequest(rid, err);
-      for (const w of this.sleepers.splice(0)) w.reject(err);
-      for (const w of this.settlers.splice(0)) w.reject(err);
-      const a = this.active;
-      if (a) {
-        this.active = undefined;
-        a.reject(err);
-      }
+      this.failEveryWaiter(e instanceof Error ? e : new Error(describeError(e)));
       return;
     }
     if (this.settledSomething) {

@@ -1,10 +1,10 @@
-import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { System, type TraceEvent } from "../index.js";
 import { relayUpdate, relayV1, type RelayStateV2 } from "../testing/fixtures.js";
 import { isControl, isMessage, isPlane, stepAll, stepFirst } from "../testing/scripted.js";
 import { TOPOLOGY_KINDS } from "../testing/topologies.js";
 import { runWorkload } from "../testing/workload.js";
+import { assertStrategyProperty } from "../testing/strategy-property.js";
 import { orientFrom } from "./orientation.js";
 import { Topology } from "../core/topology.js";
 
@@ -136,31 +136,11 @@ describe("conservative, step by step (the paper's correctness argument)", () => 
 });
 
 describe("conservative on every topology (property)", () => {
-  it("zero violations, every node new, exactly 2 control messages per link", async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.record({
-          kind: fc.constantFrom(...TOPOLOGY_KINDS),
-          nodes: fc.integer({ min: 2, max: 15 }),
-          topologySeed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-          rootIndex: fc.nat({ max: 14 }),
-          seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-          tokensBefore: fc.integer({ min: 0, max: 6 }),
-          tokensDuring: fc.integer({ min: 0, max: 6 }),
-          maxHops: fc.integer({ min: 0, max: 25 }),
-          updateAfter: fc.integer({ min: 0, max: 40 }),
-        }),
-        async (c) => {
-          const out = await runWorkload("conservative", c);
-          await out.system.close();
-          expect(out.check.violations).toEqual([]);
-          expect(out.versions.every((v) => v === "relay@2")).toBe(true);
-          expect(out.report.controlMessages).toBe(2 * out.links);
-          expect(out.report.finishedAt).toBe(out.report.nodes[out.report.root]?.turnedNewAt);
-        },
-      ),
-      { numRuns: 1000, seed: 20261124 },
-    );
+  it("zero violations, every node new, exactly 2 control messages per link (1000 runs)", async () => {
+    await assertStrategyProperty("conservative", 1000, (out) => {
+      expect(out.report.controlMessages).toBe(2 * out.links);
+      expect(out.report.finishedAt).toBe(out.report.nodes[out.report.root]?.turnedNewAt);
+    });
   });
 });
 

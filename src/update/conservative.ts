@@ -29,7 +29,8 @@
  *   controlMessages counts only m and m': exactly one each per link.
  */
 import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
-import type { NodeId, RequestId } from "../core/ids.js";
+import type { NodeId } from "../core/ids.js";
+import { DirectAgent } from "./direct-agent.js";
 import type { Topology } from "../core/topology.js";
 import { orientFrom, type Orientation } from "./orientation.js";
 import type { CoordinatorPort, NodeAgent, NodePort, StrategyModule } from "./strategy.js";
@@ -39,7 +40,7 @@ const M = "m";
 const M_PRIME = "m'";
 const START = "start";
 
-class ConservativeAgent implements NodeAgent {
+class ConservativeAgent extends DirectAgent implements NodeAgent {
   private readonly parents: ReadonlySet<NodeId>;
   private readonly children: ReadonlySet<NodeId>;
   private readonly mFrom = new Set<NodeId>();
@@ -52,15 +53,16 @@ class ConservativeAgent implements NodeAgent {
   private readonly buffered: AppEnvelope[] = [];
 
   constructor(
-    private readonly node: NodePort,
+    node: NodePort,
     private readonly run: UpdateRun,
     orientation: Orientation,
   ) {
+    super(node);
     this.parents = new Set(orientation.parents);
     this.children = new Set(orientation.children);
   }
 
-  fingerprint(): unknown {
+  override fingerprint(): unknown {
     return {
       m: [...this.mFrom].sort(),
       mp: [...this.mPrimeFrom].sort(),
@@ -71,7 +73,7 @@ class ConservativeAgent implements NodeAgent {
     };
   }
 
-  onSend(env: AppEnvelope): void {
+  override onSend(env: AppEnvelope): void {
     if (this.sentM && !this.turnedNew && this.children.has(env.to)) {
       this.held.push(env);
       this.run.heldMessages++;
@@ -81,7 +83,7 @@ class ConservativeAgent implements NodeAgent {
     this.node.transmit(env);
   }
 
-  onDeliver(env: AppEnvelope): void {
+  override onDeliver(env: AppEnvelope): void {
     if (!this.turnedNew && this.mPrimeFrom.has(env.from)) {
       this.buffered.push(env);
       if (this.node.tracing) this.node.record({ kind: "buffer", t: this.node.now(), node: this.node.id, from: env.from, msg: env.id });
@@ -90,15 +92,7 @@ class ConservativeAgent implements NodeAgent {
     this.node.execute({ kind: "receive", env });
   }
 
-  onRequest(request: RequestId, body: unknown): void {
-    this.node.execute({ kind: "request", request, body });
-  }
-
-  onTimer(tag: string): void {
-    this.node.execute({ kind: "timer", tag });
-  }
-
-  onControl(env: ControlEnvelope): void {
+  override onControl(env: ControlEnvelope): void {
     switch (env.signal) {
       case START:
         this.node.markStarted();

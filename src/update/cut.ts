@@ -26,28 +26,27 @@
  * price is that every message that can be in flight needs a message mapping.
  */
 import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
-import type { NodeId, RequestId } from "../core/ids.js";
+import type { NodeId } from "../core/ids.js";
+import { DirectAgent } from "./direct-agent.js";
 import type { CoordinatorPort, NodeAgent, NodePort, StrategyModule } from "./strategy.js";
 import type { UpdateRun } from "./update-run.js";
 
 const MARKER = "marker";
 const START = "start";
 
-class CutAgent implements NodeAgent {
+class CutAgent extends DirectAgent implements NodeAgent {
   private turnedNew = false;
   private readonly markerFrom = new Set<NodeId>();
 
-  constructor(private readonly node: NodePort) {}
+  constructor(node: NodePort) {
+    super(node);
+  }
 
-  fingerprint(): unknown {
+  override fingerprint(): unknown {
     return { turnedNew: this.turnedNew, markers: [...this.markerFrom].sort() };
   }
 
-  onSend(env: AppEnvelope): void {
-    this.node.transmit(env);
-  }
-
-  onDeliver(env: AppEnvelope): void {
+  override onDeliver(env: AppEnvelope): void {
     if (this.turnedNew && !this.markerFrom.has(env.from)) {
       // Channel state of the cut: an old message reaching the new code.
       for (const fresh of this.node.transform(env)) this.node.execute({ kind: "receive", env: fresh });
@@ -56,15 +55,7 @@ class CutAgent implements NodeAgent {
     this.node.execute({ kind: "receive", env });
   }
 
-  onRequest(request: RequestId, body: unknown): void {
-    this.node.execute({ kind: "request", request, body });
-  }
-
-  onTimer(tag: string): void {
-    this.node.execute({ kind: "timer", tag });
-  }
-
-  onControl(env: ControlEnvelope): void {
+  override onControl(env: ControlEnvelope): void {
     if (env.signal === START) {
       this.node.markStarted();
       this.turnNew();

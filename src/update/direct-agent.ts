@@ -4,7 +4,7 @@ import type { NodeAgent, NodePort } from "./strategy.js";
 
 /** No update running: everything passes straight through, at no cost. */
 export class DirectAgent implements NodeAgent {
-  constructor(private readonly node: NodePort) {}
+  constructor(protected readonly node: NodePort) {}
 
   onSend(env: AppEnvelope): void {
     this.node.transmit(env);
