@@ -29,7 +29,7 @@ import { checkTrace, type CheckReport } from "./check/checker.js";
 import type { TraceEvent } from "./check/trace-event.js";
 import { isSteerable, type Scheduler, type SteerableScheduler } from "./network/scheduler.js";
 import { ScriptedScheduler, type Chooser } from "./network/scripted-scheduler.js";
-import { laneOf, type SimEvent } from "./network/sim-event.js";
+import type { SimEvent } from "./network/sim-event.js";
 import { SimulatedNetwork } from "./network/simulated-network.js";
 import { TimeOrderedScheduler } from "./network/time-ordered-scheduler.js";
 import { AlphaSynchronizer } from "./node/alpha-synchronizer.js";
@@ -420,8 +420,7 @@ export class System {
    */
   fingerprint(stateKey: (state: unknown) => unknown = (s) => s): string | undefined {
     const sched = this.network.scheduler;
-    const pending = sched instanceof ScriptedScheduler ? sched.all() : undefined;
-    if (pending === undefined) throw new SchedulerError('fingerprint() needs new System({ scheduler: "scripted" })');
+    if (!(sched instanceof ScriptedScheduler)) throw new SchedulerError('fingerprint() needs new System({ scheduler: "scripted" })');
     const nodes: unknown[] = [];
     for (const id of this.topology.nodes()) {
       const rt = this.runtimes.get(id) as NodeRuntime;
@@ -429,27 +428,21 @@ export class System {
       if (agent === undefined) return undefined;
       nodes.push([id, rt.version, rt.epoch, rt.messagesSent, stateKey(rt.node.state), agent, rt.neighbors()]);
     }
-    const lanes = new Map<string, unknown[]>();
-    const other: string[] = [];
-    for (const ev of pending) {
-      const lane = laneOf(ev);
-      const item =
-        ev.kind === "deliver"
-          ? ev.env.kind === "app"
-            ? [ev.env.id, ev.env.epoch, ev.env.body, ev.env.meta ?? null]
-            : [ev.env.signal, ev.env.update, ev.env.data ?? null]
-          : ev.kind === "request"
-            ? [ev.request, ev.body]
-            : ev.kind === "timer"
-              ? [ev.node, ev.tag, ev.incarnation]
-              : [ev.label];
-      if (lane === undefined) other.push(JSON.stringify([ev.kind, item]));
-      else {
-        const list = lanes.get(lane) ?? [];
-        list.push(item);
-        lanes.set(lane, list);
-      }
-    }
+    const item = (ev: SimEvent): unknown =>
+      ev.kind === "deliver"
+        ? ev.env.kind === "app"
+          ? [ev.env.id, ev.env.epoch, ev.env.body, ev.env.meta ?? null]
+          : [ev.env.signal, ev.env.update, ev.env.data ?? null]
+        : ev.kind === "request"
+          ? [ev.request, ev.body]
+          : ev.kind === "timer"
+            ? [ev.node, ev.tag, ev.incarnation]
+            : [ev.label];
+    const lanes = [...sched.lanes().entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).map(([lane, q]) => [lane, q.map(item)]);
+    const other = sched
+      .unlaned()
+      .map((ev) => JSON.stringify([ev.kind, item(ev)]))
+      .sort();
     const a = this.active;
     const update =
       a === undefined
@@ -457,8 +450,8 @@ export class System {
         : [a.run.id, a.run.phase, [...a.coordinator.acks.keys()].sort(), [...a.run.turnedNewAt.keys()].sort(), Number.isNaN(a.run.startedAt), a.strategy.coordinatorFingerprint?.(a.run) ?? null];
     return JSON.stringify([
       nodes,
-      [...lanes.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)),
-      other.sort(),
+      lanes,
+      other,
       [...this.openRequests.keys()].sort(),
       update,
       this.epoch,

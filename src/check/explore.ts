@@ -15,7 +15,8 @@
  *   "update()" is an event of the coordinator (it only creates the run and the
  *   prepare messages);
  * - state hashing: the system's fingerprint (node code, state and agent,
- *   pending events, coordinator) identifies states reached by different paths;
+ *   pending events, coordinator) identifies states reached by different paths
+ *   (stored compacted to a 53-bit hash, see hash53);
  *   a state already explored with a sleep set included in the current one is
  *   not explored again (the condition under which sleep sets and state caching
  *   combine soundly). The prefix of a pruned path is still judged, so a
@@ -142,12 +143,32 @@ class Replay {
 
 const independent = (a: NodeId, b: NodeId): boolean => a !== b;
 
+/**
+ * Hash compaction (as in SPIN): a visited state is stored as a 53-bit hash of
+ * its fingerprint, not the fingerprint itself, which can be kilobytes. Two
+ * different states collide with probability about n^2 / 2^54 for n states
+ * (under 1e-4 for a million), the price of keeping the search in memory.
+ */
+export function hash53(s: string): number {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+  }
+  h1 ^= h1 >>> 16;
+  h2 = Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35);
+  return (h1 >>> 0) * 2097152 + ((h2 >>> 0) >>> 11);
+}
+
 export async function explore(model: ExploreModel, strategy: Strategy, o: ExploreOptions = {}): Promise<ExploreResult> {
   const reduction = o.reduction ?? true;
   const maxPaths = o.maxPaths ?? 1_000_000;
   const maxTimeMs = o.maxTimeMs ?? 60_000;
   const started = performance.now();
-  const visited = new Map<string, ReadonlyMap<string, NodeId>[]>();
+  const visited = new Map<number, ReadonlyMap<string, NodeId>[]>();
   let paths = 0;
   let pruned = 0;
   let steps = 0;
@@ -175,10 +196,11 @@ export async function explore(model: ExploreModel, strategy: Strategy, o: Explor
         return;
       }
       if (hashing) {
-        const fp = r.sys.fingerprint(model.stateKey);
-        if (fp === undefined) {
+        const full = r.sys.fingerprint(model.stateKey);
+        if (full === undefined) {
           hashing = false;
         } else {
+          const fp = hash53(full);
           const seen = visited.get(fp);
           if (seen !== undefined && seen.some((s) => [...s.keys()].every((k) => sleep.has(k)))) {
             pruned++;

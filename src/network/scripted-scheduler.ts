@@ -14,38 +14,46 @@ export const earliestFirst: Chooser = (enabled) => enabled[0] as SimEvent;
  * may happen. Virtual time only moves forward: an event chosen early runs late.
  */
 export class ScriptedScheduler implements SteerableScheduler {
-  private pending: SimEvent[] = [];
+  /** Pending events of each FIFO lane, oldest first; a lane is dropped when it empties. */
+  private readonly laneQueues = new Map<string, SimEvent[]>();
+  /** Pending events that belong to no lane (timers, deadlines), in scheduling order. */
+  private readonly free: SimEvent[] = [];
+  private count = 0;
   /** enabled(), kept until the next push or take. */
   private enabledCache: SimEvent[] | undefined;
 
   constructor(private readonly choose: Chooser = earliestFirst) {}
 
   get size(): number {
-    return this.pending.length;
+    return this.count;
   }
 
   push(ev: SimEvent): void {
-    this.pending.push(ev);
+    const lane = laneOf(ev);
+    if (lane === undefined) this.free.push(ev);
+    else {
+      const q = this.laneQueues.get(lane);
+      if (q === undefined) this.laneQueues.set(lane, [ev]);
+      else q.push(ev);
+    }
+    this.count++;
     this.enabledCache = undefined;
   }
 
-  /** Every pending event, enabled or not, in the order they were scheduled. */
-  all(): readonly SimEvent[] {
-    return this.pending;
+  /** Every pending event by FIFO lane, oldest first (lanes in no particular order). */
+  lanes(): ReadonlyMap<string, readonly SimEvent[]> {
+    return this.laneQueues;
+  }
+
+  /** Pending events outside any lane (timers, deadlines). */
+  unlaned(): readonly SimEvent[] {
+    return this.free;
   }
 
   enabled(): readonly SimEvent[] {
     if (this.enabledCache !== undefined) return this.enabledCache;
-    const seenLanes = new Set<string>();
-    const out: SimEvent[] = [];
-    for (const ev of this.pending) {
-      const lane = laneOf(ev);
-      if (lane !== undefined) {
-        if (seenLanes.has(lane)) continue;
-        seenLanes.add(lane);
-      }
-      out.push(ev);
-    }
+    const out: SimEvent[] = [...this.free];
+    for (const q of this.laneQueues.values()) out.push(q[0] as SimEvent);
     this.enabledCache = out.sort((a, b) => a.time - b.time || a.seq - b.seq);
     return this.enabledCache;
   }
@@ -62,17 +70,24 @@ export class ScriptedScheduler implements SteerableScheduler {
   }
 
   take(seq: number): SimEvent {
-    const enabled = this.enabled();
-    const ev = enabled.find((e) => e.seq === seq);
+    const ev = this.enabled().find((e) => e.seq === seq);
     if (ev === undefined) {
-      const pending = this.pending.find((e) => e.seq === seq);
+      let pending: SimEvent | undefined = this.free.find((e) => e.seq === seq);
+      for (const q of this.laneQueues.values()) pending ??= q.find((e) => e.seq === seq);
       throw new SchedulerError(
         pending === undefined
-          ? `no pending event #${seq}; enabled now: ${enabled.map(describeEvent).join("; ") || "none"}`
+          ? `no pending event #${seq}; enabled now: ${this.enabled().map(describeEvent).join("; ") || "none"}`
           : `event ${describeEvent(pending)} is not enabled: an earlier message on its channel must be delivered first (FIFO)`,
       );
     }
-    this.pending.splice(this.pending.indexOf(ev), 1);
+    const lane = laneOf(ev);
+    if (lane === undefined) this.free.splice(this.free.indexOf(ev), 1);
+    else {
+      const q = this.laneQueues.get(lane) as SimEvent[];
+      q.shift();
+      if (q.length === 0) this.laneQueues.delete(lane);
+    }
+    this.count--;
     this.enabledCache = undefined;
     return ev;
   }
