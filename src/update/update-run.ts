@@ -39,8 +39,12 @@ export class UpdateRun {
     readonly requestedAt: number,
   ) {}
 
+  private nodeList: readonly NodeId[] | undefined;
+
+  /** Every node of the update, sorted (the plan's order). */
   get nodes(): readonly NodeId[] {
-    return [...this.plan.keys()];
+    this.nodeList ??= [...this.plan.keys()];
+    return this.nodeList;
   }
 
   get running(): boolean {
