@@ -2,7 +2,7 @@ import type { ExploreModel } from "../check/explore.js";
 import type { System } from "../system.js";
 import { relayUpdate, relayV1, type RelayState, type RelayStateV2 } from "./fixtures.js";
 
-/** Each node sends two messages (one request each, hop budget 0), the update starts at any point, from the first node. */
+/** Each node sends two messages (in one event: one outside request; hop budget 0), the update starts at any point, from the first node. */
 function smallModel(name: string, description: string, links: readonly (readonly [string, string])[]): ExploreModel {
   const nodes = [...new Set(links.flat())].sort();
   return {
@@ -16,9 +16,7 @@ function smallModel(name: string, description: string, links: readonly (readonly
     start(sys: System) {
       for (const n of nodes) {
         const ns = sys.neighbors(n);
-        for (let k = 0; k < 2; k++) {
-          sys.request(n, { kind: "send", token: `${n}${k}`, hops: 0, to: ns[k % ns.length] as string }).catch(() => undefined);
-        }
+        sys.request(n, { kind: "two", token: n, to: [ns[0] as string, ns[1 % ns.length] as string] }).catch(() => undefined);
       }
     },
     update: () => relayUpdate,

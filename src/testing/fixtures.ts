@@ -16,6 +16,8 @@ export type RelayMessage = { readonly token: string; readonly hops: number };
 /** A request asks the node to send a token with a hop budget to `to` (or to every neighbor). */
 export type RelayRequest =
   | { readonly kind: "send"; readonly token: string; readonly hops: number; readonly to?: NodeId }
+  /** Two messages in one event (hop budget 0), one to each listed neighbour (twice to the same one if listed twice). */
+  | { readonly kind: "two"; readonly token: string; readonly to: readonly [NodeId, NodeId] }
   | { readonly kind: "count" }
   | { readonly kind: "timer"; readonly delay: number; readonly tag: string }
   | { readonly kind: "throw" };
@@ -36,6 +38,10 @@ export const relayV1 = defineBehavior<RelayState, RelayMessage, RelayRequest, nu
     switch (req.kind) {
       case "send":
         for (const to of req.to !== undefined ? [req.to] : ctx.neighbors()) ctx.send(to, { token: req.token, hops: req.hops });
+        ctx.respond(id, "sent");
+        return s;
+      case "two":
+        req.to.forEach((to, k) => ctx.send(to, { token: `${req.token}${k}`, hops: 0 }));
         ctx.respond(id, "sent");
         return s;
       case "count":
@@ -76,6 +82,10 @@ export const relayV2 = defineBehavior<RelayStateV2, RelayMessageV2, RelayRequest
     switch (req.kind) {
       case "send":
         for (const to of req.to !== undefined ? [req.to] : ctx.neighbors()) ctx.send(to, { t: req.token, ttl: req.hops });
+        ctx.respond(id, "sent");
+        return s;
+      case "two":
+        req.to.forEach((to, k) => ctx.send(to, { t: `${req.token}${k}`, ttl: 0 }));
         ctx.respond(id, "sent");
         return s;
       case "count":
