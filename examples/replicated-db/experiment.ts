@@ -53,10 +53,20 @@ export interface ExperimentResult {
   readonly system: System;
   /** Ours: every outside request, in issue order (latency, throughput over time). */
   readonly samples: readonly RequestSample[];
-  /** Ours: the lower bound for any update from this root: its eccentricity x the mean message delay. */
+  /**
+   * Ours: the lower bound for any update from this root: its eccentricity x the
+   * mean delay an application message took, send to delivery, before G. Under
+   * load that delay exceeds the network's configured mean: channels are FIFO,
+   * so a message (or a marker) waits for the ones ahead of it.
+   */
   readonly bound: number;
+  /** Eccentricity x the configured mean delay (what an idle network would give). */
+  readonly nominalBound: number;
   readonly eccentricity: number;
+  /** The network's configured mean delay. */
   readonly meanDelay: number;
+  /** The measured mean send-to-delivery delay of application messages delivered before G. */
+  readonly channelDelay: number;
 }
 
 export const nodeName = (i: number): string => `r${i}`;
@@ -150,6 +160,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   };
   const eccentricity = n - 1; // a line, updated from its far end
   const meanDelay = (1 + 10) / 2; // the System's default delays
+  const channelDelay = measuredChannelDelay(sys, g) ?? meanDelay;
   const first = JSON.stringify((sys.state(nodeName(0)) as DbState).entries);
   const replicasIdentical = sys.nodes().every((id) => JSON.stringify((sys.state(id) as DbState).entries) === first);
 
@@ -171,8 +182,29 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     check,
     system: sys,
     samples,
-    bound: eccentricity * meanDelay,
+    bound: eccentricity * channelDelay,
+    nominalBound: eccentricity * meanDelay,
     eccentricity,
     meanDelay,
+    channelDelay,
   };
+}
+
+/** Mean send-to-delivery time of the application messages delivered before `until`; undefined if none were. */
+function measuredChannelDelay(sys: System, until: number): number | undefined {
+  const sentAt = new Map<string, number>();
+  let sum = 0;
+  let count = 0;
+  for (const e of sys.trace()) {
+    if (e.t >= until) break;
+    if (e.kind === "send") sentAt.set(e.msg, e.t);
+    else if (e.kind === "deliver") {
+      const t0 = sentAt.get(e.msg);
+      if (t0 === undefined) continue;
+      sum += e.t - t0;
+      count++;
+      sentAt.delete(e.msg);
+    }
+  }
+  return count === 0 ? undefined : sum / count;
 }

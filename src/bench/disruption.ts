@@ -36,8 +36,20 @@ export interface StrategyDisruption {
   readonly throughput: WindowFigures<number> & { readonly ratio: number };
   /** Latency (virtual ms) of the requests issued in each window, pooled over the seeds. */
   readonly latency: WindowFigures<LatencyStats>;
-  /** H - G over the seeds, and the lower bound: the root's eccentricity x the mean delay. */
-  readonly duration: { readonly mean: number; readonly min: number; readonly max: number; readonly bound: number; readonly ratioToBound: number };
+  /**
+   * H - G over the seeds, and the lower bound: the root's eccentricity x the
+   * mean delay messages took in the run (FIFO channels under load), mean over
+   * the seeds; `nominalBound` uses the network's configured mean delay instead.
+   */
+  readonly duration: {
+    readonly mean: number;
+    readonly min: number;
+    readonly max: number;
+    readonly bound: number;
+    readonly ratioToBound: number;
+    readonly nominalBound: number;
+    readonly channelDelay: number;
+  };
   /** Virtual ms a node held sends, buffered receives or stood frozen before turning new: mean over nodes and seeds, and the worst node. */
   readonly blocked: { readonly meanPerNode: number; readonly maxPerNode: number };
   readonly controlMessages: number;
@@ -152,7 +164,7 @@ export async function measureDisruption(o: DisruptionOptions): Promise<StrategyD
     }
     const reports = runs.flatMap((r) => ("error" in r.update ? [] : [r.update]));
     const durations = reports.map((u) => u.finishedAt - u.startedAt);
-    const bound = runs[0]?.bound ?? 0;
+    const bound = mean(runs.map((r) => r.bound));
     const before = mean(runs.map((r) => r.throughput.before));
     const during = mean(runs.map((r) => r.throughput.during));
     const rb = reports.flatMap((u) => (u.rollback ? [u.rollback] : []));
@@ -167,6 +179,8 @@ export async function measureDisruption(o: DisruptionOptions): Promise<StrategyD
         max: Math.max(...durations),
         bound,
         ratioToBound: bound === 0 ? 0 : mean(durations) / bound,
+        nominalBound: runs[0]?.nominalBound ?? 0,
+        channelDelay: mean(runs.map((r) => r.channelDelay)),
       },
       blocked: { meanPerNode: mean(blockedAll), maxPerNode: Math.max(0, ...blockedAll) },
       controlMessages: mean(reports.map((u) => u.controlMessages)),

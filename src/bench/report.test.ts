@@ -116,7 +116,7 @@ describe("disruptionMarkdown", () => {
   it("shows a dash, never NaN or Infinity, when no update finished", () => {
     const failed: StrategyDisruption = {
       ...results[1]!,
-      duration: { mean: 0, min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY, bound: 11, ratioToBound: 0 },
+      duration: { mean: 0, min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY, bound: 11, ratioToBound: 0, nominalBound: 11, channelDelay: 5.5 },
       failedUpdates: 1,
       timeline: { ...results[1]!.timeline, g: Number.NaN, h: Number.NaN },
     };

@@ -109,6 +109,7 @@ const COLUMNS: readonly Column[] = [
   { head: "after", group: "latency p50 / p99 / max (ms)", cell: (d) => latencyCell(d.latency.after) },
   { head: "mean (min..max)", group: "update H-G (ms)", cell: (d) => durationCell(d.duration) },
   { head: "bound", group: "update H-G (ms)", cell: (d) => short(d.duration.bound) },
+  { head: "nominal bound", group: "update H-G (ms)", cell: (d) => short(d.duration.nominalBound) },
   { head: "/ bound", group: "update H-G (ms)", cell: (d) => (Number.isFinite(d.duration.min) ? `${fixed(d.duration.ratioToBound, 2)}x` : DASH) },
   { head: "mean / worst", group: "blocked (ms per node)", cell: (d) => `${short(d.blocked.meanPerNode)} / ${short(d.blocked.maxPerNode)}` },
   { head: "control msgs", group: "cost (per update)", cell: (d) => short(d.controlMessages) },
@@ -124,7 +125,7 @@ function mdHead(c: Column): string {
   if (c.group === "") return c.head;
   if (c.group.startsWith("latency")) return `latency ${c.head} p50 / p99 / max (ms)`;
   if (c.group.startsWith("throughput")) return c.head === "during / before" ? "req/s during / before" : `req/s ${c.head}`;
-  if (c.group.startsWith("update")) return c.head === "/ bound" ? "H-G / bound" : c.head === "bound" ? "bound (ms)" : `H-G ms ${c.head}`;
+  if (c.group.startsWith("update")) return c.head === "/ bound" ? "H-G / bound" : c.head === "bound" ? "bound (ms)" : c.head === "nominal bound" ? "nominal bound (ms)" : `H-G ms ${c.head}`;
   if (c.group.startsWith("blocked")) return `blocked ms per node ${c.head}`;
   return c.head;
 }
@@ -185,7 +186,8 @@ export function strategySummary(d: StrategyDisruption): string {
         : r < 1
           ? `${fixed(r, 2)}x the lower bound of ${short(d.duration.bound)} ms (under it: the bound holds for updates that travel the links from the root)`
           : `${fixed(r, 2)}x the lower bound of ${short(d.duration.bound)} ms`;
-    parts.push(`the update took ${fixed(d.duration.mean, 1)} ms${spread}, ${vsBound}`);
+    const delay = d.duration.channelDelay > 0 ? ` (messages took ${fixed(d.duration.channelDelay, 2)} ms a hop; ${short(d.duration.nominalBound)} ms on an idle network)` : "";
+    parts.push(`the update took ${fixed(d.duration.mean, 1)} ms${spread}, ${vsBound}${delay}`);
   }
   parts.push(
     d.blocked.maxPerNode > 0
@@ -230,7 +232,8 @@ export function rollbackExtras(results: readonly StrategyDisruption[]): { readon
 const WINDOWS_NOTE =
   "Windows, with L = H - G: before = [G - L, G), during = [G, H], after = (H, H + L]. G is the last instant every node is old, H the instant the last node turned new. " +
   "Throughput counts requests answered in the window per virtual second (mean over the seeds); latency is that of the requests issued in the window (pooled over the seeds). " +
-  "The lower bound is the root's eccentricity times the mean message delay. Blocked: virtual ms from a node's first hold, buffer or freeze to its swap.";
+  "The lower bound is the root's eccentricity times the mean delay application messages took before G, send to delivery (channels are FIFO, so under load a message, or a marker, waits behind the ones ahead of it: " +
+  "this is longer than the network's configured mean delay, which gives the nominal bound). Blocked: virtual ms from a node's first hold, buffer or freeze to its swap.";
 
 function titleOf(meta: ReportMeta): string {
   return meta.title ?? "Update disruption";
