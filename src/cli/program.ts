@@ -13,6 +13,7 @@ import { disruptionHtml, disruptionMarkdown, disruptionTable } from "../bench/re
 import { runScaleInChild, type ScaleResult } from "../bench/scale.js";
 import { measureOverhead } from "../bench/overhead.js";
 import { runDemo } from "./demo.js";
+import { registerDeploy } from "./deploy-commands.js";
 
 function integer(name: string, min: number) {
   return (value: string): number => {
@@ -263,6 +264,7 @@ export function buildProgram(out: (line: string) => void = (l) => process.stdout
       },
     );
 
+  registerDeploy(program, out);
   return program;
 }
 

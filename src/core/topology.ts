@@ -45,8 +45,10 @@ export class Topology {
     return this.incarnation.get(a)?.get(b) ?? 0;
   }
 
-  addLink(a: NodeId, b: NodeId): void {
-    const inc = this.nextIncarnation++;
+  /** `incarnation`: given by a configuration manager in another process, so that both ends agree on it. */
+  addLink(a: NodeId, b: NodeId, incarnation?: number): void {
+    const inc = incarnation ?? this.nextIncarnation;
+    this.nextIncarnation = Math.max(this.nextIncarnation, inc) + 1;
     this.incarnation.get(a)?.set(b, inc);
     this.incarnation.get(b)?.set(a, inc);
     this.links_++;

@@ -14,6 +14,8 @@ export interface CoordinatorHost {
   record(ev: TraceEvent): void;
   /** The update ended: completed (error undefined), aborted in prepare, or failed. */
   finished(run: UpdateRun, error: Error | undefined): void;
+  /** What else a node needs in its prepare message (over TCP: the signed package and the run's parameters). */
+  prepareExtra?(run: UpdateRun, node: NodeId): Record<string, unknown>;
 }
 
 /**
@@ -54,7 +56,7 @@ export class UpdateCoordinator implements CoordinatorPort {
   begin(): void {
     for (const n of this.run.nodes) {
       const data = this.strategy.prepareData?.(this.run, this.host.topology, n);
-      this.send(n, "prepare", { strategy: data }, false);
+      this.send(n, "prepare", { strategy: data, ...this.host.prepareExtra?.(this.run, n) }, false);
     }
   }
 
@@ -119,12 +121,16 @@ export class UpdateCoordinator implements CoordinatorPort {
     this.host.finished(run, error);
   }
 
-  /** G: the protocol begins. */
-  markStarted(): void {
+  /**
+   * G: the protocol begins. Over TCP the root reports it: `at` is its time and
+   * `recorded` says it already traced update-start (before its own swap, as the
+   * checker needs it).
+   */
+  markStarted(at?: number, recorded = false): void {
     const run = this.run;
     if (!Number.isNaN(run.startedAt)) return;
-    run.startedAt = this.now();
-    if (this.host.tracing) {
+    run.startedAt = at ?? this.now();
+    if (this.host.tracing && !recorded) {
       this.host.record({ kind: "update-start", t: this.now(), update: run.id, strategy: run.strategy, root: run.root, nodes: run.nodes });
     }
   }

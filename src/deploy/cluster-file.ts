@@ -1,0 +1,171 @@
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { LineCounter, parseDocument, isNode } from "yaml";
+import { z } from "zod";
+import { parseAddress } from "../network/tcp/sockets.js";
+
+/**
+ * The cluster file: which nodes exist, where they listen, what code each
+ * starts with, how they are linked, and the keys the cluster trusts. YAML,
+ * validated by a schema; an error names the file, the line and the field.
+ * Paths are relative to the file.
+ */
+const address = z.string().refine((a) => {
+  try {
+    parseAddress(a);
+    return true;
+  } catch {
+    return false;
+  }
+}, "expected host:port, e.g. 127.0.0.1:7401");
+
+const nodeId = z.string().regex(/^[A-Za-z0-9_.-]+$/, "a node id is letters, digits, '_', '.', '-'");
+
+const schema = z
+  .object({
+    nodes: z
+      .array(
+        z
+          .object({
+            id: nodeId,
+            address,
+            /** A module exporting `behaviors` (or a signed package of one). */
+            package: z.string().min(1),
+            /** The export of `behaviors` this node starts with. */
+            behavior: z.string().min(1),
+            cert: z.string().min(1).optional(),
+            key: z.string().min(1).optional(),
+          })
+          .strict(),
+      )
+      .min(1, "a cluster needs at least one node"),
+    links: z.array(z.tuple([nodeId, nodeId])).default([]),
+    trust: z.object({ signingKey: z.string().min(1) }).strict().optional(),
+    tls: z
+      .object({
+        ca: z.string().min(1),
+        control: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict(),
+      })
+      .strict()
+      .optional(),
+    /** Where nodes write their NDJSON traces (one file per node) and the control plane its own. */
+    trace: z.string().min(1).optional(),
+    codec: z.enum(["json"]).default("json"),
+  })
+  .strict();
+
+export interface ClusterNode {
+  readonly id: string;
+  readonly address: string;
+  readonly package: string;
+  readonly behavior: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+export interface Cluster {
+  /** The file it came from (absolute). */
+  readonly file: string;
+  readonly nodes: readonly ClusterNode[];
+  readonly links: readonly (readonly [string, string])[];
+  readonly signingKey?: string;
+  readonly tls?: { readonly ca: string; readonly control: { readonly cert: string; readonly key: string } };
+  readonly traceDir?: string;
+  readonly codec: "json";
+}
+
+export class ClusterFileError extends Error {
+  readonly code = "CLUSTER_FILE";
+  constructor(message: string) {
+    super(message);
+    this.name = "ClusterFileError";
+  }
+}
+
+export function loadClusterFile(file: string): Cluster {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, "utf8");
+  } catch (e) {
+    throw new ClusterFileError(`cluster file ${file}: cannot read it (${e instanceof Error ? e.message : String(e)})`);
+  }
+  return parseCluster(text, abs);
+}
+
+/** Parse and validate cluster YAML; `file` names it in errors and anchors relative paths. */
+export function parseCluster(text: string, file: string): Cluster {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0] as { message: string; linePos?: readonly { line: number; col: number }[] };
+    const at = e.linePos?.[0];
+    throw new ClusterFileError(`${file}${at ? `:${at.line}:${at.col}` : ""}: not valid YAML (${e.message.split("\n")[0]})`);
+  }
+  const where = (path: readonly PropertyKey[]): string => {
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n).map((k) => (typeof k === "symbol" ? String(k) : k)), true);
+      if (isNode(node) && node.range) {
+        const p = lines.linePos(node.range[0]);
+        return `${file}:${p.line}:${p.col}`;
+      }
+    }
+    return file;
+  };
+  const parsed = schema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0] as z.core.$ZodIssue;
+    const field = issue.path.length === 0 ? "(top level)" : issue.path.map(String).join(".");
+    throw new ClusterFileError(`${where(issue.path)}: field "${field}": ${issue.message}`);
+  }
+  const c = parsed.data;
+  const dir = dirname(file);
+  const ids = new Set<string>();
+  c.nodes.forEach((n, i) => {
+    if (ids.has(n.id)) throw new ClusterFileError(`${where(["nodes", i, "id"])}: field "nodes.${i}.id": node "${n.id}" is listed twice`);
+    ids.add(n.id);
+    if (c.tls && (n.cert === undefined || n.key === undefined)) {
+      throw new ClusterFileError(`${where(["nodes", i])}: field "nodes.${i}": the cluster uses TLS, so node "${n.id}" needs cert and key`);
+    }
+  });
+  const seen = new Set<string>();
+  c.links.forEach(([a, b], i) => {
+    for (const [k, x] of [[0, a], [1, b]] as const) {
+      if (!ids.has(x)) throw new ClusterFileError(`${where(["links", i, k])}: field "links.${i}.${k}": no node "${x}" in nodes`);
+    }
+    if (a === b) throw new ClusterFileError(`${where(["links", i])}: field "links.${i}": a node cannot link to itself ("${a}")`);
+    const key = a < b ? `${a}\n${b}` : `${b}\n${a}`;
+    if (seen.has(key)) throw new ClusterFileError(`${where(["links", i])}: field "links.${i}": "${a}" and "${b}" are linked twice`);
+    seen.add(key);
+  });
+  const rel = (p: string): string => resolve(dir, p);
+  return {
+    file,
+    nodes: c.nodes.map((n) => ({
+      id: n.id,
+      address: n.address,
+      package: rel(n.package),
+      behavior: n.behavior,
+      ...(n.cert !== undefined ? { cert: rel(n.cert) } : {}),
+      ...(n.key !== undefined ? { key: rel(n.key) } : {}),
+    })),
+    links: c.links,
+    ...(c.trust ? { signingKey: rel(c.trust.signingKey) } : {}),
+    ...(c.tls ? { tls: { ca: rel(c.tls.ca), control: { cert: rel(c.tls.control.cert), key: rel(c.tls.control.key) } } } : {}),
+    ...(c.trace !== undefined ? { traceDir: rel(c.trace) } : {}),
+    codec: c.codec,
+  };
+}
+
+/** Link incarnations every process derives alike: the file's order, from 1. */
+export function linkIncarnations(cluster: Cluster): Map<string, number> {
+  const out = new Map<string, number>();
+  cluster.links.forEach(([a, b], i) => {
+    out.set(linkKey(a, b), i + 1);
+  });
+  return out;
+}
+
+export function linkKey(a: string, b: string): string {
+  return a < b ? `${a}\n${b}` : `${b}\n${a}`;
+}

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Cluster } from "./cluster-file.js";
+import { ClusterClient } from "./cluster-client.js";
+
+/** How to start `liveswap node` in a child process: the compiled CLI, or the sources through tsx. */
+export function nodeCommand(): { readonly cmd: string; readonly args: readonly string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const fromSource = here.endsWith(".ts");
+  const main = join(dirname(here), "..", "cli", fromSource ? "main.ts" : "main.js");
+  return { cmd: process.execPath, args: fromSource ? ["--import", "tsx", main] : [main] };
+}
+
+const pidFile = (cluster: Cluster): string => join(dirname(cluster.file), ".liveswap-cluster.json");
+
+export interface StartedNode {
+  readonly id: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+}
+
+/**
+ * `liveswap cluster up`: every node of the file as a local child process (for
+ * development and tests), logs under `<dir>/.liveswap-logs/`; resolves once
+ * every node answers its status.
+ */
+export async function clusterUp(cluster: Cluster, opts: { readonly only?: readonly string[]; readonly timeoutMs?: number; readonly detached?: boolean } = {}): Promise<StartedNode[]> {
+  const { cmd, args } = nodeCommand();
+  const logDir = join(dirname(cluster.file), ".liveswap-logs");
+  mkdirSync(logDir, { recursive: true });
+  const started: StartedNode[] = [];
+  const ids = opts.only ?? cluster.nodes.map((n) => n.id);
+  for (const id of ids) {
+    const log = openSync(join(logDir, `${id}.log`), "w");
+    const child = spawn(cmd, [...args, "node", "--cluster", cluster.file, "--id", id], {
+      stdio: ["ignore", log, log],
+      detached: opts.detached ?? false,
+      cwd: process.cwd(),
+    });
+    if (opts.detached) child.unref();
+    started.push({ id, pid: child.pid as number, child });
+  }
+  const known = existsSync(pidFile(cluster)) ? (JSON.parse(readFileSync(pidFile(cluster), "utf8")) as Record<string, number>) : {};
+  for (const s of started) known[s.id] = s.pid;
+  writeFileSync(pidFile(cluster), JSON.stringify(known, null, 2));
+  const client = new ClusterClient(cluster);
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  try {
+    for (const s of started) {
+      for (;;) {
+        if (s.child.exitCode !== null) {
+          const tail = readFileSync(join(logDir, `${s.id}.log`), "utf8").trim().split("\n").slice(-5).join("\n");
+          throw new Error(`node "${s.id}" exited (code ${s.child.exitCode}) while starting:\n${tail}`);
+        }
+        try {
+          await client.status(s.id);
+          break;
+        } catch (e) {
+          if (Date.now() > deadline) throw new Error(`node "${s.id}" did not answer within ${opts.timeoutMs ?? 30_000} ms (${e instanceof Error ? e.message : String(e)}); see ${join(logDir, `${s.id}.log`)}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
+  } finally {
+    client.close();
+  }
+  return started;
+}
+
+/** `liveswap cluster down`: stop the processes `up` started (SIGTERM). */
+export function clusterDown(cluster: Cluster): string[] {
+  const file = pidFile(cluster);
+  if (!existsSync(file)) return [];
+  const known = JSON.parse(readFileSync(file, "utf8")) as Record<string, number>;
+  const stopped: string[] = [];
+  for (const [id, pid] of Object.entries(known)) {
+    try {
+      process.kill(pid, "SIGTERM");
+      stopped.push(id);
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(file);
+  return stopped;
+}

@@ -1,0 +1,339 @@
+import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Behavior } from "../core/behavior.js";
+import type { ControlEnvelope, Envelope } from "../core/envelope.js";
+import { DuplicateLinkError, RequestFailedError, UnknownLinkError, UpdateInProgressError } from "../core/errors.js";
+import { CONTROL, type NodeId, type RequestId } from "../core/ids.js";
+import { Topology } from "../core/topology.js";
+import type { Update, UpdateOptions } from "../core/update.js";
+import type { TraceEvent } from "../check/trace-event.js";
+import { NodeRuntime, type NodeHost } from "../node/node-runtime.js";
+import { jsonCodec } from "../network/tcp/codec.js";
+import type { TlsMaterial } from "../network/tcp/sockets.js";
+import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
+import { LamportClock, type Command, type NodeStatus, type StampedEvent, type UpdateFigures } from "../network/tcp/wire.js";
+import { strategyModule } from "../update/registry.js";
+import type { StrategyModule } from "../update/strategy.js";
+import { UpdateRun } from "../update/update-run.js";
+import { linkIncarnations, type Cluster, type ClusterNode } from "./cluster-file.js";
+import { moduleContents, parsePackage, readKey, verifyAndLoad } from "./update-package.js";
+
+/** What the control plane puts in a prepare message over TCP, beside the strategy's own data. */
+export interface DeployPrepare {
+  readonly package: string;
+  readonly run: {
+    readonly strategy: UpdateRun["strategy"];
+    readonly root: NodeId;
+    readonly nodes: readonly NodeId[];
+    readonly options: UpdateOptions;
+    readonly requestedAt: number;
+  };
+}
+
+interface Current {
+  readonly run: UpdateRun;
+  readonly strategy: StrategyModule;
+  readonly coordinator: { markStarted(): void };
+}
+
+export class NodeConfigError extends Error {
+  readonly code = "NODE_CONFIG";
+  constructor(message: string) {
+    super(message);
+    this.name = "NodeConfigError";
+  }
+}
+
+export function tlsFor(cluster: Cluster, certPath: string | undefined, keyPath: string | undefined): TlsMaterial | undefined {
+  if (cluster.tls === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined) throw new NodeConfigError("the cluster uses TLS: a certificate and key are needed");
+  const read = (p: string, what: string): string => {
+    try {
+      return readFileSync(p, "utf8");
+    } catch (e) {
+      throw new NodeConfigError(`cannot read the ${what} ${p} (${e instanceof Error ? e.message : String(e)}); make them with \`liveswap keys init\``);
+    }
+  };
+  return { ca: read(cluster.tls.ca, "CA certificate"), cert: read(certPath, "certificate"), key: read(keyPath, "private key") };
+}
+
+/** A node's starting code: a module exporting `behaviors`, or a signed package of one. */
+async function loadInitialBehavior(cluster: Cluster, node: ClusterNode): Promise<Behavior> {
+  let behaviors: Record<string, Behavior> | undefined;
+  if (/\.(lspkg|json)$/.test(node.package)) {
+    const trusted = cluster.signingKey ? readKey(cluster.signingKey, "public") : undefined;
+    behaviors = (await verifyAndLoad(parsePackage(readFileSync(node.package, "utf8"), node.package), trusted)).behaviors;
+  } else {
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(pathToFileURL(node.package).href)) as Record<string, unknown>;
+    } catch (e) {
+      throw new NodeConfigError(`node "${node.id}": cannot load its package ${node.package} (${e instanceof Error ? e.message : String(e)})`);
+    }
+    behaviors = moduleContents(mod, node.package).behaviors;
+  }
+  const b = behaviors?.[node.behavior];
+  if (b === undefined) {
+    throw new NodeConfigError(`node "${node.id}": its package ${node.package} has no behavior "${node.behavior}" (it has: ${Object.keys(behaviors ?? {}).join(", ") || "none"})`);
+  }
+  return b;
+}
+
+/**
+ * `liveswap node`: one node in its own OS process. The same NodeRuntime, agents
+ * and strategies as in the simulator, over the TCP network; the control plane
+ * (`liveswap ctl`) configures it, sends it requests and coordinates updates.
+ */
+export class NodeDaemon {
+  private readonly topology = new Topology();
+  private readonly clock = new LamportClock();
+  private readonly events: StampedEvent[] = [];
+  private readonly open = new Map<RequestId, { readonly session: ControlSession; readonly id: number }>();
+  private readonly addresses = new Map<NodeId, string>();
+  private readonly net: TcpNetwork;
+  private readonly trusted;
+  private runtime!: NodeRuntime;
+  private current: Current | undefined;
+  private traceFile: WriteStream | undefined;
+  private stopped = false;
+
+  private constructor(
+    private readonly cluster: Cluster,
+    private readonly self: ClusterNode,
+    private readonly onStop: () => void,
+    private readonly log: (line: string) => void,
+  ) {
+    this.trusted = cluster.signingKey ? readKey(cluster.signingKey, "public") : undefined;
+    this.net = new TcpNetwork({
+      self: self.id,
+      address: self.address,
+      codec: jsonCodec,
+      ...(cluster.tls ? { tls: tlsFor(cluster, self.cert, self.key) as TlsMaterial } : {}),
+      clock: this.clock,
+      onEnvelope: (env) => this.onEnvelope(env),
+      onTimer: (_node, incarnation, tag, timer) => {
+        if (!this.stopped && this.runtime.incarnation === incarnation) this.runtime.timer(tag, timer);
+      },
+      onCommand: (session, id, cmd) => this.onCommand(session, id, cmd),
+      log,
+    });
+  }
+
+  static async start(cluster: Cluster, id: string, opts: { onStop?: () => void; log?: (line: string) => void } = {}): Promise<NodeDaemon> {
+    const self = cluster.nodes.find((n) => n.id === id);
+    if (self === undefined) throw new NodeConfigError(`no node "${id}" in ${cluster.file} (it has: ${cluster.nodes.map((n) => n.id).join(", ")})`);
+    const behavior = await loadInitialBehavior(cluster, self);
+    const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), opts.log ?? (() => undefined));
+    await d.boot(behavior);
+    return d;
+  }
+
+  get id(): NodeId {
+    return this.self.id;
+  }
+
+  private async boot(behavior: Behavior): Promise<void> {
+    if (this.cluster.traceDir !== undefined) {
+      mkdirSync(this.cluster.traceDir, { recursive: true });
+      this.traceFile = createWriteStream(join(this.cluster.traceDir, `${this.self.id}.ndjson`), { flags: "w" });
+    }
+    const me = this.self.id;
+    this.topology.addNode(me);
+    const incarnations = linkIncarnations(this.cluster);
+    for (const [a, b] of this.cluster.links) {
+      if (a !== me && b !== me) continue;
+      const peer = a === me ? b : a;
+      if (!this.topology.hasNode(peer)) this.topology.addNode(peer);
+      this.topology.addLink(a, b, incarnations.get(a < b ? `${a}\n${b}` : `${b}\n${a}`));
+      this.addresses.set(peer, (this.cluster.nodes.find((n) => n.id === peer) as ClusterNode).address);
+    }
+    await this.net.start();
+    this.runtime = new NodeRuntime(me, behavior, 0, 1, this.host());
+    this.record({ kind: "create", t: this.net.now(), node: me, version: behavior.version, epoch: 0 });
+    for (const peer of this.topology.neighbors(me)) {
+      if (me < peer) this.record({ kind: "link", t: this.net.now(), a: me, b: peer });
+      this.net.addPeer(peer, this.addresses.get(peer) as string);
+    }
+    this.runtime.initialize();
+    this.log(`node "${me}" (${behavior.version}) listening on ${this.self.address}${this.cluster.tls ? " (mutual TLS)" : ""}`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.net.close();
+    await new Promise<void>((resolve) => (this.traceFile ? this.traceFile.end(() => resolve()) : resolve()));
+    this.onStop();
+  }
+
+  private record(ev: TraceEvent): void {
+    const lc = this.clock.tick();
+    this.events.push({ lc, source: this.self.id, ev });
+    this.traceFile?.write(`${JSON.stringify({ ...ev, lc })}\n`);
+  }
+
+  private host(): NodeHost {
+    const topology = this.topology;
+    return {
+      network: this.net,
+      tracing: true,
+      now: () => this.net.now(),
+      neighbors: (n) => topology.neighbors(n),
+      linksOf: (n) => topology.linksOf(n),
+      hasOpenRequest: (_n, rid) => this.open.has(rid),
+      record: (ev) => this.record(ev),
+      answer: (_n, rid, result) => {
+        const o = this.open.get(rid);
+        if (o === undefined) return;
+        this.open.delete(rid);
+        o.session.reply(o.id, result);
+      },
+      fail: (node, rid, reason) => {
+        const o = this.open.get(rid);
+        if (o === undefined) return;
+        this.open.delete(rid);
+        o.session.fail(o.id, new RequestFailedError(node, rid, reason));
+      },
+      currentUpdate: () => this.current,
+    };
+  }
+
+  private onEnvelope(env: Envelope): void {
+    if (this.stopped) return;
+    if (env.kind === "app") {
+      if (this.runtime.links.get(env.from) !== env.link) {
+        this.record({ kind: "drop", t: this.net.now(), node: this.self.id, from: env.from, msg: env.id, reason: "unlinked" });
+        return;
+      }
+      this.runtime.deliver(env);
+      return;
+    }
+    if (env.plane && env.signal === "prepare") {
+      void this.prepare(env);
+      return;
+    }
+    this.runtime.control(env);
+    if (env.plane && env.signal === "abort" && this.current?.run.id === env.update) this.current = undefined;
+  }
+
+  /** Check and load the shipped package, then let the runtime prepare as it does in the simulator. */
+  private async prepare(env: ControlEnvelope): Promise<void> {
+    const data = env.data as { deploy?: DeployPrepare } | undefined;
+    const deploy = data?.deploy;
+    const plan = new Map<NodeId, Update>();
+    const refuse = (reason: string): void => {
+      this.record({ kind: "control-receive", t: this.net.now(), node: this.self.id, from: CONTROL, update: env.update, signal: "prepare", plane: true });
+      this.record({ kind: "control-send", t: this.net.now(), node: this.self.id, to: CONTROL, update: env.update, signal: "refused", plane: true });
+      this.net.transmit({ kind: "control", from: this.self.id, to: CONTROL, update: env.update, signal: "refused", data: { reason }, link: 0, plane: true });
+    };
+    if (deploy === undefined) return refuse("the prepare message carries no package");
+    const strategy = strategyModule(deploy.run.strategy);
+    if (strategy === undefined) return refuse(`this node cannot run strategy "${deploy.run.strategy}"`);
+    const run = new UpdateRun(env.update, deploy.run.strategy, deploy.run.root, plan, deploy.run.options, deploy.run.requestedAt);
+    this.current = { run, strategy, coordinator: { markStarted: () => this.reportStarted(run) } };
+    let update: Update | undefined;
+    try {
+      update = (await verifyAndLoad(parsePackage(deploy.package), this.trusted)).update;
+      if (update === undefined) throw new Error("the package holds behaviors, not an update");
+    } catch (e) {
+      return refuse(e instanceof Error ? e.message : String(e));
+    }
+    if (this.stopped || this.current?.run !== run) return; // aborted while the code loaded
+    for (const n of deploy.run.nodes) plan.set(n, update);
+    this.runtime.control(env);
+  }
+
+  /** G, as the root sees it: traced here, before the root's swap, and reported to the coordinator. */
+  private reportStarted(run: UpdateRun): void {
+    const t = this.net.now();
+    this.record({ kind: "update-start", t, update: run.id, strategy: run.strategy, root: run.root, nodes: run.nodes });
+    this.net.transmit({ kind: "control", from: this.self.id, to: CONTROL, update: run.id, signal: "started", data: { t }, link: 0, plane: true });
+  }
+
+  private figures(run: UpdateRun): UpdateFigures {
+    return {
+      controlMessages: run.controlMessages,
+      controlPlaneMessages: run.controlPlaneMessages,
+      heldMessages: run.heldMessages,
+      transformedMessages: run.transformedMessages,
+      rolledBackEvents: run.rolledBackEvents,
+      replayedEvents: run.replayedEvents,
+      orphansDropped: run.orphansDropped,
+      armedMessages: run.armedMessages,
+      metadataBytes: run.metadataBytes,
+      peakCheckpoints: run.peakCheckpoints,
+    };
+  }
+
+  status(): NodeStatus & { readonly lc: number } {
+    const c = this.current;
+    return {
+      id: this.self.id,
+      version: this.runtime.version,
+      epoch: this.runtime.epoch,
+      neighbors: this.net.peers().filter((p) => this.topology.linked(this.self.id, p.id)),
+      update: c ? { id: c.run.id, strategy: c.run.strategy, prepared: this.runtime.agent !== this.runtime.baseAgent, new: this.runtime.version === c.run.plan.get(this.self.id)?.to.version } : null,
+      openRequests: this.open.size,
+      pid: process.pid,
+      lc: this.clock.value,
+    };
+  }
+
+  private onCommand(session: ControlSession, id: number, cmd: Command): void {
+    try {
+      const me = this.self.id;
+      switch (cmd.kind) {
+        case "status":
+          return session.reply(id, this.status());
+        case "request": {
+          const rid = cmd.request as RequestId;
+          if (this.open.has(rid)) throw new RequestFailedError(me, rid, "a request with this id is already open");
+          this.open.set(rid, { session, id });
+          this.runtime.request(rid, cmd.body);
+          return;
+        }
+        case "link": {
+          if (this.current !== undefined) throw new UpdateInProgressError("link", this.current.run.id);
+          if (this.topology.linked(me, cmd.peer)) throw new DuplicateLinkError(me, cmd.peer);
+          if (cmd.peer === me) throw new NodeConfigError(`link: "${me}" cannot link to itself`);
+          if (!this.topology.hasNode(cmd.peer)) this.topology.addNode(cmd.peer);
+          this.topology.addLink(me, cmd.peer, cmd.incarnation);
+          this.addresses.set(cmd.peer, cmd.address);
+          if (me < cmd.peer) this.record({ kind: "link", t: this.net.now(), a: me, b: cmd.peer });
+          this.net.addPeer(cmd.peer, cmd.address);
+          return session.reply(id, "linked");
+        }
+        case "unlink": {
+          if (this.current !== undefined) throw new UpdateInProgressError("unlink", this.current.run.id);
+          if (!this.topology.linked(me, cmd.peer)) throw new UnknownLinkError(me, cmd.peer);
+          this.topology.removeLink(me, cmd.peer);
+          if (me < cmd.peer) this.record({ kind: "unlink", t: this.net.now(), a: me, b: cmd.peer });
+          this.net.removePeer(cmd.peer);
+          return session.reply(id, "unlinked");
+        }
+        case "destroy": {
+          if (this.current !== undefined) throw new UpdateInProgressError("destroy", this.current.run.id);
+          this.record({ kind: "destroy", t: this.net.now(), node: me });
+          session.reply(id, "destroyed");
+          setTimeout(() => void this.stop(), 50);
+          return;
+        }
+        case "trace":
+          return session.reply(id, this.events);
+        case "figures":
+        case "end": {
+          const c = this.current;
+          if (c === undefined || c.run.id !== cmd.update) throw new NodeConfigError(`node "${me}" is not in update #${cmd.update}`);
+          if (cmd.kind === "end") this.current = undefined;
+          return session.reply(id, this.figures(c.run));
+        }
+        case "sever":
+          this.net.sever();
+          return session.reply(id, "severed");
+      }
+    } catch (e) {
+      session.fail(id, e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+}

@@ -1,0 +1,180 @@
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { Behavior } from "../core/behavior.js";
+import type { Update } from "../core/update.js";
+
+/**
+ * An update package: the update module bundled into one ESM file, and a
+ * manifest (what it converts, the code's sha256) signed with the cluster's
+ * Ed25519 key. A node loads code only after the signature checks against the
+ * key it trusts and the code hashes to what the manifest says.
+ */
+export interface PackageManifest {
+  readonly format: "liveswap-package/1";
+  /** "update": exports `update`; "behaviors": exports `behaviors` (a node's initial code). */
+  readonly kind: "update" | "behaviors";
+  readonly name: string;
+  /** For an update: the versions it converts. */
+  readonly from?: string;
+  readonly to?: string;
+  /** For behaviors: the versions it holds, by export name. */
+  readonly behaviors?: Readonly<Record<string, string>>;
+  readonly sha256: string;
+}
+
+export interface PackageFile {
+  readonly manifest: PackageManifest;
+  readonly code: string;
+  /** Base64 Ed25519 signature of the manifest's canonical JSON; absent when unsigned. */
+  readonly signature?: string;
+}
+
+export class PackageRefusedError extends Error {
+  readonly code = "PACKAGE_REFUSED";
+  constructor(readonly reason: string) {
+    super(`update package refused: ${reason}`);
+    this.name = "PackageRefusedError";
+  }
+}
+
+/** The manifest's bytes as signed: keys sorted, no spaces. */
+export function canonicalManifest(m: PackageManifest): Buffer {
+  const sorted = Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Buffer.from(JSON.stringify(sorted), "utf8");
+}
+
+export const sha256 = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
+
+export function readKey(file: string, kind: "private" | "public"): KeyObject {
+  let pem: string;
+  try {
+    pem = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new Error(`cannot read the ${kind} key ${file} (${e instanceof Error ? e.message : String(e)}); make one with \`liveswap keys init DIR\``);
+  }
+  try {
+    const key = kind === "private" ? createPrivateKey(pem) : createPublicKey(pem);
+    if (key.asymmetricKeyType !== "ed25519") throw new Error(`it is a ${String(key.asymmetricKeyType)} key, expected ed25519`);
+    return key;
+  } catch (e) {
+    throw new Error(`${file} is not an Ed25519 ${kind} key in PEM (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+/** Bundle an entry module (TypeScript or JavaScript) into one ESM file with esbuild. */
+export async function bundle(entry: string): Promise<string> {
+  const esbuild = await import("esbuild");
+  const out = await esbuild.build({
+    entryPoints: [resolve(entry)],
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    write: false,
+    logLevel: "silent",
+  });
+  const file = out.outputFiles[0];
+  if (file === undefined) throw new Error(`esbuild produced nothing for ${entry}`);
+  return file.text;
+}
+
+/** Import bundled code (after its checks): written once per hash to the temp directory, then imported. */
+export async function importCode(code: string): Promise<Record<string, unknown>> {
+  const dir = join(tmpdir(), "liveswap-packages");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${sha256(code)}.mjs`);
+  writeFileSync(file, code);
+  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+}
+
+function isUpdate(x: unknown): x is Update {
+  const u = x as Partial<Update> | undefined;
+  return typeof u === "object" && u !== null && typeof u.state === "function" && typeof u.from?.version === "string" && typeof u.to?.version === "string";
+}
+
+function isBehavior(x: unknown): x is Behavior {
+  const b = x as Partial<Behavior> | undefined;
+  return typeof b === "object" && b !== null && typeof b.version === "string" && typeof b.receive === "function" && typeof b.init === "function";
+}
+
+/** What a module exports that liveswap can run: its `update`, or its `behaviors`. */
+export function moduleContents(mod: Record<string, unknown>, what: string): { update?: Update; behaviors?: Record<string, Behavior> } {
+  const update = mod["update"] ?? (mod["default"] as Record<string, unknown> | undefined)?.["update"];
+  const behaviors = mod["behaviors"] ?? (mod["default"] as Record<string, unknown> | undefined)?.["behaviors"];
+  const out: { update?: Update; behaviors?: Record<string, Behavior> } = {};
+  if (update !== undefined) {
+    if (!isUpdate(update)) throw new Error(`${what}: its \`update\` export is not an update (make it with defineUpdate)`);
+    out.update = update;
+  }
+  if (behaviors !== undefined) {
+    if (typeof behaviors !== "object" || behaviors === null) throw new Error(`${what}: \`behaviors\` must be an object of behaviors by name`);
+    for (const [k, b] of Object.entries(behaviors)) {
+      if (!isBehavior(b)) throw new Error(`${what}: behaviors.${k} is not a behavior (make it with defineBehavior)`);
+    }
+    out.behaviors = behaviors as Record<string, Behavior>;
+  }
+  if (out.update === undefined && out.behaviors === undefined) throw new Error(`${what}: exports neither \`update\` nor \`behaviors\``);
+  return out;
+}
+
+/** `liveswap pack`: bundle, describe, sign. */
+export async function pack(entry: string, opts: { readonly key?: string; readonly name?: string }): Promise<PackageFile> {
+  const code = await bundle(entry);
+  const contents = moduleContents(await importCode(code), entry);
+  const name = opts.name ?? entry.replace(/^.*[\\/]/, "").replace(/\.[cm]?[jt]s$/, "");
+  const manifest: PackageManifest = contents.update
+    ? { format: "liveswap-package/1", kind: "update", name, from: contents.update.from.version, to: contents.update.to.version, sha256: sha256(code) }
+    : {
+        format: "liveswap-package/1",
+        kind: "behaviors",
+        name,
+        behaviors: Object.fromEntries(Object.entries(contents.behaviors ?? {}).map(([k, b]) => [k, b.version])),
+        sha256: sha256(code),
+      };
+  if (opts.key === undefined) return { manifest, code };
+  const signature = sign(null, canonicalManifest(manifest), readKey(opts.key, "private")).toString("base64");
+  return { manifest, code, signature };
+}
+
+export function parsePackage(text: string, what = "package"): PackageFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new PackageRefusedError(`${what} is not a liveswap package (not JSON); make one with \`liveswap pack\``);
+  }
+  const p = raw as Partial<PackageFile>;
+  if (typeof p !== "object" || p === null || typeof p.code !== "string" || typeof p.manifest !== "object" || p.manifest === null || p.manifest.format !== "liveswap-package/1") {
+    throw new PackageRefusedError(`${what} is not a liveswap package (needs manifest, code); make one with \`liveswap pack\``);
+  }
+  return p as PackageFile;
+}
+
+/**
+ * Check a package against the trusted key and load its code. Refuses, naming
+ * why: unsigned, signed by another key (or manifest altered), code altered.
+ */
+export async function verifyAndLoad(pkg: PackageFile, trusted: KeyObject | undefined): Promise<{ update?: Update; behaviors?: Record<string, Behavior> }> {
+  if (trusted === undefined) throw new PackageRefusedError("this node trusts no signing key (trust.signingKey in the cluster file), so it loads no package");
+  if (pkg.signature === undefined || pkg.signature === "") throw new PackageRefusedError(`"${pkg.manifest.name}" is unsigned; sign it with \`liveswap pack --key\``);
+  let ok = false;
+  try {
+    ok = verify(null, canonicalManifest(pkg.manifest), trusted, Buffer.from(pkg.signature, "base64"));
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw new PackageRefusedError(`"${pkg.manifest.name}": the signature does not match the cluster's key (signed by another key, or the manifest was altered)`);
+  if (sha256(pkg.code) !== pkg.manifest.sha256) throw new PackageRefusedError(`"${pkg.manifest.name}": the code does not match the signed sha256 (it was altered after signing)`);
+  const contents = moduleContents(await importCode(pkg.code), `package "${pkg.manifest.name}"`);
+  if (pkg.manifest.kind === "update") {
+    const u = contents.update;
+    if (u === undefined) throw new PackageRefusedError(`"${pkg.manifest.name}" says it is an update but exports no \`update\``);
+    if (u.from.version !== pkg.manifest.from || u.to.version !== pkg.manifest.to) {
+      throw new PackageRefusedError(`"${pkg.manifest.name}": its code converts ${u.from.version} -> ${u.to.version}, its manifest says ${String(pkg.manifest.from)} -> ${String(pkg.manifest.to)}`);
+    }
+  }
+  return contents;
+}

@@ -1,0 +1,67 @@
+import type { Duplex } from "node:stream";
+import type { Codec } from "./codec.js";
+import { encodeFrame, FrameDecoder } from "./frame.js";
+import type { WireMessage } from "./wire.js";
+
+/**
+ * One socket (plain TCP or TLS) speaking frames of wire messages. A socket that
+ * sends garbage is closed with the reason; the peer reconnects if it is ours.
+ */
+export class Connection {
+  private readonly decoder = new FrameDecoder();
+  closed = false;
+
+  constructor(
+    readonly socket: Duplex,
+    private readonly codec: Codec,
+    onMessage: (msg: WireMessage, conn: Connection) => void,
+    onClose: (conn: Connection, reason: string | undefined) => void,
+  ) {
+    let reason: string | undefined;
+    socket.on("data", (chunk: Buffer) => {
+      if (this.closed) return;
+      let frames: Buffer[];
+      try {
+        frames = this.decoder.push(chunk);
+      } catch (e) {
+        reason = e instanceof Error ? e.message : String(e);
+        this.close();
+        return;
+      }
+      for (const f of frames) {
+        if (this.closed) return;
+        let msg: WireMessage;
+        try {
+          msg = this.codec.decode(f) as WireMessage;
+        } catch (e) {
+          reason = `undecodable frame (${e instanceof Error ? e.message : String(e)})`;
+          this.close();
+          return;
+        }
+        onMessage(msg, this);
+      }
+    });
+    socket.on("error", (e: Error) => {
+      reason ??= e.message;
+    });
+    socket.on("close", () => {
+      this.closed = true;
+      onClose(this, reason);
+    });
+  }
+
+  send(msg: WireMessage): void {
+    if (!this.closed) this.socket.write(encodeFrame(this.codec.encode(msg)));
+  }
+
+  /** Write pre-encoded frame bytes (retransmissions reuse the bytes of the first send). */
+  write(frame: Buffer): void {
+    if (!this.closed) this.socket.write(frame);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Length-prefixed frames on a byte stream: a 4-byte big-endian length, then
+ * that many bytes. TCP keeps the bytes in order; frames keep the boundaries.
+ */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+export class FrameTooLargeError extends Error {
+  constructor(readonly bytes: number) {
+    super(`a frame of ${bytes} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit; the peer is not speaking liveswap's protocol or sent a runaway message`);
+    this.name = "FrameTooLargeError";
+  }
+}
+
+export function encodeFrame(payload: Buffer): Buffer {
+  if (payload.length > MAX_FRAME_BYTES) throw new FrameTooLargeError(payload.length);
+  const out = Buffer.allocUnsafe(4 + payload.length);
+  out.writeUInt32BE(payload.length, 0);
+  payload.copy(out, 4);
+  return out;
+}
+
+/** Collects chunks as they come and yields whole frames. */
+export class FrameDecoder {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+
+  /** Add a chunk; returns the frames it completed, in order. Throws FrameTooLargeError on a bad length. */
+  push(chunk: Buffer): Buffer[] {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    const out: Buffer[] = [];
+    for (;;) {
+      if (this.buffered < 4) break;
+      const head = this.peek(4);
+      const len = head.readUInt32BE(0);
+      if (len > MAX_FRAME_BYTES) throw new FrameTooLargeError(len);
+      if (this.buffered < 4 + len) break;
+      const all = this.take(4 + len);
+      out.push(all.subarray(4));
+    }
+    return out;
+  }
+
+  private peek(n: number): Buffer {
+    const first = this.chunks[0] as Buffer;
+    if (first.length >= n) return first.subarray(0, n);
+    const joined = Buffer.concat(this.chunks);
+    this.chunks = [joined];
+    return joined.subarray(0, n);
+  }
+
+  private take(n: number): Buffer {
+    let first = this.chunks[0] as Buffer;
+    if (first.length < n) {
+      first = Buffer.concat(this.chunks);
+      this.chunks = [first];
+    }
+    const out = first.subarray(0, n);
+    const rest = first.subarray(n);
+    if (rest.length === 0) this.chunks.shift();
+    else this.chunks[0] = rest;
+    this.buffered -= n;
+    return out;
+  }
+}

@@ -1,0 +1,78 @@
+import net from "node:net";
+import tls from "node:tls";
+import type { Duplex } from "node:stream";
+
+/** PEM texts for mutual TLS: every peer shows a certificate of the cluster's CA whose common name is its id. */
+export interface TlsMaterial {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export class BadAddressError extends Error {
+  constructor(readonly address: string, where: string) {
+    super(`${where}: "${address}" is not an address; write host:port, e.g. 127.0.0.1:7401`);
+    this.name = "BadAddressError";
+  }
+}
+
+export function parseAddress(address: string, where = "address"): { readonly host: string; readonly port: number } {
+  const i = address.lastIndexOf(":");
+  const host = address.slice(0, i).replace(/^\[|\]$/g, "");
+  const port = Number(address.slice(i + 1));
+  if (i <= 0 || host === "" || !Number.isInteger(port) || port < 0 || port > 65535) throw new BadAddressError(address, where);
+  return { host, port };
+}
+
+/** The common name of the certificate a TLS peer showed, or undefined on plain TCP. */
+export function peerName(socket: Duplex): string | undefined {
+  if (!(socket instanceof tls.TLSSocket)) return undefined;
+  const cn = socket.getPeerCertificate().subject?.CN;
+  return typeof cn === "string" ? cn : Array.isArray(cn) ? cn[0] : undefined;
+}
+
+/**
+ * Listen on `address`. With TLS, a client without a certificate of our CA is
+ * refused in the handshake (requestCert + rejectUnauthorized), before any byte
+ * of ours reaches it.
+ */
+export function listen(address: string, material: TlsMaterial | undefined, onSocket: (s: Duplex) => void): Promise<net.Server> {
+  const { host, port } = parseAddress(address, "listen");
+  const server = material
+    ? tls.createServer({ ca: material.ca, cert: material.cert, key: material.key, requestCert: true, rejectUnauthorized: true }, onSocket)
+    : net.createServer(onSocket);
+  server.on("tlsClientError", () => undefined); // a refused client: nothing to keep
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+/** Connect to `address`; with TLS, the server's certificate must name `expected` (its node id, or "control"). */
+export function dial(address: string, material: TlsMaterial | undefined, expected: string): Promise<Duplex> {
+  const { host, port } = parseAddress(address, "dial");
+  return new Promise((resolve, reject) => {
+    const socket: Duplex = material
+      ? tls.connect({
+          host,
+          port,
+          ca: material.ca,
+          cert: material.cert,
+          key: material.key,
+          checkServerIdentity: (_host, cert) =>
+            cert.subject?.CN === expected ? undefined : new Error(`the server at ${address} showed a certificate for "${String(cert.subject?.CN)}", expected "${expected}"`),
+        })
+      : net.connect({ host, port });
+    const ready = material ? "secureConnect" : "connect";
+    const fail = (e: Error): void => reject(e);
+    socket.once("error", fail);
+    socket.once(ready, () => {
+      socket.off("error", fail);
+      if (socket instanceof net.Socket) socket.setNoDelay(true);
+      resolve(socket);
+    });
+  });
+}

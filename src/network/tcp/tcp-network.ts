@@ -1,0 +1,221 @@
+import type net from "node:net";
+import type { Duplex } from "node:stream";
+import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
+import { CONTROL, type NodeId } from "../../core/ids.js";
+import type { Network } from "../network.js";
+import type { Codec } from "./codec.js";
+import { Connection } from "./connection.js";
+import { PeerChannel } from "./peer-channel.js";
+import { dial, listen, peerName, type TlsMaterial } from "./sockets.js";
+import { LamportClock, wallNow, type Command, type WireMessage } from "./wire.js";
+
+export interface TcpNetworkOptions {
+  readonly self: NodeId;
+  readonly address: string;
+  readonly codec: Codec;
+  readonly tls?: TlsMaterial;
+  readonly clock: LamportClock;
+  /** An envelope from a neighbour (in channel order) or from the control plane. */
+  readonly onEnvelope: (env: Envelope) => void;
+  readonly onTimer: (node: NodeId, incarnation: number, tag: string, timer: number) => void;
+  readonly onCommand: (session: ControlSession, id: number, cmd: Command) => void;
+  /** Something worth a line in the node's log (refused peers, reconnects). */
+  readonly log?: (line: string) => void;
+}
+
+/** A connection from the control plane (`liveswap ctl`, a test's cluster client). */
+export class ControlSession {
+  constructor(
+    readonly conn: Connection,
+    readonly name: string,
+  ) {}
+  reply(id: number, value: unknown): void {
+    this.conn.send({ t: "reply", id, ok: true, value });
+  }
+  fail(id: number, error: Error): void {
+    const code = (error as { code?: unknown }).code;
+    this.conn.send({ t: "reply", id, ok: false, error: error.message, ...(typeof code === "string" ? { code } : {}) });
+  }
+}
+
+const RETRY_MS = [20, 50, 100, 200, 500, 1000];
+
+/**
+ * The network of one node process: one TCP (or TLS) connection per link, FIFO
+ * kept across reconnects by the peer channels, control sessions, and timers
+ * on the event loop. It implements the same Network interface as the
+ * simulated network; the node runtime and the strategies above it cannot tell.
+ * The node with the smaller id dials, the other accepts.
+ */
+export class TcpNetwork implements Network {
+  private readonly channels = new Map<NodeId, PeerChannel>();
+  private readonly addresses = new Map<NodeId, string>();
+  private readonly timers = new Map<number, NodeJS.Timeout>();
+  private readonly sessions = new Set<ControlSession>();
+  private controller: ControlSession | undefined;
+  private server: net.Server | undefined;
+  private nextTimer = 0;
+  private closed = false;
+
+  constructor(private readonly o: TcpNetworkOptions) {}
+
+  async start(): Promise<void> {
+    this.server = await listen(this.o.address, this.o.tls, (s) => this.accept(s));
+  }
+
+  now(): number {
+    return wallNow();
+  }
+
+  transmit(env: Envelope): void {
+    const lc = this.o.clock.value;
+    if (env.to === CONTROL) {
+      this.controller?.conn.send({ t: "plane", lc, env: env as ControlEnvelope });
+      return;
+    }
+    this.channels.get(env.to)?.send(lc, env);
+  }
+
+  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): number {
+    const id = ++this.nextTimer;
+    this.timers.set(
+      id,
+      setTimeout(() => {
+        this.timers.delete(id);
+        if (!this.closed) this.o.onTimer(node, incarnation, tag, id);
+      }, Math.max(0, delayMs)),
+    );
+    return id;
+  }
+
+  /** Open (or keep) the channel to a neighbour; the smaller id dials. */
+  addPeer(peer: NodeId, address: string): void {
+    this.addresses.set(peer, address);
+    if (this.channels.has(peer)) return;
+    this.channels.set(peer, new PeerChannel(peer, this.o.codec));
+    if (this.o.self < peer) void this.dialLoop(peer);
+  }
+
+  removePeer(peer: NodeId): void {
+    this.channels.get(peer)?.close();
+    this.channels.delete(peer);
+    this.addresses.delete(peer);
+  }
+
+  peers(): readonly { readonly id: NodeId; readonly connected: boolean; readonly unacked: number }[] {
+    return [...this.channels.values()].map((c) => ({ id: c.peer, connected: c.connection !== undefined, unacked: c.pending })).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** Close every connection to a neighbour (they reconnect and resend): a drill for the reconnect path. */
+  sever(): void {
+    for (const c of this.channels.values()) c.connection?.close();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    for (const c of this.channels.values()) c.close();
+    for (const s of this.sessions) s.conn.close();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private async dialLoop(peer: NodeId): Promise<void> {
+    let attempt = 0;
+    while (!this.closed) {
+      const channel = this.channels.get(peer);
+      const address = this.addresses.get(peer);
+      if (channel === undefined || address === undefined) return;
+      if (channel.connection === undefined) {
+        try {
+          const socket = await dial(address, this.o.tls, peer);
+          if (this.closed || this.channels.get(peer) !== channel) {
+            socket.destroy();
+            return;
+          }
+          const conn = this.wrap(socket);
+          conn.send({ t: "hello", from: this.o.self, role: "node", recv: channel.received });
+          await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+          attempt = 0;
+        } catch (e) {
+          if (attempt === 3) this.o.log?.(`cannot reach "${peer}" at ${address} yet (${e instanceof Error ? e.message : String(e)}); retrying`);
+        }
+      }
+      await new Promise((r) => setTimeout(r, RETRY_MS[Math.min(attempt++, RETRY_MS.length - 1)]));
+    }
+  }
+
+  private accept(socket: Duplex): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.wrap(socket);
+  }
+
+  private wrap(socket: Duplex): Connection {
+    let peer: PeerChannel | undefined;
+    let session: ControlSession | undefined;
+    const conn = new Connection(
+      socket,
+      this.o.codec,
+      (msg, c) => {
+        switch (msg.t) {
+          case "hello": {
+            const certified = peerName(socket);
+            if (this.o.tls && certified !== (msg.role === "control" ? "control" : msg.from)) {
+              this.o.log?.(`refused a ${msg.role} calling itself "${msg.from}" with a certificate for "${String(certified)}"`);
+              c.close();
+              return;
+            }
+            if (msg.role === "control") {
+              session = new ControlSession(c, msg.from);
+              this.sessions.add(session);
+              c.send({ t: "hello", from: this.o.self, role: "node", recv: 0 });
+              return;
+            }
+            const channel = this.channels.get(msg.from);
+            if (channel === undefined) {
+              c.close(); // not (yet) our neighbour: it retries until the link reaches us too
+              return;
+            }
+            const dialedByUs = this.o.self < msg.from;
+            if (!dialedByUs) c.send({ t: "hello", from: this.o.self, role: "node", recv: channel.received });
+            peer = channel;
+            channel.attach(c, msg.recv);
+            return;
+          }
+          case "data":
+            if (peer === undefined || !peer.accept(msg.seq, c)) return;
+            this.o.clock.observe(msg.lc);
+            this.o.onEnvelope(msg.env);
+            return;
+          case "ack":
+            peer?.acked(msg.seq);
+            return;
+          case "plane":
+            if (session === undefined) return;
+            this.controller = session;
+            this.o.clock.observe(msg.lc);
+            this.o.onEnvelope(msg.env);
+            return;
+          case "cmd":
+            if (session !== undefined) this.o.onCommand(session, msg.id, msg.cmd);
+            return;
+          case "reply":
+            return;
+        }
+      },
+      () => {
+        peer?.detach(conn);
+        if (session !== undefined) {
+          this.sessions.delete(session);
+          if (this.controller === session) this.controller = undefined;
+        }
+      },
+    );
+    return conn;
+  }
+}
+
+export type { WireMessage };

@@ -1,0 +1,78 @@
+import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
+
+/**
+ * What processes say to each other, one value per frame. Between two nodes:
+ * hello, then numbered data (the application's and the algorithms' channel
+ * traffic) and acks. Between the control plane and a node: hello, commands
+ * and their replies, and the coordinator's envelopes. `lc` is the sender's
+ * Lamport clock, so merged traces keep every send before its delivery.
+ */
+export type WireMessage =
+  /** `recv`: the last data sequence number this side delivered from the other (0 for a control session). */
+  | { readonly t: "hello"; readonly from: string; readonly role: "node" | "control"; readonly recv: number }
+  | { readonly t: "data"; readonly seq: number; readonly lc: number; readonly env: Envelope }
+  | { readonly t: "ack"; readonly seq: number }
+  | { readonly t: "plane"; readonly lc: number; readonly env: ControlEnvelope }
+  | { readonly t: "cmd"; readonly id: number; readonly cmd: Command }
+  | { readonly t: "reply"; readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly t: "reply"; readonly id: number; readonly ok: false; readonly error: string; readonly code?: string };
+
+/** The control plane's commands to a node (Conic's configuration commands, requests, and what an update needs). */
+export type Command =
+  | { readonly kind: "status" }
+  | { readonly kind: "request"; readonly request: string; readonly body: unknown }
+  | { readonly kind: "link"; readonly peer: string; readonly address: string; readonly incarnation: number }
+  | { readonly kind: "unlink"; readonly peer: string }
+  | { readonly kind: "destroy" }
+  | { readonly kind: "trace" }
+  | { readonly kind: "figures"; readonly update: number }
+  | { readonly kind: "end"; readonly update: number }
+  /** Fault injection for tests and drills: close every connection to other nodes (they reconnect). */
+  | { readonly kind: "sever" };
+
+export interface NodeStatus {
+  readonly id: string;
+  readonly version: string;
+  readonly epoch: number;
+  readonly neighbors: readonly { readonly id: string; readonly connected: boolean; readonly unacked: number }[];
+  /** The update this node is taking part in, if any. */
+  readonly update: { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean } | null;
+  readonly openRequests: number;
+  readonly pid: number;
+}
+
+/** A traced event with the Lamport time of the process that recorded it. */
+export interface StampedEvent {
+  readonly lc: number;
+  readonly source: string;
+  readonly ev: import("../../check/trace-event.js").TraceEvent;
+}
+
+/** What a node counted of one update, summed by the control plane into the UpdateReport. */
+export interface UpdateFigures {
+  readonly controlMessages: number;
+  readonly controlPlaneMessages: number;
+  readonly heldMessages: number;
+  readonly transformedMessages: number;
+  readonly rolledBackEvents: number;
+  readonly replayedEvents: number;
+  readonly orphansDropped: number;
+  readonly armedMessages: number;
+  readonly metadataBytes: number;
+  readonly peakCheckpoints: number;
+}
+
+export class LamportClock {
+  value = 0;
+  tick(): number {
+    return ++this.value;
+  }
+  observe(remote: number): void {
+    if (remote > this.value) this.value = remote;
+  }
+}
+
+/** Wall-clock ms shared by the processes of one machine (fractional; monotonic within a process). */
+export function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
