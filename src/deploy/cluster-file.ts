@@ -96,7 +96,7 @@ export function loadClusterFile(file: string): Cluster {
 /** Parse and validate cluster YAML; `file` names it in errors and anchors relative paths. */
 export function parseCluster(text: string, file: string): Cluster {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0] as { message: string; linePos?: readonly { line: number; col: number }[] };
     const at = e.linePos?.[0];

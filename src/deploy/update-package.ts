@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -86,7 +86,12 @@ export async function importCode(code: string): Promise<Record<string, unknown>>
   const dir = join(tmpdir(), "liveswap-packages");
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${sha256(code)}.mjs`);
-  writeFileSync(file, code);
+  if (!existsSync(file)) {
+    // Several node processes of one machine load the same package at once: write aside, then rename (atomic).
+    const partial = `${file}.${process.pid}.${Math.floor(performance.now() * 1000)}.tmp`;
+    writeFileSync(partial, code);
+    renameSync(partial, file);
+  }
   return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
 }
 

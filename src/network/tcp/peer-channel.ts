@@ -22,6 +22,10 @@ export class PeerChannel {
   private lastAcked = 0;
   private ackTimer: NodeJS.Timeout | undefined;
   private conn: Connection | undefined;
+  /** Connections after the first, and frames that arrived twice (resent after a reconnect) and were dropped. */
+  reconnects = 0;
+  duplicates = 0;
+  private attached = 0;
 
   constructor(
     readonly peer: string,
@@ -51,6 +55,7 @@ export class PeerChannel {
   /** A (re)connection: the peer delivered up to `peerReceived`; resend the rest in order. */
   attach(conn: Connection, peerReceived: number): void {
     if (this.conn !== undefined && this.conn !== conn) this.conn.close();
+    if (this.attached++ > 0) this.reconnects++;
     this.conn = conn;
     this.acked(peerReceived);
     for (let i = this.head; i < this.unacked.length; i++) conn.write((this.unacked[i] as { frame: Buffer }).frame);
@@ -74,7 +79,10 @@ export class PeerChannel {
    * connection is closed so that the reconnect resends from the right place.
    */
   accept(seq: number, conn: Connection): boolean {
-    if (seq <= this.delivered) return false;
+    if (seq <= this.delivered) {
+      this.duplicates++;
+      return false;
+    }
     if (seq !== this.delivered + 1) {
       conn.close();
       return false;

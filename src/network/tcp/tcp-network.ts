@@ -7,7 +7,7 @@ import type { Codec } from "./codec.js";
 import { Connection } from "./connection.js";
 import { PeerChannel } from "./peer-channel.js";
 import { dial, listen, peerName, type TlsMaterial } from "./sockets.js";
-import { LamportClock, wallNow, type Command, type WireMessage } from "./wire.js";
+import { LamportClock, wallNow, type Command, type PeerStatus, type WireMessage } from "./wire.js";
 
 export interface TcpNetworkOptions {
   readonly self: NodeId;
@@ -102,8 +102,10 @@ export class TcpNetwork implements Network {
     this.addresses.delete(peer);
   }
 
-  peers(): readonly { readonly id: NodeId; readonly connected: boolean; readonly unacked: number }[] {
-    return [...this.channels.values()].map((c) => ({ id: c.peer, connected: c.connection !== undefined, unacked: c.pending })).sort((a, b) => (a.id < b.id ? -1 : 1));
+  peers(): readonly PeerStatus[] {
+    return [...this.channels.values()]
+      .map((c) => ({ id: c.peer, connected: c.connection !== undefined, unacked: c.pending, reconnects: c.reconnects, duplicates: c.duplicates }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   /** Close every connection to a neighbour (they reconnect and resend): a drill for the reconnect path. */

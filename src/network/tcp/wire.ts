@@ -30,11 +30,21 @@ export type Command =
   /** Fault injection for tests and drills: close every connection to other nodes (they reconnect). */
   | { readonly kind: "sever" };
 
+export interface PeerStatus {
+  readonly id: string;
+  readonly connected: boolean;
+  /** Frames sent and not yet acknowledged. */
+  readonly unacked: number;
+  readonly reconnects: number;
+  /** Frames that arrived twice (resent after a reconnect) and ran once. */
+  readonly duplicates: number;
+}
+
 export interface NodeStatus {
   readonly id: string;
   readonly version: string;
   readonly epoch: number;
-  readonly neighbors: readonly { readonly id: string; readonly connected: boolean; readonly unacked: number }[];
+  readonly neighbors: readonly PeerStatus[];
   /** The update this node is taking part in, if any. */
   readonly update: { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean } | null;
   readonly openRequests: number;

@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { ClusterFileError, linkIncarnations, parseCluster } from "./cluster-file.js";
+
+const good = `nodes:
+  - id: a
+    address: 127.0.0.1:7401
+    package: pkg.ts
+    behavior: v1
+  - id: b
+    address: 127.0.0.1:7402
+    package: pkg.ts
+    behavior: v1
+links:
+  - [a, b]
+trust:
+  signingKey: keys/signing.pub
+`;
+
+describe("the cluster file", () => {
+  it("parses nodes, links and keys, with paths relative to the file", () => {
+    const c = parseCluster(good, "/srv/cluster/cluster.yaml");
+    expect(c.nodes.map((n) => n.id)).toEqual(["a", "b"]);
+    expect(c.nodes[0]?.package).toBe("/srv/cluster/pkg.ts");
+    expect(c.signingKey).toBe("/srv/cluster/keys/signing.pub");
+    expect([...linkIncarnations(c).values()]).toEqual([1]);
+  });
+
+  it.each([
+    [good.replace("127.0.0.1:7402", "localhost"), /cluster\.yaml:7:\d+: field "nodes\.1\.address": expected host:port/],
+    [good.replace("behavior: v1\n  - id: b", "behaviour: v1\n  - id: b"), /cluster\.yaml:2:\d+: field "nodes\.0/],
+    [good.replace("[a, b]", "[a, c]"), /cluster\.yaml:11:\d+: field "links\.0\.1": no node "c"/],
+    [good.replace("[a, b]", "[a, a]"), /field "links\.0": a node cannot link to itself/],
+    [good.replace("id: b", "id: a"), /cluster\.yaml:6:\d+: field "nodes\.1\.id": node "a" is listed twice/],
+    [good.replace("nodes:", "nodes: [\n"), /cluster\.yaml:\d+:\d+: not valid YAML/],
+    [`${good}tls:\n  ca: ca.crt\n  control: { cert: c.crt, key: c.key }\n`, /the cluster uses TLS, so node "a" needs cert and key/],
+  ])("names the line and the field of a mistake (%#)", (text, message) => {
+    expect(() => parseCluster(text, "/srv/cluster/cluster.yaml")).toThrow(ClusterFileError);
+    expect(() => parseCluster(text, "/srv/cluster/cluster.yaml")).toThrow(message);
+  });
+});

@@ -1,0 +1,194 @@
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Rng } from "../core/rng.js";
+import type { Strategy } from "../core/update.js";
+import { checkTrace } from "../check/checker.js";
+import { encodeFrame } from "../network/tcp/frame.js";
+import { jsonCodec } from "../network/tcp/codec.js";
+import { ClusterClient } from "./cluster-client.js";
+import { keysInit } from "./keys.js";
+import { startDbCluster, type TestCluster } from "./test-cluster.js";
+import { pack } from "./update-package.js";
+
+const NODES = 7;
+const keys = mkdtempSync(join(tmpdir(), "liveswap-keys-"));
+const strangerKey = join(keys, "stranger.key");
+let signedUpdate = "";
+
+beforeAll(async () => {
+  keysInit(keys, Array.from({ length: NODES }, (_, i) => `r${i}`));
+  const { privateKey } = generateKeyPairSync("ed25519");
+  writeFileSync(strangerKey, privateKey.export({ type: "pkcs8", format: "pem" }));
+  signedUpdate = JSON.stringify(await pack(resolve(import.meta.dirname, "../../examples/replicated-db/key-update.ts"), { key: join(keys, "signing.key") }));
+}, 120_000);
+
+/** Global reads from r0 and local reads and writes everywhere, until stopped; counts what came back wrong. */
+function workload(client: ClusterClient, seed: number) {
+  const rng = new Rng(seed);
+  const tally = { globalReads: 0, nulls: 0, local: 0, failed: [] as string[] };
+  const inflight: Promise<void>[] = [];
+  let stop = false;
+  let writes = 0;
+  const loop = (async () => {
+    while (!stop) {
+      const entry = rng.int(0, 37);
+      inflight.push(
+        client.request("r0", { kind: "global-read", entry }).then(
+          (r) => {
+            tally.globalReads++;
+            if (Object.values(r as Record<string, string | null>).some((v) => v === null)) tally.nulls++;
+          },
+          (e: unknown) => void tally.failed.push(String(e)),
+        ),
+      );
+      const node = `r${rng.int(0, NODES - 1)}`;
+      const req = rng.float() < 0.5 ? { kind: "read", entry } : { kind: "write", entry, value: `w${++writes}` };
+      inflight.push(client.request(node, req).then(() => void tally.local++, (e: unknown) => void tally.failed.push(String(e))));
+      await new Promise((r) => setTimeout(r, 4));
+    }
+  })();
+  return {
+    tally,
+    async stop() {
+      stop = true;
+      await loop;
+      await Promise.all(inflight);
+    },
+  };
+}
+
+/** Until nothing is unacknowledged between nodes and no request is open: then the trace is complete. */
+async function quiesce(client: ClusterClient): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const { up } = await client.statusAll();
+    if (up.every((s) => s.openRequests === 0 && s.neighbors.every((n) => n.unacked === 0 && n.connected))) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.each(["conservative", "cut"] as Strategy[])("7 OS processes on loopback, mutual TLS: the replicated database updated with %s from the far end", (strategy) => {
+  let c: TestCluster;
+  let client: ClusterClient;
+  beforeAll(async () => {
+    c = await startDbCluster({ nodes: NODES, keys });
+    client = new ClusterClient(c.cluster);
+  }, 120_000);
+  afterAll(async () => {
+    client?.close();
+    await c?.stop();
+  });
+
+  it("no null read, no violation on the merged trace, every node new, nothing lost or duplicated (a node's sockets closed mid-update)", async () => {
+    const load = workload(client, strategy === "cut" ? 2 : 1);
+    await new Promise((r) => setTimeout(r, 300));
+    // Mid-update (once the first node turned new), r3 loses every connection to its neighbours; the peer channels reconnect and resend.
+    let severed: Promise<unknown> | undefined;
+    const report = await client.update(signedUpdate, {
+      strategy,
+      root: `r${NODES - 1}`,
+      onProgress: (p) => {
+        if (p.kind === "new") severed ??= client.sever("r3");
+      },
+    });
+    await severed;
+    await new Promise((r) => setTimeout(r, 300));
+    await load.stop();
+    await quiesce(client);
+
+    expect(load.tally.failed).toEqual([]);
+    expect(load.tally.globalReads).toBeGreaterThan(20);
+    expect(load.tally.nulls).toBe(0);
+    expect(Object.keys(report.nodes)).toHaveLength(NODES);
+    expect(report.controlMessages).toBe(2 * (NODES - 1));
+    const { up } = await client.statusAll();
+    expect(up.map((s) => s.version)).toEqual(Array(NODES).fill("db@2"));
+    const r3 = up.find((s) => s.id === "r3")!;
+    expect(r3.neighbors.map((n) => n.reconnects)).toEqual([1, 1]);
+
+    const trace = await client.trace();
+    const verdict = checkTrace(trace, { complete: true });
+    expect(verdict.violations).toEqual([]);
+    const sends = trace.filter((e) => e.kind === "send").length;
+    const delivers = trace.filter((e) => e.kind === "deliver").length;
+    expect(sends).toBeGreaterThan(100);
+    // Every message sent was delivered once: transformed ones are delivered under their new id.
+    const ids = trace.flatMap((e) => (e.kind === "deliver" ? [e.msg] : []));
+    expect(new Set(ids).size).toBe(delivers);
+  }, 180_000);
+});
+
+describe("packages and peers the cluster refuses", () => {
+  let c: TestCluster;
+  let client: ClusterClient;
+  beforeAll(async () => {
+    c = await startDbCluster({ nodes: 3, keys });
+    client = new ClusterClient(c.cluster);
+  }, 120_000);
+  afterAll(async () => {
+    client?.close();
+    await c?.stop();
+  });
+
+  const stillOld = async (): Promise<void> => {
+    const { up } = await client.statusAll();
+    expect(up.map((s) => [s.version, s.update])).toEqual(Array(3).fill(["db@1", null]));
+    expect(await client.request("r0", { kind: "global-read", entry: 1 })).toEqual({ r0: "v1", r1: "v1", r2: "v1" });
+  };
+
+  it("an unsigned package is refused in prepare and nothing changes", async () => {
+    const unsigned = JSON.stringify(await pack(resolve(import.meta.dirname, "../../examples/replicated-db/key-update.ts"), {}));
+    await expect(client.update(unsigned, { strategy: "conservative", root: "r2" })).rejects.toThrow(/unsigned/);
+    await stillOld();
+  }, 60_000);
+
+  it("a package signed by a stranger's key is refused", async () => {
+    const stranger = JSON.stringify(await pack(resolve(import.meta.dirname, "../../examples/replicated-db/key-update.ts"), { key: strangerKey }));
+    await expect(client.update(stranger, { strategy: "cut", root: "r0" })).rejects.toThrow(/signature does not match the cluster's key/);
+    await stillOld();
+  }, 60_000);
+
+  it("a package whose code was altered after signing is refused", async () => {
+    const p = JSON.parse(signedUpdate) as { code: string };
+    const tampered = JSON.stringify({ ...p, code: p.code.replace("user/", "user-") });
+    await expect(client.update(tampered, { strategy: "conservative", root: "r2" })).rejects.toThrow(/code does not match the signed sha256/);
+    await stillOld();
+  }, 60_000);
+
+  it("a package for another `from` version is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "liveswap-v3-"));
+    const entry = join(dir, "v3.ts");
+    const db = resolve(import.meta.dirname, "../../examples/replicated-db/db.ts");
+    const lib = resolve(import.meta.dirname, "../index.ts");
+    writeFileSync(entry, `import { databaseV2 } from ${JSON.stringify(db)};\nimport { defineUpdate } from ${JSON.stringify(lib)};\nconst v2 = databaseV2();\nexport const update = defineUpdate({ from: v2, to: { ...v2, version: "db@3" }, state: (s) => s });\n`);
+    const v3 = JSON.stringify(await pack(entry, { key: join(keys, "signing.key") }));
+    await expect(client.update(v3, { strategy: "conservative", root: "r2" })).rejects.toThrow(/runs "db@1" but its update converts from "db@2"/);
+    await stillOld();
+  }, 60_000);
+
+  it("a connection without a certificate of the cluster's CA is refused", async () => {
+    const target = c.cluster.nodes[0]!;
+    const [host, port] = [target.address.split(":")[0]!, Number(target.address.split(":")[1])];
+    // Plain TCP speaking our protocol: the TLS server never answers it.
+    const plain = net.connect({ host, port });
+    const answered = await new Promise<boolean>((r) => {
+      plain.on("data", () => r(true));
+      plain.on("close", () => r(false));
+      plain.on("error", () => r(false));
+      plain.on("connect", () => plain.write(encodeFrame(jsonCodec.encode({ t: "hello", from: "intruder", role: "control", recv: 0 }))));
+      setTimeout(() => r(false), 3000);
+    });
+    plain.destroy();
+    expect(answered).toBe(false);
+    // TLS with a certificate from another CA: refused in the handshake.
+    const otherKeys = mkdtempSync(join(tmpdir(), "liveswap-otherca-"));
+    keysInit(otherKeys, []);
+    const intruder = new ClusterClient({ ...c.cluster, tls: { ca: join(otherKeys, "ca.crt"), control: { cert: join(otherKeys, "control.crt"), key: join(otherKeys, "control.key") } } });
+    await expect(intruder.status("r0")).rejects.toThrow(/cannot be reached/);
+    intruder.close();
+    await stillOld();
+  }, 60_000);
+});
