@@ -18,6 +18,7 @@
  */
 import { simSpeedBenchmark } from "./sim-speed.js";
 import { disruptionBenchmark, overheadBenchmark, scaleBenchmark } from "./update-benches.js";
+import { measureTcp } from "../src/bench/tcp.js";
 
 /** Called as a benchmark advances (done of total steps); the runner draws a bar on a terminal. */
 export type Progress = (done: number, total: number) => void;
@@ -57,6 +58,21 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: "overhead",
     description: "steady state: a plain system against systems whose strategy machinery is idle (target ratio 1.0)",
     run: overheadBenchmark,
+  },
+  {
+    name: "tcp",
+    description: "node processes over TCP: ping-pong messages/s against a raw net echo with the same framing (target ratio 0.5), swap pause p99 (target 5 ms)",
+    run: async (progress) => {
+      const r = await measureTcp(progress ? { onStep: progress } : {});
+      const p = r.swapPauseMs;
+      return {
+        metrics: { liveswapMsgsPerSec: r.liveswapMsgsPerSec, rawMsgsPerSec: r.rawMsgsPerSec, ratio: r.ratio, swapPauseP50Ms: p.p50, swapPauseP99Ms: p.p99, swapPauseMaxMs: p.max, swaps: r.swaps },
+        lines: [
+          `  messages between two node processes: ${r.liveswapMsgsPerSec.toFixed(0)}/s; raw net echo, same framing: ${r.rawMsgsPerSec.toFixed(0)}/s; ratio ${r.ratio.toFixed(2)} (target >= 0.5)`,
+          `  swap pause over ${r.swaps} swaps: p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, max ${p.max.toFixed(2)} ms, mean ${p.mean.toFixed(2)} ms (target p99 < 5 ms)`,
+        ],
+      };
+    },
   },
 ];
 

@@ -60,6 +60,8 @@ export class ClusterClient {
   private readonly clock = new LamportClock();
   private readonly events: StampedEvent[] = [];
   private readonly tls: TlsMaterial | undefined;
+  /** Each node's own figures of the last update (its swap's wall-clock pause among them). */
+  lastFigures: ReadonlyMap<NodeId, UpdateFigures> & Map<NodeId, UpdateFigures> = new Map();
   private nextId = 0;
   private requests = 0;
   private active: { readonly coordinator: UpdateCoordinator; readonly onProgress: ((p: UpdateProgress) => void) | undefined } | undefined;
@@ -272,6 +274,10 @@ export class ClusterClient {
   /** The nodes' own figures of the update (held, transformed, their control messages), summed into its report. */
   private async collect(run: UpdateRun): Promise<void> {
     const figures = await Promise.allSettled(run.nodes.map((n) => this.command(n, { kind: "end", update: run.id }) as Promise<UpdateFigures>));
+    this.lastFigures = new Map();
+    figures.forEach((f, i) => {
+      if (f.status === "fulfilled") this.lastFigures.set(run.nodes[i] as NodeId, f.value);
+    });
     for (const f of figures) {
       if (f.status !== "fulfilled") continue;
       const x = f.value;

@@ -97,6 +97,8 @@ export class NodeDaemon {
   private current: Current | undefined;
   private traceFile: WriteStream | undefined;
   private stopped = false;
+  /** Wall ms of the step in which this node last turned new. */
+  private swapPauseMs = Number.NaN;
 
   private constructor(
     private readonly cluster: Cluster,
@@ -206,14 +208,21 @@ export class NodeDaemon {
         this.record({ kind: "drop", t: this.net.now(), node: this.self.id, from: env.from, msg: env.id, reason: "unlinked" });
         return;
       }
+      const epoch = this.runtime.epoch;
+      const t0 = performance.now();
       this.runtime.deliver(env);
+      if (this.runtime.epoch !== epoch) this.swapPauseMs = performance.now() - t0;
       return;
     }
     if (env.plane && env.signal === "prepare") {
       void this.prepare(env);
       return;
     }
+    const epoch = this.runtime.epoch;
+    const t0 = performance.now();
     this.runtime.control(env);
+    // The wall-clock pause of this node's swap: the step that turned it new (state transfer, held messages transformed and sent, buffered ones run).
+    if (this.runtime.epoch !== epoch) this.swapPauseMs = performance.now() - t0;
     if (env.plane && env.signal === "abort" && this.current?.run.id === env.update) this.current = undefined;
   }
 
@@ -263,6 +272,7 @@ export class NodeDaemon {
       armedMessages: run.armedMessages,
       metadataBytes: run.metadataBytes,
       peakCheckpoints: run.peakCheckpoints,
+      swapPauseMs: this.swapPauseMs,
     };
   }
 

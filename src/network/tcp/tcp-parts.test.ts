@@ -1,13 +1,14 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { AppEnvelope } from "../../core/envelope.js";
+import { messageId } from "../../core/ids.js";
 import { jsonCodec } from "./codec.js";
 import { Connection } from "./connection.js";
 import { encodeFrame, FrameDecoder, FrameTooLargeError } from "./frame.js";
 import { PeerChannel } from "./peer-channel.js";
 import type { WireMessage } from "./wire.js";
 
-const env = (n: number): AppEnvelope => ({ kind: "app", id: `a.${n}`, from: "a", to: "b", epoch: 0, body: { n }, link: 1 });
+const env = (n: number): AppEnvelope => ({ kind: "app", id: messageId(`a.${n}`), from: "a", to: "b", epoch: 0, body: { n }, link: 1 });
 
 /** A connection whose written frames the test reads back. */
 function tap(): { conn: Connection; sent: () => WireMessage[] } {

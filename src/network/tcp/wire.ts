@@ -70,6 +70,8 @@ export interface UpdateFigures {
   readonly armedMessages: number;
   readonly metadataBytes: number;
   readonly peakCheckpoints: number;
+  /** Wall ms of the step in which the node turned new (NaN if it did not). */
+  readonly swapPauseMs: number;
 }
 
 export class LamportClock {

@@ -1,0 +1,121 @@
+/**
+ * TCP figures (wall clock, this machine): messages per second between two
+ * node processes against a bare `net` echo with the same framing and codec,
+ * measured in the same run; and the wall-clock pause of a node's swap.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { loadClusterFile } from "../deploy/cluster-file.js";
+import { ClusterClient } from "../deploy/cluster-client.js";
+import { clusterUp, nodeCommand } from "../deploy/cluster-processes.js";
+import { keysInit } from "../deploy/keys.js";
+import { freePort } from "../deploy/test-cluster.js";
+import { pack } from "../deploy/update-package.js";
+import { jsonCodec } from "../network/tcp/codec.js";
+import { encodeFrame, FrameDecoder } from "../network/tcp/frame.js";
+import { latencyStats, type LatencyStats } from "./disruption.js";
+
+export interface TcpFigures {
+  /** Ping-pong round trips per second (each is two messages). */
+  readonly liveswapMsgsPerSec: number;
+  readonly rawMsgsPerSec: number;
+  readonly ratio: number;
+  readonly swapPauseMs: LatencyStats & { readonly mean: number };
+  readonly swaps: number;
+}
+
+const here = import.meta.dirname;
+
+async function rawEcho(n: number, rounds: number): Promise<number> {
+  const { cmd, args } = nodeCommand();
+  const script = resolve(here, here.endsWith("src/bench") && import.meta.url.endsWith(".ts") ? "raw-echo-server.ts" : "raw-echo-server.js");
+  const child = spawn(cmd, [...args.slice(0, -1), script], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((r) => child.stdout.once("data", (b: Buffer) => r(Number(b.toString().trim()))));
+  const socket = net.connect({ host: "127.0.0.1", port });
+  socket.setNoDelay(true);
+  await new Promise((r) => socket.once("connect", r));
+  const decoder = new FrameDecoder();
+  let best = 0;
+  for (let round = 0; round < rounds; round++) {
+    let got = 0;
+    const t0 = performance.now();
+    const done = new Promise<void>((r) => {
+      const onData = (chunk: Buffer): void => {
+        for (const f of decoder.push(chunk)) {
+          jsonCodec.decode(f);
+          if (++got === n) {
+            socket.off("data", onData);
+            r();
+          }
+        }
+      };
+      socket.on("data", onData);
+    });
+    // The same frames a node sends: a numbered data frame carrying an application envelope.
+    for (let i = 0; i < n; i++) {
+      socket.write(encodeFrame(jsonCodec.encode({ t: "data", seq: i + 1, lc: i, env: { kind: "app", id: `a.${i}`, from: "a", to: "b", epoch: 0, body: { k: "ping", i }, link: 1 } })));
+    }
+    await done;
+    best = Math.max(best, (2 * n) / ((performance.now() - t0) / 1000));
+  }
+  socket.destroy();
+  child.kill("SIGTERM");
+  return best;
+}
+
+export async function measureTcp(opts: { readonly messages?: number; readonly rounds?: number; readonly updates?: number; readonly onStep?: (done: number, total: number) => void } = {}): Promise<TcpFigures> {
+  const n = opts.messages ?? 20_000;
+  const rounds = opts.rounds ?? 3;
+  const updates = opts.updates ?? 20;
+  const total = rounds * 2 + updates;
+  let step = 0;
+  const tick = (): void => opts.onStep?.(++step, total);
+  const dir = mkdtempSync(join(tmpdir(), "liveswap-tcp-bench-"));
+  keysInit(join(dir, "keys"), []);
+  const pump = resolve(here, import.meta.url.endsWith(".ts") ? "tcp-pump.ts" : "tcp-pump.js");
+  const nodes = ["a", "b", "c"];
+  const lines = ["nodes:"];
+  for (const id of nodes) lines.push(`  - { id: ${id}, address: "127.0.0.1:${await freePort()}", package: ${JSON.stringify(pump)}, behavior: pump-1 }`);
+  lines.push("links:", "  - [a, b]", "  - [b, c]", "trust:", `  signingKey: ${join(dir, "keys", "signing.pub")}`);
+  writeFileSync(join(dir, "cluster.yaml"), `${lines.join("\n")}\n`);
+  const cluster = loadClusterFile(join(dir, "cluster.yaml"));
+  const started = await clusterUp(cluster, { timeoutMs: 60_000 });
+  const client = new ClusterClient(cluster);
+  try {
+    // Messages: node a pumps to b and back, against the raw echo, interleaved so both see the same machine.
+    let best = 0;
+    let raw = 0;
+    for (let r = 0; r < rounds; r++) {
+      const t0 = performance.now();
+      await client.request("a", { kind: "pump", n });
+      best = Math.max(best, (2 * n) / ((performance.now() - t0) / 1000));
+      tick();
+      raw = Math.max(raw, await rawEcho(n, 1));
+      tick();
+    }
+    // Swap pauses: a chain of updates pump@k -> pump@k+1 over three nodes.
+    const pauses: number[] = [];
+    for (let k = 1; k <= updates; k++) {
+      const entry = join(dir, `update-${k}.ts`);
+      writeFileSync(entry, `import { pumpUpdate } from ${JSON.stringify(pump)};\nexport const update = pumpUpdate(${k});\n`);
+      const pkg = JSON.stringify(await pack(entry, { key: join(dir, "keys", "signing.key") }));
+      await client.update(pkg, { strategy: k % 2 === 0 ? "cut" : "conservative", root: "a" });
+      for (const f of client.lastFigures.values()) if (Number.isFinite(f.swapPauseMs)) pauses.push(f.swapPauseMs);
+      tick();
+    }
+    const stats = latencyStats(pauses);
+    return {
+      liveswapMsgsPerSec: best,
+      rawMsgsPerSec: raw,
+      ratio: raw === 0 ? 0 : best / raw,
+      swapPauseMs: { ...stats, mean: pauses.reduce((a, b) => a + b, 0) / Math.max(1, pauses.length) },
+      swaps: pauses.length,
+    };
+  } finally {
+    client.close();
+    for (const s of started) s.child.kill("SIGTERM");
+  }
+}
