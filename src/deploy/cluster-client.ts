@@ -62,6 +62,8 @@ export class ClusterClient {
   private readonly tls: TlsMaterial | undefined;
   /** Each node's own figures of the last update (its swap's wall-clock pause among them). */
   lastFigures: ReadonlyMap<NodeId, UpdateFigures> & Map<NodeId, UpdateFigures> = new Map();
+  /** The traces of nodes this client destroyed (their processes are gone). */
+  private readonly retired: StampedEvent[] = [];
   private nextId = 0;
   private requests = 0;
   private active: { readonly coordinator: UpdateCoordinator; readonly onProgress: ((p: UpdateProgress) => void) | undefined } | undefined;
@@ -185,8 +187,16 @@ export class ClusterClient {
   async destroy(node: NodeId): Promise<void> {
     const s = await this.status(node);
     for (const n of s.neighbors) await this.unlink(node, n.id);
-    await this.command(node, { kind: "destroy" });
-    this.sessions.get(node)?.conn.close();
+    const session = await this.session(node);
+    // Destroyed means gone: wait for the node to close its end (it stops listening first).
+    const gone = new Promise<void>((resolve) => {
+      if (session.conn.closed) resolve();
+      session.conn.socket.once("close", () => resolve());
+      setTimeout(resolve, 10_000).unref();
+    });
+    const events = (await this.command(node, { kind: "destroy" })) as StampedEvent[];
+    this.retired.push(...events);
+    await gone;
     this.sessions.delete(node);
   }
 
@@ -319,9 +329,16 @@ export class ClusterClient {
    * Lamport order so every send precedes its delivery.
    */
   async trace(): Promise<TraceEvent[]> {
-    const { up } = await this.statusAll();
+    const { up, down } = await this.statusAll();
     const parts = await Promise.all(up.map((s) => this.command(s.id, { kind: "trace" }) as Promise<StampedEvent[]>));
-    const all: StampedEvent[] = parts.flat();
+    const all: StampedEvent[] = [...parts.flat(), ...this.retired];
+    // Nodes that are gone: their trace files, when the cluster writes them (and this client did not keep them).
+    const kept = new Set(this.retired.map((e) => e.source));
+    for (const d of down) {
+      const f = this.cluster.traceDir !== undefined ? join(this.cluster.traceDir, `${d.id}.ndjson`) : undefined;
+      if (kept.has(d.id) || f === undefined || !existsSync(f)) continue;
+      for (const ev of fromNdjson(readFileSync(f, "utf8"))) all.push({ lc: (ev as unknown as { lc: number }).lc, source: d.id, ev });
+    }
     const file = this.cluster.traceDir !== undefined ? join(this.cluster.traceDir, "control.ndjson") : undefined;
     if (file !== undefined && existsSync(file)) {
       for (const ev of fromNdjson(readFileSync(file, "utf8"))) all.push({ lc: (ev as unknown as { lc: number }).lc, source: CONTROL, ev });

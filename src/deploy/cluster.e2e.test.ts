@@ -191,4 +191,22 @@ describe("packages and peers the cluster refuses", () => {
     intruder.close();
     await stillOld();
   }, 60_000);
+
+  it("configuration on the fly: link, unlink and destroy on the live cluster, then an update of what remains", async () => {
+    await client.link("r0", "r2");
+    let { up } = await client.statusAll();
+    expect(up.find((s) => s.id === "r0")?.neighbors.map((n) => n.id)).toEqual(["r1", "r2"]);
+    await expect(client.link("r0", "r2")).rejects.toThrow(/already linked/);
+    await client.unlink("r0", "r2");
+    await expect(client.unlink("r0", "r2")).rejects.toThrow(/not linked/);
+    await client.destroy("r2");
+    ({ up } = await client.statusAll());
+    expect(up.map((s) => s.id)).toEqual(["r0", "r1"]);
+    expect(up.find((s) => s.id === "r1")?.neighbors.map((n) => n.id)).toEqual(["r0"]);
+    const report = await client.update(signedUpdate, { strategy: "cut", root: "r1" });
+    expect(Object.keys(report.nodes)).toEqual(["r0", "r1"]);
+    expect(await client.request("r0", { kind: "global-read", entry: 1 })).toEqual({ r0: "v1", r1: "v1" });
+    expect((await client.check()).violations).toEqual([]);
+  }, 60_000);
+
 });

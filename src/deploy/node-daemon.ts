@@ -325,8 +325,9 @@ export class NodeDaemon {
         case "destroy": {
           if (this.current !== undefined) throw new UpdateInProgressError("destroy", this.current.run.id);
           this.record({ kind: "destroy", t: this.net.now(), node: me });
-          session.reply(id, "destroyed");
-          setTimeout(() => void this.stop(), 50);
+          // Its trace leaves with it: the control plane keeps it for the cluster's merged trace.
+          session.reply(id, this.events);
+          setImmediate(() => void this.stop());
           return;
         }
         case "trace":

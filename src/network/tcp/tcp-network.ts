@@ -118,7 +118,11 @@ export class TcpNetwork implements Network {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     for (const c of this.channels.values()) c.close();
-    for (const s of this.sessions) s.conn.close();
+    // Control sessions end gracefully: a reply written just before (destroy's) still reaches the control plane.
+    for (const s of this.sessions) {
+      s.conn.socket.end();
+      setTimeout(() => s.conn.close(), 1000).unref();
+    }
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
