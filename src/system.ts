@@ -432,7 +432,9 @@ export class System {
       ev.kind === "deliver"
         ? ev.env.kind === "app"
           ? [ev.env.id, ev.env.epoch, ev.env.body, ev.env.meta ?? null]
-          : [ev.env.signal, ev.env.update, ev.env.data ?? null]
+          : // A node's "swapped" report carries only its clock reading, kept for the report and never decided on:
+            // leaving it out lets two orders of independent events that differ only in timing count as one state.
+            [ev.env.signal, ev.env.update, ev.env.signal === "swapped" ? null : (ev.env.data ?? null)]
         : ev.kind === "request"
           ? [ev.request, ev.body]
           : ev.kind === "timer"

@@ -43,6 +43,17 @@ describe("exhaustive exploration on the real runtime", () => {
     expect(r.violation?.trace.length).toBeGreaterThan(10);
   });
 
+  it.each(["conservative", "rollback"] as Strategy[])("the reduction reaches every state the plain state-caching search reaches (%s, pair)", async (strategy) => {
+    const plain = new Set<string>();
+    const reduced = new Set<string>();
+    const a = await explore(pair, strategy, { sleepSets: false, onState: (f) => plain.add(f) });
+    const b = await explore(pair, strategy, { onState: (f) => reduced.add(f) });
+    expect(a.complete && b.complete).toBe(true);
+    expect(plain.size).toBeGreaterThan(100);
+    expect([...plain].filter((f) => !reduced.has(f))).toEqual([]);
+    expect(b.steps).toBeLessThan(a.steps);
+  }, 120_000);
+
   it("the reduction does less work than the plain search for the same verdict", async () => {
     const reduced = await explore(pair, "naive", {});
     const plain = await explore(pair, "naive", { reduction: false });

@@ -55,9 +55,13 @@ export interface ExploreModel {
 export interface ExploreOptions {
   /** Sleep sets and state hashing (default true); false explores every interleaving. */
   readonly reduction?: boolean;
+  /** With reduction: false keeps state hashing but drops sleep sets (a reference search for the reduction's soundness). */
+  readonly sleepSets?: boolean;
   readonly maxPaths?: number;
   readonly maxTimeMs?: number;
   readonly onProgress?: (paths: number) => void;
+  /** Called with every state's fingerprint as the search reaches it (tests of the reduction's soundness). */
+  readonly onState?: (fingerprint: string) => void;
 }
 
 export interface ExploreResult {
@@ -97,7 +101,17 @@ interface Frame {
   readonly enabled: readonly Choice[];
   readonly sleep: ReadonlyMap<string, NodeId>;
   readonly done: Set<string>;
+  /** Lanes whose event was explored from this same state on an earlier visit: not explored again, and not put to sleep either. */
+  readonly skip: ReadonlySet<string>;
 }
+
+const NO_SKIP: ReadonlySet<string> = new Set();
+
+/** The lane of a choice key ("a>b#3" -> "a>b"): in one state a lane has at most one enabled event. */
+const laneOfKey = (key: string): string => {
+  const i = key.lastIndexOf("#");
+  return i < 0 ? key : key.slice(0, i);
+};
 
 const UPDATE = "update()";
 
@@ -168,7 +182,13 @@ export async function explore(model: ExploreModel, strategy: Strategy, o: Explor
   const maxPaths = o.maxPaths ?? 1_000_000;
   const maxTimeMs = o.maxTimeMs ?? 60_000;
   const started = performance.now();
-  const visited = new Map<number, ReadonlyMap<string, NodeId>[]>();
+  /**
+   * State caching with sleep sets (after Godefroid): per visited state, the
+   * lanes asleep at every visit so far. A revisit whose sleep set covers them
+   * is pruned; otherwise only the lanes asleep before and awake now are
+   * explored, and the stored set shrinks to the intersection.
+   */
+  const visited = new Map<number, ReadonlySet<string>>();
   let paths = 0;
   let pruned = 0;
   let steps = 0;
@@ -195,24 +215,38 @@ export async function explore(model: ExploreModel, strategy: Strategy, o: Explor
         judge(r, true);
         return;
       }
+      let skip = NO_SKIP;
       if (hashing) {
         const full = r.sys.fingerprint(model.stateKey);
+        if (full !== undefined) o.onState?.(full);
         if (full === undefined) {
           hashing = false;
         } else {
           const fp = hash53(full);
           const seen = visited.get(fp);
-          if (seen !== undefined && seen.some((s) => [...s.keys()].every((k) => sleep.has(k)))) {
-            pruned++;
-            judge(r, false);
-            return;
+          const asleep = new Set<string>();
+          for (const k of sleep.keys()) asleep.add(laneOfKey(k));
+          if (seen === undefined) {
+            visited.set(fp, asleep);
+          } else {
+            let covered = true;
+            for (const lane of seen) if (!asleep.has(lane)) covered = false;
+            if (covered) {
+              pruned++;
+              judge(r, false);
+              return;
+            }
+            const s2 = new Set<string>();
+            for (const c of enabled) if (!seen.has(c.lane)) s2.add(c.lane);
+            skip = s2;
+            const both = new Set<string>();
+            for (const lane of seen) if (asleep.has(lane)) both.add(lane);
+            visited.set(fp, both);
           }
-          if (seen === undefined) visited.set(fp, [sleep]);
-          else seen.push(sleep);
         }
       }
-      const frame: Frame = { enabled, sleep, done: new Set() };
-      const next = enabled.find((c) => !sleep.has(c.key));
+      const frame: Frame = { enabled, sleep, done: new Set(), skip };
+      const next = enabled.find((c) => !sleep.has(c.key) && !skip.has(c.lane));
       if (next === undefined) {
         pruned++; // every enabled event sleeps: this order is explored elsewhere
         judge(r, false);
@@ -228,7 +262,7 @@ export async function explore(model: ExploreModel, strategy: Strategy, o: Explor
     frame.done.add(c.key);
     path.push(c);
     r.take(c);
-    if (!reduction) return new Map();
+    if (!reduction || o.sleepSets === false) return new Map();
     const child = new Map<string, NodeId>();
     for (const [k, at] of frame.sleep) if (independent(at, c.at)) child.set(k, at);
     for (const d of frame.enabled) if (frame.done.has(d.key) && d.key !== c.key && independent(d.at, c.at)) child.set(d.key, d.at);
@@ -245,7 +279,7 @@ export async function explore(model: ExploreModel, strategy: Strategy, o: Explor
     let c: Choice | undefined;
     for (; d >= 0; d--) {
       const f = frames[d] as Frame;
-      c = f.enabled.find((x) => !f.done.has(x.key) && !f.sleep.has(x.key));
+      c = f.enabled.find((x) => !f.done.has(x.key) && !f.sleep.has(x.key) && !f.skip.has(x.lane));
       if (c !== undefined) break;
     }
     if (c === undefined || d < 0) break;
