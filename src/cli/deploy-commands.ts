@@ -32,9 +32,10 @@ export function registerDeploy(program: Command, out: (line: string) => void): v
     .description("run one node of a cluster in this process (listens on its address, links to its neighbours)")
     .requiredOption("--cluster <file>", "the cluster file (YAML)")
     .requiredOption("--id <id>", "which node of the file this process is")
-    .action(async (o: { cluster: string; id: string }) => {
+    .option("--unlinked", "start with no links (as `ctl create` does); `ctl link` adds them", false)
+    .action(async (o: { cluster: string; id: string; unlinked: boolean }) => {
       const cluster = loadClusterFile(o.cluster);
-      const daemon = await NodeDaemon.start(cluster, o.id, { log: (l) => out(l), onStop: () => process.exit(0) });
+      const daemon = await NodeDaemon.start(cluster, o.id, { log: (l) => out(l), onStop: () => process.exit(0), unlinked: o.unlinked });
       const stop = (): void => void daemon.stop();
       process.on("SIGTERM", stop);
       process.on("SIGINT", stop);
@@ -93,11 +94,11 @@ export function registerDeploy(program: Command, out: (line: string) => void): v
   ctl
     .command("create")
     .argument("<id>", "a node of the cluster file that is not running")
-    .description("start a node of the file as a local process (its links from the file)")
+    .description("start a node of the file as a local process, with no links (Conic's create); link it with `ctl link`")
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const cluster = loadClusterFile((cmd.parent?.opts() as { cluster: string }).cluster);
-      await clusterUp(cluster, { only: [id], detached: true });
-      out(`created ${id}`);
+      await clusterUp(cluster, { only: [id], detached: true, unlinked: true });
+      out(`created ${id} (unlinked)`);
     });
 
   ctl

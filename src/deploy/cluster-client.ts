@@ -1,5 +1,5 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { checkTrace, type CheckReport } from "../check/checker.js";
 import { fromNdjson } from "../check/ndjson.js";
 import type { TraceEvent } from "../check/trace-event.js";
@@ -66,11 +66,20 @@ export class ClusterClient {
   private readonly retired: StampedEvent[] = [];
   private nextId = 0;
   private requests = 0;
-  private active: { readonly coordinator: UpdateCoordinator; readonly onProgress: ((p: UpdateProgress) => void) | undefined } | undefined;
+  private active:
+    | { readonly coordinator: UpdateCoordinator; readonly onProgress: ((p: UpdateProgress) => void) | undefined; readonly fail: (e: Error) => void }
+    | undefined;
+  private readonly opening = new Map<NodeId, Promise<Session>>();
   private readonly name = `ctl-${process.pid}-${Math.floor(wallNow()).toString(36)}`;
 
   constructor(readonly cluster: Cluster) {
     this.tls = cluster.tls ? tlsFor(cluster, cluster.tls.control.cert, cluster.tls.control.key) : undefined;
+    this.clock.value = Math.floor(wallNow() * 1000); // as the nodes do: later control planes sort after earlier events
+  }
+
+  /** Where a destroyed node's trace is kept: the cluster's trace directory, or beside the cluster file. */
+  private retiredFile(id: NodeId): string {
+    return this.cluster.traceDir !== undefined ? join(this.cluster.traceDir, `${id}.ndjson`) : join(dirname(this.cluster.file), ".liveswap-trace", `${id}.ndjson`);
   }
 
   private nodeOf(id: string, where: string): ClusterNode {
@@ -79,9 +88,19 @@ export class ClusterClient {
     return n;
   }
 
-  private async session(id: NodeId): Promise<Session> {
+  /** One session per node, shared by concurrent callers. */
+  private session(id: NodeId): Promise<Session> {
     const have = this.sessions.get(id);
-    if (have !== undefined && !have.conn.closed) return have;
+    if (have !== undefined && !have.conn.closed) return Promise.resolve(have);
+    let opening = this.opening.get(id);
+    if (opening === undefined) {
+      opening = this.open(id).finally(() => this.opening.delete(id));
+      this.opening.set(id, opening);
+    }
+    return opening;
+  }
+
+  private async open(id: NodeId): Promise<Session> {
     const node = this.nodeOf(id, "control");
     let socket;
     try {
@@ -107,6 +126,11 @@ export class ClusterClient {
         (_c, reason) => {
           if (!greeted) reject(new NodeUnreachableError(id, node.address, reason ?? "it closed the connection (a certificate it does not trust?)"));
           if (this.sessions.get(id)?.conn === conn) this.sessions.delete(id);
+          const a = this.active;
+          if (greeted && a !== undefined && a.coordinator.run.nodes.includes(id) && a.coordinator.run.running) {
+            this.active = undefined;
+            a.fail(new NodeUnreachableError(id, node.address, `the connection closed during update #${a.coordinator.run.id}, which cannot finish without it; see \`ctl status\``));
+          }
           for (const [k, p] of this.pending) {
             if (p.node !== id) continue;
             this.pending.delete(k);
@@ -196,6 +220,12 @@ export class ClusterClient {
     });
     const events = (await this.command(node, { kind: "destroy" })) as StampedEvent[];
     this.retired.push(...events);
+    if (this.cluster.traceDir === undefined) {
+      // The node's process is gone with its memory: keep its trace on disk for later `ctl trace` runs.
+      const file = this.retiredFile(node);
+      mkdirSync(dirname(file), { recursive: true });
+      appendFileSync(file, events.map((e) => `${JSON.stringify({ ...e.ev, lc: e.lc })}\n`).join(""));
+    }
     await gone;
     this.sessions.delete(node);
   }
@@ -276,7 +306,7 @@ export class ClusterClient {
         },
       };
       const coordinator = new UpdateCoordinator(host, run, strategy);
-      this.active = { coordinator, onProgress: opts.onProgress };
+      this.active = { coordinator, onProgress: opts.onProgress, fail: reject };
       coordinator.begin();
     });
   }
@@ -314,13 +344,13 @@ export class ClusterClient {
     else if (env.signal === "refused") a.onProgress?.({ kind: "refused", node: env.from, detail: (env.data as { reason: string }).reason });
   }
 
+  /** The control plane's events go to disk as they happen: a later `ctl trace` (another process) needs them. */
   private record(ev: TraceEvent): void {
     const stamped = { lc: this.clock.tick(), source: CONTROL, ev };
     this.events.push(stamped);
-    if (this.cluster.traceDir !== undefined) {
-      mkdirSync(this.cluster.traceDir, { recursive: true });
-      appendFileSync(join(this.cluster.traceDir, "control.ndjson"), `${JSON.stringify({ ...ev, lc: stamped.lc })}\n`);
-    }
+    const file = this.retiredFile(CONTROL);
+    mkdirSync(dirname(file), { recursive: true });
+    appendFileSync(file, `${JSON.stringify({ ...ev, lc: stamped.lc })}\n`);
   }
 
   /**
@@ -329,22 +359,27 @@ export class ClusterClient {
    * Lamport order so every send precedes its delivery.
    */
   async trace(): Promise<TraceEvent[]> {
-    const { up, down } = await this.statusAll();
+    const { up } = await this.statusAll();
     const parts = await Promise.all(up.map((s) => this.command(s.id, { kind: "trace" }) as Promise<StampedEvent[]>));
-    const all: StampedEvent[] = [...parts.flat(), ...this.retired];
-    // Nodes that are gone: their trace files, when the cluster writes them (and this client did not keep them).
-    const kept = new Set(this.retired.map((e) => e.source));
-    for (const d of down) {
-      const f = this.cluster.traceDir !== undefined ? join(this.cluster.traceDir, `${d.id}.ndjson`) : undefined;
-      if (kept.has(d.id) || f === undefined || !existsSync(f)) continue;
-      for (const ev of fromNdjson(readFileSync(f, "utf8"))) all.push({ lc: (ev as unknown as { lc: number }).lc, source: d.id, ev });
+    const all: StampedEvent[] = [];
+    const have = new Set<string>();
+    const add = (e: StampedEvent): void => {
+      const key = `${e.source}\n${e.lc}`;
+      if (have.has(key)) return;
+      have.add(key);
+      all.push(e);
+    };
+    for (const e of parts.flat()) add(e);
+    for (const e of this.retired) add(e);
+    // Earlier lives of nodes (destroyed, perhaps created again): their trace files. Lamport times never repeat within a node id.
+    for (const n of this.cluster.nodes) {
+      const f = this.retiredFile(n.id);
+      if (!existsSync(f)) continue;
+      for (const ev of fromNdjson(readFileSync(f, "utf8"))) add({ lc: (ev as unknown as { lc: number }).lc, source: n.id, ev });
     }
-    const file = this.cluster.traceDir !== undefined ? join(this.cluster.traceDir, "control.ndjson") : undefined;
-    if (file !== undefined && existsSync(file)) {
-      for (const ev of fromNdjson(readFileSync(file, "utf8"))) all.push({ lc: (ev as unknown as { lc: number }).lc, source: CONTROL, ev });
-    } else {
-      all.push(...this.events);
-    }
+    for (const e of this.events) add(e);
+    const file = this.retiredFile(CONTROL);
+    if (existsSync(file)) for (const ev of fromNdjson(readFileSync(file, "utf8"))) add({ lc: (ev as unknown as { lc: number }).lc, source: CONTROL, ev });
     return mergeStamped(all);
   }
 

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Cluster } from "./cluster-file.js";
@@ -26,7 +26,10 @@ export interface StartedNode {
  * development and tests), logs under `<dir>/.liveswap-logs/`; resolves once
  * every node answers its status.
  */
-export async function clusterUp(cluster: Cluster, opts: { readonly only?: readonly string[]; readonly timeoutMs?: number; readonly detached?: boolean } = {}): Promise<StartedNode[]> {
+export async function clusterUp(
+  cluster: Cluster,
+  opts: { readonly only?: readonly string[]; readonly timeoutMs?: number; readonly detached?: boolean; readonly unlinked?: boolean } = {},
+): Promise<StartedNode[]> {
   const { cmd, args } = nodeCommand();
   const logDir = join(dirname(cluster.file), ".liveswap-logs");
   mkdirSync(logDir, { recursive: true });
@@ -34,11 +37,12 @@ export async function clusterUp(cluster: Cluster, opts: { readonly only?: readon
   const ids = opts.only ?? cluster.nodes.map((n) => n.id);
   for (const id of ids) {
     const log = openSync(join(logDir, `${id}.log`), "w");
-    const child = spawn(cmd, [...args, "node", "--cluster", cluster.file, "--id", id], {
+    const child = spawn(cmd, [...args, "node", "--cluster", cluster.file, "--id", id, ...(opts.unlinked ? ["--unlinked"] : [])], {
       stdio: ["ignore", log, log],
       detached: opts.detached ?? false,
       cwd: process.cwd(),
     });
+    closeSync(log); // the child has its own descriptor
     if (opts.detached) child.unref();
     started.push({ id, pid: child.pid as number, child });
   }
@@ -63,6 +67,10 @@ export async function clusterUp(cluster: Cluster, opts: { readonly only?: readon
         }
       }
     }
+  } catch (e) {
+    // Leave nothing half-started behind.
+    for (const s of started) s.child.kill("SIGTERM");
+    throw e;
   } finally {
     client.close();
   }

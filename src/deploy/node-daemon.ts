@@ -12,7 +12,7 @@ import { NodeRuntime, type NodeHost } from "../node/node-runtime.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
 import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
-import { LamportClock, type Command, type NodeStatus, type StampedEvent, type UpdateFigures } from "../network/tcp/wire.js";
+import { LamportClock, wallNow, type Command, type NodeStatus, type StampedEvent, type UpdateFigures } from "../network/tcp/wire.js";
 import { strategyModule } from "../update/registry.js";
 import type { StrategyModule } from "../update/strategy.js";
 import { UpdateRun } from "../update/update-run.js";
@@ -118,16 +118,24 @@ export class NodeDaemon {
         if (!this.stopped && this.runtime.incarnation === incarnation) this.runtime.timer(tag, timer);
       },
       onCommand: (session, id, cmd) => this.onCommand(session, id, cmd),
+      onLost: (envs, reason) => {
+        for (const env of envs) {
+          if (env.kind === "app") this.record({ kind: "drop", t: this.net.now(), node: env.to, from: env.from, msg: env.id, reason });
+        }
+      },
       log,
     });
+    // Lamport times start at the wall clock in microseconds: a node started (or restarted) later sorts after what came before.
+    this.clock.value = Math.floor(wallNow() * 1000);
   }
 
-  static async start(cluster: Cluster, id: string, opts: { onStop?: () => void; log?: (line: string) => void } = {}): Promise<NodeDaemon> {
+  /** `unlinked`: start with no links (Conic's create; `ctl link` adds them), not the file's. */
+  static async start(cluster: Cluster, id: string, opts: { onStop?: () => void; log?: (line: string) => void; unlinked?: boolean } = {}): Promise<NodeDaemon> {
     const self = cluster.nodes.find((n) => n.id === id);
     if (self === undefined) throw new NodeConfigError(`no node "${id}" in ${cluster.file} (it has: ${cluster.nodes.map((n) => n.id).join(", ")})`);
     const behavior = await loadInitialBehavior(cluster, self);
     const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), opts.log ?? (() => undefined));
-    await d.boot(behavior);
+    await d.boot(behavior, opts.unlinked ?? false);
     return d;
   }
 
@@ -135,15 +143,16 @@ export class NodeDaemon {
     return this.self.id;
   }
 
-  private async boot(behavior: Behavior): Promise<void> {
+  private async boot(behavior: Behavior, unlinked: boolean): Promise<void> {
     if (this.cluster.traceDir !== undefined) {
       mkdirSync(this.cluster.traceDir, { recursive: true });
-      this.traceFile = createWriteStream(join(this.cluster.traceDir, `${this.self.id}.ndjson`), { flags: "w" });
+      // Appended: a node destroyed and created again keeps its earlier life in the same file.
+      this.traceFile = createWriteStream(join(this.cluster.traceDir, `${this.self.id}.ndjson`), { flags: "a" });
     }
     const me = this.self.id;
     this.topology.addNode(me);
     const incarnations = linkIncarnations(this.cluster);
-    for (const [a, b] of this.cluster.links) {
+    for (const [a, b] of unlinked ? [] : this.cluster.links) {
       if (a !== me && b !== me) continue;
       const peer = a === me ? b : a;
       if (!this.topology.hasNode(peer)) this.topology.addNode(peer);

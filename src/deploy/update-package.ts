@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -81,17 +81,17 @@ export async function bundle(entry: string): Promise<string> {
   return file.text;
 }
 
-/** Import bundled code (after its checks): written once per hash to the temp directory, then imported. */
+let privateDir: string | undefined;
+
+/**
+ * Import bundled code (after its checks). The file is written to a directory
+ * private to this process (mkdtemp, mode 0700) every time: a shared or
+ * pre-existing file could hold other code than the code just verified.
+ */
 export async function importCode(code: string): Promise<Record<string, unknown>> {
-  const dir = join(tmpdir(), "liveswap-packages");
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${sha256(code)}.mjs`);
-  if (!existsSync(file)) {
-    // Several node processes of one machine load the same package at once: write aside, then rename (atomic).
-    const partial = `${file}.${process.pid}.${Math.floor(performance.now() * 1000)}.tmp`;
-    writeFileSync(partial, code);
-    renameSync(partial, file);
-  }
+  privateDir ??= mkdtempSync(join(tmpdir(), "liveswap-pkg-"));
+  const file = join(privateDir, `${sha256(code)}.mjs`);
+  writeFileSync(file, code, { mode: 0o600 });
   return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
 }
 

@@ -10,6 +10,8 @@ import type { WireMessage } from "./wire.js";
 export class Connection {
   private readonly decoder = new FrameDecoder();
   closed = false;
+  /** The peer's hello was accepted (a node we link to, or a control session). */
+  helloed = false;
 
   constructor(
     readonly socket: Duplex,

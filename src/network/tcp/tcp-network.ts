@@ -19,6 +19,8 @@ export interface TcpNetworkOptions {
   readonly onEnvelope: (env: Envelope) => void;
   readonly onTimer: (node: NodeId, incarnation: number, tag: string, timer: number) => void;
   readonly onCommand: (session: ControlSession, id: number, cmd: Command) => void;
+  /** Messages sent to a neighbour that will never arrive: its process restarted before acknowledging them, or the link went away. */
+  readonly onLost?: (envs: readonly Envelope[], reason: "destroyed" | "unlinked") => void;
   /** Something worth a line in the node's log (refused peers, reconnects). */
   readonly log?: (line: string) => void;
 }
@@ -52,6 +54,11 @@ export class TcpNetwork implements Network {
   private readonly addresses = new Map<NodeId, string>();
   private readonly timers = new Map<number, NodeJS.Timeout>();
   private readonly sessions = new Set<ControlSession>();
+  /** Every open socket, accepted or dialled, so that close() leaves none behind (half-open, mid-handshake, idle). */
+  private readonly sockets = new Set<Duplex>();
+  /** Channels of removed links, kept until what they sent is acknowledged. */
+  private readonly draining = new Map<NodeId, PeerChannel>();
+  private readonly refusedLogged = new Set<string>();
   private controller: ControlSession | undefined;
   private server: net.Server | undefined;
   private nextTimer = 0;
@@ -92,14 +99,41 @@ export class TcpNetwork implements Network {
   addPeer(peer: NodeId, address: string): void {
     this.addresses.set(peer, address);
     if (this.channels.has(peer)) return;
-    this.channels.set(peer, new PeerChannel(peer, this.o.codec));
-    if (this.o.self < peer) void this.dialLoop(peer);
+    const revived = this.draining.get(peer);
+    this.draining.delete(peer);
+    const channel = revived ?? new PeerChannel(peer, this.o.codec);
+    this.channels.set(peer, channel);
+    if (this.o.self < peer && revived === undefined) void this.dialLoop(peer, channel);
   }
 
-  removePeer(peer: NodeId): void {
-    this.channels.get(peer)?.close();
+  /**
+   * The link is gone: nothing more is sent on it, but the channel stays open
+   * until the neighbour acknowledged what was sent (it drops those messages as
+   * unlinked, and traces it), so none vanishes untraced. After `drainMs` what
+   * is still unacknowledged is reported lost.
+   */
+  removePeer(peer: NodeId, drainMs = 5000): void {
+    const channel = this.channels.get(peer);
     this.channels.delete(peer);
-    this.addresses.delete(peer);
+    if (channel === undefined) return;
+    this.draining.set(peer, channel);
+    const deadline = performance.now() + drainMs;
+    const check = (): void => {
+      if (this.draining.get(peer) !== channel) return; // linked again meanwhile
+      if (channel.pending > 0 && performance.now() < deadline && !this.closed) {
+        setTimeout(check, 20).unref();
+        return;
+      }
+      this.draining.delete(peer);
+      this.addresses.delete(peer);
+      const lost = channel.unacknowledged();
+      if (lost.length > 0) {
+        this.o.log?.(`link to "${peer}" removed with ${lost.length} message(s) unacknowledged after ${drainMs} ms: reported lost`);
+        this.o.onLost?.(lost, "unlinked");
+      }
+      channel.close();
+    };
+    check();
   }
 
   peers(): readonly PeerStatus[] {
@@ -118,31 +152,38 @@ export class TcpNetwork implements Network {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     for (const c of this.channels.values()) c.close();
+    for (const c of this.draining.values()) c.close();
     // Control sessions end gracefully: a reply written just before (destroy's) still reaches the control plane.
     for (const s of this.sessions) {
       s.conn.socket.end();
       setTimeout(() => s.conn.close(), 1000).unref();
     }
+    // Anything else still open (a half-open peer, a handshake that never finished) would keep the server from closing.
+    setTimeout(() => {
+      for (const sock of this.sockets) sock.destroy();
+    }, 1100).unref();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
-  private async dialLoop(peer: NodeId): Promise<void> {
+  /** Keep `channel` connected while it is this peer's channel (or drains); a later channel gets a loop of its own. */
+  private async dialLoop(peer: NodeId, channel: PeerChannel): Promise<void> {
     let attempt = 0;
-    while (!this.closed) {
-      const channel = this.channels.get(peer);
+    const mine = (): boolean => this.channels.get(peer) === channel || this.draining.get(peer) === channel;
+    while (!this.closed && mine()) {
       const address = this.addresses.get(peer);
-      if (channel === undefined || address === undefined) return;
+      if (address === undefined) return;
       if (channel.connection === undefined) {
         try {
           const socket = await dial(address, this.o.tls, peer);
-          if (this.closed || this.channels.get(peer) !== channel) {
+          if (this.closed || !mine()) {
             socket.destroy();
             return;
           }
           const conn = this.wrap(socket);
-          conn.send({ t: "hello", from: this.o.self, role: "node", recv: channel.received });
+          conn.send({ t: "hello", from: this.o.self, role: "node", ...channel.hello() });
           await new Promise<void>((resolve) => socket.once("close", () => resolve()));
-          attempt = 0;
+          // Back off again from the start only if the neighbour took us (it may refuse: not linked on its side yet).
+          if (channel.connection === undefined && conn.helloed) attempt = 0;
         } catch (e) {
           if (attempt === 3) this.o.log?.(`cannot reach "${peer}" at ${address} yet (${e instanceof Error ? e.message : String(e)}); retrying`);
         }
@@ -162,6 +203,8 @@ export class TcpNetwork implements Network {
   private wrap(socket: Duplex): Connection {
     let peer: PeerChannel | undefined;
     let session: ControlSession | undefined;
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
     const conn = new Connection(
       socket,
       this.o.codec,
@@ -174,21 +217,38 @@ export class TcpNetwork implements Network {
               c.close();
               return;
             }
+            c.helloed = true;
             if (msg.role === "control") {
               session = new ControlSession(c, msg.from);
               this.sessions.add(session);
               c.send({ t: "hello", from: this.o.self, role: "node", recv: 0 });
               return;
             }
-            const channel = this.channels.get(msg.from);
+            const channel = this.channels.get(msg.from) ?? this.draining.get(msg.from);
             if (channel === undefined) {
-              c.close(); // not (yet) our neighbour: it retries until the link reaches us too
+              // Not (yet) our neighbour: it retries, backing off, until the link reaches us too.
+              if (!this.refusedLogged.has(msg.from)) this.o.log?.(`refused a connection from "${msg.from}": no link to it here (yet)`);
+              this.refusedLogged.add(msg.from);
+              c.helloed = false;
+              c.close();
               return;
             }
+            this.refusedLogged.delete(msg.from);
             const dialedByUs = this.o.self < msg.from;
-            if (!dialedByUs) c.send({ t: "hello", from: this.o.self, role: "node", recv: channel.received });
+            const theirs = { recv: msg.recv, chan: msg.chan ?? "", ...(msg.seen !== undefined ? { seen: msg.seen } : {}) };
+            if (!dialedByUs) {
+              // Answer with our view after taking theirs into account (a restart of theirs resets our numbering first).
+              peer = channel;
+              const lost = channel.attach(c, theirs);
+              c.send({ t: "hello", from: this.o.self, role: "node", ...channel.hello() });
+              channel.resend();
+              if (lost.length > 0) this.o.onLost?.(lost, "destroyed");
+              return;
+            }
             peer = channel;
-            channel.attach(c, msg.recv);
+            const lost = channel.attach(c, theirs);
+            channel.resend();
+            if (lost.length > 0) this.o.onLost?.(lost, "destroyed");
             return;
           }
           case "data":

@@ -55,14 +55,15 @@ describe("a peer channel across reconnects", () => {
   it("resends exactly what the peer has not delivered, in order, and runs a duplicate once", () => {
     const ch = new PeerChannel("b", jsonCodec);
     const first = tap();
-    ch.attach(first.conn, 0);
+    ch.attach(first.conn, { recv: 0, chan: "b-1" });
     for (let i = 1; i <= 5; i++) ch.send(i, env(i));
     expect(first.sent().map((m) => (m.t === "data" ? m.seq : -1))).toEqual([1, 2, 3, 4, 5]);
     ch.acked(1);
     expect(ch.pending).toBe(4);
-    // The socket drops; the peer says in its hello it delivered up to 3.
+    // The socket drops; the peer (the same instance) says in its hello it delivered up to 3.
     const second = tap();
-    ch.attach(second.conn, 3);
+    expect(ch.attach(second.conn, { recv: 3, chan: "b-1", seen: ch.id })).toEqual([]);
+    ch.resend();
     expect(first.conn.closed).toBe(true);
     expect(second.sent().map((m) => (m.t === "data" ? m.seq : -1))).toEqual([4, 5]);
     expect(ch.reconnects).toBe(1);
@@ -76,6 +77,43 @@ describe("a peer channel across reconnects", () => {
     expect(rx.accept(5, c)).toBe(false);
     expect(c.closed).toBe(true);
     rx.close();
+    ch.close();
+  });
+
+  it("a restarted peer starts the numbering again on both sides; what it never acknowledged is reported lost", () => {
+    const ch = new PeerChannel("b", jsonCodec);
+    ch.attach(tap().conn, { recv: 0, chan: "b-1" });
+    for (let i = 1; i <= 3; i++) ch.send(i, env(i));
+    const c = tap().conn;
+    expect(ch.accept(1, c) && ch.accept(2, c)).toBe(true);
+    ch.acked(1);
+    // b's process restarted: a new channel instance that has seen nothing of ours.
+    const again = tap();
+    const lost = ch.attach(again.conn, { recv: 0, chan: "b-2" });
+    expect(lost.map((e) => (e.kind === "app" ? e.id : e.signal))).toEqual(["a.2", "a.3"]);
+    expect(ch.received).toBe(0);
+    expect(ch.accept(1, again.conn)).toBe(true); // the new instance's first frame runs, not taken for a duplicate
+    ch.send(9, env(9));
+    expect(again.sent().map((m) => (m.t === "data" ? m.seq : -1))).toEqual([1]);
+    ch.close();
+  });
+
+  it("a hello counting frames of this side's previous instance acknowledges nothing", () => {
+    const ch = new PeerChannel("b", jsonCodec);
+    ch.send(1, env(1));
+    ch.send(2, env(2));
+    ch.attach(tap().conn, { recv: 57, chan: "b-1", seen: "an-earlier-instance-of-a" });
+    expect(ch.pending).toBe(2);
+    ch.close();
+  });
+
+  it("a message the codec refuses takes no sequence number", () => {
+    const ch = new PeerChannel("b", jsonCodec);
+    const t = tap();
+    ch.attach(t.conn, { recv: 0, chan: "b-1" });
+    expect(() => ch.send(1, { ...env(1), body: { n: 1n } })).toThrow(/bigint/);
+    ch.send(2, env(2));
+    expect(t.sent().map((m) => (m.t === "data" ? m.seq : -1))).toEqual([1]);
     ch.close();
   });
 });

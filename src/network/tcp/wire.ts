@@ -9,7 +9,7 @@ import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
  */
 export type WireMessage =
   /** `recv`: the last data sequence number this side delivered from the other (0 for a control session). */
-  | { readonly t: "hello"; readonly from: string; readonly role: "node" | "control"; readonly recv: number }
+  | { readonly t: "hello"; readonly from: string; readonly role: "node" | "control"; readonly recv: number; readonly chan?: string; readonly seen?: string }
   | { readonly t: "data"; readonly seq: number; readonly lc: number; readonly env: Envelope }
   | { readonly t: "ack"; readonly seq: number }
   | { readonly t: "plane"; readonly lc: number; readonly env: ControlEnvelope }
