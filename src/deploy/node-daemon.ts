@@ -160,7 +160,9 @@ export class NodeDaemon {
       this.addresses.set(peer, (this.cluster.nodes.find((n) => n.id === peer) as ClusterNode).address);
     }
     await this.net.start();
-    this.runtime = new NodeRuntime(me, behavior, 0, 1, this.host());
+    // Message ids must stay unique across a node's lives (destroyed and created again, restarted): each life
+    // numbers its messages from the wall clock in microseconds at its start, as its Lamport times do.
+    this.runtime = new NodeRuntime(me, behavior, 0, 1, this.host(), undefined, this.clock.value);
     this.record({ kind: "create", t: this.net.now(), node: me, version: behavior.version, epoch: 0 });
     for (const peer of this.topology.neighbors(me)) {
       if (me < peer) this.record({ kind: "link", t: this.net.now(), a: me, b: peer });
