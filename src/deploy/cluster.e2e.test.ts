@@ -71,7 +71,7 @@ async function quiesce(client: ClusterClient): Promise<void> {
   }
 }
 
-describe.each(["conservative", "cut"] as Strategy[])("7 OS processes on loopback, mutual TLS: the replicated database updated with %s from the far end", (strategy) => {
+describe.each(["conservative", "cut", "rollback", "snapshot"] as Strategy[])("7 OS processes on loopback, mutual TLS: the replicated database updated with %s from the far end", (strategy) => {
   let c: TestCluster;
   let client: ClusterClient;
   beforeAll(async () => {
@@ -84,7 +84,7 @@ describe.each(["conservative", "cut"] as Strategy[])("7 OS processes on loopback
   });
 
   it("no null read, no violation on the merged trace, every node new, nothing lost or duplicated (a node's sockets closed mid-update)", async () => {
-    const load = workload(client, strategy === "cut" ? 2 : 1);
+    const load = workload(client, ["conservative", "cut", "rollback", "snapshot"].indexOf(strategy) + 1);
     await new Promise((r) => setTimeout(r, 300));
     // Mid-update (once the first node turned new), r3 loses every connection to its neighbours; the peer channels reconnect and resend.
     let severed: Promise<unknown> | undefined;
@@ -104,7 +104,7 @@ describe.each(["conservative", "cut"] as Strategy[])("7 OS processes on loopback
     expect(load.tally.globalReads).toBeGreaterThan(20);
     expect(load.tally.nulls).toBe(0);
     expect(Object.keys(report.nodes)).toHaveLength(NODES);
-    expect(report.controlMessages).toBe(2 * (NODES - 1));
+    if (strategy === "conservative" || strategy === "cut") expect(report.controlMessages).toBe(2 * (NODES - 1));
     const { up } = await client.statusAll();
     expect(up.map((s) => s.version)).toEqual(Array(NODES).fill("db@2"));
     const r3 = up.find((s) => s.id === "r3")!;
@@ -203,6 +203,8 @@ describe("packages and peers the cluster refuses", () => {
     await client.unlink("r0", "r2");
     await expect(client.unlink("r0", "r2")).rejects.toThrow(/not linked/);
     await client.request("r2", { kind: "write", entry: 5, value: "before destroy" });
+    // The write floods on; wait until it reached the others (a message in flight at unlink is dropped, as in the simulator).
+    for (let i = 0; i < 100 && (await client.request("r0", { kind: "read", entry: 5 })) !== "before destroy"; i++) await new Promise((r) => setTimeout(r, 20));
     await client.destroy("r2");
     ({ up } = await client.statusAll());
     expect(up.map((s) => s.id)).toEqual(["r0", "r1"]);
