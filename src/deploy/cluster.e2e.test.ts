@@ -127,7 +127,7 @@ describe("packages and peers the cluster refuses", () => {
   let client: ClusterClient;
   let recreated: StartedNode | undefined;
   beforeAll(async () => {
-    c = await startDbCluster({ nodes: 3, keys });
+    c = await startDbCluster({ nodes: 3, keys, traceFiles: true }); // nodes keep their traces in files here (in memory in the 7-node runs)
     client = new ClusterClient(c.cluster);
   }, 120_000);
   afterAll(async () => {

@@ -8,6 +8,7 @@ import { CONTROL, type NodeId, type RequestId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
 import type { Update, UpdateOptions } from "../core/update.js";
 import type { TraceEvent } from "../check/trace-event.js";
+import { fromNdjson } from "../check/ndjson.js";
 import { NodeRuntime, type NodeHost } from "../node/node-runtime.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
@@ -182,8 +183,9 @@ export class NodeDaemon {
 
   private record(ev: TraceEvent): void {
     const lc = this.clock.tick();
-    this.events.push({ lc, source: this.self.id, ev });
-    this.traceFile?.write(`${JSON.stringify({ ...ev, lc })}\n`);
+    // With a trace directory the file is the trace (memory stays flat however long the node runs); without one, memory.
+    if (this.traceFile !== undefined) this.traceFile.write(`${JSON.stringify({ ...ev, lc })}\n`);
+    else this.events.push({ lc, source: this.self.id, ev });
   }
 
   private host(): NodeHost {
@@ -271,6 +273,15 @@ export class NodeDaemon {
     this.net.transmit({ kind: "control", from: this.self.id, to: CONTROL, update: run.id, signal: "started", data: { t }, link: 0, plane: true });
   }
 
+  /** This node's trace: its file (every life of this node id, flushed first) or its memory. */
+  private async traceEvents(): Promise<StampedEvent[]> {
+    const file = this.traceFile;
+    if (file === undefined) return this.events;
+    await new Promise<void>((resolve, reject) => file.write("", (e) => (e ? reject(e) : resolve())));
+    const me = this.self.id;
+    return fromNdjson(readFileSync(file.path as string, "utf8")).map((ev) => ({ lc: (ev as unknown as { lc: number }).lc, source: me, ev }));
+  }
+
   private figures(run: UpdateRun): UpdateFigures {
     return {
       controlMessages: run.controlMessages,
@@ -337,12 +348,17 @@ export class NodeDaemon {
           if (this.current !== undefined) throw new UpdateInProgressError("destroy", this.current.run.id);
           this.record({ kind: "destroy", t: this.net.now(), node: me });
           // Its trace leaves with it: the control plane keeps it for the cluster's merged trace.
-          session.reply(id, this.events);
-          setImmediate(() => void this.stop());
+          void this.traceEvents()
+            .then(
+              (events) => session.reply(id, events),
+              (e: unknown) => session.fail(id, e instanceof Error ? e : new Error(String(e))),
+            )
+            .finally(() => setImmediate(() => void this.stop()));
           return;
         }
         case "trace":
-          return session.reply(id, this.events);
+          void this.traceEvents().then((events) => session.reply(id, events), (e: unknown) => session.fail(id, e instanceof Error ? e : new Error(String(e))));
+          return;
         case "figures":
         case "end": {
           const c = this.current;

@@ -26,7 +26,7 @@ export interface TestCluster {
  * r0 - r1 - ... , each node on a free port, with mutual TLS when `keys` (a
  * directory made by keysInit) is given.
  */
-export async function startDbCluster(opts: { readonly nodes: number; readonly keys?: string; readonly dir?: string }): Promise<TestCluster> {
+export async function startDbCluster(opts: { readonly nodes: number; readonly keys?: string; readonly dir?: string; readonly traceFiles?: boolean }): Promise<TestCluster> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "liveswap-cluster-"));
   const pkg = resolve(import.meta.dirname, "../../examples/replicated-db/package.ts");
   const lines: string[] = ["nodes:"];
@@ -41,6 +41,7 @@ export async function startDbCluster(opts: { readonly nodes: number; readonly ke
     lines.push("trust:", `  signingKey: ${join(opts.keys, "signing.pub")}`);
     lines.push("tls:", `  ca: ${join(opts.keys, "ca.crt")}`, "  control:", `    cert: ${join(opts.keys, "control.crt")}`, `    key: ${join(opts.keys, "control.key")}`);
   }
+  if (opts.traceFiles) lines.push("trace: traces");
   const file = join(dir, "cluster.yaml");
   writeFileSync(file, `${lines.join("\n")}\n`);
   const cluster = loadClusterFile(file);
