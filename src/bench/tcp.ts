@@ -79,7 +79,7 @@ export async function measureTcp(opts: { readonly messages?: number; readonly ro
   const nodes = ["a", "b", "c"];
   const lines = ["nodes:"];
   for (const id of nodes) lines.push(`  - { id: ${id}, address: "127.0.0.1:${await freePort()}", package: ${JSON.stringify(pump)}, behavior: pump-1 }`);
-  lines.push("links:", "  - [a, b]", "  - [b, c]", "trust:", `  signingKey: ${join(dir, "keys", "signing.pub")}`);
+  lines.push("links:", "  - [a, b]", "  - [b, c]", "trust:", `  signingKey: ${join(dir, "keys", "signing.pub")}`, "trace: traces");
   writeFileSync(join(dir, "cluster.yaml"), `${lines.join("\n")}\n`);
   const cluster = loadClusterFile(join(dir, "cluster.yaml"));
   const started = await clusterUp(cluster, { timeoutMs: 60_000 });

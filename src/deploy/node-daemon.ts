@@ -97,6 +97,8 @@ export class NodeDaemon {
   private runtime!: NodeRuntime;
   private current: Current | undefined;
   private traceFile: WriteStream | undefined;
+  private traceBuffer = "";
+  private flushScheduled = false;
   private stopped = false;
   /** Wall ms of the step in which this node last turned new. */
   private swapPauseMs = Number.NaN;
@@ -177,6 +179,7 @@ export class NodeDaemon {
     if (this.stopped) return;
     this.stopped = true;
     await this.net.close();
+    this.flushTrace();
     await new Promise<void>((resolve) => (this.traceFile ? this.traceFile.end(() => resolve()) : resolve()));
     this.onStop();
   }
@@ -184,8 +187,16 @@ export class NodeDaemon {
   private record(ev: TraceEvent): void {
     const lc = this.clock.tick();
     // With a trace directory the file is the trace (memory stays flat however long the node runs); without one, memory.
-    if (this.traceFile !== undefined) this.traceFile.write(`${JSON.stringify({ ...ev, lc })}\n`);
-    else this.events.push({ lc, source: this.self.id, ev });
+    if (this.traceFile !== undefined) {
+      // Batched: one write per 64 KiB or per turn of the event loop, not one per event.
+      const json = JSON.stringify(ev);
+      this.traceBuffer += `${json.slice(0, -1)},"lc":${lc}}\n`;
+      if (this.traceBuffer.length >= 65536) this.flushTrace();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushTrace());
+      }
+    } else this.events.push({ lc, source: this.self.id, ev });
   }
 
   private host(): NodeHost {
@@ -273,10 +284,18 @@ export class NodeDaemon {
     this.net.transmit({ kind: "control", from: this.self.id, to: CONTROL, update: run.id, signal: "started", data: { t }, link: 0, plane: true });
   }
 
+  private flushTrace(): void {
+    this.flushScheduled = false;
+    if (this.traceBuffer === "" || this.traceFile === undefined) return;
+    this.traceFile.write(this.traceBuffer);
+    this.traceBuffer = "";
+  }
+
   /** This node's trace: its file (every life of this node id, flushed first) or its memory. */
   private async traceEvents(): Promise<StampedEvent[]> {
     const file = this.traceFile;
     if (file === undefined) return this.events;
+    this.flushTrace();
     await new Promise<void>((resolve, reject) => file.write("", (e) => (e ? reject(e) : resolve())));
     const me = this.self.id;
     return fromNdjson(readFileSync(file.path as string, "utf8")).map((ev) => ({ lc: (ev as unknown as { lc: number }).lc, source: me, ev }));
