@@ -98,6 +98,7 @@ export class NodeDaemon {
   private current: Current | undefined;
   private traceFile: WriteStream | undefined;
   private traceBuffer = "";
+  private earlyArmed: { readonly from: NodeId; readonly meta: unknown }[] = [];
   private flushScheduled = false;
   private stopped = false;
   /** Wall ms of the step in which this node last turned new. */
@@ -232,6 +233,10 @@ export class NodeDaemon {
         this.record({ kind: "drop", t: this.net.now(), node: this.self.id, from: env.from, msg: env.id, reason: "unlinked" });
         return;
       }
+      if (env.meta !== undefined && this.current === undefined && this.runtime.agent === this.runtime.baseAgent) {
+        // An armed neighbour's message before our own prepare: the strategy must learn of it when we arm.
+        this.earlyArmed.push({ from: env.from, meta: env.meta });
+      }
       const epoch = this.runtime.epoch;
       const t0 = performance.now();
       this.runtime.deliver(env);
@@ -265,6 +270,8 @@ export class NodeDaemon {
     if (strategy === undefined) return refuse(`this node cannot run strategy "${deploy.run.strategy}"`);
     const run = new UpdateRun(env.update, deploy.run.strategy, deploy.run.root, plan, deploy.run.options, deploy.run.requestedAt);
     this.current = { run, strategy, coordinator: { markStarted: () => this.reportStarted(run) } };
+    for (const x of this.earlyArmed) this.runtime.addStray(x.from, x.meta);
+    this.earlyArmed = [];
     let update: Update | undefined;
     try {
       update = (await verifyAndLoad(parsePackage(deploy.package), this.trusted)).update;
@@ -382,7 +389,10 @@ export class NodeDaemon {
         case "end": {
           const c = this.current;
           if (c === undefined || c.run.id !== cmd.update) throw new NodeConfigError(`node "${me}" is not in update #${cmd.update}`);
-          if (cmd.kind === "end") this.current = undefined;
+          if (cmd.kind === "end") {
+            this.current = undefined;
+            this.earlyArmed = [];
+          }
           return session.reply(id, this.figures(c.run));
         }
         case "sever":

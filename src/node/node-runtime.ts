@@ -275,6 +275,15 @@ export class NodeRuntime implements NodePort {
     this.cancelledTimers.add(timer);
   }
 
+  /**
+   * An armed neighbour's message that reached this node before it knew of the
+   * update (over TCP the node learns of it only from its own prepare): kept
+   * for the strategy as a stray, exactly as if the update had been known.
+   */
+  addStray(from: NodeId, meta: unknown): void {
+    this.strays.push({ from, meta });
+  }
+
   takeStrayMeta(): readonly { readonly from: NodeId; readonly meta: unknown }[] {
     const out = this.strays;
     this.strays = [];
