@@ -85,6 +85,9 @@ export function clusterDown(cluster: Cluster): string[] {
   const stopped: string[] = [];
   for (const [id, pid] of Object.entries(known)) {
     try {
+      // The pid may have been reused since `up`: stop it only if it is still this cluster's node.
+      const cmdline = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, "utf8") : undefined;
+      if (cmdline !== undefined && !cmdline.includes(cluster.file)) continue;
       process.kill(pid, "SIGTERM");
       stopped.push(id);
     } catch {

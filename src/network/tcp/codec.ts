@@ -2,8 +2,9 @@
  * How frames' payloads become bytes. JSON first (readable on the wire, every
  * runtime speaks it), behind an interface so a binary codec can replace it.
  * Strategies put Maps and Sets in their control data and `undefined` or NaN in
- * fields, which plain JSON loses: the JSON codec tags them and restores them,
- * so a value crosses a process boundary as it would cross structuredClone.
+ * fields, which plain JSON loses: the JSON codec tags them (and Dates) and
+ * restores them. Anything else that is not plain data (a class instance, a
+ * typed array) is refused with an error rather than silently changed.
  */
 export interface Codec {
   readonly name: string;
@@ -19,7 +20,8 @@ type Tagged =
   | { readonly [TAG]: "set"; readonly v: unknown[] }
   | { readonly [TAG]: "undefined" }
   | { readonly [TAG]: "number"; readonly v: "NaN" | "Infinity" | "-Infinity" }
-  | { readonly [TAG]: "object"; readonly v: Record<string, unknown> };
+  | { readonly [TAG]: "object"; readonly v: Record<string, unknown> }
+  | { readonly [TAG]: "date"; readonly v: number };
 
 function toJsonValue(value: unknown): unknown {
   if (value === undefined) return { [TAG]: "undefined" };
@@ -33,6 +35,13 @@ function toJsonValue(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toJsonValue);
   if (value instanceof Map) return { [TAG]: "map", v: [...value].map(([k, v]) => [toJsonValue(k), toJsonValue(v)]) };
   if (value instanceof Set) return { [TAG]: "set", v: [...value].map(toJsonValue) };
+  if (value instanceof Date) return { [TAG]: "date", v: value.getTime() };
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    // A class instance, a typed array, a Buffer...: JSON would turn it into something else without a word.
+    const name = (value as { constructor?: { name?: string } }).constructor?.name ?? "object";
+    throw new TypeError(`the JSON codec carries plain objects, arrays, Maps, Sets and Dates, not a ${name}; send plain data`);
+  }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = toJsonValue(v);
   return Object.hasOwn(out, TAG) ? { [TAG]: "object", v: out } : out;
@@ -53,15 +62,19 @@ function fromJsonValue(value: unknown): unknown {
         return new Map(t.v.map(([k, v]) => [fromJsonValue(k), fromJsonValue(v)]));
       case "set":
         return new Set(t.v.map(fromJsonValue));
-      case "object": {
-        const out: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(t.v)) out[k] = fromJsonValue(v);
-        return out;
-      }
+      case "date":
+        return new Date(t.v);
+      case "object":
+        return plain(t.v);
     }
   }
+  return plain(rec);
+}
+
+/** An own property for every key, "__proto__" included (an assignment would set the prototype instead). */
+function plain(rec: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(rec)) out[k] = fromJsonValue(v);
+  for (const [k, v] of Object.entries(rec)) Object.defineProperty(out, k, { value: fromJsonValue(v), enumerable: true, writable: true, configurable: true });
   return out;
 }
 

@@ -42,6 +42,10 @@ export function listen(address: string, material: TlsMaterial | undefined, onSoc
     ? tls.createServer({ ca: material.ca, cert: material.cert, key: material.key, requestCert: true, rejectUnauthorized: true }, onSocket)
     : net.createServer(onSocket);
   server.on("tlsClientError", () => undefined); // a refused client: nothing to keep
+  server.on(material ? "secureConnection" : "connection", (s: net.Socket) => {
+    s.setNoDelay(true);
+    s.setKeepAlive(true, 5000);
+  });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -71,7 +75,10 @@ export function dial(address: string, material: TlsMaterial | undefined, expecte
     socket.once("error", fail);
     socket.once(ready, () => {
       socket.off("error", fail);
-      if (socket instanceof net.Socket) socket.setNoDelay(true);
+      if (socket instanceof net.Socket) {
+        socket.setNoDelay(true);
+        socket.setKeepAlive(true, 5000); // a peer that vanished without a FIN is noticed, and the channel reconnects
+      }
       resolve(socket);
     });
   });

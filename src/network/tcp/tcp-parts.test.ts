@@ -46,8 +46,21 @@ describe("the JSON codec", () => {
     expect(jsonCodec.decode(jsonCodec.encode(value))).toEqual(value);
   });
 
-  it("refuses what it cannot carry", () => {
+  it("refuses what it cannot carry, naming it", () => {
     expect(() => jsonCodec.encode({ f: () => 1 })).toThrow(/cannot carry a function/);
+    expect(() => jsonCodec.encode({ b: new Uint8Array(2) })).toThrow(/not a Uint8Array/);
+    class Point {
+      x = 1;
+    }
+    expect(() => jsonCodec.encode([new Point()])).toThrow(/not a Point/);
+  });
+
+  it("keeps Dates, and a key named __proto__ as a plain key", () => {
+    const d = new Date(1_700_000_000_000);
+    expect(jsonCodec.decode(jsonCodec.encode({ d }))).toEqual({ d });
+    const evil = jsonCodec.decode(Buffer.from('{"__proto__":{"polluted":true}}')) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(evil)).toBe(Object.prototype);
+    expect(Object.keys(evil)).toEqual(["__proto__"]);
   });
 });
 
