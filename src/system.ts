@@ -424,7 +424,7 @@ export class System {
     const nodes: unknown[] = [];
     for (const id of this.topology.nodes()) {
       const rt = this.runtimes.get(id) as NodeRuntime;
-      const agent = rt.agent.fingerprint?.();
+      const agent = rt.agent.fingerprint?.(stateKey);
       if (agent === undefined) return undefined;
       nodes.push([id, rt.version, rt.epoch, rt.messagesSent, stateKey(rt.node.state), agent, rt.neighbors()]);
     }

@@ -138,15 +138,15 @@ class RollbackAgent implements NodeAgent {
     for (const { from, meta } of node.takeStrayMeta()) this.absorb(from, meta as ArmedMeta);
   }
 
-  fingerprint(): unknown {
+  fingerprint(stateKey: (state: unknown) => unknown): unknown {
     const input = (i: NodeInput): unknown => (i.kind === "receive" ? ["receive", i.env.id] : i.kind === "request" ? ["request", i.request] : ["timer", i.tag]);
     return {
       event: this.event,
       vt: this.vt,
       sent: this.sent,
       deliv: this.deliv,
-      log: this.log.map((e) => [e.event, input(e.input), e.sentAt ?? null, e.timerSetAt ?? null, e.sends, e.timers.length, e.responses.map((r) => r.request), e.stateAfter]),
-      armState: this.armState,
+      log: this.log.map((e) => [e.event, input(e.input), e.sentAt ?? null, e.timerSetAt ?? null, e.sends, e.timers.length, e.responses.map((r) => r.request), stateKey(e.stateAfter)]),
+      armState: stateKey(this.armState),
       pendingOld: this.pendingOld.map((e) => e.id),
       pendingMarkers: this.pendingMarkers.map((m) => m.from),
       heldNew: this.heldNew.map((e) => e.id),

@@ -29,9 +29,11 @@ export interface NodeAgent {
   /**
    * Everything of this agent's state that can change what happens next, as plain
    * data (the explorer hashes it to recognise a global state it has seen).
-   * An agent without it makes state hashing unavailable.
+   * An agent without it makes state hashing unavailable. Node states it keeps
+   * (checkpoints) go through `stateKey`, the model's abstraction of a state,
+   * as the node's own state does.
    */
-  fingerprint?(): unknown;
+  fingerprint?(stateKey: (state: unknown) => unknown): unknown;
 }
 
 /** What an agent may do to its node. */
