@@ -40,6 +40,14 @@ export class RemoteError extends Error {
   }
 }
 
+export class VersionMismatchLinkError extends Error {
+  readonly code = "VERSION_MISMATCH_LINK";
+  constructor(a: string, va: string, b: string, vb: string) {
+    super(`link: "${a}" runs ${va} and "${b}" runs ${vb}; linking them would let each execute the other's messages. Start "${b}" (or "${a}") with the same behavior (edit \`behavior:\` in the cluster file), or update first`);
+    this.name = "VersionMismatchLinkError";
+  }
+}
+
 /** What an update's progress display is told: a node acknowledged prepare, or turned new. */
 export type UpdateProgress = { readonly kind: "prepared" | "new" | "refused"; readonly node: NodeId; readonly detail?: string };
 
@@ -197,6 +205,11 @@ export class ClusterClient {
   async link(a: NodeId, b: NodeId): Promise<void> {
     const na = this.nodeOf(a, "link");
     const nb = this.nodeOf(b, "link");
+    const [sa, sb] = await Promise.all([this.status(a), this.status(b)]);
+    if (sa.version !== sb.version) {
+      // Old and new code would execute each other's messages: exactly what an update exists to prevent.
+      throw new VersionMismatchLinkError(a, sa.version, b, sb.version);
+    }
     const incarnation = Math.floor(wallNow());
     await this.command(a, { kind: "link", peer: b, address: nb.address, incarnation });
     await this.command(b, { kind: "link", peer: a, address: na.address, incarnation });

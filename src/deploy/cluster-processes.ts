@@ -5,12 +5,25 @@ import { fileURLToPath } from "node:url";
 import type { Cluster } from "./cluster-file.js";
 import { ClusterClient } from "./cluster-client.js";
 
-/** How to start `liveswap node` in a child process: the compiled CLI, or the sources through tsx. */
-export function nodeCommand(): { readonly cmd: string; readonly args: readonly string[] } {
+/** tsx's loader, resolved from liveswap's own installation (never from the caller's working directory). */
+function tsxLoader(): string | undefined {
+  try {
+    return import.meta.resolve("tsx");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * How to start `liveswap node` in a child process: the compiled CLI, or the
+ * sources through tsx; tsx also when a node's package is TypeScript.
+ */
+export function nodeCommand(typescriptPackages = false): { readonly cmd: string; readonly args: readonly string[] } {
   const here = fileURLToPath(import.meta.url);
   const fromSource = here.endsWith(".ts");
   const main = join(dirname(here), "..", "cli", fromSource ? "main.ts" : "main.js");
-  return { cmd: process.execPath, args: fromSource ? ["--import", "tsx", main] : [main] };
+  const loader = fromSource || typescriptPackages ? tsxLoader() : undefined;
+  return { cmd: process.execPath, args: loader !== undefined ? ["--import", loader, main] : [main] };
 }
 
 const pidFile = (cluster: Cluster): string => join(dirname(cluster.file), ".liveswap-cluster.json");
@@ -30,7 +43,7 @@ export async function clusterUp(
   cluster: Cluster,
   opts: { readonly only?: readonly string[]; readonly timeoutMs?: number; readonly detached?: boolean; readonly unlinked?: boolean } = {},
 ): Promise<StartedNode[]> {
-  const { cmd, args } = nodeCommand();
+  const { cmd, args } = nodeCommand(cluster.nodes.some((n) => /\.[cm]?ts$/.test(n.package)));
   const logDir = join(dirname(cluster.file), ".liveswap-logs");
   mkdirSync(logDir, { recursive: true });
   const started: StartedNode[] = [];

@@ -211,7 +211,7 @@ describe("packages and peers the cluster refuses", () => {
     expect(up.find((s) => s.id === "r1")?.neighbors.map((n) => n.id)).toEqual(["r0"]);
     // Created again (Conic's create: no links), then linked: its second life starts from v1's initial state.
     const [again] = await clusterUp(c.cluster, { only: ["r2"], unlinked: true });
-    recreated = again;
+    recreated = again as StartedNode;
     expect((await client.status("r2")).neighbors).toEqual([]);
     await client.link("r1", "r2");
     expect(await client.request("r0", { kind: "global-read", entry: 5 })).toEqual({ r0: "before destroy", r1: "before destroy", r2: "v5" });
@@ -222,6 +222,13 @@ describe("packages and peers the cluster refuses", () => {
     const trace = await client.trace();
     expect(trace.filter((e) => (e.kind === "create" || e.kind === "destroy") && e.node === "r2").map((e) => e.kind)).toEqual(["create", "destroy", "create"]);
     expect(checkTrace(trace, { complete: true }).violations).toEqual([]);
+    // Created again after the update, r2 starts with the file's db-v1: linking it to a db@2 node is refused.
+    await client.destroy("r2");
+    recreated.child.kill("SIGTERM");
+    const [third] = await clusterUp(c.cluster, { only: ["r2"], unlinked: true });
+    recreated = third as StartedNode;
+    await expect(client.link("r1", "r2")).rejects.toThrow(/"r1" runs db@2 and "r2" runs db@1; linking them would let each execute the other's messages/);
+    expect((await client.status("r1")).neighbors.map((n) => n.id)).toEqual(["r0"]);
   }, 60_000);
 
 });
