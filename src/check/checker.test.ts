@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { messageId, type NodeId } from "../core/ids.js";
 import type { Strategy } from "../core/update.js";
-import { checkTrace, type CheckReport, type Invariant } from "./checker.js";
+import { checkTrace } from "./checker.js";
 import type { DropReason, TraceEvent, UpdateOutcome } from "./trace-event.js";
 
 /**
@@ -135,9 +135,6 @@ const trace = (): TraceBuilder => new TraceBuilder();
 /** Nodes a and b on v1, linked. */
 const pair = (): TraceBuilder => trace().create("a").create("b").link("a", "b");
 
-function only(report: CheckReport, invariant: Invariant): string[] {
-  return report.violations.filter((v) => v.invariant === invariant).map((v) => v.message);
-}
 
 function expectClean(events: readonly TraceEvent[]): void {
   for (const complete of [true, false]) {

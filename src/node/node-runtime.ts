@@ -1,6 +1,6 @@
 import type { Behavior } from "../core/behavior.js";
 import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
-import { CONTROL, messageId, type MessageId, type NodeId, type RequestId } from "../core/ids.js";
+import { CONTROL, messageId, type NodeId, type RequestId } from "../core/ids.js";
 import { describeError } from "../core/errors.js";
 import type { Update } from "../core/update.js";
 import type { TraceEvent } from "../check/trace-event.js";
