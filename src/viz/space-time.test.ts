@@ -342,3 +342,17 @@ describe.skipIf(skipBrowser)("the page in a real browser (headless Chromium; LIV
     }
   });
 });
+
+describe("a trace with wall-clock times (a TCP cluster)", () => {
+  it("counts its axis from the first event and says when that was", () => {
+    const t0 = Date.UTC(2026, 10, 24, 21, 36, 9, 822);
+    const trace = handTrace().map((e) => ({ ...e, t: e.t + t0 }) as TraceEvent);
+    const html = renderSpaceTimeHtml(trace);
+    expect(html).toContain("wall-clock ms from 2026-11-24T21:36:09.822Z");
+    const ticks = elements(html, "tick-label");
+    expect(ticks.length).toBeGreaterThan(2);
+    for (const m of html.matchAll(/class="tick-label"[^>]*>([^<]*)</g)) expect(Number(m[1])).toBeLessThan(1e6);
+    // A simulated trace keeps virtual time as it is.
+    expect(renderSpaceTimeHtml(handTrace())).toMatch(/virtual ms at/);
+  });
+});

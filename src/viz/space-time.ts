@@ -84,6 +84,14 @@ export function escapeXml(x: unknown): string {
 const f = (n: number): string => String(Math.round(n * 10) / 10);
 const ms = (n: number): string => String(Math.round(n * 1000) / 1000);
 
+/**
+ * A trace from a TCP cluster carries wall-clock times (ms since 1970): its
+ * axis and labels count from its first event instead, or every label would be
+ * a thirteen-digit number. Simulated traces count from virtual time 0.
+ */
+const WALL_CLOCK_AFTER = 1e11;
+const timeOrigin = (tStart: number): number => (tStart > WALL_CLOCK_AFTER ? tStart : 0);
+
 function attrs(a: Record<string, string | number | undefined>): string {
   let out = "";
   for (const [k, v] of Object.entries(a)) if (v !== undefined && v !== "") out += ` ${k}="${escapeXml(v)}"`;
@@ -200,14 +208,16 @@ function draw(model: SpaceTimeModel, options: SpaceTimeOptions): SpaceTimeRender
 
   // time grid and axis
   const step = niceStep(px);
-  const first = Math.ceil(model.tStart / step) * step;
+  const origin = timeOrigin(model.tStart);
+  const shown = (t: number): string => ms(t - origin);
+  const first = origin + Math.ceil((model.tStart - origin) / step) * step;
   const grid: string[] = [];
   const labels: string[] = [];
   for (let t = first; t <= model.tStart + duration + 1e-9; t += step) {
     const xt = f(x(t));
     grid.push(`M${xt} ${TOP - 42}V${height - BOTTOM + 12}`);
-    labels.push(`<text class="tick-label" x="${xt}" y="${TOP - 46}" text-anchor="middle">${ms(t)}</text>`);
-    labels.push(`<text class="tick-label" x="${xt}" y="${height - 12}" text-anchor="middle">${ms(t)}</text>`);
+    labels.push(`<text class="tick-label" x="${xt}" y="${TOP - 46}" text-anchor="middle">${shown(t)}</text>`);
+    labels.push(`<text class="tick-label" x="${xt}" y="${height - 12}" text-anchor="middle">${shown(t)}</text>`);
   }
 
   // update windows (G..H), behind everything
@@ -218,8 +228,8 @@ function draw(model: SpaceTimeModel, options: SpaceTimeOptions): SpaceTimeRender
       `<rect class="update-window"${attrs({ "data-update": u.id, "data-strategy": u.strategy, "data-root": u.root, "data-start": ms(u.t), "data-end": u.end ? ms(u.end.t) : "", "data-outcome": u.end?.outcome })}` +
         ` x="${f(x0)}" y="${TOP - 60}" width="${f(Math.max(x1 - x0, 1))}" height="${f(height - BOTTOM - TOP + 72)}"/>`,
     );
-    const ended = u.end ? `${ms(u.end.t)} ms, ${u.end.outcome}` : "not ended";
-    out.push(`<text class="update-label" x="${f(x0 + 4)}" y="${TOP - 66}">${escapeXml(`update #${u.id}: ${u.strategy} from ${u.root}, ${ms(u.t)} → ${ended}`)}</text>`);
+    const ended = u.end ? `${shown(u.end.t)} ms, ${u.end.outcome}` : "not ended";
+    out.push(`<text class="update-label" x="${f(x0 + 4)}" y="${TOP - 66}">${escapeXml(`update #${u.id}: ${u.strategy} from ${u.root}, ${shown(u.t)} → ${ended}`)}</text>`);
   }
   out.push(`<path class="grid" d="${grid.join("")}"/>`);
   out.push(...labels);
@@ -581,7 +591,12 @@ export function renderSpaceTimePage(trace: readonly TraceEvent[], options: Space
   parts.push(`${st.controlMessages} control messages`);
   if (st.rollbacks > 0) parts.push(`${st.rollbacks} rollbacks`);
   parts.push(violations === undefined ? "violations not checked" : `${violations.length} violation${violations.length === 1 ? "" : "s"}`);
-  parts.push(`${ms(st.tStart)}–${ms(st.tEnd)} virtual ms at ${ms(st.pxPerMs)} px/ms`);
+  const origin = timeOrigin(st.tStart);
+  parts.push(
+    origin === 0
+      ? `${ms(st.tStart)}–${ms(st.tEnd)} virtual ms at ${ms(st.pxPerMs)} px/ms`
+      : `wall-clock ms from ${new Date(origin).toISOString()}: 0–${ms(st.tEnd - origin)} at ${ms(st.pxPerMs)} px/ms`,
+  );
 
   const html: string[] = [];
   html.push(`<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">`);
