@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EXPLORE_MODELS } from "../testing/explore-models.js";
-import { explore } from "./explore.js";
+import { countInterleavings, explore, type ExploreModel } from "./explore.js";
+import { relayUpdate, relayV1 } from "../testing/fixtures.js";
 import type { Strategy } from "../core/update.js";
 
 const pair = EXPLORE_MODELS["pair"]!;
@@ -66,4 +67,32 @@ describe("exhaustive exploration on the real runtime", () => {
     expect(plainCut.complete).toBe(false);
     expect(plainCut.violation).toBeUndefined();
   });
+
+  it("counts the plain search's paths over the state graph, exactly as many as it runs", async () => {
+    // Two nodes, one message from a, the update at any moment: small enough for the plain search to finish in a test.
+    const tiny: ExploreModel = {
+      name: "tiny",
+      description: "a sends one message to b; the update at any point",
+      root: "a",
+      build(sys) {
+        sys.create("a", relayV1);
+        sys.create("b", relayV1);
+        sys.link("a", "b");
+      },
+      start(sys) {
+        sys.request("a", { kind: "send", token: "x", hops: 0, to: "b" }).catch(() => undefined);
+      },
+      update: () => relayUpdate,
+    };
+    for (const strategy of ["conservative", "cut", "rollback"] as Strategy[]) {
+      const plain = await explore(tiny, strategy, { reduction: false, maxTimeMs: 60_000 });
+      const counted = await countInterleavings(tiny, strategy);
+      expect(plain.complete && counted.complete).toBe(true);
+      expect(counted.paths).toBe(plain.paths);
+      expect(plain.paths).toBeGreaterThan(10);
+    }
+    // And on the 3-node line, where the plain search could never finish: a third of a trillion orders.
+    const line = await countInterleavings(line3, "conservative");
+    expect(line.paths).toBe(320_952_546_720);
+  }, 120_000);
 });
