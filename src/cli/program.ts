@@ -264,7 +264,7 @@ export function buildProgram(out: (line: string) => void = (l) => process.stdout
           if (o.json) out(JSON.stringify({ unreducedPaths: counted.complete ? counted.paths : null, states: counted.states, reducedPaths }));
           else if (counted.complete) {
             out(
-              `unreduced: ${counted.paths.toLocaleString("en-US")} paths in all (counted over ${counted.states.toLocaleString("en-US")} states); ` +
+              `unreduced: ${counted.paths > Number.MAX_SAFE_INTEGER ? `about ${counted.paths.toExponential(3)}` : counted.paths.toLocaleString("en-US")} paths in all (counted over ${counted.states.toLocaleString("en-US")} states); ` +
                 `the reduction ran ${reducedPaths.toLocaleString("en-US")} (${(counted.paths / Math.max(1, reducedPaths)).toExponential(2)}x fewer)`,
             );
           } else out(`unreduced: not counted within ${o.maxTime} s`);
