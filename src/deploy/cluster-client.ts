@@ -1,7 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { checkTrace, type CheckReport } from "../check/checker.js";
-import { fromNdjson } from "../check/ndjson.js";
 import type { TraceEvent } from "../check/trace-event.js";
 import type { ControlEnvelope } from "../core/envelope.js";
 import { InvalidOptionError, StrategyUnavailableError, UnknownNodeError } from "../core/errors.js";
@@ -11,7 +10,7 @@ import { STRATEGIES, type Strategy, type Update, type UpdateReport } from "../co
 import { jsonCodec } from "../network/tcp/codec.js";
 import { Connection } from "../network/tcp/connection.js";
 import { dial, type TlsMaterial } from "../network/tcp/sockets.js";
-import { LamportClock, wallNow, type Command, type NodeStatus, type StampedEvent, type UpdateFigures, type WireMessage } from "../network/tcp/wire.js";
+import { LamportClock, wallNow, type Command, type NodeStatus, readStamped, stampedLine, type StampedEvent, type UpdateFigures, type WireMessage } from "../network/tcp/wire.js";
 import type { Network } from "../network/network.js";
 import { UpdateCoordinator, type CoordinatorHost } from "../update/coordinator.js";
 import { strategyModule } from "../update/registry.js";
@@ -86,7 +85,7 @@ export class ClusterClient {
   }
 
   /** Where a destroyed node's trace is kept: the cluster's trace directory, or beside the cluster file. */
-  private retiredFile(id: NodeId): string {
+  private traceFileOf(id: NodeId): string {
     return this.cluster.traceDir !== undefined ? join(this.cluster.traceDir, `${id}.ndjson`) : join(dirname(this.cluster.file), ".liveswap-trace", `${id}.ndjson`);
   }
 
@@ -235,9 +234,9 @@ export class ClusterClient {
     this.retired.push(...events);
     if (this.cluster.traceDir === undefined) {
       // The node's process is gone with its memory: keep its trace on disk for later `ctl trace` runs.
-      const file = this.retiredFile(node);
+      const file = this.traceFileOf(node);
       mkdirSync(dirname(file), { recursive: true });
-      appendFileSync(file, events.map((e) => `${JSON.stringify({ ...e.ev, lc: e.lc })}\n`).join(""));
+      appendFileSync(file, events.map((e) => stampedLine(e.ev, e.lc)).join(""));
     }
     await gone;
     this.sessions.delete(node);
@@ -291,8 +290,7 @@ export class ClusterClient {
     const deployFor = (): { deploy: DeployPrepare } => ({
       deploy: { package: pkgText, run: { strategy: opts.strategy, root, nodes, options: { strategy: opts.strategy, root }, requestedAt: run.requestedAt } },
     });
-    const sessions = await Promise.all(nodes.map((n) => this.session(n)));
-    void sessions;
+    await Promise.all(nodes.map((n) => this.session(n)));
     const net: Network = {
       now: () => wallNow(),
       transmit: (env) => {
@@ -361,9 +359,9 @@ export class ClusterClient {
   private record(ev: TraceEvent): void {
     const stamped = { lc: this.clock.tick(), source: CONTROL, ev };
     this.events.push(stamped);
-    const file = this.retiredFile(CONTROL);
+    const file = this.traceFileOf(CONTROL);
     mkdirSync(dirname(file), { recursive: true });
-    appendFileSync(file, `${JSON.stringify({ ...ev, lc: stamped.lc })}\n`);
+    appendFileSync(file, stampedLine(ev, stamped.lc));
   }
 
   /**
@@ -386,13 +384,13 @@ export class ClusterClient {
     for (const e of this.retired) add(e);
     // Earlier lives of nodes (destroyed, perhaps created again): their trace files. Lamport times never repeat within a node id.
     for (const n of this.cluster.nodes) {
-      const f = this.retiredFile(n.id);
+      const f = this.traceFileOf(n.id);
       if (!existsSync(f)) continue;
-      for (const ev of fromNdjson(readFileSync(f, "utf8"))) add({ lc: (ev as unknown as { lc: number }).lc, source: n.id, ev });
+      for (const e of readStamped(readFileSync(f, "utf8"), n.id)) add(e);
     }
     for (const e of this.events) add(e);
-    const file = this.retiredFile(CONTROL);
-    if (existsSync(file)) for (const ev of fromNdjson(readFileSync(file, "utf8"))) add({ lc: (ev as unknown as { lc: number }).lc, source: CONTROL, ev });
+    const file = this.traceFileOf(CONTROL);
+    if (existsSync(file)) for (const e of readStamped(readFileSync(file, "utf8"), CONTROL)) add(e);
     return mergeStamped(all);
   }
 

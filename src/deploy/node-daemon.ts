@@ -8,16 +8,15 @@ import { CONTROL, type NodeId, type RequestId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
 import type { Update, UpdateOptions } from "../core/update.js";
 import type { TraceEvent } from "../check/trace-event.js";
-import { fromNdjson } from "../check/ndjson.js";
 import { NodeRuntime, type NodeHost } from "../node/node-runtime.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
 import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
-import { LamportClock, wallNow, type Command, type NodeStatus, type StampedEvent, type UpdateFigures } from "../network/tcp/wire.js";
+import { LamportClock, readStamped, stampedLine, wallNow, type Command, type NodeStatus, type StampedEvent, type UpdateFigures } from "../network/tcp/wire.js";
 import { strategyModule } from "../update/registry.js";
 import type { StrategyModule } from "../update/strategy.js";
 import { UpdateRun } from "../update/update-run.js";
-import { linkIncarnations, type Cluster, type ClusterNode } from "./cluster-file.js";
+import { linkIncarnations, linkKey, type Cluster, type ClusterNode } from "./cluster-file.js";
 import { moduleContents, parsePackage, readKey, verifyAndLoad } from "./update-package.js";
 
 /** What the control plane puts in a prepare message over TCP, beside the strategy's own data. */
@@ -160,7 +159,7 @@ export class NodeDaemon {
       if (a !== me && b !== me) continue;
       const peer = a === me ? b : a;
       if (!this.topology.hasNode(peer)) this.topology.addNode(peer);
-      this.topology.addLink(a, b, incarnations.get(a < b ? `${a}\n${b}` : `${b}\n${a}`));
+      this.topology.addLink(a, b, incarnations.get(linkKey(a, b)));
       this.addresses.set(peer, (this.cluster.nodes.find((n) => n.id === peer) as ClusterNode).address);
     }
     await this.net.start();
@@ -190,8 +189,7 @@ export class NodeDaemon {
     // With a trace directory the file is the trace (memory stays flat however long the node runs); without one, memory.
     if (this.traceFile !== undefined) {
       // Batched: one write per 64 KiB or per turn of the event loop, not one per event.
-      const json = JSON.stringify(ev);
-      this.traceBuffer += `${json.slice(0, -1)},"lc":${lc}}\n`;
+      this.traceBuffer += stampedLine(ev, lc);
       if (this.traceBuffer.length >= 65536) this.flushTrace();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -237,22 +235,29 @@ export class NodeDaemon {
         // An armed neighbour's message before our own prepare: the strategy must learn of it when we arm.
         this.earlyArmed.push({ from: env.from, meta: env.meta });
       }
-      const epoch = this.runtime.epoch;
-      const t0 = performance.now();
-      this.runtime.deliver(env);
-      if (this.runtime.epoch !== epoch) this.swapPauseMs = performance.now() - t0;
+      // Outside an update nothing can swap: the hot path stays a plain call.
+      if (this.current === undefined) this.runtime.deliver(env);
+      else this.timed(() => this.runtime.deliver(env));
       return;
     }
     if (env.plane && env.signal === "prepare") {
       void this.prepare(env);
       return;
     }
+    this.timed(() => this.runtime.control(env));
+    if (env.plane && env.signal === "abort" && this.current?.run.id === env.update) this.current = undefined;
+  }
+
+  /**
+   * Run one step of the node, timed: the step in which
+   * the node turns new (state transfer, held messages transformed and sent,
+   * buffered ones run) is the wall-clock pause of its swap.
+   */
+  private timed(run: () => void): void {
     const epoch = this.runtime.epoch;
     const t0 = performance.now();
-    this.runtime.control(env);
-    // The wall-clock pause of this node's swap: the step that turned it new (state transfer, held messages transformed and sent, buffered ones run).
+    run();
     if (this.runtime.epoch !== epoch) this.swapPauseMs = performance.now() - t0;
-    if (env.plane && env.signal === "abort" && this.current?.run.id === env.update) this.current = undefined;
   }
 
   /** Check and load the shipped package, then let the runtime prepare as it does in the simulator. */
@@ -304,8 +309,14 @@ export class NodeDaemon {
     if (file === undefined) return this.events;
     this.flushTrace();
     await new Promise<void>((resolve, reject) => file.write("", (e) => (e ? reject(e) : resolve())));
-    const me = this.self.id;
-    return fromNdjson(readFileSync(file.path as string, "utf8")).map((ev) => ({ lc: (ev as unknown as { lc: number }).lc, source: me, ev }));
+    return readStamped(readFileSync(file.path as string, "utf8"), this.self.id);
+  }
+
+  private replyWithTrace(session: ControlSession, id: number): Promise<void> {
+    return this.traceEvents().then(
+      (events) => session.reply(id, events),
+      (e: unknown) => session.fail(id, e instanceof Error ? e : new Error(String(e))),
+    );
   }
 
   private figures(run: UpdateRun): UpdateFigures {
@@ -374,16 +385,11 @@ export class NodeDaemon {
           if (this.current !== undefined) throw new UpdateInProgressError("destroy", this.current.run.id);
           this.record({ kind: "destroy", t: this.net.now(), node: me });
           // Its trace leaves with it: the control plane keeps it for the cluster's merged trace.
-          void this.traceEvents()
-            .then(
-              (events) => session.reply(id, events),
-              (e: unknown) => session.fail(id, e instanceof Error ? e : new Error(String(e))),
-            )
-            .finally(() => setImmediate(() => void this.stop()));
+          void this.replyWithTrace(session, id).finally(() => setImmediate(() => void this.stop()));
           return;
         }
         case "trace":
-          void this.traceEvents().then((events) => session.reply(id, events), (e: unknown) => session.fail(id, e instanceof Error ? e : new Error(String(e))));
+          void this.replyWithTrace(session, id);
           return;
         case "figures":
         case "end": {

@@ -80,7 +80,7 @@ export class PeerChannel {
   attach(conn: Connection, peer: ChannelHello): Envelope[] {
     let lost: Envelope[] = [];
     if (this.remote !== undefined && this.remote !== peer.chan) {
-      lost = this.unacked.slice(this.head).map((u) => u.env);
+      lost = this.unacknowledged();
       this.unacked = [];
       this.head = 0;
       this.nextSeq = 1;

@@ -234,19 +234,11 @@ export class TcpNetwork implements Network {
               return;
             }
             this.refusedLogged.delete(msg.from);
-            const dialedByUs = this.o.self < msg.from;
-            const theirs = { recv: msg.recv, chan: msg.chan ?? "", ...(msg.seen !== undefined ? { seen: msg.seen } : {}) };
-            if (!dialedByUs) {
-              // Answer with our view after taking theirs into account (a restart of theirs resets our numbering first).
-              peer = channel;
-              const lost = channel.attach(c, theirs);
-              c.send({ t: "hello", from: this.o.self, role: "node", ...channel.hello() });
-              channel.resend();
-              if (lost.length > 0) this.o.onLost?.(lost, "destroyed");
-              return;
-            }
             peer = channel;
-            const lost = channel.attach(c, theirs);
+            const lost = channel.attach(c, { recv: msg.recv, chan: msg.chan ?? "", ...(msg.seen !== undefined ? { seen: msg.seen } : {}) });
+            // The accepting side answers with its view after taking the dialer's into account (a restart of theirs
+            // resets our numbering first), and before resending anything: the dialer reads our hello first.
+            if (this.o.self > msg.from) c.send({ t: "hello", from: this.o.self, role: "node", ...channel.hello() });
             channel.resend();
             if (lost.length > 0) this.o.onLost?.(lost, "destroyed");
             return;

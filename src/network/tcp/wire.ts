@@ -1,4 +1,6 @@
 import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
+import { fromNdjson } from "../../check/ndjson.js";
+import type { TraceEvent } from "../../check/trace-event.js";
 
 /**
  * What processes say to each other, one value per frame. Between two nodes:
@@ -55,7 +57,18 @@ export interface NodeStatus {
 export interface StampedEvent {
   readonly lc: number;
   readonly source: string;
-  readonly ev: import("../../check/trace-event.js").TraceEvent;
+  readonly ev: TraceEvent;
+}
+
+/** A trace file's line: the event with its Lamport time as one more field (`lc`). */
+export function stampedLine(ev: TraceEvent, lc: number): string {
+  const json = JSON.stringify(ev);
+  return `${json.slice(0, -1)},"lc":${lc}}\n`;
+}
+
+/** The events of a trace file written with stampedLine, as recorded by `source`. */
+export function readStamped(text: string, source: string): StampedEvent[] {
+  return fromNdjson(text).map((ev) => ({ lc: (ev as TraceEvent & { lc: number }).lc, source, ev }));
 }
 
 /** What a node counted of one update, summed by the control plane into the UpdateReport. */
