@@ -1,5 +1,5 @@
-import { explore } from "./src/check/explore.js";
-import { EXPLORE_MODELS } from "./src/testing/explore-models.js";
+import { explore } from "./src/harness/explore.js";
+import { EXPLORE_MODELS } from "./src/harness/explore-models.js";
 const norm = (f: string) => f.replace(/"t":[0-9.]+/g, '"t":0');
 for (const [m, st] of [["pair","conservative"],["pair","cut"],["pair","snapshot"],["pair","rollback"],["line3","conservative"],["line3","cut"]] as const) {
   const A = new Set<string>(), B = new Set<string>();

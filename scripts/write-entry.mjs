@@ -1,4 +1,4 @@
-// The build compiles src/ and examples/ (the CLI's demo runs an example), so tsc
+// The build compiles src/ (rootDir is the repository, for the package.json it reads), so tsc
 // emits under dist/src/. The public contract says dist/index.js: re-export it there.
 import { writeFileSync, chmodSync } from "node:fs";
 

@@ -1,5 +1,5 @@
 // The README's example: a counter whose v2 keeps a history, updated while tokens fly.
-import { System, defineBehavior, defineUpdate } from "../../src/index.js";
+import { System, defineBehavior, defineUpdate } from "liveswap";
 
 type Token = { hops: number };
 const v1 = defineBehavior<{ seen: number }, Token, "start", string>({

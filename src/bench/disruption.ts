@@ -7,7 +7,7 @@
  * clock is reported apart.
  */
 import type { Strategy, TraceEvent } from "../index.js";
-import { runExperiment, type ExperimentResult, type RequestSample } from "../../examples/replicated-db/experiment.js";
+import { runExperiment, type ExperimentResult, type RequestSample } from "../scenarios/replicated-db/experiment.js";
 
 export interface LatencyStats {
   readonly count: number;

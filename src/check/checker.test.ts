@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { messageId, type NodeId } from "../core/ids.js";
 import type { Strategy } from "../core/update.js";
 import { checkTrace } from "./checker.js";
-import type { DropReason, TraceEvent, UpdateOutcome } from "./trace-event.js";
+import type { DropReason, TraceEvent, UpdateOutcome } from "../core/trace/trace-event.js";
 
 /**
  * Builds a trace by hand. Each event gets `t` 10 ms after the previous one

@@ -1,5 +1,5 @@
 import type { MessageId, NodeId } from "../core/ids.js";
-import { isConfigurationDrop, type TraceEvent } from "./trace-event.js";
+import { isConfigurationDrop, type TraceEvent } from "../core/trace/trace-event.js";
 
 export type Invariant = "correctness" | "awareness" | "termination";
 

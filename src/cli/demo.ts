@@ -1,8 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { availableStrategies, type Strategy, type TraceEvent } from "../index.js";
-import { runExperiment, type ExperimentResult } from "../../examples/replicated-db/experiment.js";
+import { runExperiment, type ExperimentResult } from "../scenarios/replicated-db/experiment.js";
 import { renderTable } from "./table.js";
-import { toNdjson } from "../check/ndjson.js";
+import { toNdjson } from "../core/trace/ndjson.js";
 
 export interface DemoOptions {
   readonly strategies: readonly Strategy[];

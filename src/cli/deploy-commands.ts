@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { InvalidArgumentError, Option } from "commander";
 import { STRATEGIES, type Strategy } from "../core/update.js";
-import { toNdjson } from "../check/ndjson.js";
+import { toNdjson } from "../core/trace/ndjson.js";
 import { checkTrace } from "../check/checker.js";
 import { loadClusterFile } from "../deploy/cluster-file.js";
 import { ClusterClient, type UpdateProgress } from "../deploy/cluster-client.js";

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { ExploreModel } from "../check/explore.js";
-import { EXPLORE_MODELS } from "../testing/explore-models.js";
+import type { ExploreModel } from "../harness/explore.js";
+import { EXPLORE_MODELS } from "../harness/explore-models.js";
 
 export function builtInModels(): readonly string[] {
   return Object.keys(EXPLORE_MODELS);

@@ -1,11 +1,11 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Scenario } from "../check/scenario.js";
+import type { Scenario } from "../harness/scenario.js";
 
 /** Scenarios that ship with liveswap, by name; anything else is a path to a module exporting `scenario` or a default. */
 const BUILT_IN: Readonly<Record<string, () => Promise<Scenario>>> = {
-  "replicated-db": async () => (await import("../../examples/replicated-db/scenario.js")).scenario,
-  mutex: async () => (await import("../../examples/mutex/fuzz-scenario.js")).scenario,
+  "replicated-db": async () => (await import("../scenarios/replicated-db/scenario.js")).scenario,
+  mutex: async () => (await import("../scenarios/mutex/fuzz-scenario.js")).scenario,
 };
 
 export function builtInScenarios(): readonly string[] {

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { checkTrace, type CheckReport } from "../check/checker.js";
-import type { TraceEvent } from "../check/trace-event.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { ControlEnvelope } from "../core/envelope.js";
 import { InvalidOptionError, StrategyUnavailableError, UnknownNodeError } from "../core/errors.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
@@ -11,7 +11,7 @@ import { jsonCodec } from "../network/tcp/codec.js";
 import { Connection } from "../network/tcp/connection.js";
 import { dial, type TlsMaterial } from "../network/tcp/sockets.js";
 import { LamportClock, wallNow, type Command, type NodeStatus, readStamped, stampedLine, type StampedEvent, type UpdateFigures, type WireMessage } from "../network/tcp/wire.js";
-import type { Network } from "../network/network.js";
+import type { Network } from "../core/network.js";
 import { UpdateCoordinator, type CoordinatorHost } from "../update/coordinator.js";
 import { strategyModule } from "../update/registry.js";
 import { UpdateRun } from "../update/update-run.js";

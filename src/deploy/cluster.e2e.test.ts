@@ -24,7 +24,7 @@ beforeAll(async () => {
   keysInit(keys, Array.from({ length: NODES }, (_, i) => `r${i}`));
   const { privateKey } = generateKeyPairSync("ed25519");
   writeFileSync(strangerKey, privateKey.export({ type: "pkcs8", format: "pem" }));
-  signedUpdate = JSON.stringify(await pack(resolve(import.meta.dirname, "../../examples/replicated-db/key-update.ts"), { key: join(keys, "signing.key") }));
+  signedUpdate = JSON.stringify(await pack(resolve(import.meta.dirname, "../scenarios/replicated-db/key-update.ts"), { key: join(keys, "signing.key") }));
 }, 120_000);
 
 /** Global reads from r0 and local reads and writes everywhere, until stopped; counts what came back wrong. */
@@ -143,13 +143,13 @@ describe("packages and peers the cluster refuses", () => {
   };
 
   it("an unsigned package is refused in prepare and nothing changes", async () => {
-    const unsigned = JSON.stringify(await pack(resolve(import.meta.dirname, "../../examples/replicated-db/key-update.ts"), {}));
+    const unsigned = JSON.stringify(await pack(resolve(import.meta.dirname, "../scenarios/replicated-db/key-update.ts"), {}));
     await expect(client.update(unsigned, { strategy: "conservative", root: "r2" })).rejects.toThrow(/unsigned/);
     await stillOld();
   }, 60_000);
 
   it("a package signed by a stranger's key is refused", async () => {
-    const stranger = JSON.stringify(await pack(resolve(import.meta.dirname, "../../examples/replicated-db/key-update.ts"), { key: strangerKey }));
+    const stranger = JSON.stringify(await pack(resolve(import.meta.dirname, "../scenarios/replicated-db/key-update.ts"), { key: strangerKey }));
     await expect(client.update(stranger, { strategy: "cut", root: "r0" })).rejects.toThrow(/signature does not match the cluster's key/);
     await stillOld();
   }, 60_000);
@@ -164,7 +164,7 @@ describe("packages and peers the cluster refuses", () => {
   it("a package for another `from` version is refused", async () => {
     const dir = mkdtempSync(join(tmpdir(), "liveswap-v3-"));
     const entry = join(dir, "v3.ts");
-    const db = resolve(import.meta.dirname, "../../examples/replicated-db/db.ts");
+    const db = resolve(import.meta.dirname, "../scenarios/replicated-db/db.ts");
     const lib = resolve(import.meta.dirname, "../index.ts");
     writeFileSync(entry, `import { databaseV2 } from ${JSON.stringify(db)};\nimport { defineUpdate } from ${JSON.stringify(lib)};\nconst v2 = databaseV2();\nexport const update = defineUpdate({ from: v2, to: { ...v2, version: "db@3" }, state: (s) => s });\n`);
     const v3 = JSON.stringify(await pack(entry, { key: join(keys, "signing.key") }));

@@ -7,8 +7,8 @@ import { DuplicateLinkError, RequestFailedError, UnknownLinkError, UpdateInProgr
 import { CONTROL, type NodeId, type RequestId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
 import type { Update, UpdateOptions } from "../core/update.js";
-import type { TraceEvent } from "../check/trace-event.js";
-import { NodeRuntime, type NodeHost } from "../node/node-runtime.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
+import { NodeRuntime, type NodeHost } from "../runtime/node-host.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
 import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";

@@ -28,7 +28,7 @@ export interface TestCluster {
  */
 export async function startDbCluster(opts: { readonly nodes: number; readonly keys?: string; readonly dir?: string; readonly traceFiles?: boolean }): Promise<TestCluster> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "liveswap-cluster-"));
-  const pkg = resolve(import.meta.dirname, "../../examples/replicated-db/package.ts");
+  const pkg = resolve(import.meta.dirname, "../scenarios/replicated-db/package.ts");
   const lines: string[] = ["nodes:"];
   for (let i = 0; i < opts.nodes; i++) {
     const port = await freePort();

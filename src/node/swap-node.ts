@@ -2,7 +2,7 @@ import type { Behavior, Context } from "../core/behavior.js";
 import type { AppEnvelope } from "../core/envelope.js";
 import { InvalidOptionError, NotNeighborError, UnknownRequestError, describeError } from "../core/errors.js";
 import type { NodeId, RequestId } from "../core/ids.js";
-import type { FaultSite } from "../check/trace-event.js";
+import type { FaultSite } from "../core/trace/trace-event.js";
 
 /** One event a node's program executes. */
 export type NodeInput =

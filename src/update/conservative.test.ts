@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { System, type TraceEvent } from "../index.js";
-import { relayUpdate, relayV1, type RelayStateV2 } from "../testing/fixtures.js";
-import { isControl, isMessage, isPlane, stepAll, stepFirst } from "../testing/scripted.js";
-import { TOPOLOGY_KINDS } from "../testing/topologies.js";
-import { runWorkload } from "../testing/workload.js";
-import { assertStrategyProperty } from "../testing/strategy-property.js";
+import { relayUpdate, relayV1, type RelayStateV2 } from "../scenarios/relay.js";
+import { isControl, isMessage, isPlane, stepAll, stepFirst } from "../../test/support/scripted.js";
+import { TOPOLOGY_KINDS } from "../harness/topologies.js";
+import { runWorkload } from "../harness/workload.js";
+import { assertStrategyProperty } from "../../test/support/strategy-property.js";
 import { orientFrom } from "./orientation.js";
 import { Topology } from "../core/topology.js";
 

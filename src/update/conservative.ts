@@ -30,7 +30,7 @@
  */
 import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
 import type { NodeId } from "../core/ids.js";
-import { DirectAgent } from "./direct-agent.js";
+import { DirectAgent } from "../node/pass-through-agent.js";
 import type { Topology } from "../core/topology.js";
 import { orientFrom, type Orientation } from "./orientation.js";
 import type { CoordinatorPort, NodeAgent, NodePort, StrategyModule } from "./strategy.js";

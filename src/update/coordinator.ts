@@ -2,8 +2,8 @@ import type { ControlEnvelope } from "../core/envelope.js";
 import { PrepareFailedError, StateTransferError } from "../core/errors.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import type { Topology } from "../core/topology.js";
-import type { TraceEvent } from "../check/trace-event.js";
-import type { Network } from "../network/network.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
+import type { Network } from "../core/network.js";
 import type { CoordinatorPort, StrategyModule } from "./strategy.js";
 import type { UpdateRun } from "./update-run.js";
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { System } from "../index.js";
-import { relayUpdate, relayV1, type RelayStateV2 } from "../testing/fixtures.js";
-import { isControl, isMessage, isPlane, stepAll, stepFirst } from "../testing/scripted.js";
-import { assertStrategyProperty } from "../testing/strategy-property.js";
-import { makeTopology, TOPOLOGY_KINDS } from "../testing/topologies.js";
-import { swapTimes } from "../testing/trace-assertions.js";
+import { relayUpdate, relayV1, type RelayStateV2 } from "../scenarios/relay.js";
+import { isControl, isMessage, isPlane, stepAll, stepFirst } from "../../test/support/scripted.js";
+import { assertStrategyProperty } from "../../test/support/strategy-property.js";
+import { makeTopology, TOPOLOGY_KINDS } from "../harness/topologies.js";
+import { swapTimes } from "../../test/support/trace-assertions.js";
 import { Topology } from "../core/topology.js";
 import { eccentricity } from "./orientation.js";
 

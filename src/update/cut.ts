@@ -27,7 +27,7 @@
  */
 import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
 import type { NodeId } from "../core/ids.js";
-import { DirectAgent } from "./direct-agent.js";
+import { DirectAgent } from "../node/pass-through-agent.js";
 import type { CoordinatorPort, NodeAgent, NodePort, StrategyModule } from "./strategy.js";
 import type { UpdateRun } from "./update-run.js";
 

@@ -7,7 +7,7 @@
  * be caught, in tests and in the demo.
  */
 import type { ControlEnvelope } from "../core/envelope.js";
-import { DirectAgent } from "./direct-agent.js";
+import { DirectAgent } from "../node/pass-through-agent.js";
 import type { CoordinatorPort, NodePort, StrategyModule } from "./strategy.js";
 import type { UpdateRun } from "./update-run.js";
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { System, type TraceEvent } from "../index.js";
-import { relayUpdate, relayV1, type RelayStateV2 } from "../testing/fixtures.js";
-import { isControl, isMessage, isPlane, stepAll, stepFirst } from "../testing/scripted.js";
-import { assertStrategyProperty } from "../testing/strategy-property.js";
+import { relayUpdate, relayV1, type RelayStateV2 } from "../scenarios/relay.js";
+import { isControl, isMessage, isPlane, stepAll, stepFirst } from "../../test/support/scripted.js";
+import { assertStrategyProperty } from "../../test/support/strategy-property.js";
 import type { PendingEvent } from "../system.js";
 
 function build(links: [string, string][]): System {

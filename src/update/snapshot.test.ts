@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { System } from "../index.js";
-import { relayUpdate, relayV1, type RelayStateV2 } from "../testing/fixtures.js";
-import { isControl, isMessage, isPlane, stepAll, stepFirst } from "../testing/scripted.js";
-import { assertStrategyProperty } from "../testing/strategy-property.js";
-import { executionsWhileFrozen } from "../testing/trace-assertions.js";
+import { relayUpdate, relayV1, type RelayStateV2 } from "../scenarios/relay.js";
+import { isControl, isMessage, isPlane, stepAll, stepFirst } from "../../test/support/scripted.js";
+import { assertStrategyProperty } from "../../test/support/strategy-property.js";
+import { executionsWhileFrozen } from "../../test/support/trace-assertions.js";
 
 describe("snapshot, step by step", () => {
   it("executes no application event between a node's freeze and the restart, then runs what it buffered through the new code", async () => {

@@ -2,7 +2,7 @@ import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
 import type { NodeId, RequestId } from "../core/ids.js";
 import type { Topology } from "../core/topology.js";
 import type { Strategy, Update } from "../core/update.js";
-import type { TraceEvent } from "../check/trace-event.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { NodeInput } from "../node/swap-node.js";
 import type { UpdateRun } from "./update-run.js";
 

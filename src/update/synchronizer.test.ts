@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { InvalidOptionError, StrategyUnavailableError, SynchronizerConfigurationError, System } from "../index.js";
-import { relayUpdate, relayV1, type RelayState } from "../testing/fixtures.js";
-import { isControl, stepFirst } from "../testing/scripted.js";
-import { assertStrategyProperty } from "../testing/strategy-property.js";
-import { messagesOutOfPulse } from "../testing/trace-assertions.js";
+import { relayUpdate, relayV1, type RelayState } from "../scenarios/relay.js";
+import { isControl, stepFirst } from "../../test/support/scripted.js";
+import { assertStrategyProperty } from "../../test/support/strategy-property.js";
+import { messagesOutOfPulse } from "../../test/support/trace-assertions.js";
 
 function line(sys: System, ...ids: string[]): void {
   for (const id of ids) sys.create(id, relayV1);

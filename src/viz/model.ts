@@ -5,7 +5,7 @@
  * draws it.
  */
 import type { Violation } from "../check/checker.js";
-import type { DropReason, TraceEvent } from "../check/trace-event.js";
+import type { DropReason, TraceEvent } from "../core/trace/trace-event.js";
 
 /** The update coordinator's endpoint; it is never a node of the trace. */
 export const CONTROL_LANE = "@control";

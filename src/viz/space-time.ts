@@ -17,7 +17,7 @@
  * - `.violation[data-violation]` on whatever a checker violation names, `.violation-mark` on the time axis.
  */
 import type { Violation } from "../check/checker.js";
-import type { TraceEvent } from "../check/trace-event.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
 import { buildModel, CONTROL_LANE, DEFAULT_MAX_EVENTS, type At, type SpaceTimeModel } from "./model.js";
 
 export interface SpaceTimeOptions {

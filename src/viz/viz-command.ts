@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { checkTrace, type Violation } from "../check/checker.js";
-import { fromNdjson } from "../check/ndjson.js";
-import type { TraceEvent, TraceKind } from "../check/trace-event.js";
+import { fromNdjson } from "../core/trace/ndjson.js";
+import type { TraceEvent, TraceKind } from "../core/trace/trace-event.js";
 import { DEFAULT_MAX_EVENTS } from "./model.js";
 import { renderSpaceTimePage, type SpaceTimeStats } from "./space-time.js";
 

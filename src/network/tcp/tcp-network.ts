@@ -2,7 +2,7 @@ import type net from "node:net";
 import type { Duplex } from "node:stream";
 import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
 import { CONTROL, type NodeId } from "../../core/ids.js";
-import type { Network } from "../network.js";
+import type { Network } from "../../core/network.js";
 import type { Codec } from "./codec.js";
 import { Connection } from "./connection.js";
 import { PeerChannel } from "./peer-channel.js";

@@ -1,6 +1,6 @@
 import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
-import { fromNdjson } from "../../check/ndjson.js";
-import type { TraceEvent } from "../../check/trace-event.js";
+import { fromNdjson } from "../../core/trace/ndjson.js";
+import type { TraceEvent } from "../../core/trace/trace-event.js";
 
 /**
  * What processes say to each other, one value per frame. Between two nodes:

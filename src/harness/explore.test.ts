@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { EXPLORE_MODELS } from "./explore-models.js";
+import { countInterleavings, explore, type ExploreModel } from "./explore.js";
+import { relayUpdate, relayV1 } from "../scenarios/relay.js";
+import type { Strategy } from "../core/update.js";
+
+const pair = EXPLORE_MODELS["pair"]!;
+const line3 = EXPLORE_MODELS["line3"]!;
+const triangle3 = EXPLORE_MODELS["triangle3"]!;
+
+describe("exhaustive exploration on the real runtime", () => {
+  it.each(["conservative", "cut", "snapshot", "rollback"] as Strategy[])("2 nodes, every order and every moment of the update: %s never violates an invariant", async (strategy) => {
+    const r = await explore(pair, strategy, { maxTimeMs: 120_000 });
+    expect(r.violation?.violations).toBeUndefined();
+    expect(r.complete).toBe(true);
+    expect(r.stateHashing).toBe(true);
+    expect(r.paths).toBeGreaterThan(0);
+    expect(r.states).toBeGreaterThan(100);
+  });
+
+  // Rollback on 3 nodes takes about a minute (line3) to several (triangle3): the README gives its command and figures.
+  it.each([
+    ["line3", "conservative", line3],
+    ["line3", "cut", line3],
+    ["line3", "snapshot", line3],
+    ["triangle3", "conservative", triangle3],
+    ["triangle3", "snapshot", triangle3],
+  ] as const)("3 nodes (%s) under %s: complete, no violation", async (_name, strategy, model) => {
+    const r = await explore(model, strategy, { maxTimeMs: 300_000 });
+    expect(r.violation).toBeUndefined();
+    expect(r.complete).toBe(true);
+    expect(r.states).toBeGreaterThan(1000);
+  }, 400_000);
+
+  it.each([
+    ["pair", pair],
+    ["line3", line3],
+    ["triangle3", triangle3],
+  ] as const)("finds the naive update's violation on %s, with the path and its trace", async (_name, model) => {
+    const r = await explore(model, "naive", { maxTimeMs: 60_000 });
+    expect(r.violation).toBeDefined();
+    expect(r.violation?.violations.some((v) => v.invariant === "correctness")).toBe(true);
+    expect(r.violation?.path).toContain("update()");
+    expect(r.violation?.trace.length).toBeGreaterThan(10);
+  });
+
+  it.each(["conservative", "rollback"] as Strategy[])("the reduction reaches every state the plain state-caching search reaches (%s, pair)", async (strategy) => {
+    const plain = new Set<string>();
+    const reduced = new Set<string>();
+    const a = await explore(pair, strategy, { sleepSets: false, onState: (f) => plain.add(f) });
+    const b = await explore(pair, strategy, { onState: (f) => reduced.add(f) });
+    expect(a.complete && b.complete).toBe(true);
+    expect(plain.size).toBeGreaterThan(100);
+    expect([...plain].filter((f) => !reduced.has(f))).toEqual([]);
+    expect(b.steps).toBeLessThan(a.steps);
+  }, 120_000);
+
+  it("the reduction does less work than the plain search for the same verdict", async () => {
+    const reduced = await explore(pair, "naive", {});
+    const plain = await explore(pair, "naive", { reduction: false });
+    expect(plain.violation).toBeDefined();
+    expect(reduced.violation).toBeDefined();
+    const full = await explore(pair, "cut", {});
+    expect(full.complete).toBe(true);
+    // Ten times the reduced search's paths are not enough for the plain search to finish the same model.
+    const plainCut = await explore(pair, "cut", { reduction: false, maxPaths: 10 * (full.paths + full.pruned) });
+    expect(plainCut.complete).toBe(false);
+    expect(plainCut.violation).toBeUndefined();
+  });
+
+  it("counts the plain search's paths over the state graph, exactly as many as it runs", async () => {
+    // Two nodes, one message from a, the update at any moment: small enough for the plain search to finish in a test.
+    const tiny: ExploreModel = {
+      name: "tiny",
+      description: "a sends one message to b; the update at any point",
+      root: "a",
+      build(sys) {
+        sys.create("a", relayV1);
+        sys.create("b", relayV1);
+        sys.link("a", "b");
+      },
+      start(sys) {
+        sys.request("a", { kind: "send", token: "x", hops: 0, to: "b" }).catch(() => undefined);
+      },
+      update: () => relayUpdate,
+    };
+    for (const strategy of ["conservative", "cut", "rollback"] as Strategy[]) {
+      const plain = await explore(tiny, strategy, { reduction: false, maxTimeMs: 60_000 });
+      const counted = await countInterleavings(tiny, strategy);
+      expect(plain.complete && counted.complete).toBe(true);
+      expect(counted.paths).toBe(plain.paths);
+      expect(plain.paths).toBeGreaterThan(10);
+    }
+    // And on the 3-node line, where the plain search could never finish: a third of a trillion orders.
+    const line = await countInterleavings(line3, "conservative");
+    expect(line.paths).toBe(320_952_546_720);
+  }, 120_000);
+});

@@ -1,0 +1,371 @@
+/**
+ * Exhaustive exploration of delivery orders, on the real runtime.
+ *
+ * Stateless search (Godefroid's VeriSoft style): a path is the sequence of
+ * choices made from the initial state, and every state is reached by building
+ * a fresh system and replaying its path through the scripted scheduler. At each
+ * state the choices are the enabled events (the head of every channel, every
+ * pending request) plus, until it happened, "call update() now": the update can
+ * start at any point of the run.
+ *
+ * Reduction, both sound for the invariants judged at the end of a path:
+ * - sleep sets: two events at different places (nodes, or the coordinator)
+ *   commute, so after exploring e from a state, the other branches need not
+ *   explore e first again while they only take events independent of it;
+ *   "update()" is an event of the coordinator (it only creates the run and the
+ *   prepare messages);
+ * - state hashing: the system's fingerprint (node code, state and agent,
+ *   pending events, coordinator) identifies states reached by different paths
+ *   (stored compacted to a 53-bit hash, see hash53);
+ *   a state already explored with a sleep set included in the current one is
+ *   not explored again (the condition under which sleep sets and state caching
+ *   combine soundly). The prefix of a pruned path is still judged, so a
+ *   violation it already contains is not missed.
+ *
+ * An event's identity across paths is its position in its FIFO lane (the k-th
+ * delivery on channel a->b, the k-th request at node n): FIFO makes that stable.
+ */
+import { checkTrace, type Violation } from "../check/checker.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
+import { CONTROL, type NodeId } from "../core/ids.js";
+import type { Strategy, Update } from "../core/update.js";
+import { System, type PendingEvent, type SystemOptions } from "../system.js";
+
+export interface ExploreModel {
+  readonly name: string;
+  readonly description: string;
+  /** Create nodes and links. */
+  build(sys: System): void;
+  /** The outside requests of the run, issued at the start (their order is explored too). */
+  start(sys: System): void;
+  update(): Update | readonly Update[];
+  readonly root: NodeId;
+  /**
+   * What of a node's state can change what the node does next, for state
+   * hashing: two states with the same key must behave the same from then on
+   * (for example a log the code only appends to can be keyed as a sorted list).
+   * Default: the whole state.
+   */
+  stateKey?(state: unknown): unknown;
+  /** The application's own safety verdict at the end of a path. */
+  problems?(sys: System): readonly string[];
+  systemOptions?(strategy: Strategy): SystemOptions;
+}
+
+export interface ExploreOptions {
+  /** Sleep sets and state hashing (default true); false explores every interleaving. */
+  readonly reduction?: boolean;
+  /** With reduction: false keeps state hashing but drops sleep sets (a reference search for the reduction's soundness). */
+  readonly sleepSets?: boolean;
+  readonly maxPaths?: number;
+  readonly maxTimeMs?: number;
+  readonly onProgress?: (paths: number) => void;
+  /** Called with every state's fingerprint as the search reaches it (tests of the reduction's soundness). */
+  readonly onState?: (fingerprint: string) => void;
+}
+
+export interface ExploreResult {
+  readonly model: string;
+  readonly strategy: Strategy;
+  readonly reduction: boolean;
+  /** Every path was explored (or pruned as equivalent): no bound was hit. */
+  readonly complete: boolean;
+  /** Paths run to their end (a state with nothing enabled). */
+  readonly paths: number;
+  /** Paths cut short: sleep-set blocked or a state already explored. */
+  readonly pruned: number;
+  /** Distinct states seen (by fingerprint); undefined when the strategy's agents cannot be fingerprinted. */
+  readonly states: number | undefined;
+  /** Events executed, replays included: the work done. */
+  readonly steps: number;
+  readonly wallMs: number;
+  readonly stateHashing: boolean;
+  readonly violation?: {
+    readonly path: readonly string[];
+    readonly violations: readonly Violation[];
+    readonly problems: readonly string[];
+    readonly trace: readonly TraceEvent[];
+  };
+}
+
+interface Choice {
+  readonly key: string;
+  /** Where it happens: a node, or the coordinator (update() itself included). */
+  readonly at: NodeId;
+  /** The scheduler's number for the event: replays are deterministic, so it is the same on every replay of this path. */
+  readonly seq: number;
+  readonly lane: string;
+}
+
+interface Frame {
+  readonly enabled: readonly Choice[];
+  readonly sleep: ReadonlyMap<string, NodeId>;
+  readonly done: Set<string>;
+  /** Lanes whose event was explored from this same state on an earlier visit: not explored again, and not put to sleep either. */
+  readonly skip: ReadonlySet<string>;
+}
+
+const NO_SKIP: ReadonlySet<string> = new Set();
+
+/** The lane of a choice key ("a>b#3" -> "a>b"): in one state a lane has at most one enabled event. */
+const laneOfKey = (key: string): string => {
+  const i = key.lastIndexOf("#");
+  return i < 0 ? key : key.slice(0, i);
+};
+
+const UPDATE = "update()";
+
+class Replay {
+  readonly sys: System;
+  private readonly laneCount = new Map<string, number>();
+  updateStarted = false;
+  steps = 0;
+
+  constructor(
+    private readonly model: ExploreModel,
+    private readonly strategy: Strategy,
+  ) {
+    this.sys = new System({ ...(model.systemOptions?.(strategy) ?? {}), scheduler: "scripted" });
+    model.build(this.sys);
+    model.start(this.sys);
+  }
+
+  private keyOf(p: PendingEvent): Choice {
+    const lane = p.kind === "deliver" ? `${p.from}>${p.node}` : p.kind === "request" ? `request>${p.node}` : `${p.kind}:${p.node}:${p.signal ?? ""}`;
+    return { key: `${lane}#${this.laneCount.get(lane) ?? 0}`, at: p.node, seq: p.seq, lane };
+  }
+
+  choices(): Choice[] {
+    const out = this.sys.pending().map((p) => this.keyOf(p));
+    // update() only creates the coordinator's run and its prepare messages: an event of the coordinator. Before it no
+    // node event can depend on it (nothing of the update exists yet), so it commutes with every node's events.
+    if (!this.updateStarted) out.push({ key: UPDATE, at: CONTROL, seq: -1, lane: UPDATE });
+    return out;
+  }
+
+  take(c: Choice): void {
+    this.steps++;
+    if (c.key === UPDATE) {
+      this.updateStarted = true;
+      this.sys.update(this.model.update(), { strategy: this.strategy, root: this.model.root }).catch(() => undefined);
+      return;
+    }
+    this.laneCount.set(c.lane, (this.laneCount.get(c.lane) ?? 0) + 1);
+    this.sys.step(c.seq); // throws if the replay diverged (the event is not enabled)
+  }
+}
+
+const independent = (a: NodeId, b: NodeId): boolean => a !== b;
+
+/**
+ * Hash compaction (as in SPIN): a visited state is stored as a 53-bit hash of
+ * its fingerprint, not the fingerprint itself, which can be kilobytes. Two
+ * different states collide with probability about n^2 / 2^54 for n states
+ * (under 1e-4 for a million), the price of keeping the search in memory.
+ */
+export function hash53(s: string): number {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995);
+    h2 ^= h2 >>> 15;
+  }
+  h1 ^= h1 >>> 16;
+  h2 = Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35);
+  return (h1 >>> 0) * 2097152 + ((h2 >>> 0) >>> 11);
+}
+
+export async function explore(model: ExploreModel, strategy: Strategy, o: ExploreOptions = {}): Promise<ExploreResult> {
+  const reduction = o.reduction ?? true;
+  const maxPaths = o.maxPaths ?? 1_000_000;
+  const maxTimeMs = o.maxTimeMs ?? 60_000;
+  const started = performance.now();
+  /**
+   * State caching with sleep sets (after Godefroid): per visited state, the
+   * lanes asleep at every visit so far. A revisit whose sleep set covers them
+   * is pruned; otherwise only the lanes asleep before and awake now are
+   * explored, and the stored set shrinks to the intersection.
+   */
+  const visited = new Map<number, ReadonlySet<string>>();
+  let paths = 0;
+  let pruned = 0;
+  let steps = 0;
+  let hashing = reduction;
+  let violation: ExploreResult["violation"];
+  const frames: Frame[] = [];
+  const path: Choice[] = [];
+  let bounded = false;
+
+  const judge = (r: Replay, complete: boolean): boolean => {
+    const report = checkTrace(r.sys.trace(), { complete });
+    const problems = complete ? (model.problems?.(r.sys) ?? []) : [];
+    if (report.ok && problems.length === 0) return false;
+    violation = { path: path.map((c) => c.key), violations: report.violations, problems, trace: [...r.sys.trace()] };
+    return true;
+  };
+
+  /** Run forward from the replayed state, always taking the first choice allowed; returns at a leaf or a prune. */
+  const descend = (r: Replay, sleep: ReadonlyMap<string, NodeId>): void => {
+    for (;;) {
+      const enabled = r.choices();
+      if (enabled.length === 0) {
+        paths++;
+        judge(r, true);
+        return;
+      }
+      let skip = NO_SKIP;
+      if (hashing) {
+        const full = r.sys.fingerprint(model.stateKey);
+        if (full !== undefined) o.onState?.(full);
+        if (full === undefined) {
+          hashing = false;
+        } else {
+          const fp = hash53(full);
+          const seen = visited.get(fp);
+          const asleep = new Set<string>();
+          for (const k of sleep.keys()) asleep.add(laneOfKey(k));
+          if (seen === undefined) {
+            visited.set(fp, asleep);
+          } else {
+            let covered = true;
+            for (const lane of seen) if (!asleep.has(lane)) covered = false;
+            if (covered) {
+              pruned++;
+              judge(r, false);
+              return;
+            }
+            const s2 = new Set<string>();
+            for (const c of enabled) if (!seen.has(c.lane)) s2.add(c.lane);
+            skip = s2;
+            const both = new Set<string>();
+            for (const lane of seen) if (asleep.has(lane)) both.add(lane);
+            visited.set(fp, both);
+          }
+        }
+      }
+      const frame: Frame = { enabled, sleep, done: new Set(), skip };
+      const next = enabled.find((c) => !sleep.has(c.key) && !skip.has(c.lane));
+      if (next === undefined) {
+        pruned++; // every enabled event sleeps: this order is explored elsewhere
+        judge(r, false);
+        return;
+      }
+      frames.push(frame);
+      sleep = take(r, frame, next);
+      if (violation !== undefined) return;
+    }
+  };
+
+  const take = (r: Replay, frame: Frame, c: Choice): ReadonlyMap<string, NodeId> => {
+    frame.done.add(c.key);
+    path.push(c);
+    r.take(c);
+    if (!reduction || o.sleepSets === false) return new Map();
+    const child = new Map<string, NodeId>();
+    for (const [k, at] of frame.sleep) if (independent(at, c.at)) child.set(k, at);
+    for (const d of frame.enabled) if (frame.done.has(d.key) && d.key !== c.key && independent(d.at, c.at)) child.set(d.key, d.at);
+    return child;
+  };
+
+  let r = new Replay(model, strategy);
+  descend(r, new Map());
+  steps += r.steps;
+  r.sys.abandon();
+  while (violation === undefined) {
+    // Backtrack to the deepest frame with a choice left.
+    let d = frames.length - 1;
+    let c: Choice | undefined;
+    for (; d >= 0; d--) {
+      const f = frames[d] as Frame;
+      c = f.enabled.find((x) => !f.done.has(x.key) && !f.sleep.has(x.key) && !f.skip.has(x.lane));
+      if (c !== undefined) break;
+    }
+    if (c === undefined || d < 0) break;
+    if (paths + pruned >= maxPaths || performance.now() - started > maxTimeMs) {
+      bounded = true;
+      break;
+    }
+    frames.length = d + 1;
+    path.length = d;
+    r = new Replay(model, strategy);
+    for (const k of path) r.take(k);
+    const sleep = take(r, frames[d] as Frame, c);
+    descend(r, sleep);
+    steps += r.steps;
+    r.sys.abandon();
+    if ((paths + pruned) % 200 === 0) {
+      o.onProgress?.(paths + pruned);
+      await new Promise((res) => setImmediate(res));
+    }
+  }
+  return {
+    model: model.name,
+    strategy,
+    reduction,
+    complete: !bounded && violation === undefined,
+    paths,
+    pruned,
+    states: hashing ? visited.size : undefined,
+    steps,
+    wallMs: performance.now() - started,
+    stateHashing: hashing,
+    ...(violation !== undefined ? { violation } : {}),
+  };
+}
+
+export interface InterleavingCount {
+  /** Every maximal delivery order (and moment of update()) of the model: what a search without reduction would run. */
+  readonly paths: number;
+  /** Distinct states of the model (the nodes of the graph the count walks). */
+  readonly states: number;
+  readonly complete: boolean;
+  readonly wallMs: number;
+}
+
+/**
+ * How many paths the plain search would run, counted without running them:
+ * the paths from a state depend only on the state, so they are summed over the
+ * state graph (each state expanded once, its count kept), on the real runtime
+ * like the search itself. This gives the reduction's saving exactly where the
+ * plain search could never finish.
+ */
+export async function countInterleavings(model: ExploreModel, strategy: Strategy, o: { readonly maxTimeMs?: number } = {}): Promise<InterleavingCount> {
+  const started = performance.now();
+  const maxTimeMs = o.maxTimeMs ?? 600_000;
+  const counts = new Map<number, number>();
+  let bounded = false;
+  let sinceYield = 0;
+  const at = (path: readonly Choice[]): Replay => {
+    const r = new Replay(model, strategy);
+    for (const c of path) r.take(c);
+    return r;
+  };
+  const count = async (path: Choice[], r: Replay): Promise<number> => {
+    const full = r.sys.fingerprint(model.stateKey);
+    if (full === undefined) throw new Error(`strategy ${strategy}: its agents give no fingerprint, so interleavings cannot be counted`);
+    const fp = hash53(full);
+    const known = counts.get(fp);
+    if (known !== undefined) return known;
+    const enabled = r.choices();
+    r.sys.abandon();
+    let total = 0;
+    if (enabled.length === 0) total = 1;
+    for (const c of enabled) {
+      if (performance.now() - started > maxTimeMs) {
+        bounded = true;
+        return Number.NaN;
+      }
+      path.push(c);
+      total += await count(path, at(path));
+      path.pop();
+      if (bounded) return Number.NaN;
+    }
+    counts.set(fp, total);
+    if (++sinceYield % 200 === 0) await new Promise((res) => setImmediate(res));
+    return total;
+  };
+  const paths = await count([], at([]));
+  return { paths, states: counts.size, complete: !bounded, wallMs: performance.now() - started };
+}

@@ -1,0 +1,108 @@
+import type { Envelope } from "../../core/envelope.js";
+import { InvalidOptionError } from "../../core/errors.js";
+import type { NodeId, RequestId } from "../../core/ids.js";
+import { Rng } from "../../core/rng.js";
+import type { Network } from "../../core/network.js";
+import type { Scheduler } from "./scheduler.js";
+import { deadlineEvent, deliverEvent, requestEvent, timerEvent, type SimEvent } from "./sim-event.js";
+
+export interface DelayRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * Virtual time, seeded random delays, FIFO per channel. Each message's delay is
+ * drawn in [min, max] (whole ms when both bounds are whole); a delivery never
+ * overtakes an earlier one on the same channel. Which event runs next is the
+ * scheduler's choice.
+ */
+export class SimulatedNetwork implements Network {
+  private clock = 0;
+  private seq = 0;
+  private readonly rng: Rng;
+  private readonly wholeDelays: boolean;
+  /**
+   * Last scheduled delivery time per channel. A link's two channels are slots
+   * 2 x incarnation (+1 for the direction from the larger id): no lookup by name
+   * per message. The control plane (link 0) is keyed by sender then receiver.
+   */
+  private readonly lastOnLink: number[] = [];
+  private readonly lastOnPlane = new Map<NodeId, Map<NodeId, number>>();
+
+  constructor(
+    seed: number,
+    private readonly delay: DelayRange,
+    readonly scheduler: Scheduler,
+  ) {
+    if (!Number.isFinite(delay.min) || !Number.isFinite(delay.max) || delay.min < 0 || delay.max < delay.min) {
+      throw new InvalidOptionError("delay", `expected 0 <= min <= max (finite ms), got ${JSON.stringify(delay)}`);
+    }
+    this.rng = new Rng(seed);
+    this.wholeDelays = Number.isInteger(delay.min) && Number.isInteger(delay.max);
+  }
+
+  now(): number {
+    return this.clock;
+  }
+
+  get pendingCount(): number {
+    return this.scheduler.size;
+  }
+
+  private drawDelay(): number {
+    const { min, max } = this.delay;
+    return this.wholeDelays ? this.rng.int(min, max) : min + this.rng.float() * (max - min);
+  }
+
+  transmit(env: Envelope): void {
+    let time = this.clock + this.drawDelay();
+    if (env.link > 0) {
+      const slot = 2 * env.link + (env.from < env.to ? 0 : 1);
+      const last = this.lastOnLink[slot];
+      if (last !== undefined && last > time) time = last;
+      this.lastOnLink[slot] = time;
+    } else {
+      let out = this.lastOnPlane.get(env.from);
+      if (out === undefined) {
+        out = new Map();
+        this.lastOnPlane.set(env.from, out);
+      }
+      const last = out.get(env.to);
+      if (last !== undefined && last > time) time = last;
+      out.set(env.to, time);
+    }
+    this.scheduler.push(deliverEvent(time, this.seq++, env));
+  }
+
+  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): number {
+    const seq = this.seq++;
+    this.scheduler.push(timerEvent(this.clock + delayMs, seq, node, tag, incarnation));
+    return seq;
+  }
+
+  /** An outside client's request reaches its node now (after anything already due now). */
+  injectRequest(node: NodeId, request: RequestId, body: unknown): void {
+    this.scheduler.push(requestEvent(this.clock, this.seq++, node, request, body));
+  }
+
+  deadline(delayMs: number, label: string, run: () => void): void {
+    this.scheduler.push(deadlineEvent(this.clock + delayMs, this.seq++, label, run));
+  }
+
+  /** Remove the next event and move the clock to it (never backwards). */
+  next(): SimEvent | undefined {
+    const ev = this.scheduler.pop();
+    if (ev !== undefined && ev.time > this.clock) this.clock = ev.time;
+    return ev;
+  }
+
+  /** Run a chosen event's clock effect (scripted stepping). */
+  advanceTo(time: number): void {
+    if (time > this.clock) this.clock = time;
+  }
+
+  nextTime(): number | undefined {
+    return this.scheduler.peek()?.time;
+  }
+}
