@@ -1,5 +1,6 @@
 import type { Behavior } from "./core/behavior.js";
-import type { AppEnvelope, ControlEnvelope } from "./core/envelope.js";
+import type { ControlMessage } from "./core/control.js";
+import type { Envelope } from "./core/envelope.js";
 import {
   DuplicateLinkError,
   DuplicateNodeError,
@@ -12,19 +13,17 @@ import {
   SchedulerError,
   SelfLinkError,
   SettleStalledError,
-  StrategyUnavailableError,
   SynchronizerConfigurationError,
   SystemClosedError,
   UnknownLinkError,
   UnknownNodeError,
   UpdateInProgressError,
   UpdateStalledError,
-  VersionMismatchError,
   describeError,
 } from "./core/errors.js";
 import { CONTROL, type MessageId, type NodeId, type RequestId } from "./core/ids.js";
 import { Topology } from "./core/topology.js";
-import { STRATEGIES, type Strategy, type Update, type UpdateOptions, type UpdateReport } from "./core/update.js";
+import type { Strategy, Update, UpdateOptions, UpdateReport } from "./core/update.js";
 import { checkTrace, type CheckReport } from "./check/checker.js";
 import type { TraceEvent } from "./core/trace/trace-event.js";
 import { isSteerable, type Scheduler, type SteerableScheduler } from "./network/sim/scheduler.js";
@@ -33,12 +32,10 @@ import type { SimEvent } from "./network/sim/sim-event.js";
 import { SimulatedNetwork } from "./network/sim/simulated-network.js";
 import { TimeOrderedScheduler } from "./network/sim/time-ordered-scheduler.js";
 import { AlphaSynchronizer } from "./node/alpha-synchronizer.js";
-import { NodeRuntime, type NodeHost } from "./runtime/node-host.js";
 import { Fault } from "./node/swap-node.js";
-import { UpdateCoordinator, type CoordinatorHost } from "./update/coordinator.js";
-import { availableStrategies, strategyModule } from "./update/registry.js";
-import type { StrategyModule } from "./update/strategy.js";
-import { UpdateRun } from "./update/update-run.js";
+import { launchUpdate, planUpdate } from "./runtime/control-plane.js";
+import { NodeHost, type HostEnvironment } from "./runtime/node-host.js";
+import type { UpdateCoordinator } from "./update/coordinator.js";
 
 export interface SystemOptions {
   /** Default 1; same seed, same calls: the same run, event for event. */
@@ -76,9 +73,9 @@ interface Sleeper extends Waiter {
 }
 
 interface ActiveUpdate {
-  readonly run: UpdateRun;
-  readonly strategy: StrategyModule;
-  readonly coordinator: UpdateCoordinator;
+  readonly id: number;
+  /** Set once prepare is under way (the coordinator is made right after the plan is checked). */
+  coordinator: UpdateCoordinator | undefined;
   readonly resolve: (r: UpdateReport) => void;
   readonly reject: (e: Error) => void;
 }
@@ -112,12 +109,12 @@ export interface PendingEvent {
 export class System {
   readonly network: SimulatedNetwork;
   private readonly topology = new Topology();
-  private readonly runtimes = new Map<NodeId, NodeRuntime>();
+  private readonly runtimes = new Map<NodeId, NodeHost>();
   private readonly events: TraceEvent[] = [];
   private readonly tracing: boolean;
   private readonly synchronizer: boolean;
   private readonly requestTimeout: number | undefined;
-  private readonly host: NodeHost & CoordinatorHost;
+  private readonly host: HostEnvironment;
   private readonly messageCounters = new Map<NodeId, number>();
   private readonly openRequests = new Map<RequestId, OpenRequest>();
   private readonly sleepers: Sleeper[] = [];
@@ -162,7 +159,7 @@ export class System {
       throw new InvalidOptionError("create behavior", `node "${id}" needs a behavior with version, init and receive (see defineBehavior)`);
     }
     this.topology.addNode(id);
-    const rt = new NodeRuntime(
+    const rt = new NodeHost(
       id,
       behavior,
       this.epoch,
@@ -213,7 +210,7 @@ export class System {
     this.assertConfigurable("destroy");
     if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "destroy");
     for (const n of [...this.topology.neighbors(id)]) this.unlink(id, n);
-    this.messageCounters.set(id, (this.runtimes.get(id) as NodeRuntime).messagesSent);
+    this.messageCounters.set(id, (this.runtimes.get(id) as NodeHost).messagesSent);
     this.topology.removeNode(id);
     this.runtimes.delete(id);
     if (this.tracing) this.record({ kind: "destroy", t: this.now(), node: id });
@@ -249,59 +246,27 @@ export class System {
   async update(u: Update | readonly Update[], opts: UpdateOptions): Promise<UpdateReport> {
     this.assertOpen("update");
     this.assertNoUpdate("update");
-    if (opts === null || typeof opts !== "object") throw new InvalidOptionError("update opts", "expected { strategy, root? }");
-    const name = opts.strategy;
-    if (!STRATEGIES.includes(name)) {
-      throw new InvalidOptionError("strategy", `unknown strategy ${JSON.stringify(name)}; one of ${STRATEGIES.join(", ")}`);
-    }
-    const strategy = strategyModule(name);
-    if (strategy === undefined) {
-      throw new StrategyUnavailableError(name, `it is not implemented in this version yet (available: ${availableStrategies().join(", ")})`);
-    }
-    const why =
-      this.synchronizer && name !== "synchronizer"
-        ? "this system runs in pulses (synchronizer: true); only the synchronizer strategy can update it"
-        : strategy.unavailable({ synchronizer: this.synchronizer });
-    if (why !== undefined) throw new StrategyUnavailableError(name, why);
     const list: readonly Update[] = Array.isArray(u) ? u : [u as Update];
-    if (list.length === 0) throw new InvalidUpdateError("no update given");
-    const byFrom = new Map<string, Update>();
     for (const one of list) {
       if (one === null || typeof one !== "object" || !one.from || !one.to || typeof one.state !== "function") {
         throw new InvalidUpdateError("each update needs from, to and state (see defineUpdate)");
       }
-      if (byFrom.has(one.from.version)) throw new InvalidUpdateError(`two updates convert from "${one.from.version}"; give one per running behavior`);
-      byFrom.set(one.from.version, one);
     }
-    const nodes = this.topology.nodes();
-    if (nodes.length === 0) throw new InvalidUpdateError("the system has no nodes to update");
-    const root = opts.root ?? (nodes[0] as NodeId);
-    if (!this.topology.hasNode(root)) throw new UnknownNodeError(root, "update root");
-    if (opts.atPulse !== undefined && !(Number.isInteger(opts.atPulse) && opts.atPulse >= 0)) {
-      throw new InvalidOptionError("atPulse", `expected a whole pulse number >= 0, got ${String(opts.atPulse)}`);
-    }
-    if (strategy.needsConnectedTopology) {
-      const reached = this.topology.distances(root);
-      const cut = nodes.filter((n) => !reached.has(n));
-      if (cut.length > 0) {
-        throw new InvalidUpdateError(
-          `strategy "${name}" runs over the links, but node(s) ${cut.map((n) => `"${n}"`).join(", ")} cannot be reached from the root "${root}"; link them first`,
-        );
-      }
-    }
-    const plan = new Map<NodeId, Update>();
-    for (const n of nodes) {
-      const rt = this.runtimes.get(n) as NodeRuntime;
-      const one = byFrom.get(rt.version);
-      if (one === undefined) throw new VersionMismatchError(n, rt.version, [...byFrom.keys()]);
-      plan.set(n, one);
-    }
-    const run = new UpdateRun(++this.updates, name, root, plan, opts, this.now());
-    const coordinator = new UpdateCoordinator(this.host, run, strategy);
+    const target = { topology: this.topology, synchronizer: this.synchronizer, versionOf: (n: NodeId) => (this.runtimes.get(n) as NodeHost).version };
+    const descriptors = list.map((one) => ({ from: one.from.version, to: one.to.version }));
+    const plan = planUpdate(target, descriptors, opts, this.updates + 1, this.now());
+    this.updates += 1;
     const done = new Promise<UpdateReport>((resolve, reject) => {
-      this.active = { run, strategy, coordinator, resolve, reject };
+      this.active = { id: plan.run.id, coordinator: undefined, resolve, reject };
     });
-    coordinator.begin();
+    const active = this.active as ActiveUpdate;
+    active.coordinator = launchUpdate(plan, { kind: "inline", updates: list }, {
+      now: () => this.now(),
+      tracing: this.tracing,
+      record: (ev) => this.events.push(ev),
+      transmit: (env) => this.network.transmit(env),
+      finished: (outcome) => this.finishUpdate(active, outcome),
+    });
     this.kick();
     return done;
   }
@@ -423,7 +388,7 @@ export class System {
     if (!(sched instanceof ScriptedScheduler)) throw new SchedulerError('fingerprint() needs new System({ scheduler: "scripted" })');
     const nodes: unknown[] = [];
     for (const id of this.topology.nodes()) {
-      const rt = this.runtimes.get(id) as NodeRuntime;
+      const rt = this.runtimes.get(id) as NodeHost;
       const agent = rt.agent.fingerprint?.(stateKey);
       if (agent === undefined) return undefined;
       nodes.push([id, rt.version, rt.epoch, rt.messagesSent, stateKey(rt.node.state), agent, rt.neighbors()]);
@@ -432,9 +397,7 @@ export class System {
       ev.kind === "deliver"
         ? ev.env.kind === "app"
           ? [ev.env.id, ev.env.epoch, ev.env.body, ev.env.meta ?? null]
-          : // A node's "swapped" report carries only its clock reading, kept for the report and never decided on:
-            // leaving it out lets two orders of independent events that differ only in timing count as one state.
-            [ev.env.signal, ev.env.update, ev.env.signal === "swapped" ? null : (ev.env.data ?? null)]
+          : [ev.env.update, controlKey(ev.env.msg)]
         : ev.kind === "request"
           ? [ev.request, ev.body]
           : ev.kind === "timer"
@@ -445,11 +408,7 @@ export class System {
       .unlaned()
       .map((ev) => JSON.stringify([ev.kind, item(ev)]))
       .sort();
-    const a = this.active;
-    const update =
-      a === undefined
-        ? null
-        : [a.run.id, a.run.phase, [...a.coordinator.acks.keys()].sort(), [...a.run.turnedNewAt.keys()].sort(), Number.isNaN(a.run.startedAt), a.strategy.coordinatorFingerprint?.(a.run) ?? null];
+    const update = this.active?.coordinator?.fingerprint() ?? null;
     return JSON.stringify([
       nodes,
       lanes,
@@ -561,9 +520,10 @@ export class System {
     const a = this.active;
     if (a !== undefined) {
       this.active = undefined;
-      const err = new UpdateStalledError(a.run.id, a.run.oldNodes());
-      a.run.phase = "failed";
-      if (this.tracing) this.record({ kind: "update-end", t: this.now(), update: a.run.id, outcome: "failed", detail: err.message });
+      const run = a.coordinator?.update;
+      const err = new UpdateStalledError(a.id, run?.oldNodes() ?? [], run?.unfinishedNodes() ?? []);
+      if (run !== undefined) run.phase = "failed";
+      if (this.tracing) this.record({ kind: "update-end", t: this.now(), update: a.id, outcome: "failed", detail: err.message });
       this.settle1(() => a.reject(err));
     }
   }
@@ -576,14 +536,10 @@ export class System {
   private dispatch(ev: SimEvent): void {
     this.eventsRun++;
     switch (ev.kind) {
-      case "deliver": {
-        const env = ev.env;
-        if (env.kind === "control") return this.deliverControl(env);
-        return this.deliverApp(env);
-      }
+      case "deliver":
+        return this.deliver(ev.env);
       case "timer": {
-        const rt = this.runtimes.get(ev.node);
-        if (rt !== undefined && rt.incarnation === ev.incarnation) rt.timer(ev.tag, ev.seq);
+        this.runtimes.get(ev.node)?.timer(ev.tag, ev.seq, ev.incarnation);
         return;
       }
       case "request": {
@@ -597,36 +553,32 @@ export class System {
     }
   }
 
-  private deliverApp(env: AppEnvelope): void {
-    const rt = this.runtimes.get(env.to);
-    if (rt === undefined || rt.links.get(env.from) !== env.link) {
-      if (this.tracing) {
-        this.record({ kind: "drop", t: this.now(), node: env.to, from: env.from, msg: env.id, reason: rt === undefined ? "destroyed" : "unlinked" });
-      }
-      return;
-    }
-    rt.deliver(env);
-  }
-
-  private deliverControl(env: ControlEnvelope): void {
+  /** The coordinator's mail, or a node's; a message to a node that no longer exists is dropped (its host would check the link). */
+  private deliver(env: Envelope): void {
     if (env.to === CONTROL) {
-      const a = this.active;
-      if (a !== undefined) a.coordinator.receive(env);
+      if (env.kind === "control") this.active?.coordinator?.receive(env);
       return;
     }
-    this.runtimes.get(env.to)?.control(env);
+    const rt = this.runtimes.get(env.to);
+    if (rt !== undefined) return rt.deliver(env);
+    if (env.kind === "app" && this.tracing) this.record({ kind: "drop", t: this.now(), node: env.to, from: env.from, msg: env.id, reason: "destroyed" });
   }
 
   // ---- plumbing ----
 
-  private makeHost(): NodeHost & CoordinatorHost {
+  private makeHost(): HostEnvironment {
     const sys = this;
     const topology = this.topology;
     const net = this.network;
     return {
-      network: net,
-      topology,
       tracing: this.tracing,
+      transmit: (env) => net.transmit(env),
+      startTimer: (node, incarnation, delayMs, tag) => net.startTimer(node, incarnation, delayMs, tag),
+      // In one process the update's code travels as itself; prepare checks it like a loaded package.
+      loadCode: (code) => {
+        if (code.kind !== "inline") throw new InvalidUpdateError("a simulated system takes update objects, not packages");
+        return code.updates;
+      },
       now: () => net.now(),
       neighbors: (node) => topology.neighbors(node),
       linksOf: (node) => topology.linksOf(node),
@@ -639,17 +591,16 @@ export class System {
         sys.settle1(() => r.resolve(result));
       },
       fail: (node, rid, reason) => sys.failRequest(rid, new RequestFailedError(node, rid, reason)),
-      currentUpdate: () => sys.active,
-      finished: (run, error) => sys.finishUpdate(run, error),
     };
   }
 
-  private finishUpdate(run: UpdateRun, error: Error | undefined): void {
-    const a = this.active;
-    if (a === undefined || a.run !== run) return;
+  private finishUpdate(a: ActiveUpdate, outcome: { readonly report: UpdateReport } | { readonly error: Error }): void {
+    if (this.active !== a) return;
     this.active = undefined;
-    if (run.phase === "completed") this.epoch += 1;
-    this.settle1(() => (error === undefined ? a.resolve(run.report()) : a.reject(error)));
+    if ("report" in outcome) {
+      this.epoch += 1;
+      this.settle1(() => a.resolve(outcome.report));
+    } else this.settle1(() => a.reject(outcome.error));
   }
 
   private failRequest(rid: RequestId, err: Error): void {
@@ -663,7 +614,7 @@ export class System {
     this.events.push(ev);
   }
 
-  private runtime(id: NodeId, where: string): NodeRuntime {
+  private runtime(id: NodeId, where: string): NodeHost {
     const rt = this.runtimes.get(id);
     if (rt === undefined) throw new UnknownNodeError(id, where);
     return rt;
@@ -681,7 +632,7 @@ export class System {
 
   private assertNoUpdate(operation: string): void {
     const a = this.active;
-    if (a !== undefined) throw new UpdateInProgressError(operation, a.run.id);
+    if (a !== undefined) throw new UpdateInProgressError(operation, a.id);
   }
 
   /** Configuration commands: no update running, and a synchronized system still before its first pulse. */
@@ -697,13 +648,31 @@ export class System {
   }
 }
 
+/**
+ * A control message as the explorer tells states apart. A node's reports carry clock readings (when it turned new,
+ * when its part ended) kept for the report and never decided on: leaving them out lets two orders of independent
+ * events that differ only in timing count as one state. The prepare's code is the same for every node of a run.
+ */
+function controlKey(msg: ControlMessage): unknown {
+  switch (msg.kind) {
+    case "swapped":
+      return [msg.kind, msg.figures !== undefined];
+    case "done":
+      return [msg.kind];
+    case "prepare":
+      return [msg.kind, msg.run.id, msg.strategy ?? null];
+    default:
+      return msg;
+  }
+}
+
 function describePending(ev: SimEvent): PendingEvent {
   switch (ev.kind) {
     case "deliver": {
       const env = ev.env;
       return env.kind === "app"
         ? { seq: ev.seq, kind: ev.kind, time: ev.time, node: env.to, from: env.from, msg: env.id, body: env.body }
-        : { seq: ev.seq, kind: ev.kind, time: ev.time, node: env.to, from: env.from, signal: env.signal };
+        : { seq: ev.seq, kind: ev.kind, time: ev.time, node: env.to, from: env.from, signal: env.msg.kind };
     }
     case "timer":
       return { seq: ev.seq, kind: ev.kind, time: ev.time, node: ev.node, signal: ev.tag };

@@ -1,3 +1,4 @@
+import type { ControlMessage } from "./control.js";
 import type { MessageId, NodeId } from "./ids.js";
 
 /** An application message on the wire, with what the checker and the strategies need to know of it. */
@@ -20,9 +21,9 @@ export interface ControlEnvelope {
   readonly kind: "control";
   readonly from: NodeId;
   readonly to: NodeId;
+  /** The update it belongs to; a message of another update is stale. */
   readonly update: number;
-  readonly signal: string;
-  readonly data: unknown;
+  readonly msg: ControlMessage;
   readonly link: number;
   /** True on the coordinator's plane (prepare, start, done), false on the application's channels. */
   readonly plane: boolean;

@@ -115,8 +115,16 @@ export class StateTransferError extends LiveswapError {
 
 export class UpdateStalledError extends LiveswapError {
   readonly code = "UPDATE_STALLED";
-  constructor(readonly update: number, readonly oldNodes: readonly NodeId[]) {
-    super(`update #${update} stalled: nothing is in flight and node(s) ${oldNodes.map((n) => `"${n}"`).join(", ")} are still old`);
+  constructor(
+    readonly update: number,
+    readonly oldNodes: readonly NodeId[],
+    /** New nodes whose part of the update never ended (their strategy still waits for something). */
+    readonly unfinishedNodes: readonly NodeId[] = [],
+  ) {
+    const quote = (ns: readonly NodeId[]): string => ns.map((n) => `"${n}"`).join(", ");
+    const old = oldNodes.length > 0 ? `node(s) ${quote(oldNodes)} are still old` : "";
+    const open = unfinishedNodes.length > 0 ? `node(s) ${quote(unfinishedNodes)} turned new but their part never ended` : "";
+    super(`update #${update} stalled: nothing is in flight and ${[old, open].filter((x) => x !== "").join("; ") || "the coordinator never started it"}`);
   }
 }
 
@@ -176,6 +184,11 @@ export class SchedulerError extends LiveswapError {
   }
 }
 
+/** The message of anything thrown, for an error that names its own kind (e.g. a refusal's reason). */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** Human text for anything thrown by user code. */
 export function describeError(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`;
@@ -183,5 +196,13 @@ export function describeError(e: unknown): string {
     return `thrown value ${JSON.stringify(e)}`;
   } catch {
     return `thrown value ${String(e)}`;
+  }
+}
+
+/** Something that cannot happen did: a bug in liveswap, never in the caller's input. */
+export class InternalError extends LiveswapError {
+  readonly code = "INTERNAL";
+  constructor(detail: string) {
+    super(`internal error (a liveswap bug; please report it with the trace): ${detail}`);
   }
 }

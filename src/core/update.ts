@@ -38,6 +38,8 @@ export interface UpdateReport {
   startedAt: number;
   /** H: first instant all nodes are new. */
   finishedAt: number;
+  /** None of the update's machinery is left anywhere: every node's agent detached (at or after H). */
+  completedAt: number;
   /** Messages the update algorithm itself sent (not the prepare round trip, see controlPlaneMessages). */
   controlMessages: number;
   heldMessages: number;

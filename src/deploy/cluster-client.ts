@@ -2,21 +2,19 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { checkTrace, type CheckReport } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
+import type { NodeReport, UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InvalidOptionError, StrategyUnavailableError, UnknownNodeError } from "../core/errors.js";
+import { InvalidOptionError, UnknownNodeError, messageOf } from "../core/errors.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
-import { STRATEGIES, type Strategy, type Update, type UpdateReport } from "../core/update.js";
+import type { Strategy, UpdateReport } from "../core/update.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import { Connection } from "../network/tcp/connection.js";
 import { dial, type TlsMaterial } from "../network/tcp/sockets.js";
-import { LamportClock, wallNow, type Command, type NodeStatus, readStamped, stampedLine, type StampedEvent, type UpdateFigures, type WireMessage } from "../network/tcp/wire.js";
-import type { Network } from "../core/network.js";
-import { UpdateCoordinator, type CoordinatorHost } from "../update/coordinator.js";
-import { strategyModule } from "../update/registry.js";
-import { UpdateRun } from "../update/update-run.js";
+import { LamportClock, wallNow, type Command, type NodeStatus, readStamped, stampedLine, type StampedEvent, type WireMessage } from "../network/tcp/wire.js";
+import { checkUpdateOptions, launchUpdate, planUpdate } from "../runtime/control-plane.js";
+import type { UpdateCoordinator } from "../update/coordinator.js";
 import type { Cluster, ClusterNode } from "./cluster-file.js";
-import type { DeployPrepare } from "./node-daemon.js";
 import { tlsFor } from "./node-daemon.js";
 import { parsePackage, type PackageFile } from "./update-package.js";
 
@@ -68,14 +66,12 @@ export class ClusterClient {
   private readonly events: StampedEvent[] = [];
   private readonly tls: TlsMaterial | undefined;
   /** Each node's own figures of the last update (its swap's wall-clock pause among them). */
-  lastFigures: ReadonlyMap<NodeId, UpdateFigures> & Map<NodeId, UpdateFigures> = new Map();
+  lastFigures: ReadonlyMap<NodeId, UpdateFigures & { readonly swapPauseMs: number }> = new Map();
   /** The traces of nodes this client destroyed (their processes are gone). */
   private readonly retired: StampedEvent[] = [];
   private nextId = 0;
   private requests = 0;
-  private active:
-    | { readonly coordinator: UpdateCoordinator; readonly onProgress: ((p: UpdateProgress) => void) | undefined; readonly fail: (e: Error) => void }
-    | undefined;
+  private active: { readonly coordinator: UpdateCoordinator; readonly fail: (e: Error) => void } | undefined;
   private readonly opening = new Map<NodeId, Promise<Session>>();
   private readonly name = `ctl-${process.pid}-${Math.floor(wallNow()).toString(36)}`;
 
@@ -134,9 +130,10 @@ export class ClusterClient {
           if (!greeted) reject(new NodeUnreachableError(id, node.address, reason ?? "it closed the connection (a certificate it does not trust?)"));
           if (this.sessions.get(id)?.conn === conn) this.sessions.delete(id);
           const a = this.active;
-          if (greeted && a !== undefined && a.coordinator.run.nodes.includes(id) && a.coordinator.run.running) {
+          const run = a?.coordinator.update;
+          if (greeted && a !== undefined && run !== undefined && run.nodes.includes(id) && run.running) {
             this.active = undefined;
-            a.fail(new NodeUnreachableError(id, node.address, `the connection closed during update #${a.coordinator.run.id}, which cannot finish without it; see \`ctl status\``));
+            a.fail(new NodeUnreachableError(id, node.address, `the connection closed during update #${run.id}, which cannot finish without it; see \`ctl status\``));
           }
           for (const [k, p] of this.pending) {
             if (p.node !== id) continue;
@@ -248,17 +245,44 @@ export class ClusterClient {
   }
 
   /**
-   * Ship a package and update every running node with a strategy. The nodes
-   * verify the package in prepare; any refusal aborts with no node changed.
+   * Ship a package and update every running node with a strategy. The same
+   * control plane as the simulator's checks the update (strategy, root,
+   * reachability, versions) before anything is sent; the nodes verify the
+   * package in prepare, and any refusal aborts with no node changed.
    */
   async update(pkgText: string, opts: { readonly strategy: Strategy; readonly root?: NodeId; readonly onProgress?: (p: UpdateProgress) => void }): Promise<UpdateReport> {
-    if (this.active !== undefined) throw new Error(`an update is already running from this control plane (#${this.active.coordinator.run.id})`);
-    if (!STRATEGIES.includes(opts.strategy)) throw new InvalidOptionError("strategy", `unknown strategy ${JSON.stringify(opts.strategy)}; one of ${STRATEGIES.join(", ")}`);
-    const strategy = strategyModule(opts.strategy);
-    if (strategy === undefined) throw new StrategyUnavailableError(opts.strategy, "not in this build");
-    if (opts.strategy === "synchronizer") throw new StrategyUnavailableError(opts.strategy, "a TCP cluster does not run in pulses; use conservative, cut, snapshot or rollback");
+    if (this.active !== undefined) throw new InvalidOptionError("update", `an update is already running from this control plane (#${this.active.coordinator.update.id})`);
+    checkUpdateOptions(opts, false);
     const pkg: PackageFile = parsePackage(pkgText);
     if (pkg.manifest.kind !== "update") throw new InvalidOptionError("package", `"${pkg.manifest.name}" holds behaviors, not an update`);
+    const target = await this.updateTarget();
+    const descriptor = { from: String(pkg.manifest.from), to: String(pkg.manifest.to) };
+    const strategyOpts = { strategy: opts.strategy, ...(opts.root !== undefined ? { root: opts.root } : {}) };
+    const plan = planUpdate(target, [descriptor], strategyOpts, Math.floor(wallNow()), wallNow());
+    await Promise.all(plan.run.nodes.map((n) => this.session(n)));
+    return await new Promise<UpdateReport>((resolve, reject) => {
+      const coordinator = launchUpdate(plan, { kind: "package", text: pkgText }, {
+        now: () => wallNow(),
+        tracing: true,
+        record: (ev) => this.record(ev),
+        transmit: (env) => this.sessions.get(env.to)?.conn.send({ t: "plane", lc: this.clock.value, env }),
+        progress: (node, msg) => {
+          const p = progressOf(node, msg);
+          if (p !== undefined) opts.onProgress?.(p);
+        },
+        finished: (outcome) => {
+          this.active = undefined;
+          this.lastFigures = new Map([...coordinator.update.figures].map(([n, f]) => [n, { ...f, swapPauseMs: f.swapPauseMs ?? Number.NaN }]));
+          if ("report" in outcome) resolve(outcome.report);
+          else reject(outcome.error);
+        },
+      });
+      this.active = { coordinator, fail: reject };
+    });
+  }
+
+  /** The running nodes, their links and versions, as the control plane checks an update against them. */
+  private async updateTarget(): Promise<{ readonly topology: Topology; readonly synchronizer: false; versionOf(n: NodeId): string }> {
     const { up, down } = await this.statusAll();
     const topology = new Topology();
     for (const s of up) topology.addNode(s.id);
@@ -272,87 +296,13 @@ export class ClusterClient {
       }
     }
     const busy = up.find((s) => s.update !== null);
-    if (busy) throw new Error(`node "${busy.id}" is still in update #${String(busy.update?.id)}; wait for it to end`);
-    const nodes = topology.nodes();
-    const root = opts.root ?? (nodes[0] as NodeId);
-    if (!topology.hasNode(root)) throw new UnknownNodeError(root, "update root (not running)");
-    // The control plane never runs update code: its plan entries carry the versions for bookkeeping only.
-    const standIn: Update = {
-      from: { version: String(pkg.manifest.from), init: () => undefined, receive: () => undefined },
-      to: { version: String(pkg.manifest.to), init: () => undefined, receive: () => undefined },
-      state: () => {
-        throw new Error("the control plane never runs update code");
-      },
-    } as unknown as Update;
-    const plan = new Map<NodeId, Update>(nodes.map((n) => [n, standIn]));
-
-    const run = new UpdateRun(Math.floor(wallNow()), opts.strategy, root, plan, { strategy: opts.strategy, root }, wallNow());
-    const deployFor = (): { deploy: DeployPrepare } => ({
-      deploy: { package: pkgText, run: { strategy: opts.strategy, root, nodes, options: { strategy: opts.strategy, root }, requestedAt: run.requestedAt } },
-    });
-    await Promise.all(nodes.map((n) => this.session(n)));
-    const net: Network = {
-      now: () => wallNow(),
-      transmit: (env) => {
-        const s = this.sessions.get(env.to);
-        s?.conn.send({ t: "plane", lc: this.clock.value, env: env as ControlEnvelope });
-      },
-      startTimer: () => {
-        throw new Error("the control plane sets no timers");
-      },
-    };
-    return await new Promise<UpdateReport>((resolve, reject) => {
-      const host: CoordinatorHost = {
-        network: net,
-        topology,
-        tracing: true,
-        record: (ev) => this.record(ev),
-        prepareExtra: () => deployFor(),
-        finished: (r, error) => {
-          this.active = undefined;
-          void this.collect(r).then(
-            () => (error === undefined ? resolve(r.report()) : reject(error)),
-            (e: unknown) => reject(e instanceof Error ? e : new Error(String(e))),
-          );
-        },
-      };
-      const coordinator = new UpdateCoordinator(host, run, strategy);
-      this.active = { coordinator, onProgress: opts.onProgress, fail: reject };
-      coordinator.begin();
-    });
-  }
-
-  /** The nodes' own figures of the update (held, transformed, their control messages), summed into its report. */
-  private async collect(run: UpdateRun): Promise<void> {
-    const figures = await Promise.allSettled(run.nodes.map((n) => this.command(n, { kind: "end", update: run.id }) as Promise<UpdateFigures>));
-    this.lastFigures = new Map();
-    figures.forEach((f, i) => {
-      if (f.status === "fulfilled") this.lastFigures.set(run.nodes[i] as NodeId, f.value);
-    });
-    for (const f of figures) {
-      if (f.status !== "fulfilled") continue;
-      const x = f.value;
-      run.controlMessages += x.controlMessages;
-      run.controlPlaneMessages += x.controlPlaneMessages;
-      run.heldMessages += x.heldMessages;
-      run.transformedMessages += x.transformedMessages;
-      run.rolledBackEvents += x.rolledBackEvents;
-      run.replayedEvents += x.replayedEvents;
-      run.orphansDropped += x.orphansDropped;
-      run.armedMessages += x.armedMessages;
-      run.metadataBytes += x.metadataBytes;
-      run.peakCheckpoints = Math.max(run.peakCheckpoints, x.peakCheckpoints);
-    }
+    if (busy) throw new InvalidOptionError("update", `node "${busy.id}" is still in update #${String(busy.update?.id)}; wait for it to end`);
+    const versions = new Map(up.map((s) => [s.id, s.version]));
+    return { topology, synchronizer: false, versionOf: (n) => versions.get(n) as string };
   }
 
   private onPlane(env: ControlEnvelope): void {
-    const a = this.active;
-    if (a === undefined || env.to !== CONTROL) return;
-    a.coordinator.receive(env);
-    if (env.signal === "started") a.coordinator.markStarted((env.data as { t: number }).t, true);
-    else if (env.signal === "prepared") a.onProgress?.({ kind: "prepared", node: env.from });
-    else if (env.signal === "swapped") a.onProgress?.({ kind: "new", node: env.from });
-    else if (env.signal === "refused") a.onProgress?.({ kind: "refused", node: env.from, detail: (env.data as { reason: string }).reason });
+    if (env.to === CONTROL) this.active?.coordinator.receive(env);
   }
 
   /** The control plane's events go to disk as they happen: a later `ctl trace` (another process) needs them. */
@@ -401,6 +351,20 @@ export class ClusterClient {
   close(): void {
     for (const s of this.sessions.values()) s.conn.close();
     this.sessions.clear();
+  }
+}
+
+/** What a node's report means for the live display of `ctl update`. */
+function progressOf(node: NodeId, msg: NodeReport): UpdateProgress | undefined {
+  switch (msg.kind) {
+    case "prepared":
+      return { kind: "prepared", node };
+    case "swapped":
+      return { kind: "new", node };
+    case "refused":
+      return { kind: "refused", node, detail: msg.reason };
+    default:
+      return undefined;
   }
 }
 

@@ -168,7 +168,7 @@ describe("packages and peers the cluster refuses", () => {
     const lib = resolve(import.meta.dirname, "../index.ts");
     writeFileSync(entry, `import { databaseV2 } from ${JSON.stringify(db)};\nimport { defineUpdate } from ${JSON.stringify(lib)};\nconst v2 = databaseV2();\nexport const update = defineUpdate({ from: v2, to: { ...v2, version: "db@3" }, state: (s) => s });\n`);
     const v3 = JSON.stringify(await pack(entry, { key: join(keys, "signing.key") }));
-    await expect(client.update(v3, { strategy: "conservative", root: "r2" })).rejects.toThrow(/runs "db@1" but its update converts from "db@2"/);
+    await expect(client.update(v3, { strategy: "conservative", root: "r2" })).rejects.toThrow(/node "r\d" runs "db@1" but the update only converts from "db@2"/);
     await stillOld();
   }, 60_000);
 

@@ -2,40 +2,19 @@ import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from "no
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Behavior } from "../core/behavior.js";
-import type { ControlEnvelope, Envelope } from "../core/envelope.js";
-import { DuplicateLinkError, RequestFailedError, UnknownLinkError, UpdateInProgressError } from "../core/errors.js";
-import { CONTROL, type NodeId, type RequestId } from "../core/ids.js";
+import type { UpdateCode } from "../core/control.js";
+import { DuplicateLinkError, InvalidUpdateError, RequestFailedError, UnknownLinkError, UpdateInProgressError, messageOf } from "../core/errors.js";
+import type { NodeId, RequestId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
-import type { Update, UpdateOptions } from "../core/update.js";
+import type { Update } from "../core/update.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
-import { NodeRuntime, type NodeHost } from "../runtime/node-host.js";
+import { NodeHost, type HostEnvironment } from "../runtime/node-host.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
 import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
-import { LamportClock, readStamped, stampedLine, wallNow, type Command, type NodeStatus, type StampedEvent, type UpdateFigures } from "../network/tcp/wire.js";
-import { strategyModule } from "../update/registry.js";
-import type { StrategyModule } from "../update/strategy.js";
-import { UpdateRun } from "../update/update-run.js";
+import { LamportClock, readStamped, stampedLine, wallNow, type Command, type NodeStatus, type StampedEvent } from "../network/tcp/wire.js";
 import { linkIncarnations, linkKey, type Cluster, type ClusterNode } from "./cluster-file.js";
 import { moduleContents, parsePackage, readKey, verifyAndLoad } from "./update-package.js";
-
-/** What the control plane puts in a prepare message over TCP, beside the strategy's own data. */
-export interface DeployPrepare {
-  readonly package: string;
-  readonly run: {
-    readonly strategy: UpdateRun["strategy"];
-    readonly root: NodeId;
-    readonly nodes: readonly NodeId[];
-    readonly options: UpdateOptions;
-    readonly requestedAt: number;
-  };
-}
-
-interface Current {
-  readonly run: UpdateRun;
-  readonly strategy: StrategyModule;
-  readonly coordinator: { markStarted(): void };
-}
 
 export class NodeConfigError extends Error {
   readonly code = "NODE_CONFIG";
@@ -81,7 +60,7 @@ async function loadInitialBehavior(cluster: Cluster, node: ClusterNode): Promise
 }
 
 /**
- * `liveswap node`: one node in its own OS process. The same NodeRuntime, agents
+ * `liveswap node`: one node in its own OS process. The same node host, agents
  * and strategies as in the simulator, over the TCP network; the control plane
  * (`liveswap ctl`) configures it, sends it requests and coordinates updates.
  */
@@ -93,15 +72,11 @@ export class NodeDaemon {
   private readonly addresses = new Map<NodeId, string>();
   private readonly net: TcpNetwork;
   private readonly trusted;
-  private runtime!: NodeRuntime;
-  private current: Current | undefined;
+  private host!: NodeHost;
   private traceFile: WriteStream | undefined;
   private traceBuffer = "";
-  private earlyArmed: { readonly from: NodeId; readonly meta: unknown }[] = [];
   private flushScheduled = false;
   private stopped = false;
-  /** Wall ms of the step in which this node last turned new. */
-  private swapPauseMs = Number.NaN;
 
   private constructor(
     private readonly cluster: Cluster,
@@ -116,9 +91,11 @@ export class NodeDaemon {
       codec: jsonCodec,
       ...(cluster.tls ? { tls: tlsFor(cluster, self.cert, self.key) as TlsMaterial } : {}),
       clock: this.clock,
-      onEnvelope: (env) => this.onEnvelope(env),
+      onEnvelope: (env) => {
+        if (!this.stopped) this.host.deliver(env);
+      },
       onTimer: (_node, incarnation, tag, timer) => {
-        if (!this.stopped && this.runtime.incarnation === incarnation) this.runtime.timer(tag, timer);
+        if (!this.stopped) this.host.timer(tag, timer, incarnation);
       },
       onCommand: (session, id, cmd) => this.onCommand(session, id, cmd),
       onLost: (envs, reason) => {
@@ -165,13 +142,13 @@ export class NodeDaemon {
     await this.net.start();
     // Message ids must stay unique across a node's lives (destroyed and created again, restarted): each life
     // numbers its messages from the wall clock in microseconds at its start, as its Lamport times do.
-    this.runtime = new NodeRuntime(me, behavior, 0, 1, this.host(), undefined, this.clock.value);
+    this.host = new NodeHost(me, behavior, 0, 1, this.environment(), undefined, this.clock.value);
     this.record({ kind: "create", t: this.net.now(), node: me, version: behavior.version, epoch: 0 });
     for (const peer of this.topology.neighbors(me)) {
       if (me < peer) this.record({ kind: "link", t: this.net.now(), a: me, b: peer });
       this.net.addPeer(peer, this.addresses.get(peer) as string);
     }
-    this.runtime.initialize();
+    this.host.initialize();
     this.log(`node "${me}" (${behavior.version}) listening on ${this.self.address}${this.cluster.tls ? " (mutual TLS)" : ""}`);
   }
 
@@ -198,12 +175,15 @@ export class NodeDaemon {
     } else this.events.push({ lc, source: this.self.id, ev });
   }
 
-  private host(): NodeHost {
+  /** What the node host needs of this process: the TCP network, the trace, the open requests, and package loading. */
+  private environment(): HostEnvironment {
     const topology = this.topology;
+    const net = this.net;
     return {
-      network: this.net,
       tracing: true,
-      now: () => this.net.now(),
+      now: () => net.now(),
+      transmit: (env) => net.transmit(env),
+      startTimer: (node, incarnation, delayMs, tag) => net.startTimer(node, incarnation, delayMs, tag),
       neighbors: (n) => topology.neighbors(n),
       linksOf: (n) => topology.linksOf(n),
       hasOpenRequest: (_n, rid) => this.open.has(rid),
@@ -220,80 +200,18 @@ export class NodeDaemon {
         this.open.delete(rid);
         o.session.fail(o.id, new RequestFailedError(node, rid, reason));
       },
-      currentUpdate: () => this.current,
+      loadCode: (code) => this.loadCode(code),
+      // The step in which the node turns new is timed on the wall clock: its swap pause.
+      wallClock: () => performance.now(),
     };
   }
 
-  private onEnvelope(env: Envelope): void {
-    if (this.stopped) return;
-    if (env.kind === "app") {
-      if (this.runtime.links.get(env.from) !== env.link) {
-        this.record({ kind: "drop", t: this.net.now(), node: this.self.id, from: env.from, msg: env.id, reason: "unlinked" });
-        return;
-      }
-      if (env.meta !== undefined && this.current === undefined && this.runtime.agent === this.runtime.baseAgent) {
-        // An armed neighbour's message before our own prepare: the strategy must learn of it when we arm.
-        this.earlyArmed.push({ from: env.from, meta: env.meta });
-      }
-      // Outside an update nothing can swap: the hot path stays a plain call.
-      if (this.current === undefined) this.runtime.deliver(env);
-      else this.timed(() => this.runtime.deliver(env));
-      return;
-    }
-    if (env.plane && env.signal === "prepare") {
-      void this.prepare(env);
-      return;
-    }
-    this.timed(() => this.runtime.control(env));
-    if (env.plane && env.signal === "abort" && this.current?.run.id === env.update) this.current = undefined;
-  }
-
-  /**
-   * Run one step of the node, timed: the step in which
-   * the node turns new (state transfer, held messages transformed and sent,
-   * buffered ones run) is the wall-clock pause of its swap.
-   */
-  private timed(run: () => void): void {
-    const epoch = this.runtime.epoch;
-    const t0 = performance.now();
-    run();
-    if (this.runtime.epoch !== epoch) this.swapPauseMs = performance.now() - t0;
-  }
-
-  /** Check and load the shipped package, then let the runtime prepare as it does in the simulator. */
-  private async prepare(env: ControlEnvelope): Promise<void> {
-    const data = env.data as { deploy?: DeployPrepare } | undefined;
-    const deploy = data?.deploy;
-    const plan = new Map<NodeId, Update>();
-    const refuse = (reason: string): void => {
-      this.record({ kind: "control-receive", t: this.net.now(), node: this.self.id, from: CONTROL, update: env.update, signal: "prepare", plane: true });
-      this.record({ kind: "control-send", t: this.net.now(), node: this.self.id, to: CONTROL, update: env.update, signal: "refused", plane: true });
-      this.net.transmit({ kind: "control", from: this.self.id, to: CONTROL, update: env.update, signal: "refused", data: { reason }, link: 0, plane: true });
-    };
-    if (deploy === undefined) return refuse("the prepare message carries no package");
-    const strategy = strategyModule(deploy.run.strategy);
-    if (strategy === undefined) return refuse(`this node cannot run strategy "${deploy.run.strategy}"`);
-    const run = new UpdateRun(env.update, deploy.run.strategy, deploy.run.root, plan, deploy.run.options, deploy.run.requestedAt);
-    this.current = { run, strategy, coordinator: { markStarted: () => this.reportStarted(run) } };
-    for (const x of this.earlyArmed) this.runtime.addStray(x.from, x.meta);
-    this.earlyArmed = [];
-    let update: Update | undefined;
-    try {
-      update = (await verifyAndLoad(parsePackage(deploy.package), this.trusted)).update;
-      if (update === undefined) throw new Error("the package holds behaviors, not an update");
-    } catch (e) {
-      return refuse(e instanceof Error ? e.message : String(e));
-    }
-    if (this.stopped || this.current?.run !== run) return; // aborted while the code loaded
-    for (const n of deploy.run.nodes) plan.set(n, update);
-    this.runtime.control(env);
-  }
-
-  /** G, as the root sees it: traced here, before the root's swap, and reported to the coordinator. */
-  private reportStarted(run: UpdateRun): void {
-    const t = this.net.now();
-    this.record({ kind: "update-start", t, update: run.id, strategy: run.strategy, root: run.root, nodes: run.nodes });
-    this.net.transmit({ kind: "control", from: this.self.id, to: CONTROL, update: run.id, signal: "started", data: { t }, link: 0, plane: true });
+  /** A prepare's code: a package signed by the cluster's key, verified before anything of it runs. */
+  private async loadCode(code: UpdateCode): Promise<readonly Update[]> {
+    if (code.kind !== "package") throw new InvalidUpdateError("a node process takes signed update packages (liveswap pack), not update objects");
+    const { update } = await verifyAndLoad(parsePackage(code.text), this.trusted);
+    if (update === undefined) throw new InvalidUpdateError("the package holds behaviors, not an update");
+    return [update];
   }
 
   private flushTrace(): void {
@@ -315,75 +233,52 @@ export class NodeDaemon {
   private replyWithTrace(session: ControlSession, id: number): Promise<void> {
     return this.traceEvents().then(
       (events) => session.reply(id, events),
-      (e: unknown) => session.fail(id, e instanceof Error ? e : new Error(String(e))),
+      (e: unknown) => session.fail(id, e instanceof Error ? e : new Error(messageOf(e))),
     );
   }
 
-  private figures(run: UpdateRun): UpdateFigures {
-    return {
-      controlMessages: run.controlMessages,
-      controlPlaneMessages: run.controlPlaneMessages,
-      heldMessages: run.heldMessages,
-      transformedMessages: run.transformedMessages,
-      rolledBackEvents: run.rolledBackEvents,
-      replayedEvents: run.replayedEvents,
-      orphansDropped: run.orphansDropped,
-      armedMessages: run.armedMessages,
-      metadataBytes: run.metadataBytes,
-      peakCheckpoints: run.peakCheckpoints,
-      swapPauseMs: this.swapPauseMs,
-    };
-  }
-
   status(): NodeStatus & { readonly lc: number } {
-    const c = this.current;
+    const h = this.host;
+    const update = h.participationStatus();
     return {
       id: this.self.id,
-      version: this.runtime.version,
-      epoch: this.runtime.epoch,
+      version: h.version,
+      epoch: h.epoch,
       neighbors: this.net.peers().filter((p) => this.topology.linked(this.self.id, p.id)),
-      update: c ? { id: c.run.id, strategy: c.run.strategy, prepared: this.runtime.agent !== this.runtime.baseAgent, new: this.runtime.version === c.run.plan.get(this.self.id)?.to.version } : null,
+      update,
       openRequests: this.open.size,
       pid: process.pid,
       lc: this.clock.value,
     };
   }
 
+  /** Configuration waits for the end of this node's part in an update. */
+  private assertConfigurable(operation: string): void {
+    const u = this.host.updateId;
+    if (u !== undefined) throw new UpdateInProgressError(operation, u);
+  }
+
   private onCommand(session: ControlSession, id: number, cmd: Command): void {
     try {
-      const me = this.self.id;
       switch (cmd.kind) {
         case "status":
           return session.reply(id, this.status());
         case "request": {
           const rid = cmd.request as RequestId;
-          if (this.open.has(rid)) throw new RequestFailedError(me, rid, "a request with this id is already open");
+          if (this.open.has(rid)) throw new RequestFailedError(this.self.id, rid, "a request with this id is already open");
           this.open.set(rid, { session, id });
-          this.runtime.request(rid, cmd.body);
+          this.host.request(rid, cmd.body);
           return;
         }
-        case "link": {
-          if (this.current !== undefined) throw new UpdateInProgressError("link", this.current.run.id);
-          if (this.topology.linked(me, cmd.peer)) throw new DuplicateLinkError(me, cmd.peer);
-          if (cmd.peer === me) throw new NodeConfigError(`link: "${me}" cannot link to itself`);
-          if (!this.topology.hasNode(cmd.peer)) this.topology.addNode(cmd.peer);
-          this.topology.addLink(me, cmd.peer, cmd.incarnation);
-          this.addresses.set(cmd.peer, cmd.address);
-          if (me < cmd.peer) this.record({ kind: "link", t: this.net.now(), a: me, b: cmd.peer });
-          this.net.addPeer(cmd.peer, cmd.address);
+        case "link":
+          this.link(cmd.peer, cmd.address, cmd.incarnation);
           return session.reply(id, "linked");
-        }
-        case "unlink": {
-          if (this.current !== undefined) throw new UpdateInProgressError("unlink", this.current.run.id);
-          if (!this.topology.linked(me, cmd.peer)) throw new UnknownLinkError(me, cmd.peer);
-          this.topology.removeLink(me, cmd.peer);
-          if (me < cmd.peer) this.record({ kind: "unlink", t: this.net.now(), a: me, b: cmd.peer });
-          this.net.removePeer(cmd.peer);
+        case "unlink":
+          this.unlink(cmd.peer);
           return session.reply(id, "unlinked");
-        }
         case "destroy": {
-          if (this.current !== undefined) throw new UpdateInProgressError("destroy", this.current.run.id);
-          this.record({ kind: "destroy", t: this.net.now(), node: me });
+          this.assertConfigurable("destroy");
+          this.record({ kind: "destroy", t: this.net.now(), node: this.self.id });
           // Its trace leaves with it: the control plane keeps it for the cluster's merged trace.
           void this.replyWithTrace(session, id).finally(() => setImmediate(() => void this.stop()));
           return;
@@ -391,22 +286,33 @@ export class NodeDaemon {
         case "trace":
           void this.replyWithTrace(session, id);
           return;
-        case "figures":
-        case "end": {
-          const c = this.current;
-          if (c === undefined || c.run.id !== cmd.update) throw new NodeConfigError(`node "${me}" is not in update #${cmd.update}`);
-          if (cmd.kind === "end") {
-            this.current = undefined;
-            this.earlyArmed = [];
-          }
-          return session.reply(id, this.figures(c.run));
-        }
         case "sever":
           this.net.sever();
           return session.reply(id, "severed");
       }
     } catch (e) {
-      session.fail(id, e instanceof Error ? e : new Error(String(e)));
+      session.fail(id, e instanceof Error ? e : new Error(messageOf(e)));
     }
+  }
+
+  private link(peer: NodeId, address: string, incarnation: number): void {
+    const me = this.self.id;
+    this.assertConfigurable("link");
+    if (this.topology.linked(me, peer)) throw new DuplicateLinkError(me, peer);
+    if (peer === me) throw new NodeConfigError(`link: "${me}" cannot link to itself`);
+    if (!this.topology.hasNode(peer)) this.topology.addNode(peer);
+    this.topology.addLink(me, peer, incarnation);
+    this.addresses.set(peer, address);
+    if (me < peer) this.record({ kind: "link", t: this.net.now(), a: me, b: peer });
+    this.net.addPeer(peer, address);
+  }
+
+  private unlink(peer: NodeId): void {
+    const me = this.self.id;
+    this.assertConfigurable("unlink");
+    if (!this.topology.linked(me, peer)) throw new UnknownLinkError(me, peer);
+    this.topology.removeLink(me, peer);
+    if (me < peer) this.record({ kind: "unlink", t: this.net.now(), a: me, b: peer });
+    this.net.removePeer(peer);
   }
 }

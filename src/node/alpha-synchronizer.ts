@@ -1,17 +1,9 @@
-import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
+import type { ControlMessage, PulseEnvelope } from "../core/control.js";
+import type { AppEnvelope } from "../core/envelope.js";
+import { InternalError } from "../core/errors.js";
 import type { NodeId, RequestId } from "../core/ids.js";
+import type { NodeAgent, NodePort } from "./agent.js";
 import type { NodeInput } from "./swap-node.js";
-import type { NodeAgent, NodePort } from "../update/strategy.js";
-
-export const PULSE = "pulse";
-
-/** What travels on a channel once per pulse: that pulse's application messages, and the update's pulse once known. */
-export interface PulseEnvelope {
-  readonly pulse: number;
-  readonly messages: readonly AppEnvelope[];
-  /** The pulse at which every node swaps, piggybacked until the sender swapped. */
-  readonly swapAt?: number;
-}
 
 /** What the synchronizer strategy hooks into a node's pulses. */
 export interface PulseUpdate {
@@ -100,16 +92,16 @@ export class AlphaSynchronizer implements NodeAgent {
     this.advance();
   }
 
-  onControl(env: ControlEnvelope): void {
-    if (env.signal !== PULSE) return;
-    const pe = env.data as PulseEnvelope;
+  onControl(msg: ControlMessage, from: NodeId): void {
+    if (msg.kind !== "pulse") return;
+    const pe = msg.envelope;
     if (pe.swapAt !== undefined) this.learn(pe.swapAt);
     if (pe.pulse === this.pulse) {
-      this.accept(env.from, pe);
+      this.accept(from, pe);
     } else if (pe.pulse === this.pulse + 1) {
-      this.early.push({ from: env.from, env: pe });
+      this.early.push({ from, env: pe });
     } else {
-      throw new Error(`synchronizer: "${this.node.id}" at pulse ${this.pulse} got the pulse-${pe.pulse} envelope of "${env.from}" (neighbours drifted apart)`);
+      throw new InternalError(`synchronizer: "${this.node.id}" at pulse ${this.pulse} got the pulse-${pe.pulse} envelope of "${from}" (neighbours drifted apart)`);
     }
     this.advance();
   }
@@ -117,7 +109,7 @@ export class AlphaSynchronizer implements NodeAgent {
   private learn(pulse: number): void {
     if (this.swapAt !== undefined || this.update === undefined) return;
     if (pulse <= this.pulse) {
-      throw new Error(`synchronizer: "${this.node.id}" learned the swap pulse ${pulse} at pulse ${this.pulse}, too late to swap at it`);
+      throw new InternalError(`synchronizer: "${this.node.id}" learned the swap pulse ${pulse} at pulse ${this.pulse}, too late to swap at it`);
     }
     this.swapAt = pulse;
   }
@@ -156,7 +148,7 @@ export class AlphaSynchronizer implements NodeAgent {
     for (const n of node.neighbors()) {
       const messages = this.outbox.get(n) ?? [];
       const pe: PulseEnvelope = this.swapAt !== undefined ? { pulse: this.pulse, messages, swapAt: this.swapAt } : { pulse: this.pulse, messages };
-      node.sendControl(n, PULSE, pe, this.pulse);
+      node.sendControl(n, { kind: "pulse", envelope: pe }, this.pulse);
     }
     this.outbox.clear();
     for (const { from, env } of this.early.splice(0)) this.accept(from, env);

@@ -1,9 +1,10 @@
-import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
-import type { RequestId } from "../core/ids.js";
-import type { NodeAgent, NodePort } from "../update/strategy.js";
+import type { ControlMessage } from "../core/control.js";
+import type { AppEnvelope } from "../core/envelope.js";
+import type { NodeId, RequestId } from "../core/ids.js";
+import type { NodeAgent, NodePort } from "./agent.js";
 
 /** No update running: everything passes straight through, at no cost. */
-export class DirectAgent implements NodeAgent {
+export class PassThroughAgent implements NodeAgent {
   constructor(protected readonly node: NodePort) {}
 
   onSend(env: AppEnvelope): void {
@@ -26,7 +27,7 @@ export class DirectAgent implements NodeAgent {
     return null;
   }
 
-  onControl(_env: ControlEnvelope): void {
+  onControl(_msg: ControlMessage, _from: NodeId): void {
     // A late control message of an update this node has finished (e.g. a duplicate marker): nothing to do.
   }
 }

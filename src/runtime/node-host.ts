@@ -1,45 +1,52 @@
 import type { Behavior } from "../core/behavior.js";
-import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
+import { type ChannelSignal, type ControlMessage, type NodeReport, type UpdateFigures } from "../core/control.js";
+import type { AppEnvelope, ControlEnvelope, Envelope } from "../core/envelope.js";
+import { describeError, InternalError } from "../core/errors.js";
 import { CONTROL, messageId, type NodeId, type RequestId } from "../core/ids.js";
-import { describeError } from "../core/errors.js";
-import type { Update } from "../core/update.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
-import type { Network } from "../core/network.js";
-import { DirectAgent } from "../node/pass-through-agent.js";
-import type { NodeAgent, NodePort, StrategyModule } from "../update/strategy.js";
-import type { UpdateRun } from "../update/update-run.js";
+import type { NodeAgent, NodePort } from "../node/agent.js";
+import { PassThroughAgent } from "../node/pass-through-agent.js";
 import { Fault, SwapNode, type Effects, type NodeInput, type NodeSurroundings, type RunOutcome } from "../node/swap-node.js";
+import { prepareNode, type Participation, type PrepareEnvironment } from "./prepare.js";
 
-/** What a node's runtime needs from the system hosting it. */
-export interface NodeHost extends NodeSurroundings {
-  readonly network: Network;
+/**
+ * What a network gives the hosts it drives: a clock, channels, timers, the
+ * trace, outside requests' answers, and the loading of update code. The
+ * simulated network and the TCP daemon each implement it; a host never knows
+ * which it has.
+ */
+export interface HostEnvironment extends NodeSurroundings, PrepareEnvironment {
   readonly tracing: boolean;
+  transmit(env: Envelope): void;
+  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): number;
   record(ev: TraceEvent): void;
   /** An outside request was answered. */
   answer(node: NodeId, request: RequestId, result: unknown): void;
   /** An outside request cannot be answered: its handler threw or is missing. */
   fail(node: NodeId, request: RequestId, reason: string): void;
-  /** The update being prepared or run, with the strategy that runs it and its coordinator. */
-  currentUpdate(): { readonly run: UpdateRun; readonly strategy: StrategyModule; readonly coordinator: { markStarted(): void } } | undefined;
-}
-
-interface Prepared {
-  readonly run: UpdateRun;
-  readonly update: Update;
+  /** A wall clock (ms) to time the step in which the node swaps (TCP); absent where time is virtual. */
+  wallClock?(): number;
 }
 
 /**
- * A node as the runtime runs it: the swap-enabled node, the agent that filters
- * its traffic, and the plumbing that turns handler effects into envelopes.
+ * The node host: one node as every network runs it. It takes an input (an
+ * envelope, a timer, an outside request), applies the protocol rules that do
+ * not depend on the strategy (a message of a removed link is dropped, a
+ * recreated node's old timers never fire, an armed neighbour's early message
+ * is kept as a stray, prepare is validated here, control messages of another
+ * update are ignored), runs the agent and the handler, performs the effects,
+ * and reports to the coordinator by message at the end of the step.
  */
-export class NodeRuntime implements NodePort {
+export class NodeHost implements NodePort {
   readonly node: SwapNode;
-  /** This node's live links (neighbor -> incarnation): checks a delivery's link in one lookup. */
+  /** This node's live links (neighbour -> incarnation). */
   readonly links: ReadonlyMap<NodeId, number>;
   agent: NodeAgent;
-  /** The agent between updates: pass-through, or the pulse machinery of a synchronized system. */
   readonly baseAgent: NodeAgent;
-  private prepared: Prepared | undefined;
+  /** The update this node takes part in, from its prepare to the end of its part. */
+  private part: Participation | undefined;
+  /** An update whose code is being loaded (asynchronously, over TCP). */
+  private loading: number | undefined;
   private strays: { readonly from: NodeId; readonly meta: unknown }[] = [];
   /** Timers that must not fire; kept here, not in an agent, so that they stay cancelled after the agent is gone. */
   private readonly cancelledTimers = new Set<number>();
@@ -51,13 +58,13 @@ export class NodeRuntime implements NodePort {
     behavior: Behavior,
     epoch: number,
     readonly incarnation: number,
-    private readonly host: NodeHost,
-    baseAgent: (port: NodePort) => NodeAgent = (port) => new DirectAgent(port),
+    private readonly env: HostEnvironment,
+    baseAgent: (port: NodePort) => NodeAgent = (port) => new PassThroughAgent(port),
     messagesSent = 0,
   ) {
     this.messagesSent = messagesSent;
-    this.node = new SwapNode(id, behavior, undefined, epoch, host);
-    this.links = host.linksOf(id);
+    this.node = new SwapNode(id, behavior, undefined, epoch, env);
+    this.links = env.linksOf(id);
     this.baseAgent = baseAgent(this);
     this.agent = this.baseAgent;
   }
@@ -70,20 +77,52 @@ export class NodeRuntime implements NodePort {
     return this.node.version;
   }
 
+  get state(): unknown {
+    return this.node.state;
+  }
+
   get tracing(): boolean {
-    return this.host.tracing;
+    return this.env.tracing;
+  }
+
+  /** The update this node takes part in (prepared or loading it), if any. */
+  get updateId(): number | undefined {
+    return this.part?.run.id ?? this.loading;
+  }
+
+  /** Armed for an update (prepared and not yet finished). */
+  get armed(): boolean {
+    return this.part !== undefined;
+  }
+
+  /** It has turned new in the update it takes part in. */
+  get swappedInUpdate(): boolean {
+    return this.part?.swappedAt !== undefined;
+  }
+
+  /** What `ctl status` shows of this node's part in an update. */
+  participationStatus(): { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean } | null {
+    const p = this.part;
+    if (p !== undefined) return { id: p.run.id, strategy: p.run.strategy, prepared: true, new: p.swappedAt !== undefined };
+    return this.loading === undefined ? null : { id: this.loading, strategy: "(loading)", prepared: false, new: false };
+  }
+
+  get figures(): UpdateFigures {
+    const p = this.part;
+    if (p === undefined) throw new InternalError(`node "${this.id}": figures outside an update (strategy bug)`);
+    return p.figures;
   }
 
   now(): number {
-    return this.host.now();
+    return this.env.now();
   }
 
   neighbors(): readonly NodeId[] {
-    return this.host.neighbors(this.id);
+    return this.env.neighbors(this.id);
   }
 
   record(ev: TraceEvent): void {
-    this.host.record(ev);
+    this.env.record(ev);
   }
 
   /** Run init; its effects (first sends, first timers) are performed like any handler's. */
@@ -93,169 +132,116 @@ export class NodeRuntime implements NodePort {
     return out;
   }
 
-  // ---- from the network, through the agent ----
+  // ---- inputs, from whichever network drives the host ----
 
-  deliver(env: AppEnvelope): void {
-    if (env.meta !== undefined && this.agent === this.baseAgent && this.host.currentUpdate() !== undefined) {
-      // An armed neighbour's message reached this node before its own prepare: its strategy will want to know.
+  deliver(env: Envelope): void {
+    if (env.kind === "control") return this.step(() => this.control(env));
+    if (this.links.get(env.from) !== env.link) {
+      if (this.env.tracing) this.env.record({ kind: "drop", t: this.env.now(), node: this.id, from: env.from, msg: env.id, reason: "unlinked" });
+      return;
+    }
+    if (env.meta !== undefined && this.agent === this.baseAgent) {
+      // An armed neighbour's message before this node armed: its strategy will want to know when it does.
       this.strays.push({ from: env.from, meta: env.meta });
     }
-    this.agent.onDeliver(env);
+    // Outside an update nothing reports: the hot path stays a plain call.
+    if (this.part === undefined) this.agent.onDeliver(env);
+    else this.step(() => this.agent.onDeliver(env));
   }
 
   request(request: RequestId, body: unknown): void {
-    this.agent.onRequest(request, body);
+    this.step(() => this.agent.onRequest(request, body));
   }
 
-  timer(tag: string, timer: number): void {
+  /** A timer fired; `incarnation` tells a recreated node's timers from its predecessor's. */
+  timer(tag: string, timer: number, incarnation: number): void {
+    if (incarnation !== this.incarnation) return;
     if (this.cancelledTimers.size > 0 && this.cancelledTimers.delete(timer)) return;
-    this.agent.onTimer(tag, timer);
-  }
-
-  control(env: ControlEnvelope): void {
-    if (this.host.tracing) {
-      const pulse = env.signal === "pulse" ? (env.data as { pulse?: number } | undefined)?.pulse : undefined;
-      this.host.record({
-        kind: "control-receive",
-        t: this.host.now(),
-        node: this.id,
-        from: env.from,
-        update: env.update,
-        signal: env.signal,
-        plane: env.plane,
-        ...(pulse !== undefined ? { pulse } : {}),
-      });
-    }
-    if (env.plane && env.signal === "prepare") return this.onPrepare(env);
-    if (env.plane && env.signal === "abort") {
-      if (this.prepared?.run.id === env.update) {
-        this.agent.onAbort?.();
-        this.prepared = undefined;
-        this.agent = this.baseAgent;
-        this.strays = [];
-      }
-      return;
-    }
-    this.agent.onControl(env);
+    this.step(() => this.agent.onTimer(tag, timer));
   }
 
   // ---- NodePort: what agents do ----
 
   execute(input: NodeInput): void {
-    const host = this.host;
-    if (host.tracing) {
-      const t = host.now();
-      switch (input.kind) {
-        case "receive":
-          host.record({ kind: "deliver", t, node: this.id, from: input.env.from, msg: input.env.id, epoch: input.env.epoch });
-          break;
-        case "request":
-          host.record({ kind: "request", t, node: this.id, request: input.request });
-          break;
-        case "timer":
-          host.record({ kind: "timer", t, node: this.id, tag: input.tag });
-          break;
-      }
-    }
+    this.traceInput(input);
     const out = this.node.run(input);
     if (out instanceof Fault) {
-      if (host.tracing) {
-        host.record({
-          kind: "fault",
-          t: host.now(),
-          node: this.id,
-          during: out.during,
-          error: out.error,
-          ...(input.kind === "receive" ? { msg: input.env.id } : {}),
-        });
+      if (this.env.tracing) {
+        this.env.record({ kind: "fault", t: this.env.now(), node: this.id, during: out.during, error: out.error, ...(input.kind === "receive" ? { msg: input.env.id } : {}) });
       }
-      if (input.kind === "request") host.fail(this.id, input.request, out.error);
+      if (input.kind === "request") this.env.fail(this.id, input.request, out.error);
       return;
     }
     this.perform(out);
   }
 
   transmit(env: AppEnvelope): void {
-    this.host.network.transmit(env);
+    this.env.transmit(env);
   }
 
-  sendControl(to: NodeId, signal: string, data?: unknown, pulse?: number): void {
-    const run = this.prepared?.run;
-    const update = run?.id ?? 0;
-    if (run) run.controlMessages++;
-    if (this.host.tracing) {
-      this.host.record({ kind: "control-send", t: this.host.now(), node: this.id, to, update, signal, plane: false, ...(pulse !== undefined ? { pulse } : {}) });
+  sendControl(to: NodeId, msg: ChannelSignal, pulse?: number): void {
+    const p = this.part;
+    const update = p?.run.id ?? 0;
+    if (p !== undefined) p.figures.controlMessages++;
+    if (this.env.tracing) {
+      this.env.record({ kind: "control-send", t: this.env.now(), node: this.id, to, update, signal: msg.kind, plane: false, ...(pulse !== undefined ? { pulse } : {}) });
     }
-    this.host.network.transmit({ kind: "control", from: this.id, to, update, signal, data, link: this.links.get(to) ?? 0, plane: false });
+    this.env.transmit({ kind: "control", from: this.id, to, update, msg, link: this.links.get(to) ?? 0, plane: false });
   }
 
-  report(signal: string, data: unknown, algorithm: boolean): void {
-    const run = this.prepared?.run;
-    if (run === undefined) throw new Error(`node "${this.id}": report("${signal}") without a prepared update (strategy bug)`);
-    this.toCoordinator(run, signal, data, algorithm);
+  report(msg: NodeReport, algorithm: boolean): void {
+    this.toCoordinator(this.participation("report"), msg, algorithm);
   }
 
   swap(): boolean {
-    const p = this.prepared;
-    if (p === undefined) throw new Error(`node "${this.id}": swap() without a prepared update (strategy bug)`);
-    const host = this.host;
+    const p = this.participation("swap");
     let next: unknown;
     try {
-      next = p.update.state(this.node.state, { self: this.id, neighbors: this.neighbors() });
+      next = p.update.state(this.node.state, { self: this.id, neighbors: [...this.neighbors()] });
     } catch (e) {
-      if (host.tracing) host.record({ kind: "fault", t: host.now(), node: this.id, during: "state-transfer", error: describeError(e) });
-      this.report("swap-failed", { error: describeError(e) }, false);
+      if (this.env.tracing) this.env.record({ kind: "fault", t: this.env.now(), node: this.id, during: "state-transfer", error: describeError(e) });
+      this.toCoordinator(p, { kind: "swap-failed", error: describeError(e) }, false);
       return false;
     }
     const from = this.node.version;
     this.node.swap(p.update.to, next);
-    const t = host.now();
-    if (host.tracing) host.record({ kind: "swap", t, node: this.id, update: p.run.id, from, to: p.update.to.version, epoch: this.node.epoch });
-    this.report("swapped", { t }, false);
+    const t = this.env.now();
+    if (this.env.tracing) this.env.record({ kind: "swap", t, node: this.id, update: p.run.id, from, to: p.update.to.version, epoch: this.node.epoch });
+    p.swappedAt = t;
+    p.swapStep = true;
     return true;
   }
 
   transform(env: AppEnvelope): AppEnvelope[] {
-    const p = this.prepared;
-    if (p === undefined) throw new Error(`node "${this.id}": transform() without a prepared update (strategy bug)`);
-    const host = this.host;
-    // The message was written by its sender's old code, so the sender's update maps it.
-    const mapping = p.run.plan.get(env.from)?.message;
+    const p = this.participation("transform");
+    // The message was written by its sender's old code, so the update of the sender's version maps it.
+    const senderVersion = p.run.from[env.from];
+    const mapping = senderVersion === undefined ? undefined : p.updates.get(senderVersion)?.message;
     let bodies: unknown[];
     try {
       bodies = mapping === undefined ? [env.body] : mapping(env.body, { from: env.from, to: env.to });
       if (!Array.isArray(bodies)) throw new TypeError(`message() returned ${typeof bodies}, expected an array of new messages`);
     } catch (e) {
-      if (host.tracing) {
-        host.record({ kind: "fault", t: host.now(), node: this.id, during: "message-mapping", error: describeError(e), msg: env.id });
-        host.record({ kind: "drop", t: host.now(), node: this.id, from: env.from, msg: env.id, reason: "incompatible" });
+      if (this.env.tracing) {
+        this.env.record({ kind: "fault", t: this.env.now(), node: this.id, during: "message-mapping", error: describeError(e), msg: env.id });
+        this.env.record({ kind: "drop", t: this.env.now(), node: this.id, from: env.from, msg: env.id, reason: "incompatible" });
       }
       return [];
     }
-    const out: AppEnvelope[] = bodies.map((body, i) => ({
-      kind: "app",
-      id: messageId(`${env.id}~${i + 1}`),
-      from: env.from,
-      to: env.to,
-      epoch: env.epoch + 1,
-      body,
-      link: env.link,
-    }));
-    p.run.transformedMessages++;
-    if (host.tracing) {
-      host.record({ kind: "transform", t: host.now(), node: this.id, from: env.from, to: env.to, msg: env.id, into: out.map((e) => e.id), epoch: env.epoch + 1 });
+    const epoch = env.epoch + 1;
+    const out: AppEnvelope[] = bodies.map((body, i) => ({ kind: "app", id: messageId(`${env.id}~${i + 1}`), from: env.from, to: env.to, epoch, body, link: env.link }));
+    p.figures.transformedMessages++;
+    if (this.env.tracing) {
+      this.env.record({ kind: "transform", t: this.env.now(), node: this.id, from: env.from, to: env.to, msg: env.id, into: out.map((e) => e.id), epoch });
     }
     return out;
   }
 
   detach(): void {
     this.agent = this.baseAgent;
-    this.prepared = undefined;
     this.strays = [];
-  }
-
-  get state(): unknown {
-    return this.node.state;
+    const p = this.part;
+    if (p !== undefined) p.detached = true;
   }
 
   rewind(state: unknown): void {
@@ -263,25 +249,16 @@ export class NodeRuntime implements NodePort {
   }
 
   respondNow(request: RequestId, result: unknown): void {
-    if (this.host.tracing) this.host.record({ kind: "respond", t: this.host.now(), node: this.id, request });
-    this.host.answer(this.id, request, result);
+    if (this.env.tracing) this.env.record({ kind: "respond", t: this.env.now(), node: this.id, request });
+    this.env.answer(this.id, request, result);
   }
 
   startTimer(delayMs: number, tag: string): number {
-    return this.host.network.startTimer(this.id, this.incarnation, delayMs, tag);
+    return this.env.startTimer(this.id, this.incarnation, delayMs, tag);
   }
 
   cancelTimer(timer: number): void {
     this.cancelledTimers.add(timer);
-  }
-
-  /**
-   * An armed neighbour's message that reached this node before it knew of the
-   * update (over TCP the node learns of it only from its own prepare): kept
-   * for the strategy as a stray, exactly as if the update had been known.
-   */
-  addStray(from: NodeId, meta: unknown): void {
-    this.strays.push({ from, meta });
   }
 
   takeStrayMeta(): readonly { readonly from: NodeId; readonly meta: unknown }[] {
@@ -291,28 +268,136 @@ export class NodeRuntime implements NodePort {
   }
 
   markStarted(): void {
-    // On the simulated network the coordinator shares the process; over TCP this becomes a report with the time.
-    const current = this.host.currentUpdate();
-    if (current !== undefined && current.run === this.prepared?.run) current.coordinator.markStarted();
+    const p = this.participation("markStarted");
+    const t = this.env.now();
+    p.startedAt = t;
+    if (this.env.tracing) this.env.record({ kind: "update-start", t, update: p.run.id, strategy: p.run.strategy, root: p.run.root, nodes: p.run.nodes });
   }
 
   // ---- internals ----
 
+  /** Run one input, then tell the coordinator what this step changed (turned new, part over), timing a swap's step. */
+  private step(run: () => void): void {
+    const clock = this.env.wallClock;
+    const t0 = this.part !== undefined && clock !== undefined ? clock() : undefined;
+    run();
+    const p = this.part;
+    if (p === undefined) return;
+    if (p.swapStep && t0 !== undefined && clock !== undefined) p.figures.swapPauseMs = clock() - t0;
+    p.swapStep = false;
+    this.reportProgress(p);
+  }
+
+  /** "swapped" once the node turned new (with its figures if its part ended in the same step), then "done". */
+  private reportProgress(p: Participation): void {
+    if (p.swappedAt !== undefined && !p.swapReported) {
+      p.swapReported = true;
+      if (p.detached) this.endPart(p);
+      this.toCoordinator(p, {
+        kind: "swapped",
+        t: p.swappedAt,
+        ...(p.startedAt !== undefined ? { startedAt: p.startedAt } : {}),
+        ...(p.detached ? { figures: this.finalFigures(p) } : {}),
+      }, false);
+      return;
+    }
+    if (p.detached && p.swapReported) {
+      this.endPart(p);
+      this.toCoordinator(p, { kind: "done", t: this.env.now(), figures: this.finalFigures(p) }, false);
+    }
+  }
+
+  /** The figures as the final report carries them: that report counts itself. */
+  private finalFigures(p: Participation): UpdateFigures {
+    p.figures.controlPlaneMessages++;
+    return { ...p.figures };
+  }
+
+  private endPart(p: Participation): void {
+    if (this.part === p) this.part = undefined;
+  }
+
+  private control(env: ControlEnvelope): void {
+    const msg = env.msg;
+    if (this.env.tracing) {
+      const pulse = msg.kind === "pulse" ? msg.envelope.pulse : undefined;
+      this.env.record({ kind: "control-receive", t: this.env.now(), node: this.id, from: env.from, update: env.update, signal: msg.kind, plane: env.plane, ...(pulse !== undefined ? { pulse } : {}) });
+    }
+    if (msg.kind === "prepare") return this.onPrepare(env.update, msg);
+    if (msg.kind === "abort") return this.onAbort(env.update);
+    // Pulses belong to the system, not to an update; anything else must be of the update this node is armed for.
+    if (msg.kind !== "pulse" && env.update !== this.part?.run.id) return;
+    this.agent.onControl(msg, env.from);
+  }
+
+  private onPrepare(update: number, msg: ControlMessage & { kind: "prepare" }): void {
+    if (update === this.updateId) return; // a duplicate prepare of the update this node already takes
+    this.loading = update;
+    prepareNode(this, this.env, msg, this.part?.run.id, (outcome) => {
+      if (this.loading !== update) return; // aborted while the code loaded
+      this.loading = undefined;
+      if (outcome.kind === "refused") {
+        this.env.transmit(this.coordinatorEnvelope(update, { kind: "refused", reason: outcome.reason }));
+        return;
+      }
+      const part = outcome.part;
+      this.part = part;
+      const strategy = outcome.strategy;
+      this.agent = strategy.agent(this, part.run, msg.strategy);
+      this.toCoordinator(part, { kind: "prepared", ...(this.agent.prepareAck !== undefined ? { ack: this.agent.prepareAck() } : {}) }, false);
+    });
+  }
+
+  private onAbort(update: number): void {
+    if (this.loading === update) this.loading = undefined;
+    if (this.part?.run.id !== update) return;
+    this.agent.onAbort?.();
+    this.part = undefined;
+    this.agent = this.baseAgent;
+    this.strays = [];
+  }
+
+  private participation(what: string): Participation {
+    const p = this.part;
+    if (p === undefined) throw new InternalError(`node "${this.id}": ${what}() without a prepared update (strategy bug)`);
+    return p;
+  }
+
+  private toCoordinator(p: Participation, msg: NodeReport, algorithm: boolean): void {
+    if (algorithm) p.figures.controlMessages++;
+    else if (msg.kind !== "done" && !(msg.kind === "swapped" && msg.figures !== undefined)) p.figures.controlPlaneMessages++;
+    this.env.transmit(this.coordinatorEnvelope(p.run.id, msg));
+  }
+
+  private coordinatorEnvelope(update: number, msg: NodeReport): ControlEnvelope {
+    if (this.env.tracing) this.env.record({ kind: "control-send", t: this.env.now(), node: this.id, to: CONTROL, update, signal: msg.kind, plane: true });
+    return { kind: "control", from: this.id, to: CONTROL, update, msg, link: 0, plane: true };
+  }
+
+  private traceInput(input: NodeInput): void {
+    const env = this.env;
+    if (!env.tracing) return;
+    const t = env.now();
+    switch (input.kind) {
+      case "receive":
+        env.record({ kind: "deliver", t, node: this.id, from: input.env.from, msg: input.env.id, epoch: input.env.epoch });
+        return;
+      case "request":
+        env.record({ kind: "request", t, node: this.id, request: input.request });
+        return;
+      case "timer":
+        env.record({ kind: "timer", t, node: this.id, tag: input.tag });
+        return;
+    }
+  }
+
   private perform(effects: Effects | undefined): void {
     if (effects === undefined) return;
-    const host = this.host;
+    const env = this.env;
     if (effects.sends !== undefined) for (const s of effects.sends) {
-      const env: AppEnvelope = {
-        kind: "app",
-        id: messageId(`${this.id}.${++this.messagesSent}`),
-        from: this.id,
-        to: s.to,
-        epoch: this.node.epoch,
-        body: s.body,
-        link: s.link,
-      };
-      if (host.tracing) host.record({ kind: "send", t: host.now(), node: this.id, to: s.to, msg: env.id, epoch: env.epoch });
-      this.agent.onSend(env);
+      const app: AppEnvelope = { kind: "app", id: messageId(`${this.id}.${++this.messagesSent}`), from: this.id, to: s.to, epoch: this.node.epoch, body: s.body, link: s.link };
+      if (env.tracing) env.record({ kind: "send", t: env.now(), node: this.id, to: s.to, msg: app.id, epoch: app.epoch });
+      this.agent.onSend(app);
     }
     const agent = this.agent;
     if (effects.responses !== undefined) for (const r of effects.responses) {
@@ -321,41 +406,7 @@ export class NodeRuntime implements NodePort {
     }
     if (effects.timers !== undefined) for (const tm of effects.timers) {
       if (agent.onSetTimer !== undefined) agent.onSetTimer(tm.delayMs, tm.tag);
-      else host.network.startTimer(this.id, this.incarnation, tm.delayMs, tm.tag);
+      else env.startTimer(this.id, this.incarnation, tm.delayMs, tm.tag);
     }
-  }
-
-  private onPrepare(env: ControlEnvelope): void {
-    const current = this.host.currentUpdate();
-    if (current === undefined || current.run.id !== env.update) return; // an aborted update's late prepare
-    const { run, strategy } = current;
-    const update = run.plan.get(this.id);
-    const refuse = (reason: string): void => this.toCoordinator(run, "refused", { reason }, false);
-    if (update === undefined) return refuse(`node "${this.id}" is not in the update's plan`);
-    if (update.from.version !== this.node.version) {
-      return refuse(`it runs "${this.node.version}" but its update converts from "${update.from.version}"`);
-    }
-    let copy: unknown;
-    try {
-      copy = structuredClone(this.node.state);
-    } catch (e) {
-      return refuse(`its state does not survive structuredClone (${describeError(e)})`);
-    }
-    try {
-      update.state(copy, { self: this.id, neighbors: [...this.neighbors()] });
-    } catch (e) {
-      if (this.host.tracing) this.host.record({ kind: "fault", t: this.host.now(), node: this.id, during: "state-transfer", error: describeError(e) });
-      return refuse(`the state transfer threw on a copy of its state: ${describeError(e)}`);
-    }
-    this.prepared = { run, update };
-    this.agent = strategy.agent(this, run, (env.data as { strategy?: unknown } | undefined)?.strategy);
-    this.toCoordinator(run, "prepared", { ack: this.agent.prepareAck?.() }, false);
-  }
-
-  private toCoordinator(run: UpdateRun, signal: string, data: unknown, algorithm: boolean): void {
-    if (algorithm) run.controlMessages++;
-    else run.controlPlaneMessages++;
-    if (this.host.tracing) this.host.record({ kind: "control-send", t: this.host.now(), node: this.id, to: CONTROL, update: run.id, signal, plane: true });
-    this.host.network.transmit({ kind: "control", from: this.id, to: CONTROL, update: run.id, signal, data, link: 0, plane: true });
   }
 }

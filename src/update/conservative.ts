@@ -28,19 +28,17 @@
  * - The root is told to start by the coordinator (a control-plane message);
  *   controlMessages counts only m and m': exactly one each per link.
  */
-import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
+import type { ControlMessage, RunInfo, StrategyPrepare } from "../core/control.js";
+import type { AppEnvelope } from "../core/envelope.js";
+import { InternalError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
-import { DirectAgent } from "../node/pass-through-agent.js";
 import type { Topology } from "../core/topology.js";
+import type { NodeAgent, NodePort } from "../node/agent.js";
+import { PassThroughAgent } from "../node/pass-through-agent.js";
 import { orientFrom, type Orientation } from "./orientation.js";
-import type { CoordinatorPort, NodeAgent, NodePort, StrategyModule } from "./strategy.js";
-import type { UpdateRun } from "./update-run.js";
+import { startAtRoot, type StrategyModule } from "./strategy.js";
 
-const M = "m";
-const M_PRIME = "m'";
-const START = "start";
-
-class ConservativeAgent extends DirectAgent implements NodeAgent {
+class ConservativeAgent extends PassThroughAgent implements NodeAgent {
   private readonly parents: ReadonlySet<NodeId>;
   private readonly children: ReadonlySet<NodeId>;
   private readonly mFrom = new Set<NodeId>();
@@ -52,11 +50,7 @@ class ConservativeAgent extends DirectAgent implements NodeAgent {
   /** New messages from children that arrived while this node was old, in arrival order. */
   private readonly buffered: AppEnvelope[] = [];
 
-  constructor(
-    node: NodePort,
-    private readonly run: UpdateRun,
-    orientation: Orientation,
-  ) {
+  constructor(node: NodePort, orientation: Orientation) {
     super(node);
     this.parents = new Set(orientation.parents);
     this.children = new Set(orientation.children);
@@ -76,7 +70,7 @@ class ConservativeAgent extends DirectAgent implements NodeAgent {
   override onSend(env: AppEnvelope): void {
     if (this.sentM && !this.turnedNew && this.children.has(env.to)) {
       this.held.push(env);
-      this.run.heldMessages++;
+      this.node.figures.heldMessages++;
       if (this.node.tracing) this.node.record({ kind: "hold", t: this.node.now(), node: this.node.id, to: env.to, msg: env.id });
       return;
     }
@@ -92,20 +86,20 @@ class ConservativeAgent extends DirectAgent implements NodeAgent {
     this.node.execute({ kind: "receive", env });
   }
 
-  override onControl(env: ControlEnvelope): void {
-    switch (env.signal) {
-      case START:
+  override onControl(msg: ControlMessage, from: NodeId): void {
+    switch (msg.kind) {
+      case "start":
         this.node.markStarted();
         this.forwardM();
         break;
-      case M:
-        if (!this.parents.has(env.from)) throw new Error(`conservative: "${this.node.id}" got m from "${env.from}", which is not its parent`);
-        this.mFrom.add(env.from);
+      case "m":
+        if (!this.parents.has(from)) throw new InternalError(`conservative: "${this.node.id}" got m from "${from}", which is not its parent`);
+        this.mFrom.add(from);
         this.forwardM();
         break;
-      case M_PRIME:
-        if (!this.children.has(env.from)) throw new Error(`conservative: "${this.node.id}" got m' from "${env.from}", which is not its child`);
-        this.mPrimeFrom.add(env.from);
+      case "m'":
+        if (!this.children.has(from)) throw new InternalError(`conservative: "${this.node.id}" got m' from "${from}", which is not its child`);
+        this.mPrimeFrom.add(from);
         break;
       default:
         return;
@@ -117,7 +111,7 @@ class ConservativeAgent extends DirectAgent implements NodeAgent {
   private forwardM(): void {
     if (this.sentM) return;
     this.sentM = true;
-    for (const c of this.children) this.node.sendControl(c, M);
+    for (const c of this.children) this.node.sendControl(c, { kind: "m" });
   }
 
   /** Atomically: transfer state, send the new-equivalents of held messages, m' to every parent, then run the buffered new messages. */
@@ -132,30 +126,26 @@ class ConservativeAgent extends DirectAgent implements NodeAgent {
       }
     }
     this.held.length = 0;
-    for (const p of this.parents) node.sendControl(p, M_PRIME);
+    for (const p of this.parents) node.sendControl(p, { kind: "m'" });
     // From here on every message this node can receive is new (parents hold toward it, children are new).
     node.detach();
     for (const env of this.buffered.splice(0)) node.execute({ kind: "receive", env });
   }
 }
 
-const orientations = new WeakMap<UpdateRun, Map<NodeId, Orientation>>();
-
 export const conservative: StrategyModule = {
   name: "conservative",
   needsConnectedTopology: true,
   startsAtRoot: true,
   unavailable: () => undefined,
-  prepareData(run: UpdateRun, topology: Topology, node: NodeId): Orientation {
-    let all = orientations.get(run);
-    if (all === undefined) {
-      all = orientFrom(topology, run.root);
-      orientations.set(run, all);
-    }
-    return all.get(node) as Orientation;
+  prepareData(run: RunInfo, topology: Topology): ReadonlyMap<NodeId, StrategyPrepare> {
+    const out = new Map<NodeId, StrategyPrepare>();
+    for (const [n, o] of orientFrom(topology, run.root)) out.set(n, { kind: "orientation", parents: o.parents, children: o.children });
+    return out;
   },
-  agent: (node, run, prepared) => new ConservativeAgent(node, run, prepared as Orientation),
-  start(coordinator: CoordinatorPort, run: UpdateRun): void {
-    coordinator.send(run.root, START, undefined, false);
+  agent(node, _run, prepared) {
+    if (prepared?.kind !== "orientation") throw new InternalError(`conservative: node "${node.id}" was prepared without its parents and children`);
+    return new ConservativeAgent(node, prepared);
   },
+  coordinator: startAtRoot,
 };

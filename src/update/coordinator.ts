@@ -1,137 +1,158 @@
+import type { CoordinatorMessage, NodeReport, StrategyPrepare, UpdateCode, VectorCut } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { PrepareFailedError, StateTransferError } from "../core/errors.js";
+import { InternalError, PrepareFailedError, StateTransferError } from "../core/errors.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
-import type { Topology } from "../core/topology.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
-import type { Network } from "../core/network.js";
-import type { CoordinatorPort, StrategyModule } from "./strategy.js";
+import type { UpdateReport } from "../core/update.js";
+import type { CoordinatorPort, StrategyCoordinator, StrategyModule } from "./strategy.js";
 import type { UpdateRun } from "./update-run.js";
 
-export interface CoordinatorHost {
-  readonly network: Network;
-  readonly topology: Topology;
+/** What the coordinator needs of the process it lives in: a clock, the control plane, the trace, and someone to tell the end. */
+export interface CoordinatorTransport {
+  now(): number;
   readonly tracing: boolean;
   record(ev: TraceEvent): void;
-  /** The update ended: completed (error undefined), aborted in prepare, or failed. */
-  finished(run: UpdateRun, error: Error | undefined): void;
-  /** What else a node needs in its prepare message (over TCP: the signed package and the run's parameters). */
-  prepareExtra?(run: UpdateRun, node: NodeId): Record<string, unknown>;
+  /** Put a control-plane envelope on its way to a node. */
+  transmit(env: ControlEnvelope): void;
+  /** The update ended: completed (a report), or aborted in prepare or failed (an error). */
+  finished(outcome: { readonly report: UpdateReport } | { readonly error: Error }): void;
+  /** A node's step worth showing while the update runs (ctl update's live display). */
+  progress?(node: NodeId, msg: NodeReport): void;
 }
 
 /**
  * The update's coordinator on the control plane (the paper's configuration
  * manager): prepare every node, start the strategy at G, collect the nodes'
- * swap reports and end the update at H. The same for every strategy.
+ * reports, H when the last one turned new, and the end when every node's part
+ * is over. The same for every strategy and every network: it talks to the
+ * nodes only by messages, so it can live in the simulator's process, in `ctl`,
+ * or inside a node.
  */
 export class UpdateCoordinator implements CoordinatorPort {
-  private readonly prepared = new Map<NodeId, unknown>();
+  private readonly acks = new Map<NodeId, VectorCut | undefined>();
+  private readonly strategyPart: StrategyCoordinator;
 
   constructor(
-    private readonly host: CoordinatorHost,
-    readonly run: UpdateRun,
-    private readonly strategy: StrategyModule,
-  ) {}
-
-  get acks(): ReadonlyMap<NodeId, unknown> {
-    return this.prepared;
+    private readonly transport: CoordinatorTransport,
+    readonly update: UpdateRun,
+    strategy: StrategyModule,
+    private readonly startsAtRoot: boolean,
+  ) {
+    this.strategyPart = strategy.coordinator(this);
   }
 
-  get topology(): Topology {
-    return this.host.topology;
+  get run(): UpdateRun["info"] {
+    return this.update.info;
   }
 
   now(): number {
-    return this.host.network.now();
+    return this.transport.now();
   }
 
-  send(to: NodeId, signal: string, data: unknown, algorithm: boolean): void {
-    const run = this.run;
+  send(to: NodeId, msg: CoordinatorMessage, algorithm: boolean): void {
+    const run = this.update;
     if (algorithm) run.controlMessages++;
     else run.controlPlaneMessages++;
-    if (this.host.tracing) this.host.record({ kind: "control-send", t: this.now(), node: CONTROL, to, update: run.id, signal, plane: true });
-    this.host.network.transmit({ kind: "control", from: CONTROL, to, update: run.id, signal, data, link: 0, plane: true });
+    const t = this.transport;
+    if (t.tracing) t.record({ kind: "control-send", t: this.now(), node: CONTROL, to, update: run.id, signal: msg.kind, plane: true });
+    t.transmit({ kind: "control", from: CONTROL, to, update: run.id, msg, link: 0, plane: true });
   }
 
-  /** Ship the update to every node; each validates it and dry-runs its state transfer. */
-  begin(): void {
+  /** Ship the update to every node; each loads it, checks its version and dry-runs its state transfer. */
+  begin(code: UpdateCode, prepareData: ReadonlyMap<NodeId, StrategyPrepare> | undefined): void {
     for (const n of this.run.nodes) {
-      const data = this.strategy.prepareData?.(this.run, this.host.topology, n);
-      this.send(n, "prepare", { strategy: data, ...this.host.prepareExtra?.(this.run, n) }, false);
+      const strategy = prepareData?.get(n);
+      this.send(n, { kind: "prepare", run: this.run, code, ...(strategy !== undefined ? { strategy } : {}) }, false);
     }
   }
 
   receive(env: ControlEnvelope): void {
-    const run = this.run;
-    if (this.host.tracing) {
-      this.host.record({ kind: "control-receive", t: this.now(), node: CONTROL, from: env.from, update: env.update, signal: env.signal, plane: true });
-    }
-    if (env.update !== run.id) return;
-    switch (env.signal) {
+    const t = this.transport;
+    if (t.tracing) t.record({ kind: "control-receive", t: this.now(), node: CONTROL, from: env.from, update: env.update, signal: env.msg.kind, plane: true });
+    if (env.update !== this.update.id) return; // a late report of an earlier update
+    const msg = env.msg as NodeReport;
+    t.progress?.(env.from, msg);
+    switch (msg.kind) {
       case "prepared":
-        if (run.phase !== "preparing") return;
-        this.prepared.set(env.from, (env.data as { ack?: unknown } | undefined)?.ack);
-        if (this.prepared.size === run.plan.size) this.startStrategy();
+        return this.onPrepared(env.from, msg.ack);
+      case "refused":
+        if (this.update.phase === "preparing") this.abort(new PrepareFailedError(env.from, msg.reason));
         return;
-      case "refused": {
-        if (run.phase !== "preparing") return;
-        this.abort(new PrepareFailedError(env.from, (env.data as { reason: string }).reason));
-        return;
-      }
-      case "swapped": {
-        if (run.phase !== "running") return;
-        run.turnedNewAt.set(env.from, (env.data as { t: number }).t);
-        if (run.turnedNewAt.size === run.plan.size) {
-          run.phase = "completed";
-          let h = run.startedAt;
-          for (const t of run.turnedNewAt.values()) if (t > h) h = t;
-          run.finishedAt = h;
-          if (this.host.tracing) this.host.record({ kind: "update-end", t: this.now(), update: run.id, outcome: "completed" });
-          this.host.finished(run, undefined);
-        }
-        return;
-      }
-      case "swap-failed": {
-        if (run.phase !== "running") return;
-        run.phase = "failed";
-        const error = (env.data as { error: string }).error;
-        if (this.host.tracing) {
-          this.host.record({ kind: "update-end", t: this.now(), update: run.id, outcome: "failed", detail: `state transfer threw at "${env.from}": ${error}` });
-        }
-        this.host.finished(run, new StateTransferError(env.from, `${error}; nodes already new stay new, the others stay old`));
-        return;
-      }
+      case "swapped":
+        return this.onSwapped(env.from, msg);
+      case "done":
+        if (this.update.phase !== "running") return;
+        this.update.figures.set(env.from, msg.figures);
+        return this.completeIfDone();
+      case "swap-failed":
+        return this.onSwapFailed(env.from, msg.error);
       default:
-        if (run.phase === "running") this.strategy.onCoordinatorMessage?.(this, run, env);
+        if (this.update.phase === "running") this.strategyPart.onReport?.(env.from, msg);
     }
   }
 
-  private startStrategy(): void {
-    const run = this.run;
+  /** Give the update up before any node turned new: every node disarms, nothing changed. */
+  abort(error: Error): void {
+    const run = this.update;
+    if (run.turnedNewAt.size > 0) throw new InternalError(`update #${run.id}: cannot abort once a node turned new (strategy bug)`);
+    run.phase = "aborted";
+    for (const n of run.nodes) this.send(n, { kind: "abort" }, false);
+    this.transport.finished({ error });
+  }
+
+  /** The coordinator's state as plain data, for the explorer. */
+  fingerprint(): unknown {
+    const run = this.update;
+    return [run.id, run.phase, [...this.acks.keys()].sort(), [...run.turnedNewAt.keys()].sort(), [...run.figures.keys()].sort(), Number.isNaN(run.startedAt), this.strategyPart.fingerprint?.() ?? null];
+  }
+
+  private onPrepared(from: NodeId, ack: VectorCut | undefined): void {
+    const run = this.update;
+    if (run.phase !== "preparing") return;
+    this.acks.set(from, ack);
+    if (this.acks.size < run.nodes.length) return;
     run.phase = "running";
     run.preparedAt = this.now();
-    if (!this.strategy.startsAtRoot) this.markStarted();
-    this.strategy.start(this, run);
+    if (!this.startsAtRoot) this.markStarted(this.now());
+    this.strategyPart.start(this.acks);
   }
 
-  abort(error: Error): void {
-    const run = this.run;
-    if (run.turnedNewAt.size > 0) throw new Error(`update #${run.id}: cannot abort once a node turned new (strategy bug)`);
-    run.phase = "aborted";
-    for (const n of run.nodes) this.send(n, "abort", undefined, false);
-    this.host.finished(run, error);
+  private onSwapped(from: NodeId, msg: NodeReport & { kind: "swapped" }): void {
+    const run = this.update;
+    if (run.phase !== "running") return;
+    run.turnedNewAt.set(from, msg.t);
+    if (msg.startedAt !== undefined && Number.isNaN(run.startedAt)) run.startedAt = msg.startedAt;
+    if (msg.figures !== undefined) run.figures.set(from, msg.figures);
+    this.completeIfDone();
   }
 
-  /**
-   * G: the protocol begins. Over TCP the root reports it: `at` is its time and
-   * `recorded` says it already traced update-start (before its own swap, as the
-   * checker needs it).
-   */
-  markStarted(at?: number, recorded = false): void {
-    const run = this.run;
-    if (!Number.isNaN(run.startedAt)) return;
-    run.startedAt = at ?? this.now();
-    if (this.host.tracing && !recorded) {
-      this.host.record({ kind: "update-start", t: this.now(), update: run.id, strategy: run.strategy, root: run.root, nodes: run.nodes });
-    }
+  private onSwapFailed(from: NodeId, error: string): void {
+    const run = this.update;
+    if (run.phase !== "running") return;
+    run.phase = "failed";
+    const t = this.transport;
+    if (t.tracing) t.record({ kind: "update-end", t: this.now(), update: run.id, outcome: "failed", detail: `state transfer threw at "${from}": ${error}` });
+    t.finished({ error: new StateTransferError(from, `${error}; nodes already new stay new, the others stay old`) });
+  }
+
+  private completeIfDone(): void {
+    const run = this.update;
+    if (!run.complete) return;
+    run.phase = "completed";
+    let h = run.startedAt;
+    for (const at of run.turnedNewAt.values()) if (!(at <= h)) h = at;
+    run.finishedAt = h;
+    run.completedAt = this.now();
+    const t = this.transport;
+    if (t.tracing) t.record({ kind: "update-end", t: this.now(), update: run.id, outcome: "completed" });
+    t.finished({ report: run.report() });
+  }
+
+  /** G for a strategy the coordinator itself begins (naive): traced here, as a root traces its own. */
+  private markStarted(at: number): void {
+    const run = this.update;
+    run.startedAt = at;
+    const t = this.transport;
+    if (t.tracing) t.record({ kind: "update-start", t: at, update: run.id, strategy: run.info.strategy, root: run.info.root, nodes: run.nodes });
   }
 }

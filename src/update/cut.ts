@@ -25,16 +25,14 @@
  * farthest node, the lower bound for any update started from this root. The
  * price is that every message that can be in flight needs a message mapping.
  */
-import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
+import type { ControlMessage } from "../core/control.js";
+import type { AppEnvelope } from "../core/envelope.js";
 import type { NodeId } from "../core/ids.js";
-import { DirectAgent } from "../node/pass-through-agent.js";
-import type { CoordinatorPort, NodeAgent, NodePort, StrategyModule } from "./strategy.js";
-import type { UpdateRun } from "./update-run.js";
+import type { NodeAgent, NodePort } from "../node/agent.js";
+import { PassThroughAgent } from "../node/pass-through-agent.js";
+import { startAtRoot, type StrategyModule } from "./strategy.js";
 
-const MARKER = "marker";
-const START = "start";
-
-class CutAgent extends DirectAgent implements NodeAgent {
+class CutAgent extends PassThroughAgent implements NodeAgent {
   private turnedNew = false;
   private readonly markerFrom = new Set<NodeId>();
 
@@ -55,12 +53,12 @@ class CutAgent extends DirectAgent implements NodeAgent {
     this.node.execute({ kind: "receive", env });
   }
 
-  override onControl(env: ControlEnvelope): void {
-    if (env.signal === START) {
+  override onControl(msg: ControlMessage, from: NodeId): void {
+    if (msg.kind === "start") {
       this.node.markStarted();
       this.turnNew();
-    } else if (env.signal === MARKER) {
-      this.markerFrom.add(env.from);
+    } else if (msg.kind === "marker") {
+      this.markerFrom.add(from);
       this.turnNew();
     } else {
       return;
@@ -73,7 +71,7 @@ class CutAgent extends DirectAgent implements NodeAgent {
     if (this.turnedNew) return;
     if (!this.node.swap()) return; // the state transfer threw: the coordinator fails the update
     this.turnedNew = true;
-    for (const n of this.node.neighbors()) this.node.sendControl(n, MARKER);
+    for (const n of this.node.neighbors()) this.node.sendControl(n, { kind: "marker" });
   }
 }
 
@@ -83,7 +81,5 @@ export const cut: StrategyModule = {
   startsAtRoot: true,
   unavailable: () => undefined,
   agent: (node) => new CutAgent(node),
-  start(coordinator: CoordinatorPort, run: UpdateRun): void {
-    coordinator.send(run.root, START, undefined, false);
-  },
+  coordinator: startAtRoot,
 };

@@ -6,18 +6,18 @@
  * requirement (section 3) is broken, and the checker must say so. It exists to
  * be caught, in tests and in the demo.
  */
-import type { ControlEnvelope } from "../core/envelope.js";
-import { DirectAgent } from "../node/pass-through-agent.js";
-import type { CoordinatorPort, NodePort, StrategyModule } from "./strategy.js";
-import type { UpdateRun } from "./update-run.js";
+import type { ControlMessage } from "../core/control.js";
+import type { NodePort } from "../node/agent.js";
+import { PassThroughAgent } from "../node/pass-through-agent.js";
+import type { CoordinatorPort, StrategyModule } from "./strategy.js";
 
-class NaiveAgent extends DirectAgent {
+class NaiveAgent extends PassThroughAgent {
   constructor(private readonly port: NodePort) {
     super(port);
   }
 
-  override onControl(env: ControlEnvelope): void {
-    if (env.signal !== "swap") return;
+  override onControl(msg: ControlMessage): void {
+    if (msg.kind !== "swap") return;
     this.port.swap();
     this.port.detach();
   }
@@ -29,7 +29,9 @@ export const naive: StrategyModule = {
   startsAtRoot: false,
   unavailable: () => undefined,
   agent: (node) => new NaiveAgent(node),
-  start(coordinator: CoordinatorPort, run: UpdateRun): void {
-    for (const n of run.nodes) coordinator.send(n, "swap", undefined, true);
-  },
+  coordinator: (port: CoordinatorPort) => ({
+    start(): void {
+      for (const n of port.run.nodes) port.send(n, { kind: "swap" }, true);
+    },
+  }),
 };

@@ -55,14 +55,13 @@
  *   channel (exactly 2 per link), so it knows it can drop its machinery once it
  *   has m from every neighbour: nothing old can arrive after that (FIFO).
  */
-import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
+import type { ControlMessage, RunInfo, VectorCut } from "../core/control.js";
+import type { AppEnvelope } from "../core/envelope.js";
+import { InternalError } from "../core/errors.js";
 import type { MessageId, NodeId, RequestId } from "../core/ids.js";
+import type { NodeAgent, NodePort } from "../node/agent.js";
 import type { NodeInput } from "../node/swap-node.js";
-import type { CoordinatorPort, NodeAgent, NodePort, StrategyModule } from "./strategy.js";
-import type { UpdateRun } from "./update-run.js";
-
-const START = "start";
-const MARKER = "m";
+import type { CoordinatorPort, StrategyCoordinator, StrategyModule } from "./strategy.js";
 
 /** What an armed old message carries. */
 interface ArmedMeta {
@@ -73,10 +72,7 @@ interface ArmedMeta {
 }
 
 /** The cut: vector time and send matrix of the root when it turned new, merged with every node's arming point. */
-interface Cut {
-  readonly vt: readonly number[];
-  readonly st: readonly number[];
-}
+type Cut = VectorCut;
 
 interface LogEntry {
   readonly event: number;
@@ -124,7 +120,7 @@ class RollbackAgent implements NodeAgent {
 
   constructor(
     private readonly node: NodePort,
-    private readonly run: UpdateRun,
+    private readonly run: RunInfo,
   ) {
     const nodes = run.nodes;
     this.index = new Map(nodes.map((id, i) => [id, i]));
@@ -170,8 +166,8 @@ class RollbackAgent implements NodeAgent {
     const meta: ArmedMeta = { vt: [...this.vt], st: [...this.sent] };
     this.sent[this.me * this.n + to] = (this.sent[this.me * this.n + to] as number) + 1;
     this.current?.sends.push(env.id);
-    this.run.armedMessages++;
-    this.run.metadataBytes += JSON.stringify(meta).length;
+    this.node.figures.armedMessages++;
+    this.node.figures.metadataBytes += JSON.stringify(meta).length;
     this.node.transmit({ ...env, meta });
   }
 
@@ -218,9 +214,10 @@ class RollbackAgent implements NodeAgent {
     }
   }
 
-  onControl(env: ControlEnvelope): void {
-    if (env.signal === START) {
-      const merged = env.data as Cut;
+  onControl(msg: ControlMessage, from: NodeId): void {
+    if (msg.kind === "start") {
+      const merged = msg.cut;
+      if (merged === undefined) throw new InternalError(`rollback: the root "${this.node.id}" was started without the merged arming points`);
       maxInto(this.vt, merged.vt);
       maxInto(this.sent, merged.st);
       this.vt[this.me] = this.event;
@@ -228,14 +225,15 @@ class RollbackAgent implements NodeAgent {
       this.turnNew({ vt: [...this.vt], st: [...this.sent] });
       return;
     }
-    if (env.signal !== MARKER) return;
-    const cut = env.data as Cut;
+    if (msg.kind !== "m") return;
+    const cut = msg.cut;
+    if (cut === undefined) throw new InternalError(`rollback: "${this.node.id}" got a marker from "${from}" without its cut`);
     if (this.turnedNew) {
-      this.markerFrom.add(env.from);
+      this.markerFrom.add(from);
       this.maybeDetach();
       return;
     }
-    this.pendingMarkers.push({ from: env.from, cut });
+    this.pendingMarkers.push({ from, cut });
     this.drainPending();
   }
 
@@ -313,7 +311,7 @@ class RollbackAgent implements NodeAgent {
     }
     entry.stateAfter = node.state;
     this.log.push(entry);
-    if (this.log.length > this.run.peakCheckpoints) this.run.peakCheckpoints = this.log.length;
+    if (this.log.length > this.node.figures.peakCheckpoints) this.node.figures.peakCheckpoints = this.log.length;
     if (node.tracing) node.record({ kind: "checkpoint", t: node.now(), node: node.id, event: this.event });
   }
 
@@ -328,7 +326,7 @@ class RollbackAgent implements NodeAgent {
     this.log = [];
     if (undone.length > 0) {
       node.rewind(kept.length > 0 ? (kept[kept.length - 1] as LogEntry).stateAfter : this.armState);
-      this.run.rolledBackEvents += undone.length;
+      this.node.figures.rolledBackEvents += undone.length;
       // Timers the undone events set must never fire, even once this agent is gone: the runtime cancels them.
       for (const e of undone) {
         for (const t of e.timers) {
@@ -355,7 +353,7 @@ class RollbackAgent implements NodeAgent {
     for (const e of kept) for (const r of e.responses) node.respondNow(r.request, r.result);
     if (!node.swap()) return; // the state transfer threw: the coordinator fails the update
     this.turnedNew = true;
-    for (const nb of node.neighbors()) node.sendControl(nb, MARKER, cut);
+    for (const nb of node.neighbors()) node.sendControl(nb, { kind: "m", cut });
     for (const e of undone) this.replay(e, keepUpTo);
     const waiting = this.pendingOld;
     this.pendingOld = [];
@@ -379,19 +377,19 @@ class RollbackAgent implements NodeAgent {
           return;
         }
         if (node.tracing) node.record({ kind: "replay", t: node.now(), node: node.id, of: "receive", msg: input.env.id });
-        this.run.replayedEvents++;
+        this.node.figures.replayedEvents++;
         for (const fresh of node.transform(input.env)) node.execute({ kind: "receive", env: fresh });
         return;
       }
       case "request":
         if (node.tracing) node.record({ kind: "replay", t: node.now(), node: node.id, of: "request", request: input.request });
-        this.run.replayedEvents++;
+        this.node.figures.replayedEvents++;
         node.execute(input);
         return;
       case "timer":
         if (e.timerSetAt !== undefined && e.timerSetAt > keepUpTo) return; // its setting event was undone: it never fired
         if (node.tracing) node.record({ kind: "replay", t: node.now(), node: node.id, of: "timer", tag: input.tag });
-        this.run.replayedEvents++;
+        this.node.figures.replayedEvents++;
         node.execute(input);
         return;
     }
@@ -415,7 +413,7 @@ class RollbackAgent implements NodeAgent {
   }
 
   private dropOrphan(env: AppEnvelope): void {
-    this.run.orphansDropped++;
+    this.node.figures.orphansDropped++;
     if (this.node.tracing) this.node.record({ kind: "drop", t: this.node.now(), node: this.node.id, from: env.from, msg: env.id, reason: "orphan" });
   }
 
@@ -428,22 +426,28 @@ class RollbackAgent implements NodeAgent {
   }
 }
 
+/** The coordinator's part: the root's cut must cover every node's arming point, so merge the acknowledgements into its start. */
+class RollbackCoordinator implements StrategyCoordinator {
+  constructor(private readonly port: CoordinatorPort) {}
+
+  start(acks: ReadonlyMap<NodeId, VectorCut | undefined>): void {
+    const n = this.port.run.nodes.length;
+    const vt = new Array<number>(n).fill(0);
+    const st = new Array<number>(n * n).fill(0);
+    for (const [node, ack] of acks) {
+      if (ack === undefined) throw new InternalError(`rollback: node "${node}" acknowledged prepare without its arming point`);
+      maxInto(vt, ack.vt);
+      maxInto(st, ack.st);
+    }
+    this.port.send(this.port.run.root, { kind: "start", cut: { vt, st } }, false);
+  }
+}
+
 export const rollback: StrategyModule = {
   name: "rollback",
   needsConnectedTopology: true,
   startsAtRoot: true,
   unavailable: () => undefined,
   agent: (node, run) => new RollbackAgent(node, run),
-  start(coordinator: CoordinatorPort, run: UpdateRun): void {
-    // The root's cut must cover every node's arming point: merge the acknowledgements into what the root is told.
-    const n = run.plan.size;
-    const vt = new Array<number>(n).fill(0);
-    const st = new Array<number>(n * n).fill(0);
-    for (const ack of coordinator.acks.values()) {
-      const a = ack as Cut;
-      maxInto(vt, a.vt);
-      maxInto(st, a.st);
-    }
-    coordinator.send(run.root, START, { vt, st }, false);
-  },
+  coordinator: (port) => new RollbackCoordinator(port),
 };

@@ -26,16 +26,12 @@
  * controlMessages counts markers (two per link), drained reports and restarts
  * (one each per node).
  */
-import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
+import type { ControlMessage, NodeReport } from "../core/control.js";
+import type { AppEnvelope } from "../core/envelope.js";
 import type { NodeId, RequestId } from "../core/ids.js";
+import type { NodeAgent, NodePort } from "../node/agent.js";
 import type { NodeInput } from "../node/swap-node.js";
-import type { CoordinatorPort, NodeAgent, NodePort, StrategyModule } from "./strategy.js";
-import type { UpdateRun } from "./update-run.js";
-
-const START = "start";
-const FREEZE = "freeze";
-const DRAINED = "drained";
-const RESTART = "restart";
+import type { CoordinatorPort, StrategyCoordinator, StrategyModule } from "./strategy.js";
 
 type Buffered = { readonly input: NodeInput; readonly old: boolean };
 
@@ -76,17 +72,17 @@ class SnapshotAgent implements NodeAgent {
     else this.node.execute({ kind: "timer", tag });
   }
 
-  onControl(env: ControlEnvelope): void {
-    switch (env.signal) {
-      case START:
+  onControl(msg: ControlMessage, from: NodeId): void {
+    switch (msg.kind) {
+      case "start":
         this.node.markStarted();
         this.freeze();
         break;
-      case FREEZE:
-        this.markerFrom.add(env.from);
+      case "freeze":
+        this.markerFrom.add(from);
         this.freeze();
         break;
-      case RESTART:
+      case "restart":
         this.restart();
         return;
       default:
@@ -94,14 +90,14 @@ class SnapshotAgent implements NodeAgent {
     }
     if (!this.drained && this.markerFrom.size === this.node.neighbors().length) {
       this.drained = true;
-      this.node.report(DRAINED, undefined, true);
+      this.node.report({ kind: "drained" }, true);
     }
   }
 
   private freeze(): void {
     if (this.frozen) return;
     this.frozen = true;
-    for (const n of this.node.neighbors()) this.node.sendControl(n, FREEZE);
+    for (const n of this.node.neighbors()) this.node.sendControl(n, { kind: "freeze" });
   }
 
   private restart(): void {
@@ -121,7 +117,27 @@ class SnapshotAgent implements NodeAgent {
   }
 }
 
-const drainedNodes = new WeakMap<UpdateRun, Set<NodeId>>();
+/** The coordinator's part: restart every node once all have drained. */
+class SnapshotCoordinator implements StrategyCoordinator {
+  private readonly drained = new Set<NodeId>();
+
+  constructor(private readonly port: CoordinatorPort) {}
+
+  start(): void {
+    this.port.send(this.port.run.root, { kind: "start" }, false);
+  }
+
+  onReport(from: NodeId, msg: NodeReport): void {
+    if (msg.kind !== "drained") return;
+    this.drained.add(from);
+    const nodes = this.port.run.nodes;
+    if (this.drained.size === nodes.length) for (const n of nodes) this.port.send(n, { kind: "restart" }, true);
+  }
+
+  fingerprint(): unknown {
+    return [...this.drained].sort();
+  }
+}
 
 export const snapshot: StrategyModule = {
   name: "snapshot",
@@ -129,18 +145,5 @@ export const snapshot: StrategyModule = {
   startsAtRoot: true,
   unavailable: () => undefined,
   agent: (node) => new SnapshotAgent(node),
-  start(coordinator: CoordinatorPort, run: UpdateRun): void {
-    coordinator.send(run.root, START, undefined, false);
-  },
-  coordinatorFingerprint: (run) => [...(drainedNodes.get(run) ?? [])].sort(),
-  onCoordinatorMessage(coordinator: CoordinatorPort, run: UpdateRun, env: ControlEnvelope): void {
-    if (env.signal !== DRAINED) return;
-    let drained = drainedNodes.get(run);
-    if (drained === undefined) {
-      drained = new Set();
-      drainedNodes.set(run, drained);
-    }
-    drained.add(env.from);
-    if (drained.size === run.plan.size) for (const n of run.nodes) coordinator.send(n, RESTART, undefined, true);
-  },
+  coordinator: (port) => new SnapshotCoordinator(port),
 };

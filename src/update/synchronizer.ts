@@ -25,29 +25,23 @@
  * strategies do with held messages. controlMessages counts the pulse envelopes
  * sent by nodes while armed for the update (the synchronizer's message cost).
  */
-import type { AppEnvelope, ControlEnvelope } from "../core/envelope.js";
-import { InvalidOptionError } from "../core/errors.js";
+import type { ControlMessage, NodeReport, RunInfo, StrategyPrepare } from "../core/control.js";
+import type { AppEnvelope } from "../core/envelope.js";
+import { InternalError, InvalidOptionError } from "../core/errors.js";
 import type { NodeId, RequestId } from "../core/ids.js";
 import type { Topology } from "../core/topology.js";
+import type { NodeAgent, NodePort } from "../node/agent.js";
 import { AlphaSynchronizer } from "../node/alpha-synchronizer.js";
 import { eccentricity } from "./orientation.js";
-import type { CoordinatorPort, NodeAgent, NodePort, StrategyModule } from "./strategy.js";
-import type { UpdateRun } from "./update-run.js";
-
-const START = "start";
-const TOO_EARLY = "too-early";
-
-interface SyncPrepared {
-  readonly eccentricity: number;
-}
+import type { CoordinatorPort, StrategyCoordinator, StrategyModule } from "./strategy.js";
 
 /** Wraps the node's pulse machinery for the update: the root's start, and the swap hooks. */
 class SynchronizedUpdateAgent implements NodeAgent {
   constructor(
     private readonly node: NodePort,
     private readonly pulses: AlphaSynchronizer,
-    private readonly run: UpdateRun,
-    private readonly prepared: SyncPrepared,
+    private readonly run: RunInfo,
+    private readonly eccentricity: number,
   ) {
     pulses.arm({
       swap: () => node.swap(),
@@ -76,16 +70,36 @@ class SynchronizedUpdateAgent implements NodeAgent {
     this.pulses.onAbort();
   }
 
-  onControl(env: ControlEnvelope): void {
-    if (env.signal !== START) return this.pulses.onControl(env);
-    const earliest = this.pulses.pulse + this.prepared.eccentricity + 1;
-    const asked = this.run.options.atPulse;
+  onControl(msg: ControlMessage, from: NodeId): void {
+    if (msg.kind !== "start") return this.pulses.onControl(msg, from);
+    const earliest = this.pulses.pulse + this.eccentricity + 1;
+    const asked = this.run.atPulse;
     if (asked !== undefined && asked < earliest) {
-      this.node.report(TOO_EARLY, { asked, earliest, pulse: this.pulses.pulse }, false);
+      this.node.report({ kind: "too-early", asked, earliest, pulse: this.pulses.pulse }, false);
       return;
     }
     this.node.markStarted();
     this.pulses.fixSwapPulse(asked ?? earliest);
+  }
+}
+
+/** The coordinator's part: start the root, and give the update up if the asked pulse is too early. */
+class SynchronizerCoordinator implements StrategyCoordinator {
+  constructor(private readonly port: CoordinatorPort) {}
+
+  start(): void {
+    this.port.send(this.port.run.root, { kind: "start" }, false);
+  }
+
+  onReport(_from: NodeId, msg: NodeReport): void {
+    if (msg.kind !== "too-early") return;
+    const { asked, earliest, pulse } = msg;
+    this.port.abort(
+      new InvalidOptionError(
+        "atPulse",
+        `pulse ${asked} is too early: the root "${this.port.run.root}" is at pulse ${pulse} and the farthest node needs until pulse ${earliest} to learn it; use atPulse >= ${earliest} or leave it out. No node was changed`,
+      ),
+    );
   }
 }
 
@@ -94,23 +108,15 @@ export const synchronizer: StrategyModule = {
   needsConnectedTopology: true,
   startsAtRoot: true,
   unavailable: (system) =>
-    system.synchronizer ? undefined : "the system does not run in pulses; create it with new System({ synchronizer: true })",
-  prepareData: (run: UpdateRun, topology: Topology, _node: NodeId): SyncPrepared => ({ eccentricity: eccentricity(topology, run.root) }),
-  agent(node: NodePort, run: UpdateRun, prepared: unknown): NodeAgent {
-    if (!(node.baseAgent instanceof AlphaSynchronizer)) throw new Error(`synchronizer: node "${node.id}" does not run in pulses`);
-    return new SynchronizedUpdateAgent(node, node.baseAgent, run, prepared as SyncPrepared);
+    system.synchronizer ? undefined : "the system does not run in pulses (only a simulated system created with new System({ synchronizer: true }) does; a TCP cluster never does); use conservative or cut",
+  prepareData(run: RunInfo, topology: Topology): ReadonlyMap<NodeId, StrategyPrepare> {
+    const e: StrategyPrepare = { kind: "eccentricity", eccentricity: eccentricity(topology, run.root) };
+    return new Map(run.nodes.map((n) => [n, e]));
   },
-  start(coordinator: CoordinatorPort, run: UpdateRun): void {
-    coordinator.send(run.root, START, undefined, false);
+  agent(node: NodePort, run: RunInfo, prepared: StrategyPrepare | undefined): NodeAgent {
+    if (!(node.baseAgent instanceof AlphaSynchronizer)) throw new InternalError(`synchronizer: node "${node.id}" does not run in pulses`);
+    if (prepared?.kind !== "eccentricity") throw new InternalError(`synchronizer: node "${node.id}" was prepared without the root's eccentricity`);
+    return new SynchronizedUpdateAgent(node, node.baseAgent, run, prepared.eccentricity);
   },
-  onCoordinatorMessage(coordinator: CoordinatorPort, run: UpdateRun, env: ControlEnvelope): void {
-    if (env.signal !== TOO_EARLY) return;
-    const { asked, earliest, pulse } = env.data as { asked: number; earliest: number; pulse: number };
-    coordinator.abort(
-      new InvalidOptionError(
-        "atPulse",
-        `pulse ${asked} is too early: the root "${run.root}" is at pulse ${pulse} and the farthest node needs until pulse ${earliest} to learn it; use atPulse >= ${earliest} or leave it out. No node was changed`,
-      ),
-    );
-  },
+  coordinator: (port) => new SynchronizerCoordinator(port),
 };

@@ -1,54 +1,44 @@
+import type { RunInfo, UpdateFigures } from "../core/control.js";
 import type { NodeId } from "../core/ids.js";
-import type { Strategy, Update, UpdateOptions, UpdateReport } from "../core/update.js";
+import type { UpdateReport } from "../core/update.js";
 
 export type UpdatePhase = "preparing" | "running" | "completed" | "aborted" | "failed";
 
 /**
- * One update from update() to its end: the plan (which update each node takes)
- * and the figures of its report. On the simulated network nodes and coordinator
- * share it; a multi-process network sends the figures with the nodes' reports.
+ * The coordinator's record of one update, from update() to its end. Nodes
+ * never touch it: what they count reaches it in their reports ("swapped",
+ * "done"), so the coordinator can live in any process.
  */
 export class UpdateRun {
   phase: UpdatePhase = "preparing";
   preparedAt = Number.NaN;
   startedAt = Number.NaN;
   finishedAt = Number.NaN;
+  completedAt = Number.NaN;
+  /** The coordinator's own messages: the algorithm's (naive's swap, snapshot's restart) and the control plane's. */
   controlMessages = 0;
   controlPlaneMessages = 0;
-  heldMessages = 0;
-  transformedMessages = 0;
-  rolledBackEvents = 0;
-  /** rollback: undone events run again through the new code. */
-  replayedEvents = 0;
-  /** rollback: messages dropped because their send was undone. */
-  orphansDropped = 0;
-  /** rollback: old messages sent while armed, and the bytes of vector time and causal metadata they carried. */
-  armedMessages = 0;
-  metadataBytes = 0;
-  /** rollback: the most checkpoints one node held at once. */
-  peakCheckpoints = 0;
   readonly turnedNewAt = new Map<NodeId, number>();
+  /** Each node's figures, once its part is over. */
+  readonly figures = new Map<NodeId, UpdateFigures>();
 
-  constructor(
-    readonly id: number,
-    readonly strategy: Strategy,
-    readonly root: NodeId,
-    /** Every node, sorted, each with the update it takes. */
-    readonly plan: ReadonlyMap<NodeId, Update>,
-    readonly options: UpdateOptions,
-    readonly requestedAt: number,
-  ) {}
+  constructor(readonly info: RunInfo) {}
 
-  private nodeList: readonly NodeId[] | undefined;
+  get id(): number {
+    return this.info.id;
+  }
 
-  /** Every node of the update, sorted (the plan's order). */
   get nodes(): readonly NodeId[] {
-    this.nodeList ??= [...this.plan.keys()];
-    return this.nodeList;
+    return this.info.nodes;
   }
 
   get running(): boolean {
     return this.phase === "preparing" || this.phase === "running";
+  }
+
+  /** Every node turned new and every node's part is over. */
+  get complete(): boolean {
+    return this.turnedNewAt.size === this.nodes.length && this.figures.size === this.nodes.length;
   }
 
   /** Nodes not yet new, sorted. */
@@ -56,33 +46,42 @@ export class UpdateRun {
     return this.nodes.filter((n) => !this.turnedNewAt.has(n));
   }
 
+  /** Nodes new but whose part is not over yet, sorted. */
+  unfinishedNodes(): NodeId[] {
+    return this.nodes.filter((n) => this.turnedNewAt.has(n) && !this.figures.has(n));
+  }
+
   report(): UpdateReport {
     const nodes: Record<NodeId, { turnedNewAt: number }> = {};
     for (const n of this.nodes) nodes[n] = { turnedNewAt: this.turnedNewAt.get(n) ?? Number.NaN };
+    const sum = (f: (x: UpdateFigures) => number): number => {
+      let total = 0;
+      for (const x of this.figures.values()) total += f(x);
+      return total;
+    };
+    const armed = sum((x) => x.armedMessages);
+    const rollback = {
+      replayedEvents: sum((x) => x.replayedEvents),
+      orphansDropped: sum((x) => x.orphansDropped),
+      armedMessages: armed,
+      metadataBytesPerMessage: armed === 0 ? 0 : sum((x) => x.metadataBytes) / armed,
+      peakCheckpoints: Math.max(0, ...[...this.figures.values()].map((x) => x.peakCheckpoints)),
+    };
     return {
-      strategy: this.strategy,
-      root: this.root,
+      strategy: this.info.strategy,
+      root: this.info.root,
       startedAt: this.startedAt,
       finishedAt: this.finishedAt,
-      controlMessages: this.controlMessages,
-      heldMessages: this.heldMessages,
-      transformedMessages: this.transformedMessages,
-      rolledBackEvents: this.rolledBackEvents,
+      completedAt: this.completedAt,
+      controlMessages: this.controlMessages + sum((x) => x.controlMessages),
+      heldMessages: sum((x) => x.heldMessages),
+      transformedMessages: sum((x) => x.transformedMessages),
+      rolledBackEvents: sum((x) => x.rolledBackEvents),
       preparedAt: this.preparedAt,
       nodes,
-      controlPlaneMessages: this.controlPlaneMessages,
-      requestedAt: this.requestedAt,
-      ...(this.strategy === "rollback"
-        ? {
-            rollback: {
-              replayedEvents: this.replayedEvents,
-              orphansDropped: this.orphansDropped,
-              armedMessages: this.armedMessages,
-              metadataBytesPerMessage: this.armedMessages === 0 ? 0 : this.metadataBytes / this.armedMessages,
-              peakCheckpoints: this.peakCheckpoints,
-            },
-          }
-        : {}),
+      controlPlaneMessages: this.controlPlaneMessages + sum((x) => x.controlPlaneMessages),
+      requestedAt: this.info.requestedAt,
+      ...(this.info.strategy === "rollback" ? { rollback } : {}),
     };
   }
 }

@@ -59,7 +59,7 @@ export function describeEvent(ev: SimEvent): string {
     case "deliver":
       return ev.env.kind === "app"
         ? `#${ev.seq} deliver ${ev.env.id} ${ev.env.from}->${ev.env.to} @${ev.time}`
-        : `#${ev.seq} control ${ev.env.signal} ${ev.env.from}->${ev.env.to} @${ev.time}`;
+        : `#${ev.seq} control ${ev.env.msg.kind} ${ev.env.from}->${ev.env.to} @${ev.time}`;
     case "timer":
       return `#${ev.seq} timer ${ev.node}:${ev.tag} @${ev.time}`;
     case "request":

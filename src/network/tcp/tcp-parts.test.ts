@@ -103,7 +103,7 @@ describe("a peer channel across reconnects", () => {
     // b's process restarted: a new channel instance that has seen nothing of ours.
     const again = tap();
     const lost = ch.attach(again.conn, { recv: 0, chan: "b-2" });
-    expect(lost.map((e) => (e.kind === "app" ? e.id : e.signal))).toEqual(["a.2", "a.3"]);
+    expect(lost.map((e) => (e.kind === "app" ? e.id : e.msg.kind))).toEqual(["a.2", "a.3"]);
     expect(ch.received).toBe(0);
     expect(ch.accept(1, again.conn)).toBe(true); // the new instance's first frame runs, not taken for a duplicate
     ch.send(9, env(9));

@@ -27,8 +27,6 @@ export type Command =
   | { readonly kind: "unlink"; readonly peer: string }
   | { readonly kind: "destroy" }
   | { readonly kind: "trace" }
-  | { readonly kind: "figures"; readonly update: number }
-  | { readonly kind: "end"; readonly update: number }
   /** Fault injection for tests and drills: close every connection to other nodes (they reconnect). */
   | { readonly kind: "sever" };
 
@@ -69,22 +67,6 @@ export function stampedLine(ev: TraceEvent, lc: number): string {
 /** The events of a trace file written with stampedLine, as recorded by `source`. */
 export function readStamped(text: string, source: string): StampedEvent[] {
   return fromNdjson(text).map((ev) => ({ lc: (ev as TraceEvent & { lc: number }).lc, source, ev }));
-}
-
-/** What a node counted of one update, summed by the control plane into the UpdateReport. */
-export interface UpdateFigures {
-  readonly controlMessages: number;
-  readonly controlPlaneMessages: number;
-  readonly heldMessages: number;
-  readonly transformedMessages: number;
-  readonly rolledBackEvents: number;
-  readonly replayedEvents: number;
-  readonly orphansDropped: number;
-  readonly armedMessages: number;
-  readonly metadataBytes: number;
-  readonly peakCheckpoints: number;
-  /** Wall ms of the step in which the node turned new (NaN if it did not). */
-  readonly swapPauseMs: number;
 }
 
 export class LamportClock {

@@ -1,0 +1,125 @@
+/**
+ * The update machinery's protocol: every message the coordinator and the nodes
+ * exchange, and every control message a strategy sends on the application's
+ * channels, as one union on `kind`. It lives in core because it is what
+ * travels: the simulated network passes these values, the TCP network encodes
+ * them, and neither knows more of them than this file says.
+ *
+ * The kinds keep the signal names traces have always shown (a trace's
+ * `signal` field is the message's kind), so traces and diagrams read the same.
+ */
+import type { AppEnvelope } from "./envelope.js";
+import type { NodeId } from "./ids.js";
+import type { Strategy, Update } from "./update.js";
+
+/** What every node is told of the run it prepares for: plain data, the same on every network. */
+export interface RunInfo {
+  readonly id: number;
+  readonly strategy: Strategy;
+  readonly root: NodeId;
+  /** Every node of the update, sorted. */
+  readonly nodes: readonly NodeId[];
+  /** The version each node runs when the update is planned: a message is mapped by the update of its sender's version. */
+  readonly from: Readonly<Record<NodeId, string>>;
+  readonly atPulse?: number;
+  readonly requestedAt: number;
+}
+
+/**
+ * The code of an update as the prepare message carries it. In one process the
+ * update objects themselves; between processes a signed package the node
+ * verifies and loads (the control plane never runs update code).
+ */
+export type UpdateCode =
+  | { readonly kind: "inline"; readonly updates: readonly Update[] }
+  | { readonly kind: "package"; readonly text: string };
+
+/** A vector time with the Raynal-Schiper-Toueg send matrix (rollback's cut, and each node's arming point). */
+export interface VectorCut {
+  readonly vt: readonly number[];
+  readonly st: readonly number[];
+}
+
+/** What the coordinator computes for one node before prepare (the strategy's view of the topology). */
+export type StrategyPrepare =
+  | { readonly kind: "orientation"; readonly parents: readonly NodeId[]; readonly children: readonly NodeId[] }
+  | { readonly kind: "eccentricity"; readonly eccentricity: number };
+
+/** What travels on a channel once per pulse in a synchronized system. */
+export interface PulseEnvelope {
+  readonly pulse: number;
+  readonly messages: readonly AppEnvelope[];
+  /** The pulse at which every node swaps, piggybacked until the sender swapped. */
+  readonly swapAt?: number;
+}
+
+/** What a node counted of one update; it reports them when its part is over, the coordinator sums them. */
+export interface UpdateFigures {
+  controlMessages: number;
+  controlPlaneMessages: number;
+  heldMessages: number;
+  transformedMessages: number;
+  rolledBackEvents: number;
+  replayedEvents: number;
+  orphansDropped: number;
+  armedMessages: number;
+  metadataBytes: number;
+  peakCheckpoints: number;
+  /** Wall ms of the step in which the node turned new, where the network has a wall clock (TCP); else absent. */
+  swapPauseMs?: number;
+}
+
+export function noFigures(): UpdateFigures {
+  return {
+    controlMessages: 0,
+    controlPlaneMessages: 0,
+    heldMessages: 0,
+    transformedMessages: 0,
+    rolledBackEvents: 0,
+    replayedEvents: 0,
+    orphansDropped: 0,
+    armedMessages: 0,
+    metadataBytes: 0,
+    peakCheckpoints: 0,
+  };
+}
+
+/** From the coordinator to a node, on the control plane. */
+export type CoordinatorMessage =
+  | { readonly kind: "prepare"; readonly run: RunInfo; readonly code: UpdateCode; readonly strategy?: StrategyPrepare }
+  | { readonly kind: "abort" }
+  /** The root begins the protocol (rollback: with every node's arming point merged into the cut). */
+  | { readonly kind: "start"; readonly cut?: VectorCut }
+  /** naive: swap now. */
+  | { readonly kind: "swap" }
+  /** snapshot: every node drained; swap and resume. */
+  | { readonly kind: "restart" };
+
+/** From a node to the coordinator, on the control plane. */
+export type NodeReport =
+  | { readonly kind: "prepared"; readonly ack?: VectorCut }
+  | { readonly kind: "refused"; readonly reason: string }
+  /**
+   * The node turned new at `t`. The root adds `startedAt` (G, the instant it began the protocol); a node whose
+   * part ended in the same step adds its `figures` (no "done" follows).
+   */
+  | { readonly kind: "swapped"; readonly t: number; readonly startedAt?: number; readonly figures?: UpdateFigures }
+  | { readonly kind: "swap-failed"; readonly error: string }
+  /** The node's part is over (its agent detached after its swap): nothing of the update is left there. */
+  | { readonly kind: "done"; readonly t: number; readonly figures: UpdateFigures }
+  /** snapshot: this node has every channel's marker. */
+  | { readonly kind: "drained" }
+  /** synchronizer: the asked pulse is too early for every node to learn it. */
+  | { readonly kind: "too-early"; readonly asked: number; readonly earliest: number; readonly pulse: number };
+
+/** A strategy's control message on an application channel, between neighbours. */
+export type ChannelSignal =
+  /** conservative's update request m (rollback's marker is also "m": it carries the cut). */
+  | { readonly kind: "m"; readonly cut?: VectorCut }
+  | { readonly kind: "m'" }
+  | { readonly kind: "marker" }
+  | { readonly kind: "freeze" }
+  | { readonly kind: "pulse"; readonly envelope: PulseEnvelope };
+
+export type ControlMessage = CoordinatorMessage | NodeReport | ChannelSignal;
+export type ControlKind = ControlMessage["kind"];

@@ -1,0 +1,114 @@
+import type { RunInfo, StrategyPrepare, UpdateCode } from "../core/control.js";
+import {
+  InvalidOptionError,
+  InvalidUpdateError,
+  StrategyUnavailableError,
+  UnknownNodeError,
+  VersionMismatchError,
+} from "../core/errors.js";
+import type { NodeId } from "../core/ids.js";
+import type { Topology } from "../core/topology.js";
+import { STRATEGIES, type UpdateOptions } from "../core/update.js";
+import { UpdateCoordinator, type CoordinatorTransport } from "../update/coordinator.js";
+import { availableStrategies, strategyModule } from "../update/registry.js";
+import type { StrategyModule } from "../update/strategy.js";
+import { UpdateRun } from "../update/update-run.js";
+
+/** What the control plane knows of the system it updates: its nodes, links and running versions. */
+export interface UpdateTarget {
+  readonly topology: Topology;
+  versionOf(node: NodeId): string;
+  /** The system runs in pulses (a simulated `synchronizer: true` system; a TCP cluster never does). */
+  readonly synchronizer: boolean;
+}
+
+/** One update of a plan as the control plane sees it: the versions, never the code. */
+export interface UpdateDescriptor {
+  readonly from: string;
+  readonly to: string;
+}
+
+/** A validated update, ready to prepare. */
+export interface UpdatePlan {
+  readonly run: RunInfo;
+  readonly strategy: StrategyModule;
+  readonly prepareData: ReadonlyMap<NodeId, StrategyPrepare> | undefined;
+}
+
+/**
+ * Validate an update request against the system, the same on every network,
+ * so the simulator and `ctl update` refuse exactly the same bad updates with
+ * the same errors. Nothing has been sent when it throws.
+ */
+export function planUpdate(target: UpdateTarget, descriptors: readonly UpdateDescriptor[], opts: UpdateOptions, id: number, requestedAt: number): UpdatePlan {
+  const strategy = checkStrategy(target, opts);
+  const byFrom = checkDescriptors(descriptors);
+  const topology = target.topology;
+  const nodes = topology.nodes();
+  if (nodes.length === 0) throw new InvalidUpdateError("the system has no nodes to update");
+  const root = opts.root ?? (nodes[0] as NodeId);
+  if (!topology.hasNode(root)) throw new UnknownNodeError(root, "update root");
+  if (opts.atPulse !== undefined && !(Number.isInteger(opts.atPulse) && opts.atPulse >= 0)) {
+    throw new InvalidOptionError("atPulse", `expected a whole pulse number >= 0, got ${String(opts.atPulse)}`);
+  }
+  if (strategy.needsConnectedTopology) checkReachable(topology, root, strategy.name);
+  const from: Record<NodeId, string> = {};
+  for (const n of nodes) {
+    const version = target.versionOf(n);
+    if (!byFrom.has(version)) throw new VersionMismatchError(n, version, [...byFrom.keys()]);
+    from[n] = version;
+  }
+  const run: RunInfo = { id, strategy: strategy.name, root, nodes, from, requestedAt, ...(opts.atPulse !== undefined ? { atPulse: opts.atPulse } : {}) };
+  return { run, strategy, prepareData: strategy.prepareData?.(run, topology) };
+}
+
+/** Start a planned update: the coordinator prepares every node over `transport`. */
+export function launchUpdate(plan: UpdatePlan, code: UpdateCode, transport: CoordinatorTransport): UpdateCoordinator {
+  const coordinator = new UpdateCoordinator(transport, new UpdateRun(plan.run), plan.strategy, plan.strategy.startsAtRoot);
+  coordinator.begin(code, plan.prepareData);
+  return coordinator;
+}
+
+/** The options alone, before anything of the system is asked (a control plane checks them before contacting nodes). */
+export function checkUpdateOptions(opts: UpdateOptions, synchronizer: boolean): void {
+  checkStrategy({ synchronizer }, opts);
+}
+
+function checkStrategy(target: { readonly synchronizer: boolean }, opts: UpdateOptions): StrategyModule {
+  if (opts === null || typeof opts !== "object") throw new InvalidOptionError("update opts", "expected { strategy, root? }");
+  const name = opts.strategy;
+  if (!STRATEGIES.includes(name)) {
+    throw new InvalidOptionError("strategy", `unknown strategy ${JSON.stringify(name)}; one of ${STRATEGIES.join(", ")}`);
+  }
+  const strategy = strategyModule(name);
+  if (strategy === undefined) {
+    throw new StrategyUnavailableError(name, `it is not implemented in this version yet (available: ${availableStrategies().join(", ")})`);
+  }
+  const why =
+    target.synchronizer && name !== "synchronizer"
+      ? "this system runs in pulses (synchronizer: true); only the synchronizer strategy can update it"
+      : strategy.unavailable({ synchronizer: target.synchronizer });
+  if (why !== undefined) throw new StrategyUnavailableError(name, why);
+  return strategy;
+}
+
+function checkDescriptors(descriptors: readonly UpdateDescriptor[]): Map<string, UpdateDescriptor> {
+  if (descriptors.length === 0) throw new InvalidUpdateError("no update given");
+  const byFrom = new Map<string, UpdateDescriptor>();
+  for (const d of descriptors) {
+    if (byFrom.has(d.from)) throw new InvalidUpdateError(`two updates convert from "${d.from}"; give one per running behavior`);
+    byFrom.set(d.from, d);
+  }
+  return byFrom;
+}
+
+/** The strategy's messages travel the application's links: every node must be reachable from the root. */
+function checkReachable(topology: Topology, root: NodeId, strategy: string): void {
+  const reached = topology.distances(root);
+  const cut = topology.nodes().filter((n) => !reached.has(n));
+  if (cut.length > 0) {
+    throw new InvalidUpdateError(
+      `strategy "${strategy}" runs over the links, but node(s) ${cut.map((n) => `"${n}"`).join(", ")} cannot be reached from the root "${root}"; link them first`,
+    );
+  }
+}

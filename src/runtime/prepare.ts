@@ -1,0 +1,102 @@
+import type { RunInfo, StrategyPrepare, UpdateCode, UpdateFigures } from "../core/control.js";
+import { noFigures } from "../core/control.js";
+import { describeError, messageOf } from "../core/errors.js";
+import type { NodeId } from "../core/ids.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
+import type { Update } from "../core/update.js";
+import { strategyModule } from "../update/registry.js";
+import type { StrategyModule } from "../update/strategy.js";
+
+/** What prepare needs of the network a node runs on. */
+export interface PrepareEnvironment {
+  readonly tracing: boolean;
+  now(): number;
+  record(ev: TraceEvent): void;
+  /**
+   * The update code a prepare carries, ready to run: at once in one process,
+   * a promise where a signed package must be verified and loaded first. It
+   * throws (or rejects) with the reason to refuse.
+   */
+  loadCode(code: UpdateCode): readonly Update[] | Promise<readonly Update[]>;
+}
+
+/** A node's part in one update, from its prepare to the end of its part. */
+export interface Participation {
+  readonly run: RunInfo;
+  /** The update this node takes. */
+  readonly update: Update;
+  /** Every update of the run by the version it converts from: an old message is mapped by its sender's. */
+  readonly updates: ReadonlyMap<string, Update>;
+  readonly figures: UpdateFigures;
+  /** Root only: when it began the protocol (G). */
+  startedAt?: number;
+  swappedAt?: number;
+  /** It swapped in the step running now (the step's wall time is its swap pause). */
+  swapStep: boolean;
+  swapReported: boolean;
+  detached: boolean;
+}
+
+export type PrepareOutcome =
+  | { readonly kind: "refused"; readonly reason: string }
+  | { readonly kind: "prepared"; readonly part: Participation; readonly strategy: StrategyModule };
+
+/** What prepare reads of the node it validates. */
+export interface PreparingNode {
+  readonly id: NodeId;
+  readonly version: string;
+  readonly state: unknown;
+  neighbors(): readonly NodeId[];
+}
+
+/**
+ * Validate a prepare at a node, the same on every network: the node is in no
+ * other update, the strategy exists, the code loads, the node runs the version
+ * its update converts from, its state survives structuredClone and the state
+ * transfer runs on a copy of it. `done` is called once, at once when the code
+ * is in the message, later when it must be loaded.
+ */
+export function prepareNode(
+  node: PreparingNode,
+  env: PrepareEnvironment,
+  msg: { readonly run: RunInfo; readonly code: UpdateCode; readonly strategy?: StrategyPrepare },
+  busyWith: number | undefined,
+  done: (outcome: PrepareOutcome) => void,
+): void {
+  const refuse = (reason: string): void => done({ kind: "refused", reason });
+  if (busyWith !== undefined) return refuse(`node "${node.id}" is still in update #${busyWith}; wait for it to end`);
+  const strategy = strategyModule(msg.run.strategy);
+  if (strategy === undefined) return refuse(`this node cannot run strategy "${msg.run.strategy}"`);
+  let loaded: readonly Update[] | Promise<readonly Update[]>;
+  try {
+    loaded = env.loadCode(msg.code);
+  } catch (e) {
+    return refuse(messageOf(e));
+  }
+  const finish = (updates: readonly Update[]): void => done(validate(node, env, msg.run, updates, strategy));
+  if (loaded instanceof Promise) loaded.then(finish, (e: unknown) => refuse(messageOf(e)));
+  else finish(loaded);
+}
+
+function validate(node: PreparingNode, env: PrepareEnvironment, run: RunInfo, updates: readonly Update[], strategy: StrategyModule): PrepareOutcome {
+  const refused = (reason: string): PrepareOutcome => ({ kind: "refused", reason });
+  const byFrom = new Map<string, Update>(updates.map((u) => [u.from.version, u]));
+  const planned = run.from[node.id];
+  if (planned === undefined) return refused(`node "${node.id}" is not in the update's plan`);
+  const update = byFrom.get(node.version);
+  if (update === undefined) return refused(`it runs "${node.version}" but its update converts from "${planned}"`);
+  let copy: unknown;
+  try {
+    copy = structuredClone(node.state);
+  } catch (e) {
+    return refused(`its state does not survive structuredClone (${describeError(e)})`);
+  }
+  try {
+    update.state(copy, { self: node.id, neighbors: [...node.neighbors()] });
+  } catch (e) {
+    if (env.tracing) env.record({ kind: "fault", t: env.now(), node: node.id, during: "state-transfer", error: describeError(e) });
+    return refused(`the state transfer threw on a copy of its state: ${describeError(e)}`);
+  }
+  const part: Participation = { run, update, updates: byFrom, figures: noFigures(), swapStep: false, swapReported: false, detached: false };
+  return { kind: "prepared", part, strategy };
+}
