@@ -213,6 +213,12 @@ describe("packages and peers the cluster refuses", () => {
     const [again] = await clusterUp(c.cluster, { only: ["r2"], unlinked: true });
     recreated = again as StartedNode;
     expect((await client.status("r2")).neighbors).toEqual([]);
+    // Unlinked, r2 cannot be reached from the root: the control plane refuses the update as the simulator does, before
+    // anything is sent, and no node is left in an update.
+    await expect(client.update(signedUpdate, { strategy: "cut", root: "r0" })).rejects.toThrow(
+      /strategy "cut" runs over the links, but node\(s\) "r2" cannot be reached from the root "r0"; link them first/,
+    );
+    expect((await client.statusAll()).up.map((s) => s.update)).toEqual([null, null, null]);
     await client.link("r1", "r2");
     expect(await client.request("r0", { kind: "global-read", entry: 5 })).toEqual({ r0: "before destroy", r1: "before destroy", r2: "v5" });
     const report = await client.update(signedUpdate, { strategy: "cut", root: "r2" });
