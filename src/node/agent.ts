@@ -5,7 +5,7 @@ import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { NodeInput } from "./swap-node.js";
 
 /**
- * A node agent is the filter between a node and its channels (DESIGN.md): every
+ * A node agent is the filter between a node and its channels (docs/design.md): every
  * send, delivery, request, timer and control message of the node passes through
  * it, and it decides to pass, hold, buffer, transform or drop.
  */

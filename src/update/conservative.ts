@@ -12,7 +12,7 @@
  * sent it before freezing), and a new message never reaches an old one (a
  * parent buffers what a child sends after its m').
  *
- * Where we depart from the paper (DESIGN.md):
+ * Where we depart from the paper (docs/design.md):
  * - The paper assumes a rooted tree. We orient every link of any connected
  *   topology by (hop distance from the root, id) (orientation.ts), which is
  *   acyclic and makes every pair of neighbours a parent and a child.

@@ -1,6 +1,6 @@
 /**
  * cut (ours, beyond the paper): a non-blocking update at a Chandy-Lamport
- * consistent cut (DESIGN.md).
+ * consistent cut (docs/design.md).
  *
  * The root turns new and sends a marker on every channel; a node turns new on
  * its first marker and, in the same step, sends a marker on every channel. An

@@ -1,5 +1,5 @@
 /**
- * naive: the broken baseline (DESIGN.md). The coordinator tells every node to
+ * naive: the broken baseline (docs/design.md). The coordinator tells every node to
  * swap, over the control plane with the network's random delays, and each node
  * swaps on receipt. Nothing controls the application's channels, so old nodes
  * and new nodes execute each other's messages: the paper's correctness

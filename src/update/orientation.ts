@@ -9,7 +9,7 @@ export interface Orientation {
 }
 
 /**
- * Orient every link of a connected topology from the root (DESIGN.md,
+ * Orient every link of a connected topology from the root (docs/design.md,
  * conservative): rank nodes by (hop distance from root, id) and point each link
  * from the lower rank to the higher. The result is acyclic, the root is the only
  * node without parents, and every link is a parent->child edge, so the paper's

@@ -1,6 +1,6 @@
 /**
  * rollback: the paper's optimistic approach (section 5.3, Figures 5-8), made
- * precise as DESIGN.md specifies.
+ * precise as docs/design.md specifies.
  *
  * Old and new nodes communicate freely; inconsistency is undone instead of
  * prevented. The pieces:

@@ -1,6 +1,6 @@
 /**
  * snapshot: the paper's basic solution (section 5.1) as a transitless global
- * snapshot (DESIGN.md): freeze everything, swap everything, restart.
+ * snapshot (docs/design.md): freeze everything, swap everything, restart.
  *
  * The root freezes and floods a freeze marker on every channel. On its first
  * marker a node freezes too, floods the marker, and from then on executes no
