@@ -1,5 +1,4 @@
 import type { Behavior } from "./core/behavior.js";
-import type { ControlMessage } from "./core/control.js";
 import type { Envelope } from "./core/envelope.js";
 import {
   DuplicateLinkError,
@@ -78,6 +77,14 @@ interface ActiveUpdate {
   coordinator: UpdateCoordinator | undefined;
   readonly resolve: (r: UpdateReport) => void;
   readonly reject: (e: Error) => void;
+}
+
+/** What the explorer reads of a system to fingerprint its state (see System.inspect). */
+export interface SystemInspection {
+  readonly hosts: readonly NodeHost[];
+  readonly openRequests: readonly RequestId[];
+  readonly coordinator: UpdateCoordinator | undefined;
+  readonly epoch: number;
 }
 
 /** A pending event as a scripted test sees it. */
@@ -375,48 +382,17 @@ export class System {
   }
 
   /**
-   * Ours, for the explorer: a canonical description of everything that decides
-   * what can happen next (node code, state and agent; pending events; open
-   * requests; the coordinator), without virtual time or the trace. Two states
-   * with the same fingerprint have the same futures. `stateKey` may map a node's
-   * state to what of it can influence the future (an abstraction the caller
-   * vouches for; the default keeps it all). Undefined when an agent of
-   * the running strategy cannot describe itself (see NodeAgent.fingerprint).
+   * Ours, for the explorer's fingerprint (harness/fingerprint.ts): the hosts
+   * in id order, the open requests, the running update's coordinator and the
+   * system's epoch. Read-only by convention: what it returns is live.
    */
-  fingerprint(stateKey: (state: unknown) => unknown = (s) => s): string | undefined {
-    const sched = this.network.scheduler;
-    if (!(sched instanceof ScriptedScheduler)) throw new SchedulerError('fingerprint() needs new System({ scheduler: "scripted" })');
-    const nodes: unknown[] = [];
-    for (const id of this.topology.nodes()) {
-      const rt = this.runtimes.get(id) as NodeHost;
-      const agent = rt.agent.fingerprint?.(stateKey);
-      if (agent === undefined) return undefined;
-      nodes.push([id, rt.version, rt.epoch, rt.messagesSent, stateKey(rt.node.state), agent, rt.neighbors()]);
-    }
-    const item = (ev: SimEvent): unknown =>
-      ev.kind === "deliver"
-        ? ev.env.kind === "app"
-          ? [ev.env.id, ev.env.epoch, ev.env.body, ev.env.meta ?? null]
-          : [ev.env.update, controlKey(ev.env.msg)]
-        : ev.kind === "request"
-          ? [ev.request, ev.body]
-          : ev.kind === "timer"
-            ? [ev.node, ev.tag, ev.incarnation]
-            : [ev.label];
-    const lanes = [...sched.lanes().entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).map(([lane, q]) => [lane, q.map(item)]);
-    const other = sched
-      .unlaned()
-      .map((ev) => JSON.stringify([ev.kind, item(ev)]))
-      .sort();
-    const update = this.active?.coordinator?.fingerprint() ?? null;
-    return JSON.stringify([
-      nodes,
-      lanes,
-      other,
-      [...this.openRequests.keys()].sort(),
-      update,
-      this.epoch,
-    ]);
+  inspect(): SystemInspection {
+    return {
+      hosts: this.topology.nodes().map((id) => this.runtimes.get(id) as NodeHost),
+      openRequests: [...this.openRequests.keys()].sort(),
+      coordinator: this.active?.coordinator,
+      epoch: this.epoch,
+    };
   }
 
   // ---- scripted stepping ----
@@ -645,24 +621,6 @@ export class System {
         if (pulse !== 0) throw new SynchronizerConfigurationError(operation, rt.id, pulse);
       }
     }
-  }
-}
-
-/**
- * A control message as the explorer tells states apart. A node's reports carry clock readings (when it turned new,
- * when its part ended) kept for the report and never decided on: leaving them out lets two orders of independent
- * events that differ only in timing count as one state. The prepare's code is the same for every node of a run.
- */
-function controlKey(msg: ControlMessage): unknown {
-  switch (msg.kind) {
-    case "swapped":
-      return [msg.kind, msg.figures !== undefined];
-    case "done":
-      return [msg.kind];
-    case "prepare":
-      return [msg.kind, msg.run.id, msg.strategy ?? null];
-    default:
-      return msg;
   }
 }
 

@@ -25,6 +25,7 @@
  * An event's identity across paths is its position in its FIFO lane (the k-th
  * delivery on channel a->b, the k-th request at node n): FIFO makes that stable.
  */
+import { fingerprint } from "./fingerprint.js";
 import { checkTrace, type Violation } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
@@ -217,7 +218,7 @@ export async function explore(model: ExploreModel, strategy: Strategy, o: Explor
       }
       let skip = NO_SKIP;
       if (hashing) {
-        const full = r.sys.fingerprint(model.stateKey);
+        const full = fingerprint(r.sys, model.stateKey);
         if (full !== undefined) o.onState?.(full);
         if (full === undefined) {
           hashing = false;
@@ -343,7 +344,7 @@ export async function countInterleavings(model: ExploreModel, strategy: Strategy
     return r;
   };
   const count = async (path: Choice[], r: Replay): Promise<number> => {
-    const full = r.sys.fingerprint(model.stateKey);
+    const full = fingerprint(r.sys, model.stateKey);
     if (full === undefined) throw new Error(`strategy ${strategy}: its agents give no fingerprint, so interleavings cannot be counted`);
     const fp = hash53(full);
     const known = counts.get(fp);
