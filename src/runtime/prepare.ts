@@ -84,7 +84,10 @@ function validate(node: PreparingNode, env: PrepareEnvironment, run: RunInfo, up
   const planned = run.from[node.id];
   if (planned === undefined) return refused(`node "${node.id}" is not in the update's plan`);
   const update = byFrom.get(node.version);
-  if (update === undefined) return refused(`it runs "${node.version}" but its update converts from "${planned}"`);
+  if (update === undefined) {
+    const offered = [...byFrom.keys()].map((v) => `"${v}"`).join(", ");
+    return refused(`it runs "${node.version}" (planned: "${planned}") but the update converts only from ${offered}`);
+  }
   let copy: unknown;
   try {
     copy = structuredClone(node.state);
