@@ -18,7 +18,7 @@ import {
   UnknownNodeError,
   UpdateInProgressError,
   UpdateStalledError,
-  describeError,
+  asError,
 } from "./core/errors.js";
 import { CONTROL, type MessageId, type NodeId, type RequestId } from "./core/ids.js";
 import { Topology } from "./core/topology.js";
@@ -425,7 +425,7 @@ export class System {
       this.runUntilSomethingSettles();
     } catch (e) {
       // A runtime bug must not be swallowed nor crash the caller's process: every waiter learns it.
-      this.failEveryWaiter(e instanceof Error ? e : new Error(describeError(e)));
+      this.failEveryWaiter(asError(e));
       return;
     }
     if (this.settledSomething) {

@@ -189,6 +189,11 @@ export function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Anything thrown, as an Error (a thrown string or value becomes the message). */
+export function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(describeError(e));
+}
+
 /** Human text for anything thrown by user code. */
 export function describeError(e: unknown): string {
   if (e instanceof Error) return `${e.name}: ${e.message}`;

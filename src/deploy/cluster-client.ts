@@ -16,34 +16,10 @@ import { checkUpdateOptions, launchUpdate, planUpdate } from "../runtime/control
 import type { UpdateCoordinator } from "../update/coordinator.js";
 import type { Cluster, ClusterNode } from "./cluster-file.js";
 import { tlsFor } from "./node-daemon.js";
+import { NodeUnreachableError, RemoteError, VersionMismatchLinkError } from "./errors.js";
 import { parsePackage, type PackageFile } from "./update-package.js";
 
-export class NodeUnreachableError extends Error {
-  readonly code = "NODE_UNREACHABLE";
-  constructor(readonly node: string, address: string, cause: string) {
-    super(`node "${node}" at ${address} cannot be reached (${cause}); is it running? (\`liveswap cluster up\` or \`liveswap node --id ${node}\`)`);
-    this.name = "NodeUnreachableError";
-  }
-}
-
-export class RemoteError extends Error {
-  constructor(
-    readonly node: string,
-    message: string,
-    readonly code: string | undefined,
-  ) {
-    super(message);
-    this.name = "RemoteError";
-  }
-}
-
-export class VersionMismatchLinkError extends Error {
-  readonly code = "VERSION_MISMATCH_LINK";
-  constructor(a: string, va: string, b: string, vb: string) {
-    super(`link: "${a}" runs ${va} and "${b}" runs ${vb}; linking them would let each execute the other's messages. Start "${b}" (or "${a}") with the same behavior (edit \`behavior:\` in the cluster file), or update first`);
-    this.name = "VersionMismatchLinkError";
-  }
-}
+export { NodeUnreachableError, RemoteError, VersionMismatchLinkError };
 
 /** What an update's progress display is told: a node acknowledged prepare, or turned new. */
 export type UpdateProgress = { readonly kind: "prepared" | "new" | "refused"; readonly node: NodeId; readonly detail?: string };

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Behavior } from "../core/behavior.js";
 import type { UpdateCode } from "../core/control.js";
-import { DuplicateLinkError, InvalidUpdateError, RequestFailedError, UnknownLinkError, UpdateInProgressError, messageOf } from "../core/errors.js";
+import { DuplicateLinkError, InvalidUpdateError, RequestFailedError, UnknownLinkError, UpdateInProgressError, asError } from "../core/errors.js";
 import type { NodeId, RequestId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
 import type { Update } from "../core/update.js";
@@ -14,15 +14,10 @@ import type { TlsMaterial } from "../network/tcp/sockets.js";
 import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
 import { LamportClock, readStamped, stampedLine, wallNow, type Command, type NodeStatus, type StampedEvent } from "../network/tcp/wire.js";
 import { linkIncarnations, linkKey, type Cluster, type ClusterNode } from "./cluster-file.js";
+import { NodeConfigError } from "./errors.js";
 import { moduleContents, parsePackage, readKey, verifyAndLoad } from "./update-package.js";
 
-export class NodeConfigError extends Error {
-  readonly code = "NODE_CONFIG";
-  constructor(message: string) {
-    super(message);
-    this.name = "NodeConfigError";
-  }
-}
+export { NodeConfigError };
 
 export function tlsFor(cluster: Cluster, certPath: string | undefined, keyPath: string | undefined): TlsMaterial | undefined {
   if (cluster.tls === undefined) return undefined;
@@ -233,7 +228,7 @@ export class NodeDaemon {
   private replyWithTrace(session: ControlSession, id: number): Promise<void> {
     return this.traceEvents().then(
       (events) => session.reply(id, events),
-      (e: unknown) => session.fail(id, e instanceof Error ? e : new Error(messageOf(e))),
+      (e: unknown) => session.fail(id, asError(e)),
     );
   }
 
@@ -291,7 +286,7 @@ export class NodeDaemon {
           return session.reply(id, "severed");
       }
     } catch (e) {
-      session.fail(id, e instanceof Error ? e : new Error(messageOf(e)));
+      session.fail(id, asError(e));
     }
   }
 
