@@ -18,6 +18,7 @@
  */
 import type { Violation } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
+import { escapeHtml } from "./escape.js";
 import { buildModel, CONTROL_LANE, DEFAULT_MAX_EVENTS, type At, type SpaceTimeModel } from "./model.js";
 
 export interface SpaceTimeOptions {
@@ -76,10 +77,8 @@ const TOP = 84;
 const BOTTOM = 40;
 const LANE_GAP = 72;
 
-/** Text and attribute values come from users (node ids, signals, versions): escape all of it. */
-export function escapeXml(x: unknown): string {
-  return String(x).replace(/[&<>"']/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;"));
-}
+/** The name this module always had for the one escape (viz/escape.ts); kept for its callers. */
+export { escapeHtml as escapeXml } from "./escape.js";
 
 const f = (n: number): string => String(Math.round(n * 10) / 10);
 const ms = (n: number): string => String(Math.round(n * 1000) / 1000);
@@ -94,7 +93,7 @@ const timeOrigin = (tStart: number): number => (tStart > WALL_CLOCK_AFTER ? tSta
 
 function attrs(a: Record<string, string | number | undefined>): string {
   let out = "";
-  for (const [k, v] of Object.entries(a)) if (v !== undefined && v !== "") out += ` ${k}="${escapeXml(v)}"`;
+  for (const [k, v] of Object.entries(a)) if (v !== undefined && v !== "") out += ` ${k}="${escapeHtml(v)}"`;
   return out;
 }
 
@@ -229,7 +228,7 @@ function draw(model: SpaceTimeModel, options: SpaceTimeOptions): SpaceTimeRender
         ` x="${f(x0)}" y="${TOP - 60}" width="${f(Math.max(x1 - x0, 1))}" height="${f(height - BOTTOM - TOP + 72)}"/>`,
     );
     const ended = u.end ? `${shown(u.end.t)} ms, ${u.end.outcome}` : "not ended";
-    out.push(`<text class="update-label" x="${f(x0 + 4)}" y="${TOP - 66}">${escapeXml(`update #${u.id}: ${u.strategy} from ${u.root}, ${shown(u.t)} → ${ended}`)}</text>`);
+    out.push(`<text class="update-label" x="${f(x0 + 4)}" y="${TOP - 66}">${escapeHtml(`update #${u.id}: ${u.strategy} from ${u.root}, ${shown(u.t)} → ${ended}`)}</text>`);
   }
   out.push(`<path class="grid" d="${grid.join("")}"/>`);
   out.push(...labels);
@@ -252,7 +251,7 @@ function draw(model: SpaceTimeModel, options: SpaceTimeOptions): SpaceTimeRender
           ` x1="${f(x(sw.t))}" y1="${yn}" x2="${f(Math.max(x(next), x(sw.t) + 1))}" y2="${yn}"/>`,
       );
       out.push(`<path class="swap-tick" d="M${f(x(sw.t))} ${yn - 8}V${yn + 8}"/>`);
-      out.push(`<text class="swap-label" x="${f(x(sw.t) + 4)}" y="${yn - 7}">${escapeXml(sw.version)}</text>`);
+      out.push(`<text class="swap-label" x="${f(x(sw.t) + 4)}" y="${yn - 7}">${escapeHtml(sw.version)}</text>`);
     });
     if (n.to !== undefined) out.push(`<path class="swap-tick" style="stroke:#424242" d="M${f(x(n.to))} ${yn - 8}V${yn + 8}"/>`);
   }
@@ -285,7 +284,7 @@ function draw(model: SpaceTimeModel, options: SpaceTimeOptions): SpaceTimeRender
       })} d="M${f(x0)} ${f(ys)}H${f(x1)}"/>`,
     );
     const text = `${sp.kind === "held" ? "held" : "buffered"} ${sp.messages.length}`;
-    out.push(`<text class="span-label ${sp.kind}" x="${f(x0)}" y="${f(ys + side * 9 + 3)}">${escapeXml(text)}</text>`);
+    out.push(`<text class="span-label ${sp.kind}" x="${f(x0)}" y="${f(ys + side * 9 + 3)}">${escapeHtml(text)}</text>`);
   }
 
   // configuration during the run
@@ -295,7 +294,7 @@ function draw(model: SpaceTimeModel, options: SpaceTimeOptions): SpaceTimeRender
     const ya = y(m.node);
     const yb = y(m.peer ?? m.node);
     out.push(`<path class="config-mark"${attrs({ "data-kind": m.kind, "data-a": m.node, "data-b": m.peer, "data-t": ms(m.t) })} d="M${xm} ${Math.min(ya, yb)}V${Math.max(ya, yb)}"/>`);
-    out.push(`<text class="config-label" x="${xm}" y="${(ya + yb) / 2}">${escapeXml(m.kind)}</text>`);
+    out.push(`<text class="config-label" x="${xm}" y="${(ya + yb) / 2}">${escapeHtml(m.kind)}</text>`);
   }
 
   // application messages
@@ -382,7 +381,7 @@ function draw(model: SpaceTimeModel, options: SpaceTimeOptions): SpaceTimeRender
       // the signal's name a third of the way along, like the paper's "m"
       const lx = x(a.t) + (x(b.t) - x(a.t)) / 3;
       const ly = y(a.node) + (y(b.node) - y(a.node)) / 3;
-      controlLabels.push(`<text class="control-label${c.plane ? " plane" : ""}" x="${f(lx + 4)}" y="${f(ly - 3)}">${escapeXml(c.signal)}</text>`);
+      controlLabels.push(`<text class="control-label${c.plane ? " plane" : ""}" x="${f(lx + 4)}" y="${f(ly - 3)}">${escapeHtml(c.signal)}</text>`);
     }
   }
 
@@ -419,7 +418,7 @@ function draw(model: SpaceTimeModel, options: SpaceTimeOptions): SpaceTimeRender
         ` d="M${f(x1)} ${yr - 3}C${f(x1)} ${f(yr - h)} ${f(x0)} ${f(yr - h)} ${f(x0)} ${yr - 4}"/>`,
     );
     // at the top of the arc, where nothing else is written
-    out.push(`<text class="rollback-label" x="${f((x0 + x1) / 2)}" y="${f(yr - h * 0.75 - 3)}" text-anchor="middle">${escapeXml(`↶ ${r.undone} undone`)}</text>`);
+    out.push(`<text class="rollback-label" x="${f((x0 + x1) / 2)}" y="${f(yr - h * 0.75 - 3)}" text-anchor="middle">${escapeHtml(`↶ ${r.undone} undone`)}</text>`);
   }
 
   out.push(...controlLabels);
@@ -433,7 +432,7 @@ function draw(model: SpaceTimeModel, options: SpaceTimeOptions): SpaceTimeRender
   });
 
   if (model.eventsDrawn < model.eventsTotal) {
-    out.push(`<text class="truncated" x="${f(xEnd - 4)}" y="${TOP - 66}" text-anchor="end">${escapeXml(`trace cut here: first ${model.eventsDrawn} of ${model.eventsTotal} events drawn`)}</text>`);
+    out.push(`<text class="truncated" x="${f(xEnd - 4)}" y="${TOP - 66}" text-anchor="end">${escapeHtml(`trace cut here: first ${model.eventsDrawn} of ${model.eventsTotal} events drawn`)}</text>`);
     out.push(`<path class="config-mark" style="stroke:#b71c1c" d="M${f(xEnd)} ${TOP - 60}V${height - BOTTOM + 12}"/>`);
   }
 
@@ -442,8 +441,8 @@ function draw(model: SpaceTimeModel, options: SpaceTimeOptions): SpaceTimeRender
   for (const id of laneIds) {
     const n = model.nodes.find((x0) => x0.id === id);
     const viol = n !== undefined && n.violations.length > 0;
-    out.push(`<text class="node-label${viol ? " violation" : ""}"${attrs({ "data-node": id })} x="10" y="${y(id) + 4}">${escapeXml(id)}</text>`);
-    if (n !== undefined && n.version !== "?") out.push(`<text class="node-version" x="10" y="${y(id) + 17}">${escapeXml(n.version)}</text>`);
+    out.push(`<text class="node-label${viol ? " violation" : ""}"${attrs({ "data-node": id })} x="10" y="${y(id) + 4}">${escapeHtml(id)}</text>`);
+    if (n !== undefined && n.version !== "?") out.push(`<text class="node-version" x="10" y="${y(id) + 17}">${escapeHtml(n.version)}</text>`);
   }
   out.push(`</g></svg>`);
 
@@ -556,7 +555,7 @@ const PAGE_SCRIPT = `
 `;
 
 function legendItem(sample: string, text: string): string {
-  return `<span><svg width="34" height="14" aria-hidden="true">${sample}</svg>${escapeXml(text)}</span>`;
+  return `<span><svg width="34" height="14" aria-hidden="true">${sample}</svg>${escapeHtml(text)}</span>`;
 }
 
 const LEGEND = [
@@ -600,11 +599,11 @@ export function renderSpaceTimePage(trace: readonly TraceEvent[], options: Space
 
   const html: string[] = [];
   html.push(`<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">`);
-  html.push(`<title>${escapeXml(title)}</title>\n<style>${PAGE_STYLE}</style>\n</head>\n<body>`);
-  html.push(`<header><h1>${escapeXml(title)}</h1><p class="summary">${escapeXml(parts.join(" · "))}</p></header>`);
+  html.push(`<title>${escapeHtml(title)}</title>\n<style>${PAGE_STYLE}</style>\n</head>\n<body>`);
+  html.push(`<header><h1>${escapeHtml(title)}</h1><p class="summary">${escapeHtml(parts.join(" · "))}</p></header>`);
   html.push(`<div class="legend">${LEGEND}</div>`);
   if (st.truncated) {
-    html.push(`<p class="note">${escapeXml(`The trace has ${st.eventsTotal} events: only the first ${st.eventsDrawn} are drawn (up to ${ms(st.tEnd)} ms); the violations below are for the whole trace.`)}</p>`);
+    html.push(`<p class="note">${escapeHtml(`The trace has ${st.eventsTotal} events: only the first ${st.eventsDrawn} are drawn (up to ${ms(st.tEnd)} ms); the violations below are for the whole trace.`)}</p>`);
   }
   html.push(`<div id="st-scroll" class="scroll"${r.focusX === undefined ? "" : ` data-focus="${f(r.focusX)}"`}>\n${r.svg}\n</div>`);
   html.push(`<section>`);
@@ -617,10 +616,10 @@ export function renderSpaceTimePage(trace: readonly TraceEvent[], options: Space
     html.push(`<h2>Violations (${violations.length})</h2><ol class="violations">`);
     shown.forEach((v, i) => {
       const off = v.at < st.tStart || v.at > st.tEnd ? " (outside the drawn part)" : "";
-      html.push(`<li id="st-v${i + 1}" data-violation="${i + 1}"><span class="inv">[${escapeXml(v.invariant)}]</span> at ${escapeXml(ms(v.at))} ms${off}: ${escapeXml(v.message)}</li>`);
+      html.push(`<li id="st-v${i + 1}" data-violation="${i + 1}"><span class="inv">[${escapeHtml(v.invariant)}]</span> at ${escapeHtml(ms(v.at))} ms${off}: ${escapeHtml(v.message)}</li>`);
     });
     html.push(`</ol>`);
-    if (shown.length < violations.length) html.push(`<p>${escapeXml(`… and ${violations.length - shown.length} more.`)}</p>`);
+    if (shown.length < violations.length) html.push(`<p>${escapeHtml(`… and ${violations.length - shown.length} more.`)}</p>`);
   }
   html.push(`</section>`);
   html.push(`<div id="st-tip" class="tip" hidden></div>`);
