@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { messageId } from "../ids.js";
 import { toNdjson } from "./ndjson.js";
 import { readStamped, readStampedFile, stampedLine } from "./stamped.js";
 import type { TraceEvent } from "./trace-event.js";
@@ -11,8 +12,8 @@ const dir = mkdtempSync(join(tmpdir(), "liveswap-trace-file-"));
 const trace: TraceEvent[] = [
   { kind: "create", t: 0, node: "a", version: "v1", epoch: 0 },
   { kind: "create", t: 0, node: "b", version: "v1", epoch: 0 },
-  { kind: "send", t: 1, node: "a", to: "b", msg: "a.1", epoch: 0 },
-  { kind: "deliver", t: 3, node: "b", from: "a", msg: "a.1", epoch: 0 },
+  { kind: "send", t: 1, node: "a", to: "b", msg: messageId("a.1"), epoch: 0 },
+  { kind: "deliver", t: 3, node: "b", from: "a", msg: messageId("a.1"), epoch: 0 },
 ];
 const file = (name: string, text: string): string => {
   const f = join(dir, name);
