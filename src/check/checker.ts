@@ -1,19 +1,9 @@
-import type { MessageId, NodeId } from "../core/ids.js";
-import { isConfigurationDrop, type TraceEvent } from "../core/trace/trace-event.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
+import { type CheckerState, newCheckerState, quoteList, violate } from "./checker-state.js";
+import { EVENT_HANDLERS } from "./event-handlers.js";
+import type { CheckReport } from "./violation.js";
 
-export type Invariant = "correctness" | "awareness" | "termination";
-
-export interface Violation {
-  invariant: Invariant;
-  /** Human readable: which message, which nodes, which versions. */
-  message: string;
-  at: number;
-}
-
-export interface CheckReport {
-  ok: boolean;
-  violations: Violation[];
-}
+export type { CheckReport, Invariant, Violation } from "./violation.js";
 
 export interface CheckOptions {
   /**
@@ -24,235 +14,52 @@ export interface CheckOptions {
   readonly complete?: boolean;
 }
 
-interface MessageRecord {
-  readonly from: NodeId;
-  readonly to: NodeId;
-  readonly epoch: number;
-  readonly version: string;
-  readonly sentAt: number;
-  status: "pending" | "executed" | "replaced" | "dropped";
-  /** The sender rolled back past the send. */
-  sendUndone: boolean;
-  /** Dropped as an orphan: only right if the send is undone by the end of the run. */
-  droppedAsOrphan: boolean;
-}
-
-interface UpdateRecord {
-  readonly id: number;
-  readonly nodes: readonly NodeId[];
-  readonly startedAt: number;
-  readonly turnedNew: Set<NodeId>;
-  ended: boolean;
-}
-
 /**
  * The paper's three invariants (section 3), judged from the trace alone: epochs
  * of nodes and of messages are derived from create / swap / send / transform
  * events, never taken from the runtime's word.
  */
 export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions = {}): CheckReport {
-  const violations: Violation[] = [];
-  const nodeEpoch = new Map<NodeId, number>();
-  const nodeVersion = new Map<NodeId, string>();
-  const messages = new Map<MessageId, MessageRecord>();
-  const updates = new Map<number, UpdateRecord>();
-  let lastT = 0;
-
-  const describeNode = (n: NodeId): string => `node "${n}" (${nodeVersion.get(n) ?? "unknown version"}, epoch ${nodeEpoch.get(n) ?? "?"})`;
-  const register = (id: MessageId, from: NodeId, to: NodeId, epoch: number, version: string, t: number, what: string): void => {
-    if (messages.has(id)) {
-      violations.push({ invariant: "awareness", message: `message ${id} ${what} a second time (ids must be unique)`, at: t });
-      return;
-    }
-    messages.set(id, { from, to, epoch, version, sentAt: t, status: "pending", sendUndone: false, droppedAsOrphan: false });
-  };
-  const consume = (id: MessageId, t: number, action: string): MessageRecord | undefined => {
-    const m = messages.get(id);
-    if (m === undefined) {
-      violations.push({ invariant: "awareness", message: `message ${id} was ${action} but never sent`, at: t });
-      return undefined;
-    }
-    if (m.status !== "pending") {
-      violations.push({
-        invariant: "awareness",
-        message: `message ${id} from "${m.from}" to "${m.to}" was ${action} after it had already been ${m.status}`,
-        at: t,
-      });
-      return undefined;
-    }
-    return m;
-  };
-
+  const s = newCheckerState();
   for (const ev of trace) {
-    lastT = ev.t;
-    switch (ev.kind) {
-      case "create":
-        nodeEpoch.set(ev.node, ev.epoch);
-        nodeVersion.set(ev.node, ev.version);
-        break;
-      case "swap": {
-        const before = nodeEpoch.get(ev.node) ?? 0;
-        const u = updates.get(ev.update);
-        if (u !== undefined) {
-          if (u.turnedNew.has(ev.node)) {
-            violations.push({ invariant: "termination", message: `${describeNode(ev.node)} turned new twice in update #${ev.update}`, at: ev.t });
-          }
-          u.turnedNew.add(ev.node);
-        }
-        if (ev.epoch !== before + 1) {
-          violations.push({
-            invariant: "correctness",
-            message: `${describeNode(ev.node)} jumped to epoch ${ev.epoch} in update #${ev.update}; a swap moves one epoch forward`,
-            at: ev.t,
-          });
-        }
-        // Derived, not taken from the event: one bad swap must not make every later message look wrong.
-        nodeEpoch.set(ev.node, before + 1);
-        nodeVersion.set(ev.node, ev.to);
-        break;
-      }
-      case "send":
-        register(ev.msg, ev.node, ev.to, nodeEpoch.get(ev.node) ?? 0, nodeVersion.get(ev.node) ?? "unknown version", ev.t, "sent");
-        break;
-      case "transform": {
-        const m = consume(ev.msg, ev.t, "replaced by its new-equivalent");
-        if (m === undefined) break;
-        m.status = "replaced";
-        const epoch = m.epoch + 1;
-        for (const id of ev.into) register(id, m.from, m.to, epoch, `new-equivalent of ${m.version}`, ev.t, "created by a transform");
-        break;
-      }
-      case "deliver": {
-        const m = consume(ev.msg, ev.t, `executed by "${ev.node}"`);
-        if (m === undefined) break;
-        m.status = "executed";
-        if (m.to !== ev.node) {
-          violations.push({ invariant: "awareness", message: `message ${ev.msg} for "${m.to}" was executed by "${ev.node}"`, at: ev.t });
-        }
-        const receiver = nodeEpoch.get(ev.node) ?? 0;
-        if (m.epoch !== receiver) {
-          const age = (e: number, other: number): string => (e < other ? "old" : "new");
-          violations.push({
-            invariant: "correctness",
-            message:
-              `${age(m.epoch, receiver)} message ${ev.msg} sent by "${m.from}" at epoch ${m.epoch} (${m.version}) ` +
-              `was executed by ${age(receiver, m.epoch)} ${describeNode(ev.node)}`,
-            at: ev.t,
-          });
-        }
-        break;
-      }
-      case "drop": {
-        const m = consume(ev.msg, ev.t, `dropped by "${ev.node}"`);
-        if (m === undefined) break;
-        m.status = "dropped";
-        if (ev.reason === "orphan") {
-          m.droppedAsOrphan = true; // judged at the end: its sender may roll back after the receiver dropped it
-        } else if (!isConfigurationDrop(ev.reason)) {
-          violations.push({
-            invariant: "awareness",
-            message: `message ${ev.msg} from "${m.from}" to "${m.to}" (epoch ${m.epoch}) was dropped by "${ev.node}" (${ev.reason}) and never replaced`,
-            at: ev.t,
-          });
-        }
-        break;
-      }
-      case "update-start":
-        updates.set(ev.update, { id: ev.update, nodes: ev.nodes, startedAt: ev.t, turnedNew: new Set(), ended: false });
-        break;
-      case "update-end": {
-        const u = updates.get(ev.update);
-        if (u === undefined) break;
-        u.ended = true;
-        const old = u.nodes.filter((n) => !u.turnedNew.has(n));
-        if (old.length > 0) {
-          violations.push({
-            invariant: "termination",
-            message: `update #${u.id} ended (${ev.outcome}${ev.detail ? `: ${ev.detail}` : ""}) with node(s) ${quoteList(old)} not new`,
-            at: ev.t,
-          });
-        }
-        break;
-      }
-      case "rollback":
-        for (const id of ev.receives) {
-          const m = messages.get(id);
-          if (m === undefined || m.status !== "executed") {
-            violations.push({ invariant: "awareness", message: `"${ev.node}" undid the execution of ${id}, which it had not executed`, at: ev.t });
-          } else {
-            m.status = "pending"; // reopened: replayed (transformed) or dropped as an orphan next
-          }
-        }
-        for (const id of ev.sends) {
-          const m = messages.get(id);
-          if (m === undefined) violations.push({ invariant: "awareness", message: `"${ev.node}" undid the send of ${id}, which was never sent`, at: ev.t });
-          else m.sendUndone = true;
-        }
-        break;
-      case "destroy":
-        nodeEpoch.delete(ev.node);
-        break;
-      case "link":
-      case "unlink":
-      case "hold":
-      case "release":
-      case "buffer":
-      case "request":
-      case "respond":
-      case "timer":
-      case "fault":
-      case "control-send":
-      case "control-receive":
-      case "pulse":
-      case "checkpoint":
-      case "replay":
-        break;
-      default:
-        assertNever(ev);
-    }
+    s.lastT = ev.t;
+    handle(s, ev);
   }
-
   if (options.complete === true) {
-    for (const [id, m] of messages) {
-      if (m.droppedAsOrphan && !m.sendUndone) {
-        violations.push({
-          invariant: "awareness",
-          message: `message ${id} from "${m.from}" to "${m.to}" was dropped as an orphan but "${m.from}" never undid its send`,
-          at: lastT,
-        });
-      } else if (m.sendUndone && m.status !== "dropped") {
-        violations.push({
-          invariant: "awareness",
-          message: `message ${id} from "${m.from}" to "${m.to}": its send was undone but its execution was not (${m.status})`,
-          at: lastT,
-        });
-      } else if (m.status === "pending") {
-        violations.push({
-          invariant: "awareness",
-          message: `message ${id} from "${m.from}" to "${m.to}" (epoch ${m.epoch}, sent at ${m.sentAt}) was never executed nor replaced`,
-          at: lastT,
-        });
-      }
-    }
-    for (const u of updates.values()) {
-      if (!u.ended) {
-        const old = u.nodes.filter((n) => !u.turnedNew.has(n));
-        violations.push({
-          invariant: "termination",
-          message: `update #${u.id} started at ${u.startedAt} never ended${old.length > 0 ? `; node(s) ${quoteList(old)} still old` : ""}`,
-          at: lastT,
-        });
-      }
-    }
+    judgeUnfinishedMessages(s);
+    judgeUnfinishedUpdates(s);
   }
+  const violations = s.violations;
   violations.sort((a, b) => a.at - b.at);
   return { ok: violations.length === 0, violations };
 }
 
-function quoteList(ids: readonly string[]): string {
-  return ids.map((n) => `"${n}"`).join(", ");
+function handle(s: CheckerState, ev: TraceEvent): void {
+  // Own properties only: a trace read from a file may name any kind, "toString" included.
+  if (!Object.hasOwn(EVENT_HANDLERS, ev.kind)) throw new Error(`checker: unknown trace event ${JSON.stringify(ev)}`);
+  // The table's mapped type pairs each kind with its handler; TypeScript cannot follow that through a union, hence the widening.
+  const handler = EVENT_HANDLERS[ev.kind] as (s: CheckerState, ev: TraceEvent) => void;
+  handler(s, ev);
 }
 
-function assertNever(x: never): never {
-  throw new Error(`checker: unknown trace event ${JSON.stringify(x)}`);
+/** The run is over: every message must have ended in a way the invariants accept. */
+function judgeUnfinishedMessages(s: CheckerState): void {
+  for (const [id, m] of s.messages) {
+    const what = `message ${id} from "${m.from}" to "${m.to}"`;
+    if (m.droppedAsOrphan && !m.sendUndone) {
+      violate(s, "awareness", `${what} was dropped as an orphan but "${m.from}" never undid its send`, s.lastT);
+    } else if (m.sendUndone && m.status !== "dropped") {
+      violate(s, "awareness", `${what}: its send was undone but its execution was not (${m.status})`, s.lastT);
+    } else if (m.status === "pending") {
+      violate(s, "awareness", `${what} (epoch ${m.epoch}, sent at ${m.sentAt}) was never executed nor replaced`, s.lastT);
+    }
+  }
+}
+
+function judgeUnfinishedUpdates(s: CheckerState): void {
+  for (const u of s.updates.values()) {
+    if (u.ended) continue;
+    const old = u.nodes.filter((n) => !u.turnedNew.has(n));
+    violate(s, "termination", `update #${u.id} started at ${u.startedAt} never ended${old.length > 0 ? `; node(s) ${quoteList(old)} still old` : ""}`, s.lastT);
+  }
 }

@@ -1,3 +1,4 @@
+import { describeError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import type { Strategy } from "../core/update.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
@@ -50,13 +51,13 @@ export async function runCase(scenario: Scenario, strategy: Strategy, params: Ru
   try {
     await sys.update(scenario.update(), { strategy, root: nodes[params.root % nodes.length] as string });
   } catch (e) {
-    updateError = e instanceof Error ? e.message : String(e);
+    updateError = describeError(e);
   }
   await load.done;
   try {
     await sys.settle();
   } catch (e) {
-    updateError ??= e instanceof Error ? e.message : String(e);
+    updateError ??= describeError(e);
   }
   const violations = sys.check().violations;
   const problems = load.problems();

@@ -1,74 +1,10 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { checkTrace, type Violation } from "../check/checker.js";
-import { fromNdjson } from "../core/trace/ndjson.js";
-import type { TraceEvent, TraceKind } from "../core/trace/trace-event.js";
+import { describeError } from "../core/errors.js";
+import { readTraceFile } from "../core/trace/trace-file.js";
 import { DEFAULT_MAX_EVENTS } from "./model.js";
 import { renderSpaceTimePage, type SpaceTimeStats } from "./space-time.js";
-
-/** The fields each kind of event must name (strings): enough for the diagram to place it. */
-const NAMED_FIELDS: Record<TraceKind, readonly string[]> = {
-  create: ["node", "version"],
-  destroy: ["node"],
-  link: ["a", "b"],
-  unlink: ["a", "b"],
-  send: ["node", "to", "msg"],
-  deliver: ["node", "from", "msg"],
-  hold: ["node", "to", "msg"],
-  release: ["node", "to", "msg"],
-  buffer: ["node", "from", "msg"],
-  transform: ["node", "from", "to", "msg"],
-  drop: ["node", "from", "msg", "reason"],
-  request: ["node"],
-  respond: ["node"],
-  timer: ["node"],
-  fault: ["node"],
-  swap: ["node", "to"],
-  "control-send": ["node", "to", "signal"],
-  "control-receive": ["node", "from", "signal"],
-  checkpoint: ["node"],
-  rollback: ["node"],
-  replay: ["node"],
-  pulse: ["node"],
-  "update-start": ["root"],
-  "update-end": [],
-};
-
-/** Line numbers (1-based) of the non-empty lines, in order: event i of fromNdjson came from line lines[i]. */
-function eventLines(text: string): number[] {
-  const out: number[] = [];
-  text.split("\n").forEach((l, i) => {
-    if (l.trim() !== "") out.push(i + 1);
-  });
-  return out;
-}
-
-/** The trace of a file, or an error naming the file and the line. */
-export function readTraceFile(file: string): TraceEvent[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new Error(`cannot read trace file "${file}": ${e instanceof Error ? e.message : String(e)}`);
-  }
-  let trace: TraceEvent[];
-  try {
-    trace = fromNdjson(text);
-  } catch (e) {
-    throw new Error(`${file}: ${e instanceof Error ? e.message : String(e)} (expected NDJSON: one trace event per line, as written by liveswap demo --trace)`);
-  }
-  if (trace.length === 0) throw new Error(`${file}: no trace events (the file is empty)`);
-  const lines = eventLines(text);
-  trace.forEach((ev, i) => {
-    const named = (NAMED_FIELDS as Record<string, readonly string[] | undefined>)[ev.kind];
-    const where = `${file}: trace line ${lines[i] ?? i + 1}`;
-    if (named === undefined) throw new Error(`${where}: unknown event kind ${JSON.stringify(ev.kind)}`);
-    for (const field of named) {
-      if (typeof (ev as unknown as Record<string, unknown>)[field] !== "string") throw new Error(`${where}: a "${ev.kind}" event needs a string "${field}"`);
-    }
-  });
-  return trace;
-}
 
 export interface VizOptions {
   readonly output: string;
@@ -86,7 +22,7 @@ export function writeSpaceTimeHtml(file: string, o: VizOptions): { stats: SpaceT
   try {
     violations = checkTrace(trace, { complete: o.partial !== true }).violations;
   } catch (e) {
-    throw new Error(`${file}: the checker could not judge the trace: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`${file}: the checker could not judge the trace: ${describeError(e)}`);
   }
   const { html, stats } = renderSpaceTimePage(trace, {
     violations,
@@ -98,7 +34,7 @@ export function writeSpaceTimeHtml(file: string, o: VizOptions): { stats: SpaceT
   try {
     writeFileSync(o.output, html);
   } catch (e) {
-    throw new Error(`cannot write "${o.output}": ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`cannot write "${o.output}": ${describeError(e)}`);
   }
   return { stats, violations, bytes: Buffer.byteLength(html) };
 }

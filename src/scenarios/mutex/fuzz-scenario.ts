@@ -16,6 +16,7 @@
  * anything that could reject unhandled.
  */
 import type { Scenario, ScenarioWorkload } from "../../harness/scenario.js";
+import { describeError } from "../../core/errors.js";
 import type { Rng } from "../../core/rng.js";
 import type { NodeId, System } from "../../index.js";
 import { isSessionState, mutexUpdate, mutexV1, type AutoDone, type Granted, type MutexRequest, type Released } from "./mutex.js";
@@ -28,8 +29,6 @@ export const REQUEST_TIMEOUT = 5_000;
 /** How long a stuck run waits for the update to turn its waiting mutex@1 nodes new, and in what steps (virtual ms). */
 const GUARD_LIMIT = 10 * REQUEST_TIMEOUT;
 const GUARD_STEP = 100;
-
-const describeError = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** One unit of load, drawn before it is issued. Sessions cost two requests (acquire, release), loops one. */
 type Load =

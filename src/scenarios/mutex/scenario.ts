@@ -9,6 +9,7 @@
  * Everything the driver does awaits the system, so a run is a function of its
  * options: same options, same trace.
  */
+import { describeError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import { System, type CheckReport, type NodeId, type Strategy, type Update, type UpdateReport } from "../../index.js";
 import { isSessionState, mutexUpdate, mutexV1, mutexV2, type Granted, type MutexRequest, type RaState } from "./mutex.js";
@@ -74,8 +75,6 @@ async function within<T>(sys: System, p: Promise<T>, ms: number): Promise<T | ty
   return Promise.race([p, sys.sleep(ms).then((): typeof GIVE_UP => GIVE_UP)]);
 }
 
-const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-
 export async function runMutex(options: MutexRunOptions): Promise<MutexRunResult> {
   const seed = options.seed ?? 1;
   const n = options.nodes ?? 4;
@@ -118,7 +117,7 @@ export async function runMutex(options: MutexRunOptions): Promise<MutexRunResult
           try {
             g = await ask<Granted>(node, { kind: "acquire" });
           } catch (e) {
-            failures.push(`client ${c} at "${node}": acquire failed: ${describe(e)}`);
+            failures.push(`client ${c} at "${node}": acquire failed: ${describeError(e)}`);
             return;
           }
           granted++;
@@ -127,7 +126,7 @@ export async function runMutex(options: MutexRunOptions): Promise<MutexRunResult
           try {
             await ask(node, { kind: "release", session: g.session });
           } catch (e) {
-            failures.push(`client ${c} at "${node}": release of ${g.session} failed: ${describe(e)}`);
+            failures.push(`client ${c} at "${node}": release of ${g.session} failed: ${describeError(e)}`);
             return;
           }
         }
@@ -147,7 +146,7 @@ export async function runMutex(options: MutexRunOptions): Promise<MutexRunResult
           autoLoopsDone++;
         },
         (e) => {
-          failures.push(`auto loop ${a} at "${node}": ${describe(e)}`);
+          failures.push(`auto loop ${a} at "${node}": ${describeError(e)}`);
         },
       ),
     );
@@ -160,7 +159,7 @@ export async function runMutex(options: MutexRunOptions): Promise<MutexRunResult
       const r = await within(sys, sys.update(options.update ?? mutexUpdate, { strategy, root: root as NodeId }), horizon);
       report = r === GIVE_UP ? { error: `the update did not finish within ${horizon} virtual ms` } : r;
     } catch (e) {
-      report = { error: describe(e) };
+      report = { error: describeError(e) };
     }
     if ("error" in report) failures.push(`update: ${report.error}`);
   }
@@ -182,7 +181,7 @@ export async function runMutex(options: MutexRunOptions): Promise<MutexRunResult
       await sys.settle();
       settled = true;
     } catch (e) {
-      failures.push(`settle: ${describe(e)}`);
+      failures.push(`settle: ${describeError(e)}`);
     }
   }
 

@@ -3,6 +3,7 @@
  * stream of global reads from one end, writes and local reads everywhere, and
  * the update of the search key started from the other end while all of it runs.
  */
+import { describeError } from "../../core/errors.js";
 import { Rng } from "../../core/rng.js";
 import { System, type CheckReport, type Strategy, type UpdateReport } from "../../index.js";
 import { DEFAULT_ENTRIES, databaseV1, keyFormatUpdate, type DbRequest, type DbState } from "./db.js";
@@ -141,7 +142,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   try {
     update = await sys.update(keyFormatUpdate(entries), { strategy: options.strategy, root: nodeName(n - 1) });
   } catch (e) {
-    update = { error: e instanceof Error ? e.message : String(e) };
+    update = { error: describeError(e) };
   }
   const g = "startedAt" in update ? update.startedAt : warmup;
   const h = "finishedAt" in update ? update.finishedAt : sys.now();
