@@ -11,7 +11,9 @@ import type { Strategy, UpdateReport } from "../core/update.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import { Connection } from "../network/tcp/connection.js";
 import { dial, type TlsMaterial } from "../network/tcp/sockets.js";
-import { LamportClock, wallNow, type Command, type NodeStatus, readStamped, stampedLine, type StampedEvent, type WireMessage } from "../network/tcp/wire.js";
+import { readStampedFile, stampedLine, type StampedEvent } from "../core/trace/stamped.js";
+import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
+import type { Command, NodeStatus, WireMessage } from "../network/tcp/protocol.js";
 import { checkUpdateOptions, launchUpdate, planUpdate } from "../runtime/control-plane.js";
 import type { UpdateCoordinator } from "../update/coordinator.js";
 import type { Cluster, ClusterNode } from "./cluster-file.js";
@@ -93,7 +95,7 @@ export class ClusterClient {
         socket,
         jsonCodec,
         (msg) => {
-          if (msg.t === "hello") {
+          if (msg.kind === "hello") {
             greeted = true;
             const s = { node, conn };
             this.sessions.set(id, s);
@@ -118,12 +120,12 @@ export class ClusterClient {
           }
         },
       );
-      conn.send({ t: "hello", from: this.name, role: "control", recv: 0 });
+      conn.send({ kind: "hello", from: this.name, role: "control", recv: 0 });
     });
   }
 
   private onMessage(node: NodeId, msg: WireMessage): void {
-    switch (msg.t) {
+    switch (msg.kind) {
       case "reply": {
         const p = this.pending.get(msg.id);
         if (p === undefined) return;
@@ -146,7 +148,7 @@ export class ClusterClient {
     const id = ++this.nextId;
     return await new Promise((resolve, reject) => {
       this.pending.set(id, { node, resolve, reject });
-      s.conn.send({ t: "cmd", id, cmd });
+      s.conn.send({ kind: "cmd", id, cmd });
     });
   }
 
@@ -241,7 +243,7 @@ export class ClusterClient {
         now: () => wallNow(),
         tracing: true,
         record: (ev) => this.record(ev),
-        transmit: (env) => this.sessions.get(env.to)?.conn.send({ t: "plane", lc: this.clock.value, env }),
+        transmit: (env) => this.sessions.get(env.to)?.conn.send({ kind: "plane", lc: this.clock.value, env }),
         progress: (node, msg) => {
           const p = progressOf(node, msg);
           if (p !== undefined) opts.onProgress?.(p);
@@ -312,11 +314,11 @@ export class ClusterClient {
     for (const n of this.cluster.nodes) {
       const f = this.traceFileOf(n.id);
       if (!existsSync(f)) continue;
-      for (const e of readStamped(readFileSync(f, "utf8"), n.id)) add(e);
+      for (const e of readStampedFile(f, n.id)) add(e);
     }
     for (const e of this.events) add(e);
     const file = this.traceFileOf(CONTROL);
-    if (existsSync(file)) for (const e of readStamped(readFileSync(file, "utf8"), CONTROL)) add(e);
+    if (existsSync(file)) for (const e of readStampedFile(file, CONTROL)) add(e);
     return mergeStamped(all);
   }
 

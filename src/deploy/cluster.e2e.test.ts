@@ -181,7 +181,7 @@ describe("packages and peers the cluster refuses", () => {
       plain.on("data", () => r(true));
       plain.on("close", () => r(false));
       plain.on("error", () => r(false));
-      plain.on("connect", () => plain.write(encodeFrame(jsonCodec.encode({ t: "hello", from: "intruder", role: "control", recv: 0 }))));
+      plain.on("connect", () => plain.write(encodeFrame(jsonCodec.encode({ kind: "hello", from: "intruder", role: "control", recv: 0 }))));
       setTimeout(() => r(false), 3000);
     });
     plain.destroy();

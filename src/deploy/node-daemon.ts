@@ -12,7 +12,9 @@ import { NodeHost, type HostEnvironment } from "../runtime/node-host.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
 import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
-import { LamportClock, readStamped, stampedLine, wallNow, type Command, type NodeStatus, type StampedEvent } from "../network/tcp/wire.js";
+import { readStampedFile, stampedLine, type StampedEvent } from "../core/trace/stamped.js";
+import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
+import type { Command, NodeStatus } from "../network/tcp/protocol.js";
 import { linkIncarnations, linkKey, type Cluster, type ClusterNode } from "./cluster-file.js";
 import { NodeConfigError } from "./errors.js";
 import { moduleContents, parsePackage, readKey, verifyAndLoad } from "./update-package.js";
@@ -222,7 +224,7 @@ export class NodeDaemon {
     if (file === undefined) return this.events;
     this.flushTrace();
     await new Promise<void>((resolve, reject) => file.write("", (e) => (e ? reject(e) : resolve())));
-    return readStamped(readFileSync(file.path as string, "utf8"), this.self.id);
+    return readStampedFile(file.path as string, this.self.id);
   }
 
   private replyWithTrace(session: ControlSession, id: number): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import type { Codec } from "./codec.js";
 import { encodeFrame, FrameDecoder } from "./frame.js";
-import type { WireMessage } from "./wire.js";
+import type { WireMessage } from "./protocol.js";
 
 /**
  * One socket (plain TCP or TLS) speaking frames of wire messages. A socket that

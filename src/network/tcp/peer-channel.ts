@@ -67,7 +67,7 @@ export class PeerChannel {
 
   /** Encodes first, so a message the codec refuses throws here and takes no sequence number. */
   send(lc: number, env: Envelope): void {
-    const frame = encodeFrame(this.codec.encode({ t: "data", seq: this.nextSeq, lc, env }));
+    const frame = encodeFrame(this.codec.encode({ kind: "data", seq: this.nextSeq, lc, env }));
     const seq = this.nextSeq++;
     this.unacked.push({ seq, frame, env });
     this.conn?.write(frame);
@@ -152,6 +152,6 @@ export class PeerChannel {
     this.ackTimer = undefined;
     if (this.conn === undefined || this.delivered === this.lastAcked) return;
     this.lastAcked = this.delivered;
-    this.conn.send({ t: "ack", seq: this.delivered });
+    this.conn.send({ kind: "ack", seq: this.delivered });
   }
 }

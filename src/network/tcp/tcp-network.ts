@@ -7,7 +7,8 @@ import type { Codec } from "./codec.js";
 import { Connection } from "./connection.js";
 import { PeerChannel } from "./peer-channel.js";
 import { dial, listen, peerName, type TlsMaterial } from "./sockets.js";
-import { LamportClock, wallNow, type Command, type PeerStatus, type WireMessage } from "./wire.js";
+import { wallNow, type LamportClock } from "./lamport-clock.js";
+import type { Command, PeerStatus, WireMessage } from "./protocol.js";
 
 export interface TcpNetworkOptions {
   readonly self: NodeId;
@@ -32,11 +33,11 @@ export class ControlSession {
     readonly name: string,
   ) {}
   reply(id: number, value: unknown): void {
-    this.conn.send({ t: "reply", id, ok: true, value });
+    this.conn.send({ kind: "reply", id, ok: true, value });
   }
   fail(id: number, error: Error): void {
     const code = (error as { code?: unknown }).code;
-    this.conn.send({ t: "reply", id, ok: false, error: error.message, ...(typeof code === "string" ? { code } : {}) });
+    this.conn.send({ kind: "reply", id, ok: false, error: error.message, ...(typeof code === "string" ? { code } : {}) });
   }
 }
 
@@ -77,7 +78,7 @@ export class TcpNetwork implements Network {
   transmit(env: Envelope): void {
     const lc = this.o.clock.value;
     if (env.to === CONTROL) {
-      this.controller?.conn.send({ t: "plane", lc, env: env as ControlEnvelope });
+      this.controller?.conn.send({ kind: "plane", lc, env: env as ControlEnvelope });
       return;
     }
     this.channels.get(env.to)?.send(lc, env);
@@ -180,7 +181,7 @@ export class TcpNetwork implements Network {
             return;
           }
           const conn = this.wrap(socket);
-          conn.send({ t: "hello", from: this.o.self, role: "node", ...channel.hello() });
+          conn.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello() });
           await new Promise<void>((resolve) => socket.once("close", () => resolve()));
           // Back off again from the start only if the neighbour took us (it may refuse: not linked on its side yet).
           if (channel.connection === undefined && conn.helloed) attempt = 0;
@@ -209,7 +210,7 @@ export class TcpNetwork implements Network {
       socket,
       this.o.codec,
       (msg, c) => {
-        switch (msg.t) {
+        switch (msg.kind) {
           case "hello": {
             const certified = peerName(socket);
             if (this.o.tls && certified !== (msg.role === "control" ? "control" : msg.from)) {
@@ -221,7 +222,7 @@ export class TcpNetwork implements Network {
             if (msg.role === "control") {
               session = new ControlSession(c, msg.from);
               this.sessions.add(session);
-              c.send({ t: "hello", from: this.o.self, role: "node", recv: 0 });
+              c.send({ kind: "hello", from: this.o.self, role: "node", recv: 0 });
               return;
             }
             const channel = this.channels.get(msg.from) ?? this.draining.get(msg.from);
@@ -238,7 +239,7 @@ export class TcpNetwork implements Network {
             const lost = channel.attach(c, { recv: msg.recv, chan: msg.chan ?? "", ...(msg.seen !== undefined ? { seen: msg.seen } : {}) });
             // The accepting side answers with its view after taking the dialer's into account (a restart of theirs
             // resets our numbering first), and before resending anything: the dialer reads our hello first.
-            if (this.o.self > msg.from) c.send({ t: "hello", from: this.o.self, role: "node", ...channel.hello() });
+            if (this.o.self > msg.from) c.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello() });
             channel.resend();
             if (lost.length > 0) this.o.onLost?.(lost, "destroyed");
             return;

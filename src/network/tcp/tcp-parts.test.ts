@@ -6,7 +6,7 @@ import { jsonCodec } from "./codec.js";
 import { Connection } from "./connection.js";
 import { encodeFrame, FrameDecoder, FrameTooLargeError } from "./frame.js";
 import { PeerChannel } from "./peer-channel.js";
-import type { WireMessage } from "./wire.js";
+import type { WireMessage } from "./protocol.js";
 
 const env = (n: number): AppEnvelope => ({ kind: "app", id: messageId(`a.${n}`), from: "a", to: "b", epoch: 0, body: { n }, link: 1 });
 
@@ -70,7 +70,7 @@ describe("a peer channel across reconnects", () => {
     const first = tap();
     ch.attach(first.conn, { recv: 0, chan: "b-1" });
     for (let i = 1; i <= 5; i++) ch.send(i, env(i));
-    expect(first.sent().map((m) => (m.t === "data" ? m.seq : -1))).toEqual([1, 2, 3, 4, 5]);
+    expect(first.sent().map((m) => (m.kind === "data" ? m.seq : -1))).toEqual([1, 2, 3, 4, 5]);
     ch.acked(1);
     expect(ch.pending).toBe(4);
     // The socket drops; the peer (the same instance) says in its hello it delivered up to 3.
@@ -78,7 +78,7 @@ describe("a peer channel across reconnects", () => {
     expect(ch.attach(second.conn, { recv: 3, chan: "b-1", seen: ch.id })).toEqual([]);
     ch.resend();
     expect(first.conn.closed).toBe(true);
-    expect(second.sent().map((m) => (m.t === "data" ? m.seq : -1))).toEqual([4, 5]);
+    expect(second.sent().map((m) => (m.kind === "data" ? m.seq : -1))).toEqual([4, 5]);
     expect(ch.reconnects).toBe(1);
 
     const rx = new PeerChannel("a", jsonCodec);
@@ -107,7 +107,7 @@ describe("a peer channel across reconnects", () => {
     expect(ch.received).toBe(0);
     expect(ch.accept(1, again.conn)).toBe(true); // the new instance's first frame runs, not taken for a duplicate
     ch.send(9, env(9));
-    expect(again.sent().map((m) => (m.t === "data" ? m.seq : -1))).toEqual([1]);
+    expect(again.sent().map((m) => (m.kind === "data" ? m.seq : -1))).toEqual([1]);
     ch.close();
   });
 
@@ -126,7 +126,7 @@ describe("a peer channel across reconnects", () => {
     ch.attach(t.conn, { recv: 0, chan: "b-1" });
     expect(() => ch.send(1, { ...env(1), body: { n: 1n } })).toThrow(/bigint/);
     ch.send(2, env(2));
-    expect(t.sent().map((m) => (m.t === "data" ? m.seq : -1))).toEqual([1]);
+    expect(t.sent().map((m) => (m.kind === "data" ? m.seq : -1))).toEqual([1]);
     ch.close();
   });
 });

@@ -1,6 +1,4 @@
 import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
-import { fromNdjson } from "../../core/trace/ndjson.js";
-import type { TraceEvent } from "../../core/trace/trace-event.js";
 
 /**
  * What processes say to each other, one value per frame. Between two nodes:
@@ -11,13 +9,13 @@ import type { TraceEvent } from "../../core/trace/trace-event.js";
  */
 export type WireMessage =
   /** `recv`: the last data sequence number this side delivered from the other (0 for a control session). */
-  | { readonly t: "hello"; readonly from: string; readonly role: "node" | "control"; readonly recv: number; readonly chan?: string; readonly seen?: string }
-  | { readonly t: "data"; readonly seq: number; readonly lc: number; readonly env: Envelope }
-  | { readonly t: "ack"; readonly seq: number }
-  | { readonly t: "plane"; readonly lc: number; readonly env: ControlEnvelope }
-  | { readonly t: "cmd"; readonly id: number; readonly cmd: Command }
-  | { readonly t: "reply"; readonly id: number; readonly ok: true; readonly value: unknown }
-  | { readonly t: "reply"; readonly id: number; readonly ok: false; readonly error: string; readonly code?: string };
+  | { readonly kind: "hello"; readonly from: string; readonly role: "node" | "control"; readonly recv: number; readonly chan?: string; readonly seen?: string }
+  | { readonly kind: "data"; readonly seq: number; readonly lc: number; readonly env: Envelope }
+  | { readonly kind: "ack"; readonly seq: number }
+  | { readonly kind: "plane"; readonly lc: number; readonly env: ControlEnvelope }
+  | { readonly kind: "cmd"; readonly id: number; readonly cmd: Command }
+  | { readonly kind: "reply"; readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly kind: "reply"; readonly id: number; readonly ok: false; readonly error: string; readonly code?: string };
 
 /** The control plane's commands to a node (Conic's configuration commands, requests, and what an update needs). */
 export type Command =
@@ -49,37 +47,4 @@ export interface NodeStatus {
   readonly update: { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean } | null;
   readonly openRequests: number;
   readonly pid: number;
-}
-
-/** A traced event with the Lamport time of the process that recorded it. */
-export interface StampedEvent {
-  readonly lc: number;
-  readonly source: string;
-  readonly ev: TraceEvent;
-}
-
-/** A trace file's line: the event with its Lamport time as one more field (`lc`). */
-export function stampedLine(ev: TraceEvent, lc: number): string {
-  const json = JSON.stringify(ev);
-  return `${json.slice(0, -1)},"lc":${lc}}\n`;
-}
-
-/** The events of a trace file written with stampedLine, as recorded by `source`. */
-export function readStamped(text: string, source: string): StampedEvent[] {
-  return fromNdjson(text).map((ev) => ({ lc: (ev as TraceEvent & { lc: number }).lc, source, ev }));
-}
-
-export class LamportClock {
-  value = 0;
-  tick(): number {
-    return ++this.value;
-  }
-  observe(remote: number): void {
-    if (remote > this.value) this.value = remote;
-  }
-}
-
-/** Wall-clock ms shared by the processes of one machine (fractional; monotonic within a process). */
-export function wallNow(): number {
-  return performance.timeOrigin + performance.now();
 }
