@@ -18,7 +18,7 @@
  */
 import { simSpeedBenchmark } from "./sim-speed.js";
 import { disruptionBenchmark, overheadBenchmark, scaleBenchmark } from "./update-benches.js";
-import { measureTcp } from "../src/bench/tcp.js";
+import { measureTcp } from "./tcp.js";
 
 /** Called as a benchmark advances (done of total steps); the runner draws a bar on a terminal. */
 export type Progress = (done: number, total: number) => void;

@@ -1,8 +1,8 @@
 /** The update benchmarks of `npm run bench`: disruption (the paper's experiment), scale, steady-state overhead. */
-import type { Strategy } from "../src/index.js";
-import { measureDisruption, type StrategyDisruption } from "../src/bench/disruption.js";
-import { measureOverhead } from "../src/bench/overhead.js";
-import { runScaleInChild, type ScaleResult } from "../src/bench/scale.js";
+import type { Strategy } from "../index.js";
+import { measureDisruption, type StrategyDisruption } from "./disruption.js";
+import { measureOverhead } from "./overhead.js";
+import { runScaleInChild, type ScaleResult } from "./scale.js";
 import type { BenchmarkOutput, Metric, Progress } from "./run.js";
 
 const ALL: readonly Strategy[] = ["naive", "snapshot", "synchronizer", "conservative", "rollback", "cut"];
