@@ -9,6 +9,7 @@
  * Nothing here reads the clock: the caller passes the date string.
  */
 import type { LatencyStats, StrategyDisruption, TimelinePoint } from "./disruption.js";
+import { DASH, escapeHtml, escapeMarkdown, fixed, markdownTable, seedList, short, wallMs, whole } from "./format.js";
 
 /** What was run, as the caller describes it. */
 export interface ReportMeta {
@@ -21,34 +22,7 @@ export interface ReportMeta {
   readonly title?: string;
 }
 
-// ---------------------------------------------------------------- formatting
-
-const DASH = "–";
-
-/** Rounded to `digits` decimals, trailing zeros dropped: 31.2857 -> "31.3", 85 -> "85", 8.04 -> "8". */
-export function short(x: number, digits = 1): string {
-  if (!Number.isFinite(x)) return DASH;
-  const p = 10 ** digits;
-  const r = Math.round(x * p) / p;
-  return String(r === 0 ? 0 : r);
-}
-
-/** Exactly `digits` decimals: ratios ("0.82"), means ("86.0"). */
-export function fixed(x: number, digits: number): string {
-  if (!Number.isFinite(x)) return DASH;
-  const s = x.toFixed(digits);
-  return /^-0(\.0*)?$/.test(s) ? s.slice(1) : s;
-}
-
-/** Whole numbers: throughput in req/s. */
-export function whole(x: number): string {
-  return short(x, 0);
-}
-
-/** Wall-clock ms: one decimal under 100, whole above. */
-function wallMs(x: number): string {
-  return Math.abs(x) >= 100 ? whole(x) : short(x, 1);
-}
+// ---------------------------------------------------------------- cells
 
 /** "p50 / p99 / max" of one window, or a dash if no request was issued in it. */
 export function latencyCell(l: LatencyStats): string {
@@ -59,31 +33,6 @@ export function latencyCell(l: LatencyStats): string {
 export function durationCell(d: StrategyDisruption["duration"]): string {
   if (!Number.isFinite(d.min)) return DASH; // no update finished
   return `${fixed(d.mean, 1)} (${short(d.min)}..${short(d.max)})`;
-}
-
-/** "1..20", "1, 4, 7", "1..3, 9". */
-export function seedList(seeds: readonly number[]): string {
-  const s = [...new Set(seeds)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < s.length; ) {
-    let j = i;
-    while (j + 1 < s.length && s[j + 1] === (s[j] as number) + 1) j++;
-    parts.push(j - i >= 2 ? `${s[i]}..${s[j]}` : s.slice(i, j + 1).join(", "));
-    i = j + 1;
-  }
-  return parts.join(", ");
-}
-
-/** Text for HTML element content and attribute values. */
-export function escapeHtml(x: unknown): string {
-  return String(x).replace(/[&<>"']/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;"));
-}
-
-/** Text for markdown (table cells included): markdown and HTML punctuation backslash-escaped, one line. */
-export function escapeMarkdown(x: unknown): string {
-  return String(x)
-    .replace(/[\r\n]+/g, " ")
-    .replace(/[\\`*_[\]<>|&~]/g, (c) => `\\${c}`);
 }
 
 // ---------------------------------------------------------------- the table
@@ -136,22 +85,17 @@ const WALL_COLUMNS: readonly { readonly head: string; readonly cell: (d: Strateg
   { head: "wall ms per run", cell: (d) => wallMs(d.wallMsPerRun) },
 ];
 
-function mdTable(heads: readonly string[], left: readonly boolean[], rows: readonly (readonly string[])[]): string {
-  const line = (cells: readonly string[]): string => `| ${cells.join(" | ")} |`;
-  return [line(heads.map(escapeMarkdown)), line(left.map((l) => (l ? "---" : "---:"))), ...rows.map((r) => line(r.map(escapeMarkdown)))].join("\n");
-}
-
 /**
  * The figures as markdown: one row per strategy in virtual time, then a small
  * table apart for the wall clock.
  */
 export function disruptionTable(results: readonly StrategyDisruption[]): string {
-  const virtual = mdTable(
+  const virtual = markdownTable(
     COLUMNS.map(mdHead),
     COLUMNS.map((c) => c.left === true),
     results.map((d) => COLUMNS.map((c) => c.cell(d))),
   );
-  const wall = mdTable(
+  const wall = markdownTable(
     WALL_COLUMNS.map((c) => c.head),
     WALL_COLUMNS.map((c) => c.left === true),
     results.map((d) => WALL_COLUMNS.map((c) => c.cell(d))),
@@ -311,7 +255,6 @@ const LATENCY: ChartKind = {
 const W = 570;
 const H = 240;
 const M = { left: 58, right: 18, top: 58, bottom: 42 };
-const f1 = (n: number): string => String(Math.round(n * 10) / 10);
 
 function chartSvg(d: StrategyDisruption, kind: ChartKind, xTicks: readonly number[], yTicks: readonly number[]): string {
   const xMax = xTicks[xTicks.length - 1] as number;
@@ -336,7 +279,7 @@ function chartSvg(d: StrategyDisruption, kind: ChartKind, xTicks: readonly numbe
     const band = (cls: string, from: number, to: number): void => {
       const a = Math.max(0, Math.min(xMax, from));
       const b = Math.max(0, Math.min(xMax, to));
-      if (b > a) o.push(`<rect class="${cls}" x="${f1(x(a))}" y="${M.top}" width="${f1(Math.max(0.5, x(b) - x(a)))}" height="${ph}"/>`);
+      if (b > a) o.push(`<rect class="${cls}" x="${short(x(a))}" y="${M.top}" width="${short(Math.max(0.5, x(b) - x(a)))}" height="${ph}"/>`);
     };
     band("side-window", tl.g - l, tl.g);
     band("side-window", tl.h, tl.h + l);
@@ -344,12 +287,12 @@ function chartSvg(d: StrategyDisruption, kind: ChartKind, xTicks: readonly numbe
   }
   // grid and axes
   for (const v of yTicks) {
-    o.push(`<line class="grid" x1="${M.left}" x2="${M.left + pw}" y1="${f1(y(v))}" y2="${f1(y(v))}"/>`);
-    o.push(`<text class="tick" x="${M.left - 6}" y="${f1(y(v) + 4)}" text-anchor="end">${escapeHtml(short(v, 2))}</text>`);
+    o.push(`<line class="grid" x1="${M.left}" x2="${M.left + pw}" y1="${short(y(v))}" y2="${short(y(v))}"/>`);
+    o.push(`<text class="tick" x="${M.left - 6}" y="${short(y(v) + 4)}" text-anchor="end">${escapeHtml(short(v, 2))}</text>`);
   }
   for (const t of xTicks) {
-    o.push(`<line class="tickmark" x1="${f1(x(t))}" x2="${f1(x(t))}" y1="${M.top + ph}" y2="${M.top + ph + 5}"/>`);
-    o.push(`<text class="tick" x="${f1(x(t))}" y="${M.top + ph + 17}" text-anchor="middle">${escapeHtml(short(t, 2))}</text>`);
+    o.push(`<line class="tickmark" x1="${short(x(t))}" x2="${short(x(t))}" y1="${M.top + ph}" y2="${M.top + ph + 5}"/>`);
+    o.push(`<text class="tick" x="${short(x(t))}" y="${M.top + ph + 17}" text-anchor="middle">${escapeHtml(short(t, 2))}</text>`);
   }
   o.push(`<line class="axis" x1="${M.left}" x2="${M.left + pw}" y1="${M.top + ph}" y2="${M.top + ph}"/>`);
   o.push(`<line class="axis" x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${M.top + ph}"/>`);
@@ -366,7 +309,7 @@ function chartSvg(d: StrategyDisruption, kind: ChartKind, xTicks: readonly numbe
       current = [];
       continue;
     }
-    current.push(`${f1(x(p.t + tl.bin / 2))},${f1(y(Math.min(v, yMax)))}`);
+    current.push(`${short(x(p.t + tl.bin / 2))},${short(y(Math.min(v, yMax)))}`);
   }
   if (current.length > 0) segments.push(current);
   const path = segments
@@ -381,11 +324,11 @@ function chartSvg(d: StrategyDisruption, kind: ChartKind, xTicks: readonly numbe
   }
   // G and H: G labelled to the left of its line, H to the right, so close ones do not collide
   const marker = (which: "g" | "h", t: number): void => {
-    const xm = f1(x(t));
+    const xm = short(x(t));
     o.push(`<line class="marker ${which}" data-t="${escapeHtml(t)}" x1="${xm}" x2="${xm}" y1="${M.top - 4}" y2="${M.top + ph}"/>`);
     const anchor = which === "g" ? "end" : "start";
     const dx = which === "g" ? -3 : 3;
-    o.push(`<text class="marker-label ${which}" x="${f1(x(t) + dx)}" y="${M.top - 6}" text-anchor="${anchor}">${escapeHtml(`${which.toUpperCase()} ${short(t)}`)}</text>`);
+    o.push(`<text class="marker-label ${which}" x="${short(x(t) + dx)}" y="${M.top - 6}" text-anchor="${anchor}">${escapeHtml(`${which.toUpperCase()} ${short(t)}`)}</text>`);
   };
   if (hasG) marker("g", tl.g);
   if (hasH) marker("h", tl.h);

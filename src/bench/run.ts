@@ -1,33 +1,39 @@
 /**
- * The benchmark runner behind `npm run bench`: runs the named benchmarks in
- * order and prints their results.
- *
- *   npm run bench                      every benchmark, human-readable
- *   npm run -s bench -- --json         one JSON object per benchmark per line on stdout
- *                                      (-s keeps npm's own banner off stdout)
- *   npm run bench -- sim-speed         only the benchmarks named
- *   npm run bench -- --list            the benchmarks there are
+ * The one benchmark runner, behind both `liveswap bench` and `npm run bench`
+ * (which runs `liveswap bench`): runs the named benchmarks (all of them when
+ * none is named) in order and prints their results.
  *
  * A benchmark reports its figures and whether the project's targets are met;
- * a missed target never makes the process exit non-zero (benchmarks never
- * fail the build). A benchmark that throws is a bug: the runner reports it,
- * goes on with the next one and exits 1 at the end.
+ * a missed target never fails the run (benchmarks never fail the build). A
+ * benchmark that throws is a bug: the runner reports it, goes on with the
+ * next one and answers false at the end.
  *
  * Adding a benchmark: write a function returning a BenchmarkOutput and add it
  * to BENCHMARKS below.
  */
+import type { Strategy } from "../core/update.js";
 import { simSpeedBenchmark } from "./sim-speed.js";
+import { tcpBenchmark } from "./tcp.js";
 import { disruptionBenchmark, overheadBenchmark, scaleBenchmark } from "./update-benches.js";
-import { measureTcp } from "./tcp.js";
+import { fixed } from "./format.js";
+import { progressDisplay, type ProgressStep } from "./progress.js";
 
-/** Called as a benchmark advances (done of total steps); the runner draws a bar on a terminal. */
-export type Progress = (done: number, total: number) => void;
-
-export type Metric = number | string | boolean;
+export interface BenchOptions {
+  /** The benchmarks to run, in BENCHMARKS order; empty runs every one. */
+  readonly names: readonly string[];
+  /** One JSON object per line on stdout instead of the human-readable report. */
+  readonly json: boolean;
+  /** Disruption: the strategies, seeds 1..seeds, the experiment's size, and where report.md / report.html go. */
+  readonly strategies: readonly Strategy[];
+  readonly seeds: number;
+  readonly nodes: number;
+  readonly entries: number;
+  readonly report?: string;
+}
 
 export interface BenchmarkOutput {
-  /** Flat figures, the JSON line's fields. */
-  readonly metrics: Readonly<Record<string, Metric>>;
+  /** The JSON lines (the runner adds the benchmark's name to each). */
+  readonly records: readonly object[];
   /** The human-readable report. */
   readonly lines: readonly string[];
 }
@@ -35,7 +41,7 @@ export interface BenchmarkOutput {
 export interface Benchmark {
   readonly name: string;
   readonly description: string;
-  run(progress?: Progress): Promise<BenchmarkOutput>;
+  run(o: BenchOptions, progress?: ProgressStep): Promise<BenchmarkOutput>;
 }
 
 export const BENCHMARKS: readonly Benchmark[] = [
@@ -46,103 +52,60 @@ export const BENCHMARKS: readonly Benchmark[] = [
   },
   {
     name: "disruption",
-    description: "the paper's experiment, every strategy, 5 seeds: throughput, latency, H-G vs bound, blocked time, costs",
+    description: "the paper's experiment, every strategy, several seeds: throughput, latency, H-G vs bound, blocked time, costs",
     run: disruptionBenchmark,
   },
   {
     name: "scale",
     description: "random graphs of 1,000 / 10,000 / 50,000 nodes updated with conservative and cut: wall time, peak RSS, H-G vs bound",
-    run: scaleBenchmark,
+    run: (_o, progress) => scaleBenchmark(progress),
   },
   {
     name: "overhead",
     description: "steady state: a plain system against systems whose strategy machinery is idle (target ratio 1.0)",
-    run: overheadBenchmark,
+    run: (_o, progress) => overheadBenchmark(progress),
   },
   {
     name: "tcp",
     description: "node processes over TCP: ping-pong messages/s against a raw net echo with the same framing (target ratio 0.5), swap pause p99 (target 5 ms)",
-    run: async (progress) => {
-      const r = await measureTcp(progress ? { onStep: progress } : {});
-      const p = r.swapPauseMs;
-      return {
-        metrics: { liveswapMsgsPerSec: r.liveswapMsgsPerSec, rawMsgsPerSec: r.rawMsgsPerSec, ratio: r.ratio, swapPauseP50Ms: p.p50, swapPauseP99Ms: p.p99, swapPauseMaxMs: p.max, swaps: r.swaps },
-        lines: [
-          `  messages between two node processes: ${r.liveswapMsgsPerSec.toFixed(0)}/s; raw net echo, same framing: ${r.rawMsgsPerSec.toFixed(0)}/s; ratio ${r.ratio.toFixed(2)} (target >= 0.5)`,
-          `  swap pause over ${r.swaps} swaps: p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, max ${p.max.toFixed(2)} ms, mean ${p.mean.toFixed(2)} ms (target p99 < 5 ms)`,
-        ],
-      };
-    },
+    run: (_o, progress) => tcpBenchmark(progress),
   },
 ];
 
-interface Args {
-  readonly json: boolean;
-  readonly list: boolean;
-  readonly names: readonly string[];
+/** `--list`: one line per benchmark. */
+export function benchmarkList(): string[] {
+  return BENCHMARKS.map((b) => `${b.name.padEnd(12)} ${b.description}`);
 }
 
-function parseArgs(argv: readonly string[]): Args {
-  let json = false;
-  let list = false;
-  const names: string[] = [];
-  for (const a of argv) {
-    if (a === "--json") json = true;
-    else if (a === "--list") list = true;
-    else if (a === "--help" || a === "-h") {
-      process.stdout.write("usage: npm run bench -- [--json] [--list] [name...]\n");
-      process.exit(0);
-    } else if (a.startsWith("-")) usage(`unknown option ${a}`);
-    else names.push(a);
-  }
-  return { json, list, names };
+/** The names that are no benchmark (empty when all are known). */
+export function unknownBenchmarks(names: readonly string[]): string[] {
+  return names.filter((n) => !BENCHMARKS.some((b) => b.name === n));
 }
 
-function usage(message: string): never {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--json] [--list] [name...]\n`);
-  process.exit(2);
-}
-
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  if (args.list) {
-    for (const b of BENCHMARKS) process.stdout.write(`${b.name.padEnd(12)} ${b.description}\n`);
-    return;
-  }
-  const unknown = args.names.filter((n) => !BENCHMARKS.some((b) => b.name === n));
-  if (unknown.length > 0) usage(`unknown benchmark(s) ${unknown.join(", ")}; one of ${BENCHMARKS.map((b) => b.name).join(", ")}`);
-  const chosen = args.names.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => args.names.includes(b.name));
-  let failed = false;
+/** Runs the chosen benchmarks, printing through `out`; false when one of them threw. */
+export async function runBenchmarks(o: BenchOptions, out: (line: string) => void): Promise<boolean> {
+  const chosen = o.names.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => o.names.includes(b.name));
+  let ok = true;
   for (const b of chosen) {
     // Progress goes to stderr so that --json leaves stdout to the JSON lines.
     process.stderr.write(`bench: running ${b.name}...\n`);
+    const display = o.json ? undefined : progressDisplay("steps");
     const start = process.hrtime.bigint();
-    const bar =
-      process.stderr.isTTY && !args.json
-        ? (done: number, total: number): void => {
-            const width = 30;
-            const filled = Math.round((done / total) * width);
-            process.stderr.write(`\r  [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`);
-            if (done === total) process.stderr.write("\n");
-          }
-        : undefined;
     try {
-      const out = await b.run(bar);
+      const result = await b.run(o, display?.step);
+      display?.end();
       const durationMs = Math.round(Number(process.hrtime.bigint() - start) / 1e6);
-      if (args.json) {
-        process.stdout.write(JSON.stringify({ benchmark: b.name, durationMs, ...out.metrics }) + "\n");
-      } else {
-        process.stdout.write(`${b.name} (${(durationMs / 1000).toFixed(1)} s)\n`);
-        for (const line of out.lines) process.stdout.write(`${line}\n`);
+      if (o.json) for (const r of result.records) out(JSON.stringify({ benchmark: b.name, durationMs, ...r }));
+      else {
+        out(`${b.name} (${fixed(durationMs / 1000, 1)} s)`);
+        for (const line of result.lines) out(line);
       }
     } catch (e) {
-      failed = true;
+      display?.end();
+      ok = false;
       const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
-      if (args.json) process.stdout.write(JSON.stringify({ benchmark: b.name, error }) + "\n");
-      else process.stdout.write(`${b.name}: FAILED\n${error}\n`);
+      out(o.json ? JSON.stringify({ benchmark: b.name, error }) : `${b.name}: FAILED\n${error}`);
     }
   }
-  if (failed) process.exitCode = 1;
+  return ok;
 }
-
-await main();

@@ -23,6 +23,8 @@ import { defineBehavior, type Behavior } from "../core/behavior.js";
 import { Rng } from "../core/rng.js";
 import { indexGraph, randomConnectedGraph, type Graph, type IndexedGraph } from "../harness/topologies.js";
 import { System } from "../system.js";
+import { count, fixed } from "./format.js";
+import type { BenchmarkOutput } from "./run.js";
 
 export interface SimSpeedOptions {
   /** Number of nodes (default 1000). */
@@ -282,10 +284,8 @@ export async function simSpeed(opts: SimSpeedOptions = {}): Promise<SimSpeedResu
 export const TARGET_EVENTS_PER_SEC = 1_000_000;
 export const TARGET_RATIO = 0.3;
 
-const fmt = (x: number): string => Math.round(x).toLocaleString("en-US");
-
-/** The runner's entry: run the default workload, return flat metrics and printable lines. */
-export async function simSpeedBenchmark(): Promise<{ metrics: Record<string, number | string | boolean>; lines: string[] }> {
+/** The runner's entry: run the default workload, return its flat metrics (one JSON record) and printable lines. */
+export async function simSpeedBenchmark(): Promise<BenchmarkOutput> {
   const r = await simSpeed({ repeat: 2 });
   const bare = r.bare as PassResult;
   const off = r.traceOff as PassResult;
@@ -319,17 +319,17 @@ export async function simSpeedBenchmark(): Promise<{ metrics: Record<string, num
   };
   const met = (ok: boolean): string => (ok ? "met" : "NOT met");
   const row = (label: string, p: PassResult, runs: readonly number[]): string =>
-    `  ${label.padEnd(18)} ${fmt(p.eventsPerSec).padStart(12)} events/s  ${fmt(p.events).padStart(10)} events  ${p.wallMs.toFixed(0).padStart(6)} ms  (runs: ${runs.map(fmt).join(", ")})`;
+    `  ${label.padEnd(18)} ${count(p.eventsPerSec).padStart(12)} events/s  ${count(p.events).padStart(10)} events  ${fixed(p.wallMs, 0).padStart(6)} ms  (runs: ${runs.map((x) => count(x)).join(", ")})`;
   const lines = [
     `workload: ${r.nodes} nodes, ${r.links} links, ${r.tokensPerNode} tokens/node x ${r.hops + 1} deliveries; seed ${r.seed}; best of ${r.repeat} runs each`,
     row("bare loop", bare, r.rates.bare),
     row("runtime, trace off", off, r.rates.traceOff),
     row("runtime, trace on", on, r.rates.traceOn),
-    `  trace on recorded ${fmt(on.traceEvents ?? 0)} trace events`,
-    `  ratio runtime/bare: trace off ${ratioOff.toFixed(3)}, trace on ${ratioOn.toFixed(3)}`,
+    `  trace on recorded ${count(on.traceEvents ?? 0)} trace events`,
+    `  ratio runtime/bare: trace off ${fixed(ratioOff, 3)}, trace on ${fixed(ratioOn, 3)}`,
     `  same run in all three (deliveries, timers, final virtual time ${bare.finalTime}, checksum, deliver events in the trace): ${metrics.sameRun ? "yes" : "NO"}`,
-    `  target >= ${fmt(TARGET_EVENTS_PER_SEC)} events/s: trace off ${met(metrics.targetRateMetTraceOff)}, trace on ${met(metrics.targetRateMetTraceOn)}`,
+    `  target >= ${count(TARGET_EVENTS_PER_SEC)} events/s: trace off ${met(metrics.targetRateMetTraceOff)}, trace on ${met(metrics.targetRateMetTraceOn)}`,
     `  target >= ${TARGET_RATIO} of bare: trace off ${met(metrics.targetRatioMetTraceOff)}, trace on ${met(metrics.targetRatioMetTraceOn)}`,
   ];
-  return { metrics, lines };
+  return { records: [metrics], lines };
 }

@@ -17,6 +17,9 @@ import { pack } from "../deploy/update-package.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import { encodeFrame, FrameDecoder } from "../network/tcp/frame.js";
 import { latencyStats, type LatencyStats } from "./disruption.js";
+import { fixed } from "./format.js";
+import type { ProgressStep } from "./progress.js";
+import type { BenchmarkOutput } from "./run.js";
 
 export interface TcpFigures {
   /** Ping-pong round trips per second (each is two messages). */
@@ -66,7 +69,7 @@ async function rawEcho(n: number, rounds: number): Promise<number> {
   return best;
 }
 
-export async function measureTcp(opts: { readonly messages?: number; readonly rounds?: number; readonly updates?: number; readonly onStep?: (done: number, total: number) => void } = {}): Promise<TcpFigures> {
+export async function measureTcp(opts: { readonly messages?: number; readonly rounds?: number; readonly updates?: number; readonly onStep?: ProgressStep } = {}): Promise<TcpFigures> {
   const n = opts.messages ?? 20_000;
   const rounds = opts.rounds ?? 3;
   const updates = opts.updates ?? 20;
@@ -118,4 +121,17 @@ export async function measureTcp(opts: { readonly messages?: number; readonly ro
     client.close();
     for (const s of started) s.child.kill("SIGTERM");
   }
+}
+
+/** The runner's entry: the default measurement, its figures (one JSON record) and printable lines. */
+export async function tcpBenchmark(progress?: ProgressStep): Promise<BenchmarkOutput> {
+  const r = await measureTcp(progress ? { onStep: progress } : {});
+  const p = r.swapPauseMs;
+  return {
+    records: [{ liveswapMsgsPerSec: r.liveswapMsgsPerSec, rawMsgsPerSec: r.rawMsgsPerSec, ratio: r.ratio, swapPauseP50Ms: p.p50, swapPauseP99Ms: p.p99, swapPauseMaxMs: p.max, swaps: r.swaps }],
+    lines: [
+      `  messages between two node processes: ${fixed(r.liveswapMsgsPerSec, 0)}/s; raw net echo, same framing: ${fixed(r.rawMsgsPerSec, 0)}/s; ratio ${fixed(r.ratio, 2)} (target >= 0.5)`,
+      `  swap pause over ${r.swaps} swaps: p50 ${fixed(p.p50, 2)} ms, p99 ${fixed(p.p99, 2)} ms, max ${fixed(p.max, 2)} ms, mean ${fixed(p.mean, 2)} ms (target p99 < 5 ms)`,
+    ],
+  };
 }

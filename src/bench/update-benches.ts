@@ -1,93 +1,72 @@
-/** The update benchmarks of `npm run bench`: disruption (the paper's experiment), scale, steady-state overhead. */
-import type { Strategy } from "../index.js";
-import { measureDisruption, type StrategyDisruption } from "./disruption.js";
+/** The update benchmarks: disruption (the paper's experiment), scale, steady-state overhead. */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Strategy } from "../core/update.js";
+import { measureDisruption } from "./disruption.js";
+import { fixed, seedList } from "./format.js";
 import { measureOverhead } from "./overhead.js";
+import type { ProgressStep } from "./progress.js";
+import { disruptionHtml, disruptionMarkdown, disruptionTable, rollbackExtras } from "./report.js";
+import type { BenchmarkOutput, BenchOptions } from "./run.js";
 import { runScaleInChild, type ScaleResult } from "./scale.js";
-import type { BenchmarkOutput, Metric, Progress } from "./run.js";
 
-const ALL: readonly Strategy[] = ["naive", "snapshot", "synchronizer", "conservative", "rollback", "cut"];
-const f0 = (x: number): string => x.toFixed(0);
-const f1 = (x: number): string => x.toFixed(1);
-const f2 = (x: number): string => x.toFixed(2);
-
-export function disruptionLines(results: readonly StrategyDisruption[]): string[] {
+export async function disruptionBenchmark(o: BenchOptions, progress?: ProgressStep): Promise<BenchmarkOutput> {
+  const seeds = Array.from({ length: o.seeds }, (_, i) => i + 1);
+  const results = await measureDisruption({ strategies: o.strategies, seeds, nodes: o.nodes, entries: o.entries, ...(progress ? { onRun: progress } : {}) });
   const lines = [
-    "virtual time (exact): throughput req/s before/during/after (ratio), latency p50/p99/max ms in each window, H-G vs bound, blocked ms/node",
+    `The paper's experiment: ${o.nodes} replicas x ${o.entries} entries, seeds ${seedList(seeds)}, update from the far end.`,
+    "",
+    disruptionTable(results),
+    ...rollbackExtras(results).map((x) => `\n${x.strategy}: ${x.text}`),
   ];
-  for (const r of results) {
-    const l = r.latency;
-    lines.push(
-      `  ${r.strategy.padEnd(13)} ${f0(r.throughput.before)}/${f0(r.throughput.during)}/${f0(r.throughput.after)} (${f2(r.throughput.ratio)})` +
-        `  lat ${f0(l.before.p50)}/${f0(l.before.p99)}/${f0(l.before.max)} | ${f0(l.during.p50)}/${f0(l.during.p99)}/${f0(l.during.max)} | ${f0(l.after.p50)}/${f0(l.after.p99)}/${f0(l.after.max)}` +
-        `  H-G ${f1(r.duration.mean)} vs ${f1(r.duration.bound)} (${f2(r.duration.ratioToBound)}x)` +
-        `  blocked ${f1(r.blocked.meanPerNode)}/${f0(r.blocked.maxPerNode)}` +
-        `  ctl ${f1(r.controlMessages)} held ${f1(r.heldMessages)} transformed ${f1(r.transformedMessages)} rolled back ${f1(r.rolledBackEvents)}` +
-        `  null reads ${r.nullReads} violations ${r.violations}` +
-        (r.rollback ? `  metadata ${f0(r.rollback.metadataBytesPerMessage)} B/msg, peak checkpoints ${r.rollback.peakCheckpoints}` : ""),
-    );
+  if (o.report !== undefined) {
+    mkdirSync(o.report, { recursive: true });
+    const meta = { nodes: o.nodes, entries: o.entries, seeds, date: new Date().toISOString().slice(0, 10) };
+    writeFileSync(join(o.report, "report.md"), disruptionMarkdown(results, meta));
+    writeFileSync(join(o.report, "report.html"), disruptionHtml(results, meta));
+    lines.push(`\nreport: ${join(o.report, "report.md")}, ${join(o.report, "report.html")}`);
   }
-  lines.push("wall clock: " + results.map((r) => `${r.strategy} ${f0(r.wallMsPerRun)} ms/run`).join(", "));
-  return lines;
+  return { records: results, lines };
 }
 
-export async function disruptionBenchmark(progress?: Progress): Promise<BenchmarkOutput> {
-  const seeds = [1, 2, 3, 4, 5];
-  const results = await measureDisruption({ strategies: ALL, seeds, ...(progress ? { onRun: progress } : {}) });
-  const metrics: Record<string, Metric> = { seeds: seeds.length };
-  for (const r of results) {
-    metrics[`${r.strategy}.ratio`] = r.throughput.ratio;
-    metrics[`${r.strategy}.durationMs`] = r.duration.mean;
-    metrics[`${r.strategy}.boundMs`] = r.duration.bound;
-    metrics[`${r.strategy}.duringP99Ms`] = r.latency.during.p99;
-    metrics[`${r.strategy}.nullReads`] = r.nullReads;
-    metrics[`${r.strategy}.violations`] = r.violations;
-  }
-  return { metrics, lines: disruptionLines(results) };
-}
-
-export function scaleLines(results: readonly ScaleResult[]): string[] {
-  return results.map(
-    (r) =>
-      `  ${String(r.nodes).padStart(6)} nodes ${r.strategy.padEnd(12)} update ${f0(r.wallMs.update)} ms wall (build ${f0(r.wallMs.build)}, run ${f0(r.wallMs.run)})` +
-      `  peak RSS ${f0(r.peakRssMb)} MB  ${f0(r.eventsPerSec)} events/s  H-G ${r.duration} ms vs bound ${f1(r.bound)} ms  ${r.controlMessages} control msgs`,
+function scaleLine(r: ScaleResult): string {
+  return (
+    `  ${String(r.nodes).padStart(6)} nodes ${r.strategy.padEnd(12)} update ${fixed(r.wallMs.update, 0)} ms wall, ` +
+    `whole run ${fixed(r.wallMs.build + r.wallMs.run, 0)} ms (build ${fixed(r.wallMs.build, 0)}, run ${fixed(r.wallMs.run, 0)}), ` +
+    `peak RSS ${fixed(r.peakRssMb, 0)} MB, ${fixed(r.eventsPerSec, 0)} events/s, H-G ${r.duration} ms (bound ${fixed(r.bound, 1)} ms), ${r.controlMessages} control msgs`
   );
 }
 
-export async function scaleBenchmark(progress?: Progress): Promise<BenchmarkOutput> {
+export async function scaleBenchmark(progress?: ProgressStep): Promise<BenchmarkOutput> {
   const sizes = [1000, 10000, 50000];
   const strategies: Strategy[] = ["conservative", "cut"];
   const results: ScaleResult[] = [];
-  let done = 0;
   for (const n of sizes) {
     for (const s of strategies) {
       results.push(await runScaleInChild(n, s));
-      progress?.(++done, sizes.length * strategies.length);
+      progress?.(results.length, sizes.length * strategies.length);
     }
-  }
-  const metrics: Record<string, Metric> = {};
-  for (const r of results) {
-    metrics[`${r.strategy}.${r.nodes}.updateWallMs`] = r.wallMs.update;
-    metrics[`${r.strategy}.${r.nodes}.peakRssMb`] = r.peakRssMb;
-    metrics[`${r.strategy}.${r.nodes}.durationMs`] = r.duration;
   }
   const tenK = results.filter((r) => r.nodes === 10000);
   const met = tenK.every((r) => r.wallMs.build + r.wallMs.run < 10_000 && r.peakRssMb < 2048);
   return {
-    metrics: { ...metrics, target10kMet: met },
-    lines: [...scaleLines(results), `  target (10,000 nodes: under 10 s of wall time and 2 GB RSS): ${met ? "met" : "NOT met"}`],
+    records: [...results, { target10kMet: met }],
+    lines: [
+      "Scale (wall clock; each size in its own process):",
+      ...results.map(scaleLine),
+      `  target (10,000 nodes: under 10 s of wall time and 2 GB RSS): ${met ? "met" : "NOT met"}`,
+    ],
   };
 }
 
-export async function overheadBenchmark(progress?: Progress): Promise<BenchmarkOutput> {
+export async function overheadBenchmark(progress?: ProgressStep): Promise<BenchmarkOutput> {
   const results = await measureOverhead();
   progress?.(1, 1);
-  const metrics: Record<string, Metric> = {};
-  for (const r of results) metrics[`${r.strategy}.ratio`] = r.ratio;
   return {
-    metrics,
+    records: results,
     lines: [
-      "  the same token workload (events/s, best of 5 interleaved rounds) on a plain system and on systems whose strategy machinery is idle (after one update):",
-      ...results.map((r) => `  ${r.strategy.padEnd(15)} ${f0(r.eventsPerSec)} events/s  ratio ${f2(r.ratio)}`),
+      "Steady-state overhead (wall clock): the same token workload (events/s, best of 5 interleaved rounds) on a plain system and on systems whose strategy machinery is idle (after one update):",
+      ...results.map((r) => `  ${r.strategy.padEnd(15)} ${fixed(r.eventsPerSec, 0)} events/s  ratio ${fixed(r.ratio, 2)}`),
       "  target 1.0; the second plain system ('none (control)') shows the noise floor of this machine",
     ],
   };
