@@ -8,11 +8,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { loadClusterFile } from "../deploy/cluster-file.js";
 import { ClusterClient } from "../deploy/cluster-client.js";
-import { clusterUp, nodeCommand } from "../deploy/cluster-processes.js";
+import { nodeCommand } from "../deploy/cluster-processes.js";
 import { keysInit } from "../deploy/keys.js";
-import { freePort } from "../deploy/test-cluster.js";
+import { startLocalCluster } from "../deploy/local-cluster.js";
 import { pack } from "../deploy/update-package.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import { encodeFrame, FrameDecoder } from "../network/tcp/frame.js";
@@ -79,14 +78,18 @@ export async function measureTcp(opts: { readonly messages?: number; readonly ro
   const dir = mkdtempSync(join(tmpdir(), "liveswap-tcp-bench-"));
   keysInit(join(dir, "keys"), []);
   const pump = resolve(here, import.meta.url.endsWith(".ts") ? "tcp-pump.ts" : "tcp-pump.js");
-  const nodes = ["a", "b", "c"];
-  const lines = ["nodes:"];
-  for (const id of nodes) lines.push(`  - { id: ${id}, address: "127.0.0.1:${await freePort()}", package: ${JSON.stringify(pump)}, behavior: pump-1 }`);
-  lines.push("links:", "  - [a, b]", "  - [b, c]", "trust:", `  signingKey: ${join(dir, "keys", "signing.pub")}`, "trace: traces");
-  writeFileSync(join(dir, "cluster.yaml"), `${lines.join("\n")}\n`);
-  const cluster = loadClusterFile(join(dir, "cluster.yaml"));
-  const started = await clusterUp(cluster, { timeoutMs: 60_000 });
-  const client = new ClusterClient(cluster);
+  const local = await startLocalCluster({
+    dir,
+    nodes: ["a", "b", "c"].map((id) => ({ id, package: pump, behavior: "pump-1" })),
+    links: [
+      ["a", "b"],
+      ["b", "c"],
+    ],
+    trust: { signingKey: join(dir, "keys", "signing.pub") },
+    // Traces to files, as a production cluster keeps them: in memory their garbage collection would show in the swap pause.
+    trace: "traces",
+  });
+  const client = new ClusterClient(local.cluster);
   try {
     // Messages: node a pumps to b and back, against the raw echo, interleaved so both see the same machine.
     let best = 0;
@@ -119,7 +122,7 @@ export async function measureTcp(opts: { readonly messages?: number; readonly ro
     };
   } finally {
     client.close();
-    for (const s of started) s.child.kill("SIGTERM");
+    await local.stop();
   }
 }
 
