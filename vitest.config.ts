@@ -10,7 +10,7 @@ export default defineConfig({
     },
   },
   test: {
-    include: ["src/**/*.test.ts", "examples/**/*.test.ts", "bench/**/*.test.ts", "test/**/*.test.ts"],
+    include: ["src/**/*.test.ts", "examples/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 60_000,
   },
 });

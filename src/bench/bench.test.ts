@@ -11,7 +11,7 @@ describe("the benchmarks run (smoke, 3 nodes)", () => {
   it("liveswap bench prints a record per strategy and writes the report", async () => {
     const dir = mkdtempSync(join(tmpdir(), "liveswap-bench-"));
     const lines: string[] = [];
-    await buildProgram((l) => lines.push(l)).parseAsync(["node", "liveswap", "bench", "--nodes", "3", "--entries", "5", "--seeds", "1", "--strategy", "naive,cut", "--json", "--report", dir]);
+    await buildProgram((l) => lines.push(l)).parseAsync(["node", "liveswap", "bench", "disruption", "--nodes", "3", "--entries", "5", "--seeds", "1", "--strategy", "naive,cut", "--json", "--report", dir]);
     const records = lines.map((l) => JSON.parse(l));
     expect(records.map((r) => r.strategy)).toEqual(["naive", "cut"]);
     const cut = records[1];

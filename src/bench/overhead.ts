@@ -8,7 +8,8 @@
  */
 import type { Strategy } from "../core/update.js";
 import { System } from "../system.js";
-import { randomGraph, tokenUpdate, tokenV1 } from "./workload.js";
+import { randomConnectedGraph } from "../harness/topologies.js";
+import { install, tokenUpdate, tokenV1 } from "../harness/workload.js";
 
 export interface OverheadResult {
   /** "none" and "none (control)": two plain systems; their ratio is the measurement's noise floor. */
@@ -30,10 +31,9 @@ async function workload(sys: System, nodes: readonly string[], tokens: number, h
 }
 
 async function system(strategy: Strategy | "none" | "none (control)", nodes: number): Promise<{ sys: System; ids: readonly string[] }> {
-  const g = randomGraph(nodes, 4, 3);
+  const g = randomConnectedGraph(nodes, 4, 3);
   const sys = new System({ seed: 3, trace: false });
-  for (const n of g.nodes) sys.create(n, tokenV1);
-  for (const [a, b] of g.links) sys.link(a, b);
+  install(sys, g, tokenV1);
   if (strategy !== "none" && strategy !== "none (control)") await sys.update(tokenUpdate, { strategy, root: g.nodes[0] as string });
   await sys.settle();
   return { sys, ids: g.nodes };

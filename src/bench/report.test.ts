@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Strategy } from "../index.js";
 import { measureDisruption, type StrategyDisruption } from "./disruption.js";
-import { disruptionHtml, disruptionMarkdown, disruptionTable, niceTicks, seedList, type ReportMeta } from "./report.js";
+import { seedList } from "./format.js";
+import { disruptionHtml, disruptionMarkdown, disruptionTable, niceTicks, type ReportMeta } from "./report.js";
 
 let results: StrategyDisruption[];
 const meta: ReportMeta = { nodes: 3, entries: 5, seeds: [1], date: "2025-06-01 (caller's string)" };

@@ -9,6 +9,7 @@
  * Nothing here reads the clock: the caller passes the date string.
  */
 import type { LatencyStats, StrategyDisruption, TimelinePoint } from "./disruption.js";
+import { DASH, escapeHtml, escapeMarkdown, fixed, markdownTable, seedList, short, wallMs, whole } from "./format.js";
 
 /** What was run, as the caller describes it. */
 export interface ReportMeta {
@@ -21,34 +22,7 @@ export interface ReportMeta {
   readonly title?: string;
 }
 
-// ---------------------------------------------------------------- formatting
-
-const DASH = "–";
-
-/** Rounded to `digits` decimals, trailing zeros dropped: 31.2857 -> "31.3", 85 -> "85", 8.04 -> "8". */
-export function short(x: number, digits = 1): string {
-  if (!Number.isFinite(x)) return DASH;
-  const p = 10 ** digits;
-  const r = Math.round(x * p) / p;
-  return String(r === 0 ? 0 : r);
-}
-
-/** Exactly `digits` decimals: ratios ("0.82"), means ("86.0"). */
-export function fixed(x: number, digits: number): string {
-  if (!Number.isFinite(x)) return DASH;
-  const s = x.toFixed(digits);
-  return /^-0(\.0*)?$/.test(s) ? s.slice(1) : s;
-}
-
-/** Whole numbers: throughput in req/s. */
-export function whole(x: number): string {
-  return short(x, 0);
-}
-
-/** Wall-clock ms: one decimal under 100, whole above. */
-function wallMs(x: number): string {
-  return Math.abs(x) >= 100 ? whole(x) : short(x, 1);
-}
+// ---------------------------------------------------------------- cells
 
 /** "p50 / p99 / max" of one window, or a dash if no request was issued in it. */
 export function latencyCell(l: LatencyStats): string {
@@ -59,31 +33,6 @@ export function latencyCell(l: LatencyStats): string {
 export function durationCell(d: StrategyDisruption["duration"]): string {
   if (!Number.isFinite(d.min)) return DASH; // no update finished
   return `${fixed(d.mean, 1)} (${short(d.min)}..${short(d.max)})`;
-}
-
-/** "1..20", "1, 4, 7", "1..3, 9". */
-export function seedList(seeds: readonly number[]): string {
-  const s = [...new Set(seeds)].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < s.length; ) {
-    let j = i;
-    while (j + 1 < s.length && s[j + 1] === (s[j] as number) + 1) j++;
-    parts.push(j - i >= 2 ? `${s[i]}..${s[j]}` : s.slice(i, j + 1).join(", "));
-    i = j + 1;
-  }
-  return parts.join(", ");
-}
-
-/** Text for HTML element content and attribute values. */
-export function escapeHtml(x: unknown): string {
-  return String(x).replace(/[&<>"']/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;"));
-}
-
-/** Text for markdown (table cells included): markdown and HTML punctuation backslash-escaped, one line. */
-export function escapeMarkdown(x: unknown): string {
-  return String(x)
-    .replace(/[\r\n]+/g, " ")
-    .replace(/[\\`*_[\]<>|&~]/g, (c) => `\\${c}`);
 }
 
 // ---------------------------------------------------------------- the table
@@ -136,22 +85,17 @@ const WALL_COLUMNS: readonly { readonly head: string; readonly cell: (d: Strateg
   { head: "wall ms per run", cell: (d) => wallMs(d.wallMsPerRun) },
 ];
 
-function mdTable(heads: readonly string[], left: readonly boolean[], rows: readonly (readonly string[])[]): string {
-  const line = (cells: readonly string[]): string => `| ${cells.join(" | ")} |`;
-  return [line(heads.map(escapeMarkdown)), line(left.map((l) => (l ? "---" : "---:"))), ...rows.map((r) => line(r.map(escapeMarkdown)))].join("\n");
-}
-
 /**
  * The figures as markdown: one row per strategy in virtual time, then a small
  * table apart for the wall clock.
  */
 export function disruptionTable(results: readonly StrategyDisruption[]): string {
-  const virtual = mdTable(
+  const virtual = markdownTable(
     COLUMNS.map(mdHead),
     COLUMNS.map((c) => c.left === true),
     results.map((d) => COLUMNS.map((c) => c.cell(d))),
   );
-  const wall = mdTable(
+  const wall = markdownTable(
     WALL_COLUMNS.map((c) => c.head),
     WALL_COLUMNS.map((c) => c.left === true),
     results.map((d) => WALL_COLUMNS.map((c) => c.cell(d))),
@@ -311,99 +255,130 @@ const LATENCY: ChartKind = {
 const W = 570;
 const H = 240;
 const M = { left: 58, right: 18, top: 58, bottom: 42 };
-const f1 = (n: number): string => String(Math.round(n * 10) / 10);
 
-function chartSvg(d: StrategyDisruption, kind: ChartKind, xTicks: readonly number[], yTicks: readonly number[]): string {
+/** One chart's plot area: virtual ms to x, the chart's value to y. */
+interface Plot {
+  readonly pw: number;
+  readonly ph: number;
+  readonly xMax: number;
+  readonly yMax: number;
+  readonly x: (t: number) => number;
+  readonly y: (v: number) => number;
+}
+
+function plotOf(xTicks: readonly number[], yTicks: readonly number[]): Plot {
   const xMax = xTicks[xTicks.length - 1] as number;
   const yMax = yTicks[yTicks.length - 1] as number;
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
-  const x = (t: number): number => M.left + (t / xMax) * pw;
-  const y = (v: number): number => M.top + ph - (v / yMax) * ph;
-  const tl = d.timeline;
-  const o: string[] = [];
+  return { pw, ph, xMax, yMax, x: (t) => M.left + (t / xMax) * pw, y: (v) => M.top + ph - (v / yMax) * ph };
+}
+
+function chartSvg(d: StrategyDisruption, kind: ChartKind, xTicks: readonly number[], yTicks: readonly number[]): string {
+  const p = plotOf(xTicks, yTicks);
   const label = `${d.strategy}: ${kind.title} over virtual time`;
-  o.push(
+  return [
     `<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${escapeHtml(label)}" data-strategy="${escapeHtml(d.strategy)}" data-chart="${kind.key}">`,
-  );
-  o.push(`<title>${escapeHtml(label)}</title>`);
-  // update window shading, behind everything
-  const hasG = Number.isFinite(tl.g);
-  const hasH = Number.isFinite(tl.h);
-  if (hasG && hasH) {
-    // the measurement windows: before [G - L, G), during [G, H], after (H, H + L]
-    const l = Math.max(tl.h - tl.g, 1);
-    const band = (cls: string, from: number, to: number): void => {
-      const a = Math.max(0, Math.min(xMax, from));
-      const b = Math.max(0, Math.min(xMax, to));
-      if (b > a) o.push(`<rect class="${cls}" x="${f1(x(a))}" y="${M.top}" width="${f1(Math.max(0.5, x(b) - x(a)))}" height="${ph}"/>`);
-    };
-    band("side-window", tl.g - l, tl.g);
-    band("side-window", tl.h, tl.h + l);
-    band("window", tl.g, tl.h);
-  }
-  // grid and axes
+    `<title>${escapeHtml(label)}</title>`,
+    // update window shading, behind everything
+    ...windowBands(d.timeline, p),
+    ...axes(kind, p, xTicks, yTicks),
+    ...series(d.timeline, kind, p),
+    ...markers(d.timeline, p),
+    ...legend(kind),
+    "</svg>",
+  ].join("\n");
+}
+
+/** The measurement windows: before [G - L, G), during [G, H], after (H, H + L]. */
+function windowBands(tl: StrategyDisruption["timeline"], p: Plot): string[] {
+  if (!Number.isFinite(tl.g) || !Number.isFinite(tl.h)) return [];
+  const l = Math.max(tl.h - tl.g, 1);
+  const band = (cls: string, from: number, to: number): string[] => {
+    const a = Math.max(0, Math.min(p.xMax, from));
+    const b = Math.max(0, Math.min(p.xMax, to));
+    return b > a ? [`<rect class="${cls}" x="${short(p.x(a))}" y="${M.top}" width="${short(Math.max(0.5, p.x(b) - p.x(a)))}" height="${p.ph}"/>`] : [];
+  };
+  return [...band("side-window", tl.g - l, tl.g), ...band("side-window", tl.h, tl.h + l), ...band("window", tl.g, tl.h)];
+}
+
+/** Grid, ticks, axes and their labels. */
+function axes(kind: ChartKind, p: Plot, xTicks: readonly number[], yTicks: readonly number[]): string[] {
+  const o: string[] = [];
   for (const v of yTicks) {
-    o.push(`<line class="grid" x1="${M.left}" x2="${M.left + pw}" y1="${f1(y(v))}" y2="${f1(y(v))}"/>`);
-    o.push(`<text class="tick" x="${M.left - 6}" y="${f1(y(v) + 4)}" text-anchor="end">${escapeHtml(short(v, 2))}</text>`);
+    o.push(`<line class="grid" x1="${M.left}" x2="${M.left + p.pw}" y1="${short(p.y(v))}" y2="${short(p.y(v))}"/>`);
+    o.push(`<text class="tick" x="${M.left - 6}" y="${short(p.y(v) + 4)}" text-anchor="end">${escapeHtml(short(v, 2))}</text>`);
   }
   for (const t of xTicks) {
-    o.push(`<line class="tickmark" x1="${f1(x(t))}" x2="${f1(x(t))}" y1="${M.top + ph}" y2="${M.top + ph + 5}"/>`);
-    o.push(`<text class="tick" x="${f1(x(t))}" y="${M.top + ph + 17}" text-anchor="middle">${escapeHtml(short(t, 2))}</text>`);
+    o.push(`<line class="tickmark" x1="${short(p.x(t))}" x2="${short(p.x(t))}" y1="${M.top + p.ph}" y2="${M.top + p.ph + 5}"/>`);
+    o.push(`<text class="tick" x="${short(p.x(t))}" y="${M.top + p.ph + 17}" text-anchor="middle">${escapeHtml(short(t, 2))}</text>`);
   }
-  o.push(`<line class="axis" x1="${M.left}" x2="${M.left + pw}" y1="${M.top + ph}" y2="${M.top + ph}"/>`);
-  o.push(`<line class="axis" x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${M.top + ph}"/>`);
-  o.push(`<text class="axis-label" x="${M.left + pw / 2}" y="${H - 6}" text-anchor="middle">virtual time (ms)</text>`);
-  o.push(`<text class="axis-label" transform="translate(14 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(kind.yLabel)}</text>`);
-  // the series: a point at each bin's middle; bins without a value break the line
+  o.push(`<line class="axis" x1="${M.left}" x2="${M.left + p.pw}" y1="${M.top + p.ph}" y2="${M.top + p.ph}"/>`);
+  o.push(`<line class="axis" x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${M.top + p.ph}"/>`);
+  o.push(`<text class="axis-label" x="${M.left + p.pw / 2}" y="${H - 6}" text-anchor="middle">virtual time (ms)</text>`);
+  o.push(`<text class="axis-label" transform="translate(14 ${M.top + p.ph / 2}) rotate(-90)" text-anchor="middle">${escapeHtml(kind.yLabel)}</text>`);
+  return o;
+}
+
+/** The series: a point at each bin's middle; bins without a value break the line, and a point alone is a dot. */
+function series(tl: StrategyDisruption["timeline"], kind: ChartKind, p: Plot): string[] {
   const segments: string[][] = [];
   let current: string[] = [];
-  const dots: string[] = [];
-  for (const p of tl.points) {
-    const v = kind.value(p);
+  for (const point of tl.points) {
+    const v = kind.value(point);
     if (v === null || !Number.isFinite(v)) {
       if (current.length > 0) segments.push(current);
       current = [];
       continue;
     }
-    current.push(`${f1(x(p.t + tl.bin / 2))},${f1(y(Math.min(v, yMax)))}`);
+    current.push(`${short(p.x(point.t + tl.bin / 2))},${short(p.y(Math.min(v, p.yMax)))}`);
   }
   if (current.length > 0) segments.push(current);
   const path = segments
     .filter((s) => s.length > 1)
     .map((s) => `M${s.join("L")}`)
     .join("");
-  for (const s of segments) if (s.length === 1) dots.push(s[0] as string);
-  if (path !== "") o.push(`<path class="series" d="${path}" stroke="${kind.color}"/>`);
-  for (const p of dots) {
-    const [cx, cy] = p.split(",");
+  const o = path !== "" ? [`<path class="series" d="${path}" stroke="${kind.color}"/>`] : [];
+  for (const s of segments) {
+    if (s.length !== 1) continue;
+    const [cx, cy] = (s[0] as string).split(",");
     o.push(`<circle class="dot" cx="${cx}" cy="${cy}" r="2.2" fill="${kind.color}"/>`);
   }
-  // G and H: G labelled to the left of its line, H to the right, so close ones do not collide
-  const marker = (which: "g" | "h", t: number): void => {
-    const xm = f1(x(t));
-    o.push(`<line class="marker ${which}" data-t="${escapeHtml(t)}" x1="${xm}" x2="${xm}" y1="${M.top - 4}" y2="${M.top + ph}"/>`);
+  return o;
+}
+
+/** G and H: G labelled to the left of its line, H to the right, so close ones do not collide. */
+function markers(tl: StrategyDisruption["timeline"], p: Plot): string[] {
+  const marker = (which: "g" | "h", t: number): string[] => {
+    const xm = short(p.x(t));
     const anchor = which === "g" ? "end" : "start";
     const dx = which === "g" ? -3 : 3;
-    o.push(`<text class="marker-label ${which}" x="${f1(x(t) + dx)}" y="${M.top - 6}" text-anchor="${anchor}">${escapeHtml(`${which.toUpperCase()} ${short(t)}`)}</text>`);
+    return [
+      `<line class="marker ${which}" data-t="${escapeHtml(t)}" x1="${xm}" x2="${xm}" y1="${M.top - 4}" y2="${M.top + p.ph}"/>`,
+      `<text class="marker-label ${which}" x="${short(p.x(t) + dx)}" y="${M.top - 6}" text-anchor="${anchor}">${escapeHtml(`${which.toUpperCase()} ${short(t)}`)}</text>`,
+    ];
   };
-  if (hasG) marker("g", tl.g);
-  if (hasH) marker("h", tl.h);
-  if (!hasG && !hasH) o.push(`<text class="tick" x="${M.left + pw / 2}" y="${M.top - 6}" text-anchor="middle">update failed: no G, no H</text>`);
-  // legend, above the plot: the series and the markers, then the windows
+  const hasG = Number.isFinite(tl.g);
+  const hasH = Number.isFinite(tl.h);
+  if (!hasG && !hasH) return [`<text class="tick" x="${M.left + p.pw / 2}" y="${M.top - 6}" text-anchor="middle">update failed: no G, no H</text>`];
+  return [...(hasG ? marker("g", tl.g) : []), ...(hasH ? marker("h", tl.h) : [])];
+}
+
+/** Above the plot: the series and the markers, then the windows. */
+function legend(kind: ChartKind): string[] {
   const ly = 15;
   const ly2 = 31;
-  o.push(`<line x1="${M.left}" x2="${M.left + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${kind.color}" stroke-width="2"/>`);
-  o.push(`<text class="legend" x="${M.left + 23}" y="${ly}">${escapeHtml(kind.series)}</text>`);
   const lm = M.left + 290;
-  o.push(`<line class="marker" x1="${lm + 6}" x2="${lm + 6}" y1="${ly - 11}" y2="${ly + 3}"/>`);
-  o.push(`<text class="legend" x="${lm + 12}" y="${ly}">G, H: update start, end</text>`);
-  o.push(`<rect class="window" x="${M.left}" y="${ly2 - 10}" width="18" height="12"/>`);
-  o.push(`<text class="legend" x="${M.left + 23}" y="${ly2}">during: G..H</text>`);
-  o.push(`<rect class="side-window" x="${M.left + 110}" y="${ly2 - 10}" width="18" height="12"/>`);
-  o.push(`<text class="legend" x="${M.left + 133}" y="${ly2}">before, after: windows as long as H - G</text>`);
-  o.push("</svg>");
-  return o.join("\n");
+  return [
+    `<line x1="${M.left}" x2="${M.left + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${kind.color}" stroke-width="2"/>`,
+    `<text class="legend" x="${M.left + 23}" y="${ly}">${escapeHtml(kind.series)}</text>`,
+    `<line class="marker" x1="${lm + 6}" x2="${lm + 6}" y1="${ly - 11}" y2="${ly + 3}"/>`,
+    `<text class="legend" x="${lm + 12}" y="${ly}">G, H: update start, end</text>`,
+    `<rect class="window" x="${M.left}" y="${ly2 - 10}" width="18" height="12"/>`,
+    `<text class="legend" x="${M.left + 23}" y="${ly2}">during: G..H</text>`,
+    `<rect class="side-window" x="${M.left + 110}" y="${ly2 - 10}" width="18" height="12"/>`,
+    `<text class="legend" x="${M.left + 133}" y="${ly2}">before, after: windows as long as H - G</text>`,
+  ];
 }
 
 // ---------------------------------------------------------------- the page

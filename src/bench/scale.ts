@@ -11,7 +11,8 @@ import { Topology } from "../core/topology.js";
 import type { Strategy } from "../core/update.js";
 import { System } from "../system.js";
 import { eccentricity } from "../update/orientation.js";
-import { randomGraph, tokenUpdate, tokenV1 } from "./workload.js";
+import { randomConnectedGraph } from "../harness/topologies.js";
+import { install, tokenUpdate, tokenV1 } from "../harness/workload.js";
 
 export interface ScaleResult {
   readonly nodes: number;
@@ -32,10 +33,9 @@ export interface ScaleResult {
 /** One scale run in this process. */
 export async function runScale(nodes: number, strategy: Strategy, seed = 1): Promise<ScaleResult> {
   const t0 = performance.now();
-  const g = randomGraph(nodes, 4, seed);
+  const g = randomConnectedGraph(nodes, 4, seed);
   const sys = new System({ seed, trace: false });
-  for (const n of g.nodes) sys.create(n, tokenV1);
-  for (const [a, b] of g.links) sys.link(a, b);
+  install(sys, g, tokenV1);
   const rng = new Rng(seed);
   const root = rng.pick(g.nodes);
   const topo = new Topology();

@@ -8,15 +8,17 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { loadClusterFile } from "../deploy/cluster-file.js";
 import { ClusterClient } from "../deploy/cluster-client.js";
-import { clusterUp, nodeCommand } from "../deploy/cluster-processes.js";
+import { nodeCommand } from "../deploy/cluster-processes.js";
 import { keysInit } from "../deploy/keys.js";
-import { freePort } from "../deploy/test-cluster.js";
+import { startLocalCluster } from "../deploy/local-cluster.js";
 import { pack } from "../deploy/update-package.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import { encodeFrame, FrameDecoder } from "../network/tcp/frame.js";
 import { latencyStats, type LatencyStats } from "./disruption.js";
+import { fixed } from "./format.js";
+import type { ProgressStep } from "./progress.js";
+import type { BenchmarkOutput } from "./run.js";
 
 export interface TcpFigures {
   /** Ping-pong round trips per second (each is two messages). */
@@ -66,7 +68,7 @@ async function rawEcho(n: number, rounds: number): Promise<number> {
   return best;
 }
 
-export async function measureTcp(opts: { readonly messages?: number; readonly rounds?: number; readonly updates?: number; readonly onStep?: (done: number, total: number) => void } = {}): Promise<TcpFigures> {
+export async function measureTcp(opts: { readonly messages?: number; readonly rounds?: number; readonly updates?: number; readonly onStep?: ProgressStep } = {}): Promise<TcpFigures> {
   const n = opts.messages ?? 20_000;
   const rounds = opts.rounds ?? 3;
   const updates = opts.updates ?? 20;
@@ -76,14 +78,18 @@ export async function measureTcp(opts: { readonly messages?: number; readonly ro
   const dir = mkdtempSync(join(tmpdir(), "liveswap-tcp-bench-"));
   keysInit(join(dir, "keys"), []);
   const pump = resolve(here, import.meta.url.endsWith(".ts") ? "tcp-pump.ts" : "tcp-pump.js");
-  const nodes = ["a", "b", "c"];
-  const lines = ["nodes:"];
-  for (const id of nodes) lines.push(`  - { id: ${id}, address: "127.0.0.1:${await freePort()}", package: ${JSON.stringify(pump)}, behavior: pump-1 }`);
-  lines.push("links:", "  - [a, b]", "  - [b, c]", "trust:", `  signingKey: ${join(dir, "keys", "signing.pub")}`, "trace: traces");
-  writeFileSync(join(dir, "cluster.yaml"), `${lines.join("\n")}\n`);
-  const cluster = loadClusterFile(join(dir, "cluster.yaml"));
-  const started = await clusterUp(cluster, { timeoutMs: 60_000 });
-  const client = new ClusterClient(cluster);
+  const local = await startLocalCluster({
+    dir,
+    nodes: ["a", "b", "c"].map((id) => ({ id, package: pump, behavior: "pump-1" })),
+    links: [
+      ["a", "b"],
+      ["b", "c"],
+    ],
+    trust: { signingKey: join(dir, "keys", "signing.pub") },
+    // Traces to files, as a production cluster keeps them: in memory their garbage collection would show in the swap pause.
+    trace: "traces",
+  });
+  const client = new ClusterClient(local.cluster);
   try {
     // Messages: node a pumps to b and back, against the raw echo, interleaved so both see the same machine.
     let best = 0;
@@ -116,6 +122,19 @@ export async function measureTcp(opts: { readonly messages?: number; readonly ro
     };
   } finally {
     client.close();
-    for (const s of started) s.child.kill("SIGTERM");
+    await local.stop();
   }
+}
+
+/** The runner's entry: the default measurement, its figures (one JSON record) and printable lines. */
+export async function tcpBenchmark(progress?: ProgressStep): Promise<BenchmarkOutput> {
+  const r = await measureTcp(progress ? { onStep: progress } : {});
+  const p = r.swapPauseMs;
+  return {
+    records: [{ liveswapMsgsPerSec: r.liveswapMsgsPerSec, rawMsgsPerSec: r.rawMsgsPerSec, ratio: r.ratio, swapPauseP50Ms: p.p50, swapPauseP99Ms: p.p99, swapPauseMaxMs: p.max, swaps: r.swaps }],
+    lines: [
+      `  messages between two node processes: ${fixed(r.liveswapMsgsPerSec, 0)}/s; raw net echo, same framing: ${fixed(r.rawMsgsPerSec, 0)}/s; ratio ${fixed(r.ratio, 2)} (target >= 0.5)`,
+      `  swap pause over ${r.swaps} swaps: p50 ${fixed(p.p50, 2)} ms, p99 ${fixed(p.p99, 2)} ms, max ${fixed(p.max, 2)} ms, mean ${fixed(p.mean, 2)} ms (target p99 < 5 ms)`,
+    ],
+  };
 }

@@ -12,7 +12,7 @@ import { jsonCodec } from "../network/tcp/codec.js";
 import { ClusterClient } from "./cluster-client.js";
 import { keysInit } from "./keys.js";
 import { clusterUp, type StartedNode } from "./cluster-processes.js";
-import { startDbCluster, type TestCluster } from "./test-cluster.js";
+import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.js";
 import { pack } from "./update-package.js";
 
 const NODES = 7;

@@ -1,14 +1,18 @@
 /**
- * A random workload around one update, for property tests of the strategies:
- * tokens wander the topology (the relay fixtures) before, during and after the
- * update, which starts at a random moment from a random root.
+ * Workloads: tokens wandering a graph. The property tests of the strategies
+ * run the relay fixtures before, during and after an update started at a
+ * random moment from a random root (runWorkload); the benchmarks run a
+ * bare token program whose update changes nothing the workload could feel
+ * (tokenV1, tokenUpdate).
  */
+import { defineBehavior, type Behavior } from "../core/behavior.js";
+import type { NodeId } from "../core/ids.js";
 import { Rng } from "../core/rng.js";
-import type { Strategy, UpdateReport } from "../core/update.js";
+import { defineUpdate, type Strategy, type Update, type UpdateReport } from "../core/update.js";
 import type { CheckReport } from "../check/checker.js";
 import { System, type SystemOptions } from "../system.js";
 import { relayUpdate, relayV1 } from "../scenarios/relay.js";
-import { makeTopology, type TopologyKind } from "./topologies.js";
+import { makeTopology, type Graph, type TopologyKind } from "./topologies.js";
 
 export interface WorkloadCase {
   readonly kind: TopologyKind;
@@ -36,8 +40,7 @@ export interface WorkloadOutcome {
 export async function runWorkload(strategy: Strategy, c: WorkloadCase, options: SystemOptions = {}): Promise<WorkloadOutcome> {
   const spec = makeTopology(c.kind, c.nodes, c.topologySeed);
   const sys = new System({ seed: c.seed, ...options });
-  for (const n of spec.nodes) sys.create(n, relayV1);
-  for (const [a, b] of spec.links) sys.link(a, b);
+  install(sys, spec, relayV1);
   const rng = new Rng(c.seed ^ 0x9e37);
   const asks: Promise<unknown>[] = [];
   const token = (label: string): void => {
@@ -57,3 +60,44 @@ export async function runWorkload(strategy: Strategy, c: WorkloadCase, options: 
   await sys.settle();
   return { report, check: sys.check(), versions: sys.nodes().map((n) => sys.version(n)), links: spec.links.length, system: sys };
 }
+
+/** Every node of the graph created with one behavior, then every link, in the graph's order. */
+export function install(sys: System, g: Graph, behavior: Behavior): void {
+  for (const n of g.nodes) sys.create(n, behavior);
+  for (const [a, b] of g.links) sys.link(a, b);
+}
+
+/** A token with a hop budget: a node forwards it to a neighbour chosen by how many tokens it has seen. */
+export interface TokenRequest {
+  readonly hops: number;
+}
+
+function tokenBehavior(version: string): Behavior<number, number, TokenRequest, string> {
+  return defineBehavior<number, number, TokenRequest, string>({
+    version,
+    init: () => 0,
+    receive(count, hops, _from, ctx) {
+      if (hops > 0) {
+        const ns = ctx.neighbors();
+        ctx.send(ns[count % ns.length] as NodeId, hops - 1);
+      }
+      return count + 1;
+    },
+    request(count, req, id, ctx) {
+      const ns = ctx.neighbors();
+      ctx.send(ns[count % ns.length] as NodeId, req.hops);
+      ctx.respond(id, "sent");
+      return count;
+    },
+  });
+}
+
+export const tokenV1 = tokenBehavior("token@1");
+/** The same code under a new version: an update that changes nothing the workload could feel. */
+export const tokenV2 = tokenBehavior("token@2");
+export const tokenUpdate: Update = defineUpdate<number, number, number, number>({
+  from: tokenV1,
+  to: tokenV2,
+  state: (s) => s,
+  message: (m) => [m],
+});

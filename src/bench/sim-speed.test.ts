@@ -1,14 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { randomConnectedGraph, simSpeed } from "./sim-speed.js";
+import { indexGraph, randomConnectedGraph } from "../harness/topologies.js";
+import { simSpeed } from "./sim-speed.js";
 
 describe("sim-speed benchmark (smoke, no timing)", () => {
   it("builds a connected graph of the asked mean degree, the same for the same seed", () => {
     const g = randomConnectedGraph(50, 4, 3);
     expect(g.links.length).toBe(100);
+    const { adj } = indexGraph(g);
     const seen = new Set([0]);
     const queue = [0];
     for (let i = 0; i < queue.length; i++) {
-      for (const m of g.adj[queue[i] as number] as number[]) {
+      for (const m of adj[queue[i] as number] as number[]) {
         if (!seen.has(m)) {
           seen.add(m);
           queue.push(m);

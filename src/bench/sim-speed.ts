@@ -19,9 +19,12 @@
  * the result reports both final clocks and a checksum so that a test can hold
  * them equal.
  */
-import { defineBehavior, type Behavior } from "../src/core/behavior.js";
-import { Rng } from "../src/core/rng.js";
-import { System } from "../src/system.js";
+import { defineBehavior, type Behavior } from "../core/behavior.js";
+import { Rng } from "../core/rng.js";
+import { indexGraph, randomConnectedGraph, type Graph, type IndexedGraph } from "../harness/topologies.js";
+import { System } from "../system.js";
+import { count, fixed } from "./format.js";
+import type { BenchmarkOutput } from "./run.js";
 
 export interface SimSpeedOptions {
   /** Number of nodes (default 1000). */
@@ -81,45 +84,6 @@ export interface SimSpeedResult {
 const DELAY = { min: 1, max: 10 } as const;
 /** The start timers are spread over this many virtual ms. */
 const START_SPREAD = 10;
-
-/** Names that sort like their indices, so the runtime's sorted neighbor lists match the bare loop's. */
-function nodeName(i: number, width: number): string {
-  return `n${String(i).padStart(width, "0")}`;
-}
-
-export interface Graph {
-  readonly n: number;
-  /** Neighbors of each node, ascending. */
-  readonly adj: readonly (readonly number[])[];
-  readonly links: readonly (readonly [number, number])[];
-}
-
-/** A seeded random connected graph: a random spanning tree, then random extra links until links = n * degree / 2. */
-export function randomConnectedGraph(n: number, degree: number, seed: number): Graph {
-  if (!Number.isInteger(n) || n < 2) throw new RangeError(`randomConnectedGraph: need at least 2 nodes, got ${n}`);
-  const rng = new Rng(seed);
-  const target = Math.min(Math.round((n * degree) / 2), (n * (n - 1)) / 2);
-  const seen = new Set<number>();
-  const links: [number, number][] = [];
-  const add = (i: number, j: number): void => {
-    if (i === j) return;
-    const a = Math.min(i, j);
-    const b = Math.max(i, j);
-    const key = a * n + b;
-    if (seen.has(key)) return;
-    seen.add(key);
-    links.push([a, b]);
-  };
-  for (let i = 1; i < n; i++) add(rng.int(0, i - 1), i);
-  while (links.length < target) add(rng.int(0, n - 1), rng.int(0, n - 1));
-  const adj: number[][] = Array.from({ length: n }, () => []);
-  for (const [a, b] of links) {
-    (adj[a] as number[]).push(b);
-    (adj[b] as number[]).push(a);
-  }
-  for (const list of adj) list.sort((x, y) => x - y);
-  return { n, adj, links };
-}
 
 interface Counters {
   deliveries: number;
@@ -186,18 +150,17 @@ function result(c: Counters, wallMs: number, finalTime: number, checksum: number
 
 /** The runtime: a seeded System running the token workload until it settles. Timed from the System's construction to the end of settle(). */
 export async function runRuntime(g: Graph, tokensPerNode: number, hops: number, seed: number, trace: boolean): Promise<PassResult> {
-  const width = String(g.n - 1).length;
-  const names = Array.from({ length: g.n }, (_, i) => nodeName(i, width));
+  const names = g.nodes;
   const indexOf = new Map(names.map((name, i) => [name, i] as const));
   const counters: Counters = { deliveries: 0, timers: 0, requests: 0, checksum: 0 };
   const behavior = tokenBehavior(counters, indexOf, tokensPerNode, hops);
   const start = process.hrtime.bigint();
   const sys = new System({ seed, delay: DELAY, trace });
   for (const name of names) sys.create(name, behavior);
-  for (const [a, b] of g.links) sys.link(names[a] as string, names[b] as string);
+  for (const [a, b] of g.links) sys.link(a, b);
   await sys.settle();
   const wallMs = elapsedMs(start);
-  const checksum = withNodeCounts(counters.checksum, (i) => sys.state(names[i] as string) as number, g.n);
+  const checksum = withNodeCounts(counters.checksum, (i) => sys.state(names[i] as string) as number, names.length);
   const out = result(counters, wallMs, sys.now(), checksum, trace ? sys.trace() : undefined);
   await sys.close();
   return out;
@@ -211,7 +174,7 @@ interface BareEvent {
   readonly hops: number;
 }
 
-type HeapModule = typeof import("../src/core/binary-heap.js");
+type HeapModule = typeof import("../core/binary-heap.js");
 let bareHeapModule: Promise<HeapModule> | undefined;
 
 /**
@@ -222,18 +185,18 @@ let bareHeapModule: Promise<HeapModule> | undefined;
  * -15% for each). A separate instance lets each side be as fast as it is by itself.
  */
 function loadBareHeap(): Promise<HeapModule> {
-  const spec: string = "../src/core/binary-heap.js?bare-loop";
+  const spec: string = "../core/binary-heap.js?bare-loop";
   bareHeapModule ??= import(spec) as Promise<HeapModule>;
   return bareHeapModule;
 }
 
 /** The same deliveries without the runtime: one heap, one Rng, typed arrays. Timed from its setup to the last event. */
-export async function runBare(g: Graph, tokensPerNode: number, hops: number, seed: number): Promise<PassResult> {
+export async function runBare(g: IndexedGraph, tokensPerNode: number, hops: number, seed: number): Promise<PassResult> {
   const { BinaryHeap: Heap } = await loadBareHeap();
   const counters: Counters = { deliveries: 0, timers: 0, requests: 0, checksum: 0 };
   const start = process.hrtime.bigint();
-  const n = g.n;
   const adj = g.adj;
+  const n = adj.length;
   // Directed channel u -> adj[u][j] is slot offset[u] + j; last scheduled delivery time on it.
   const offset = new Int32Array(n + 1);
   for (let u = 0; u < n; u++) offset[u + 1] = (offset[u] as number) + (adj[u] as readonly number[]).length;
@@ -284,10 +247,11 @@ export async function simSpeed(opts: SimSpeedOptions = {}): Promise<SimSpeedResu
   const seed = opts.seed ?? 7;
   const passes = opts.passes ?? ["bare", "traceOff", "traceOn"];
   const g = randomConnectedGraph(nodes, degree, seed);
+  const indexed = indexGraph(g);
   if (opts.warmup ?? true) {
     const w = randomConnectedGraph(Math.min(nodes, 200), degree, seed + 1);
     for (let i = 0; i < 3; i++) {
-      await runBare(w, 2, 199, seed + 1);
+      await runBare(indexGraph(w), 2, 199, seed + 1);
       await runRuntime(w, 2, 199, seed + 1, false);
       await runRuntime(w, 2, 99, seed + 1, true);
     }
@@ -309,7 +273,7 @@ export async function simSpeed(opts: SimSpeedOptions = {}): Promise<SimSpeedResu
   };
   for (let i = 0; i < repeat; i++) {
     // Trace on last in each round: the trace it keeps would otherwise burden the others' garbage collection.
-    if (passes.includes("bare")) keep("bare", await runBare(g, tokensPerNode, hops, seed));
+    if (passes.includes("bare")) keep("bare", await runBare(indexed, tokensPerNode, hops, seed));
     if (passes.includes("traceOff")) keep("traceOff", await runRuntime(g, tokensPerNode, hops, seed, false));
     if (passes.includes("traceOn")) keep("traceOn", await runRuntime(g, tokensPerNode, hops, seed, true));
   }
@@ -320,10 +284,8 @@ export async function simSpeed(opts: SimSpeedOptions = {}): Promise<SimSpeedResu
 export const TARGET_EVENTS_PER_SEC = 1_000_000;
 export const TARGET_RATIO = 0.3;
 
-const fmt = (x: number): string => Math.round(x).toLocaleString("en-US");
-
-/** The runner's entry: run the default workload, return flat metrics and printable lines. */
-export async function simSpeedBenchmark(): Promise<{ metrics: Record<string, number | string | boolean>; lines: string[] }> {
+/** The runner's entry: run the default workload, return its flat metrics (one JSON record) and printable lines. */
+export async function simSpeedBenchmark(): Promise<BenchmarkOutput> {
   const r = await simSpeed({ repeat: 2 });
   const bare = r.bare as PassResult;
   const off = r.traceOff as PassResult;
@@ -357,17 +319,17 @@ export async function simSpeedBenchmark(): Promise<{ metrics: Record<string, num
   };
   const met = (ok: boolean): string => (ok ? "met" : "NOT met");
   const row = (label: string, p: PassResult, runs: readonly number[]): string =>
-    `  ${label.padEnd(18)} ${fmt(p.eventsPerSec).padStart(12)} events/s  ${fmt(p.events).padStart(10)} events  ${p.wallMs.toFixed(0).padStart(6)} ms  (runs: ${runs.map(fmt).join(", ")})`;
+    `  ${label.padEnd(18)} ${count(p.eventsPerSec).padStart(12)} events/s  ${count(p.events).padStart(10)} events  ${fixed(p.wallMs, 0).padStart(6)} ms  (runs: ${runs.map((x) => count(x)).join(", ")})`;
   const lines = [
     `workload: ${r.nodes} nodes, ${r.links} links, ${r.tokensPerNode} tokens/node x ${r.hops + 1} deliveries; seed ${r.seed}; best of ${r.repeat} runs each`,
     row("bare loop", bare, r.rates.bare),
     row("runtime, trace off", off, r.rates.traceOff),
     row("runtime, trace on", on, r.rates.traceOn),
-    `  trace on recorded ${fmt(on.traceEvents ?? 0)} trace events`,
-    `  ratio runtime/bare: trace off ${ratioOff.toFixed(3)}, trace on ${ratioOn.toFixed(3)}`,
+    `  trace on recorded ${count(on.traceEvents ?? 0)} trace events`,
+    `  ratio runtime/bare: trace off ${fixed(ratioOff, 3)}, trace on ${fixed(ratioOn, 3)}`,
     `  same run in all three (deliveries, timers, final virtual time ${bare.finalTime}, checksum, deliver events in the trace): ${metrics.sameRun ? "yes" : "NO"}`,
-    `  target >= ${fmt(TARGET_EVENTS_PER_SEC)} events/s: trace off ${met(metrics.targetRateMetTraceOff)}, trace on ${met(metrics.targetRateMetTraceOn)}`,
+    `  target >= ${count(TARGET_EVENTS_PER_SEC)} events/s: trace off ${met(metrics.targetRateMetTraceOff)}, trace on ${met(metrics.targetRateMetTraceOn)}`,
     `  target >= ${TARGET_RATIO} of bare: trace off ${met(metrics.targetRatioMetTraceOff)}, trace on ${met(metrics.targetRatioMetTraceOn)}`,
   ];
-  return { metrics, lines };
+  return { records: [metrics], lines };
 }

@@ -1,0 +1,111 @@
+/**
+ * The one benchmark runner, behind both `liveswap bench` and `npm run bench`
+ * (which runs `liveswap bench`): runs the named benchmarks (all of them when
+ * none is named) in order and prints their results.
+ *
+ * A benchmark reports its figures and whether the project's targets are met;
+ * a missed target never fails the run (benchmarks never fail the build). A
+ * benchmark that throws is a bug: the runner reports it, goes on with the
+ * next one and answers false at the end.
+ *
+ * Adding a benchmark: write a function returning a BenchmarkOutput and add it
+ * to BENCHMARKS below.
+ */
+import type { Strategy } from "../core/update.js";
+import { simSpeedBenchmark } from "./sim-speed.js";
+import { tcpBenchmark } from "./tcp.js";
+import { disruptionBenchmark, overheadBenchmark, scaleBenchmark } from "./update-benches.js";
+import { fixed } from "./format.js";
+import { progressDisplay, type ProgressStep } from "./progress.js";
+
+export interface BenchOptions {
+  /** The benchmarks to run, in BENCHMARKS order; empty runs every one. */
+  readonly names: readonly string[];
+  /** One JSON object per line on stdout instead of the human-readable report. */
+  readonly json: boolean;
+  /** Disruption: the strategies, seeds 1..seeds, the experiment's size, and where report.md / report.html go. */
+  readonly strategies: readonly Strategy[];
+  readonly seeds: number;
+  readonly nodes: number;
+  readonly entries: number;
+  readonly report?: string;
+}
+
+export interface BenchmarkOutput {
+  /** The JSON lines (the runner adds the benchmark's name to each). */
+  readonly records: readonly object[];
+  /** The human-readable report. */
+  readonly lines: readonly string[];
+}
+
+export interface Benchmark {
+  readonly name: string;
+  readonly description: string;
+  run(o: BenchOptions, progress?: ProgressStep): Promise<BenchmarkOutput>;
+}
+
+export const BENCHMARKS: readonly Benchmark[] = [
+  {
+    name: "sim-speed",
+    description: "events/s of the simulated runtime (trace off and on) against a bare heap loop doing the same deliveries",
+    run: () => simSpeedBenchmark(),
+  },
+  {
+    name: "disruption",
+    description: "the paper's experiment, every strategy, several seeds: throughput, latency, H-G vs bound, blocked time, costs",
+    run: disruptionBenchmark,
+  },
+  {
+    name: "scale",
+    description: "random graphs of 1,000 / 10,000 / 50,000 nodes updated with conservative and cut: wall time, peak RSS, H-G vs bound",
+    run: (_o, progress) => scaleBenchmark(progress),
+  },
+  {
+    name: "overhead",
+    description: "steady state: a plain system against systems whose strategy machinery is idle (target ratio 1.0)",
+    run: (_o, progress) => overheadBenchmark(progress),
+  },
+  {
+    name: "tcp",
+    description: "node processes over TCP: ping-pong messages/s against a raw net echo with the same framing (target ratio 0.5), swap pause p99 (target 5 ms)",
+    run: (_o, progress) => tcpBenchmark(progress),
+  },
+];
+
+/** `--list`: one line per benchmark. */
+export function benchmarkList(): string[] {
+  return BENCHMARKS.map((b) => `${b.name.padEnd(12)} ${b.description}`);
+}
+
+/** The names that are no benchmark (empty when all are known). */
+export function unknownBenchmarks(names: readonly string[]): string[] {
+  return names.filter((n) => !BENCHMARKS.some((b) => b.name === n));
+}
+
+/** Runs the chosen benchmarks, printing through `out`; false when one of them threw. */
+export async function runBenchmarks(o: BenchOptions, out: (line: string) => void): Promise<boolean> {
+  const chosen = o.names.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => o.names.includes(b.name));
+  let ok = true;
+  for (const b of chosen) {
+    // Progress goes to stderr so that --json leaves stdout to the JSON lines.
+    process.stderr.write(`bench: running ${b.name}...\n`);
+    const display = o.json ? undefined : progressDisplay("steps");
+    const start = process.hrtime.bigint();
+    try {
+      const result = await b.run(o, display?.step);
+      display?.end();
+      const durationMs = Math.round(Number(process.hrtime.bigint() - start) / 1e6);
+      if (o.json) for (const r of result.records) out(JSON.stringify({ benchmark: b.name, durationMs, ...r }));
+      else {
+        out(`${b.name} (${fixed(durationMs / 1000, 1)} s)`);
+        for (const line of result.lines) out(line);
+      }
+    } catch (e) {
+      display?.end();
+      ok = false;
+      const error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      out(o.json ? JSON.stringify({ benchmark: b.name, error }) : `${b.name}: FAILED\n${error}`);
+    }
+  }
+  return ok;
+}

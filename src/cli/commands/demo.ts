@@ -1,0 +1,108 @@
+/** `liveswap demo`: the paper's experiment on the simulated network, one row per strategy. */
+import { writeFileSync } from "node:fs";
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { DASH, fixed, plainTable } from "../../bench/format.js";
+import { toNdjson } from "../../core/trace/ndjson.js";
+import { availableStrategies, STRATEGIES, type Strategy, type TraceEvent } from "../../index.js";
+import { runExperiment, type ExperimentResult } from "../../scenarios/replicated-db/experiment.js";
+import { integer, strategyList, type Out } from "../options.js";
+
+export function registerDemo(program: Command, out: Out): void {
+  program
+    .command("demo")
+    .description("the paper's experiment on the simulated network: replicated databases, search-key update, global reads during the update")
+    .addOption(new Option("--strategy <names>", `strategy, or a comma-separated list (default: every available one: ${availableStrategies().join(", ")})`).argParser(strategyList))
+    .addOption(new Option("--seed <n>", "seed of the simulated network").default(1).argParser(integer("--seed", 0)))
+    .addOption(new Option("--nodes <n>", "replicas on the line").default(7).argParser(integer("--nodes", 2)))
+    .addOption(new Option("--entries <n>", "entries per replica").default(38).argParser(integer("--entries", 1)))
+    .option("--trace <file>", "write the trace as NDJSON (one file per strategy when several run)")
+    .option("--json", "one JSON object per strategy, one per line", false)
+    .action(async (o: { strategy?: Strategy[]; seed: number; nodes: number; entries: number; trace?: string; json: boolean }) => {
+      const strategies = o.strategy ?? availableStrategies();
+      const unavailable = strategies.filter((s) => !availableStrategies().includes(s));
+      if (unavailable.length > 0) {
+        throw new InvalidArgumentError(`strategy ${unavailable.join(", ")} is not available in this version yet (available: ${availableStrategies().join(", ")})`);
+      }
+      await runDemo({ strategies, seed: o.seed, nodes: o.nodes, entries: o.entries, json: o.json, ...(o.trace !== undefined ? { trace: o.trace } : {}) }, out);
+    });
+}
+
+export interface DemoOptions {
+  readonly strategies: readonly Strategy[];
+  readonly seed: number;
+  readonly nodes: number;
+  readonly entries: number;
+  readonly trace?: string;
+  readonly json: boolean;
+}
+
+/** The machine-readable line of one strategy (the shape is part of the CLI's contract). */
+export function demoRecord(r: ExperimentResult): object {
+  return {
+    strategy: r.strategy,
+    nodes: r.nodes,
+    entries: r.entries,
+    reads: r.reads,
+    violations: r.violations,
+    update: r.update,
+    throughput: r.throughput,
+    seed: r.seed,
+    replicasIdentical: r.replicasIdentical,
+  };
+}
+
+/** The file one strategy's trace goes to: FILE itself for one strategy, FILE with the strategy inserted for several. */
+export function traceFileFor(file: string, strategy: Strategy, several: boolean): string {
+  if (!several) return file;
+  const dot = file.lastIndexOf(".");
+  return dot > 0 ? `${file.slice(0, dot)}.${strategy}${file.slice(dot)}` : `${file}.${strategy}`;
+}
+
+export async function runDemo(o: DemoOptions, out: Out): Promise<ExperimentResult[]> {
+  const results: ExperimentResult[] = [];
+  for (const strategy of o.strategies) {
+    const r = await runExperiment({ strategy, seed: o.seed, nodes: o.nodes, entries: o.entries });
+    results.push(r);
+    if (o.trace !== undefined) writeFileSync(traceFileFor(o.trace, strategy, o.strategies.length > 1), toNdjson(r.system.trace() as TraceEvent[]));
+    await r.system.close();
+    if (o.json) out(JSON.stringify(demoRecord(r)));
+  }
+  if (!o.json) printDemo(o, results, out);
+  return results;
+}
+
+/** The human-readable table of the demo, and what went wrong per strategy. */
+function printDemo(o: DemoOptions, results: readonly ExperimentResult[], out: Out): void {
+  out(
+    `The paper's experiment: a line of ${o.nodes} replicated databases x ${o.entries} entries, global reads from r0, ` +
+      `writes and local reads everywhere, the search-key update started from r${o.nodes - 1} (seed ${o.seed}; virtual ms).\n`,
+  );
+  const fmt = (x: number): string => fixed(x, 0);
+  out(
+    plainTable(
+      ["strategy", "global reads", "answered", "with null", "correctness", "awareness", "termination", "H-G ms", "control msgs", "req/s before", "during", "after", "replicas"],
+      results.map((r) => [
+        r.strategy,
+        String(r.reads.issued),
+        String(r.reads.answered),
+        String(r.reads.withNull),
+        String(r.violations.correctness),
+        String(r.violations.awareness),
+        String(r.violations.termination),
+        "error" in r.update ? "failed" : fmt(r.update.finishedAt - r.update.startedAt),
+        "error" in r.update ? DASH : String(r.update.controlMessages),
+        fmt(r.throughput.before),
+        fmt(r.throughput.during),
+        fmt(r.throughput.after),
+        r.replicasIdentical ? "identical" : "DIVERGED",
+      ]),
+    ),
+  );
+  for (const r of results) {
+    if ("error" in r.update) out(`\n${r.strategy}: the update failed: ${r.update.error}`);
+    const first = r.check.violations[0];
+    if (first !== undefined) out(`\n${r.strategy}: ${r.check.violations.length} violation(s); first at ${first.at} ms: [${first.invariant}] ${first.message}`);
+  }
+  const missing = STRATEGIES.filter((s) => !availableStrategies().includes(s));
+  if (missing.length > 0) out(`\n(not available yet: ${missing.join(", ")})`);
+}

@@ -1,0 +1,90 @@
+/** `liveswap fuzz`: many seeded runs of a scenario; a failure is shrunk, written as a trace and a diagram, and given a replay command. */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Option, type Command } from "commander";
+import { progressDisplay } from "../../bench/progress.js";
+import { toNdjson } from "../../core/trace/ndjson.js";
+import type { Strategy } from "../../core/update.js";
+import { fuzz, replayCommand, type CaseResult } from "../../harness/fuzz.js";
+import type { Scenario } from "../../harness/scenario.js";
+import { writeSpaceTimeHtml } from "../../viz/viz-command.js";
+import { describeCase, problemsOf, summary } from "../case-report.js";
+import { integer, oneStrategy, type Out } from "../options.js";
+import { builtInScenarios, loadScenario } from "../scenarios.js";
+
+interface FuzzOptions {
+  readonly scenario: string;
+  readonly strategy: Strategy;
+  readonly runs: number;
+  readonly seed: number;
+  readonly nodes?: number;
+  readonly out: string;
+  readonly json: boolean;
+}
+
+export function registerFuzz(program: Command, out: Out): void {
+  program
+    .command("fuzz")
+    .description("run many seeded simulations of a scenario with a strategy; on a failure print a shrunk counterexample, write its trace and exit 1")
+    .option("--scenario <name|path>", `a built-in scenario (${builtInScenarios().join(", ")}) or a module exporting \`scenario\``, "replicated-db")
+    .addOption(new Option("--strategy <name>", "the strategy to fuzz").default("naive").argParser(oneStrategy))
+    .addOption(new Option("--runs <n>", "how many runs").default(200).argParser(integer("--runs", 1)))
+    .addOption(new Option("--seed <n>", "seed of the first run (run i uses seed + i)").default(1).argParser(integer("--seed", 0)))
+    .addOption(new Option("--nodes <n>", "fix the node count (default: drawn per run)").argParser(integer("--nodes", 1)))
+    .option("--out <dir>", "where counterexample traces go", "liveswap-fuzz")
+    .option("--json", "print one JSON object with the outcome", false)
+    .action((o: FuzzOptions) => runFuzz(o, out));
+}
+
+async function runFuzz(o: FuzzOptions, out: Out): Promise<void> {
+  const scenario = await loadScenario(o.scenario);
+  const display = o.json ? undefined : progressDisplay("runs");
+  const outcome = await fuzz(scenario, o.strategy, {
+    runs: o.runs,
+    seed: o.seed,
+    ...(o.nodes !== undefined ? { overrides: { nodes: o.nodes } } : {}),
+    ...(display !== undefined ? { onRun: display.step } : {}),
+  });
+  display?.end();
+  if (outcome.failure === undefined) {
+    if (o.json) out(JSON.stringify({ scenario: scenario.name, strategy: o.strategy, runs: outcome.runs, failed: false }));
+    else out(`${outcome.runs} runs of ${scenario.name} under ${o.strategy}: no violation (seeds ${o.seed}..${o.seed + o.runs - 1})`);
+    return;
+  }
+  reportFailure(o, scenario, outcome.runs, outcome.failure, out);
+  process.exitCode = 1;
+}
+
+/** Writes the shrunk counterexample's trace and diagram, and prints how to replay it. */
+function reportFailure(o: FuzzOptions, scenario: Scenario, runs: number, failure: { readonly original: CaseResult; readonly shrunk: CaseResult }, out: Out): void {
+  const { original, shrunk } = failure;
+  mkdirSync(o.out, { recursive: true });
+  const file = join(o.out, `${scenario.name}-${o.strategy}-seed${shrunk.params.seed}.ndjson`);
+  writeFileSync(file, toNdjson(shrunk.trace));
+  const page = file.replace(/\.ndjson$/, ".html");
+  writeSpaceTimeHtml(file, { output: page, title: `${scenario.name} under ${o.strategy}: shrunk counterexample (seed ${shrunk.params.seed})` });
+  const replay = replayCommand(o.scenario, o.strategy, shrunk.params, file);
+  if (o.json) {
+    out(
+      JSON.stringify({
+        scenario: scenario.name,
+        strategy: o.strategy,
+        runs,
+        failed: true,
+        original: summary(original),
+        shrunk: summary(shrunk),
+        trace: file,
+        diagram: page,
+        replay,
+      }),
+    );
+    return;
+  }
+  out(`${scenario.name} under ${o.strategy}: run ${runs} (seed ${original.params.seed}) failed.`);
+  out(`original: ${describeCase(original)}`);
+  out(`shrunk:   ${describeCase(shrunk)}`);
+  for (const line of problemsOf(shrunk).slice(0, 10)) out(`  ${line}`);
+  out(`trace: ${file}`);
+  out(`space-time diagram: ${page}`);
+  out(`replay: ${replay}`);
+}

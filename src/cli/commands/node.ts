@@ -1,0 +1,22 @@
+/** `liveswap node`: one node of a cluster in this process. */
+import type { Command } from "commander";
+import { loadClusterFile } from "../../deploy/cluster-file.js";
+import { NodeDaemon } from "../../deploy/node-daemon.js";
+import type { Out } from "../options.js";
+
+export function registerNode(program: Command, out: Out): void {
+  program
+    .command("node")
+    .description("run one node of a cluster in this process (listens on its address, links to its neighbours)")
+    .requiredOption("--cluster <file>", "the cluster file (YAML)")
+    .requiredOption("--id <id>", "which node of the file this process is")
+    .option("--unlinked", "start with no links (as `ctl create` does); `ctl link` adds them", false)
+    .action(async (o: { cluster: string; id: string; unlinked: boolean }) => {
+      const cluster = loadClusterFile(o.cluster);
+      const daemon = await NodeDaemon.start(cluster, o.id, { log: (l) => out(l), onStop: () => process.exit(0), unlinked: o.unlinked });
+      const stop = (): void => void daemon.stop();
+      process.on("SIGTERM", stop);
+      process.on("SIGINT", stop);
+      await new Promise(() => undefined); // serve until stopped
+    });
+}

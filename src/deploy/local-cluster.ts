@@ -1,0 +1,82 @@
+/**
+ * A cluster started on this machine from a cluster file written on the fly:
+ * every node on a free loopback port, as a process of its own. The TCP
+ * benchmark measures one; tests start them too (test/support/db-cluster.ts).
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { loadClusterFile, type Cluster } from "./cluster-file.js";
+import { clusterUp, type StartedNode } from "./cluster-processes.js";
+
+/** A free loopback port (the OS picks it; we release it at once). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** A node of the file, without its address (each gets a free port). */
+export interface LocalNodeSpec {
+  readonly id: string;
+  readonly package: string;
+  readonly behavior: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/** The cluster file's fields (see cluster-file.ts), paths absolute or relative to `dir`. */
+export interface LocalClusterSpec {
+  readonly nodes: readonly LocalNodeSpec[];
+  readonly links: readonly (readonly [string, string])[];
+  readonly trust?: { readonly signingKey: string };
+  readonly tls?: { readonly ca: string; readonly control: { readonly cert: string; readonly key: string } };
+  /** Where nodes write their traces; without it they keep them in memory. */
+  readonly trace?: string;
+  /** Where cluster.yaml goes (default: a fresh temporary directory). */
+  readonly dir?: string;
+  /** How long to wait for every node to answer (default 60 s: a loaded machine starts processes slowly). */
+  readonly timeoutMs?: number;
+}
+
+export interface LocalCluster {
+  readonly dir: string;
+  readonly cluster: Cluster;
+  readonly nodes: readonly StartedNode[];
+  /** Stops every node and waits for its process to exit. */
+  stop(): Promise<void>;
+}
+
+export async function startLocalCluster(spec: LocalClusterSpec): Promise<LocalCluster> {
+  const dir = spec.dir ?? mkdtempSync(join(tmpdir(), "liveswap-cluster-"));
+  const nodes = [];
+  for (const n of spec.nodes) nodes.push({ id: n.id, address: `127.0.0.1:${await freePort()}`, package: n.package, behavior: n.behavior, ...(n.cert ? { cert: n.cert } : {}), ...(n.key ? { key: n.key } : {}) });
+  const file = {
+    nodes,
+    links: spec.links.map(([a, b]) => [a, b]),
+    ...(spec.trust ? { trust: spec.trust } : {}),
+    ...(spec.tls ? { tls: spec.tls } : {}),
+    ...(spec.trace !== undefined ? { trace: spec.trace } : {}),
+  };
+  writeFileSync(join(dir, "cluster.yaml"), stringify(file));
+  const cluster = loadClusterFile(join(dir, "cluster.yaml"));
+  const started = await clusterUp(cluster, { timeoutMs: spec.timeoutMs ?? 60_000 });
+  return { dir, cluster, nodes: started, stop: () => stopNodes(started) };
+}
+
+async function stopNodes(nodes: readonly StartedNode[]): Promise<void> {
+  await Promise.all(
+    nodes.map(
+      (n) =>
+        new Promise<void>((r) => {
+          if (n.child.exitCode !== null || n.child.signalCode !== null) return r();
+          n.child.once("exit", () => r());
+          n.child.kill("SIGTERM");
+        }),
+    ),
+  );
+}

@@ -1,0 +1,27 @@
+import { join, resolve } from "node:path";
+import { startLocalCluster, type LocalCluster } from "../../src/deploy/local-cluster.js";
+
+export type TestCluster = LocalCluster;
+
+/**
+ * A cluster of the replicated database as local processes, for tests: a line
+ * r0 - r1 - ... , each node on a free port, with mutual TLS when `keys` (a
+ * directory made by keysInit) is given.
+ */
+export async function startDbCluster(opts: { readonly nodes: number; readonly keys?: string; readonly dir?: string; readonly traceFiles?: boolean }): Promise<TestCluster> {
+  const pkg = resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts");
+  const ids = Array.from({ length: opts.nodes }, (_, i) => `r${i}`);
+  const keys = opts.keys;
+  return startLocalCluster({
+    nodes: ids.map((id) => ({ id, package: pkg, behavior: "db-v1", ...(keys ? { cert: join(keys, `${id}.crt`), key: join(keys, `${id}.key`) } : {}) })),
+    links: ids.slice(1).map((id, i) => [ids[i] as string, id] as const),
+    ...(keys
+      ? {
+          trust: { signingKey: join(keys, "signing.pub") },
+          tls: { ca: join(keys, "ca.crt"), control: { cert: join(keys, "control.crt"), key: join(keys, "control.key") } },
+        }
+      : {}),
+    ...(opts.traceFiles ? { trace: "traces" } : {}),
+    ...(opts.dir !== undefined ? { dir: opts.dir } : {}),
+  });
+}
