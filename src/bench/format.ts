@@ -50,10 +50,8 @@ export function seedList(seeds: readonly number[]): string {
   return parts.join(", ");
 }
 
-/** Text for HTML element content and attribute values. */
-export function escapeHtml(x: unknown): string {
-  return String(x).replace(/[&<>"']/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&#39;"));
-}
+/** The project's one HTML escape (the viz's): reports and diagrams escape alike. */
+export { escapeHtml } from "../viz/escape.js";
 
 /** Text for markdown (table cells included): markdown and HTML punctuation backslash-escaped, one line. */
 export function escapeMarkdown(x: unknown): string {
