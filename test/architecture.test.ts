@@ -5,6 +5,7 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkAgainst, DEFAULT_MAX_LINES, longFunctions, readAllowlist } from "../scripts/long-functions.mjs";
 import { InternalError, LiveswapError } from "../src/core/errors.js";
 import { ClusterStartError } from "../src/deploy/cluster-processes.js";
 import { ClusterFileError } from "../src/deploy/cluster-file.js";
@@ -94,7 +95,8 @@ describe("the layer rule (dependency-cruiser)", () => {
     copyFileSync(join(ROOT, CONFIG), join(fixture, CONFIG)); // and no baseline: every violation counts
     mkdirSync(join(fixture, "bench"));
     [fixtureViolations, realViolations] = await Promise.all([cruise(fixture), cruise(ROOT, ["--ignore-known", BASELINE])]);
-  });
+    // Two cruises take ~4 s on an idle machine; the margin is for a CI machine running other suites at once.
+  }, 60_000);
 
   afterAll(() => rmSync(fixture, { recursive: true, force: true }));
 
@@ -193,5 +195,49 @@ describe("one error family", () => {
     expect(error).toBeInstanceOf(LiveswapError);
     expect(error.code).toBe(code);
     expect(error.name).toBe(name);
+  });
+});
+
+describe("function length (scripts/long-functions.mjs)", () => {
+  it(`no function of src/ is over ${DEFAULT_MAX_LINES} lines unless scripts/long-functions-allowlist.json says why`, () => {
+    const { unlisted, stale, unexplained } = checkAgainst(longFunctions(), readAllowlist());
+    // Split a new long function (or allowlist its key with a reason); delete the entry of one that got short.
+    expect(unlisted.map((f) => `${f.file}:${f.line} ${f.name} (${f.lines} lines)`)).toEqual([]);
+    expect(stale).toEqual([]);
+    expect(unexplained).toEqual([]);
+  });
+
+  it("finds a long method, arrow and nested callback, by a name that does not move with its line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "liveswap-long-"));
+    try {
+      const body = (n: number): string => Array.from({ length: n }, (_, i) => `    x += ${i};`).join("\n");
+      const file = join(dir, "sample.ts");
+      writeFileSync(
+        file,
+        [
+          "export class Host {",
+          "  run(x: number): number {",
+          body(90),
+          "    return x;",
+          "  }",
+          "  short(): number { return 1; }",
+          "}",
+          "export const handler = (x: number): number => {",
+          "  [1].forEach(() => {",
+          body(85),
+          "  });",
+          "  return x;",
+          "};",
+        ].join("\n"),
+      );
+      const found = longFunctions({ files: [file] }).map((f) => `${f.name}:${f.line}:${f.lines}`);
+      expect(found.sort()).toEqual(["Host.run:2:93", "handler.[1].forEach(callback):98:87", "handler:97:90"].sort());
+      const check = checkAgainst(longFunctions({ files: [file] }), [{ function: "gone.ts: f", reason: "" }]);
+      expect(check.unlisted).toHaveLength(3);
+      expect(check.stale).toEqual(["gone.ts: f"]);
+      expect(check.unexplained).toEqual(["gone.ts: f"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
