@@ -45,7 +45,8 @@ async function cruise(cwd: string, extra: readonly string[] = []): Promise<Viola
   return (JSON.parse(stdout) as { summary: { violations: Violation[] } }).summary.violations;
 }
 
-const key = (v: Violation): string => `${v.rule.name}: ${v.from} -> ${v.to}`;
+/** "rule: from -> to", an npm module shown as npm:<name> (where it resolves inside node_modules is not the point). */
+const key = (v: Violation): string => `${v.rule.name}: ${v.from} -> ${v.to.replace(/^(\.\.\/)*node_modules\/((@[^/]+\/)?[^/]+)\/.*$/, "npm:$2")}`;
 
 /** One file per entry; each comment says which rule the import must trip, or that it is allowed. */
 const FIXTURE: Readonly<Record<string, string>> = {
@@ -74,6 +75,8 @@ const FIXTURE: Readonly<Record<string, string>> = {
   "examples/demo/run.ts": 'import { System } from "../../src/index.js"; // examples-use-the-package-name\nexport const s = System;\n',
   "examples/demo/ok.ts":
     'import { readFileSync } from "node:fs"; // allowed\nimport { System } from "liveswap"; // allowed\nimport { s } from "./run.js"; // allowed: its own folder\nexport const ok = [readFileSync, System, s];\n',
+  "examples/demo/npm.ts": 'import { parse } from "yaml"; // examples-import-only-liveswap: an npm package\nexport const p = parse;\n',
+  "src/core/typo.ts": 'import { x } from "./no-such-module.js"; // not-to-unresolvable\nexport const y = x;\n',
   "test/support/helper.ts": "export const help = 1;\n",
   "tsconfig.json": JSON.stringify({
     compilerOptions: { module: "nodenext", moduleResolution: "nodenext", strict: true, paths: { liveswap: ["./src/index.ts"] } },
@@ -87,7 +90,9 @@ describe("the layer rule (dependency-cruiser)", () => {
   let realViolations: Violation[];
 
   beforeAll(async () => {
-    fixture = mkdtempSync(join(tmpdir(), "liveswap-layers-"));
+    // Inside the repository (tmp/ is git-ignored) so that an npm import of the fixture resolves to node_modules.
+    mkdirSync(join(ROOT, "tmp"), { recursive: true });
+    fixture = mkdtempSync(join(ROOT, "tmp", "layers-"));
     for (const [file, text] of Object.entries(FIXTURE)) {
       mkdirSync(dirname(join(fixture, file)), { recursive: true });
       writeFileSync(join(fixture, file), text);
@@ -114,6 +119,8 @@ describe("the layer rule (dependency-cruiser)", () => {
         "tcp-package-closure: src/scenarios/db/package.ts -> src/system.ts",
         "layer-unplaced: src/widgets/thing.ts -> src/core/ids.ts",
         "examples-use-the-package-name: examples/demo/run.ts -> src/index.ts",
+        "examples-import-only-liveswap: examples/demo/npm.ts -> npm:yaml",
+        "not-to-unresolvable: src/core/typo.ts -> ./no-such-module.js",
         // node -> update -> node: a folder cycle, an error when no baseline lists folder cycles
         "no-folder-cycles: src/node -> src/update",
       ]),
