@@ -204,10 +204,23 @@ export function describeError(e: unknown): string {
   }
 }
 
-/** Something that cannot happen did: a bug in liveswap, never in the caller's input. */
+export class ContextOutsideHandlerError extends LiveswapError {
+  readonly code = "CONTEXT_OUTSIDE_HANDLER";
+  constructor(readonly node: NodeId) {
+    super(
+      `node "${node}": the context was used outside its handler; effects can only be requested while a handler runs ` +
+        "(do not keep ctx for later: send, respond or set a timer before the handler returns)",
+    );
+  }
+}
+
+/**
+ * A "this cannot happen" invariant broke: the bug is in liveswap (or a strategy),
+ * not in the caller's program, so the message asks for a report rather than a fix.
+ */
 export class InternalError extends LiveswapError {
   readonly code = "INTERNAL";
-  constructor(detail: string) {
-    super(`internal error (a liveswap bug; please report it with the trace): ${detail}`);
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(`internal error (a liveswap bug, please report it): ${detail}`, options);
   }
 }

@@ -1,5 +1,7 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ClusterFileError, linkIncarnations, parseCluster } from "./cluster-file.js";
+import { LiveswapError } from "../core/errors.js";
+import { ClusterFileError, linkIncarnations, loadClusterFile, parseCluster } from "./cluster-file.js";
 
 const good = `nodes:
   - id: a
@@ -36,5 +38,19 @@ describe("the cluster file", () => {
   ])("names the line and the field of a mistake (%#)", (text, message) => {
     expect(() => parseCluster(text, "/srv/cluster/cluster.yaml")).toThrow(ClusterFileError);
     expect(() => parseCluster(text, "/srv/cluster/cluster.yaml")).toThrow(message);
+  });
+
+  it("is a LiveswapError with a stable code, and names a file it cannot read", () => {
+    const missing = join(import.meta.dirname, "no-such-cluster.yaml");
+    let thrown: unknown;
+    try {
+      loadClusterFile(missing);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(ClusterFileError);
+    expect(thrown).toBeInstanceOf(LiveswapError);
+    expect(thrown).toMatchObject({ code: "CLUSTER_FILE", name: "ClusterFileError" });
+    expect((thrown as Error).message).toMatch(/no-such-cluster\.yaml: cannot read it \(Error: ENOENT/);
   });
 });

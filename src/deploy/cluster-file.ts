@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument, isNode } from "yaml";
 import { z } from "zod";
+import { describeError, LiveswapError } from "../core/errors.js";
 import { parseAddress } from "../network/tcp/sockets.js";
 
 /**
@@ -74,11 +75,10 @@ export interface Cluster {
   readonly codec: "json";
 }
 
-export class ClusterFileError extends Error {
+export class ClusterFileError extends LiveswapError {
   readonly code = "CLUSTER_FILE";
-  constructor(message: string) {
-    super(message);
-    this.name = "ClusterFileError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
   }
 }
 
@@ -88,7 +88,7 @@ export function loadClusterFile(file: string): Cluster {
   try {
     text = readFileSync(abs, "utf8");
   } catch (e) {
-    throw new ClusterFileError(`cluster file ${file}: cannot read it (${e instanceof Error ? e.message : String(e)})`);
+    throw new ClusterFileError(`cluster file ${file}: cannot read it (${describeError(e)})`, { cause: e });
   }
   return parseCluster(text, abs);
 }

@@ -2,8 +2,17 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { describeError, LiveswapError } from "../core/errors.js";
 import type { Cluster } from "./cluster-file.js";
 import { ClusterClient } from "./cluster-client.js";
+
+/** `cluster up` could not start a node; the message names it and its log. */
+export class ClusterStartError extends LiveswapError {
+  readonly code = "CLUSTER_START";
+  constructor(readonly node: string, detail: string, options?: { cause?: unknown }) {
+    super(`node "${node}" ${detail}`, options);
+  }
+}
 
 /** tsx's loader, resolved from liveswap's own installation (never from the caller's working directory). */
 function tsxLoader(): string | undefined {
@@ -69,13 +78,15 @@ export async function clusterUp(
       for (;;) {
         if (s.child.exitCode !== null) {
           const tail = readFileSync(join(logDir, `${s.id}.log`), "utf8").trim().split("\n").slice(-5).join("\n");
-          throw new Error(`node "${s.id}" exited (code ${s.child.exitCode}) while starting:\n${tail}`);
+          throw new ClusterStartError(s.id, `exited (code ${s.child.exitCode}) while starting (its log ${join(logDir, `${s.id}.log`)} ends):\n${tail}`);
         }
         try {
           await client.status(s.id);
           break;
         } catch (e) {
-          if (Date.now() > deadline) throw new Error(`node "${s.id}" did not answer within ${opts.timeoutMs ?? 30_000} ms (${e instanceof Error ? e.message : String(e)}); see ${join(logDir, `${s.id}.log`)}`);
+          if (Date.now() > deadline) {
+            throw new ClusterStartError(s.id, `did not answer within ${opts.timeoutMs ?? 30_000} ms (${describeError(e)}); see ${join(logDir, `${s.id}.log`)}`, { cause: e });
+          }
           await new Promise((r) => setTimeout(r, 100));
         }
       }

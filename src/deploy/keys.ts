@@ -2,12 +2,13 @@ import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { LiveswapError } from "../core/errors.js";
 
-export class KeysError extends Error {
+/** A key or certificate that cannot be made or read; the message names the file and how to make it. */
+export class KeysError extends LiveswapError {
   readonly code = "KEYS";
-  constructor(message: string) {
-    super(message);
-    this.name = "KeysError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
   }
 }
 

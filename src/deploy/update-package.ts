@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Behavior } from "../core/behavior.js";
+import { describeError, InternalError, LiveswapError } from "../core/errors.js";
 import type { Update } from "../core/update.js";
+import { KeysError } from "./keys.js";
 
 /**
  * An update package: the update module bundled into one ESM file, and a
@@ -32,11 +34,18 @@ export interface PackageFile {
   readonly signature?: string;
 }
 
-export class PackageRefusedError extends Error {
+export class PackageRefusedError extends LiveswapError {
   readonly code = "PACKAGE_REFUSED";
   constructor(readonly reason: string) {
     super(`update package refused: ${reason}`);
-    this.name = "PackageRefusedError";
+  }
+}
+
+/** A module (an entry to pack, or a package's code) that exports nothing liveswap can run. */
+export class PackageContentsError extends LiveswapError {
+  readonly code = "PACKAGE_CONTENTS";
+  constructor(readonly module: string, detail: string) {
+    super(`${module}: ${detail}`);
   }
 }
 
@@ -53,15 +62,18 @@ export function readKey(file: string, kind: "private" | "public"): KeyObject {
   try {
     pem = readFileSync(file, "utf8");
   } catch (e) {
-    throw new Error(`cannot read the ${kind} key ${file} (${e instanceof Error ? e.message : String(e)}); make one with \`liveswap keys init DIR\``);
+    throw new KeysError(`cannot read the ${kind} key ${file} (${describeError(e)}); make one with \`liveswap keys init DIR\``, { cause: e });
   }
+  let key: KeyObject;
   try {
-    const key = kind === "private" ? createPrivateKey(pem) : createPublicKey(pem);
-    if (key.asymmetricKeyType !== "ed25519") throw new Error(`it is a ${String(key.asymmetricKeyType)} key, expected ed25519`);
-    return key;
+    key = kind === "private" ? createPrivateKey(pem) : createPublicKey(pem);
   } catch (e) {
-    throw new Error(`${file} is not an Ed25519 ${kind} key in PEM (${e instanceof Error ? e.message : String(e)})`);
+    throw new KeysError(`${file} is not an Ed25519 ${kind} key in PEM (${describeError(e)}); make one with \`liveswap keys init DIR\``, { cause: e });
   }
+  if (key.asymmetricKeyType !== "ed25519") {
+    throw new KeysError(`${file} is not an Ed25519 ${kind} key in PEM (it is a ${String(key.asymmetricKeyType)} key); make one with \`liveswap keys init DIR\``);
+  }
+  return key;
 }
 
 /** Bundle an entry module (TypeScript or JavaScript) into one ESM file with esbuild. */
@@ -77,7 +89,8 @@ export async function bundle(entry: string): Promise<string> {
     logLevel: "silent",
   });
   const file = out.outputFiles[0];
-  if (file === undefined) throw new Error(`esbuild produced nothing for ${entry}`);
+  // One entry point, write: false: esbuild returns exactly one output file or throws itself.
+  if (file === undefined) throw new InternalError(`esbuild produced nothing for ${entry}`);
   return file.text;
 }
 
@@ -111,17 +124,19 @@ export function moduleContents(mod: Record<string, unknown>, what: string): { up
   const behaviors = mod["behaviors"] ?? (mod["default"] as Record<string, unknown> | undefined)?.["behaviors"];
   const out: { update?: Update; behaviors?: Record<string, Behavior> } = {};
   if (update !== undefined) {
-    if (!isUpdate(update)) throw new Error(`${what}: its \`update\` export is not an update (make it with defineUpdate)`);
+    if (!isUpdate(update)) throw new PackageContentsError(what, "its `update` export is not an update (make it with defineUpdate)");
     out.update = update;
   }
   if (behaviors !== undefined) {
-    if (typeof behaviors !== "object" || behaviors === null) throw new Error(`${what}: \`behaviors\` must be an object of behaviors by name`);
+    if (typeof behaviors !== "object" || behaviors === null) throw new PackageContentsError(what, "`behaviors` must be an object of behaviors by name");
     for (const [k, b] of Object.entries(behaviors)) {
-      if (!isBehavior(b)) throw new Error(`${what}: behaviors.${k} is not a behavior (make it with defineBehavior)`);
+      if (!isBehavior(b)) throw new PackageContentsError(what, `behaviors.${k} is not a behavior (make it with defineBehavior)`);
     }
     out.behaviors = behaviors as Record<string, Behavior>;
   }
-  if (out.update === undefined && out.behaviors === undefined) throw new Error(`${what}: exports neither \`update\` nor \`behaviors\``);
+  if (out.update === undefined && out.behaviors === undefined) {
+    throw new PackageContentsError(what, "exports neither `update` (made with defineUpdate) nor `behaviors` (an object of defineBehavior results by name)");
+  }
   return out;
 }
 

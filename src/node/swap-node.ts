@@ -1,6 +1,6 @@
 import type { Behavior, Context } from "../core/behavior.js";
 import type { AppEnvelope } from "../core/envelope.js";
-import { InvalidOptionError, NotNeighborError, UnknownRequestError, describeError } from "../core/errors.js";
+import { ContextOutsideHandlerError, InvalidOptionError, NotNeighborError, UnknownRequestError, describeError } from "../core/errors.js";
 import type { NodeId, RequestId } from "../core/ids.js";
 import type { FaultSite } from "../core/trace/trace-event.js";
 
@@ -123,9 +123,7 @@ export class SwapNode {
   }
 
   private effects(): Effects {
-    if (!this.active) {
-      throw new Error(`node "${this.id}": the context was used outside its handler; effects can only be requested while a handler runs`);
-    }
+    if (!this.active) throw new ContextOutsideHandlerError(this.id);
     this.collecting ??= { sends: undefined, responses: undefined, timers: undefined };
     return this.collecting;
   }

@@ -1,3 +1,4 @@
+import { InternalError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import type { Topology } from "../core/topology.js";
 
@@ -24,7 +25,8 @@ export function orientFrom(topology: Topology, root: NodeId): Map<NodeId, Orient
   };
   const out = new Map<NodeId, Orientation>();
   for (const n of topology.nodes()) {
-    if (!dist.has(n)) throw new Error(`orientFrom: node "${n}" is not reachable from the root "${root}"`);
+    // The coordinator refuses a disconnected topology before any strategy prepares (needsConnectedTopology).
+    if (!dist.has(n)) throw new InternalError(`orientFrom: node "${n}" is not reachable from the root "${root}"`);
     const parents: NodeId[] = [];
     const children: NodeId[] = [];
     for (const m of topology.neighbors(n)) (before(m, n) ? parents : children).push(m);

@@ -6,6 +6,16 @@
  * restores them. Anything else that is not plain data (a class instance, a
  * typed array) is refused with an error rather than silently changed.
  */
+import { LiveswapError } from "../../core/errors.js";
+
+/** A value the codec cannot carry without changing it; the message names its type and what to send instead. */
+export class UnsupportedValueError extends LiveswapError {
+  readonly code = "CODEC_UNSUPPORTED_VALUE";
+  constructor(readonly codec: string, detail: string) {
+    super(`the ${codec} codec ${detail}`);
+  }
+}
+
 export interface Codec {
   readonly name: string;
   encode(value: unknown): Buffer;
@@ -28,7 +38,7 @@ function toJsonValue(value: unknown): unknown {
   if (typeof value === "number") return Number.isFinite(value) ? value : { [TAG]: "number", v: String(value) };
   if (value === null || typeof value !== "object") {
     if (typeof value === "bigint" || typeof value === "function" || typeof value === "symbol") {
-      throw new TypeError(`the JSON codec cannot carry a ${typeof value}`);
+      throw new UnsupportedValueError("JSON", `cannot carry a ${typeof value}; send plain data (a bigint as a string, no functions or symbols)`);
     }
     return value;
   }
@@ -40,7 +50,7 @@ function toJsonValue(value: unknown): unknown {
   if (proto !== Object.prototype && proto !== null) {
     // A class instance, a typed array, a Buffer...: JSON would turn it into something else without a word.
     const name = (value as { constructor?: { name?: string } }).constructor?.name ?? "object";
-    throw new TypeError(`the JSON codec carries plain objects, arrays, Maps, Sets and Dates, not a ${name}; send plain data`);
+    throw new UnsupportedValueError("JSON", `carries plain objects, arrays, Maps, Sets and Dates, not a ${name}; send plain data`);
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = toJsonValue(v);

@@ -1,4 +1,5 @@
 import type { Duplex } from "node:stream";
+import { describeError } from "../../core/errors.js";
 import type { Codec } from "./codec.js";
 import { encodeFrame, FrameDecoder } from "./frame.js";
 import type { WireMessage } from "./protocol.js";
@@ -26,7 +27,7 @@ export class Connection {
       try {
         frames = this.decoder.push(chunk);
       } catch (e) {
-        reason = e instanceof Error ? e.message : String(e);
+        reason = describeError(e);
         this.close();
         return;
       }
@@ -36,7 +37,7 @@ export class Connection {
         try {
           msg = this.codec.decode(f) as WireMessage;
         } catch (e) {
-          reason = `undecodable frame (${e instanceof Error ? e.message : String(e)})`;
+          reason = `undecodable frame (${describeError(e)})`;
           this.close();
           return;
         }

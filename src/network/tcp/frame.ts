@@ -1,13 +1,15 @@
+import { LiveswapError } from "../../core/errors.js";
+
 /**
  * Length-prefixed frames on a byte stream: a 4-byte big-endian length, then
  * that many bytes. TCP keeps the bytes in order; frames keep the boundaries.
  */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
-export class FrameTooLargeError extends Error {
+export class FrameTooLargeError extends LiveswapError {
+  readonly code = "FRAME_TOO_LARGE";
   constructor(readonly bytes: number) {
     super(`a frame of ${bytes} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit; the peer is not speaking liveswap's protocol or sent a runaway message`);
-    this.name = "FrameTooLargeError";
   }
 }
 

@@ -1,6 +1,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import type { Duplex } from "node:stream";
+import { LiveswapError } from "../../core/errors.js";
 
 /** PEM texts for mutual TLS: every peer shows a certificate of the cluster's CA whose common name is its id. */
 export interface TlsMaterial {
@@ -9,10 +10,10 @@ export interface TlsMaterial {
   readonly key: string;
 }
 
-export class BadAddressError extends Error {
+export class BadAddressError extends LiveswapError {
+  readonly code = "BAD_ADDRESS";
   constructor(readonly address: string, where: string) {
     super(`${where}: "${address}" is not an address; write host:port, e.g. 127.0.0.1:7401`);
-    this.name = "BadAddressError";
   }
 }
 
