@@ -25,8 +25,8 @@
  * Paths are matched relative to the repository root with forward slashes.
  */
 
-const { existsSync, readFileSync } = require("node:fs");
-const { join } = require("node:path");
+
+
 
 /** A test file: exempt from the layer rules (it may reach anything it tests). */
 const TEST_FILE = "\\.test\\.ts$";
@@ -56,31 +56,6 @@ const BELOW_SYSTEM = ["core", "node", "update", "runtime", "network", "check"];
 
 /** Every place a src/ module may live; anything else has no layer yet and is refused. */
 const PLACED = `${dirs(...BELOW_SYSTEM, "deploy", "harness", "scenarios", "viz", "bench", "cli")}|^src/(system|index)\\.ts$`;
-
-/**
- * TEMPORARY (issue 12): today's tree breaks the layers in files being refactored
- * (node -> update/strategy.ts, harness -> scenarios/relay.ts, ...). Those exact
- * violations are listed in .dependency-cruiser-known-violations.json, which
- * `npm run lint:layers` passes to `--ignore-known`: they are reported as ignored,
- * anything new fails (with one gap: dependency-cruiser matches a known
- * reachability violation by its source module and rule only, so while
- * tcp-package-closure is baselined for package.ts, new modules it reaches
- * pass too). Regenerate the file as violations are fixed:
- *
- *   npx depcruise src examples bench test --config .dependency-cruiser.cjs \
- *     --output-type baseline --output-to .dependency-cruiser-known-violations.json
- *
- * and delete it, with `--ignore-known`, once it is empty.
- *
- * dependency-cruiser cannot ignore folder-level violations, and those known
- * violations make folder cycles (node <-> update, harness <-> scenarios), so
- * no-folder-cycles only warns while the baseline lists any; meanwhile
- * test/architecture.test.ts fails on a folder cycle the baseline does not list.
- */
-const KNOWN_VIOLATIONS_FILE = join(__dirname, ".dependency-cruiser-known-violations.json");
-/** @type {{ rule: { name: string } }[]} */
-const KNOWN = existsSync(KNOWN_VIOLATIONS_FILE) ? JSON.parse(readFileSync(KNOWN_VIOLATIONS_FILE, "utf8")) : [];
-const FOLDER_CYCLES_KNOWN = KNOWN.some((v) => v.rule.name === "no-folder-cycles");
 
 /** @type {import("dependency-cruiser").IConfiguration} */
 module.exports = {
@@ -165,10 +140,8 @@ module.exports = {
     },
     {
       name: "no-folder-cycles",
-      comment:
-        "folders are layers: a cycle between two folders means one of them imports a layer above it" +
-        (FOLDER_CYCLES_KNOWN ? " (warn only while .dependency-cruiser-known-violations.json lists folder cycles)" : ""),
-      severity: FOLDER_CYCLES_KNOWN ? "warn" : "error",
+      comment: "folders are layers: a cycle between two folders means one of them imports a layer above it",
+      severity: "error",
       scope: "folder",
       from: { path: "^src/" },
       to: { circular: true },

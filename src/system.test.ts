@@ -19,7 +19,7 @@ import {
   defineUpdate,
   type TraceEvent,
 } from "./index.js";
-import { relayUpdate, relayV1, relayV2, type RelayState, type RelayStateV2 } from "./scenarios/relay.js";
+import { relayUpdate, relayV1, relayV2, type RelayState, type RelayStateV2 } from "./harness/relay.js";
 
 function line(sys: System, ...ids: string[]): void {
   for (const id of ids) sys.create(id, relayV1);

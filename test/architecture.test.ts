@@ -19,15 +19,14 @@ import { BadAddressError } from "../src/network/tcp/sockets.js";
  * The layer rule (DESIGN.md, "One runtime, two (or more) networks") is checked
  * by dependency-cruiser in `npm run lint:layers`. These tests prove the check
  * can fail (a fixture tree with deliberate upward imports is refused, rule by
- * rule) and that the real tree passes it with today's temporary baseline.
- * They run the CLI exactly as CI does, so the config file, the tsconfig path
- * aliases and `--ignore-known` are what is under test.
+ * rule) and that the real tree passes it with no exception.
+ * They run the CLI exactly as CI does, so the config file and the tsconfig path
+ * aliases are what is under test.
  */
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DEPCRUISE = join(ROOT, "node_modules", "dependency-cruiser", "bin", "dependency-cruise.mjs");
 const CONFIG = ".dependency-cruiser.cjs";
-const BASELINE = ".dependency-cruiser-known-violations.json";
 
 interface Violation {
   readonly type: string;
@@ -37,7 +36,7 @@ interface Violation {
 }
 
 async function cruise(cwd: string, extra: readonly string[] = []): Promise<Violation[]> {
-  const args = [DEPCRUISE, "src", "examples", "bench", "test", "--config", CONFIG, "--output-type", "json", ...extra];
+  const args = [DEPCRUISE, "src", "examples", "test", "--config", CONFIG, "--output-type", "json", ...extra];
   // Exit code = number of errors; the JSON on stdout is the answer either way.
   const { stdout } = await promisify(execFile)(process.execPath, args, { cwd, maxBuffer: 64 * 1024 * 1024 }).catch(
     (e: unknown) => e as { stdout: string },
@@ -97,9 +96,8 @@ describe("the layer rule (dependency-cruiser)", () => {
       mkdirSync(dirname(join(fixture, file)), { recursive: true });
       writeFileSync(join(fixture, file), text);
     }
-    copyFileSync(join(ROOT, CONFIG), join(fixture, CONFIG)); // and no baseline: every violation counts
-    mkdirSync(join(fixture, "bench"));
-    [fixtureViolations, realViolations] = await Promise.all([cruise(fixture), cruise(ROOT, ["--ignore-known", BASELINE])]);
+    copyFileSync(join(ROOT, CONFIG), join(fixture, CONFIG));
+    [fixtureViolations, realViolations] = await Promise.all([cruise(fixture), cruise(ROOT)]);
     // Two cruises take ~4 s on an idle machine; the margin is for a CI machine running other suites at once.
   }, 60_000);
 
@@ -121,7 +119,7 @@ describe("the layer rule (dependency-cruiser)", () => {
         "examples-use-the-package-name: examples/demo/run.ts -> src/index.ts",
         "examples-import-only-liveswap: examples/demo/npm.ts -> npm:yaml",
         "not-to-unresolvable: src/core/typo.ts -> ./no-such-module.js",
-        // node -> update -> node: a folder cycle, an error when no baseline lists folder cycles
+        // node -> update -> node: a folder cycle
         "no-folder-cycles: src/node -> src/update",
       ]),
     );
@@ -144,26 +142,10 @@ describe("the layer rule (dependency-cruiser)", () => {
     expect(dependencyRules.filter((v) => allowedFrom.includes(v.from)).map(key)).toEqual([]);
   });
 
-  it("passes on the real tree with today's known violations, and every folder cycle it warns about is one of them", () => {
-    expect(realViolations.filter((v) => v.rule.severity === "error").map(key)).toEqual([]);
-    // dependency-cruiser cannot ignore folder-level violations, so the config only warns about
-    // folder cycles while the baseline lists some: a new one must still fail here.
-    const known = (JSON.parse(readFileSync(join(ROOT, BASELINE), "utf8")) as Violation[]).map(key);
-    const folderCycles = realViolations.filter((v) => v.rule.name === "no-folder-cycles").map(key);
-    expect(folderCycles.filter((c) => !known.includes(c))).toEqual([]);
+  it("passes on the real tree: no violation, no warning", () => {
+    expect(realViolations.map(key)).toEqual([]);
   });
 });
-
-/**
- * TEMPORARY (issue 12): error classes in files being refactored by others that
- * still extend Error directly. Remove each entry as its file moves to LiveswapError.
- */
-const NOT_YET_LIVESWAP_ERRORS: readonly string[] = [
-  "src/deploy/node-daemon.ts: NodeConfigError extends Error",
-  "src/deploy/cluster-client.ts: NodeUnreachableError extends Error",
-  "src/deploy/cluster-client.ts: RemoteError extends Error",
-  "src/deploy/cluster-client.ts: VersionMismatchLinkError extends Error",
-];
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
@@ -185,7 +167,7 @@ describe("one error family", () => {
         direct.push(`${relative(ROOT, file).replaceAll("\\", "/")}: ${m[1]} extends ${m[2]}`);
       }
     }
-    expect(direct.filter((d) => !NOT_YET_LIVESWAP_ERRORS.includes(d))).toEqual([]);
+    expect(direct).toEqual([]);
   });
 
   it.each([

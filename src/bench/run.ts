@@ -11,38 +11,14 @@
  * Adding a benchmark: write a function returning a BenchmarkOutput and add it
  * to BENCHMARKS below.
  */
-import type { Strategy } from "../core/update.js";
 import { simSpeedBenchmark } from "./sim-speed.js";
 import { tcpBenchmark } from "./tcp.js";
 import { disruptionBenchmark, overheadBenchmark, scaleBenchmark } from "./update-benches.js";
 import { fixed } from "./format.js";
-import { progressDisplay, type ProgressStep } from "./progress.js";
+import { progressDisplay } from "./progress.js";
 
-export interface BenchOptions {
-  /** The benchmarks to run, in BENCHMARKS order; empty runs every one. */
-  readonly names: readonly string[];
-  /** One JSON object per line on stdout instead of the human-readable report. */
-  readonly json: boolean;
-  /** Disruption: the strategies, seeds 1..seeds, the experiment's size, and where report.md / report.html go. */
-  readonly strategies: readonly Strategy[];
-  readonly seeds: number;
-  readonly nodes: number;
-  readonly entries: number;
-  readonly report?: string;
-}
-
-export interface BenchmarkOutput {
-  /** The JSON lines (the runner adds the benchmark's name to each). */
-  readonly records: readonly object[];
-  /** The human-readable report. */
-  readonly lines: readonly string[];
-}
-
-export interface Benchmark {
-  readonly name: string;
-  readonly description: string;
-  run(o: BenchOptions, progress?: ProgressStep): Promise<BenchmarkOutput>;
-}
+export type { BenchOptions, BenchmarkOutput, Benchmark } from "./benchmark.js";
+import type { BenchOptions, Benchmark } from "./benchmark.js";
 
 export const BENCHMARKS: readonly Benchmark[] = [
   {

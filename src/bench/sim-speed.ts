@@ -24,7 +24,7 @@ import { Rng } from "../core/rng.js";
 import { indexGraph, randomConnectedGraph, type Graph, type IndexedGraph } from "../harness/topologies.js";
 import { System } from "../system.js";
 import { count, fixed } from "./format.js";
-import type { BenchmarkOutput } from "./run.js";
+import type { BenchmarkOutput } from "./benchmark.js";
 
 export interface SimSpeedOptions {
   /** Number of nodes (default 1000). */

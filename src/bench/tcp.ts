@@ -18,7 +18,7 @@ import { encodeFrame, FrameDecoder } from "../network/tcp/frame.js";
 import { latencyStats, type LatencyStats } from "./disruption.js";
 import { fixed } from "./format.js";
 import type { ProgressStep } from "./progress.js";
-import type { BenchmarkOutput } from "./run.js";
+import type { BenchmarkOutput } from "./benchmark.js";
 
 export interface TcpFigures {
   /** Ping-pong round trips per second (each is two messages). */

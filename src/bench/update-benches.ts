@@ -7,7 +7,7 @@ import { fixed, seedList } from "./format.js";
 import { measureOverhead } from "./overhead.js";
 import type { ProgressStep } from "./progress.js";
 import { disruptionHtml, disruptionMarkdown, disruptionTable, rollbackExtras } from "./report.js";
-import type { BenchmarkOutput, BenchOptions } from "./run.js";
+import type { BenchmarkOutput, BenchOptions } from "./benchmark.js";
 import { runScaleInChild, type ScaleResult } from "./scale.js";
 
 export async function disruptionBenchmark(o: BenchOptions, progress?: ProgressStep): Promise<BenchmarkOutput> {

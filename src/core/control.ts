@@ -8,7 +8,7 @@
  * The kinds keep the signal names traces have always shown (a trace's
  * `signal` field is the message's kind), so traces and diagrams read the same.
  */
-import type { AppEnvelope } from "./envelope.js";
+import type { AppEnvelope } from "./app-envelope.js";
 import type { NodeId } from "./ids.js";
 import type { Strategy, Update } from "./update.js";
 

@@ -1,6 +1,6 @@
 import type { ExploreModel } from "./explore.js";
 import type { System } from "../system.js";
-import { relayUpdate, relayV1, type RelayState, type RelayStateV2 } from "../scenarios/relay.js";
+import { relayUpdate, relayV1, type RelayState, type RelayStateV2 } from "./relay.js";
 
 /** Each node sends two messages (in one event: one outside request; hop budget 0), the update starts at any point, from the first node. */
 function smallModel(name: string, description: string, links: readonly (readonly [string, string])[]): ExploreModel {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EXPLORE_MODELS } from "./explore-models.js";
 import { countInterleavings, explore, type ExploreModel } from "./explore.js";
-import { relayUpdate, relayV1 } from "../scenarios/relay.js";
+import { relayUpdate, relayV1 } from "./relay.js";
 import type { Strategy } from "../core/update.js";
 
 const pair = EXPLORE_MODELS["pair"]!;

@@ -11,7 +11,7 @@ import { Rng } from "../core/rng.js";
 import { defineUpdate, type Strategy, type Update, type UpdateReport } from "../core/update.js";
 import type { CheckReport } from "../check/checker.js";
 import { System, type SystemOptions } from "../system.js";
-import { relayUpdate, relayV1 } from "../scenarios/relay.js";
+import { relayUpdate, relayV1 } from "./relay.js";
 import { makeTopology, type Graph, type TopologyKind } from "./topologies.js";
 
 export interface WorkloadCase {

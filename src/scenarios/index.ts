@@ -12,4 +12,4 @@ export type { SafetyReport } from "./mutex/safety.js";
 export { runMutex, mutexNode } from "./mutex/scenario.js";
 export type { MutexRunOptions, MutexRunResult } from "./mutex/scenario.js";
 export { scenario as mutexScenario } from "./mutex/fuzz-scenario.js";
-export { relayV1, relayV2, relayUpdate } from "./relay.js";
+export { relayV1, relayV2, relayUpdate } from "../harness/relay.js";

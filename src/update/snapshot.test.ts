@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { System } from "../index.js";
-import { relayUpdate, relayV1, type RelayStateV2 } from "../scenarios/relay.js";
+import { relayUpdate, relayV1, type RelayStateV2 } from "../harness/relay.js";
 import { isControl, isMessage, isPlane, stepAll, stepFirst } from "../../test/support/scripted.js";
 import { assertStrategyProperty } from "../../test/support/strategy-property.js";
 import { executionsWhileFrozen } from "../../test/support/trace-assertions.js";

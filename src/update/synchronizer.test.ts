@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidOptionError, StrategyUnavailableError, SynchronizerConfigurationError, System } from "../index.js";
-import { relayUpdate, relayV1, type RelayState } from "../scenarios/relay.js";
+import { relayUpdate, relayV1, type RelayState } from "../harness/relay.js";
 import { isControl, stepFirst } from "../../test/support/scripted.js";
 import { assertStrategyProperty } from "../../test/support/strategy-property.js";
 import { messagesOutOfPulse } from "../../test/support/trace-assertions.js";

@@ -1,5 +1,5 @@
 import { escapeHtml } from "./escape.js";
-import type { At, MessageModel } from "./model.js";
+import type { At, MessageModel } from "./model-types.js";
 import { attrs, dotPath, f, flightPath, type Frame, ms } from "./svg-frame.js";
 
 export interface MessageCounts {

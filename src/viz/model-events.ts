@@ -1,5 +1,5 @@
 import type { TraceEvent, TraceKind } from "../core/trace/trace-event.js";
-import type { ControlModel, RollbackModel } from "./model.js";
+import type { ControlModel, RollbackModel } from "./model-types.js";
 import { addMessage, arrive, controlKey, ensureNode, knownMessage, lane, type ModelState, num, str } from "./model-state.js";
 
 type EventOf<K extends TraceKind> = Extract<TraceEvent, { kind: K }>;

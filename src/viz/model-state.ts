@@ -1,4 +1,4 @@
-import type { ControlModel, MessageModel, At, MarkModel, NodeModel, RollbackModel, SpanModel, UpdateModel } from "./model.js";
+import type { ControlModel, MessageModel, At, MarkModel, NodeModel, RollbackModel, SpanModel, UpdateModel } from "./model-types.js";
 import { SpanTracker } from "./span-tracker.js";
 
 /** The update coordinator's endpoint; it is never a node of the trace. */

@@ -1,4 +1,4 @@
-import type { SpanModel } from "./model.js";
+import type { SpanModel } from "./model-types.js";
 
 /**
  * Messages held (or buffered) together share one span on a line: a message

@@ -9,7 +9,9 @@
  * answers null for that replica: the inconsistency the paper's update must
  * prevent.
  */
-import { defineBehavior, defineUpdate, type Context, type NodeId, type RequestId } from "../../index.js";
+import { defineBehavior, type Context } from "../../core/behavior.js";
+import type { NodeId, RequestId } from "../../core/ids.js";
+import { defineUpdate } from "../../core/update.js";
 
 /** Last-writer-wins stamp: a write replaces an entry only if its stamp is newer, so replicas converge and floods stop. */
 export interface Stamp {
