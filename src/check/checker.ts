@@ -1,3 +1,4 @@
+import { InvalidTraceError } from "../core/errors.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import { type CheckerState, newCheckerState, quoteList, violate } from "./checker-state.js";
 import { EVENT_HANDLERS } from "./event-handlers.js";
@@ -36,7 +37,7 @@ export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions =
 
 function handle(s: CheckerState, ev: TraceEvent): void {
   // Own properties only: a trace read from a file may name any kind, "toString" included.
-  if (!Object.hasOwn(EVENT_HANDLERS, ev.kind)) throw new Error(`checker: unknown trace event ${JSON.stringify(ev)}`);
+  if (!Object.hasOwn(EVENT_HANDLERS, ev.kind)) throw new InvalidTraceError(`checker: unknown trace event ${JSON.stringify(ev)}`);
   // The table's mapped type pairs each kind with its handler; TypeScript cannot follow that through a union, hence the widening.
   const handler = EVENT_HANDLERS[ev.kind] as (s: CheckerState, ev: TraceEvent) => void;
   handler(s, ev);

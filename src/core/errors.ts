@@ -224,3 +224,19 @@ export class InternalError extends LiveswapError {
     super(`internal error (a liveswap bug, please report it): ${detail}`, options);
   }
 }
+
+/** A trace that is not liveswap's: an event of an unknown kind or shape. */
+export class InvalidTraceError extends LiveswapError {
+  readonly code = "INVALID_TRACE";
+  constructor(detail: string) {
+    super(`${detail}; a trace is what liveswap writes (--trace, ctl trace): check the file is one, whole and unedited`);
+  }
+}
+
+/** A file the command needs could not be read or written. */
+export class FileAccessError extends LiveswapError {
+  readonly code = "FILE_ACCESS";
+  constructor(readonly path: string, action: "read" | "write", cause: string) {
+    super(`cannot ${action} "${path}" (${cause}); check the path exists and is ${action === "read" ? "readable" : "writable"}`);
+  }
+}

@@ -87,7 +87,7 @@ export class ClusterClient {
     try {
       socket = await dial(node.address, this.tls, id);
     } catch (e) {
-      throw new NodeUnreachableError(id, node.address, e instanceof Error ? e.message : String(e));
+      throw new NodeUnreachableError(id, node.address, messageOf(e));
     }
     return await new Promise<Session>((resolve, reject) => {
       let greeted = false;
@@ -171,7 +171,7 @@ export class ClusterClient {
     const down: { id: string; error: string }[] = [];
     results.forEach((r, i) => {
       if (r.status === "fulfilled") up.push(r.value);
-      else down.push({ id: (this.cluster.nodes[i] as ClusterNode).id, error: r.reason instanceof Error ? r.reason.message : String(r.reason) });
+      else down.push({ id: (this.cluster.nodes[i] as ClusterNode).id, error: messageOf(r.reason) });
     });
     return { up, down };
   }

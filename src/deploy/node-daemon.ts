@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Behavior } from "../core/behavior.js";
 import type { UpdateCode } from "../core/control.js";
-import { DuplicateLinkError, InvalidUpdateError, RequestFailedError, UnknownLinkError, UpdateInProgressError, asError } from "../core/errors.js";
+import { DuplicateLinkError, InvalidUpdateError, RequestFailedError, UnknownLinkError, UpdateInProgressError, asError, messageOf } from "../core/errors.js";
 import type { NodeId, RequestId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
 import type { Update } from "../core/update.js";
@@ -28,7 +28,7 @@ export function tlsFor(cluster: Cluster, certPath: string | undefined, keyPath: 
     try {
       return readFileSync(p, "utf8");
     } catch (e) {
-      throw new NodeConfigError(`cannot read the ${what} ${p} (${e instanceof Error ? e.message : String(e)}); make them with \`liveswap keys init\``);
+      throw new NodeConfigError(`cannot read the ${what} ${p} (${messageOf(e)}); make them with \`liveswap keys init\``);
     }
   };
   return { ca: read(cluster.tls.ca, "CA certificate"), cert: read(certPath, "certificate"), key: read(keyPath, "private key") };
@@ -45,7 +45,7 @@ async function loadInitialBehavior(cluster: Cluster, node: ClusterNode): Promise
     try {
       mod = (await import(pathToFileURL(node.package).href)) as Record<string, unknown>;
     } catch (e) {
-      throw new NodeConfigError(`node "${node.id}": cannot load its package ${node.package} (${e instanceof Error ? e.message : String(e)})`);
+      throw new NodeConfigError(`node "${node.id}": cannot load its package ${node.package} (${messageOf(e)})`);
     }
     behaviors = moduleContents(mod, node.package).behaviors;
   }

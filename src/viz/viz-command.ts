@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { checkTrace, type Violation } from "../check/checker.js";
-import { describeError } from "../core/errors.js";
+import { FileAccessError, InvalidTraceError, messageOf } from "../core/errors.js";
 import { readTraceFile } from "../core/trace/trace-file.js";
 import { DEFAULT_MAX_EVENTS } from "./model.js";
 import { renderSpaceTimePage, type SpaceTimeStats } from "./space-time.js";
@@ -22,7 +22,7 @@ export function writeSpaceTimeHtml(file: string, o: VizOptions): { stats: SpaceT
   try {
     violations = checkTrace(trace, { complete: o.partial !== true }).violations;
   } catch (e) {
-    throw new Error(`${file}: the checker could not judge the trace: ${describeError(e)}`);
+    throw new InvalidTraceError(`${file}: the checker could not judge the trace: ${messageOf(e)}`);
   }
   const { html, stats } = renderSpaceTimePage(trace, {
     violations,
@@ -34,7 +34,7 @@ export function writeSpaceTimeHtml(file: string, o: VizOptions): { stats: SpaceT
   try {
     writeFileSync(o.output, html);
   } catch (e) {
-    throw new Error(`cannot write "${o.output}": ${describeError(e)}`);
+    throw new FileAccessError(o.output, "write", messageOf(e));
   }
   return { stats, violations, bytes: Buffer.byteLength(html) };
 }

@@ -1,6 +1,7 @@
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
+import { messageOf } from "../../core/errors.js";
 import { CONTROL, type NodeId } from "../../core/ids.js";
 import type { Network } from "../../core/network.js";
 import type { Codec } from "./codec.js";
@@ -186,7 +187,7 @@ export class TcpNetwork implements Network {
           // Back off again from the start only if the neighbour took us (it may refuse: not linked on its side yet).
           if (channel.connection === undefined && conn.helloed) attempt = 0;
         } catch (e) {
-          if (attempt === 3) this.o.log?.(`cannot reach "${peer}" at ${address} yet (${e instanceof Error ? e.message : String(e)}); retrying`);
+          if (attempt === 3) this.o.log?.(`cannot reach "${peer}" at ${address} yet (${messageOf(e)}); retrying`);
         }
       }
       await new Promise((r) => setTimeout(r, RETRY_MS[Math.min(attempt++, RETRY_MS.length - 1)]));
