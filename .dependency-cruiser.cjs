@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The layer rule of DESIGN.md ("One runtime, two (or more) networks"), checked
+ * The layer rule of docs/ARCHITECTURE.md ("Layers"), checked
  * in CI by `npm run lint:layers` (which `npm test` runs first).
  *
  * Layers, bottom to top; a module may import its own layer and the ones listed
@@ -105,7 +105,7 @@ module.exports = {
     },
     {
       name: "layer-unplaced",
-      comment: "this module of src/ is in no layer of DESIGN.md; put it in one (and in this file)",
+      comment: "this module of src/ is in no layer of docs/ARCHITECTURE.md; put it in one (and in this file)",
       severity: "error",
       from: { path: "^src/", pathNot: `${PLACED}|${TEST_FILE}` },
       to: {},

@@ -16,7 +16,7 @@ import { FrameTooLargeError } from "../src/network/tcp/frame.js";
 import { BadAddressError } from "../src/network/tcp/sockets.js";
 
 /**
- * The layer rule (DESIGN.md, "One runtime, two (or more) networks") is checked
+ * The layer rule (docs/ARCHITECTURE.md, "Layers") is checked
  * by dependency-cruiser in `npm run lint:layers`. These tests prove the check
  * can fail (a fixture tree with deliberate upward imports is refused, rule by
  * rule) and that the real tree passes it with no exception.
