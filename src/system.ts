@@ -498,7 +498,7 @@ export class System {
       this.active = undefined;
       const run = a.coordinator?.update;
       const err = new UpdateStalledError(a.id, run?.oldNodes() ?? [], run?.unfinishedNodes() ?? []);
-      if (run !== undefined) run.phase = "failed";
+      a.coordinator?.giveUp();
       if (this.tracing) this.record({ kind: "update-end", t: this.now(), update: a.id, outcome: "failed", detail: err.message });
       this.settle1(() => a.reject(err));
     }

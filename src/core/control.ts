@@ -93,7 +93,13 @@ export type CoordinatorMessage =
   /** naive: swap now. */
   | { readonly kind: "swap" }
   /** snapshot: every node drained; swap and resume. */
-  | { readonly kind: "restart" };
+  | { readonly kind: "restart" }
+  /**
+   * The coordinator gave the update up after a node turned new (a transfer threw, or it stalled). The node keeps
+   * its agent (what it holds or filters stays so), but no longer counts as in the update: configuration and a
+   * later update may proceed, as before one runtime. Issue 13's halted mode replaces this with a safe halt.
+   */
+  | { readonly kind: "end" };
 
 /** From a node to the coordinator, on the control plane. */
 export type NodeReport =

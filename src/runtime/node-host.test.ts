@@ -95,6 +95,20 @@ describe("the node host: the protocol rules every network shares", () => {
     expect(host.armed).toBe(false);
   });
 
+  it("refuses a second update's prepare while in one; once the coordinator gave its update up (end), takes the next", () => {
+    const { host, sent } = harness();
+    const cutRun: RunInfo = { ...run(4), strategy: "cut" };
+    host.deliver(plane(4, { kind: "prepare", run: cutRun, code: { kind: "inline", updates: [u12] } }));
+    host.deliver(plane(5, { kind: "prepare", run: run(5), code: { kind: "inline", updates: [u12] } }));
+    expect((sent.at(-1) as ControlEnvelope).msg).toEqual({ kind: "refused", reason: 'node "b" is still in update #4; wait for it to end' });
+    host.deliver(plane(4, { kind: "end" }));
+    expect(host.updateId).toBeUndefined();
+    expect(host.armed).toBe(true); // its agent stays: what it filters stays filtered
+    host.deliver(plane(5, { kind: "prepare", run: run(5), code: { kind: "inline", updates: [u12] } }));
+    expect((sent.at(-1) as ControlEnvelope).msg).toEqual({ kind: "prepared" });
+    expect(host.updateId).toBe(5);
+  });
+
   it("refuses a prepare whose update does not convert from the version it runs, naming both", () => {
     const { host, sent } = harness();
     const other = defineUpdate({ from: v2, to: v1, state: () => 0 });

@@ -87,7 +87,8 @@ export class NodeHost implements NodePort {
 
   /** The update this node takes part in (prepared or loading it), if any. */
   get updateId(): number | undefined {
-    return this.part?.run.id ?? this.loading;
+    const p = this.part;
+    return p !== undefined && !p.ended ? p.run.id : this.loading;
   }
 
   /** Armed for an update (prepared and not yet finished). */
@@ -103,7 +104,7 @@ export class NodeHost implements NodePort {
   /** What `ctl status` shows of this node's part in an update. */
   participationStatus(): { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean } | null {
     const p = this.part;
-    if (p !== undefined) return { id: p.run.id, strategy: p.run.strategy, prepared: true, new: p.swappedAt !== undefined };
+    if (p !== undefined && !p.ended) return { id: p.run.id, strategy: p.run.strategy, prepared: true, new: p.swappedAt !== undefined };
     return this.loading === undefined ? null : { id: this.loading, strategy: "(loading)", prepared: false, new: false };
   }
 
@@ -325,6 +326,10 @@ export class NodeHost implements NodePort {
     }
     if (msg.kind === "prepare") return this.onPrepare(env.update, msg);
     if (msg.kind === "abort") return this.onAbort(env.update);
+    if (msg.kind === "end") {
+      if (this.part?.run.id === env.update) this.part.ended = true;
+      return;
+    }
     // Pulses belong to the system, not to an update; anything else must be of the update this node is armed for.
     if (msg.kind !== "pulse" && env.update !== this.part?.run.id) return;
     this.agent.onControl(msg, env.from);
@@ -332,8 +337,10 @@ export class NodeHost implements NodePort {
 
   private onPrepare(update: number, msg: ControlMessage & { kind: "prepare" }): void {
     if (update === this.updateId) return; // a duplicate prepare of the update this node already takes
+    const p = this.part;
+    const busyWith = p !== undefined && !p.ended ? p.run.id : undefined;
     this.loading = update;
-    prepareNode(this, this.env, msg, this.part?.run.id, (outcome) => {
+    prepareNode(this, this.env, msg, busyWith, (outcome) => {
       if (this.loading !== update) return; // aborted while the code loaded
       this.loading = undefined;
       if (outcome.kind === "refused") {

@@ -35,6 +35,8 @@ export interface Participation {
   swapStep: boolean;
   swapReported: boolean;
   detached: boolean;
+  /** The coordinator gave the update up (an "end" message): the node is no longer in it. */
+  ended: boolean;
 }
 
 export type PrepareOutcome =
@@ -100,6 +102,6 @@ function validate(node: PreparingNode, env: PrepareEnvironment, run: RunInfo, up
     if (env.tracing) env.record({ kind: "fault", t: env.now(), node: node.id, during: "state-transfer", error: describeError(e) });
     return refused(`the state transfer threw on a copy of its state: ${describeError(e)}`);
   }
-  const part: Participation = { run, update, updates: byFrom, figures: noFigures(), swapStep: false, swapReported: false, detached: false };
+  const part: Participation = { run, update, updates: byFrom, figures: noFigures(), swapStep: false, swapReported: false, detached: false, ended: false };
   return { kind: "prepared", part, strategy };
 }

@@ -100,6 +100,13 @@ export class UpdateCoordinator implements CoordinatorPort {
     this.transport.finished({ error });
   }
 
+  /** The update failed after a node turned new: every node is told it is no longer in it (see the "end" message). */
+  giveUp(): void {
+    const run = this.update;
+    run.phase = "failed";
+    for (const n of run.nodes) this.send(n, { kind: "end" }, false);
+  }
+
   /** The coordinator's state as plain data, for the explorer. */
   fingerprint(): unknown {
     const run = this.update;
@@ -132,6 +139,7 @@ export class UpdateCoordinator implements CoordinatorPort {
     run.phase = "failed";
     const t = this.transport;
     if (t.tracing) t.record({ kind: "update-end", t: this.now(), update: run.id, outcome: "failed", detail: `state transfer threw at "${from}": ${error}` });
+    this.giveUp();
     t.finished({ error: new StateTransferError(from, `${error}; nodes already new stay new, the others stay old`) });
   }
 
