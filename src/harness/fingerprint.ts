@@ -21,7 +21,7 @@ export function fingerprint(sys: System, stateKey: (state: unknown) => unknown =
   for (const host of view.hosts) {
     const agent = host.agent.fingerprint?.(stateKey);
     if (agent === undefined) return undefined;
-    nodes.push([host.id, host.version, host.epoch, host.messagesSent, stateKey(host.state), agent, host.neighbors()]);
+    nodes.push([host.id, host.version, host.epoch, host.messagesSent, stateKey(host.state), agent, host.neighbors(), host.strayMeta]);
   }
   const lanes = [...sched.lanes().entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).map(([lane, q]) => [lane, q.map(eventKey)]);
   const other = sched

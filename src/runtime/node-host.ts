@@ -262,6 +262,11 @@ export class NodeHost implements NodePort {
     this.cancelledTimers.add(timer);
   }
 
+  /** Strays kept so far (the explorer's fingerprint: they decide what a rollback agent will absorb). */
+  get strayMeta(): readonly { readonly from: NodeId; readonly meta: unknown }[] {
+    return this.strays;
+  }
+
   takeStrayMeta(): readonly { readonly from: NodeId; readonly meta: unknown }[] {
     const out = this.strays;
     this.strays = [];
@@ -328,6 +333,7 @@ export class NodeHost implements NodePort {
     if (msg.kind === "abort") return this.onAbort(env.update);
     if (msg.kind === "end") {
       if (this.part?.run.id === env.update) this.part.ended = true;
+      this.strays = [];
       return;
     }
     // Pulses belong to the system, not to an update; anything else must be of the update this node is armed for.
@@ -344,6 +350,7 @@ export class NodeHost implements NodePort {
       if (this.loading !== update) return; // aborted while the code loaded
       this.loading = undefined;
       if (outcome.kind === "refused") {
+        this.strays = [];
         this.env.transmit(this.coordinatorEnvelope(update, { kind: "refused", reason: outcome.reason }));
         return;
       }
@@ -351,6 +358,7 @@ export class NodeHost implements NodePort {
       this.part = part;
       const strategy = outcome.strategy;
       this.agent = strategy.agent(this, part.run, msg.strategy);
+      this.strays = []; // what the strategy did not take is of no use to it
       this.toCoordinator(part, { kind: "prepared", ...(this.agent.prepareAck !== undefined ? { ack: this.agent.prepareAck() } : {}) }, false);
     });
   }

@@ -65,6 +65,11 @@ import type { CoordinatorPort, StrategyCoordinator, StrategyModule } from "./str
 
 /** What an armed old message carries. */
 interface ArmedMeta {
+  /**
+   * The update it was armed for. A message of an earlier (aborted) run still in flight, or kept as a stray, is plain
+   * old traffic for this run: its vector time counts another run's events, indexed by another run's node list.
+   */
+  readonly run: number;
   /** The sender's vector time at the send (its event index is vt[sender]). */
   readonly vt: readonly number[];
   /** The sender's matrix of known sends (row k, column l: messages k sent to l), before this send. */
@@ -131,7 +136,9 @@ class RollbackAgent implements NodeAgent {
     this.deliv = new Array<number>(this.n).fill(0);
     this.armState = node.state;
     // Armed neighbours' messages this node executed before its own prepare arrived are part of its past.
-    for (const { from, meta } of node.takeStrayMeta()) this.absorb(from, meta as ArmedMeta);
+    for (const { from, meta } of node.takeStrayMeta()) {
+      if ((meta as ArmedMeta).run === run.id) this.absorb(from, meta as ArmedMeta);
+    }
   }
 
   fingerprint(stateKey: (state: unknown) => unknown): unknown {
@@ -163,7 +170,7 @@ class RollbackAgent implements NodeAgent {
   onSend(env: AppEnvelope): void {
     if (this.turnedNew || this.disarmed) return this.node.transmit(env);
     const to = this.index.get(env.to) as number;
-    const meta: ArmedMeta = { vt: [...this.vt], st: [...this.sent] };
+    const meta: ArmedMeta = { run: this.run.id, vt: [...this.vt], st: [...this.sent] };
     this.sent[this.me * this.n + to] = (this.sent[this.me * this.n + to] as number) + 1;
     this.current?.sends.push(env.id);
     this.node.figures.armedMessages++;
@@ -179,7 +186,7 @@ class RollbackAgent implements NodeAgent {
       this.traceBuffer(env);
       return;
     }
-    const meta = env.meta as ArmedMeta | undefined;
+    const meta = this.metaOf(env);
     if (meta !== undefined && !this.deliverable(meta.st)) {
       this.pendingOld.push(env);
       this.traceBuffer(env);
@@ -265,7 +272,7 @@ class RollbackAgent implements NodeAgent {
   }
 
   private deliverOld(env: AppEnvelope): void {
-    const meta = env.meta as ArmedMeta | undefined;
+    const meta = this.metaOf(env);
     let sentAt: number | undefined;
     if (meta !== undefined) {
       this.absorb(env.from, meta);
@@ -288,7 +295,7 @@ class RollbackAgent implements NodeAgent {
       }
       for (let i = 0; i < this.pendingOld.length; i++) {
         const env = this.pendingOld[i] as AppEnvelope;
-        if (this.deliverable((env.meta as ArmedMeta).st)) {
+        if (this.deliverable((this.metaOf(env) as ArmedMeta).st)) {
           this.pendingOld.splice(i, 1);
           this.deliverOld(env);
           moved = true;
@@ -405,7 +412,7 @@ class RollbackAgent implements NodeAgent {
   private deliverAtNew(env: AppEnvelope): void {
     const node = this.node;
     if (env.epoch >= node.epoch) return node.execute({ kind: "receive", env });
-    const meta = env.meta as ArmedMeta | undefined;
+    const meta = this.metaOf(env);
     const sentAt = meta === undefined ? undefined : meta.vt[this.index.get(env.from) as number];
     if (!this.sentInsideCut(env.from, sentAt)) return this.dropOrphan(env);
     // Channel state of the cut: an old message the cut includes, executed by the new code.
@@ -419,6 +426,12 @@ class RollbackAgent implements NodeAgent {
 
   private maybeDetach(): void {
     if (this.turnedNew && this.pendingOld.length === 0 && this.markerFrom.size === this.node.neighbors().length) this.node.detach();
+  }
+
+  /** The causal metadata of a message armed for this run; none for a message of an earlier run. */
+  private metaOf(env: AppEnvelope): ArmedMeta | undefined {
+    const meta = env.meta as ArmedMeta | undefined;
+    return meta !== undefined && meta.run === this.run.id ? meta : undefined;
   }
 
   private traceBuffer(env: AppEnvelope): void {
