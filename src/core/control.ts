@@ -97,7 +97,8 @@ export type CoordinatorMessage =
   /**
    * The coordinator gave the update up after a node turned new (a transfer threw, or it stalled). The node keeps
    * its agent (what it holds or filters stays so), but no longer counts as in the update: configuration and a
-   * later update may proceed, as before one runtime. Issue 13's halted mode replaces this with a safe halt.
+   * later update may proceed, as before one runtime. It is not safe: a later prepare replaces the agent, and what
+   * that agent still held or buffered is lost. Issue 13's halted mode replaces this with a safe halt and resume.
    */
   | { readonly kind: "end" };
 
