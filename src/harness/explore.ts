@@ -178,142 +178,171 @@ export function hash53(s: string): number {
   return (h1 >>> 0) * 2097152 + ((h2 >>> 0) >>> 11);
 }
 
-export async function explore(model: ExploreModel, strategy: Strategy, o: ExploreOptions = {}): Promise<ExploreResult> {
-  const reduction = o.reduction ?? true;
-  const maxPaths = o.maxPaths ?? 1_000_000;
-  const maxTimeMs = o.maxTimeMs ?? 60_000;
-  const started = performance.now();
+/** One search's state: what the result counts, the visited states, and the current path with its frames. */
+class Search {
+  readonly started = performance.now();
+  readonly reduction: boolean;
   /**
    * State caching with sleep sets (after Godefroid): per visited state, the
    * lanes asleep at every visit so far. A revisit whose sleep set covers them
    * is pruned; otherwise only the lanes asleep before and awake now are
    * explored, and the stored set shrinks to the intersection.
    */
-  const visited = new Map<number, ReadonlySet<string>>();
-  let paths = 0;
-  let pruned = 0;
-  let steps = 0;
-  let hashing = reduction;
-  let violation: ExploreResult["violation"];
-  const frames: Frame[] = [];
-  const path: Choice[] = [];
-  let bounded = false;
+  readonly visited = new Map<number, ReadonlySet<string>>();
+  paths = 0;
+  pruned = 0;
+  steps = 0;
+  hashing: boolean;
+  violation: ExploreResult["violation"];
+  readonly frames: Frame[] = [];
+  readonly path: Choice[] = [];
+  bounded = false;
 
-  const judge = (r: Replay, complete: boolean): boolean => {
+  constructor(
+    readonly model: ExploreModel,
+    readonly strategy: Strategy,
+    private readonly o: ExploreOptions,
+  ) {
+    this.reduction = o.reduction ?? true;
+    this.hashing = this.reduction;
+  }
+
+  judge(r: Replay, complete: boolean): boolean {
     const report = checkTrace(r.sys.trace(), { complete });
-    const problems = complete ? (model.problems?.(r.sys) ?? []) : [];
+    const problems = complete ? (this.model.problems?.(r.sys) ?? []) : [];
     if (report.ok && problems.length === 0) return false;
-    violation = { path: path.map((c) => c.key), violations: report.violations, problems, trace: [...r.sys.trace()] };
+    this.violation = { path: this.path.map((c) => c.key), violations: report.violations, problems, trace: [...r.sys.trace()] };
     return true;
-  };
+  }
+
+  /** State hashing at the replayed state: the lanes not to explore again from it, or "prune" if the state is covered. */
+  private lanesToSkip(r: Replay, enabled: readonly Choice[], sleep: ReadonlyMap<string, NodeId>): ReadonlySet<string> | "prune" {
+    const full = fingerprint(r.sys, this.model.stateKey);
+    if (full !== undefined) this.o.onState?.(full);
+    if (full === undefined) {
+      this.hashing = false;
+      return NO_SKIP;
+    }
+    const fp = hash53(full);
+    const seen = this.visited.get(fp);
+    const asleep = new Set<string>();
+    for (const k of sleep.keys()) asleep.add(laneOfKey(k));
+    if (seen === undefined) {
+      this.visited.set(fp, asleep);
+      return NO_SKIP;
+    }
+    let covered = true;
+    for (const lane of seen) if (!asleep.has(lane)) covered = false;
+    if (covered) return "prune";
+    const skip = new Set<string>();
+    for (const c of enabled) if (!seen.has(c.lane)) skip.add(c.lane);
+    const both = new Set<string>();
+    for (const lane of seen) if (asleep.has(lane)) both.add(lane);
+    this.visited.set(fp, both);
+    return skip;
+  }
 
   /** Run forward from the replayed state, always taking the first choice allowed; returns at a leaf or a prune. */
-  const descend = (r: Replay, sleep: ReadonlyMap<string, NodeId>): void => {
+  descend(r: Replay, sleep: ReadonlyMap<string, NodeId>): void {
     for (;;) {
       const enabled = r.choices();
       if (enabled.length === 0) {
-        paths++;
-        judge(r, true);
+        this.paths++;
+        this.judge(r, true);
         return;
       }
-      let skip = NO_SKIP;
-      if (hashing) {
-        const full = fingerprint(r.sys, model.stateKey);
-        if (full !== undefined) o.onState?.(full);
-        if (full === undefined) {
-          hashing = false;
-        } else {
-          const fp = hash53(full);
-          const seen = visited.get(fp);
-          const asleep = new Set<string>();
-          for (const k of sleep.keys()) asleep.add(laneOfKey(k));
-          if (seen === undefined) {
-            visited.set(fp, asleep);
-          } else {
-            let covered = true;
-            for (const lane of seen) if (!asleep.has(lane)) covered = false;
-            if (covered) {
-              pruned++;
-              judge(r, false);
-              return;
-            }
-            const s2 = new Set<string>();
-            for (const c of enabled) if (!seen.has(c.lane)) s2.add(c.lane);
-            skip = s2;
-            const both = new Set<string>();
-            for (const lane of seen) if (asleep.has(lane)) both.add(lane);
-            visited.set(fp, both);
-          }
-        }
+      const skip = this.hashing ? this.lanesToSkip(r, enabled, sleep) : NO_SKIP;
+      if (skip === "prune") {
+        this.pruned++;
+        this.judge(r, false);
+        return;
       }
       const frame: Frame = { enabled, sleep, done: new Set(), skip };
       const next = enabled.find((c) => !sleep.has(c.key) && !skip.has(c.lane));
       if (next === undefined) {
-        pruned++; // every enabled event sleeps: this order is explored elsewhere
-        judge(r, false);
+        this.pruned++; // every enabled event sleeps: this order is explored elsewhere
+        this.judge(r, false);
         return;
       }
-      frames.push(frame);
-      sleep = take(r, frame, next);
-      if (violation !== undefined) return;
+      this.frames.push(frame);
+      sleep = this.take(r, frame, next);
+      if (this.violation !== undefined) return;
     }
-  };
+  }
 
-  const take = (r: Replay, frame: Frame, c: Choice): ReadonlyMap<string, NodeId> => {
+  take(r: Replay, frame: Frame, c: Choice): ReadonlyMap<string, NodeId> {
     frame.done.add(c.key);
-    path.push(c);
+    this.path.push(c);
     r.take(c);
-    if (!reduction || o.sleepSets === false) return new Map();
+    if (!this.reduction || this.o.sleepSets === false) return new Map();
     const child = new Map<string, NodeId>();
     for (const [k, at] of frame.sleep) if (independent(at, c.at)) child.set(k, at);
     for (const d of frame.enabled) if (frame.done.has(d.key) && d.key !== c.key && independent(d.at, c.at)) child.set(d.key, d.at);
     return child;
-  };
+  }
 
-  let r = new Replay(model, strategy);
-  descend(r, new Map());
-  steps += r.steps;
-  r.sys.abandon();
-  while (violation === undefined) {
-    // Backtrack to the deepest frame with a choice left.
-    let d = frames.length - 1;
-    let c: Choice | undefined;
-    for (; d >= 0; d--) {
-      const f = frames[d] as Frame;
-      c = f.enabled.find((x) => !f.done.has(x.key) && !f.sleep.has(x.key) && !f.skip.has(x.lane));
-      if (c !== undefined) break;
+  /** The deepest frame with a choice left, and that choice; undefined when the search is over. */
+  backtrack(): { readonly depth: number; readonly choice: Choice } | undefined {
+    for (let d = this.frames.length - 1; d >= 0; d--) {
+      const f = this.frames[d] as Frame;
+      const c = f.enabled.find((x) => !f.done.has(x.key) && !f.sleep.has(x.key) && !f.skip.has(x.lane));
+      if (c !== undefined) return { depth: d, choice: c };
     }
-    if (c === undefined || d < 0) break;
-    if (paths + pruned >= maxPaths || performance.now() - started > maxTimeMs) {
-      bounded = true;
+    return undefined;
+  }
+
+  /** A fresh system replayed along the path up to `depth`, then `choice` taken there and the rest of the path run forward. */
+  branch(depth: number, choice: Choice): void {
+    this.frames.length = depth + 1;
+    this.path.length = depth;
+    const r = new Replay(this.model, this.strategy);
+    for (const k of this.path) r.take(k);
+    const sleep = this.take(r, this.frames[depth] as Frame, choice);
+    this.descend(r, sleep);
+    this.steps += r.steps;
+    r.sys.abandon();
+  }
+
+  result(): ExploreResult {
+    const violation = this.violation;
+    return {
+      model: this.model.name,
+      strategy: this.strategy,
+      reduction: this.reduction,
+      complete: !this.bounded && violation === undefined,
+      paths: this.paths,
+      pruned: this.pruned,
+      states: this.hashing ? this.visited.size : undefined,
+      steps: this.steps,
+      wallMs: performance.now() - this.started,
+      stateHashing: this.hashing,
+      ...(violation !== undefined ? { violation } : {}),
+    };
+  }
+}
+
+export async function explore(model: ExploreModel, strategy: Strategy, o: ExploreOptions = {}): Promise<ExploreResult> {
+  const maxPaths = o.maxPaths ?? 1_000_000;
+  const maxTimeMs = o.maxTimeMs ?? 60_000;
+  const search = new Search(model, strategy, o);
+  const first = new Replay(model, strategy);
+  search.descend(first, new Map());
+  search.steps += first.steps;
+  first.sys.abandon();
+  while (search.violation === undefined) {
+    const next = search.backtrack();
+    if (next === undefined) break;
+    if (search.paths + search.pruned >= maxPaths || performance.now() - search.started > maxTimeMs) {
+      search.bounded = true;
       break;
     }
-    frames.length = d + 1;
-    path.length = d;
-    r = new Replay(model, strategy);
-    for (const k of path) r.take(k);
-    const sleep = take(r, frames[d] as Frame, c);
-    descend(r, sleep);
-    steps += r.steps;
-    r.sys.abandon();
-    if ((paths + pruned) % 200 === 0) {
-      o.onProgress?.(paths + pruned);
+    search.branch(next.depth, next.choice);
+    if ((search.paths + search.pruned) % 200 === 0) {
+      o.onProgress?.(search.paths + search.pruned);
       await new Promise((res) => setImmediate(res));
     }
   }
-  return {
-    model: model.name,
-    strategy,
-    reduction,
-    complete: !bounded && violation === undefined,
-    paths,
-    pruned,
-    states: hashing ? visited.size : undefined,
-    steps,
-    wallMs: performance.now() - started,
-    stateHashing: hashing,
-    ...(violation !== undefined ? { violation } : {}),
-  };
+  return search.result();
 }
 
 export interface InterleavingCount {

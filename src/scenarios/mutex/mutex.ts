@@ -251,125 +251,142 @@ interface Protocol<S extends SessionState> {
   leave(s: S, ctx: Ctx): S;
 }
 
-/** The session machinery, the same in both versions. */
+function newSession<S extends SessionState>(s: S, via: "client" | "auto", acquire: RequestId | null, loop: string | null, ctx: Ctx): [S, Session] {
+  const counter = s.counter + 1;
+  const session: Session = { id: `${ctx.self}#${counter}`, via, acquire, loop, wantedAt: ctx.now, enteredAt: null, enteredIn: null };
+  return [{ ...s, counter }, session];
+}
+
+/** Ask for the CS at once if no session is open, else queue the want behind the open one. */
+function begin<S extends SessionState>(p: Protocol<S>, s: S, session: Session, ctx: Ctx): S {
+  return s.current === null ? p.ask({ ...s, current: session }, ctx) : { ...s, wants: [...s.wants, session] };
+}
+
+/** Called by the protocol when the node may enter. */
+function enterCS<S extends SessionState>(p: Protocol<S>, s: S, ctx: Ctx): S {
+  const cur = s.current;
+  if (cur === null || s.inCS) throw new Error(`${p.version} at "${ctx.self}": enter without a waiting session`);
+  const session: Session = { ...cur, enteredAt: ctx.now, enteredIn: p.version };
+  if (cur.via === "client") {
+    ctx.respond(cur.acquire as RequestId, { session: cur.id, node: ctx.self, enteredAt: ctx.now });
+  } else {
+    const loop = s.loops.find((l) => l.id === cur.loop);
+    ctx.setTimer(loop?.hold ?? 1, `exit:${cur.id}`);
+  }
+  return { ...s, current: session, inCS: true };
+}
+
+function recordOf(version: string, cur: Session, release: RequestId | null, ctx: Ctx): SessionRecord {
+  return {
+    session: cur.id,
+    node: ctx.self,
+    via: cur.via,
+    wantedAt: cur.wantedAt,
+    enter: cur.enteredAt as number,
+    exit: ctx.now,
+    acquire: cur.acquire,
+    release,
+    loop: cur.loop,
+    enteredIn: cur.enteredIn as string,
+    exitedIn: version,
+  };
+}
+
+/** A round of loop `loopId` is over: want the CS again after the gap, or answer the loop's request after its last round. */
+function roundDone<S extends SessionState>(s: S, loopId: string, rec: SessionRecord, ctx: Ctx): S {
+  const loop = s.loops.find((l) => l.id === loopId);
+  if (loop === undefined) return s;
+  const done: AutoLoop = { ...loop, left: loop.left - 1, sessions: [...loop.sessions, rec] };
+  if (done.left > 0) {
+    ctx.setTimer(done.gap, `want:${done.id}`);
+    return { ...s, loops: s.loops.map((l) => (l.id === done.id ? done : l)) };
+  }
+  ctx.respond(done.request, { loop: done.id, node: ctx.self, sessions: done.sessions });
+  return { ...s, loops: s.loops.filter((l) => l.id !== done.id) };
+}
+
+/** Leave the CS: record, run the protocol's exit, close the session, start the next want. */
+function exitCS<S extends SessionState>(p: Protocol<S>, s: S, release: RequestId | null, ctx: Ctx): [S, SessionRecord] {
+  const cur = s.current as Session;
+  const rec = recordOf(p.version, cur, release, ctx);
+  const over = s.history.length + 1 - HISTORY_LIMIT;
+  let next: S = {
+    ...s,
+    current: null,
+    inCS: false,
+    history: over > 0 ? [...s.history.slice(over), rec] : [...s.history, rec],
+    dropped: s.dropped + Math.max(over, 0),
+  };
+  next = p.leave(next, ctx);
+  if (cur.loop !== null) next = roundDone(next, cur.loop, rec, ctx);
+  if (next.current === null && next.wants.length > 0) {
+    const [head, ...rest] = next.wants as [Session, ...Session[]];
+    next = p.ask({ ...next, current: head, wants: rest }, ctx);
+  }
+  return [next, rec];
+}
+
+function releaseRequest<S extends SessionState>(p: Protocol<S>, s: S, session: string, id: RequestId, ctx: Ctx): S {
+  const cur = s.current;
+  if (cur === null || !s.inCS || cur.id !== session || cur.via !== "client") {
+    throw new Error(
+      `${p.version} at "${ctx.self}": release of session ${JSON.stringify(session)}, but ` +
+        (cur !== null && s.inCS ? `the CS is held by session ${cur.id}` : "this node is not in the CS"),
+    );
+  }
+  const [s1, rec] = exitCS(p, s, id, ctx);
+  ctx.respond(id, { session: rec.session, node: ctx.self, enteredAt: rec.enter, exitedAt: rec.exit });
+  return s1;
+}
+
+function autoRequest<S extends SessionState>(s: S, req: Extract<MutexRequest, { kind: "auto" }>, id: RequestId, ctx: Ctx): S {
+  const { rounds, gap, hold } = req;
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > MAX_ROUNDS) throw new RangeError(`auto: rounds must be a whole number in 1..${MAX_ROUNDS}, got ${rounds}`);
+  if (!(gap >= 0) || !(hold >= 0)) throw new RangeError(`auto: gap and hold must be >= 0 ms, got ${gap} and ${hold}`);
+  const counter = s.counter + 1;
+  const loop: AutoLoop = { id: `${ctx.self}~${counter}`, request: id, left: rounds, gap, hold, sessions: [] };
+  ctx.setTimer(gap, `want:${loop.id}`);
+  return { ...s, counter, loops: [...s.loops, loop] };
+}
+
+function sessionRequest<S extends SessionState>(p: Protocol<S>, s: S, req: MutexRequest, id: RequestId, ctx: Ctx): S {
+  switch (req?.kind) {
+    case "acquire": {
+      const [s1, session] = newSession(s, "client", id, null, ctx);
+      return begin(p, s1, session, ctx);
+    }
+    case "release":
+      return releaseRequest(p, s, req.session, id, ctx);
+    case "auto":
+      return autoRequest(s, req, id, ctx);
+    default:
+      throw new TypeError(`${p.version}: unknown request ${JSON.stringify(req)}`);
+  }
+}
+
+/** The session timers; undefined if the tag is not one of them. */
+function sessionTimer<S extends SessionState>(p: Protocol<S>, s: S, tag: string, ctx: Ctx): S | undefined {
+  if (tag.startsWith("want:")) {
+    const loopId = tag.slice("want:".length);
+    if (!s.loops.some((l) => l.id === loopId)) return s;
+    const [s1, session] = newSession(s, "auto", null, loopId, ctx);
+    return begin(p, s1, session, ctx);
+  }
+  if (tag.startsWith("exit:")) {
+    const sessionId = tag.slice("exit:".length);
+    if (s.current?.id !== sessionId || !s.inCS) return s;
+    return exitCS(p, s, null, ctx)[0];
+  }
+  return undefined;
+}
+
+/** The session machinery, the same in both versions, bound to one version's protocol. */
 function sessionsOf<S extends SessionState>(p: Protocol<S>) {
-  const begin = (s: S, session: Session, ctx: Ctx): S =>
-    s.current === null ? p.ask({ ...s, current: session }, ctx) : { ...s, wants: [...s.wants, session] };
-
-  const newSession = (s: S, via: "client" | "auto", acquire: RequestId | null, loop: string | null, ctx: Ctx): [S, Session] => {
-    const counter = s.counter + 1;
-    const session: Session = { id: `${ctx.self}#${counter}`, via, acquire, loop, wantedAt: ctx.now, enteredAt: null, enteredIn: null };
-    return [{ ...s, counter }, session];
+  return {
+    enter: (s: S, ctx: Ctx): S => enterCS(p, s, ctx),
+    request: (s: S, req: MutexRequest, id: RequestId, ctx: Ctx): S => sessionRequest(p, s, req, id, ctx),
+    timer: (s: S, tag: string, ctx: Ctx): S | undefined => sessionTimer(p, s, tag, ctx),
   };
-
-  /** Called by the protocol when the node may enter. */
-  const enter = (s: S, ctx: Ctx): S => {
-    const cur = s.current;
-    if (cur === null || s.inCS) throw new Error(`${p.version} at "${ctx.self}": enter without a waiting session`);
-    const session: Session = { ...cur, enteredAt: ctx.now, enteredIn: p.version };
-    if (cur.via === "client") {
-      ctx.respond(cur.acquire as RequestId, { session: cur.id, node: ctx.self, enteredAt: ctx.now });
-    } else {
-      const loop = s.loops.find((l) => l.id === cur.loop);
-      ctx.setTimer(loop?.hold ?? 1, `exit:${cur.id}`);
-    }
-    return { ...s, current: session, inCS: true };
-  };
-
-  /** Leave the CS: record, run the protocol's exit, close the session, start the next want. */
-  const exit = (s: S, release: RequestId | null, ctx: Ctx): [S, SessionRecord] => {
-    const cur = s.current as Session;
-    const rec: SessionRecord = {
-      session: cur.id,
-      node: ctx.self,
-      via: cur.via,
-      wantedAt: cur.wantedAt,
-      enter: cur.enteredAt as number,
-      exit: ctx.now,
-      acquire: cur.acquire,
-      release,
-      loop: cur.loop,
-      enteredIn: cur.enteredIn as string,
-      exitedIn: p.version,
-    };
-    const over = s.history.length + 1 - HISTORY_LIMIT;
-    let next: S = {
-      ...s,
-      current: null,
-      inCS: false,
-      history: over > 0 ? [...s.history.slice(over), rec] : [...s.history, rec],
-      dropped: s.dropped + Math.max(over, 0),
-    };
-    next = p.leave(next, ctx);
-    if (cur.loop !== null) {
-      const loop = next.loops.find((l) => l.id === cur.loop);
-      if (loop !== undefined) {
-        const done: AutoLoop = { ...loop, left: loop.left - 1, sessions: [...loop.sessions, rec] };
-        if (done.left > 0) {
-          ctx.setTimer(done.gap, `want:${done.id}`);
-          next = { ...next, loops: next.loops.map((l) => (l.id === done.id ? done : l)) };
-        } else {
-          ctx.respond(done.request, { loop: done.id, node: ctx.self, sessions: done.sessions });
-          next = { ...next, loops: next.loops.filter((l) => l.id !== done.id) };
-        }
-      }
-    }
-    if (next.current === null && next.wants.length > 0) {
-      const [head, ...rest] = next.wants as [Session, ...Session[]];
-      next = p.ask({ ...next, current: head, wants: rest }, ctx);
-    }
-    return [next, rec];
-  };
-
-  const request = (s: S, req: MutexRequest, id: RequestId, ctx: Ctx): S => {
-    switch (req?.kind) {
-      case "acquire": {
-        const [s1, session] = newSession(s, "client", id, null, ctx);
-        return begin(s1, session, ctx);
-      }
-      case "release": {
-        const cur = s.current;
-        if (cur === null || !s.inCS || cur.id !== req.session || cur.via !== "client") {
-          throw new Error(
-            `${p.version} at "${ctx.self}": release of session ${JSON.stringify(req.session)}, but ` +
-              (cur !== null && s.inCS ? `the CS is held by session ${cur.id}` : "this node is not in the CS"),
-          );
-        }
-        const [s1, rec] = exit(s, id, ctx);
-        ctx.respond(id, { session: rec.session, node: ctx.self, enteredAt: rec.enter, exitedAt: rec.exit });
-        return s1;
-      }
-      case "auto": {
-        const { rounds, gap, hold } = req;
-        if (!Number.isInteger(rounds) || rounds < 1 || rounds > MAX_ROUNDS) throw new RangeError(`auto: rounds must be a whole number in 1..${MAX_ROUNDS}, got ${rounds}`);
-        if (!(gap >= 0) || !(hold >= 0)) throw new RangeError(`auto: gap and hold must be >= 0 ms, got ${gap} and ${hold}`);
-        const counter = s.counter + 1;
-        const loop: AutoLoop = { id: `${ctx.self}~${counter}`, request: id, left: rounds, gap, hold, sessions: [] };
-        ctx.setTimer(gap, `want:${loop.id}`);
-        return { ...s, counter, loops: [...s.loops, loop] };
-      }
-      default:
-        throw new TypeError(`${p.version}: unknown request ${JSON.stringify(req)}`);
-    }
-  };
-
-  /** The session timers; undefined if the tag is not one of them. */
-  const timer = (s: S, tag: string, ctx: Ctx): S | undefined => {
-    if (tag.startsWith("want:")) {
-      const loopId = tag.slice("want:".length);
-      if (!s.loops.some((l) => l.id === loopId)) return s;
-      const [s1, session] = newSession(s, "auto", null, loopId, ctx);
-      return begin(s1, session, ctx);
-    }
-    if (tag.startsWith("exit:")) {
-      const sessionId = tag.slice("exit:".length);
-      if (s.current?.id !== sessionId || !s.inCS) return s;
-      return exit(s, null, ctx)[0];
-    }
-    return undefined;
-  };
-
-  return { enter, request, timer };
 }
 
 // ---- mutex@1: Lamport ----

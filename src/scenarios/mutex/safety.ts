@@ -67,10 +67,16 @@ function last(times: readonly number[] | undefined): number | undefined {
   return times === undefined || times.length === 0 ? undefined : times[times.length - 1];
 }
 
-export function checkMutex(trace: readonly TraceEvent[], states: Readonly<Record<NodeId, unknown>>): SafetyReport {
-  const violations: string[] = [];
+/** What the trace says, indexed: executed requests, their responses, and fired timers (by node and tag). */
+interface TraceIndex {
+  readonly executed: ReadonlyMap<string, { readonly node: NodeId; readonly times: number[] }>;
+  readonly responses: ReadonlyMap<string, number[]>;
+  readonly timers: ReadonlyMap<string, number[]>;
+}
 
-  // ---- what the trace says ----
+const timerKey = (node: NodeId, tag: string): string => `${node}\u0000${tag}`;
+
+function indexTrace(trace: readonly TraceEvent[]): TraceIndex {
   const executed = new Map<string, { node: NodeId; times: number[] }>();
   const responses = new Map<string, number[]>();
   const timers = new Map<string, number[]>();
@@ -89,7 +95,7 @@ export function checkMutex(trace: readonly TraceEvent[], states: Readonly<Record
         break;
       }
       case "timer": {
-        const key = `${ev.node}\u0000${ev.tag}`;
+        const key = timerKey(ev.node, ev.tag);
         const r = timers.get(key);
         if (r === undefined) timers.set(key, [ev.t]);
         else r.push(ev.t);
@@ -99,6 +105,11 @@ export function checkMutex(trace: readonly TraceEvent[], states: Readonly<Record
         break;
     }
   }
+  return { executed, responses, timers };
+}
+
+/** Every executed request answered exactly once; returns how many were answered. */
+function judgeAnswers({ executed, responses }: TraceIndex, violations: string[]): number {
   let answered = 0;
   for (const [rid, e] of executed) {
     const r = responses.get(rid);
@@ -108,8 +119,11 @@ export function checkMutex(trace: readonly TraceEvent[], states: Readonly<Record
       if (r.length > 1) violations.push(`request ${rid} at "${e.node}" was answered ${r.length} times (at ${r.join(", ")})`);
     }
   }
+  return answered;
+}
 
-  // ---- what the final states say ----
+/** The finished sessions the final states record, judging on the way what is still open at the end. */
+function judgeFinalStates(states: Readonly<Record<NodeId, unknown>>, violations: string[]): SessionRecord[] {
   const records: SessionRecord[] = [];
   for (const [node, raw] of Object.entries(states)) {
     if (!isSessionState(raw)) {
@@ -126,39 +140,52 @@ export function checkMutex(trace: readonly TraceEvent[], states: Readonly<Record
     for (const w of s.wants) violations.push(`liveness: "${node}" never even asked for the CS for session ${w.id} (wanted at ${w.wantedAt})`);
     for (const l of s.loops) violations.push(`timer-driven loop ${l.id} at "${node}" never finished (${l.left} round(s) left)`);
   }
+  return records;
+}
 
+/** A client session as the outside saw it (acquire answered to release run); undefined if the trace cannot show it. */
+function observedClient(r: SessionRecord, { executed, responses }: TraceIndex, violations: string[]): Interval | undefined {
+  const acquired = r.acquire === null ? undefined : responses.get(r.acquire)?.[0];
+  const released = r.release === null ? undefined : last(executed.get(r.release)?.times);
+  if (acquired === undefined) {
+    violations.push(`session ${r.session} at "${r.node}": its acquire ${r.acquire ?? "?"} was never answered in the trace`);
+    return undefined;
+  }
+  if (released === undefined || r.release === null || responses.get(r.release) === undefined) {
+    violations.push(`session ${r.session} at "${r.node}": its release ${r.release ?? "?"} is not in the trace or was not answered`);
+    return undefined;
+  }
+  if (acquired < r.enter) violations.push(`session ${r.session} at "${r.node}": acquire ${r.acquire} answered at ${acquired}, before the node entered at ${r.enter}`);
+  if (released !== r.exit) violations.push(`session ${r.session} at "${r.node}": recorded exit ${r.exit}, but its release ${r.release} ran at ${released}`);
+  return { node: r.node, session: r.session, from: acquired, to: released };
+}
+
+/** A timer-driven session as the outside saw it (recorded entry to exit timer); undefined if its timer is not in the trace. */
+function observedAuto(r: SessionRecord, { timers }: TraceIndex, violations: string[]): Interval | undefined {
+  const fired = last(timers.get(timerKey(r.node, `exit:${r.session}`)));
+  if (fired === undefined) {
+    violations.push(`session ${r.session} at "${r.node}": its exit timer is not in the trace`);
+    return undefined;
+  }
+  if (fired !== r.exit) violations.push(`session ${r.session} at "${r.node}": recorded exit ${r.exit}, but its exit timer fired at ${fired}`);
+  return { node: r.node, session: r.session, from: r.enter, to: fired };
+}
+
+export function checkMutex(trace: readonly TraceEvent[], states: Readonly<Record<NodeId, unknown>>): SafetyReport {
+  const violations: string[] = [];
+  const index = indexTrace(trace);
+  const answered = judgeAnswers(index, violations);
+  const records = judgeFinalStates(states, violations);
   overlaps(
     records.map((r) => ({ node: r.node, session: r.session, from: r.enter, to: r.exit })),
     "recorded sessions",
     violations,
   );
 
-  // ---- state against trace, and mutual exclusion as the outside saw it ----
   const observed: Interval[] = [];
   for (const r of records) {
-    if (r.via === "client") {
-      const acquired = r.acquire === null ? undefined : responses.get(r.acquire)?.[0];
-      const released = r.release === null ? undefined : last(executed.get(r.release)?.times);
-      if (acquired === undefined) {
-        violations.push(`session ${r.session} at "${r.node}": its acquire ${r.acquire ?? "?"} was never answered in the trace`);
-        continue;
-      }
-      if (released === undefined || r.release === null || responses.get(r.release) === undefined) {
-        violations.push(`session ${r.session} at "${r.node}": its release ${r.release ?? "?"} is not in the trace or was not answered`);
-        continue;
-      }
-      if (acquired < r.enter) violations.push(`session ${r.session} at "${r.node}": acquire ${r.acquire} answered at ${acquired}, before the node entered at ${r.enter}`);
-      if (released !== r.exit) violations.push(`session ${r.session} at "${r.node}": recorded exit ${r.exit}, but its release ${r.release} ran at ${released}`);
-      observed.push({ node: r.node, session: r.session, from: acquired, to: released });
-    } else {
-      const fired = last(timers.get(`${r.node}\u0000exit:${r.session}`));
-      if (fired === undefined) {
-        violations.push(`session ${r.session} at "${r.node}": its exit timer is not in the trace`);
-        continue;
-      }
-      if (fired !== r.exit) violations.push(`session ${r.session} at "${r.node}": recorded exit ${r.exit}, but its exit timer fired at ${fired}`);
-      observed.push({ node: r.node, session: r.session, from: r.enter, to: fired });
-    }
+    const iv = r.via === "client" ? observedClient(r, index, violations) : observedAuto(r, index, violations);
+    if (iv !== undefined) observed.push(iv);
   }
   overlaps(observed, "as observed: responses, release requests, exit timers", violations);
 
@@ -172,6 +199,6 @@ export function checkMutex(trace: readonly TraceEvent[], states: Readonly<Record
       auto: records.length - client,
       acrossVersions: records.filter((r) => r.enteredIn !== r.exitedIn).length,
     },
-    requests: { executed: executed.size, answered },
+    requests: { executed: index.executed.size, answered },
   };
 }

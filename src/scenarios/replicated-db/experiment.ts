@@ -72,7 +72,17 @@ export interface ExperimentResult {
 
 export const nodeName = (i: number): string => `r${i}`;
 
-export async function runExperiment(options: ExperimentOptions): Promise<ExperimentResult> {
+interface ExperimentParams {
+  readonly strategy: Strategy;
+  readonly seed: number;
+  readonly n: number;
+  readonly entries: number;
+  readonly warmup: number;
+  readonly globalEvery: number;
+  readonly localEvery: number;
+}
+
+function paramsOf(options: ExperimentOptions): ExperimentParams {
   const seed = options.seed ?? 1;
   const n = options.nodes ?? 7;
   const entries = options.entries ?? DEFAULT_ENTRIES;
@@ -81,27 +91,45 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   const localEvery = options.localRequestEvery ?? 1;
   if (!Number.isInteger(n) || n < 2) throw new RangeError(`nodes: the experiment needs a line of at least 2 replicas, got ${n}`);
   if (!Number.isInteger(entries) || entries < 1) throw new RangeError(`entries: expected at least 1 entry per replica, got ${entries}`);
+  return { strategy: options.strategy, seed, n, entries, warmup, globalEvery, localEvery };
+}
 
-  const sys = new System({ seed, synchronizer: options.strategy === "synchronizer" });
-  const v1 = databaseV1(entries);
-  for (let i = 0; i < n; i++) sys.create(nodeName(i), v1);
-  for (let i = 1; i < n; i++) sys.link(nodeName(i - 1), nodeName(i));
+/**
+ * One run's system and the outside requests issued to it. The awaits of the
+ * run stay in runExperiment: the order in which its continuation and the
+ * workload's wake at one virtual instant is part of the trace.
+ */
+class ExperimentRun {
+  readonly sys: System;
+  private readonly rng: Rng;
+  readonly answeredAt: number[] = [];
+  readonly reads = { issued: 0, answered: 0, withNull: 0 };
+  readonly requests = { issued: 0, answered: 0, failed: 0 };
+  readonly inflight: Promise<void>[] = [];
+  readonly samples: { kind: RequestSample["kind"]; issuedAt: number; answeredAt: number | undefined }[] = [];
+  /** Set by the run once the update's after-window is over: the workload issues nothing more. */
+  stopped = false;
+  private writes = 0;
 
-  const rng = new Rng(seed ^ 0x5eed);
-  const answeredAt: number[] = [];
-  const reads = { issued: 0, answered: 0, withNull: 0 };
-  const requests = { issued: 0, answered: 0, failed: 0 };
-  const inflight: Promise<void>[] = [];
-  const samples: { kind: RequestSample["kind"]; issuedAt: number; answeredAt: number | undefined }[] = [];
-  const ask = (node: string, req: DbRequest, onAnswer?: (r: unknown) => void): void => {
+  constructor(readonly p: ExperimentParams) {
+    const { seed, n, entries } = p;
+    this.sys = new System({ seed, synchronizer: p.strategy === "synchronizer" });
+    const v1 = databaseV1(entries);
+    for (let i = 0; i < n; i++) this.sys.create(nodeName(i), v1);
+    for (let i = 1; i < n; i++) this.sys.link(nodeName(i - 1), nodeName(i));
+    this.rng = new Rng(seed ^ 0x5eed);
+  }
+
+  private ask(node: string, req: DbRequest, onAnswer?: (r: unknown) => void): void {
+    const { sys, requests } = this;
     requests.issued++;
     const sample = { kind: req.kind, issuedAt: sys.now(), answeredAt: undefined as number | undefined };
-    samples.push(sample);
-    inflight.push(
+    this.samples.push(sample);
+    this.inflight.push(
       sys.request(node, req).then(
         (r) => {
           requests.answered++;
-          answeredAt.push(sys.now());
+          this.answeredAt.push(sys.now());
           sample.answeredAt = sys.now();
           onAnswer?.(r);
         },
@@ -110,19 +138,20 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
         },
       ),
     );
-  };
+  }
 
-  let stop = false;
-  let writes = 0;
-  const workload = (async () => {
+  /** Global reads from the first node and local reads and writes anywhere, each on its own period, until stopped. */
+  async workload(): Promise<void> {
+    const { sys, rng, reads } = this;
+    const { n, entries, globalEvery, localEvery } = this.p;
     let nextGlobal = 0;
     let nextLocal = 0;
-    while (!stop) {
+    while (!this.stopped) {
       const t = sys.now();
       if (t >= nextGlobal) {
         nextGlobal = t + globalEvery;
         reads.issued++;
-        ask(nodeName(0), { kind: "global-read", entry: rng.int(0, entries - 1) }, (r) => {
+        this.ask(nodeName(0), { kind: "global-read", entry: rng.int(0, entries - 1) }, (r) => {
           reads.answered++;
           if (Object.values(r as Record<string, string | null>).some((v) => v === null)) reads.withNull++;
         });
@@ -131,64 +160,77 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
         nextLocal = t + localEvery;
         const node = nodeName(rng.int(0, n - 1));
         const entry = rng.int(0, entries - 1);
-        ask(node, rng.float() < 0.5 ? { kind: "read", entry } : { kind: "write", entry, value: `w${++writes}` });
+        this.ask(node, rng.float() < 0.5 ? { kind: "read", entry } : { kind: "write", entry, value: `w${++this.writes}` });
       }
       await sys.sleep(Math.min(nextGlobal, nextLocal) - sys.now());
     }
-  })();
+  }
 
-  await sys.sleep(warmup);
+  /** The verdicts and measures of the settled run; g and h are the update's start and end, window the throughput window. */
+  result(update: UpdateReport | { readonly error: string }, g: number, h: number, window: number): ExperimentResult {
+    const { sys, answeredAt } = this;
+    const { strategy, n, entries, seed } = this.p;
+    const check = sys.check();
+    const count = (inv: string): number => check.violations.filter((v) => v.invariant === inv).length;
+    const rate = (from: number, to: number, inclusiveEnd: boolean): number => {
+      const k = answeredAt.filter((t) => t >= from && (inclusiveEnd ? t <= to : t < to)).length;
+      return (k / window) * 1000;
+    };
+    const eccentricity = n - 1; // a line, updated from its far end
+    const meanDelay = (1 + 10) / 2; // the System's default delays
+    const channelDelay = measuredChannelDelay(sys, g) ?? meanDelay;
+    const first = JSON.stringify((sys.state(nodeName(0)) as DbState).entries);
+    const replicasIdentical = sys.nodes().every((id) => JSON.stringify((sys.state(id) as DbState).entries) === first);
+
+    return {
+      strategy,
+      nodes: n,
+      entries,
+      seed,
+      reads: this.reads,
+      violations: { correctness: count("correctness"), awareness: count("awareness"), termination: count("termination") },
+      update,
+      throughput: {
+        before: rate(g - window, g, false),
+        during: rate(g, h, true),
+        after: answeredAt.filter((t) => t > h && t <= h + window).length * (1000 / window),
+      },
+      replicasIdentical,
+      requests: this.requests,
+      check,
+      system: sys,
+      samples: this.samples,
+      bound: eccentricity * channelDelay,
+      nominalBound: eccentricity * meanDelay,
+      eccentricity,
+      meanDelay,
+      channelDelay,
+    };
+  }
+}
+
+export async function runExperiment(options: ExperimentOptions): Promise<ExperimentResult> {
+  const p = paramsOf(options);
+  const run = new ExperimentRun(p);
+  const sys = run.sys;
+  const workload = run.workload();
+
+  await sys.sleep(p.warmup);
   let update: UpdateReport | { readonly error: string };
   try {
-    update = await sys.update(keyFormatUpdate(entries), { strategy: options.strategy, root: nodeName(n - 1) });
+    update = await sys.update(keyFormatUpdate(p.entries), { strategy: p.strategy, root: nodeName(p.n - 1) });
   } catch (e) {
     update = { error: describeError(e) };
   }
-  const g = "startedAt" in update ? update.startedAt : warmup;
+  const g = "startedAt" in update ? update.startedAt : p.warmup;
   const h = "finishedAt" in update ? update.finishedAt : sys.now();
   const window = Math.max(h - g, 1);
   if (sys.now() < h + window) await sys.sleep(h + window - sys.now());
-  stop = true;
+  run.stopped = true;
   await workload;
   await sys.settle();
-  await Promise.all(inflight);
-
-  const check = sys.check();
-  const count = (inv: string): number => check.violations.filter((v) => v.invariant === inv).length;
-  const rate = (from: number, to: number, inclusiveEnd: boolean): number => {
-    const k = answeredAt.filter((t) => t >= from && (inclusiveEnd ? t <= to : t < to)).length;
-    return (k / window) * 1000;
-  };
-  const eccentricity = n - 1; // a line, updated from its far end
-  const meanDelay = (1 + 10) / 2; // the System's default delays
-  const channelDelay = measuredChannelDelay(sys, g) ?? meanDelay;
-  const first = JSON.stringify((sys.state(nodeName(0)) as DbState).entries);
-  const replicasIdentical = sys.nodes().every((id) => JSON.stringify((sys.state(id) as DbState).entries) === first);
-
-  return {
-    strategy: options.strategy,
-    nodes: n,
-    entries,
-    seed,
-    reads,
-    violations: { correctness: count("correctness"), awareness: count("awareness"), termination: count("termination") },
-    update,
-    throughput: {
-      before: rate(g - window, g, false),
-      during: rate(g, h, true),
-      after: answeredAt.filter((t) => t > h && t <= h + window).length * (1000 / window),
-    },
-    replicasIdentical,
-    requests,
-    check,
-    system: sys,
-    samples,
-    bound: eccentricity * channelDelay,
-    nominalBound: eccentricity * meanDelay,
-    eccentricity,
-    meanDelay,
-    channelDelay,
-  };
+  await Promise.all(run.inflight);
+  return run.result(update, g, h, window);
 }
 
 /** Mean send-to-delivery time of the application messages delivered before `until`; undefined if none were. */
