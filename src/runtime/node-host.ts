@@ -52,6 +52,8 @@ export class NodeHost implements NodePort {
   private readonly cancelledTimers = new Set<number>();
   /** Messages this node id has sent, over every incarnation (ids stay unique when a node is recreated). */
   messagesSent: number;
+  /** Versions this node's updates replaced: an old image of them must never rejoin (RetiredVersionError). */
+  private readonly retired = new Set<string>();
 
   constructor(
     readonly id: NodeId,
@@ -99,6 +101,11 @@ export class NodeHost implements NodePort {
   /** It has turned new in the update it takes part in. */
   get swappedInUpdate(): boolean {
     return this.part?.swappedAt !== undefined;
+  }
+
+  /** The versions this node's updates replaced, in the order it left them. */
+  retiredVersions(): readonly string[] {
+    return [...this.retired];
   }
 
   /** What `ctl status` shows of this node's part in an update. */
@@ -206,6 +213,8 @@ export class NodeHost implements NodePort {
     }
     const from = this.node.version;
     this.node.swap(p.update.to, next);
+    this.retired.add(from);
+    this.retired.delete(p.update.to.version); // a back-out makes an earlier version current again
     const t = this.env.now();
     if (this.env.tracing) this.env.record({ kind: "swap", t, node: this.id, update: p.run.id, from, to: p.update.to.version, epoch: this.node.epoch });
     p.swappedAt = t;
