@@ -16,6 +16,7 @@ import {
   SystemClosedError,
   UnknownLinkError,
   UnknownNodeError,
+  UpdateHaltedInProgressError,
   UpdateInProgressError,
   UpdateStalledError,
   asError,
@@ -75,8 +76,10 @@ interface ActiveUpdate {
   readonly id: number;
   /** Set once prepare is under way (the coordinator is made right after the plan is checked). */
   coordinator: UpdateCoordinator | undefined;
-  readonly resolve: (r: UpdateReport) => void;
-  readonly reject: (e: Error) => void;
+  /** The updates as given: a resume must bring the same behaviors. */
+  readonly updates: readonly Update[];
+  /** The caller waiting on update() or resume(); none while the update is halted. */
+  waiter: { readonly resolve: (r: UpdateReport) => void; readonly reject: (e: Error) => void } | undefined;
 }
 
 /** What the explorer reads of a system to fingerprint its state (see System.inspect). */
@@ -264,7 +267,7 @@ export class System {
     const plan = planUpdate(target, descriptors, opts, this.updates + 1, this.now());
     this.updates += 1;
     const done = new Promise<UpdateReport>((resolve, reject) => {
-      this.active = { id: plan.run.id, coordinator: undefined, resolve, reject };
+      this.active = { id: plan.run.id, coordinator: undefined, updates: list, waiter: { resolve, reject } };
     });
     const active = this.active as ActiveUpdate;
     active.coordinator = launchUpdate(plan, { kind: "inline", updates: list }, {
@@ -274,6 +277,35 @@ export class System {
       transmit: (env) => this.network.transmit(env),
       finished: (outcome) => this.finishUpdate(active, outcome),
     });
+    this.kick();
+    return done;
+  }
+
+  /**
+   * Finish a halted update (a transfer threw at swap time): `u` brings the same `from` and `to` behaviors (the same
+   * objects) with a corrected transfer, mapping or timer mapping. Each halted node dry-runs the corrected transfer on
+   * its state as it is now and retries its swap; resolves with the update's report when it completes, or rejects
+   * (UpdateHaltedError again, PrepareFailedError if a dry run throws) with the update still halted: call it again.
+   */
+  resume(u: Update | readonly Update[]): Promise<UpdateReport> {
+    this.assertOpen("resume");
+    const a = this.active;
+    const run = a?.coordinator?.update;
+    if (a === undefined || run === undefined || run.phase !== "halted") {
+      return Promise.reject(new InvalidUpdateError(`resume: no update is halted${a !== undefined ? ` (update #${a.id} is ${run?.phase ?? "preparing"})` : ""}; resume() finishes an update whose transfer threw at swap time`));
+    }
+    const list: readonly Update[] = Array.isArray(u) ? u : [u as Update];
+    for (const given of a.updates) {
+      if (!list.some((one) => one !== null && typeof one === "object" && one.from === given.from && one.to === given.to)) {
+        return Promise.reject(
+          new InvalidUpdateError(`resume: no update with the halted update's behaviors ${given.from.version} -> ${given.to.version} (the same objects); pass them with the corrected transfer`),
+        );
+      }
+    }
+    const done = new Promise<UpdateReport>((resolve, reject) => {
+      a.waiter = { resolve, reject };
+    });
+    a.coordinator?.resume({ kind: "inline", updates: list });
     this.kick();
     return done;
   }
@@ -336,7 +368,8 @@ export class System {
 
   /** The invariants over the trace so far; a run that is over (nothing in flight, no update) is judged complete. */
   check(): CheckReport {
-    const complete = this.network.pendingCount === 0 && this.active === undefined;
+    // A halted update is judged as it stands: it is not over, and the checker says so (termination).
+    const complete = this.network.pendingCount === 0 && (this.active === undefined || this.active.waiter === undefined);
     return checkTrace(this.events, { complete });
   }
 
@@ -377,7 +410,7 @@ export class System {
     const a = this.active;
     if (a) {
       this.active = undefined;
-      a.reject(err);
+      a.waiter?.reject(err);
     }
   }
 
@@ -435,7 +468,7 @@ export class System {
   };
 
   private hasWaiters(): boolean {
-    return this.sleepers.length > 0 || this.settlers.length > 0 || this.openRequests.size > 0 || this.active !== undefined;
+    return this.sleepers.length > 0 || this.settlers.length > 0 || this.openRequests.size > 0 || this.active?.waiter !== undefined;
   }
 
   private runUntilSomethingSettles(): void {
@@ -494,13 +527,15 @@ export class System {
       }
     }
     const a = this.active;
-    if (a !== undefined) {
+    if (a !== undefined && a.waiter !== undefined) {
+      // A halted update waits for resume() by design; one that someone waits on and nothing moves has stalled.
       this.active = undefined;
+      const waiter = a.waiter;
       const run = a.coordinator?.update;
       const err = new UpdateStalledError(a.id, run?.oldNodes() ?? [], run?.unfinishedNodes() ?? []);
       a.coordinator?.giveUp();
       if (this.tracing) this.record({ kind: "update-end", t: this.now(), update: a.id, outcome: "failed", detail: err.message });
-      this.settle1(() => a.reject(err));
+      this.settle1(() => waiter.reject(err));
     }
   }
 
@@ -570,13 +605,16 @@ export class System {
     };
   }
 
+  /** The update completed, failed, or halted: a halted one stays (configuration and updates wait for its resume). */
   private finishUpdate(a: ActiveUpdate, outcome: { readonly report: UpdateReport } | { readonly error: Error }): void {
     if (this.active !== a) return;
-    this.active = undefined;
-    if ("report" in outcome) {
-      this.epoch += 1;
-      this.settle1(() => a.resolve(outcome.report));
-    } else this.settle1(() => a.reject(outcome.error));
+    const waiter = a.waiter;
+    a.waiter = undefined;
+    if (a.coordinator?.update.phase !== "halted") this.active = undefined;
+    if ("report" in outcome) this.epoch += 1;
+    if (waiter === undefined) return;
+    if ("report" in outcome) this.settle1(() => waiter.resolve(outcome.report));
+    else this.settle1(() => waiter.reject(outcome.error));
   }
 
   private failRequest(rid: RequestId, err: Error): void {
@@ -608,7 +646,9 @@ export class System {
 
   private assertNoUpdate(operation: string): void {
     const a = this.active;
-    if (a !== undefined) throw new UpdateInProgressError(operation, a.id);
+    if (a === undefined) return;
+    if (a.coordinator?.update.phase === "halted") throw new UpdateHaltedInProgressError(operation, a.id);
+    throw new UpdateInProgressError(operation, a.id);
   }
 
   /** Configuration commands: no update running, and a synchronized system still before its first pulse. */

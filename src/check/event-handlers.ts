@@ -75,7 +75,8 @@ function onUpdateStart(s: CheckerState, ev: EventOf<"update-start">): void {
 
 function onUpdateEnd(s: CheckerState, ev: EventOf<"update-end">): void {
   const u = s.updates.get(ev.update);
-  if (u === undefined) return;
+  // A halted update is not over: resume() may finish it; if nothing does, the end of the trace reports it unfinished.
+  if (u === undefined || ev.outcome === "halted") return;
   u.ended = true;
   const old = u.nodes.filter((n) => !u.turnedNew.has(n));
   if (old.length === 0) return;

@@ -95,6 +95,11 @@ export type CoordinatorMessage =
   /** snapshot: every node drained; swap and resume. */
   | { readonly kind: "restart" }
   /**
+   * resume: a node whose transfer threw at swap time (halted) takes the corrected code, dry-runs it on its state as
+   * it is now, and retries its swap at the point of its strategy's protocol where it stopped.
+   */
+  | { readonly kind: "resume"; readonly code: UpdateCode }
+  /**
    * The coordinator gave the update up after a node turned new (a transfer threw, or it stalled). The node keeps
    * its agent (what it holds or filters stays so), but no longer counts as in the update: configuration and a
    * later update may proceed, as before one runtime. It is not safe: a later prepare replaces the agent, and what
@@ -111,6 +116,7 @@ export type NodeReport =
    * part ended in the same step adds its `figures` (no "done" follows).
    */
   | { readonly kind: "swapped"; readonly t: number; readonly startedAt?: number; readonly figures?: UpdateFigures }
+  /** The transfer threw at swap time: the node stays old, halted at its swap point, until a resume. */
   | { readonly kind: "swap-failed"; readonly error: string }
   /** The node's part is over (its agent detached after its swap): nothing of the update is left there. */
   | { readonly kind: "done"; readonly t: number; readonly figures: UpdateFigures }
@@ -121,8 +127,11 @@ export type NodeReport =
 
 /** A strategy's control message on an application channel, between neighbours. */
 export type ChannelSignal =
-  /** conservative's update request m (rollback's marker is also "m": it carries the cut). */
-  | { readonly kind: "m"; readonly cut?: VectorCut }
+  /**
+   * conservative's update request m (rollback's marker is also "m": it carries the cut; a halted rollback node's marker
+   * says `halted`: old messages still follow it on that channel).
+   */
+  | { readonly kind: "m"; readonly cut?: VectorCut; readonly halted?: true }
   | { readonly kind: "m'" }
   | { readonly kind: "marker" }
   | { readonly kind: "freeze" }

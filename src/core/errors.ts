@@ -65,6 +65,13 @@ export class UpdateInProgressError extends LiveswapError {
   }
 }
 
+export class UpdateHaltedInProgressError extends LiveswapError {
+  readonly code = "UPDATE_HALTED_IN_PROGRESS";
+  constructor(readonly operation: string, readonly update: number) {
+    super(`${operation}: update #${update} is halted (a transfer threw at swap time); finish it first with resume() and a corrected transfer`);
+  }
+}
+
 export class SynchronizerConfigurationError extends LiveswapError {
   readonly code = "SYNCHRONIZER_CONFIGURATION";
   constructor(readonly operation: string, readonly node: string, readonly pulse: number) {
@@ -125,6 +132,30 @@ export class UpdateStalledError extends LiveswapError {
     const old = oldNodes.length > 0 ? `node(s) ${quote(oldNodes)} are still old` : "";
     const open = unfinishedNodes.length > 0 ? `node(s) ${quote(unfinishedNodes)} turned new but their part never ended` : "";
     super(`update #${update} stalled: nothing is in flight and ${[old, open].filter((x) => x !== "").join("; ") || "the coordinator never started it"}`);
+  }
+}
+
+/** A transfer (or mapping) threw at swap time: the update is halted, safely, until resume(u) finishes it. */
+export class UpdateHaltedError extends LiveswapError {
+  readonly code = "UPDATE_HALTED";
+  constructor(
+    readonly update: number,
+    readonly failures: readonly { readonly node: NodeId; readonly error: string }[],
+  ) {
+    const list = failures.map((f) => `"${f.node}": ${f.error}`).join("; ");
+    super(
+      `update #${update} is halted: the state transfer threw at swap time at ${list}. Those nodes stay old and keep ` +
+        "serving; no node executes a message of the other epoch and none is lost. Fix the transfer (or mapping) and call " +
+        "resume() with the same from and to behaviors to finish the update",
+    );
+  }
+}
+
+/** A halted node refused a resume's corrected code (its dry run threw, or it updates other versions). */
+export class ResumeRefusedError extends LiveswapError {
+  readonly code = "RESUME_REFUSED";
+  constructor(readonly update: number, readonly node: NodeId, reason: string) {
+    super(`resume of update #${update}: node "${node}" refused the corrected code: ${reason}. The update stays halted, nothing changed there; fix it and call resume() again`);
   }
 }
 

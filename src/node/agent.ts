@@ -23,6 +23,11 @@ export interface NodeAgent {
   onSetTimer?(delayMs: number, tag: string): void;
   /** The update this agent was armed for was aborted in prepare. */
   onAbort?(): void;
+  /**
+   * The node's transfer threw at swap time (swap() returned false) and a resume brought corrected code: retry the
+   * swap at the point of the protocol where it stopped. An agent without it cannot be resumed.
+   */
+  onResume?(): void;
   /** What the node tells the coordinator with its prepare acknowledgement (rollback: its vector time when armed). */
   prepareAck?(): VectorCut;
   /**

@@ -45,6 +45,12 @@ export class AlphaSynchronizer implements NodeAgent {
   private swapAt: number | undefined;
   private update: PulseUpdate | undefined;
   private advancing = false;
+  /**
+   * The transfer threw at the swap pulse (halted): the node sends nothing of that pulse and executes nothing more, so
+   * its neighbours wait for its envelope (a synchronous system waits as one) and no old message reaches new code;
+   * what arrives meanwhile waits here in arrival order, until a resume.
+   */
+  private paused: { readonly from: NodeId; readonly msg: ControlMessage }[] | undefined;
 
   constructor(private readonly node: NodePort) {}
 
@@ -94,6 +100,10 @@ export class AlphaSynchronizer implements NodeAgent {
 
   onControl(msg: ControlMessage, from: NodeId): void {
     if (msg.kind !== "pulse") return;
+    if (this.paused !== undefined) {
+      this.paused.push({ from, msg });
+      return;
+    }
     const pe = msg.envelope;
     if (pe.swapAt !== undefined) this.learn(pe.swapAt);
     if (pe.pulse === this.pulse) {
@@ -129,7 +139,7 @@ export class AlphaSynchronizer implements NodeAgent {
     if (this.advancing) return; // executions inside a pulse may call back (requests, timers): the loop below handles them
     this.advancing = true;
     try {
-      while (this.complete && this.hasWork()) this.enterNextPulse();
+      while (this.paused === undefined && this.complete && this.hasWork()) this.enterNextPulse();
     } finally {
       this.advancing = false;
     }
@@ -144,7 +154,26 @@ export class AlphaSynchronizer implements NodeAgent {
     this.got.clear();
     this.complete = node.neighbors().length === 0;
     if (node.tracing) node.record({ kind: "pulse", t: node.now(), node: node.id, pulse: this.pulse });
-    if (this.pulse === this.swapAt) this.swapHere();
+    if (this.pulse === this.swapAt && !this.swapHere()) {
+      this.paused = [];
+      return;
+    }
+    this.sendPulse();
+  }
+
+  /** A halted node retries its swap with the corrected code, then runs the pulse it stopped in. */
+  resume(): void {
+    const waiting = this.paused;
+    if (waiting === undefined || !this.swapHere()) return;
+    this.paused = undefined;
+    this.sendPulse();
+    for (const { from, msg } of waiting) this.onControl(msg, from);
+    this.advance();
+  }
+
+  /** This pulse's envelope to every neighbour, then the early envelopes of this pulse. */
+  private sendPulse(): void {
+    const node = this.node;
     for (const n of node.neighbors()) {
       const messages = this.outbox.get(n) ?? [];
       const pe: PulseEnvelope = this.swapAt !== undefined ? { pulse: this.pulse, messages, swapAt: this.swapAt } : { pulse: this.pulse, messages };
@@ -154,13 +183,16 @@ export class AlphaSynchronizer implements NodeAgent {
     for (const { from, env } of this.early.splice(0)) this.accept(from, env);
   }
 
-  private swapHere(): void {
+  /** False if the transfer threw (the node stays old, halted). */
+  private swapHere(): boolean {
     const u = this.update;
-    if (u === undefined || !u.swap()) return;
+    if (u === undefined) return true;
+    if (!u.swap()) return false;
     // What the old code generated in the last old pulse leaves in this pulse's envelopes: send its new-equivalents.
     for (const [to, box] of this.outbox) this.outbox.set(to, box.flatMap((env) => u.transform(env)));
     this.swapAt = undefined;
     this.update = undefined;
     u.done();
+    return true;
   }
 }

@@ -1,5 +1,5 @@
 import type { Behavior } from "../core/behavior.js";
-import { type ChannelSignal, type ControlMessage, type NodeReport, type UpdateFigures } from "../core/control.js";
+import type { ChannelSignal, ControlMessage, NodeReport, UpdateCode, UpdateFigures } from "../core/control.js";
 import type { AppEnvelope, ControlEnvelope, Envelope } from "../core/envelope.js";
 import { describeError, InternalError } from "../core/errors.js";
 import { CONTROL, messageId, type NodeId, type RequestId } from "../core/ids.js";
@@ -7,7 +7,7 @@ import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { NodeAgent, NodePort } from "../node/agent.js";
 import { PassThroughAgent } from "../node/pass-through-agent.js";
 import { Fault, SwapNode, type Effects, type NodeInput, type NodeSurroundings, type RunOutcome } from "../node/swap-node.js";
-import { prepareNode, type Participation, type PrepareEnvironment } from "./prepare.js";
+import { prepareNode, revalidate, type Participation, type PrepareEnvironment } from "./prepare.js";
 
 /**
  * What a network gives the hosts it drives: a clock, channels, timers, the
@@ -203,12 +203,15 @@ export class NodeHost implements NodePort {
 
   swap(): boolean {
     const p = this.participation("swap");
+    // Halted, the node waits for the corrected code: its strategy may try again (a later marker), the transfer not.
+    if (p.halted !== undefined) return false;
     let next: unknown;
     try {
       next = p.update.state(this.node.state, { self: this.id, neighbors: [...this.neighbors()] });
     } catch (e) {
       if (this.env.tracing) this.env.record({ kind: "fault", t: this.env.now(), node: this.id, during: "state-transfer", error: describeError(e) });
-      this.toCoordinator(p, { kind: "swap-failed", error: describeError(e) }, false);
+      p.halted = describeError(e);
+      this.toCoordinator(p, { kind: "swap-failed", error: p.halted }, false);
       return false;
     }
     const from = this.node.version;
@@ -340,6 +343,7 @@ export class NodeHost implements NodePort {
     }
     if (msg.kind === "prepare") return this.onPrepare(env.update, msg);
     if (msg.kind === "abort") return this.onAbort(env.update);
+    if (msg.kind === "resume") return this.onResume(env.update, msg.code);
     if (msg.kind === "end") {
       if (this.part?.run.id === env.update) this.part.ended = true;
       this.strays = [];
@@ -369,6 +373,20 @@ export class NodeHost implements NodePort {
       this.agent = strategy.agent(this, part.run, msg.strategy);
       this.strays = []; // what the strategy did not take is of no use to it
       this.toCoordinator(part, { kind: "prepared", ...(this.agent.prepareAck !== undefined ? { ack: this.agent.prepareAck() } : {}) }, false);
+    });
+  }
+
+  /** A halted node takes the corrected code and its strategy retries the swap where it stopped. */
+  private onResume(update: number, code: UpdateCode): void {
+    const p = this.part;
+    if (p === undefined || p.run.id !== update || p.halted === undefined) return;
+    revalidate(this, this.env, p, code, (outcome) => {
+      if (this.part !== p) return;
+      if (outcome.kind === "refused") return this.toCoordinator(p, { kind: "refused", reason: outcome.reason }, false);
+      p.update = outcome.update;
+      p.updates = outcome.updates;
+      delete p.halted;
+      this.step(() => this.agent.onResume?.());
     });
   }
 

@@ -23,10 +23,12 @@ export interface PrepareEnvironment {
 /** A node's part in one update, from its prepare to the end of its part. */
 export interface Participation {
   readonly run: RunInfo;
-  /** The update this node takes. */
-  readonly update: Update;
+  /** The update this node takes (a resume brings a corrected one). */
+  update: Update;
   /** Every update of the run by the version it converts from: an old message is mapped by its sender's. */
-  readonly updates: ReadonlyMap<string, Update>;
+  updates: ReadonlyMap<string, Update>;
+  /** The transfer threw at swap time (the error): the node waits, old, at its swap point for a resume. */
+  halted?: string;
   readonly figures: UpdateFigures;
   /** Root only: when it began the protocol (G). */
   startedAt?: number;
@@ -80,6 +82,53 @@ export function prepareNode(
   else finish(loaded);
 }
 
+/**
+ * Check a resume's corrected code at a halted node: it must update the same versions, and its transfer must run on a
+ * copy of the node's state as it is now (it went on serving since its prepare).
+ */
+export function revalidate(
+  node: PreparingNode,
+  env: PrepareEnvironment,
+  part: Participation,
+  code: UpdateCode,
+  done: (outcome: { readonly kind: "refused"; readonly reason: string } | { readonly kind: "ok"; readonly update: Update; readonly updates: ReadonlyMap<string, Update> }) => void,
+): void {
+  const check = (updates: readonly Update[]): void => {
+    const byFrom = new Map<string, Update>(updates.map((u) => [u.from.version, u]));
+    const update = byFrom.get(node.version);
+    if (update === undefined || update.to.version !== part.update.to.version) {
+      return done({ kind: "refused", reason: `the resumed code does not update "${node.version}" to "${part.update.to.version}" as the halted update does` });
+    }
+    const why = dryRun(node, env, update);
+    done(why === undefined ? { kind: "ok", update, updates: byFrom } : { kind: "refused", reason: why });
+  };
+  let loaded: readonly Update[] | Promise<readonly Update[]>;
+  try {
+    loaded = env.loadCode(code);
+  } catch (e) {
+    return done({ kind: "refused", reason: messageOf(e) });
+  }
+  if (loaded instanceof Promise) loaded.then(check, (e: unknown) => done({ kind: "refused", reason: messageOf(e) }));
+  else check(loaded);
+}
+
+/** The state transfer on a copy of the node's state: undefined if it ran, else why the node refuses. */
+function dryRun(node: PreparingNode, env: PrepareEnvironment, update: Update): string | undefined {
+  let copy: unknown;
+  try {
+    copy = structuredClone(node.state);
+  } catch (e) {
+    return `its state does not survive structuredClone (${describeError(e)})`;
+  }
+  try {
+    update.state(copy, { self: node.id, neighbors: [...node.neighbors()] });
+  } catch (e) {
+    if (env.tracing) env.record({ kind: "fault", t: env.now(), node: node.id, during: "state-transfer", error: describeError(e) });
+    return `the state transfer threw on a copy of its state: ${describeError(e)}`;
+  }
+  return undefined;
+}
+
 function validate(node: PreparingNode, env: PrepareEnvironment, run: RunInfo, updates: readonly Update[], strategy: StrategyModule): PrepareOutcome {
   const refused = (reason: string): PrepareOutcome => ({ kind: "refused", reason });
   const byFrom = new Map<string, Update>(updates.map((u) => [u.from.version, u]));
@@ -90,18 +139,8 @@ function validate(node: PreparingNode, env: PrepareEnvironment, run: RunInfo, up
     const offered = [...byFrom.keys()].map((v) => `"${v}"`).join(", ");
     return refused(`it runs "${node.version}" (planned: "${planned}") but the update converts only from ${offered}`);
   }
-  let copy: unknown;
-  try {
-    copy = structuredClone(node.state);
-  } catch (e) {
-    return refused(`its state does not survive structuredClone (${describeError(e)})`);
-  }
-  try {
-    update.state(copy, { self: node.id, neighbors: [...node.neighbors()] });
-  } catch (e) {
-    if (env.tracing) env.record({ kind: "fault", t: env.now(), node: node.id, during: "state-transfer", error: describeError(e) });
-    return refused(`the state transfer threw on a copy of its state: ${describeError(e)}`);
-  }
+  const why = dryRun(node, env, update);
+  if (why !== undefined) return refused(why);
   const part: Participation = { run, update, updates: byFrom, figures: noFigures(), swapStep: false, swapReported: false, detached: false, ended: false };
   return { kind: "prepared", part, strategy };
 }

@@ -115,8 +115,17 @@ class ConservativeAgent extends PassThroughAgent implements NodeAgent {
   }
 
   /** Atomically: transfer state, send the new-equivalents of held messages, m' to every parent, then run the buffered new messages. */
+  /**
+   * Halted at its swap (the transfer threw) the node stayed exactly where the protocol put it: old, executing what its
+   * parents send, holding what it sends to its new children, buffering what they send, its parents holding toward it.
+   * Every flow across the epoch boundary waits and none is lost; with the corrected code it turns new as it would have.
+   */
+  onResume(): void {
+    if (!this.turnedNew) this.turnNew();
+  }
+
   private turnNew(): void {
-    if (!this.node.swap()) return; // the state transfer threw: the coordinator fails the update, this node stays old
+    if (!this.node.swap()) return; // the state transfer threw: halted, see onResume
     this.turnedNew = true;
     const node = this.node;
     for (const env of this.held) {

@@ -1,6 +1,6 @@
 import type { CoordinatorMessage, NodeReport, StrategyPrepare, UpdateCode, VectorCut } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InternalError, PrepareFailedError, StateTransferError } from "../core/errors.js";
+import { InternalError, PrepareFailedError, ResumeRefusedError, UpdateHaltedError } from "../core/errors.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { UpdateReport } from "../core/update.js";
@@ -77,17 +77,18 @@ export class UpdateCoordinator implements CoordinatorPort {
         return this.onPrepared(env.from, msg.ack);
       case "refused":
         if (this.update.phase === "preparing") this.abort(new PrepareFailedError(env.from, msg.reason));
+        else if (this.update.phase === "resuming") this.haltAgain(new ResumeRefusedError(this.update.id, env.from, msg.reason));
         return;
       case "swapped":
         return this.onSwapped(env.from, msg);
       case "done":
-        if (this.update.phase !== "running") return;
+        if (!this.update.reporting) return;
         this.update.figures.set(env.from, msg.figures);
         return this.completeIfDone();
       case "swap-failed":
         return this.onSwapFailed(env.from, msg.error);
       default:
-        if (this.update.phase === "running") this.strategyPart.onReport?.(env.from, msg);
+        if (this.update.swapping) this.strategyPart.onReport?.(env.from, msg);
     }
   }
 
@@ -105,6 +106,17 @@ export class UpdateCoordinator implements CoordinatorPort {
     const run = this.update;
     run.phase = "failed";
     for (const n of run.nodes) this.send(n, { kind: "end" }, false);
+  }
+
+  /**
+   * Finish a halted update: each halted node takes the corrected code, dry-runs it on its state as it is now and
+   * retries its swap where its strategy's protocol stopped. The update completes, or halts again, as before.
+   */
+  resume(code: UpdateCode): void {
+    const run = this.update;
+    if (run.phase !== "halted") throw new InternalError(`update #${run.id}: resume() while ${run.phase} (caller bug)`);
+    run.phase = "resuming";
+    for (const n of [...run.halted.keys()].sort()) this.send(n, { kind: "resume", code }, false);
   }
 
   /** The coordinator's state as plain data, for the explorer. */
@@ -126,26 +138,38 @@ export class UpdateCoordinator implements CoordinatorPort {
 
   private onSwapped(from: NodeId, msg: NodeReport & { kind: "swapped" }): void {
     const run = this.update;
-    if (run.phase !== "running") return;
+    if (!run.reporting) return;
+    run.halted.delete(from);
     run.turnedNewAt.set(from, msg.t);
     if (msg.startedAt !== undefined && Number.isNaN(run.startedAt)) run.startedAt = msg.startedAt;
     if (msg.figures !== undefined) run.figures.set(from, msg.figures);
     this.completeIfDone();
   }
 
+  /**
+   * A node's transfer threw at swap time: the update halts (safe before live, docs/design.md). The node stays old at
+   * its swap point and its strategy keeps every flow across the epoch boundary waiting; update() (or resume())
+   * rejects with every node halted so far, and the coordinator stays to take the remaining reports and a resume.
+   */
   private onSwapFailed(from: NodeId, error: string): void {
     const run = this.update;
-    if (run.phase !== "running") return;
-    run.phase = "failed";
+    if (!run.reporting) return;
+    run.halted.set(from, error);
+    if (run.phase === "halted") return; // already rejected: a later failure is named by the next attempt
+    this.haltAgain(new UpdateHaltedError(run.id, [...run.halted].map(([node, e]) => ({ node, error: e }))));
+  }
+
+  private haltAgain(error: Error): void {
+    const run = this.update;
+    run.phase = "halted";
     const t = this.transport;
-    if (t.tracing) t.record({ kind: "update-end", t: this.now(), update: run.id, outcome: "failed", detail: `state transfer threw at "${from}": ${error}` });
-    this.giveUp();
-    t.finished({ error: new StateTransferError(from, `${error}; nodes already new stay new, the others stay old`) });
+    if (t.tracing) t.record({ kind: "update-end", t: this.now(), update: run.id, outcome: "halted", detail: error.message });
+    t.finished({ error });
   }
 
   private completeIfDone(): void {
     const run = this.update;
-    if (!run.complete) return;
+    if (!run.complete || run.phase === "halted") return;
     run.phase = "completed";
     let h = run.startedAt;
     for (const at of run.turnedNewAt.values()) if (!(at <= h)) h = at;

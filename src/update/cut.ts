@@ -35,16 +35,26 @@ import { startAtRoot, type StrategyModule } from "./strategy.js";
 class CutAgent extends PassThroughAgent implements NodeAgent {
   private turnedNew = false;
   private readonly markerFrom = new Set<NodeId>();
+  /**
+   * New messages that reached this node while it was old: only possible when its transfer threw at swap time (halted)
+   * after a neighbour turned new; they wait for the resume, as the halted mode wants.
+   */
+  private readonly buffered: AppEnvelope[] = [];
 
   constructor(node: NodePort) {
     super(node);
   }
 
   override fingerprint(): unknown {
-    return { turnedNew: this.turnedNew, markers: [...this.markerFrom].sort() };
+    return { turnedNew: this.turnedNew, markers: [...this.markerFrom].sort(), buffered: this.buffered.map((e) => e.id) };
   }
 
   override onDeliver(env: AppEnvelope): void {
+    if (!this.turnedNew && env.epoch > this.node.epoch) {
+      this.buffered.push(env);
+      if (this.node.tracing) this.node.record({ kind: "buffer", t: this.node.now(), node: this.node.id, from: env.from, msg: env.id });
+      return;
+    }
     if (this.turnedNew && !this.markerFrom.has(env.from)) {
       // Channel state of the cut: an old message reaching the new code.
       for (const fresh of this.node.transform(env)) this.node.execute({ kind: "receive", env: fresh });
@@ -63,15 +73,28 @@ class CutAgent extends PassThroughAgent implements NodeAgent {
     } else {
       return;
     }
-    // Every channel has delivered its marker: nothing old can arrive any more.
+    this.detachIfDone();
+  }
+
+  /** Halted at its swap (the transfer threw), the node retries with the corrected code. */
+  onResume(): void {
+    this.turnNew();
+    this.detachIfDone();
+  }
+
+  /** Every channel has delivered its marker: nothing old can arrive any more. */
+  private detachIfDone(): void {
     if (this.turnedNew && this.markerFrom.size === this.node.neighbors().length) this.node.detach();
   }
 
   private turnNew(): void {
     if (this.turnedNew) return;
-    if (!this.node.swap()) return; // the state transfer threw: the coordinator fails the update
+    // The transfer threw: the node stays old and halted, sends no marker (so every new neighbour keeps transforming
+    // what it sends) and buffers what new neighbours send, until a resume.
+    if (!this.node.swap()) return;
     this.turnedNew = true;
     for (const n of this.node.neighbors()) this.node.sendControl(n, { kind: "marker" });
+    for (const env of this.buffered.splice(0)) this.node.execute({ kind: "receive", env });
   }
 }
 

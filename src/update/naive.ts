@@ -17,9 +17,12 @@ class NaiveAgent extends PassThroughAgent {
   }
 
   override onControl(msg: ControlMessage): void {
-    if (msg.kind !== "swap") return;
-    this.port.swap();
-    this.port.detach();
+    if (msg.kind === "swap") this.onResume();
+  }
+
+  /** Swap; a transfer that threw leaves the node old and armed until a resume retries. */
+  onResume(): void {
+    if (this.port.swap()) this.port.detach();
   }
 }
 

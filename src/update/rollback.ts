@@ -70,6 +70,11 @@ interface ArmedMeta {
    * old traffic for this run: its vector time counts another run's events, indexed by another run's node list.
    */
   readonly run: number;
+  /**
+   * Sent by a halted node after its rollback (its transfer threw at swap time): it never rolls back again, so the
+   * message is never an orphan; new nodes transform it, old ones treat it as sent inside the cut.
+   */
+  readonly halted?: true;
   /** The sender's vector time at the send (its event index is vt[sender]). */
   readonly vt: readonly number[];
   /** The sender's matrix of known sends (row k, column l: messages k sent to l), before this send. */
@@ -113,7 +118,7 @@ class RollbackAgent implements NodeAgent {
   /** Old messages not yet causally deliverable, in arrival order. */
   private pendingOld: AppEnvelope[] = [];
   /** Markers not yet causally deliverable. */
-  private pendingMarkers: { readonly from: NodeId; readonly cut: Cut }[] = [];
+  private pendingMarkers: { readonly from: NodeId; readonly cut: Cut; readonly halted: boolean }[] = [];
   /** New messages that reached this node while old. */
   private heldNew: AppEnvelope[] = [];
   private readonly timerSetAt = new Map<number, number>();
@@ -122,6 +127,8 @@ class RollbackAgent implements NodeAgent {
   private cut: Cut | undefined;
   private turnedNew = false;
   private disarmed = false;
+  /** Rolled back, but the transfer threw at swap time: old until a resume, never rolled back again. */
+  private halted = false;
 
   constructor(
     private readonly node: NodePort,
@@ -157,6 +164,7 @@ class RollbackAgent implements NodeAgent {
       cut: this.cut ?? null,
       turnedNew: this.turnedNew,
       disarmed: this.disarmed,
+      halted: this.halted,
       cancelled: this.cancelledTimers,
     };
   }
@@ -170,7 +178,7 @@ class RollbackAgent implements NodeAgent {
   onSend(env: AppEnvelope): void {
     if (this.turnedNew || this.disarmed) return this.node.transmit(env);
     const to = this.index.get(env.to) as number;
-    const meta: ArmedMeta = { run: this.run.id, vt: [...this.vt], st: [...this.sent] };
+    const meta: ArmedMeta = { run: this.run.id, vt: [...this.vt], st: [...this.sent], ...(this.halted ? { halted: true as const } : {}) };
     this.sent[this.me * this.n + to] = (this.sent[this.me * this.n + to] as number) + 1;
     this.current?.sends.push(env.id);
     this.node.figures.armedMessages++;
@@ -181,6 +189,7 @@ class RollbackAgent implements NodeAgent {
   onDeliver(env: AppEnvelope): void {
     if (this.disarmed) return this.node.execute({ kind: "receive", env });
     if (this.turnedNew) return this.deliverAtNew(env);
+    if (this.halted) return this.deliverHalted(env);
     if (env.epoch > this.node.epoch) {
       this.heldNew.push(env);
       this.traceBuffer(env);
@@ -197,12 +206,12 @@ class RollbackAgent implements NodeAgent {
   }
 
   onRequest(request: RequestId, body: unknown): void {
-    if (this.turnedNew || this.disarmed) return this.node.execute({ kind: "request", request, body });
+    if (this.turnedNew || this.disarmed || this.halted) return this.node.execute({ kind: "request", request, body });
     this.runEvent({ kind: "request", request, body }, undefined, undefined);
   }
 
   onTimer(tag: string, timer: number): void {
-    if (this.turnedNew || this.disarmed) return this.node.execute({ kind: "timer", tag });
+    if (this.turnedNew || this.disarmed || this.halted) return this.node.execute({ kind: "timer", tag });
     this.runEvent({ kind: "timer", tag }, undefined, this.timerSetAt.get(timer));
   }
 
@@ -235,12 +244,14 @@ class RollbackAgent implements NodeAgent {
     if (msg.kind !== "m") return;
     const cut = msg.cut;
     if (cut === undefined) throw new InternalError(`rollback: "${this.node.id}" got a marker from "${from}" without its cut`);
-    if (this.turnedNew) {
-      this.markerFrom.add(from);
+    // A halted sender's marker spreads the cut but does not close its channel: old messages of its still follow.
+    const closes = msg.halted !== true;
+    if (this.turnedNew || this.halted) {
+      if (closes) this.markerFrom.add(from);
       this.maybeDetach();
       return;
     }
-    this.pendingMarkers.push({ from, cut });
+    this.pendingMarkers.push({ from, cut, halted: !closes });
     this.drainPending();
   }
 
@@ -276,7 +287,8 @@ class RollbackAgent implements NodeAgent {
     let sentAt: number | undefined;
     if (meta !== undefined) {
       this.absorb(env.from, meta);
-      sentAt = meta.vt[this.index.get(env.from) as number];
+      // A halted sender never undoes its sends: for a later rollback here the message counts as inside the cut.
+      sentAt = meta.halted === true ? undefined : meta.vt[this.index.get(env.from) as number];
     }
     this.runEvent({ kind: "receive", env }, sentAt, undefined);
   }
@@ -289,7 +301,7 @@ class RollbackAgent implements NodeAgent {
       const marker = this.pendingMarkers.find((m) => this.deliverable(m.cut.st));
       if (marker !== undefined) {
         this.pendingMarkers = this.pendingMarkers.filter((m) => m !== marker);
-        this.markerFrom.add(marker.from);
+        if (!marker.halted) this.markerFrom.add(marker.from);
         this.turnNew(marker.cut);
         return;
       }
@@ -358,20 +370,82 @@ class RollbackAgent implements NodeAgent {
     }
     // Output commit: what the kept events answered can leave now; what the undone ones answered never will.
     for (const e of kept) for (const r of e.responses) node.respondNow(r.request, r.result);
-    if (!node.swap()) return; // the state transfer threw: the coordinator fails the update
+    if (!node.swap()) return this.halt(cut, undone, keepUpTo);
     this.turnedNew = true;
     for (const nb of node.neighbors()) node.sendControl(nb, { kind: "m", cut });
     for (const e of undone) this.replay(e, keepUpTo);
     const waiting = this.pendingOld;
     this.pendingOld = [];
     for (const env of waiting) this.deliverAtNew(env);
-    for (const m of this.pendingMarkers) this.markerFrom.add(m.from);
+    for (const m of this.pendingMarkers) if (!m.halted) this.markerFrom.add(m.from);
     this.pendingMarkers = [];
     const held = this.heldNew;
     this.heldNew = [];
     for (const env of held) node.execute({ kind: "receive", env });
     this.timerSetAt.clear();
     this.maybeDetach();
+  }
+
+  /**
+   * The transfer threw after the rollback: the node stays old (halted) but the protocol goes on around it. It forwards
+   * the marker (its neighbours roll back to the same cut and turn new), replays what it undid through its old code
+   * (no rollback can undo it again, so answers leave at once), drops the orphans, and from now on tags what it sends
+   * as halted so new nodes transform it instead of dropping it as an orphan. New messages wait for its resume.
+   */
+  private halt(cut: Cut, undone: readonly LogEntry[], keepUpTo: number): void {
+    this.halted = true;
+    for (const nb of this.node.neighbors()) this.node.sendControl(nb, { kind: "m", cut, halted: true });
+    for (const e of undone) this.replayOld(e, keepUpTo);
+    const waiting = this.pendingOld;
+    this.pendingOld = [];
+    for (const env of waiting) this.deliverHalted(env);
+    for (const m of this.pendingMarkers) if (!m.halted) this.markerFrom.add(m.from);
+    this.pendingMarkers = [];
+    this.timerSetAt.clear();
+  }
+
+  /** With the corrected code the halted node turns new where it stands. */
+  onResume(): void {
+    if (!this.halted || !this.node.swap()) return;
+    this.halted = false;
+    this.turnedNew = true;
+    // Now new: this marker closes each channel (nothing old of this node follows it).
+    for (const nb of this.node.neighbors()) this.node.sendControl(nb, { kind: "m", cut: this.cut as Cut });
+    const held = this.heldNew;
+    this.heldNew = [];
+    for (const env of held) this.node.execute({ kind: "receive", env });
+    this.maybeDetach();
+  }
+
+  /** At a halted node: new messages wait; orphans are dropped; the rest (old, inside the cut or halted) runs as old. */
+  private deliverHalted(env: AppEnvelope): void {
+    if (env.epoch > this.node.epoch) {
+      this.heldNew.push(env);
+      this.traceBuffer(env);
+      return;
+    }
+    const meta = this.metaOf(env);
+    if (!this.insideCut(env.from, meta)) return this.dropOrphan(env);
+    this.node.execute({ kind: "receive", env });
+  }
+
+  /** An undone event run again through the old code of a halted node. */
+  private replayOld(e: LogEntry, keepUpTo: number): void {
+    const node = this.node;
+    const input = e.input;
+    if (input.kind === "receive" && !this.sentInsideCut(input.env.from, e.sentAt)) return this.dropOrphan(input.env);
+    if (input.kind === "timer" && e.timerSetAt !== undefined && e.timerSetAt > keepUpTo) return;
+    if (node.tracing) {
+      node.record(
+        input.kind === "receive"
+          ? { kind: "replay", t: node.now(), node: node.id, of: "receive", msg: input.env.id }
+          : input.kind === "request"
+            ? { kind: "replay", t: node.now(), node: node.id, of: "request", request: input.request }
+            : { kind: "replay", t: node.now(), node: node.id, of: "timer", tag: input.tag },
+      );
+    }
+    node.figures.replayedEvents++;
+    node.execute(input);
   }
 
   private replay(e: LogEntry, keepUpTo: number): void {
@@ -404,6 +478,12 @@ class RollbackAgent implements NodeAgent {
 
   // ---- new node ----
 
+  /** Sent inside the cut (or before its sender armed, or by a halted sender): not an orphan. */
+  private insideCut(from: NodeId, meta: ArmedMeta | undefined): boolean {
+    if (meta === undefined || meta.halted === true) return true;
+    return this.sentInsideCut(from, meta.vt[this.index.get(from) as number]);
+  }
+
   private sentInsideCut(from: NodeId, sentAt: number | undefined): boolean {
     const cut = this.cut as Cut;
     return sentAt === undefined || sentAt <= (cut.vt[this.index.get(from) as number] as number);
@@ -412,9 +492,7 @@ class RollbackAgent implements NodeAgent {
   private deliverAtNew(env: AppEnvelope): void {
     const node = this.node;
     if (env.epoch >= node.epoch) return node.execute({ kind: "receive", env });
-    const meta = this.metaOf(env);
-    const sentAt = meta === undefined ? undefined : meta.vt[this.index.get(env.from) as number];
-    if (!this.sentInsideCut(env.from, sentAt)) return this.dropOrphan(env);
+    if (!this.insideCut(env.from, this.metaOf(env))) return this.dropOrphan(env);
     // Channel state of the cut: an old message the cut includes, executed by the new code.
     for (const fresh of node.transform(env)) node.execute({ kind: "receive", env: fresh });
   }

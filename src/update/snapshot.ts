@@ -100,9 +100,18 @@ class SnapshotAgent implements NodeAgent {
     for (const n of this.node.neighbors()) this.node.sendControl(n, { kind: "freeze" });
   }
 
+  /**
+   * Halted at its restart (the transfer threw), the node stays frozen, buffering everything: the restarted nodes
+   * around it are new, so nothing of its old code may reach them, and snapshot's point is that nobody runs while it
+   * swaps. With the corrected code it restarts as it would have.
+   */
+  onResume(): void {
+    this.restart();
+  }
+
   private restart(): void {
     const node = this.node;
-    if (!node.swap()) return; // the state transfer threw: the coordinator fails the update, the node stays frozen
+    if (!node.swap()) return; // the state transfer threw: halted, frozen, see onResume
     const inputs: NodeInput[] = [];
     for (const b of this.buffered) {
       if (b.input.kind === "receive" && b.old) {

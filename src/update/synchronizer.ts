@@ -70,6 +70,10 @@ class SynchronizedUpdateAgent implements NodeAgent {
     this.pulses.onAbort();
   }
 
+  onResume(): void {
+    this.pulses.resume();
+  }
+
   onControl(msg: ControlMessage, from: NodeId): void {
     if (msg.kind !== "start") return this.pulses.onControl(msg, from);
     const earliest = this.pulses.pulse + this.eccentricity + 1;

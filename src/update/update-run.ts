@@ -2,7 +2,8 @@ import type { RunInfo, UpdateFigures } from "../core/control.js";
 import type { NodeId } from "../core/ids.js";
 import type { UpdateReport } from "../core/update.js";
 
-export type UpdatePhase = "preparing" | "running" | "completed" | "aborted" | "failed";
+/** halted: a transfer threw at swap time and the update waits, safely, for resume(); resuming: a resume is under way. */
+export type UpdatePhase = "preparing" | "running" | "halted" | "resuming" | "completed" | "aborted" | "failed";
 
 /**
  * The coordinator's record of one update, from update() to its end. Nodes
@@ -21,6 +22,8 @@ export class UpdateRun {
   readonly turnedNewAt = new Map<NodeId, number>();
   /** Each node's figures, once its part is over. */
   readonly figures = new Map<NodeId, UpdateFigures>();
+  /** Nodes whose transfer threw at swap time and that have not turned new since, with the error. */
+  readonly halted = new Map<NodeId, string>();
 
   constructor(readonly info: RunInfo) {}
 
@@ -32,8 +35,19 @@ export class UpdateRun {
     return this.info.nodes;
   }
 
+  /** Not over: preparing, running, halted or resuming. */
   get running(): boolean {
-    return this.phase === "preparing" || this.phase === "running";
+    return this.phase === "preparing" || this.swapping || this.phase === "halted";
+  }
+
+  /** Past prepare and not over, halted excepted: nodes are turning new. */
+  get swapping(): boolean {
+    return this.phase === "running" || this.phase === "resuming";
+  }
+
+  /** Nodes' reports (swapped, done, swap-failed) still count: halted nodes' neighbours go on with the protocol. */
+  get reporting(): boolean {
+    return this.swapping || this.phase === "halted";
   }
 
   /** Every node turned new and every node's part is over. */

@@ -113,7 +113,7 @@ export type DropReason =
 export type FaultSite = "receive" | "request" | "timer" | "init" | "state-transfer" | "message-mapping";
 
 /** completed: every node turned new; failed: the update gave up (a state transfer threw at swap time). */
-export type UpdateOutcome = "completed" | "failed";
+export type UpdateOutcome = "completed" | "failed" | "halted";
 
 export type TraceKind = TraceEvent["kind"];
 
