@@ -719,3 +719,12 @@ describe("checkTrace: a halted update", () => {
     expect(kindsOf(tr.events)).toEqual(["correctness", "awareness", "termination"]);
   });
 });
+
+describe("checkTrace: a mapping applies to old messages only", () => {
+  it("a new message mapped again (its sender tagged with a lagging epoch) is one correctness violation, at the mapping", () => {
+    const tr = afterUpdate().create("c", "v2", 0).link("b", "c").send("c", "b", "c.1", { epoch: 0 }).transform("b", "c", "b", "c.1", ["c.1~1"]).deliver("b", "c", "c.1~1");
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations.map((v) => v.invariant)).toEqual(["correctness"]);
+    expect(report.violations[0]?.message).toMatch(/^message c\.1 sent by "c" at epoch 1 \(v2\) was mapped by node "b" \(v2, epoch 1\), which is not newer/);
+  });
+});

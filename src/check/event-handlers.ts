@@ -60,7 +60,15 @@ function onTransform(s: CheckerState, ev: EventOf<"transform">): void {
   const m = consumeMessage(s, ev.msg, ev.t, "replaced by its new-equivalent");
   if (m === undefined) return;
   m.status = "replaced";
-  const made = { from: m.from, to: m.to, epoch: m.epoch + 1, version: `new-equivalent of ${m.version}` };
+  // A mapping turns an old message into the new version's: the node that maps it must already be newer. One
+  // that is not (a new message mapped again, e.g. tagged with a lagging epoch) is reported here, once; its
+  // results keep the message's epoch so that their execution is not reported a second time.
+  const at = s.nodeEpoch.get(ev.node) ?? 0;
+  const mapped = m.epoch < at;
+  if (!mapped) {
+    violate(s, "correctness", `message ${ev.msg} sent by "${m.from}" at epoch ${m.epoch} (${m.version}) was mapped by ${describeNode(s, ev.node)}, which is not newer: it was not an old message`, ev.t);
+  }
+  const made = { from: m.from, to: m.to, epoch: mapped ? m.epoch + 1 : m.epoch, version: `new-equivalent of ${m.version}` };
   for (const id of ev.into) registerMessage(s, id, made, ev.t, "created by a transform");
 }
 
