@@ -1,4 +1,5 @@
 import type { MessageId, NodeId } from "../core/ids.js";
+import type { UpdateOutcome } from "../core/trace/trace-event.js";
 import type { Invariant, Violation } from "./violation.js";
 
 export interface MessageRecord {
@@ -12,14 +13,28 @@ export interface MessageRecord {
   sendUndone: boolean;
   /** Dropped as an orphan: only right if the send is undone by the end of the run. */
   droppedAsOrphan: boolean;
+  /** Held by its sender or buffered by its receiver: what a halted update leaves waiting, not lost. */
+  waiting: boolean;
 }
+
+/** How an update's life ended so far: an update-end's outcome, or "aborted" when the coordinator gave it up in prepare. */
+export type UpdateEnding = UpdateOutcome | "aborted";
 
 export interface UpdateRecord {
   readonly id: number;
-  readonly nodes: readonly NodeId[];
-  readonly startedAt: number;
+  /** Every node the update must turn new: its update-start's list, or the live nodes when it was first seen without one. */
+  nodes: readonly NodeId[];
+  /** When its update-start was traced; undefined while none was (a stalled update may never trace one). */
+  startedAt: number | undefined;
+  /** The first event that named it, for the message when its start is missing. */
+  readonly firstSeen: { readonly t: number; readonly what: string };
+  /** Something beyond prepare happened (a swap, a protocol message, an end): the update did start, traced or not. */
+  ran: boolean;
   readonly turnedNew: Set<NodeId>;
-  ended: boolean;
+  /** The last ending traced; a halted update is not over: swaps and a completion of the same id may follow. */
+  ending: UpdateEnding | undefined;
+  /** The detail of the last halt, for the termination violation if the update never completes. */
+  haltDetail: string | undefined;
 }
 
 /** Everything the checker knows after the events it has read: derived from the trace alone. */
@@ -27,6 +42,12 @@ export interface CheckerState {
   readonly violations: Violation[];
   readonly nodeEpoch: Map<NodeId, number>;
   readonly nodeVersion: Map<NodeId, string>;
+  /**
+   * The epoch of the nodes that run each version: the first create that shows it, then every swap to it. A node
+   * created later at a known version takes that epoch whatever its create event says, so a node created with a
+   * retired version is old and one created while the runtime's own epoch lags is new.
+   */
+  readonly versionEpoch: Map<string, number>;
   readonly messages: Map<MessageId, MessageRecord>;
   readonly updates: Map<number, UpdateRecord>;
   /** Time of the last event read: where end-of-run violations are placed. */
@@ -34,7 +55,15 @@ export interface CheckerState {
 }
 
 export function newCheckerState(): CheckerState {
-  return { violations: [], nodeEpoch: new Map(), nodeVersion: new Map(), messages: new Map(), updates: new Map(), lastT: 0 };
+  return {
+    violations: [],
+    nodeEpoch: new Map(),
+    nodeVersion: new Map(),
+    versionEpoch: new Map(),
+    messages: new Map(),
+    updates: new Map(),
+    lastT: 0,
+  };
 }
 
 export function violate(s: CheckerState, invariant: Invariant, message: string, at: number): void {
@@ -61,7 +90,8 @@ export function registerMessage(
     violate(s, "awareness", `message ${id} ${what} a second time (ids must be unique)`, t);
     return;
   }
-  s.messages.set(id, { ...m, sentAt: t, status: "pending", sendUndone: false, droppedAsOrphan: false });
+  // Spelled out, not spread: one object shape for every record keeps the hot path of a long trace fast.
+  s.messages.set(id, { from: m.from, to: m.to, epoch: m.epoch, version: m.version, sentAt: t, status: "pending", sendUndone: false, droppedAsOrphan: false, waiting: false });
 }
 
 /** The pending message an event ends (executed, replaced, dropped), or undefined after reporting why it cannot. */
@@ -76,4 +106,38 @@ export function consumeMessage(s: CheckerState, id: MessageId, t: number, action
     return undefined;
   }
   return m;
+}
+
+/**
+ * The record of update `id`, made on the first event that names it. Prepare's messages come before the
+ * update-start, so a record without a start is normal until the update runs; if it runs without one, its
+ * nodes are taken to be those alive when it was first seen (configuration is refused while an update runs).
+ */
+/** `what` names the event that shows it first; a function, so that the events of a known update build no text. */
+export function updateRecord(s: CheckerState, id: number, t: number, what: () => string): UpdateRecord {
+  const known = s.updates.get(id);
+  if (known !== undefined) return known;
+  const u: UpdateRecord = {
+    id,
+    nodes: [...s.nodeEpoch.keys()].sort(),
+    startedAt: undefined,
+    firstSeen: { t, what: what() },
+    ran: false,
+    turnedNew: new Set(),
+    ending: undefined,
+    haltDetail: undefined,
+  };
+  s.updates.set(id, u);
+  return u;
+}
+
+/** The nodes of `u` that have not turned new. */
+export function stillOld(u: UpdateRecord): NodeId[] {
+  return u.nodes.filter((n) => !u.turnedNew.has(n));
+}
+
+/** How to name an update in a violation: its start, or that none was traced and where it was first seen. */
+export function describeUpdate(u: UpdateRecord): string {
+  if (u.startedAt !== undefined) return `update #${u.id} started at ${u.startedAt}`;
+  return `update #${u.id} (no update-start in the trace; first seen at ${u.firstSeen.t}: ${u.firstSeen.what})`;
 }

@@ -563,3 +563,168 @@ describe("checkTrace: report order", () => {
     expect(report.violations.map((v) => v.message.split(" ")[1])).toEqual(["early", "middle", "late"]);
   });
 });
+
+/** v1 -> v2 on a and b, completed: a trace whose later events run after the update. */
+const afterUpdate = (): TraceBuilder =>
+  pair().updateStart(1, ["a", "b"]).swap("a", 1).swap("b", 1).updateEnd(1);
+
+const kindsOf = (events: readonly TraceEvent[], complete = true): string[] => checkTrace(events, { complete }).violations.map((v) => v.invariant);
+
+describe("checkTrace: a node's epoch is what it runs, not the system's epoch", () => {
+  it("a node created at the retired version after an update is old, though its create event says epoch 1", () => {
+    // the runtime stamps a create with its own (advanced) epoch; c runs v1 code all the same
+    const tr = afterUpdate().create("c", "v1", 1).link("b", "c").send("c", "b", "c.1").deliver("b", "c", "c.1").send("b", "c", "b.1").deliver("c", "b", "b.1");
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations.map((v) => v.invariant)).toEqual(["correctness", "correctness"]);
+    expect(report.violations[0]?.message).toMatch(/^old message c\.1 sent by "c" at epoch 0 \(v1\) was executed by new node "b"/);
+    expect(report.violations[1]?.message).toMatch(/^new message b\.1 sent by "b" at epoch 1 \(v2\) was executed by old node "c" \(v1, epoch 0\)/);
+  });
+
+  it("a node created at the new version after a failed update is new, though the runtime's epoch did not advance", () => {
+    const tr = pair()
+      .create("c")
+      .link("b", "c")
+      .updateStart(1, ["a", "b", "c"])
+      .swap("a", 1)
+      .swap("b", 1)
+      .updateEnd(1, "failed", "state transfer threw at c")
+      // the system's epoch stayed 0: d's create says 0, but it runs v2 as a and b do
+      .create("d", "v2", 0)
+      .link("a", "d")
+      .link("c", "d")
+      .send("d", "a", "d.1", { epoch: 0 })
+      .deliver("a", "d", "d.1")
+      .send("a", "d", "a.1")
+      .deliver("d", "a", "a.1")
+      .send("d", "c", "d.2", { epoch: 0 })
+      .deliver("c", "d", "d.2");
+    const report = checkTrace(tr.events, { complete: true });
+    // the failed update itself, and c (never swapped, v1) executing d's new message; nothing between a and d
+    expect(report.violations.map((v) => v.invariant)).toEqual(["termination", "correctness"]);
+    expect(report.violations[1]?.message).toMatch(/^new message d\.2 sent by "d" at epoch 1 \(v2\) was executed by old node "c"/);
+  });
+
+  it("after a back-out (v1 -> v2 -> v1) a node created at v1 is new and one created at v2 is old", () => {
+    const tr = afterUpdate()
+      .updateStart(2, ["a", "b"])
+      .swap("a", 2, "v1")
+      .swap("b", 2, "v1")
+      .updateEnd(2)
+      .create("c", "v1", 2)
+      .create("d", "v2", 2)
+      .link("a", "c")
+      .link("a", "d")
+      .send("c", "a", "c.1")
+      .deliver("a", "c", "c.1")
+      .send("d", "a", "d.1")
+      .deliver("a", "d", "d.1");
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations.map((v) => v.invariant)).toEqual(["correctness"]);
+    expect(report.violations[0]?.message).toMatch(/^old message d\.1 sent by "d" at epoch 1 \(v2\) was executed by new node "a" \(v1, epoch 2\)/);
+  });
+
+  it("a version never seen before takes its create event's epoch (a new program joins at the system's epoch)", () => {
+    // and the retired version next to it is still old: the same trace fails today on c, not on m
+    const tr = afterUpdate().create("m", "monitor@1", 1).create("c", "v1", 1).link("a", "m").link("a", "c");
+    tr.send("m", "a", "m.1").deliver("a", "m", "m.1").send("c", "a", "c.1").deliver("a", "c", "c.1");
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations.map((v) => v.invariant)).toEqual(["correctness"]);
+    expect(report.violations[0]?.message).toContain("c.1");
+  });
+});
+
+describe("checkTrace: an old node executing a new message is caught in any situation", () => {
+  it("outside any update: an old-version node and new nodes exchanging messages both ways, long after the update", () => {
+    const tr = afterUpdate().at(10_000).create("c", "v1", 1).link("a", "c");
+    for (let i = 1; i <= 3; i++) tr.send("a", "c", `a.${i}`).deliver("c", "a", `a.${i}`).send("c", "a", `c.${i}`).deliver("a", "c", `c.${i}`);
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations.map((v) => v.invariant)).toEqual(Array(6).fill("correctness"));
+    expect(report.violations.filter((v) => /^new message a\.\d .* old node "c"/.test(v.message))).toHaveLength(3);
+    expect(report.violations.filter((v) => /^old message c\.\d .* new node "a"/.test(v.message))).toHaveLength(3);
+  });
+});
+
+describe("checkTrace: an update without a traced start", () => {
+  it("one that ran (a marker, a swap) and stalled is a termination violation naming the missing start and the old nodes", () => {
+    const tr = pair().create("c").control("a", "b", 1, "marker").swap("a", 1).updateEnd(1, "failed", "update #1 stalled");
+    for (const complete of [true, false]) {
+      const report = checkTrace(tr.events, { complete });
+      expect(report.violations.map((v) => v.invariant)).toEqual(["termination"]);
+      const m = report.violations[0]?.message ?? "";
+      expect(m).toContain("update #1");
+      expect(m).toContain("no update-start in the trace");
+      expect(m).toContain('"marker" sent by "a" to "b"'); // where it was first seen
+      expect(m).toContain('"b", "c" not new');
+      expect(m).toContain("stalled");
+    }
+  });
+
+  it("one that ran and never ended is a termination violation when the run is complete", () => {
+    const tr = pair().swap("a", 7);
+    expect(kindsOf(tr.events, false)).toEqual([]);
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations.map((v) => v.invariant)).toEqual(["termination"]);
+    expect(report.violations[0]?.message).toMatch(/^update #7 \(no update-start in the trace; first seen at \d+: the swap of "a" to v2\) never ended; node\(s\) "b" still old/);
+  });
+
+  it("one refused in prepare (prepare, refused, abort) is no update at all; one that completed with every node new is fine", () => {
+    const refused = pair()
+      .control("@control", "a", 1, "prepare")
+      .control("@control", "b", 1, "prepare")
+      .control("b", "@control", 1, "refused")
+      .control("@control", "a", 1, "abort")
+      .control("@control", "b", 1, "abort");
+    expectClean(refused.events);
+    const unstartedButComplete = pair().control("@control", "a", 2, "start").swap("a", 2).swap("b", 2).updateEnd(2);
+    expectClean(unstartedButComplete.events);
+    // the same, one node short, is not
+    expect(kindsOf(pair().control("@control", "a", 2, "start").swap("a", 2).updateEnd(2).events)).toEqual(["termination"]);
+  });
+});
+
+describe("checkTrace: a halted update", () => {
+  /** a turned new, the transfer threw at b: halted; a's new message waits in b's buffer. */
+  const halted = (): TraceBuilder =>
+    pair()
+      .updateStart(1, ["a", "b"])
+      .swap("a", 1)
+      .updateEnd(1, "halted", 'state transfer threw at "b"')
+      .send("a", "b", "a.1")
+      .buffer("b", "a", "a.1")
+      // local work goes on at the halted node, within its epoch
+      .create("c")
+      .link("b", "c")
+      .send("c", "b", "c.1")
+      .deliver("b", "c", "c.1");
+
+  it("never completed: one termination violation naming the halt, the old nodes and what waits; no awareness for the wait", () => {
+    const tr = halted();
+    expect(kindsOf(tr.events, false)).toEqual([]); // a halt is not an end: the same update may still complete
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations.map((v) => v.invariant)).toEqual(["termination"]);
+    const m = report.violations[0]?.message ?? "";
+    expect(m).toMatch(/^update #1 started at \d+ halted \(state transfer threw at "b"\) and was never resumed to completion/);
+    expect(m).toContain('node(s) "b" still old');
+    expect(m).toContain("1 message(s) wait for it");
+  });
+
+  it("resumed (further swaps of the same update, with or without a second update-start) and completed: clean", () => {
+    const finish = (tr: TraceBuilder): TraceBuilder => tr.swap("b", 1).deliver("b", "a", "a.1").updateEnd(1, "completed");
+    expectClean(finish(halted()).events);
+    expectClean(finish(halted().updateStart(1, ["a", "b"])).events);
+  });
+
+  it("excuses nothing else: an old node executing a new message during the halt, or a lost message, is still a violation", () => {
+    const tr = halted().deliver("b", "a", "a.1").send("b", "c", "b.1");
+    expect(kindsOf(tr.events)).toEqual(["correctness", "awareness", "termination"]);
+  });
+});
+
+describe("checkTrace: a mapping applies to old messages only", () => {
+  it("a new message mapped again (its sender tagged with a lagging epoch) is one correctness violation, at the mapping", () => {
+    const tr = afterUpdate().create("c", "v2", 0).link("b", "c").send("c", "b", "c.1", { epoch: 0 }).transform("b", "c", "b", "c.1", ["c.1~1"]).deliver("b", "c", "c.1~1");
+    const report = checkTrace(tr.events, { complete: true });
+    expect(report.violations.map((v) => v.invariant)).toEqual(["correctness"]);
+    expect(report.violations[0]?.message).toMatch(/^message c\.1 sent by "c" at epoch 1 \(v2\) was mapped by node "b" \(v2, epoch 1\), which is not newer/);
+  });
+});

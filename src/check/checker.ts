@@ -1,6 +1,7 @@
 import { InvalidTraceError } from "../core/errors.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
-import { type CheckerState, newCheckerState, quoteList, violate } from "./checker-state.js";
+import type { NodeId } from "../core/ids.js";
+import { type CheckerState, type MessageRecord, type UpdateRecord, describeUpdate, newCheckerState, quoteList, stillOld, violate } from "./checker-state.js";
 import { EVENT_HANDLERS } from "./event-handlers.js";
 import type { CheckReport } from "./violation.js";
 
@@ -27,8 +28,9 @@ export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions =
     handle(s, ev);
   }
   if (options.complete === true) {
-    judgeUnfinishedMessages(s);
-    judgeUnfinishedUpdates(s);
+    const halted = haltedNodes(s);
+    const waiting = judgeUnfinishedMessages(s, halted);
+    judgeUnfinishedUpdates(s, waiting);
   }
   const violations = s.violations;
   violations.sort((a, b) => a.at - b.at);
@@ -43,8 +45,20 @@ function handle(s: CheckerState, ev: TraceEvent): void {
   handler(s, ev);
 }
 
-/** The run is over: every message must have ended in a way the invariants accept. */
-function judgeUnfinishedMessages(s: CheckerState): void {
+/** The nodes still old in an update that halted and was never completed: flows across its epoch boundary wait for them. */
+function haltedNodes(s: CheckerState): Map<NodeId, UpdateRecord> {
+  const out = new Map<NodeId, UpdateRecord>();
+  for (const u of s.updates.values()) if (u.ending === "halted") for (const n of stillOld(u)) out.set(n, u);
+  return out;
+}
+
+/**
+ * The run is over: every message must have ended in a way the invariants accept. A message that waits for a
+ * halted update (held or buffered, or crossing the epoch boundary, to or from a node it left old) is that
+ * update's termination violation, not an awareness one: it is counted there. Returns those counts by update id.
+ */
+function judgeUnfinishedMessages(s: CheckerState, halted: ReadonlyMap<NodeId, UpdateRecord>): Map<number, number> {
+  const waiting = new Map<number, number>();
   for (const [id, m] of s.messages) {
     const what = `message ${id} from "${m.from}" to "${m.to}"`;
     if (m.droppedAsOrphan && !m.sendUndone) {
@@ -52,15 +66,48 @@ function judgeUnfinishedMessages(s: CheckerState): void {
     } else if (m.sendUndone && m.status !== "dropped") {
       violate(s, "awareness", `${what}: its send was undone but its execution was not (${m.status})`, s.lastT);
     } else if (m.status === "pending") {
-      violate(s, "awareness", `${what} (epoch ${m.epoch}, sent at ${m.sentAt}) was never executed nor replaced`, s.lastT);
+      const u = haltedOn(s, m, halted);
+      if (u !== undefined) waiting.set(u.id, (waiting.get(u.id) ?? 0) + 1);
+      else violate(s, "awareness", `${what} (epoch ${m.epoch}, sent at ${m.sentAt}) was never executed nor replaced`, s.lastT);
     }
+  }
+  return waiting;
+}
+
+/** The halted update a pending message waits for, if any. */
+function haltedOn(s: CheckerState, m: MessageRecord, halted: ReadonlyMap<NodeId, UpdateRecord>): UpdateRecord | undefined {
+  if (halted.size === 0) return undefined;
+  const u = halted.get(m.to) ?? halted.get(m.from);
+  if (u === undefined) return undefined;
+  return m.waiting || m.epoch !== (s.nodeEpoch.get(m.to) ?? 0) ? u : undefined;
+}
+
+/**
+ * Completed and failed updates were judged at their end. Still open now: one that never ended (traced start or
+ * not), one halted and never completed, one aborted after a node turned new, one left in prepare.
+ */
+function judgeUnfinishedUpdates(s: CheckerState, waiting: ReadonlyMap<number, number>): void {
+  for (const u of s.updates.values()) {
+    const why = unfinished(u, waiting.get(u.id) ?? 0);
+    if (why !== undefined) violate(s, "termination", `${describeUpdate(u)} ${why}`, s.lastT);
   }
 }
 
-function judgeUnfinishedUpdates(s: CheckerState): void {
-  for (const u of s.updates.values()) {
-    if (u.ended) continue;
-    const old = u.nodes.filter((n) => !u.turnedNew.has(n));
-    violate(s, "termination", `update #${u.id} started at ${u.startedAt} never ended${old.length > 0 ? `; node(s) ${quoteList(old)} still old` : ""}`, s.lastT);
+/** Why `u` breaks termination at the end of the run, or undefined when it does not. */
+function unfinished(u: UpdateRecord, waitingMessages: number): string | undefined {
+  const old = stillOld(u);
+  const oldText = old.length > 0 ? `; node(s) ${quoteList(old)} still old` : "";
+  switch (u.ending) {
+    case "completed":
+    case "failed":
+      return undefined;
+    case "aborted":
+      return u.turnedNew.size === 0 ? undefined : `was aborted after node(s) ${quoteList([...u.turnedNew].sort())} turned new${oldText}`;
+    case "halted": {
+      const wait = waitingMessages > 0 ? `; ${waitingMessages} message(s) wait for it` : "";
+      return `halted${u.haltDetail ? ` (${u.haltDetail})` : ""} and was never resumed to completion${oldText}${wait}`;
+    }
+    case undefined:
+      return u.ran ? `never ended${oldText}` : `was prepared but never started nor aborted`;
   }
 }

@@ -1,5 +1,15 @@
 import { isConfigurationDrop, type TraceEvent, type TraceKind } from "../core/trace/trace-event.js";
-import { type CheckerState, consumeMessage, describeNode, quoteList, registerMessage, violate } from "./checker-state.js";
+import {
+  type CheckerState,
+  consumeMessage,
+  describeNode,
+  describeUpdate,
+  quoteList,
+  registerMessage,
+  stillOld,
+  updateRecord,
+  violate,
+} from "./checker-state.js";
 
 type EventOf<K extends TraceKind> = Extract<TraceEvent, { kind: K }>;
 type Handler<K extends TraceKind> = (s: CheckerState, ev: EventOf<K>) => void;
@@ -7,24 +17,37 @@ type Handler<K extends TraceKind> = (s: CheckerState, ev: EventOf<K>) => void;
 /** Events that say nothing about epochs or message lifetimes: the invariants do not depend on them. */
 const ignore = (): void => undefined;
 
+/**
+ * A node's epoch is that of the version it was created at, once the trace has shown that version running: the
+ * event's own epoch is the runtime's word (a system-wide counter), which is wrong for a node created with a
+ * version an update replaced and lags after an update that failed. A version seen for the first time takes the
+ * event's epoch (a new program, or the first nodes of the run).
+ */
 function onCreate(s: CheckerState, ev: EventOf<"create">): void {
-  s.nodeEpoch.set(ev.node, ev.epoch);
+  let epoch = s.versionEpoch.get(ev.version);
+  if (epoch === undefined) {
+    epoch = ev.epoch;
+    s.versionEpoch.set(ev.version, epoch);
+  }
+  s.nodeEpoch.set(ev.node, epoch);
   s.nodeVersion.set(ev.node, ev.version);
 }
 
 function onSwap(s: CheckerState, ev: EventOf<"swap">): void {
   const before = s.nodeEpoch.get(ev.node) ?? 0;
-  const u = s.updates.get(ev.update);
-  if (u !== undefined) {
-    if (u.turnedNew.has(ev.node)) violate(s, "termination", `${describeNode(s, ev.node)} turned new twice in update #${ev.update}`, ev.t);
-    u.turnedNew.add(ev.node);
-  }
+  const u = updateRecord(s, ev.update, ev.t, () => `the swap of "${ev.node}" to ${ev.to}`);
+  u.ran = true;
+  if (u.turnedNew.has(ev.node)) violate(s, "termination", `${describeNode(s, ev.node)} turned new twice in update #${ev.update}`, ev.t);
+  u.turnedNew.add(ev.node);
   if (ev.epoch !== before + 1) {
     violate(s, "correctness", `${describeNode(s, ev.node)} jumped to epoch ${ev.epoch} in update #${ev.update}; a swap moves one epoch forward`, ev.t);
   }
   // Derived, not taken from the event: one bad swap must not make every later message look wrong.
   s.nodeEpoch.set(ev.node, before + 1);
   s.nodeVersion.set(ev.node, ev.to);
+  // A node created later at `to` runs what this one runs now; one created at `from` stays behind (retired or not).
+  s.versionEpoch.set(ev.to, before + 1);
+  if (!s.versionEpoch.has(ev.from)) s.versionEpoch.set(ev.from, before);
 }
 
 function onSend(s: CheckerState, ev: EventOf<"send">): void {
@@ -37,7 +60,15 @@ function onTransform(s: CheckerState, ev: EventOf<"transform">): void {
   const m = consumeMessage(s, ev.msg, ev.t, "replaced by its new-equivalent");
   if (m === undefined) return;
   m.status = "replaced";
-  const made = { from: m.from, to: m.to, epoch: m.epoch + 1, version: `new-equivalent of ${m.version}` };
+  // A mapping turns an old message into the new version's: the node that maps it must already be newer. One
+  // that is not (a new message mapped again, e.g. tagged with a lagging epoch) is reported here, once; its
+  // results keep the message's epoch so that their execution is not reported a second time.
+  const at = s.nodeEpoch.get(ev.node) ?? 0;
+  const mapped = m.epoch < at;
+  if (!mapped) {
+    violate(s, "correctness", `message ${ev.msg} sent by "${m.from}" at epoch ${m.epoch} (${m.version}) was mapped by ${describeNode(s, ev.node)}, which is not newer: it was not an old message`, ev.t);
+  }
+  const made = { from: m.from, to: m.to, epoch: mapped ? m.epoch + 1 : m.epoch, version: `new-equivalent of ${m.version}` };
   for (const id of ev.into) registerMessage(s, id, made, ev.t, "created by a transform");
 }
 
@@ -69,18 +100,50 @@ function onDrop(s: CheckerState, ev: EventOf<"drop">): void {
   }
 }
 
+/**
+ * The start of an update, or its resume after a halt (a second start of the same id): what it did so far is kept,
+ * and the nodes it must turn new are its start's list (with a resume's added).
+ */
 function onUpdateStart(s: CheckerState, ev: EventOf<"update-start">): void {
-  s.updates.set(ev.update, { id: ev.update, nodes: ev.nodes, startedAt: ev.t, turnedNew: new Set(), ended: false });
+  const u = updateRecord(s, ev.update, ev.t, () => "its update-start");
+  u.nodes = u.startedAt === undefined ? ev.nodes : [...new Set([...u.nodes, ...ev.nodes])].sort();
+  u.startedAt ??= ev.t;
+  u.ran = true;
+  if (u.ending === "halted") u.ending = undefined;
 }
 
+/** A halt is not an end: the same update may complete later, so it is judged only when the run is over. */
 function onUpdateEnd(s: CheckerState, ev: EventOf<"update-end">): void {
-  const u = s.updates.get(ev.update);
-  // A halted update is not over: resume() may finish it; if nothing does, the end of the trace reports it unfinished.
-  if (u === undefined || ev.outcome === "halted") return;
-  u.ended = true;
-  const old = u.nodes.filter((n) => !u.turnedNew.has(n));
+  const u = updateRecord(s, ev.update, ev.t, () => `its update-end (${ev.outcome})`);
+  u.ran = true;
+  u.ending = ev.outcome;
+  if (ev.outcome === "halted") {
+    u.haltDetail = ev.detail;
+    return;
+  }
+  const old = stillOld(u);
   if (old.length === 0) return;
-  violate(s, "termination", `update #${u.id} ended (${ev.outcome}${ev.detail ? `: ${ev.detail}` : ""}) with node(s) ${quoteList(old)} not new`, ev.t);
+  violate(s, "termination", `${describeUpdate(u)} ended (${ev.outcome}${ev.detail ? `: ${ev.detail}` : ""}) with node(s) ${quoteList(old)} not new`, ev.t);
+}
+
+/** Prepare's signals (and a synchronized system's pulses) do not show that an update ran: one refused in prepare changes nothing. */
+const NOT_RUNNING: ReadonlySet<string> = new Set(["prepare", "prepared", "refused", "abort", "pulse"]);
+
+/** Control messages name their update: the way to see one that ran without a traced start. */
+function onControl(s: CheckerState, ev: EventOf<"control-send"> | EventOf<"control-receive">): void {
+  if (ev.update === 0) return; // outside any update: a synchronized system's pulses
+  const u = updateRecord(s, ev.update, ev.t, () =>
+    ev.kind === "control-send" ? `"${ev.signal}" sent by "${ev.node}" to "${ev.to}"` : `"${ev.signal}" received by "${ev.node}" from "${ev.from}"`,
+  );
+  // The coordinator aborts only before any node turned new: the update is over, nothing changed.
+  if (ev.signal === "abort") u.ending ??= "aborted";
+  else if (!NOT_RUNNING.has(ev.signal)) u.ran = true;
+}
+
+/** Held by its sender or buffered by its receiver: still pending, but known to be waiting (a halted update may leave it so). */
+function onWaiting(s: CheckerState, ev: EventOf<"hold"> | EventOf<"buffer">): void {
+  const m = s.messages.get(ev.msg);
+  if (m !== undefined) m.waiting = true;
 }
 
 function onRollback(s: CheckerState, ev: EventOf<"rollback">): void {
@@ -114,15 +177,15 @@ export const EVENT_HANDLERS: { readonly [K in TraceKind]: Handler<K> } = {
   rollback: onRollback,
   link: ignore,
   unlink: ignore,
-  hold: ignore,
+  hold: onWaiting,
   release: ignore,
-  buffer: ignore,
+  buffer: onWaiting,
   request: ignore,
   respond: ignore,
   timer: ignore,
   fault: ignore,
-  "control-send": ignore,
-  "control-receive": ignore,
+  "control-send": onControl,
+  "control-receive": onControl,
   pulse: ignore,
   checkpoint: ignore,
   replay: ignore,

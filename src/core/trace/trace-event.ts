@@ -112,7 +112,10 @@ export type DropReason =
 
 export type FaultSite = "receive" | "request" | "timer" | "init" | "state-transfer" | "message-mapping";
 
-/** completed: every node turned new; failed: the update gave up (a state transfer threw at swap time). */
+/**
+ * completed: every node turned new; failed: the update gave up (a state transfer threw at swap time); halted: it
+ * stopped safely with some nodes old and may be resumed (swaps of the same update, then its completion, may follow).
+ */
 export type UpdateOutcome = "completed" | "failed" | "halted";
 
 export type TraceKind = TraceEvent["kind"];
