@@ -10,6 +10,8 @@ import type { TraceEvent } from "../core/trace/trace-event.js";
 import { messageId as id } from "../core/ids.js";
 import { escapeXml, renderSpaceTime, renderSpaceTimeHtml, renderSpaceTimeSvg } from "./space-time.js";
 import { registerViz } from "./viz-command.js";
+import { CHAR_PX } from "./header-labels.js";
+import { LEFT } from "./svg-frame.js";
 
 /** Every element of the markup whose class list holds `cls`, as its tag and attributes. */
 function elements(markup: string, cls: string): { tag: string; attrs: Record<string, string> }[] {
@@ -337,6 +339,72 @@ describe.skipIf(skipBrowser)("the page in a real browser (headless Chromium; LIV
       expect(statSync(png).size).toBeGreaterThan(10_000);
       expect(requests.filter((u) => !u.startsWith("file://"))).toEqual([]);
       expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+/**
+ * Two updates close together near the end of a short trace, the second with a
+ * long root id, and a cut: before the header was laid out, the first label ran
+ * off the drawing's right edge and the labels were drawn over one another.
+ */
+function crowdedHeaderTrace(): TraceEvent[] {
+  const trace = handTrace();
+  const root = "replica-with-a-long-name";
+  return [
+    ...trace.map((e) => (e.kind === "update-start" ? { ...e, t: 30 } : e.kind === "update-end" ? { ...e, t: 34 } : e)),
+    { kind: "update-start", t: 35, update: 2, strategy: "conservative", root, nodes: ["r2", "r10", "r9"] },
+    { kind: "update-end", t: 37, update: 2, outcome: "failed" },
+  ];
+}
+
+describe.skipIf(skipBrowser)("the header labels in a real browser (headless Chromium)", () => {
+  it("fit the drawing, overlap nothing, and are no wider than their estimate (screenshot in the temp dir)", async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser test needs it (apt-get install chromium). Set LIVESWAP_SKIP_BROWSER=1 to skip this test.`);
+    const trace = crowdedHeaderTrace();
+    const file = join(dir, "header.html");
+    writeFileSync(file, renderSpaceTimeHtml(trace, { title: "two updates at the end", pxPerMs: 10, maxEvents: trace.length - 1 }));
+    const { chromium } = await import("playwright-core");
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 900, height: 600 } });
+      await page.goto(`file://${file}`);
+      await page.locator("#st-scroll").evaluate((e) => (e.scrollLeft = 0));
+      const boxes = await page.locator("svg.st").evaluate((svg) => {
+        const width = Number(svg.getAttribute("width"));
+        // This project's types have no DOM: the two shapes the measurement needs, as the browser gives them.
+        type Line = { textContent: string | null; getComputedTextLength(): number };
+        type Label = { textContent: string | null; getBBox(): { x: number; y: number; width: number; height: number }; querySelectorAll(s: string): ArrayLike<unknown> };
+        const texts = Array.from(svg.querySelectorAll("text.update-label, text.truncated")) as unknown as Label[];
+        return {
+          width,
+          labels: texts.map((t) => {
+            const b = t.getBBox();
+            const lines = Array.from(t.querySelectorAll("tspan")) as Line[];
+            return { text: t.textContent ?? "", x: b.x, y: b.y, w: b.width, h: b.height, measured: Math.max(...lines.map((l) => l.getComputedTextLength())), chars: Math.max(...lines.map((l) => (l.textContent ?? "").length)) };
+          }),
+        };
+      });
+      await page.screenshot({ path: join(tmpdir(), "liveswap-viz-header.png"), fullPage: true });
+      // The cut leaves update #2 without its end; a wrapped label's lines join without the space.
+      expect(boxes.labels.map((l) => l.text).sort()).toEqual([
+        expect.stringMatching(/^trace cut here:\s?first 24 of 25 events drawn$/),
+        expect.stringMatching(/^update #1: naive from r10,\s?30 → 34 ms, completed$/),
+        expect.stringMatching(/^update #2: conservative from replica-with-a-long-name,\s?35 → not ended$/),
+      ]);
+      for (const l of boxes.labels) {
+        expect(l.x, l.text).toBeGreaterThanOrEqual(LEFT);
+        expect(l.x + l.w, l.text).toBeLessThanOrEqual(boxes.width);
+        expect(l.measured, `${l.text}: the estimate must not be below the browser's width`).toBeLessThanOrEqual(l.chars * CHAR_PX);
+      }
+      for (const [i, a] of boxes.labels.entries()) {
+        for (const b of boxes.labels.slice(i + 1)) {
+          const apart = a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y;
+          expect(apart, `"${a.text}" and "${b.text}" overlap`).toBe(true);
+        }
+      }
     } finally {
       await browser.close();
     }

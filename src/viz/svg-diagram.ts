@@ -5,7 +5,7 @@
 import { escapeHtml } from "./escape.js";
 import { CONTROL_LANE, type SpaceTimeModel } from "./model.js";
 import { drawControls, drawMessages, type MessageCounts, type Sinks } from "./draw-flights.js";
-import { attrs, BOTTOM, f, type Frame, frameOf, LEFT, ms, timeOrigin, TOP } from "./svg-frame.js";
+import { attrs, BOTTOM, f, type Frame, frameOf, LEFT, ms, timeOrigin } from "./svg-frame.js";
 
 /** What the diagram shows, for a caller that reports it. */
 export interface SpaceTimeStats {
@@ -124,9 +124,15 @@ function drawUpdateWindows(fr: Frame, out: string[]): void {
     const x0 = fr.x(u.t);
     const x1 = fr.x(u.end?.t ?? fr.model.tEnd);
     const data = { "data-update": u.id, "data-strategy": u.strategy, "data-root": u.root, "data-start": ms(u.t), "data-end": u.end ? ms(u.end.t) : "", "data-outcome": u.end?.outcome };
-    out.push(`<rect class="update-window"${attrs(data)} x="${f(x0)}" y="${TOP - 60}" width="${f(Math.max(x1 - x0, 1))}" height="${f(fr.height - BOTTOM - TOP + 72)}"/>`);
-    const ended = u.end ? `${fr.shown(u.end.t)} ms, ${u.end.outcome}` : "not ended";
-    out.push(`<text class="update-label" x="${f(x0 + 4)}" y="${TOP - 66}">${escapeHtml(`update #${u.id}: ${u.strategy} from ${u.root}, ${fr.shown(u.t)} → ${ended}`)}</text>`);
+    out.push(`<rect class="update-window"${attrs(data)} x="${f(x0)}" y="${fr.top - 60}" width="${f(Math.max(x1 - x0, 1))}" height="${f(fr.height - BOTTOM - fr.top + 72)}"/>`);
+  }
+}
+
+/** The labels above the lanes, where the frame placed them (header-labels.ts): a wrapped label is one text of several lines. */
+function drawHeaderLabels(fr: Frame, out: string[]): void {
+  for (const l of fr.header.labels) {
+    const lines = l.lines.map((line, i) => `<tspan x="${f(l.x)}" y="${l.ys[i] ?? 0}">${escapeHtml(line)}</tspan>`).join("");
+    out.push(`<text class="${l.cls}" x="${f(l.x)}" y="${l.ys[0] ?? 0}">${lines}</text>`);
   }
 }
 
@@ -140,8 +146,8 @@ function drawTimeGrid(fr: Frame, out: string[]): void {
   const labels: string[] = [];
   for (let t = first; t <= model.tStart + fr.duration + 1e-9; t += step) {
     const xt = f(fr.x(t));
-    grid.push(`M${xt} ${TOP - 42}V${height - BOTTOM + 12}`);
-    labels.push(`<text class="tick-label" x="${xt}" y="${TOP - 46}" text-anchor="middle">${fr.shown(t)}</text>`);
+    grid.push(`M${xt} ${fr.top - 42}V${height - BOTTOM + 12}`);
+    labels.push(`<text class="tick-label" x="${xt}" y="${fr.top - 46}" text-anchor="middle">${fr.shown(t)}</text>`);
     labels.push(`<text class="tick-label" x="${xt}" y="${height - 12}" text-anchor="middle">${fr.shown(t)}</text>`);
   }
   out.push(`<path class="grid" d="${grid.join("")}"/>`);
@@ -273,11 +279,10 @@ function drawAxisNotes(fr: Frame, out: string[]): void {
   model.violations.forEach((v, i) => {
     if (v.at < model.tStart || v.at > model.tEnd) return;
     const xv = x(v.at);
-    out.push(`<path class="violation-mark"${attrs({ "data-violation": i + 1, "data-invariant": v.invariant, "data-t": ms(v.at) })} d="M${f(xv - 5)} ${TOP - 40}h10l-5 8z"/>`);
+    out.push(`<path class="violation-mark"${attrs({ "data-violation": i + 1, "data-invariant": v.invariant, "data-t": ms(v.at) })} d="M${f(xv - 5)} ${fr.top - 40}h10l-5 8z"/>`);
   });
   if (model.eventsDrawn < model.eventsTotal) {
-    out.push(`<text class="truncated" x="${f(fr.xEnd - 4)}" y="${TOP - 66}" text-anchor="end">${escapeHtml(`trace cut here: first ${model.eventsDrawn} of ${model.eventsTotal} events drawn`)}</text>`);
-    out.push(`<path class="config-mark" style="stroke:#b71c1c" d="M${f(fr.xEnd)} ${TOP - 60}V${fr.height - BOTTOM + 12}"/>`);
+    out.push(`<path class="config-mark" style="stroke:#b71c1c" d="M${f(fr.xEnd)} ${fr.top - 60}V${fr.height - BOTTOM + 12}"/>`);
   }
 }
 
@@ -312,6 +317,7 @@ export function drawDiagram(model: SpaceTimeModel, pxPerMs: number, maxWidth: nu
   out.push(...controlLabels);
   out.push(...sinks.later);
   drawAxisNotes(fr, out);
+  drawHeaderLabels(fr, out);
   drawLaneLabels(fr, out);
   const firstUpdate = model.updates[0];
   return {

@@ -1,8 +1,10 @@
 import { escapeHtml } from "./escape.js";
+import { type HeaderLayout, layoutHeader, ROW_PX, textWidth, type WantedLabel } from "./header-labels.js";
 import { CONTROL_LANE, type At, type SpaceTimeModel } from "./model.js";
 
 export const LEFT = 96;
 export const RIGHT = 48;
+/** The y of the first lane with one row of header labels; each more row moves the lanes down (Frame.top). */
 export const TOP = 84;
 export const BOTTOM = 40;
 const LANE_GAP = 72;
@@ -37,6 +39,10 @@ export interface Frame {
   readonly width: number;
   readonly height: number;
   readonly xEnd: number;
+  /** The y of the first lane: TOP, plus a row per extra row of header labels. */
+  readonly top: number;
+  /** The labels above the lanes, placed. */
+  readonly header: HeaderLayout;
   x(t: number): number;
   y(node: string): number;
   /** A time as the axis labels it. */
@@ -51,19 +57,39 @@ export function frameOf(model: SpaceTimeModel, pxPerMs: number, maxWidthOption: 
   const laneIds = [...(model.controlPlane ? [CONTROL_LANE] : []), ...model.nodes.map((n) => n.id)];
   const laneIndex = new Map<string, number>(laneIds.map((id, i) => [id, i]));
   const origin = timeOrigin(model.tStart);
+  const shown = (t: number): string => ms(t - origin);
+  const baseWidth = Math.ceil(x(model.tStart + duration) + RIGHT);
+  const header = layoutHeader(headerLabels(model, x, shown), LEFT, baseWidth - 4);
+  const top = TOP + header.extraRows * ROW_PX;
   return {
     model,
     px,
     duration,
     laneIds,
     laneIndex,
-    width: Math.ceil(x(model.tStart + duration) + RIGHT),
-    height: TOP + Math.max(laneIds.length - 1, 0) * LANE_GAP + BOTTOM,
+    width: Math.max(baseWidth, Math.ceil(header.minRight + 4)),
+    height: top + Math.max(laneIds.length - 1, 0) * LANE_GAP + BOTTOM,
     xEnd: x(model.tEnd),
+    top,
+    header,
     x,
-    y: (node) => TOP + (laneIndex.get(node) ?? 0) * LANE_GAP,
-    shown: (t) => ms(t - origin),
+    y: (node) => top + (laneIndex.get(node) ?? 0) * LANE_GAP,
+    shown,
   };
+}
+
+/** Each update's label at the start of its window, and the note where a cut trace stops (ending there). */
+function headerLabels(model: SpaceTimeModel, x: (t: number) => number, shown: (t: number) => string): WantedLabel[] {
+  const wanted: WantedLabel[] = model.updates.map((u) => {
+    const head = `update #${u.id}: ${u.strategy} from ${u.root},`;
+    const when = `${shown(u.t)} → ${u.end ? `${shown(u.end.t)} ms, ${u.end.outcome}` : "not ended"}`;
+    return { cls: "update-label", text: `${head} ${when}`, wrapped: [head, when], x: x(u.t) + 4 };
+  });
+  if (model.eventsDrawn < model.eventsTotal) {
+    const text = `trace cut here: first ${model.eventsDrawn} of ${model.eventsTotal} events drawn`;
+    wanted.push({ cls: "truncated", text, wrapped: ["trace cut here:", `first ${model.eventsDrawn} of ${model.eventsTotal} events drawn`], x: x(model.tEnd) - 4 - textWidth(text) });
+  }
+  return wanted;
 }
 
 /** A flight from a to b: straight between two lines, a flat arc along one (a new-equivalent made at its receiver, a message to itself). */

@@ -1,7 +1,9 @@
 /** `liveswap demo`: the paper's experiment on the simulated network, one row per strategy. */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { DASH, fixed, plainTable } from "../../bench/format.js";
+import { FileAccessError, messageOf } from "../../core/errors.js";
 import { toNdjson } from "../../core/trace/ndjson.js";
 import { availableStrategies, STRATEGIES, type Strategy, type TraceEvent } from "../../index.js";
 import { runExperiment, type ExperimentResult } from "../../scenarios/replicated-db/experiment.js";
@@ -15,7 +17,7 @@ export function registerDemo(program: Command, out: Out): void {
     .addOption(new Option("--seed <n>", "seed of the simulated network").default(1).argParser(integer("--seed", 0)))
     .addOption(new Option("--nodes <n>", "replicas on the line").default(7).argParser(integer("--nodes", 2)))
     .addOption(new Option("--entries <n>", "entries per replica").default(38).argParser(integer("--entries", 1)))
-    .option("--trace <file>", "write the trace as NDJSON (one file per strategy when several run)")
+    .option("--trace <file>", "write the trace as NDJSON to FILE; with several strategies one file each, the strategy before the extension (d.ndjson: d.naive.ndjson, d.cut.ndjson, ...)")
     .option("--json", "one JSON object per strategy, one per line", false)
     .action(async (o: { strategy?: Strategy[]; seed: number; nodes: number; entries: number; trace?: string; json: boolean }) => {
       const strategies = o.strategy ?? availableStrategies();
@@ -51,7 +53,11 @@ export function demoRecord(r: ExperimentResult): object {
   };
 }
 
-/** The file one strategy's trace goes to: FILE itself for one strategy, FILE with the strategy inserted for several. */
+/**
+ * The file one strategy's trace goes to: FILE itself for one strategy; for
+ * several, the strategy goes before the extension (out/d.ndjson:
+ * out/d.cut.ndjson), so that each file keeps the extension its tools expect.
+ */
 export function traceFileFor(file: string, strategy: Strategy, several: boolean): string {
   if (!several) return file;
   const dot = file.lastIndexOf(".");
@@ -60,15 +66,28 @@ export function traceFileFor(file: string, strategy: Strategy, several: boolean)
 
 export async function runDemo(o: DemoOptions, out: Out): Promise<ExperimentResult[]> {
   const results: ExperimentResult[] = [];
+  const traces: string[] = [];
   for (const strategy of o.strategies) {
     const r = await runExperiment({ strategy, seed: o.seed, nodes: o.nodes, entries: o.entries });
     results.push(r);
-    if (o.trace !== undefined) writeFileSync(traceFileFor(o.trace, strategy, o.strategies.length > 1), toNdjson(r.system.trace() as TraceEvent[]));
+    if (o.trace !== undefined) traces.push(writeTrace(traceFileFor(o.trace, strategy, o.strategies.length > 1), r.system.trace() as TraceEvent[]));
     await r.system.close();
     if (o.json) out(JSON.stringify(demoRecord(r)));
   }
   if (!o.json) printDemo(o, results, out);
+  if (!o.json && traces.length > 0) out(`\ntrace${traces.length > 1 ? "s" : ""}: ${traces.join(", ")} (judge one with liveswap check FILE, draw it with liveswap viz FILE -o FILE.html)`);
   return results;
+}
+
+/** One strategy's trace as NDJSON; its directory is made, as a user who names out/d.ndjson expects. */
+function writeTrace(file: string, trace: readonly TraceEvent[]): string {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, toNdjson(trace));
+  } catch (e) {
+    throw new FileAccessError(file, "write", messageOf(e));
+  }
+  return file;
 }
 
 /** The human-readable table of the demo, and what went wrong per strategy. */
@@ -80,7 +99,7 @@ function printDemo(o: DemoOptions, results: readonly ExperimentResult[], out: Ou
   const fmt = (x: number): string => fixed(x, 0);
   out(
     plainTable(
-      ["strategy", "global reads", "answered", "with null", "correctness", "awareness", "termination", "H-G ms", "control msgs", "req/s before", "during", "after", "replicas"],
+      ["strategy", "global reads", "answered", "with null", "correctness violations", "awareness violations", "termination violations", "H-G ms", "control msgs", "req/s before", "during", "after", "replicas"],
       results.map((r) => [
         r.strategy,
         String(r.reads.issued),
