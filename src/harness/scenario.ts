@@ -44,8 +44,8 @@ export interface RunParams {
   readonly requests: number;
   /** Virtual ms after the workload starts when update() is called. */
   readonly updateAt: number;
-  /** Index of the root in the scenario's node list. */
-  readonly root: number;
+  /** The root: a node's name, or (as the fuzzer draws it) an index into the scenario's node list, taken modulo its length. */
+  readonly root: number | NodeId;
 }
 
 /** The configuration commands a lifetime may draw between its steps. */
