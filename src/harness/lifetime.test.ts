@@ -6,7 +6,7 @@ import { scenario as db } from "../scenarios/replicated-db/scenario.js";
 import { scenario as relay } from "../scenarios/relay/scenario.js";
 import { relayGenerationUpdate } from "./relay-generations.js";
 import { drawLifetime } from "./lifetime.js";
-import { fuzzLifetimes } from "./lifetime-fuzz.js";
+import { fuzzLifetimes, parseCase } from "./lifetime-fuzz.js";
 import { runLifetime } from "./lifetime-run.js";
 import type { Scenario } from "./scenario.js";
 
@@ -68,4 +68,16 @@ describe("lifetime fuzzing", () => {
   it.todo(
     `finds the back-to-back bug with the update-id check off (testKnobs.checkUpdateIds = false; wired: ${wired}). Today no control message of another update ever reaches a node in a lifetime (update() resolves only once complete), so the check cannot be seen to matter yet`,
   );
+});
+
+describe("runtime bugs the lifetime fuzzer found (each flips to a plain `it` once fixed)", () => {
+  // fuzz --lifetime --scenario relay --strategy rollback --seed 5000 --runs 300: lifetime 5033, shrunk to
+  // load, create c1, update 1->2 refused in prepare then retried: the retry stalls (n05 stays old, n01's part never
+  // ends) and rollback undoes sends whose execution it does not undo. The issue's "retry after a refusal, rollback".
+  it.fails("rollback: a retry after an update refused in prepare completes", async () => {
+    const text = readFileSync(new URL("./lifetime-cases/rollback-retry-after-refusal.case.json", import.meta.url), "utf8");
+    const c = parseCase(text, "rollback-retry-after-refusal.case.json");
+    const r = await runLifetime(relay, c.strategy, c.lifetime);
+    expect([...r.errors, ...r.violations.map((v) => v.message)]).toEqual([]);
+  });
 });
