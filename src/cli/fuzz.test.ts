@@ -45,6 +45,35 @@ describe("liveswap fuzz and replay", () => {
     }
   });
 
+  it("prints the root by its name, and replay --root takes that name", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "liveswap-fuzz-"));
+    const fuzzed = await cli("fuzz", "--scenario", "replicated-db", "--strategy", "naive", "--runs", "200", "--out", dir);
+    const text = fuzzed.lines.join("\n");
+    expect(text).not.toMatch(/root #/);
+    const root = /--root (\S+)/.exec(text)?.[1];
+    expect(root).toMatch(/^n\d\d$/);
+    expect(text).toContain(`root ${root}:`);
+  });
+
+  it("fuzz --lifetime refutes naive, writes a case file, and replay --lifetime reproduces its trace byte for byte", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "liveswap-lifetime-"));
+    const fuzzed = await cli("fuzz", "--lifetime", "--scenario", "relay", "--strategy", "naive", "--runs", "20", "--out", dir, "--json");
+    expect(fuzzed.exitCode).toBe(1);
+    const rec = JSON.parse(fuzzed.lines[0] as string);
+    expect(rec.shrunk.lifetime.steps.length).toBeLessThanOrEqual(rec.original.lifetime.steps.length);
+    const args = (rec.replay as string).split(" ").slice(1);
+    const replayFile = join(dir, "replayed.ndjson");
+    args[args.indexOf("--trace") + 1] = replayFile;
+    const replayed = await cli(...args);
+    expect(replayed.exitCode).toBe(1);
+    expect(readFileSync(replayFile).equals(readFileSync(rec.trace))).toBe(true);
+  });
+
+  it("fuzz --lifetime finds nothing wrong with cut on the mutex", async () => {
+    const r = await cli("fuzz", "--lifetime", "--scenario", "mutex", "--strategy", "cut", "--runs", "10", "--json");
+    expect(JSON.parse(r.lines[0] as string)).toMatchObject({ failed: false, lifetimes: 10 });
+  });
+
   it("names a scenario it cannot load", async () => {
     await expect(cli("fuzz", "--scenario", "/nonexistent/scenario.js")).rejects.toThrow(/neither a built-in one \(replicated-db/);
   });

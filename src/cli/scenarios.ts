@@ -9,6 +9,7 @@ const SCENARIOS: UserModuleKind<Scenario> = {
   builtIn: {
     "replicated-db": async () => (await import("../scenarios/replicated-db/scenario.js")).scenario,
     mutex: async () => (await import("../scenarios/mutex/fuzz-scenario.js")).scenario,
+    relay: async () => (await import("../scenarios/relay/scenario.js")).scenario,
   },
   isValid: (x): x is Scenario => hasFunctions(x, ["build", "update", "workload"]),
 };

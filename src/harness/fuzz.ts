@@ -1,5 +1,6 @@
 import { describeError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
+import type { NodeId } from "../core/ids.js";
 import type { Strategy } from "../core/update.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Violation } from "../check/checker.js";
@@ -13,6 +14,8 @@ export interface CaseResult {
   readonly problems: readonly string[];
   /** update() rejected (stalled, failed): a termination problem the trace may not show by itself. */
   readonly updateError: string | undefined;
+  /** The root's name (what `replay --root` takes): params.root resolved against the nodes the run built. */
+  readonly rootName: NodeId;
   readonly trace: readonly TraceEvent[];
   readonly failed: boolean;
 }
@@ -21,7 +24,7 @@ export interface ParamOverrides {
   readonly nodes?: number;
   readonly requests?: number;
   readonly updateAt?: number;
-  readonly root?: number;
+  readonly root?: number | NodeId;
 }
 
 /** The parameters of run `seed`: drawn from the seed, except what the caller fixes. */
@@ -48,8 +51,9 @@ export async function runCase(scenario: Scenario, strategy: Strategy, params: Ru
   const load = scenario.workload(sys, nodes, rng.fork(), params.requests);
   await sys.sleep(params.updateAt);
   let updateError: string | undefined;
+  const rootName = typeof params.root === "string" ? params.root : (nodes[params.root % nodes.length] as NodeId);
   try {
-    await sys.update(scenario.update(), { strategy, root: nodes[params.root % nodes.length] as string });
+    await sys.update(scenario.update(), { strategy, root: rootName });
   } catch (e) {
     updateError = describeError(e);
   }
@@ -63,7 +67,7 @@ export async function runCase(scenario: Scenario, strategy: Strategy, params: Ru
   const problems = load.problems();
   const trace = sys.trace();
   await sys.close();
-  return { params, violations, problems, updateError, trace, failed: violations.length > 0 || problems.length > 0 || updateError !== undefined };
+  return { params, violations, problems, updateError, rootName, trace, failed: violations.length > 0 || problems.length > 0 || updateError !== undefined };
 }
 
 /** The kinds of failure a run shows: each violated invariant, the scenario's safety, an update that did not complete. */
@@ -133,10 +137,11 @@ export async function fuzz(scenario: Scenario, strategy: Strategy, o: FuzzOption
   return { runs: o.runs };
 }
 
-/** The command that re-runs a case exactly. */
-export function replayCommand(scenario: string, strategy: Strategy, p: RunParams, traceFile: string): string {
+/** The command that re-runs a case exactly; the root by its name (an index drawn from the seed means nothing to a reader). */
+export function replayCommand(scenario: string, strategy: Strategy, r: CaseResult, traceFile: string): string {
+  const p = r.params;
   return (
     `liveswap replay --scenario ${scenario} --strategy ${strategy} --seed ${p.seed} --nodes ${p.nodes} ` +
-    `--requests ${p.requests} --update-at ${p.updateAt} --root ${p.root} --trace ${traceFile}`
+    `--requests ${p.requests} --update-at ${p.updateAt} --root ${r.rootName} --trace ${traceFile}`
   );
 }

@@ -6,9 +6,11 @@ import { progressDisplay } from "../../bench/progress.js";
 import { toNdjson } from "../../core/trace/ndjson.js";
 import type { Strategy } from "../../core/update.js";
 import { fuzz, replayCommand, type CaseResult } from "../../harness/fuzz.js";
+import { caseJson, fuzzLifetimes } from "../../harness/lifetime-fuzz.js";
+import type { LifetimeResult } from "../../harness/lifetime-run.js";
 import type { Scenario } from "../../harness/scenario.js";
 import { writeSpaceTimeHtml } from "../../viz/viz-command.js";
-import { describeCase, problemsOf, summary } from "../case-report.js";
+import { describeCase, describeLifetime, lifetimeProblems, lifetimeSummary, problemsOf, summary } from "../case-report.js";
 import { integer, oneStrategy, type Out } from "../options.js";
 import { builtInScenarios, loadScenario } from "../scenarios.js";
 
@@ -20,6 +22,7 @@ interface FuzzOptions {
   readonly nodes?: number;
   readonly out: string;
   readonly json: boolean;
+  readonly lifetime: boolean;
 }
 
 export function registerFuzz(program: Command, out: Out): void {
@@ -33,7 +36,12 @@ export function registerFuzz(program: Command, out: Out): void {
     .addOption(new Option("--nodes <n>", "fix the node count (default: drawn per run)").argParser(integer("--nodes", 1)))
     .option("--out <dir>", "where counterexample traces go", "liveswap-fuzz")
     .option("--json", "print one JSON object with the outcome", false)
-    .action((o: FuzzOptions) => runFuzz(o, out));
+    .option(
+      "--lifetime",
+      "draw whole lifetimes instead of one update: a chain of updates (and back-outs), reconfiguration between and right after them, refused and halted transfers, requests throughout; the failing one is written as a case file for `replay --lifetime`",
+      false,
+    )
+    .action((o: FuzzOptions) => (o.lifetime ? runLifetimeFuzz(o, out) : runFuzz(o, out)));
 }
 
 async function runFuzz(o: FuzzOptions, out: Out): Promise<void> {
@@ -63,7 +71,7 @@ function reportFailure(o: FuzzOptions, scenario: Scenario, runs: number, failure
   writeFileSync(file, toNdjson(shrunk.trace));
   const page = file.replace(/\.ndjson$/, ".html");
   writeSpaceTimeHtml(file, { output: page, title: `${scenario.name} under ${o.strategy}: shrunk counterexample (seed ${shrunk.params.seed})` });
-  const replay = replayCommand(o.scenario, o.strategy, shrunk.params, file);
+  const replay = replayCommand(o.scenario, o.strategy, shrunk, file);
   if (o.json) {
     out(
       JSON.stringify({
@@ -84,6 +92,52 @@ function reportFailure(o: FuzzOptions, scenario: Scenario, runs: number, failure
   out(`original: ${describeCase(original)}`);
   out(`shrunk:   ${describeCase(shrunk)}`);
   for (const line of problemsOf(shrunk).slice(0, 10)) out(`  ${line}`);
+  out(`trace: ${file}`);
+  out(`space-time diagram: ${page}`);
+  out(`replay: ${replay}`);
+}
+
+async function runLifetimeFuzz(o: FuzzOptions, out: Out): Promise<void> {
+  const scenario = await loadScenario(o.scenario);
+  const display = o.json ? undefined : progressDisplay("lifetimes");
+  const outcome = await fuzzLifetimes(scenario, o.strategy, {
+    runs: o.runs,
+    seed: o.seed,
+    ...(o.nodes !== undefined ? { nodes: o.nodes } : {}),
+    ...(display !== undefined ? { onRun: display.step } : {}),
+  });
+  display?.end();
+  if (outcome.failure === undefined) {
+    if (o.json) out(JSON.stringify({ scenario: scenario.name, strategy: o.strategy, lifetimes: outcome.runs, failed: false }));
+    else out(`${outcome.runs} lifetimes of ${scenario.name} under ${o.strategy}: no violation (seeds ${o.seed}..${o.seed + o.runs - 1})`);
+    return;
+  }
+  reportLifetimeFailure(o, scenario, outcome.runs, outcome.failure, out);
+  process.exitCode = 1;
+}
+
+/** Writes the shrunk lifetime as a case file, its trace and diagram, and prints the replay command that reads the case file. */
+function reportLifetimeFailure(o: FuzzOptions, scenario: Scenario, runs: number, failure: { readonly original: LifetimeResult; readonly shrunk: LifetimeResult }, out: Out): void {
+  const { original, shrunk } = failure;
+  mkdirSync(o.out, { recursive: true });
+  const base = join(o.out, `${scenario.name}-${o.strategy}-lifetime${shrunk.lifetime.seed}`);
+  const caseFile = `${base}.case.json`;
+  const file = `${base}.ndjson`;
+  writeFileSync(caseFile, caseJson(o.scenario, o.strategy, shrunk.lifetime));
+  writeFileSync(file, toNdjson(shrunk.trace));
+  const page = `${base}.html`;
+  writeSpaceTimeHtml(file, { output: page, title: `${scenario.name} under ${o.strategy}: shrunk lifetime (seed ${shrunk.lifetime.seed})` });
+  const replay = `liveswap replay --lifetime ${caseFile} --trace ${file}`;
+  if (o.json) {
+    out(JSON.stringify({ scenario: scenario.name, strategy: o.strategy, lifetimes: runs, failed: true, original: lifetimeSummary(original), shrunk: lifetimeSummary(shrunk), case: caseFile, trace: file, diagram: page, replay }));
+    return;
+  }
+  out(`${scenario.name} under ${o.strategy}: lifetime ${runs} (seed ${original.lifetime.seed}) failed.`);
+  out(`original: ${describeLifetime(original)}`);
+  out(`shrunk:   ${describeLifetime(shrunk)}`);
+  for (const line of shrunk.steps) out(`  ${line}`);
+  for (const line of lifetimeProblems(shrunk).slice(0, 10)) out(`  ${line}`);
+  out(`case: ${caseFile}`);
   out(`trace: ${file}`);
   out(`space-time diagram: ${page}`);
   out(`replay: ${replay}`);

@@ -489,9 +489,9 @@ function makeLamport() {
 // ---- mutex@2: Ricart-Agrawala ----
 
 export type RaMessage =
-  | { readonly t: "request"; readonly ts: number }
+  | { readonly t: "request"; readonly ts: number; readonly g?: number }
   /** Permission for request `for` (its timestamp). */
-  | { readonly t: "reply"; readonly for: number };
+  | { readonly t: "reply"; readonly for: number; readonly g?: number };
 
 export interface RaState extends SessionState {
   /** Highest timestamp seen (RA's "highest sequence number"). */
@@ -516,16 +516,23 @@ function raTryEnter(s: RaState, ctx: Ctx, enter: (s: RaState, ctx: Ctx) => RaSta
   return enter(s, ctx);
 }
 
-function makeRicartAgrawala() {
+/**
+ * Ricart-Agrawala as `version`. With a generation `gen` (the lifetime
+ * fuzzer's mutex@3, mutex@4, ...) every message carries it and a message of
+ * another generation is refused (a fault): the same protocol, but a mix-up of
+ * generations cannot pass unnoticed. mutex@2 carries none, as it always has.
+ */
+export function makeRicartAgrawala(version = "mutex@2", gen?: number) {
+  const withGen = (m: RaMessage): RaMessage => (gen === undefined ? m : { ...m, g: gen });
   const proto: Protocol<RaState> = {
-    version: "mutex@2",
+    version,
     ask(s, ctx) {
       const ts = s.clock + 1;
-      for (const j of ctx.neighbors()) ctx.send(j, { t: "request", ts } satisfies RaMessage);
+      for (const j of ctx.neighbors()) ctx.send(j, withGen({ t: "request", ts }));
       return raTryEnter({ ...s, clock: ts, myTs: ts, granted: [], unsure: [] }, ctx, sessions.enter);
     },
     leave(s, ctx) {
-      for (const d of s.deferred) ctx.send(d.node, { t: "reply", for: d.ts } satisfies RaMessage);
+      for (const d of s.deferred) ctx.send(d.node, withGen({ t: "reply", for: d.ts }));
       return { ...s, myTs: null, granted: [], unsure: [], deferred: [] };
     },
   };
@@ -535,6 +542,7 @@ function makeRicartAgrawala() {
     version: proto.version,
     init: () => ({ ...emptySessions(), clock: 0, myTs: null, granted: [], unsure: [], deferred: [], ticking: false, reasked: 0 }),
     receive(s, msg, from, ctx) {
+      if (msg?.g !== gen) throw new TypeError(`${version} cannot read ${JSON.stringify(msg)} from "${from}" (another generation)`);
       if (msg?.t === "request" && typeof msg.ts === "number") {
         const clock = Math.max(s.clock, msg.ts);
         const theirs: Stamp = { ts: msg.ts, node: from };
@@ -542,7 +550,7 @@ function makeRicartAgrawala() {
           const known = s.deferred.some((d) => d.node === from && d.ts === msg.ts);
           return { ...s, clock, deferred: known ? s.deferred : [...s.deferred, theirs] };
         }
-        ctx.send(from, { t: "reply", for: msg.ts });
+        ctx.send(from, withGen({ t: "reply", for: msg.ts }));
         return { ...s, clock };
       }
       if (msg?.t === "reply" && typeof msg.for === "number") {
@@ -558,7 +566,7 @@ function makeRicartAgrawala() {
       if (tag === "tick") {
         // mutex@1's waiting tick, first firing after the swap: re-ask the nodes whose grant the transfer could not establish.
         if (s.myTs === null || s.inCS || s.unsure.length === 0) return { ...s, ticking: false, unsure: [] };
-        for (const j of s.unsure) ctx.send(j, { t: "request", ts: s.myTs } satisfies RaMessage);
+        for (const j of s.unsure) ctx.send(j, withGen({ t: "request", ts: s.myTs }));
         return { ...s, ticking: false, unsure: [], reasked: s.reasked + s.unsure.length };
       }
       const out = sessions.timer(s, tag, ctx);

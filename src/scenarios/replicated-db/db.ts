@@ -74,7 +74,7 @@ function newer(a: Stamp, b: Stamp): boolean {
 }
 
 /** The database program, parameterised by its key format: the two versions differ only there. */
-function databaseVersion(version: string, keyOf: (entry: number) => string, entries: number) {
+export function databaseVersion(version: string, keyOf: (entry: number) => string, entries: number) {
   const initialEntries = (): Record<string, Entry> => {
     const out: Record<string, Entry> = {};
     for (let i = 0; i < entries; i++) out[keyOf(i)] = { value: `v${i}`, stamp: { clock: 0, origin: "" } };

@@ -10,6 +10,7 @@ import type { Scenario, ScenarioWorkload } from "../../harness/scenario.js";
 import { makeTopology, TOPOLOGY_KINDS } from "../../harness/topologies.js";
 import type { System } from "../../index.js";
 import { databaseV1, keyFormatUpdate, type DbState } from "./db.js";
+import { dbLifetime } from "./lifetime.js";
 
 const ENTRIES = 8;
 
@@ -28,6 +29,7 @@ export const scenario: Scenario = {
     return spec.nodes;
   },
   update: () => keyFormatUpdate(ENTRIES),
+  lifetime: dbLifetime(ENTRIES),
   workload(sys: System, nodes, rng: Rng, requests): ScenarioWorkload {
     const problems: string[] = [];
     const asks: Promise<unknown>[] = [];

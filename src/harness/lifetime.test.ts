@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import type { Strategy } from "../core/update.js";
+import { scenario as mutex } from "../scenarios/mutex/fuzz-scenario.js";
+import { scenario as db } from "../scenarios/replicated-db/scenario.js";
+import { scenario as relay } from "../scenarios/relay/scenario.js";
+import { relayGenerationUpdate } from "./relay-generations.js";
+import { drawLifetime } from "./lifetime.js";
+import { fuzzLifetimes, parseCase } from "./lifetime-fuzz.js";
+import { runLifetime } from "./lifetime-run.js";
+import type { Scenario } from "./scenario.js";
+
+const SCENARIOS: readonly Scenario[] = [relay, db, mutex];
+const CONSISTENT: readonly Strategy[] = ["snapshot", "synchronizer", "conservative", "rollback", "cut"];
+/** Lifetimes per strategy in `npm test`, split over the scenarios (the >= 1,000 run is the README's command). */
+const PER_STRATEGY = 100;
+
+describe("lifetime fuzzing", () => {
+  it("draws a lifetime from its seed alone, and runs it to the same trace twice", async () => {
+    const a = drawLifetime(relay, relay.lifetime!, 42);
+    expect(drawLifetime(relay, relay.lifetime!, 42)).toEqual(a);
+    expect(a.steps.filter((s) => s.kind === "update").length).toBeGreaterThanOrEqual(2);
+    const [r1, r2] = [await runLifetime(relay, "cut", a), await runLifetime(relay, "cut", a)];
+    expect(JSON.stringify(r2.trace)).toBe(JSON.stringify(r1.trace));
+    expect(r1.steps).toEqual(r2.steps);
+  });
+
+  for (const strategy of CONSISTENT) {
+    it(`${PER_STRATEGY} lifetimes under ${strategy}: no violation, no safety problem, no unexpected runtime outcome`, async () => {
+      const each = Math.ceil(PER_STRATEGY / SCENARIOS.length);
+      for (const [i, scenario] of SCENARIOS.entries()) {
+        const out = await fuzzLifetimes(scenario, strategy, { runs: each, seed: 1000 * (i + 1) });
+        const f = out.failure?.shrunk;
+        expect(f === undefined ? "ok" : `${scenario.name} seed ${f.lifetime.seed}: ${[...f.errors, ...f.violations.map((v) => v.message), ...f.problems].slice(0, 3).join(" | ")}`).toBe("ok");
+      }
+    }, 120_000);
+  }
+
+  it("refutes naive within a few lifetimes on every scenario, and shrinks it to one or two updates", async () => {
+    for (const scenario of SCENARIOS) {
+      const out = await fuzzLifetimes(scenario, "naive", { runs: 20, seed: 1 });
+      expect(out.failure, scenario.name).toBeDefined();
+      expect(out.runs).toBeLessThanOrEqual(5);
+      const shrunk = out.failure!.shrunk;
+      expect(shrunk.lifetime.steps.length).toBeLessThanOrEqual(out.failure!.original.lifetime.steps.length);
+      expect(shrunk.lifetime.steps.filter((s) => s.kind === "update").length).toBeLessThanOrEqual(2);
+    }
+  }, 60_000);
+
+  it("finds what breaks only at a later step: a mapping that forgets to retag messages from generation 2 on, shrunk to the two updates it needs", async () => {
+    const life = relay.lifetime!;
+    // The first update is right; from generation 2 on, every message in flight keeps its old generation.
+    const broken: Scenario = {
+      ...relay,
+      lifetime: { ...life, updates: (from, to) => (from === 1 ? life.updates(from, to) : life.updates(from, to).map((u) => ({ ...u, message: (m: unknown) => [m] }))) },
+    };
+    expect(relayGenerationUpdate("a", 1, 2).message).toBeDefined();
+    const out = await fuzzLifetimes(broken, "cut", { runs: 100, seed: 1 });
+    expect(out.failure).toBeDefined();
+    const shrunk = out.failure!.shrunk;
+    expect(shrunk.problems.some((p) => p.includes("mix-up"))).toBe(true);
+    expect(shrunk.lifetime.steps.filter((s) => s.kind === "update").length).toBeGreaterThanOrEqual(2);
+    expect(shrunk.steps.join("\n")).toMatch(/update 2->/);
+  }, 120_000);
+
+  // The knob of src/runtime/test-knobs.ts acts once NodeHost.control reads it (see that file); until then this waits.
+  const wired = readFileSync(new URL("../runtime/node-host.ts", import.meta.url), "utf8").includes("testKnobs.checkUpdateIds");
+  it.todo(
+    `finds the back-to-back bug with the update-id check off (testKnobs.checkUpdateIds = false; wired: ${wired}). Today no control message of another update ever reaches a node in a lifetime (update() resolves only once complete), so the check cannot be seen to matter yet`,
+  );
+});
+
+describe("runtime bugs the lifetime fuzzer found (each flips to a plain `it` once fixed)", () => {
+  // fuzz --lifetime --scenario relay --strategy rollback --seed 5000 --runs 300: lifetime 5033, shrunk to
+  // load, create c1, update 1->2 refused in prepare then retried: the retry stalls (n05 stays old, n01's part never
+  // ends) and rollback undoes sends whose execution it does not undo. The issue's "retry after a refusal, rollback".
+  it.fails("rollback: a retry after an update refused in prepare completes", async () => {
+    const text = readFileSync(new URL("./lifetime-cases/rollback-retry-after-refusal.case.json", import.meta.url), "utf8");
+    const c = parseCase(text, "rollback-retry-after-refusal.case.json");
+    const r = await runLifetime(relay, c.strategy, c.lifetime);
+    expect([...r.errors, ...r.violations.map((v) => v.message)]).toEqual([]);
+  });
+});
