@@ -8,7 +8,7 @@ import type { NodeAgent, NodePort } from "../node/agent.js";
 import { PassThroughAgent } from "../node/pass-through-agent.js";
 import { Fault, SwapNode, type Effects, type NodeInput, type NodeSurroundings, type RunOutcome } from "../node/swap-node.js";
 import { prepareNode, revalidate, type Participation, type PrepareEnvironment } from "./prepare.js";
-import { testKnobs } from "./test-knobs.js";
+import { testKnobs } from "../core/test-knobs.js";
 
 /**
  * What a network gives the hosts it drives: a clock, channels, timers, the
@@ -48,7 +48,11 @@ export class NodeHost implements NodePort {
   private part: Participation | undefined;
   /** An update whose code is being loaded (asynchronously, over TCP). */
   private loading: number | undefined;
-  private strays: { readonly from: NodeId; readonly meta: unknown }[] = [];
+  /**
+   * Armed neighbours' messages that reached this node before it armed for their update (`run`, when the strategy's
+   * metadata names it): that update's agent absorbs them when this node arms for it.
+   */
+  private strays: { readonly from: NodeId; readonly meta: unknown; readonly run: number | undefined }[] = [];
   /** Timers that must not fire; kept here, not in an agent, so that they stay cancelled after the agent is gone. */
   private readonly cancelledTimers = new Set<number>();
   /** Messages this node id has sent, over every incarnation (ids stay unique when a node is recreated). */
@@ -149,9 +153,10 @@ export class NodeHost implements NodePort {
       if (this.env.tracing) this.env.record({ kind: "drop", t: this.env.now(), node: this.id, from: env.from, msg: env.id, reason: "unlinked" });
       return;
     }
-    if (env.meta !== undefined && this.agent === this.baseAgent) {
-      // An armed neighbour's message before this node armed: its strategy will want to know when it does.
-      this.strays.push({ from: env.from, meta: env.meta });
+    if (env.meta !== undefined) {
+      // An armed neighbour's message before this node armed for its update: that update's agent will want to know.
+      const run = runOf(env.meta);
+      if (run === undefined ? this.agent === this.baseAgent : run !== this.part?.run.id) this.strays.push({ from: env.from, meta: env.meta, run });
     }
     // Outside an update nothing reports: the hot path stays a plain call.
     if (this.part === undefined) this.agent.onDeliver(env);
@@ -253,9 +258,11 @@ export class NodeHost implements NodePort {
 
   detach(): void {
     this.agent = this.baseAgent;
-    this.strays = [];
     const p = this.part;
-    if (p !== undefined) p.detached = true;
+    if (p !== undefined) {
+      p.detached = true;
+      this.forgetStrays(p.run.id);
+    }
   }
 
   rewind(state: unknown): void {
@@ -280,10 +287,17 @@ export class NodeHost implements NodePort {
     return this.strays;
   }
 
+  /** The strays of the update this node arms for (or of no named update); those of a later update stay. */
   takeStrayMeta(): readonly { readonly from: NodeId; readonly meta: unknown }[] {
-    const out = this.strays;
-    this.strays = [];
+    const run = this.part?.run.id;
+    const out = this.strays.filter((s) => s.run === undefined || s.run === run);
+    this.strays = this.strays.filter((s) => !(s.run === undefined || s.run === run));
     return out;
+  }
+
+  /** Strays of this update and earlier ones are of no use any more (it ended here, or this node left it). */
+  private forgetStrays(update: number): void {
+    if (this.strays.length > 0) this.strays = this.strays.filter((s) => s.run !== undefined && s.run > update);
   }
 
   markStarted(): void {
@@ -347,7 +361,7 @@ export class NodeHost implements NodePort {
     if (msg.kind === "resume") return this.onResume(env.update, msg.code);
     if (msg.kind === "end") {
       if (this.part?.run.id === env.update) this.part.ended = true;
-      this.strays = [];
+      this.forgetStrays(env.update);
       return;
     }
     // Pulses belong to the system, not to an update; anything else must be of the update this node is armed for.
@@ -358,13 +372,13 @@ export class NodeHost implements NodePort {
   private onPrepare(update: number, msg: ControlMessage & { kind: "prepare" }): void {
     if (update === this.updateId) return; // a duplicate prepare of the update this node already takes
     const p = this.part;
-    const busyWith = p !== undefined && !p.ended ? p.run.id : undefined;
+    const busyWith = p !== undefined && !p.ended && testKnobs.refuseSecondPrepare ? p.run.id : undefined;
     this.loading = update;
     prepareNode(this, this.env, msg, busyWith, (outcome) => {
       if (this.loading !== update) return; // aborted while the code loaded
       this.loading = undefined;
       if (outcome.kind === "refused") {
-        this.strays = [];
+        this.forgetStrays(update);
         this.env.transmit(this.coordinatorEnvelope(update, { kind: "refused", reason: outcome.reason }));
         return;
       }
@@ -372,7 +386,7 @@ export class NodeHost implements NodePort {
       this.part = part;
       const strategy = outcome.strategy;
       this.agent = strategy.agent(this, part.run, msg.strategy);
-      this.strays = []; // what the strategy did not take is of no use to it
+      this.forgetStrays(update); // what the strategy did not take is of no use to it
       this.toCoordinator(part, { kind: "prepared", ...(this.agent.prepareAck !== undefined ? { ack: this.agent.prepareAck() } : {}) }, false);
     });
   }
@@ -397,7 +411,7 @@ export class NodeHost implements NodePort {
     this.agent.onAbort?.();
     this.part = undefined;
     this.agent = this.baseAgent;
-    this.strays = [];
+    this.forgetStrays(update);
   }
 
   private participation(what: string): Participation {
@@ -452,4 +466,10 @@ export class NodeHost implements NodePort {
       else env.startTimer(this.id, this.incarnation, tm.delayMs, tm.tag);
     }
   }
+}
+
+/** The update an armed message's metadata names (rollback's does), if any. */
+function runOf(meta: unknown): number | undefined {
+  const run = typeof meta === "object" && meta !== null ? (meta as { run?: unknown }).run : undefined;
+  return typeof run === "number" ? run : undefined;
 }

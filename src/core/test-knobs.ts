@@ -12,4 +12,15 @@ export const testKnobs = {
    * runtime did before update ids, so back-to-back updates mix up.
    */
   checkUpdateIds: true,
+  /**
+   * The coordinator ends an update when every node is new AND every node's part is over (its agent detached), so
+   * nothing of it is left when update() resolves. False: it ends at H, when the last node turned new, as the runtime
+   * did before, and markers of the update may still be in flight when the next one starts.
+   */
+  resolveAtCompletion: true,
+  /**
+   * A node still in an update's part refuses another update's prepare. False: the later prepare replaces the agent,
+   * as the runtime did before.
+   */
+  refuseSecondPrepare: true,
 };
