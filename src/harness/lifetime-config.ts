@@ -10,7 +10,19 @@ import { describeError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import type { LifetimeStep } from "./lifetime.js";
 import { isNamed } from "./error-name.js";
-import type { LifetimeRun } from "./lifetime-run.js";
+import type { System } from "../system.js";
+import type { LifetimeSupport } from "./scenario.js";
+
+/** What a configuration step needs of the running lifetime (LifetimeRun is one; kept apart so neither imports the other). */
+export interface LifetimeRun {
+  readonly sys: System;
+  readonly life: LifetimeSupport;
+  readonly gen: number;
+  created: number;
+  nodes(): NodeId[];
+  nodeAt(i: number): NodeId;
+  unexpected(what: string): void;
+}
 
 type ConfigStep = Extract<LifetimeStep, { kind: "create" | "link" | "unlink" | "destroy" }>;
 
