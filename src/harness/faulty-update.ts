@@ -1,3 +1,4 @@
+import { LiveswapError } from "../core/errors.js";
 /**
  * The failing transfers a lifetime injects, built from the real updates so
  * that everything else (behaviors, mapping) is the same: one that throws in
@@ -8,8 +9,9 @@
 import type { NodeId } from "../core/ids.js";
 import type { Update } from "../core/update.js";
 
-export class InjectedTransferFault extends Error {
-  override readonly name = "InjectedTransferFault";
+/** The fault the lifetime fuzzer injects into a transfer (it stands for the user's own bug). */
+export class InjectedTransferFault extends LiveswapError {
+  readonly code = "INJECTED_TRANSFER_FAULT";
 }
 
 /** Every transfer throws: prepare's dry run runs it on every node, so the update is refused before anything changes. */
