@@ -257,7 +257,7 @@ export class RetiredVersionError extends LiveswapError {
     const by = update === undefined ? "an update replaced it" : `update #${update} replaced it`;
     const now = current.length > 0 ? current.map((v) => `"${v}"`).join(", ") : "no version (no node)";
     super(
-      `${operation}: node "${node}" would run "${version}", which is retired (${by}); the system runs ${now} now. ` +
+      `${operation}: node "${node}" ${operation === "create" ? "would run" : "runs"} "${version}", which is retired (${by}); the system runs ${now} now. ` +
         `Old images cannot rejoin: use a current behavior, or back out first with an update to "${version}"`,
     );
   }
