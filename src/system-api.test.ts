@@ -127,13 +127,15 @@ describe("the epoch of a created node", () => {
 });
 
 describe("refusals of bad behaviors and updates", () => {
-  it("refuses a second behavior object with a version the system already knows", async () => {
+  it("refuses a second behavior (other code) with a version the system already knows; the same code is the same behavior", async () => {
     const sys = new System();
     line(sys, "a");
-    const twin = defineBehavior({ ...relayV1 });
+    sys.create("copy", defineBehavior({ ...relayV1 })); // another object of the same code (as a factory makes): welcome
+    sys.destroy("copy");
+    const twin = defineBehavior({ ...relayV1, receive: (s: RelayState) => s });
     expect(() => sys.create("b", twin)).toThrow(DuplicateVersionError);
     expect(() => sys.create("b", twin)).toThrow(/another behavior object already has version "relay@1"/);
-    const impostor = defineBehavior({ ...relayV2 });
+    const impostor = defineBehavior({ ...relayV2, receive: (s: RelayStateV2) => s });
     await expect(sys.update({ ...relayUpdate, from: twin }, { strategy: "cut" })).rejects.toThrow(DuplicateVersionError);
     sys.create("b", impostor); // relay@2 is new to this system: fine
     sys.destroy("b");
