@@ -4,7 +4,7 @@ export type { Context, Behavior } from "./core/behavior.js";
 export { defineBehavior } from "./core/behavior.js";
 export type { Update, Strategy, UpdateOptions, UpdateReport } from "./core/update.js";
 export { defineUpdate, STRATEGIES } from "./core/update.js";
-export { System } from "./system.js";
+export { System, DEFAULT_SETTLE_WITHIN_MS } from "./system.js";
 export type { SystemOptions, PendingEvent } from "./system.js";
 export type { CheckReport, Violation, Invariant, CheckOptions } from "./check/checker.js";
 export { checkTrace } from "./check/checker.js";

@@ -3,15 +3,19 @@ import type { Envelope } from "./core/envelope.js";
 import {
   DuplicateLinkError,
   DuplicateNodeError,
+  DuplicateVersionError,
   InvalidNodeIdError,
   InvalidOptionError,
   InvalidUpdateError,
   NoRequestHandlerError,
   RequestFailedError,
+  RequestStalledError,
   RequestTimeoutError,
+  RetiredVersionError,
   SchedulerError,
   SelfLinkError,
   SettleStalledError,
+  SettleTimeoutError,
   SynchronizerConfigurationError,
   SystemClosedError,
   UnknownLinkError,
@@ -33,7 +37,7 @@ import { SimulatedNetwork } from "./network/sim/simulated-network.js";
 import { TimeOrderedScheduler } from "./network/sim/time-ordered-scheduler.js";
 import { AlphaSynchronizer } from "./node/alpha-synchronizer.js";
 import { Fault } from "./node/swap-node.js";
-import { launchUpdate, planUpdate } from "./runtime/control-plane.js";
+import { checkUpdateObjects, launchUpdate, planUpdate } from "./runtime/control-plane.js";
 import { NodeHost, type HostEnvironment } from "./runtime/node-host.js";
 import type { UpdateCoordinator } from "./update/coordinator.js";
 
@@ -53,9 +57,19 @@ export interface SystemOptions {
   choose?: Chooser;
   /** Ours. Record the trace (default true). A benchmark may turn it off; check() then has nothing to judge. */
   trace?: boolean;
-  /** Ours. Virtual ms after which an unanswered outside request rejects with RequestTimeoutError (default: never). */
+  /**
+   * Virtual ms after which an unanswered outside request rejects with RequestTimeoutError (default: never; a
+   * request nothing can answer any more rejects at once with RequestStalledError, see README "How it runs").
+   */
+  requestTimeoutMs?: number;
+  /** Ours, the older name of requestTimeoutMs (kept as an alias). */
   requestTimeout?: number;
 }
+
+/** settle()'s bound of virtual time when none is given: 1 hour, far beyond any settling run, near for a runaway. */
+export const DEFAULT_SETTLE_WITHIN_MS = 3_600_000;
+/** Events run at one virtual instant before settle() gives up: time that stops (a 0 ms timer re-arming) never reaches a bound. */
+const SETTLE_SAME_INSTANT_EVENTS = 1_000_000;
 
 interface OpenRequest {
   readonly node: NodeId;
@@ -70,6 +84,54 @@ interface Waiter {
 
 interface Sleeper extends Waiter {
   readonly until: number;
+}
+
+interface Settler extends Waiter {
+  /** Virtual time past which this settle() gives up. */
+  readonly until: number;
+  readonly withinMs: number;
+}
+
+/**
+ * What ran while a settle() waited, so that its timeout names what kept the system busy: timers by node and tag,
+ * deliveries by channel. Counted only while somebody settles.
+ */
+class SettleActivity {
+  readonly timers = new Map<string, { readonly node: NodeId; readonly tag: string; fired: number }>();
+  readonly channels = new Map<string, number>();
+  lastTime: number;
+  sameInstant = 0;
+
+  constructor(readonly since: number) {
+    this.lastTime = since;
+  }
+
+  note(ev: SimEvent): void {
+    if (ev.time !== this.lastTime) {
+      this.lastTime = ev.time;
+      this.sameInstant = 0;
+    } else this.sameInstant++;
+    if (ev.kind === "timer") {
+      const key = `${ev.node}\u0000${ev.tag}`;
+      const t = this.timers.get(key);
+      if (t === undefined) this.timers.set(key, { node: ev.node, tag: ev.tag, fired: 1 });
+      else t.fired++;
+    } else if (ev.kind === "deliver") {
+      const key = ev.env.to === CONTROL ? `${ev.env.from}->control plane` : `${ev.env.from}->${ev.env.to}`;
+      this.channels.set(key, (this.channels.get(key) ?? 0) + 1);
+    }
+  }
+
+  /** The busiest timers and channels, most first (ties by name, so the text is deterministic). */
+  describe(): string[] {
+    const timers = [...this.timers.values()].sort((a, b) => b.fired - a.fired || (a.node + a.tag < b.node + b.tag ? -1 : 1));
+    const out = timers.slice(0, 5).map((t) => `timer "${t.tag}" at node "${t.node}" fired ${t.fired} time(s) and keeps re-arming`);
+    if (timers.length > 5) out.push(`${timers.length - 5} more timer(s)`);
+    const channels = [...this.channels.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    const total = channels.reduce((n, [, k]) => n + k, 0);
+    if (total > 0) out.push(`${total} message(s) delivered (${channels.slice(0, 3).map(([c, k]) => `${c}: ${k}`).join(", ")})`);
+    return out;
+  }
 }
 
 interface ActiveUpdate {
@@ -128,7 +190,13 @@ export class System {
   private readonly messageCounters = new Map<NodeId, number>();
   private readonly openRequests = new Map<RequestId, OpenRequest>();
   private readonly sleepers: Sleeper[] = [];
-  private readonly settlers: Waiter[] = [];
+  private readonly settlers: Settler[] = [];
+  /** What ran since the earliest waiting settle() began (undefined while nobody settles). */
+  private settleActivity: SettleActivity | undefined;
+  /** The one behavior object of each version in this system (created or updated to): a version names one program. */
+  private readonly behaviors = new Map<string, Behavior>();
+  /** Versions that a completed update replaced, with that update's id: creating a node with one is refused. */
+  private readonly retired = new Map<string, number>();
   private active: ActiveUpdate | undefined;
   private epoch = 0;
   private updates = 0;
@@ -142,9 +210,7 @@ export class System {
   constructor(options: SystemOptions = {}) {
     const seed = options.seed ?? 1;
     if (!Number.isInteger(seed)) throw new InvalidOptionError("seed", `expected an integer, got ${String(seed)}`);
-    if (options.requestTimeout !== undefined && !(options.requestTimeout > 0)) {
-      throw new InvalidOptionError("requestTimeout", `expected virtual ms > 0, got ${String(options.requestTimeout)}`);
-    }
+    this.requestTimeout = requestTimeoutOf(options);
     const scheduler =
       options.scheduler === undefined || options.scheduler === "time"
         ? new TimeOrderedScheduler()
@@ -154,7 +220,6 @@ export class System {
     this.network = new SimulatedNetwork(seed, options.delay ?? { min: 1, max: 10 }, scheduler);
     this.tracing = options.trace ?? true;
     this.synchronizer = options.synchronizer ?? false;
-    this.requestTimeout = options.requestTimeout;
     this.host = this.makeHost();
   }
 
@@ -165,21 +230,20 @@ export class System {
     this.assertConfigurable("create");
     if (typeof id !== "string" || id.length === 0 || id.startsWith("@")) throw new InvalidNodeIdError(id);
     if (this.topology.hasNode(id)) throw new DuplicateNodeError(id);
-    if (behavior === null || typeof behavior !== "object" || typeof behavior.init !== "function" || typeof behavior.receive !== "function") {
-      throw new InvalidOptionError("create behavior", `node "${id}" needs a behavior with version, init and receive (see defineBehavior)`);
-    }
+    this.checkCreatable(id, behavior);
+    const epoch = this.epochOf(behavior.version);
     this.topology.addNode(id);
     const rt = new NodeHost(
       id,
       behavior,
-      this.epoch,
+      epoch,
       ++this.incarnations,
       this.host,
       this.synchronizer ? (port) => new AlphaSynchronizer(port) : undefined,
       this.messageCounters.get(id) ?? 0,
     );
     this.runtimes.set(id, rt);
-    if (this.tracing) this.record({ kind: "create", t: this.now(), node: id, version: behavior.version, epoch: this.epoch });
+    if (this.tracing) this.record({ kind: "create", t: this.now(), node: id, version: behavior.version, epoch });
     const out = rt.initialize();
     if (out instanceof Fault) {
       this.topology.removeNode(id);
@@ -190,6 +254,40 @@ export class System {
       }
       throw new InvalidOptionError("create", `init of node "${id}" (${behavior.version}) threw: ${out.error}; the node was not created`);
     }
+    this.behaviors.set(behavior.version, behavior);
+  }
+
+  /** A behavior, one object per version in this system, and not a version an update retired. */
+  private checkCreatable(id: NodeId, behavior: Behavior): void {
+    if (
+      behavior === null ||
+      typeof behavior !== "object" ||
+      typeof behavior.version !== "string" ||
+      behavior.version === "" ||
+      typeof behavior.init !== "function" ||
+      typeof behavior.receive !== "function"
+    ) {
+      throw new InvalidOptionError("create behavior", `node "${id}" needs a behavior with version, init and receive (see defineBehavior)`);
+    }
+    const by = this.retired.get(behavior.version);
+    if (by !== undefined) throw new RetiredVersionError(id, behavior.version, by, this.currentVersions());
+    const known = this.behaviors.get(behavior.version);
+    if (known !== undefined && !sameBehavior(known, behavior)) throw new DuplicateVersionError(behavior.version, `create "${id}"`);
+  }
+
+  /**
+   * A new node's epoch counts the updates its code has taken: that of the nodes running its version now (the
+   * highest, should they differ), else the system's (a version new to the system starts where the system is).
+   */
+  private epochOf(version: string): number {
+    let epoch: number | undefined;
+    for (const rt of this.runtimes.values()) if (rt.version === version && (epoch === undefined || rt.epoch > epoch)) epoch = rt.epoch;
+    return epoch ?? this.epoch;
+  }
+
+  /** The versions nodes run now, sorted. */
+  private currentVersions(): string[] {
+    return [...new Set([...this.runtimes.values()].map((rt) => rt.version))].sort();
   }
 
   link(a: NodeId, b: NodeId): void {
@@ -256,16 +354,13 @@ export class System {
   async update(u: Update | readonly Update[], opts: UpdateOptions): Promise<UpdateReport> {
     this.assertOpen("update");
     this.assertNoUpdate("update");
-    const list: readonly Update[] = Array.isArray(u) ? u : [u as Update];
-    for (const one of list) {
-      if (one === null || typeof one !== "object" || !one.from || !one.to || typeof one.state !== "function") {
-        throw new InvalidUpdateError("each update needs from, to and state (see defineUpdate)");
-      }
-    }
+    const list = checkUpdateObjects(Array.isArray(u) ? u : [u]);
+    this.checkSameBehaviors(list);
     const target = { topology: this.topology, synchronizer: this.synchronizer, versionOf: (n: NodeId) => (this.runtimes.get(n) as NodeHost).version };
     const descriptors = list.map((one) => ({ from: one.from.version, to: one.to.version }));
     const plan = planUpdate(target, descriptors, opts, this.updates + 1, this.now());
     this.updates += 1;
+    for (const one of list) this.behaviors.set(one.to.version, one.to);
     const done = new Promise<UpdateReport>((resolve, reject) => {
       this.active = { id: plan.run.id, coordinator: undefined, updates: list, waiter: { resolve, reject } };
     });
@@ -310,12 +405,34 @@ export class System {
     return done;
   }
 
+  /** An update's behaviors must be the very objects this system knows by their versions (one program per version). */
+  private checkSameBehaviors(list: readonly Update[]): void {
+    const seen = new Map(this.behaviors);
+    for (const one of list) {
+      for (const b of [one.from, one.to]) {
+        const known = seen.get(b.version);
+        if (known !== undefined && !sameBehavior(known, b)) throw new DuplicateVersionError(b.version, `update ${one.from.version} -> ${one.to.version}`);
+        seen.set(b.version, b);
+      }
+    }
+  }
+
   // ---- time ----
 
-  /** Run until nothing is in flight, no request is open and no timer is pending. */
-  settle(): Promise<void> {
+  /**
+   * Run until nothing is in flight, no request is open and no timer is pending. Rejects with SettleTimeoutError,
+   * naming what kept the system busy, once virtual time would pass `withinMs` from now (default 1 hour), or when
+   * time stops (a million events at one instant).
+   */
+  settle(opts: { withinMs?: number } = {}): Promise<void> {
     if (this.closed) return Promise.reject(new SystemClosedError("settle"));
-    const p = new Promise<void>((resolve, reject) => this.settlers.push({ resolve, reject }));
+    const withinMs = opts.withinMs ?? DEFAULT_SETTLE_WITHIN_MS;
+    if (!(withinMs >= 0) || !Number.isFinite(withinMs)) {
+      return Promise.reject(new InvalidOptionError("settle withinMs", `expected a finite number of virtual ms >= 0, got ${String(withinMs)}`));
+    }
+    if (this.settlers.length === 0) this.settleActivity = new SettleActivity(this.now());
+    const until = this.now() + withinMs;
+    const p = new Promise<void>((resolve, reject) => this.settlers.push({ resolve, reject, until, withinMs }));
     this.kick();
     return p;
   }
@@ -345,8 +462,12 @@ export class System {
     return this.runtime(id, "version").version;
   }
 
+  /**
+   * A copy (structuredClone, which state must survive anyway): the caller may keep and change it, the node's own
+   * state stays as it is, and handlers are not made to run on frozen values because somebody looked.
+   */
   state(id: NodeId): unknown {
-    return this.runtime(id, "state").node.state;
+    return structuredClone(this.runtime(id, "state").node.state);
   }
 
   nodes(): readonly NodeId[] {
@@ -359,7 +480,7 @@ export class System {
 
   neighbors(id: NodeId): readonly NodeId[] {
     this.runtime(id, "neighbors");
-    return [...this.topology.neighbors(id)];
+    return this.topology.neighbors(id); // frozen, and replaced (not changed) when a link changes
   }
 
   trace(): readonly TraceEvent[] {
@@ -392,7 +513,7 @@ export class System {
     this.closed = true;
     this.openRequests.clear();
     this.sleepers.length = 0;
-    this.settlers.length = 0;
+    this.takeSettlers();
     this.active = undefined;
   }
 
@@ -406,7 +527,7 @@ export class System {
   private failEveryWaiter(err: Error): void {
     for (const rid of [...this.openRequests.keys()]) this.failRequest(rid, err);
     for (const w of this.sleepers.splice(0)) w.reject(err);
-    for (const w of this.settlers.splice(0)) w.reject(err);
+    for (const w of this.takeSettlers()) w.reject(err);
     const a = this.active;
     if (a) {
       this.active = undefined;
@@ -492,6 +613,7 @@ export class System {
         this.afterStep();
         return;
       }
+      if (next !== undefined && this.settlers.length > 0 && this.expireSettlers(next, wake)) return;
       if (sleeper !== undefined && (next === undefined || next > wake)) {
         net.advanceTo(sleeper.until);
         this.sleepers.shift();
@@ -504,7 +626,9 @@ export class System {
         this.onQuiescent();
         return;
       }
-      this.dispatch(net.next() as SimEvent);
+      const ev = net.next() as SimEvent;
+      this.settleActivity?.note(ev);
+      this.dispatch(ev);
       if (this.settlers.length > 0) this.afterStep();
       if (this.settledSomething || this.closed) return;
     }
@@ -512,20 +636,63 @@ export class System {
 
   private afterStep(): void {
     if (this.settlers.length > 0 && this.network.pendingCount === 0 && this.openRequests.size === 0) {
-      for (const w of this.settlers.splice(0)) this.settle1(w.resolve);
+      for (const w of this.takeSettlers()) this.settle1(w.resolve);
     }
   }
 
-  /** Nothing is pending: settle() is done, or stuck on a request nothing can answer; a running update has stalled. */
+  /** Every waiting settle(), which no longer wait; nobody settles, so nothing of the run is counted for them. */
+  private takeSettlers(): Settler[] {
+    this.settleActivity = undefined;
+    return this.settlers.splice(0);
+  }
+
+  /**
+   * Settles whose bound the next event (at `next`) would pass, unless a sleeper wakes first, reject with what kept
+   * the system busy; all of them when time has stopped. True when one did (the pump ends its turn).
+   */
+  private expireSettlers(next: number, wake: number): boolean {
+    const activity = this.settleActivity;
+    const stopped = activity !== undefined && activity.sameInstant >= SETTLE_SAME_INSTANT_EVENTS;
+    const due = stopped ? this.settlers : this.settlers.filter((w) => w.until < next && w.until < wake);
+    if (due.length === 0) return false;
+    if (!stopped) this.network.advanceTo(Math.max(...due.map((w) => w.until)));
+    const busy = [...(activity?.describe() ?? []), ...this.waitingWork()];
+    for (const w of due) {
+      const reason = stopped
+        ? `: virtual time stopped at ${this.now()} ms (${SETTLE_SAME_INSTANT_EVENTS} events at that instant)`
+        : `within ${w.withinMs} ms of virtual time (now ${this.now()} ms)`;
+      this.settle1(() => w.reject(new SettleTimeoutError(w.withinMs, busy, reason)));
+    }
+    const left = this.settlers.filter((w) => !due.includes(w));
+    this.takeSettlers();
+    this.settlers.push(...left);
+    if (left.length > 0 && activity !== undefined) this.settleActivity = activity;
+    return true;
+  }
+
+  /** Open requests and a running update: what a settle also waits for. */
+  private waitingWork(): string[] {
+    const out: string[] = [];
+    if (this.openRequests.size > 0) out.push(`open request(s) ${[...this.openRequests.entries()].map(([rid, r]) => `${rid} at "${r.node}"`).join(", ")}`);
+    if (this.active !== undefined) out.push(`update #${this.active.id} still running`);
+    return out;
+  }
+
+  /**
+   * Nothing is pending (and no sleeper waits): settle() is done, or stuck on a request nothing can answer; a
+   * running update has stalled. An open request can never be answered now (only a handler responds, and no
+   * handler will run), so it rejects: awaiting it would otherwise leave the process with nothing to wait on.
+   */
   private onQuiescent(): void {
     if (this.settlers.length > 0) {
       if (this.openRequests.size === 0) {
-        for (const w of this.settlers.splice(0)) this.settle1(w.resolve);
+        for (const w of this.takeSettlers()) this.settle1(w.resolve);
       } else {
         const err = new SettleStalledError([...this.openRequests.entries()].map(([rid, r]) => `${rid} at "${r.node}"`));
-        for (const w of this.settlers.splice(0)) this.settle1(() => w.reject(err));
+        for (const w of this.takeSettlers()) this.settle1(() => w.reject(err));
       }
     }
+    for (const [rid, r] of [...this.openRequests]) this.failRequest(rid, new RequestStalledError(r.node, rid));
     const a = this.active;
     if (a !== undefined && a.waiter !== undefined) {
       // A halted update waits for resume() by design; one that someone waits on and nothing moves has stalled.
@@ -534,6 +701,7 @@ export class System {
       const run = a.coordinator?.update;
       const err = new UpdateStalledError(a.id, run?.oldNodes() ?? [], run?.unfinishedNodes() ?? []);
       a.coordinator?.giveUp();
+      this.afterUpdate(a.id, undefined);
       if (this.tracing) this.record({ kind: "update-end", t: this.now(), update: a.id, outcome: "failed", detail: err.message });
       this.settle1(() => waiter.reject(err));
     }
@@ -610,11 +778,29 @@ export class System {
     if (this.active !== a) return;
     const waiter = a.waiter;
     a.waiter = undefined;
-    if (a.coordinator?.update.phase !== "halted") this.active = undefined;
-    if ("report" in outcome) this.epoch += 1;
+    if (a.coordinator?.update.phase !== "halted") {
+      this.active = undefined;
+      this.afterUpdate(a.id, "report" in outcome ? a.coordinator?.update.info.from : undefined);
+    }
     if (waiter === undefined) return;
     if ("report" in outcome) this.settle1(() => waiter.resolve(outcome.report));
     else this.settle1(() => waiter.reject(outcome.error));
+  }
+
+  /**
+   * After an update ended, completed (`replaced`: each node's version before it) or not. The system's epoch
+   * follows the nodes: a failed update that turned some nodes new moved them a step, and a node created later at
+   * an unrelated version must not start behind them. A completed update retires what it replaced, except what
+   * still runs (an update list may convert v1 -> v2 and v2 -> v3) and what it made current again (a back-out).
+   */
+  private afterUpdate(id: number, replaced: Readonly<Record<NodeId, string>> | undefined): void {
+    let highest = replaced !== undefined ? this.epoch + 1 : this.epoch;
+    for (const rt of this.runtimes.values()) highest = Math.max(highest, rt.epoch);
+    this.epoch = highest;
+    if (replaced === undefined) return;
+    const running = new Set(this.currentVersions());
+    for (const v of new Set(Object.values(replaced))) if (!running.has(v)) this.retired.set(v, id);
+    for (const v of running) this.retired.delete(v);
   }
 
   private failRequest(rid: RequestId, err: Error): void {
@@ -662,6 +848,40 @@ export class System {
       }
     }
   }
+}
+
+/** Each behavior object's code, as text, computed once per object. */
+const codeOf = new WeakMap<Behavior, string>();
+
+/**
+ * One behavior, judged by its code: the same object, or one with the same handlers' source (a factory such as
+ * `databaseV1(10)` makes a new object per call with the same code). Two objects whose handlers differ under one
+ * version are two behaviors. What a factory's arguments change inside the same source cannot be seen: a limit.
+ */
+function sameBehavior(a: Behavior, b: Behavior): boolean {
+  if (a === b) return true;
+  const code = (x: Behavior): string => {
+    let text = codeOf.get(x);
+    if (text === undefined) {
+      text = [x.init, x.receive, x.request, x.timer].map((f) => (typeof f === "function" ? f.toString() : "-")).join("\u0000");
+      codeOf.set(x, text);
+    }
+    return text;
+  };
+  return code(a) === code(b);
+}
+
+/** requestTimeoutMs (the API's name) or requestTimeout (ours, older): one of them, or both the same. */
+function requestTimeoutOf(options: SystemOptions): number | undefined {
+  const { requestTimeoutMs: ms, requestTimeout: alias } = options;
+  if (ms !== undefined && alias !== undefined && ms !== alias) {
+    throw new InvalidOptionError("requestTimeoutMs", `requestTimeout (${String(alias)}) is its older name and says otherwise; give one of them`);
+  }
+  const timeout = ms ?? alias;
+  if (timeout !== undefined && !(timeout > 0)) {
+    throw new InvalidOptionError(ms !== undefined ? "requestTimeoutMs" : "requestTimeout", `expected virtual ms > 0, got ${String(timeout)}`);
+  }
+  return timeout;
 }
 
 function describePending(ev: SimEvent): PendingEvent {

@@ -65,6 +65,8 @@ export interface UpdateFigures {
   armedMessages: number;
   metadataBytes: number;
   peakCheckpoints: number;
+  /** Handler, message-mapping and state-transfer faults traced at this node while it took part in the update. */
+  faults: number;
   /** Wall ms of the step in which the node turned new, where the network has a wall clock (TCP); else absent. */
   swapPauseMs?: number;
 }
@@ -81,6 +83,7 @@ export function noFigures(): UpdateFigures {
     armedMessages: 0,
     metadataBytes: 0,
     peakCheckpoints: 0,
+    faults: 0,
   };
 }
 

@@ -271,3 +271,58 @@ export class FileAccessError extends LiveswapError {
     super(`cannot ${action} "${path}" (${cause}); check the path exists and is ${action === "read" ? "readable" : "writable"}`);
   }
 }
+
+/**
+ * A node would run a version that an update replaced (issue 13): an old image rejoining a new system would
+ * execute new messages with old code. `update` is the update that retired it where it is known (the simulator).
+ */
+export class RetiredVersionError extends LiveswapError {
+  readonly code = "RETIRED_VERSION";
+  constructor(
+    readonly node: NodeId,
+    readonly version: string,
+    readonly update: number | undefined,
+    readonly current: readonly string[],
+    operation = "create",
+  ) {
+    const by = update === undefined ? "an update replaced it" : `update #${update} replaced it`;
+    const now = current.length > 0 ? current.map((v) => `"${v}"`).join(", ") : "no version (no node)";
+    super(
+      `${operation}: node "${node}" ${operation === "create" ? "would run" : "runs"} "${version}", which is retired (${by}); the system runs ${now} now. ` +
+        `Old images cannot rejoin: use a current behavior, or back out first with an update to "${version}"`,
+    );
+  }
+}
+
+/** Two different behavior objects claim one version string in one system: messages and updates name code by its version. */
+export class DuplicateVersionError extends LiveswapError {
+  readonly code = "DUPLICATE_VERSION";
+  constructor(readonly version: string, where: string) {
+    super(
+      `${where}: another behavior object already has version "${version}" in this system; ` +
+        "a version names one behavior: reuse that object, or give the new behavior its own version string",
+    );
+  }
+}
+
+/** An outside request that nothing can answer any more: the system has nothing left to run. */
+export class RequestStalledError extends LiveswapError {
+  readonly code = "REQUEST_STALLED";
+  constructor(readonly node: NodeId, readonly request: string) {
+    super(
+      `request ${request} to node "${node}" can never be answered: nothing is in flight, no timer is pending and the ` +
+        "node has not responded; respond from the handler (ctx.respond, now or from a later event), or set requestTimeoutMs",
+    );
+  }
+}
+
+/** settle() ran past its bound of virtual time: what kept the system busy is named. */
+export class SettleTimeoutError extends LiveswapError {
+  readonly code = "SETTLE_TIMEOUT";
+  constructor(readonly withinMs: number, readonly busy: readonly string[], reason: string) {
+    super(
+      `settle: the system did not settle ${reason}; busy with: ${busy.join("; ") || "nothing recorded"}. ` +
+        "Stop what keeps re-arming, pass a larger settle({ withinMs }), or use sleep(ms) to run for a fixed time",
+    );
+  }
+}

@@ -5,19 +5,24 @@ import type { NodeId } from "./ids.js";
  * sorted so that no iteration order depends on insertion history.
  */
 export class Topology {
-  private readonly adjacency = new Map<NodeId, NodeId[]>();
+  /**
+   * Each node's sorted neighbours as a frozen array, replaced (never changed) when a link comes or goes: a
+   * handler's ctx.neighbors() hands it out as is, so a splice throws instead of rewriting the topology, and a list
+   * a caller kept stays what it was when read. Links change rarely; neighbours are read on every hop.
+   */
+  private readonly adjacency = new Map<NodeId, readonly NodeId[]>();
   /** Incarnation of each live link, stored both ways (a relinked pair gets a fresh one); nested maps cost no key string per lookup. */
   private readonly incarnation = new Map<NodeId, Map<NodeId, number>>();
   private links_ = 0;
   private nextIncarnation = 1;
-  private sortedNodes: NodeId[] | undefined;
+  private sortedNodes: readonly NodeId[] | undefined;
 
   hasNode(id: NodeId): boolean {
     return this.adjacency.has(id);
   }
 
   addNode(id: NodeId): void {
-    this.adjacency.set(id, []);
+    this.adjacency.set(id, NO_NEIGHBORS);
     this.incarnation.set(id, new Map());
     this.sortedNodes = undefined;
   }
@@ -29,6 +34,15 @@ export class Topology {
     this.incarnation.delete(id);
     this.sortedNodes = undefined;
     return neighbors;
+  }
+
+  /** Copy a node's neighbour list, change the copy, freeze it and put it in place (copy on write). */
+  private withNeighbors(id: NodeId, change: (list: NodeId[]) => void): void {
+    const have = this.adjacency.get(id);
+    if (have === undefined) return;
+    const next = [...have];
+    change(next);
+    this.adjacency.set(id, Object.freeze(next));
   }
 
   linked(a: NodeId, b: NodeId): boolean {
@@ -52,24 +66,25 @@ export class Topology {
     this.incarnation.get(a)?.set(b, inc);
     this.incarnation.get(b)?.set(a, inc);
     this.links_++;
-    insertSorted(this.adjacency.get(a) as NodeId[], b);
-    insertSorted(this.adjacency.get(b) as NodeId[], a);
+    this.withNeighbors(a, (list) => insertSorted(list, b));
+    this.withNeighbors(b, (list) => insertSorted(list, a));
   }
 
   removeLink(a: NodeId, b: NodeId): void {
     if (this.incarnation.get(a)?.delete(b) === true) this.links_--;
     this.incarnation.get(b)?.delete(a);
-    removeFrom(this.adjacency.get(a), b);
-    removeFrom(this.adjacency.get(b), a);
+    this.withNeighbors(a, (list) => removeFrom(list, b));
+    this.withNeighbors(b, (list) => removeFrom(list, a));
   }
 
-  /** Sorted neighbor list, kept up to date in place; the array is owned by the topology, callers must not mutate it. */
+  /** Sorted neighbor list, frozen: a snapshot as of this call (read it again after a link changes). */
   neighbors(id: NodeId): readonly NodeId[] {
-    return this.adjacency.get(id) ?? [];
+    return this.adjacency.get(id) ?? NO_NEIGHBORS;
   }
 
+  /** Sorted, frozen (callers may keep it; it is replaced when a node comes or goes). */
   nodes(): readonly NodeId[] {
-    this.sortedNodes ??= [...this.adjacency.keys()].sort();
+    this.sortedNodes ??= Object.freeze([...this.adjacency.keys()].sort());
     return this.sortedNodes;
   }
 
@@ -110,6 +125,7 @@ export class Topology {
 }
 
 const EMPTY_LINKS: ReadonlyMap<NodeId, number> = new Map();
+const NO_NEIGHBORS: readonly NodeId[] = Object.freeze([]);
 
 function insertSorted(list: NodeId[], id: NodeId): void {
   let i = list.length;
@@ -117,8 +133,7 @@ function insertSorted(list: NodeId[], id: NodeId): void {
   list.splice(i, 0, id);
 }
 
-function removeFrom(list: NodeId[] | undefined, id: NodeId): void {
-  if (!list) return;
+function removeFrom(list: NodeId[], id: NodeId): void {
   const i = list.indexOf(id);
   if (i >= 0) list.splice(i, 1);
 }

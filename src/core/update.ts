@@ -40,6 +40,8 @@ export interface UpdateReport {
   finishedAt: number;
   /** None of the update's machinery is left anywhere: every node's agent detached (at or after H). */
   completedAt: number;
+  /** Handler, message-mapping and state-transfer faults traced at the nodes while they took part in the update. */
+  faults: number;
   /** Messages the update algorithm itself sent (not the prepare round trip, see controlPlaneMessages). */
   controlMessages: number;
   heldMessages: number;

@@ -4,7 +4,7 @@ import { checkTrace, type CheckReport } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { NodeReport, UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InvalidOptionError, UnknownNodeError, messageOf } from "../core/errors.js";
+import { InvalidOptionError, RetiredVersionError, UnknownNodeError, messageOf } from "../core/errors.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
 import type { Strategy, UpdateReport } from "../core/update.js";
@@ -180,10 +180,10 @@ export class ClusterClient {
     const na = this.nodeOf(a, "link");
     const nb = this.nodeOf(b, "link");
     const [sa, sb] = await Promise.all([this.status(a), this.status(b)]);
-    if (sa.version !== sb.version) {
-      // Old and new code would execute each other's messages: exactly what an update exists to prevent.
-      throw new VersionMismatchLinkError(a, sa.version, b, sb.version);
-    }
+    // Every running node's retired versions count: a fresh image at an old version linked to another fresh one
+    // is refused as soon as any node of the cluster took the update that retired it.
+    const { up } = await this.statusAll();
+    checkLinkVersions(sa, sb, up);
     const incarnation = Math.floor(wallNow());
     await this.command(a, { kind: "link", peer: b, address: nb.address, incarnation });
     await this.command(b, { kind: "link", peer: a, address: na.address, incarnation });
@@ -333,6 +333,22 @@ export class ClusterClient {
 }
 
 /** What a node's report means for the live display of `ctl update`. */
+/**
+ * May two nodes be linked? Not when either runs a version that one of them (or any node in `others`) retired: an
+ * old image rejoining would run old code on new messages; then not when their versions differ.
+ */
+export function checkLinkVersions(a: NodeStatus, b: NodeStatus, others: readonly NodeStatus[] = []): void {
+  for (const [side, other] of [[a, b], [b, a]] as const) {
+    const retiredBy = [a, b, ...others].some((s) => (s.retired ?? []).includes(side.version) && s.version !== side.version);
+    if (retiredBy) {
+      const current = [...new Set([other, ...others].map((s) => s.version))].filter((v) => v !== side.version).sort();
+      throw new RetiredVersionError(side.id, side.version, undefined, current, "link");
+    }
+  }
+  // Old and new code would execute each other's messages: exactly what an update exists to prevent.
+  if (a.version !== b.version) throw new VersionMismatchLinkError(a.id, a.version, b.id, b.version);
+}
+
 function progressOf(node: NodeId, msg: NodeReport): UpdateProgress | undefined {
   switch (msg.kind) {
     case "prepared":

@@ -4,6 +4,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RetiredVersionError } from "../core/errors.js";
 import { Rng } from "../core/rng.js";
 import type { Strategy } from "../core/update.js";
 import { checkTrace } from "../check/checker.js";
@@ -233,12 +234,15 @@ describe("packages and peers the cluster refuses", () => {
     const trace = await client.trace();
     expect(trace.filter((e) => (e.kind === "create" || e.kind === "destroy") && e.node === "r2").map((e) => e.kind)).toEqual(["create", "destroy", "create"]);
     expect(checkTrace(trace, { complete: true }).violations).toEqual([]);
-    // Created again after the update, r2 starts with the file's db-v1: linking it to a db@2 node is refused.
+    // Created again after the update (ctl create), r2 starts with the file's db-v1, a version the update retired:
+    // linking it to a db@2 node is refused as a retired version (issue 13), before the plain version mismatch.
     await client.destroy("r2");
     recreated.child.kill("SIGTERM");
     const [third] = await clusterUp(c.cluster, { only: ["r2"], unlinked: true });
     recreated = third as StartedNode;
-    await expect(client.link("r1", "r2")).rejects.toThrow(/"r1" runs db@2 and "r2" runs db@1; linking them would let each execute the other's messages/);
+    expect((await client.status("r1")).retired).toEqual(["db@1"]);
+    await expect(client.link("r1", "r2")).rejects.toThrow(RetiredVersionError);
+    await expect(client.link("r1", "r2")).rejects.toThrow(/link: node "r2" runs "db@1", which is retired \(an update replaced it\); the system runs "db@2" now/);
     expect((await client.status("r1")).neighbors.map((n) => n.id)).toEqual(["r0"]);
   }, 60_000);
 

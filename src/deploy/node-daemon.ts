@@ -241,6 +241,7 @@ export class NodeDaemon {
       id: this.self.id,
       version: h.version,
       epoch: h.epoch,
+      retired: h.retiredVersions(),
       neighbors: this.net.peers().filter((p) => this.topology.linked(this.self.id, p.id)),
       update,
       openRequests: this.open.size,

@@ -49,9 +49,8 @@ export class SwapNode {
   private collecting: Effects | undefined;
   private active = false;
   private readonly ctx: Context<unknown, unknown>;
-  /** Live views of this node's links: one lookup per send instead of a walk through the whole topology. */
+  /** Live view of this node's links: one lookup per send instead of a walk through the whole topology. */
   private readonly links: ReadonlyMap<NodeId, number>;
-  private readonly neighborList: readonly NodeId[];
 
   constructor(
     readonly id: NodeId,
@@ -61,7 +60,6 @@ export class SwapNode {
     private readonly world: NodeSurroundings,
   ) {
     this.links = world.linksOf(id);
-    this.neighborList = world.neighbors(id);
     this.ctx = this.makeContext();
   }
 
@@ -138,7 +136,8 @@ export class SwapNode {
       get now(): number {
         return world.now();
       },
-      neighbors: () => node.neighborList,
+      // The topology's frozen list, replaced when a link changes (one map lookup): a handler cannot change it.
+      neighbors: () => world.neighbors(node.id),
       send: (to: NodeId, msg: unknown) => {
         const fx = node.effects();
         const link = node.links.get(to);

@@ -8,7 +8,8 @@ import {
 } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import type { Topology } from "../core/topology.js";
-import { STRATEGIES, type UpdateOptions } from "../core/update.js";
+import type { Behavior } from "../core/behavior.js";
+import { STRATEGIES, type Update, type UpdateOptions } from "../core/update.js";
 import { UpdateCoordinator, type CoordinatorTransport } from "../update/coordinator.js";
 import { availableStrategies, strategyModule } from "../update/registry.js";
 import type { StrategyModule } from "../update/strategy.js";
@@ -48,9 +49,7 @@ export function planUpdate(target: UpdateTarget, descriptors: readonly UpdateDes
   if (nodes.length === 0) throw new InvalidUpdateError("the system has no nodes to update");
   const root = opts.root ?? (nodes[0] as NodeId);
   if (!topology.hasNode(root)) throw new UnknownNodeError(root, "update root");
-  if (opts.atPulse !== undefined && !(Number.isInteger(opts.atPulse) && opts.atPulse >= 0)) {
-    throw new InvalidOptionError("atPulse", `expected a whole pulse number >= 0, got ${String(opts.atPulse)}`);
-  }
+  checkAtPulse(opts);
   if (strategy.needsConnectedTopology) checkReachable(topology, root, strategy.name);
   const from: Record<NodeId, string> = {};
   for (const n of nodes) {
@@ -92,10 +91,26 @@ function checkStrategy(target: { readonly synchronizer: boolean }, opts: UpdateO
   return strategy;
 }
 
+/** A pulse is a synchronizer notion: given to another strategy it would be silently ignored, so it is refused. */
+function checkAtPulse(opts: UpdateOptions): void {
+  if (opts.atPulse === undefined) return;
+  if (opts.strategy !== "synchronizer") {
+    throw new InvalidOptionError("atPulse", `only the synchronizer strategy swaps at a pulse; strategy "${opts.strategy}" takes no atPulse (remove it)`);
+  }
+  if (!(Number.isInteger(opts.atPulse) && opts.atPulse >= 0)) {
+    throw new InvalidOptionError("atPulse", `expected a whole pulse number >= 0, got ${String(opts.atPulse)}`);
+  }
+}
+
 function checkDescriptors(descriptors: readonly UpdateDescriptor[]): Map<string, UpdateDescriptor> {
   if (descriptors.length === 0) throw new InvalidUpdateError("no update given");
   const byFrom = new Map<string, UpdateDescriptor>();
   for (const d of descriptors) {
+    if (typeof d.from !== "string" || d.from === "" || typeof d.to !== "string" || d.to === "") {
+      throw new InvalidUpdateError(`an update converts from ${JSON.stringify(d.from)} to ${JSON.stringify(d.to)}; both must be non-empty version strings`);
+    }
+    // defineUpdate refuses it too, but a plain object (or a package manifest) reaches here without it.
+    if (d.from === d.to) throw new InvalidUpdateError(`an update from "${d.from}" to "${d.to}" does not change the version; give the new behavior its own version`);
     if (byFrom.has(d.from)) throw new InvalidUpdateError(`two updates convert from "${d.from}"; give one per running behavior`);
     byFrom.set(d.from, d);
   }
@@ -111,4 +126,34 @@ function checkReachable(topology: Topology, root: NodeId, strategy: string): voi
       `strategy "${strategy}" runs over the links, but node(s) ${cut.map((n) => `"${n}"`).join(", ")} cannot be reached from the root "${root}"; link them first`,
     );
   }
+}
+
+/** A behavior as the runtime needs it: a version string and the two handlers every node runs. */
+function isBehavior(b: unknown): b is Behavior {
+  if (b === null || typeof b !== "object") return false;
+  const x = b as Partial<Behavior>;
+  return typeof x.version === "string" && x.version !== "" && typeof x.init === "function" && typeof x.receive === "function";
+}
+
+/**
+ * The shape of update objects where they exist (in one process; over TCP the node checks the package it loads):
+ * `from` and `to` are behaviors, `state` a function, `message` and `timer` functions when given. Plain objects
+ * reach here without defineUpdate, so nothing of it is taken on trust.
+ */
+export function checkUpdateObjects(list: readonly unknown[]): readonly Update[] {
+  list.forEach((one, i) => {
+    const at = list.length > 1 ? `update [${i}]` : "the update";
+    if (one === null || typeof one !== "object") throw new InvalidUpdateError(`${at} is ${String(one)}; each update needs from, to and state (see defineUpdate)`);
+    const u = one as Partial<Record<"from" | "to" | "state" | "message" | "timer", unknown>>;
+    for (const side of ["from", "to"] as const) {
+      if (!isBehavior(u[side])) {
+        throw new InvalidUpdateError(`${at}: \`${side}\` is not a behavior (it needs a version string, init and receive; see defineBehavior)`);
+      }
+    }
+    if (typeof u.state !== "function") throw new InvalidUpdateError(`${at}: \`state\` must be the state transfer function (see defineUpdate)`);
+    for (const opt of ["message", "timer"] as const) {
+      if (u[opt] !== undefined && typeof u[opt] !== "function") throw new InvalidUpdateError(`${at}: \`${opt}\` must be a function when given`);
+    }
+  });
+  return list as readonly Update[];
 }

@@ -180,6 +180,7 @@ export class NodeHost implements NodePort {
     this.traceInput(input);
     const out = this.node.run(input);
     if (out instanceof Fault) {
+      if (this.part !== undefined) this.part.figures.faults++; // the UpdateReport counts faults during an update
       if (this.env.tracing) {
         this.env.record({ kind: "fault", t: this.env.now(), node: this.id, during: out.during, error: out.error, ...(input.kind === "receive" ? { msg: input.env.id } : {}) });
       }
@@ -215,6 +216,7 @@ export class NodeHost implements NodePort {
     try {
       next = p.update.state(this.node.state, { self: this.id, neighbors: [...this.neighbors()] });
     } catch (e) {
+      p.figures.faults++;
       if (this.env.tracing) this.env.record({ kind: "fault", t: this.env.now(), node: this.id, during: "state-transfer", error: describeError(e) });
       p.halted = describeError(e);
       this.toCoordinator(p, { kind: "swap-failed", error: p.halted }, false);
@@ -241,6 +243,7 @@ export class NodeHost implements NodePort {
       bodies = mapping === undefined ? [env.body] : mapping(env.body, { from: env.from, to: env.to });
       if (!Array.isArray(bodies)) throw new TypeError(`message() returned ${typeof bodies}, expected an array of new messages`);
     } catch (e) {
+      p.figures.faults++;
       if (this.env.tracing) {
         this.env.record({ kind: "fault", t: this.env.now(), node: this.id, during: "message-mapping", error: describeError(e), msg: env.id });
         this.env.record({ kind: "drop", t: this.env.now(), node: this.id, from: env.from, msg: env.id, reason: "incompatible" });

@@ -91,6 +91,8 @@ export class UpdateRun {
       heldMessages: sum((x) => x.heldMessages),
       transformedMessages: sum((x) => x.transformedMessages),
       rolledBackEvents: sum((x) => x.rolledBackEvents),
+      // A node of an older liveswap (over TCP) reports no faults field: count it as none rather than NaN.
+      faults: sum((x) => x.faults ?? 0),
       preparedAt: this.preparedAt,
       nodes,
       controlPlaneMessages: this.controlPlaneMessages + sum((x) => x.controlPlaneMessages),

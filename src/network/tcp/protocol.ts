@@ -42,6 +42,8 @@ export interface NodeStatus {
   readonly id: string;
   readonly version: string;
   readonly epoch: number;
+  /** Versions this node's updates replaced (retired): a node running one must not be linked to it. Absent from older nodes. */
+  readonly retired?: readonly string[];
   readonly neighbors: readonly PeerStatus[];
   /** The update this node is taking part in, if any. */
   readonly update: { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean } | null;
