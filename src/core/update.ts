@@ -11,6 +11,8 @@ export interface Update<S1 = any, M1 = any, S2 = any, M2 = any> {
   state(old: S1, info: { self: NodeId; neighbors: readonly NodeId[] }): S2;
   /** New-equivalent of an old message: zero or more new messages on the same channel. Omitted: unchanged. */
   message?(old: M1, info: { from: NodeId; to: NodeId }): M2[];
+  /** New tags for a timer pending at the swap (it keeps its due time); omitted: the tag stays; [] cancels it. */
+  timer?(tag: string, info: { self: NodeId }): string[];
 }
 
 export function defineUpdate<S1, M1, S2, M2>(u: Update<S1, M1, S2, M2>): Update<S1, M1, S2, M2> {
@@ -21,6 +23,9 @@ export function defineUpdate<S1, M1, S2, M2>(u: Update<S1, M1, S2, M2>): Update<
   if (typeof u.state !== "function") throw new TypeError(`defineUpdate(${u.from.version} -> ${u.to.version}): \`state\` must be a function`);
   if (u.message !== undefined && typeof u.message !== "function") {
     throw new TypeError(`defineUpdate(${u.from.version} -> ${u.to.version}): \`message\` must be a function when given`);
+  }
+  if (u.timer !== undefined && typeof u.timer !== "function") {
+    throw new TypeError(`defineUpdate(${u.from.version} -> ${u.to.version}): \`timer\` must be a function when given`);
   }
   return u;
 }

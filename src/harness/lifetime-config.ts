@@ -33,6 +33,8 @@ export function applyConfig(run: LifetimeRun, step: ConfigStep): string {
   } catch (e) {
     // Documented: a system that runs in pulses is configured before its first pulse, never after.
     if (isNamed(e, "SynchronizerConfigurationError")) return `${step.kind}: refused as documented (a synchronized system is configured before its first pulse)`;
+    // Documented: a family whose nodes were all gone when a back-out ran stays retired at its old version.
+    if (step.kind === "create" && isNamed(e, "RetiredVersionError")) return "create: refused as documented (the version is retired)";
     run.unexpected(`${step.kind} at generation ${run.gen} refused: ${describeError(e)}`);
     return `${step.kind}: refused`;
   }

@@ -4,6 +4,7 @@ import type { AppEnvelope, ControlEnvelope, Envelope } from "../core/envelope.js
 import { describeError, InternalError } from "../core/errors.js";
 import { CONTROL, messageId, type NodeId, type RequestId } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
+import type { Update } from "../core/update.js";
 import type { NodeAgent, NodePort } from "../node/agent.js";
 import { PassThroughAgent } from "../node/pass-through-agent.js";
 import { Fault, SwapNode, type Effects, type NodeInput, type NodeSurroundings, type RunOutcome } from "../node/swap-node.js";
@@ -55,6 +56,8 @@ export class NodeHost implements NodePort {
   private strays: { readonly from: NodeId; readonly meta: unknown; readonly run: number | undefined }[] = [];
   /** Timers that must not fire; kept here, not in an agent, so that they stay cancelled after the agent is gone. */
   private readonly cancelledTimers = new Set<number>();
+  /** Timers set and not yet fired nor cancelled, with their due time: an update may map their tags at the swap. */
+  private readonly pendingTimers = new Map<number, { readonly tag: string; readonly due: number }>();
   /** Messages this node id has sent, over every incarnation (ids stay unique when a node is recreated). */
   messagesSent: number;
   /** Versions this node's updates replaced: an old image of them must never rejoin (RetiredVersionError). */
@@ -170,6 +173,7 @@ export class NodeHost implements NodePort {
   /** A timer fired; `incarnation` tells a recreated node's timers from its predecessor's. */
   timer(tag: string, timer: number, incarnation: number): void {
     if (incarnation !== this.incarnation) return;
+    this.pendingTimers.delete(timer);
     if (this.cancelledTimers.size > 0 && this.cancelledTimers.delete(timer)) return;
     this.step(() => this.agent.onTimer(tag, timer));
   }
@@ -213,8 +217,11 @@ export class NodeHost implements NodePort {
     // Halted, the node waits for the corrected code: its strategy may try again (a later marker), the transfer not.
     if (p.halted !== undefined) return false;
     let next: unknown;
+    let timers: readonly TimerRemap[];
     try {
       next = p.update.state(this.node.state, { self: this.id, neighbors: [...this.neighbors()] });
+      // Part of the same atomic step: a timer mapping that throws halts the swap as the transfer does.
+      timers = this.remapTimers(p.update);
     } catch (e) {
       p.figures.faults++;
       if (this.env.tracing) this.env.record({ kind: "fault", t: this.env.now(), node: this.id, during: "state-transfer", error: describeError(e) });
@@ -224,6 +231,7 @@ export class NodeHost implements NodePort {
     }
     const from = this.node.version;
     this.node.swap(p.update.to, next);
+    this.applyTimerRemaps(timers);
     this.retired.add(from);
     this.retired.delete(p.update.to.version); // a back-out makes an earlier version current again
     const t = this.env.now();
@@ -278,11 +286,37 @@ export class NodeHost implements NodePort {
   }
 
   startTimer(delayMs: number, tag: string): number {
-    return this.env.startTimer(this.id, this.incarnation, delayMs, tag);
+    const id = this.env.startTimer(this.id, this.incarnation, delayMs, tag);
+    this.pendingTimers.set(id, { tag, due: this.env.now() + delayMs });
+    return id;
   }
 
   cancelTimer(timer: number): void {
     this.cancelledTimers.add(timer);
+    this.pendingTimers.delete(timer);
+  }
+
+  /** The new tags of every pending timer whose tag the update maps (in the order the timers were set). */
+  private remapTimers(update: Update): TimerRemap[] {
+    const map = update.timer;
+    if (map === undefined) return [];
+    const out: TimerRemap[] = [];
+    for (const [id, { tag, due }] of this.pendingTimers) {
+      const tags = map(tag, { self: this.id });
+      if (!Array.isArray(tags) || tags.some((t) => typeof t !== "string")) throw new TypeError(`timer("${tag}") returned ${JSON.stringify(tags)}, expected an array of tags`);
+      if (tags.length === 1 && tags[0] === tag) continue;
+      out.push({ id, due, tags });
+    }
+    return out;
+  }
+
+  /** A mapped timer is replaced by one timer per new tag, due when it was (or at once, if overdue). */
+  private applyTimerRemaps(remaps: readonly TimerRemap[]): void {
+    const now = this.env.now();
+    for (const r of remaps) {
+      this.cancelTimer(r.id);
+      for (const tag of r.tags) this.startTimer(Math.max(0, r.due - now), tag);
+    }
   }
 
   /** Strays kept so far (the explorer's fingerprint: they decide what a rollback agent will absorb). */
@@ -466,7 +500,7 @@ export class NodeHost implements NodePort {
     }
     if (effects.timers !== undefined) for (const tm of effects.timers) {
       if (agent.onSetTimer !== undefined) agent.onSetTimer(tm.delayMs, tm.tag);
-      else env.startTimer(this.id, this.incarnation, tm.delayMs, tm.tag);
+      else this.startTimer(tm.delayMs, tm.tag);
     }
   }
 }
@@ -475,4 +509,11 @@ export class NodeHost implements NodePort {
 function runOf(meta: unknown): number | undefined {
   const run = typeof meta === "object" && meta !== null ? (meta as { run?: unknown }).run : undefined;
   return typeof run === "number" ? run : undefined;
+}
+
+/** A pending timer the update maps: it is replaced by one timer per tag, due when it was. */
+interface TimerRemap {
+  readonly id: number;
+  readonly due: number;
+  readonly tags: readonly string[];
 }
