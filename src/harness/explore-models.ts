@@ -1,4 +1,5 @@
-import type { ExploreModel } from "./explore.js";
+import type { ExploreAction, ExploreModel } from "./explore.js";
+import { relayAt, relayGenerationUpdate, type RelayGenState } from "./relay-generations.js";
 import type { System } from "../system.js";
 import { relayUpdate, relayV1, type RelayState, type RelayStateV2 } from "./relay.js";
 
@@ -28,7 +29,38 @@ function smallModel(name: string, description: string, links: readonly (readonly
   };
 }
 
+/**
+ * A line a - b - c of generation relays, each node sending one message to each neighbour at the start; the update
+ * 1 -> 2 at any point, then what `then` says at any point after it (a life, not one step: issue 13).
+ */
+function lifeModel(name: string, description: string, then: readonly ExploreAction[]): ExploreModel {
+  return {
+    name,
+    description,
+    root: "a",
+    build(sys: System) {
+      for (const n of ["a", "b", "c"]) sys.create(n, relayAt("a", 1));
+      sys.link("a", "b");
+      sys.link("b", "c");
+    },
+    start(sys: System) {
+      for (const n of ["a", "b", "c"]) sys.request(n, { kind: "send", token: n, hops: 0 }).catch(() => undefined);
+    },
+    update: () => relayGenerationUpdate("a", 1, 2),
+    then,
+    // A node that ever met a message of another generation has mixed epochs: the model's own safety verdict.
+    problems: (sys) => sys.nodes().flatMap((n) => (sys.state(n) as RelayGenState).mixups.map((m) => `${n}: ${m}`)),
+  };
+}
+
 export const EXPLORE_MODELS: Readonly<Record<string, ExploreModel>> = {
+  "line3-twice": lifeModel("line3-twice", "3 nodes in a line, 1 -> 2 at any point, then 2 -> 3 at any point after it", [
+    { kind: "update", update: () => relayGenerationUpdate("a", 2, 3) },
+  ]),
+  "line3-link": lifeModel("line3-link", "3 nodes in a line, 1 -> 2 at any point, then a link a - c and a request at a at any point after it", [
+    { kind: "link", a: "a", b: "c" },
+    { kind: "request", node: "a", body: { kind: "send", token: "late", hops: 1 } },
+  ]),
   line3: smallModel("line3", "3 nodes in a line, each sends two messages, the update from the end at any point", [
     ["a", "b"],
     ["b", "c"],

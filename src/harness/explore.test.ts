@@ -3,6 +3,7 @@ import { EXPLORE_MODELS } from "./explore-models.js";
 import { countInterleavings, explore, type ExploreModel } from "./explore.js";
 import { relayUpdate, relayV1 } from "./relay.js";
 import type { Strategy } from "../core/update.js";
+import { testKnobs } from "../core/test-knobs.js";
 
 const pair = EXPLORE_MODELS["pair"]!;
 const line3 = EXPLORE_MODELS["line3"]!;
@@ -108,4 +109,36 @@ describe("exhaustive exploration on the real runtime", () => {
     const line = await countInterleavings(line3, "conservative");
     expect(line.paths).toBe(320_952_546_720);
   }, 120_000);
+});
+
+describe("exploring a life: a second update, a link right after an update (issue 13)", () => {
+  const off = { resolveAtCompletion: false, refuseSecondPrepare: false, checkUpdateIds: false };
+  const on = { resolveAtCompletion: true, refuseSecondPrepare: true, checkUpdateIds: true };
+
+  it("line3-link under cut: complete and clean; with the protections off the explorer finds the double mapping", async () => {
+    const model = EXPLORE_MODELS["line3-link"] as ExploreModel;
+    const clean = await explore(model, "cut", { maxTimeMs: 120_000 });
+    expect(clean.complete).toBe(true);
+    expect(clean.violation).toBeUndefined();
+    Object.assign(testKnobs, off);
+    try {
+      const broken = await explore(model, "cut", { maxTimeMs: 120_000 });
+      expect(broken.violation?.violations.map((v) => v.message).join("\n")).toMatch(/mapped by node "a" .* which is not newer/);
+    } finally {
+      Object.assign(testKnobs, on);
+    }
+  }, 240_000);
+
+  it("line3-twice under conservative: complete and clean; under rollback with the protections off a second update is found stranded", async () => {
+    const model = EXPLORE_MODELS["line3-twice"] as ExploreModel;
+    const clean = await explore(model, "conservative", { maxTimeMs: 120_000 });
+    expect(clean.complete && clean.violation === undefined).toBe(true);
+    Object.assign(testKnobs, off);
+    try {
+      const broken = await explore(model, "rollback", { maxTimeMs: 120_000 });
+      expect(broken.violation).toBeDefined();
+    } finally {
+      Object.assign(testKnobs, on);
+    }
+  }, 240_000);
 });

@@ -25,6 +25,7 @@
  * An event's identity across paths is its position in its FIFO lane (the k-th
  * delivery on channel a->b, the k-th request at node n): FIFO makes that stable.
  */
+import { InternalError } from "../core/errors.js";
 import { fingerprint } from "./fingerprint.js";
 import { checkTrace, type Violation } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
@@ -51,7 +52,19 @@ export interface ExploreModel {
   /** The application's own safety verdict at the end of a path. */
   problems?(sys: System): readonly string[];
   systemOptions?(strategy: Strategy): SystemOptions;
+  /**
+   * What the outside does after the update, in order: each is one more choice of the search, offered once no update
+   * runs and the one before it was taken (a second update right after the first, a link right after an update, a
+   * request on the new link), so every moment of it is explored too.
+   */
+  readonly then?: readonly ExploreAction[];
 }
+
+/** An outside action of a model after its update. */
+export type ExploreAction =
+  | { readonly kind: "update"; readonly update: () => Update | readonly Update[]; readonly root?: NodeId }
+  | { readonly kind: "link"; readonly a: NodeId; readonly b: NodeId }
+  | { readonly kind: "request"; readonly node: NodeId; readonly body: unknown };
 
 export interface ExploreOptions {
   /** Sleep sets and state hashing (default true); false explores every interleaving. */
@@ -115,11 +128,16 @@ const laneOfKey = (key: string): string => {
 };
 
 const UPDATE = "update()";
+const THEN = "then";
+/** Where an outside action happens: it may change any node's future (a link changes neighbours), so it commutes with nothing. */
+const ANYWHERE = "*";
 
 class Replay {
   readonly sys: System;
   private readonly laneCount = new Map<string, number>();
   updateStarted = false;
+  /** The next of the model's `then` actions. */
+  nextAction = 0;
   steps = 0;
 
   constructor(
@@ -141,6 +159,9 @@ class Replay {
     // update() only creates the coordinator's run and its prepare messages: an event of the coordinator. Before it no
     // node event can depend on it (nothing of the update exists yet), so it commutes with every node's events.
     if (!this.updateStarted) out.push({ key: UPDATE, at: CONTROL, seq: -1, lane: UPDATE });
+    else if (this.nextAction < (this.model.then?.length ?? 0) && !this.sys.updating()) {
+      out.push({ key: `${THEN}#${this.nextAction}`, at: ANYWHERE, seq: -1, lane: THEN });
+    }
     return out;
   }
 
@@ -151,12 +172,34 @@ class Replay {
       this.sys.update(this.model.update(), { strategy: this.strategy, root: this.model.root }).catch(() => undefined);
       return;
     }
+    if (c.lane === THEN) return this.act(this.model.then?.[this.nextAction++]);
     this.laneCount.set(c.lane, (this.laneCount.get(c.lane) ?? 0) + 1);
     this.sys.step(c.seq); // throws if the replay diverged (the event is not enabled)
   }
+
+  private act(a: ExploreAction | undefined): void {
+    if (a === undefined) return;
+    switch (a.kind) {
+      case "update":
+        this.sys.update(a.update(), { strategy: this.strategy, root: a.root ?? this.model.root }).catch(() => undefined);
+        return;
+      case "link":
+        this.sys.link(a.a, a.b);
+        return;
+      case "request":
+        this.sys.request(a.node, a.body).catch(() => undefined);
+        return;
+    }
+  }
 }
 
-const independent = (a: NodeId, b: NodeId): boolean => a !== b;
+/** The state the search caches: the system's fingerprint and the outside's progress (which action comes next), which the system alone does not show. */
+function stateOf(r: Replay, model: ExploreModel): string | undefined {
+  const f = fingerprint(r.sys, model.stateKey);
+  return f === undefined ? undefined : `${f}|${r.nextAction}`;
+}
+
+const independent = (a: NodeId, b: NodeId): boolean => a !== b && a !== ANYWHERE && b !== ANYWHERE;
 
 /**
  * Hash compaction (as in SPIN): a visited state is stored as a 53-bit hash of
@@ -217,7 +260,8 @@ class Search {
 
   /** State hashing at the replayed state: the lanes not to explore again from it, or "prune" if the state is covered. */
   private lanesToSkip(r: Replay, enabled: readonly Choice[], sleep: ReadonlyMap<string, NodeId>): ReadonlySet<string> | "prune" {
-    const full = fingerprint(r.sys, this.model.stateKey);
+    // The outside's progress (which action comes next) is part of the state: the system alone does not show it.
+    const full = stateOf(r, this.model);
     if (full !== undefined) this.o.onState?.(full);
     if (full === undefined) {
       this.hashing = false;
@@ -373,8 +417,8 @@ export async function countInterleavings(model: ExploreModel, strategy: Strategy
     return r;
   };
   const count = async (path: Choice[], r: Replay): Promise<number> => {
-    const full = fingerprint(r.sys, model.stateKey);
-    if (full === undefined) throw new Error(`strategy ${strategy}: its agents give no fingerprint, so interleavings cannot be counted`);
+    const full = stateOf(r, model);
+    if (full === undefined) throw new InternalError(`strategy ${strategy}: its agents give no fingerprint, so interleavings cannot be counted`);
     const fp = hash53(full);
     const known = counts.get(fp);
     if (known !== undefined) return known;
