@@ -48,6 +48,8 @@ export interface CheckerState {
    * retired version is old and one created while the runtime's own epoch lags is new.
    */
   readonly versionEpoch: Map<string, number>;
+  /** Versions a swap left (retired), until a swap returns to them (a back-out). */
+  readonly retiredVersions: Set<string>;
   readonly messages: Map<MessageId, MessageRecord>;
   readonly updates: Map<number, UpdateRecord>;
   /** Time of the last event read: where end-of-run violations are placed. */
@@ -60,6 +62,7 @@ export function newCheckerState(): CheckerState {
     nodeEpoch: new Map(),
     nodeVersion: new Map(),
     versionEpoch: new Map(),
+    retiredVersions: new Set(),
     messages: new Map(),
     updates: new Map(),
     lastT: 0,

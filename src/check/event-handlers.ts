@@ -23,12 +23,16 @@ const ignore = (): void => undefined;
  * version an update replaced and lags after an update that failed. A version seen for the first time takes the
  * event's epoch (a new program, or the first nodes of the run).
  */
+/**
+ * A created node's epoch: that of the live nodes running its version; for a retired version (a swap left it), the
+ * epoch it was retired at, so the node is old; otherwise (a version no node runs now and no update replaced: its
+ * nodes were destroyed, or a new program) the epoch its create event says it joins at.
+ */
 function onCreate(s: CheckerState, ev: EventOf<"create">): void {
-  let epoch = s.versionEpoch.get(ev.version);
-  if (epoch === undefined) {
-    epoch = ev.epoch;
-    s.versionEpoch.set(ev.version, epoch);
-  }
+  let epoch = runningEpoch(s, ev.version);
+  if (epoch === undefined && s.retiredVersions.has(ev.version)) epoch = s.versionEpoch.get(ev.version);
+  epoch ??= ev.epoch;
+  if (!s.versionEpoch.has(ev.version)) s.versionEpoch.set(ev.version, epoch);
   s.nodeEpoch.set(ev.node, epoch);
   s.nodeVersion.set(ev.node, ev.version);
 }
@@ -48,6 +52,15 @@ function onSwap(s: CheckerState, ev: EventOf<"swap">): void {
   // A node created later at `to` runs what this one runs now; one created at `from` stays behind (retired or not).
   s.versionEpoch.set(ev.to, before + 1);
   if (!s.versionEpoch.has(ev.from)) s.versionEpoch.set(ev.from, before);
+  s.retiredVersions.add(ev.from);
+  s.retiredVersions.delete(ev.to);
+}
+
+/** The highest epoch of the live nodes that run `version`, if any does. */
+function runningEpoch(s: CheckerState, version: string): number | undefined {
+  let out: number | undefined;
+  for (const [n, e] of s.nodeEpoch) if (s.nodeVersion.get(n) === version && (out === undefined || e > out)) out = e;
+  return out;
 }
 
 function onSend(s: CheckerState, ev: EventOf<"send">): void {

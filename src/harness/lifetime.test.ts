@@ -91,6 +91,18 @@ describe("runtime bugs the lifetime fuzzer found (fixed; each stays as a regress
   // Root cause: a node refused the aborted update's late prepare after an armed neighbour's message of the retry had
   // reached it, and the host dropped its strays on the refusal; armed for the retry, its causal delivery then waited
   // for that message for ever. Strays now name their update and are forgotten only for it and earlier ones.
+  // fuzz --lifetime --scenario relay --strategy conservative --seed 20000 --runs 2000: lifetime 20366. Family b's
+  // only node was destroyed, family a updated twice more (a back-out and forward again), then a node created at
+  // relay-b@2 (never replaced by an update, so not retired) was judged old by the checker, which took the epoch b@2 had
+  // when its nodes were last seen. Root cause in the checker: a version no node runs and no update retired joins at
+  // the epoch its create event gives (the system's), as the runtime makes it.
+  it("a node created at a version whose nodes were all destroyed joins at the system's epoch", async () => {
+    const text = readFileSync(new URL("./lifetime-cases/family-recreated-after-its-nodes-were-gone.case.json", import.meta.url), "utf8");
+    const c = parseCase(text, "family-recreated-after-its-nodes-were-gone.case.json");
+    const r = await runLifetime(relay, c.strategy, c.lifetime);
+    expect([...r.errors, ...r.violations.map((v) => v.message)]).toEqual([]);
+  });
+
   it("rollback: a retry after an update refused in prepare completes", async () => {
     const text = readFileSync(new URL("./lifetime-cases/rollback-retry-after-refusal.case.json", import.meta.url), "utf8");
     const c = parseCase(text, "rollback-retry-after-refusal.case.json");
