@@ -74,10 +74,18 @@ function judgeUnfinishedMessages(s: CheckerState, halted: ReadonlyMap<NodeId, Up
   return waiting;
 }
 
+/** The last update that halted and never completed, if any. */
+function lastHalted(s: CheckerState): UpdateRecord | undefined {
+  let out: UpdateRecord | undefined;
+  for (const u of s.updates.values()) if (u.ending === "halted") out = u;
+  return out;
+}
+
 /** The halted update a pending message waits for, if any. */
 function haltedOn(s: CheckerState, m: MessageRecord, halted: ReadonlyMap<NodeId, UpdateRecord>): UpdateRecord | undefined {
-  if (halted.size === 0) return undefined;
-  const u = halted.get(m.to) ?? halted.get(m.from);
+  if (halted.size === 0 && !m.waiting) return undefined;
+  // Held or buffered behind a mapping that threw, a message waits for the halted update even between two new nodes.
+  const u = halted.get(m.to) ?? halted.get(m.from) ?? (m.waiting ? lastHalted(s) : undefined);
   if (u === undefined) return undefined;
   return m.waiting || m.epoch !== (s.nodeEpoch.get(m.to) ?? 0) ? u : undefined;
 }

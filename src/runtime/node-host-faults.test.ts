@@ -61,11 +61,12 @@ describe("the node host counts the faults of its part in an update (UpdateReport
     });
     h.deliver(plane({ kind: "prepare", run, code: { kind: "inline", updates: [u] } }));
     h.deliver(app(h, 2, -2)); // a handler fault during the update
-    expect(h.transform(app(h, 3, 13))).toEqual([]); // a mapping fault
+    expect(h.transform(app(h, 3, 13))).toEqual([]); // a mapping fault: the message waits with its channel
     expect(h.figures.faults).toBe(2);
+    // A mapping that throws halts the update as a transfer that throws does: reported, and the swap waits for a resume.
+    expect((sent.at(-1) as ControlEnvelope).msg).toMatchObject({ kind: "swap-failed", error: expect.stringMatching(/the message mapping threw on .*unlucky/) });
     h.deliver(plane({ kind: "swap" }));
-    const swapped = (sent.at(-1) as ControlEnvelope).msg;
-    expect(swapped).toMatchObject({ kind: "swapped", figures: { faults: 2 } });
+    expect(h.version).toBe("f@1");
   });
 
   it("counts a state transfer that throws at swap time", () => {

@@ -151,6 +151,10 @@ export class NodeHost implements NodePort {
   // ---- inputs, from whichever network drives the host ----
 
   deliver(env: Envelope): void {
+    // A channel halted by a mapping that threw keeps its order: what follows waits behind the failed message.
+    if (env.kind === "control" ? !env.plane : true) {
+      if (this.part?.held.holdIn(env) === true) return this.traceHeld(env);
+    }
     if (env.kind === "control") return this.step(() => this.control(env));
     if (this.links.get(env.from) !== env.link) {
       if (this.env.tracing) this.env.record({ kind: "drop", t: this.env.now(), node: this.id, from: env.from, msg: env.id, reason: "unlinked" });
@@ -195,7 +199,15 @@ export class NodeHost implements NodePort {
   }
 
   transmit(env: AppEnvelope): void {
+    if (this.part?.held.holdOut(env) === true) return this.traceHeld(env);
     this.env.transmit(env);
+  }
+
+  /** A message queued behind one a mapping could not map: it waits with its channel (hold out, buffer in). */
+  private traceHeld(env: Envelope): void {
+    if (!this.env.tracing || env.kind !== "app") return;
+    const t = this.env.now();
+    this.env.record(env.to === this.id ? { kind: "buffer", t, node: this.id, from: env.from, msg: env.id } : { kind: "hold", t, node: this.id, to: env.to, msg: env.id });
   }
 
   sendControl(to: NodeId, msg: ChannelSignal, pulse?: number): void {
@@ -205,7 +217,9 @@ export class NodeHost implements NodePort {
     if (this.env.tracing) {
       this.env.record({ kind: "control-send", t: this.env.now(), node: this.id, to, update, signal: msg.kind, plane: false, ...(pulse !== undefined ? { pulse } : {}) });
     }
-    this.env.transmit({ kind: "control", from: this.id, to, update, msg, link: this.links.get(to) ?? 0, plane: false });
+    const env: ControlEnvelope = { kind: "control", from: this.id, to, update, msg, link: this.links.get(to) ?? 0, plane: false };
+    if (p?.held.holdOut(env) === true) return;
+    this.env.transmit(env);
   }
 
   report(msg: NodeReport, algorithm: boolean): void {
@@ -252,10 +266,8 @@ export class NodeHost implements NodePort {
       if (!Array.isArray(bodies)) throw new TypeError(`message() returned ${typeof bodies}, expected an array of new messages`);
     } catch (e) {
       p.figures.faults++;
-      if (this.env.tracing) {
-        this.env.record({ kind: "fault", t: this.env.now(), node: this.id, during: "message-mapping", error: describeError(e), msg: env.id });
-        this.env.record({ kind: "drop", t: this.env.now(), node: this.id, from: env.from, msg: env.id, reason: "incompatible" });
-      }
+      if (this.env.tracing) this.env.record({ kind: "fault", t: this.env.now(), node: this.id, during: "message-mapping", error: describeError(e), msg: env.id });
+      this.haltChannel(p, env, `the message mapping threw on ${env.id} from "${env.from}" to "${env.to}": ${describeError(e)}`);
       return [];
     }
     const epoch = env.epoch + 1;
@@ -265,6 +277,51 @@ export class NodeHost implements NodePort {
       this.env.record({ kind: "transform", t: this.env.now(), node: this.id, from: env.from, to: env.to, msg: env.id, into: out.map((e) => e.id), epoch });
     }
     return out;
+  }
+
+  /**
+   * A mapping threw: the message and its channel wait (never dropped) and the update halts, as when a transfer throws;
+   * a resume with a corrected mapping maps it again and lets the channel go on in order.
+   */
+  private haltChannel(p: Participation, env: AppEnvelope, error: string): void {
+    this.traceHeld(env);
+    p.held.halt(env, this.id);
+    if (p.halted !== undefined) return;
+    p.halted = error;
+    // Turned new in this very step: the coordinator must learn that first (its "swapped" leaves at the end of the step).
+    if (p.swappedAt !== undefined && !p.swapReported) p.haltToReport = error;
+    else this.toCoordinator(p, { kind: "swap-failed", error }, false);
+  }
+
+  /** After a resume: the failed messages mapped again with the corrected mapping, then their channels in order. */
+  private releaseChannels(p: Participation): void {
+    const { incoming, outgoing } = p.held.takeAll();
+    for (const [, queue] of incoming) this.release(p, queue, (fresh) => this.execute({ kind: "receive", env: fresh }), (env) => this.deliverNow(env));
+    for (const [, queue] of outgoing) this.release(p, queue, (fresh) => this.transmit(fresh), (env) => this.transmitNow(env));
+  }
+
+  private release(p: Participation, queue: readonly Envelope[], mapped: (env: AppEnvelope) => void, next: (env: Envelope) => void): void {
+    const [failed, ...rest] = queue;
+    if (failed === undefined || failed.kind !== "app") return;
+    const fresh = this.transform(failed);
+    if (p.halted !== undefined) {
+      // Halted again: the rest waits behind the failed message, still first of its queue.
+      for (const env of rest) if (!(failed.to === this.id ? p.held.holdIn(env) : p.held.holdOut(env))) next(env);
+      return;
+    }
+    for (const env of fresh) mapped(env);
+    for (const env of rest) next(env);
+  }
+
+  private deliverNow(env: Envelope): void {
+    if (env.kind === "control") return this.control(env);
+    this.agent.onDeliver(env);
+  }
+
+  private transmitNow(env: Envelope): void {
+    if (this.part?.held.holdOut(env) === true) return this.traceHeld(env);
+    if (this.env.tracing && env.kind === "app") this.env.record({ kind: "release", t: this.env.now(), node: this.id, to: env.to, msg: env.id });
+    this.env.transmit(env);
   }
 
   detach(): void {
@@ -360,18 +417,23 @@ export class NodeHost implements NodePort {
 
   /** "swapped" once the node turned new (with its figures if its part ended in the same step), then "done". */
   private reportProgress(p: Participation): void {
+    const over = p.detached && p.held.empty;
     if (p.swappedAt !== undefined && !p.swapReported) {
       p.swapReported = true;
-      if (p.detached) this.endPart(p);
+      if (over) this.endPart(p);
       this.toCoordinator(p, {
         kind: "swapped",
         t: p.swappedAt,
         ...(p.startedAt !== undefined ? { startedAt: p.startedAt } : {}),
-        ...(p.detached ? { figures: this.finalFigures(p) } : {}),
+        ...(over ? { figures: this.finalFigures(p) } : {}),
       }, false);
+      if (p.haltToReport !== undefined) {
+        this.toCoordinator(p, { kind: "swap-failed", error: p.haltToReport }, false);
+        delete p.haltToReport;
+      }
       return;
     }
-    if (p.detached && p.swapReported) {
+    if (over && p.swapReported) {
       this.endPart(p);
       this.toCoordinator(p, { kind: "done", t: this.env.now(), figures: this.finalFigures(p) }, false);
     }
@@ -438,7 +500,10 @@ export class NodeHost implements NodePort {
       p.update = outcome.update;
       p.updates = outcome.updates;
       delete p.halted;
-      this.step(() => this.agent.onResume?.());
+      this.step(() => {
+        if (p.swappedAt === undefined) this.agent.onResume?.();
+        this.releaseChannels(p);
+      });
     });
   }
 

@@ -5,6 +5,7 @@ import type { NodeId } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Update } from "../core/update.js";
 import { strategyModule } from "../update/registry.js";
+import { HeldChannels } from "./held-channels.js";
 import type { StrategyModule } from "../update/strategy.js";
 
 /** What prepare needs of the network a node runs on. */
@@ -27,8 +28,12 @@ export interface Participation {
   update: Update;
   /** Every update of the run by the version it converts from: an old message is mapped by its sender's. */
   updates: ReadonlyMap<string, Update>;
-  /** The transfer threw at swap time (the error): the node waits, old, at its swap point for a resume. */
+  /** The transfer threw at swap time, or a mapping did (the error): the node waits for a resume. */
   halted?: string;
+  /** A mapping halted the node in the step it turned new: reported right after its "swapped". */
+  haltToReport?: string;
+  /** Channels halted by a mapping that threw: their messages wait, in order, for a resume. */
+  readonly held: HeldChannels;
   readonly figures: UpdateFigures;
   /** Root only: when it began the protocol (G). */
   startedAt?: number;
@@ -95,11 +100,14 @@ export function revalidate(
 ): void {
   const check = (updates: readonly Update[]): void => {
     const byFrom = new Map<string, Update>(updates.map((u) => [u.from.version, u]));
-    const update = byFrom.get(node.version);
+    // A node a mapping halted after its swap runs the new version already: its update is the one from its old one.
+    const from = part.swappedAt === undefined ? node.version : part.update.from.version;
+    const update = byFrom.get(from);
     if (update === undefined || update.to.version !== part.update.to.version) {
-      return done({ kind: "refused", reason: `the resumed code does not update "${node.version}" to "${part.update.to.version}" as the halted update does` });
+      return done({ kind: "refused", reason: `the resumed code does not update "${from}" to "${part.update.to.version}" as the halted update does` });
     }
-    const why = dryRun(node, env, update);
+    // A node halted by a mapping after its swap is new already: its transfer has run, only the mapping is retried.
+    const why = part.swappedAt === undefined ? dryRun(node, env, update) : undefined;
     done(why === undefined ? { kind: "ok", update, updates: byFrom } : { kind: "refused", reason: why });
   };
   let loaded: readonly Update[] | Promise<readonly Update[]>;
@@ -141,6 +149,6 @@ function validate(node: PreparingNode, env: PrepareEnvironment, run: RunInfo, up
   }
   const why = dryRun(node, env, update);
   if (why !== undefined) return refused(why);
-  const part: Participation = { run, update, updates: byFrom, figures: noFigures(), swapStep: false, swapReported: false, detached: false, ended: false };
+  const part: Participation = { run, update, updates: byFrom, figures: noFigures(), swapStep: false, swapReported: false, detached: false, ended: false, held: new HeldChannels() };
   return { kind: "prepared", part, strategy };
 }

@@ -84,6 +84,7 @@ export class UpdateCoordinator implements CoordinatorPort {
         return this.onSwapped(env.from, msg);
       case "done":
         if (!this.update.reporting) return;
+        this.update.halted.delete(env.from); // a node a mapping halted after its swap: its channels went on
         this.update.figures.set(env.from, msg.figures);
         return this.completeIfDone();
       case "swap-failed":

@@ -133,3 +133,60 @@ describe("halted mode: a transfer that throws at swap time", () => {
     expect(kinds.has("correctness")).toBe(false);
   });
 });
+
+describe("halted mode: a message mapping that throws", () => {
+  /** The mapping throws on the first old message it meets at `node` (once), as a mapping that misses a case would. */
+  function mappingFailingAt(node: string): Update {
+    let thrown = false;
+    return defineUpdate({
+      from: v1,
+      to: v2,
+      state: (s) => ({ seen: s.seen, v: 2 as const }),
+      message: (old: Token, { to }) => {
+        if (to === node && !thrown) {
+          thrown = true;
+          throw new Error(`no mapping for ${JSON.stringify(old)}`);
+        }
+        return message(old);
+      },
+    });
+  }
+
+  for (const strategy of ["cut", "conservative", "rollback", "snapshot"] as const) {
+    it(`${strategy}: halts its channel (the message waits, never dropped), and resume() with a corrected mapping finishes (seeds 1..8)`, async () => {
+      let halts = 0;
+      for (let seed = 1; seed <= 8; seed++) {
+        const sys = new System({ seed });
+        for (const n of NODES) sys.create(n, v1);
+        for (let i = 1; i < NODES.length; i++) sys.link(NODES[i - 1] as string, NODES[i] as string);
+        sys.link("a", "c");
+        const load = async (): Promise<void> => {
+          for (let i = 0; i < 4; i++) {
+            await Promise.all(NODES.map((n) => sys.request(n, "go")));
+            await sys.sleep(3);
+          }
+        };
+        await load();
+        const u = mappingFailingAt("c");
+        const pending = sys.update(u, { strategy, root: "a" }).then(() => "completed", (e: Error) => e);
+        const during = load();
+        const outcome = await pending;
+        await during;
+        if (outcome !== "completed") {
+          halts++;
+          expect(outcome).toBeInstanceOf(UpdateHaltedError);
+          expect((outcome as Error).message).toMatch(/the message mapping threw on \S+ from "\w" to "c"/);
+          expect(sys.check().violations.filter((v) => v.invariant !== "termination")).toEqual([]);
+          expect(sys.trace().filter((e) => e.kind === "drop" && e.reason === "incompatible")).toEqual([]);
+          await sys.resume({ ...u, message });
+        }
+        await load();
+        await sys.settle();
+        expect({ seed, violations: sys.check().violations }).toEqual({ seed, violations: [] });
+        expect(NODES.map((n) => sys.version(n))).toEqual(NODES.map(() => "tok@2"));
+        expect(sys.trace().filter((e) => e.kind === "fault" && e.during === "receive")).toEqual([]);
+      }
+      expect(halts).toBeGreaterThan(0);
+    });
+  }
+});
