@@ -1,3 +1,4 @@
+import { describeError } from "../core/errors.js";
 /**
  * A cluster started on this machine from a cluster file written on the fly:
  * every node on a free loopback port, as a process of its own. The TCP
@@ -53,6 +54,17 @@ export interface LocalCluster {
 
 export async function startLocalCluster(spec: LocalClusterSpec): Promise<LocalCluster> {
   const dir = spec.dir ?? mkdtempSync(join(tmpdir(), "liveswap-cluster-"));
+  // A port found free may be taken by another process before the node binds it: try again with fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePorts(spec, dir);
+    } catch (e) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(describeError(e))) throw e;
+    }
+  }
+}
+
+async function startOnFreePorts(spec: LocalClusterSpec, dir: string): Promise<LocalCluster> {
   const nodes = [];
   for (const n of spec.nodes) nodes.push({ id: n.id, address: `127.0.0.1:${await freePort()}`, package: n.package, behavior: n.behavior, ...(n.cert ? { cert: n.cert } : {}), ...(n.key ? { key: n.key } : {}) });
   const file = {
