@@ -21,6 +21,7 @@ function smallModel(name: string, description: string, links: readonly (readonly
       }
     },
     update: () => relayUpdate,
+    systemOptions: (strategy) => (strategy === "synchronizer" ? { synchronizer: true } : {}),
     // The relay code only appends to its log and counts: the order of the log cannot change what it does next.
     stateKey(state: unknown) {
       const s = state as Partial<RelayState & RelayStateV2>;
@@ -33,7 +34,7 @@ function smallModel(name: string, description: string, links: readonly (readonly
  * A line a - b - c of generation relays, each node sending one message to each neighbour at the start; the update
  * 1 -> 2 at any point, then what `then` says at any point after it (a life, not one step: issue 13).
  */
-function lifeModel(name: string, description: string, then: readonly ExploreAction[]): ExploreModel {
+function lifeModel(name: string, description: string, then: readonly ExploreAction[], triangle = false): ExploreModel {
   return {
     name,
     description,
@@ -42,12 +43,14 @@ function lifeModel(name: string, description: string, then: readonly ExploreActi
       for (const n of ["a", "b", "c"]) sys.create(n, relayAt("a", 1));
       sys.link("a", "b");
       sys.link("b", "c");
+      if (triangle) sys.link("a", "c");
     },
     start(sys: System) {
       for (const n of ["a", "b", "c"]) sys.request(n, { kind: "send", token: n, hops: 0 }).catch(() => undefined);
     },
     update: () => relayGenerationUpdate("a", 1, 2),
     then,
+    systemOptions: (strategy) => (strategy === "synchronizer" ? { synchronizer: true } : {}),
     // A node that ever met a message of another generation has mixed epochs: the model's own safety verdict.
     problems: (sys) => sys.nodes().flatMap((n) => (sys.state(n) as RelayGenState).mixups.map((m) => `${n}: ${m}`)),
   };
@@ -57,6 +60,12 @@ export const EXPLORE_MODELS: Readonly<Record<string, ExploreModel>> = {
   "line3-twice": lifeModel("line3-twice", "3 nodes in a line, 1 -> 2 at any point, then 2 -> 3 at any point after it", [
     { kind: "update", update: () => relayGenerationUpdate("a", 2, 3) },
   ]),
+  "triangle3-twice": lifeModel(
+    "triangle3-twice",
+    "3 nodes in a triangle, 1 -> 2 at any point, then 2 -> 3 at any point after it",
+    [{ kind: "update", update: () => relayGenerationUpdate("a", 2, 3) }],
+    true,
+  ),
   "line3-link": lifeModel("line3-link", "3 nodes in a line, 1 -> 2 at any point, then a link a - c and a request at a at any point after it", [
     { kind: "link", a: "a", b: "c" },
     { kind: "request", node: "a", body: { kind: "send", token: "late", hops: 1 } },

@@ -142,3 +142,12 @@ describe("exploring a life: a second update, a link right after an update (issue
     }
   }, 240_000);
 });
+
+describe("the synchronizer explored (its pulse machinery describes itself)", () => {
+  it("pair and line3-link under synchronizer: complete, no violation (the link is refused after the first pulse, as documented)", async () => {
+    for (const name of ["pair", "line3-link"]) {
+      const r = await explore(EXPLORE_MODELS[name] as ExploreModel, "synchronizer", { maxTimeMs: 120_000 });
+      expect({ name, complete: r.complete, violation: r.violation }).toEqual({ name, complete: true, violation: undefined });
+    }
+  }, 240_000);
+});

@@ -25,7 +25,7 @@
  * An event's identity across paths is its position in its FIFO lane (the k-th
  * delivery on channel a->b, the k-th request at node n): FIFO makes that stable.
  */
-import { InternalError } from "../core/errors.js";
+import { InternalError, SynchronizerConfigurationError } from "../core/errors.js";
 import { fingerprint } from "./fingerprint.js";
 import { checkTrace, type Violation } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
@@ -184,7 +184,12 @@ class Replay {
         this.sys.update(a.update(), { strategy: this.strategy, root: a.root ?? this.model.root }).catch(() => undefined);
         return;
       case "link":
-        this.sys.link(a.a, a.b);
+        try {
+          this.sys.link(a.a, a.b);
+        } catch (e) {
+          // Documented: a synchronized system is configured before its first pulse; its life goes on without the link.
+          if (!(e instanceof SynchronizerConfigurationError)) throw e;
+        }
         return;
       case "request":
         this.sys.request(a.node, a.body).catch(() => undefined);

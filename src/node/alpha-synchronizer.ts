@@ -54,6 +54,23 @@ export class AlphaSynchronizer implements NodeAgent {
 
   constructor(private readonly node: NodePort) {}
 
+  /** Everything that decides what this node's pulses do next (the explorer's state hashing). */
+  fingerprint(): unknown {
+    const input = (i: NodeInput): unknown => (i.kind === "receive" ? ["receive", i.env.id] : i.kind === "request" ? ["request", i.request] : ["timer", i.tag]);
+    const envs = (xs: readonly AppEnvelope[]): unknown => xs.map((e) => [e.id, e.epoch, e.body]);
+    return {
+      pulse: this.pulse,
+      got: [...this.got].sort(),
+      complete: this.complete,
+      early: this.early.map((e) => [e.from, e.env.pulse, envs(e.env.messages), e.env.swapAt ?? null]),
+      outbox: [...this.outbox].sort((x, y) => (x[0] < y[0] ? -1 : 1)).map(([to, xs]) => [to, envs(xs)]),
+      waiting: this.waiting.map(input),
+      swapAt: this.swapAt ?? null,
+      armed: this.update !== undefined,
+      paused: this.paused?.map((p) => [p.from, p.msg.kind === "pulse" ? p.msg.envelope.pulse : p.msg.kind]) ?? null,
+    };
+  }
+
   /** Arm for an update; `swapAt` is known now (root) or learned from a neighbour's envelope. */
   arm(update: PulseUpdate): void {
     this.update = update;

@@ -74,6 +74,10 @@ class SynchronizedUpdateAgent implements NodeAgent {
     this.pulses.resume();
   }
 
+  fingerprint(): unknown {
+    return this.pulses.fingerprint();
+  }
+
   onControl(msg: ControlMessage, from: NodeId): void {
     if (msg.kind !== "start") return this.pulses.onControl(msg, from);
     const earliest = this.pulses.pulse + this.eccentricity + 1;
