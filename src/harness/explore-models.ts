@@ -66,6 +66,16 @@ export const EXPLORE_MODELS: Readonly<Record<string, ExploreModel>> = {
     [{ kind: "update", update: () => relayGenerationUpdate("a", 2, 3) }],
     true,
   ),
+  "triangle3-link": lifeModel(
+    "triangle3-link",
+    "3 nodes in a triangle, 1 -> 2 at any point, then a - c unlinked and linked again (a new link) and a request at a, at any point after it",
+    [
+      { kind: "unlink", a: "a", b: "c" },
+      { kind: "link", a: "a", b: "c" },
+      { kind: "request", node: "a", body: { kind: "send", token: "late", hops: 1 } },
+    ],
+    true,
+  ),
   "line3-link": lifeModel("line3-link", "3 nodes in a line, 1 -> 2 at any point, then a link a - c and a request at a at any point after it", [
     { kind: "link", a: "a", b: "c" },
     { kind: "request", node: "a", body: { kind: "send", token: "late", hops: 1 } },

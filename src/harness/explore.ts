@@ -63,7 +63,7 @@ export interface ExploreModel {
 /** An outside action of a model after its update. */
 export type ExploreAction =
   | { readonly kind: "update"; readonly update: () => Update | readonly Update[]; readonly root?: NodeId }
-  | { readonly kind: "link"; readonly a: NodeId; readonly b: NodeId }
+  | { readonly kind: "link" | "unlink"; readonly a: NodeId; readonly b: NodeId }
   | { readonly kind: "request"; readonly node: NodeId; readonly body: unknown };
 
 export interface ExploreOptions {
@@ -184,8 +184,10 @@ class Replay {
         this.sys.update(a.update(), { strategy: this.strategy, root: a.root ?? this.model.root }).catch(() => undefined);
         return;
       case "link":
+      case "unlink":
         try {
-          this.sys.link(a.a, a.b);
+          if (a.kind === "link") this.sys.link(a.a, a.b);
+          else this.sys.unlink(a.a, a.b);
         } catch (e) {
           // Documented: a synchronized system is configured before its first pulse; its life goes on without the link.
           if (!(e instanceof SynchronizerConfigurationError)) throw e;
