@@ -189,6 +189,20 @@ export class ClusterClient {
     await this.command(b, { kind: "link", peer: a, address: na.address, incarnation });
   }
 
+  /**
+   * `ctl create` started `node` from the cluster file: if it runs a version a running node retired (an old image
+   * rejoining), it is destroyed again and the create refused, as the simulator refuses it.
+   */
+  async refuseRetired(node: NodeId): Promise<void> {
+    const { up } = await this.statusAll();
+    const me = up.find((s) => s.id === node);
+    if (me === undefined) return;
+    const others = up.filter((s) => s.id !== node);
+    if (!others.some((s) => (s.retired ?? []).includes(me.version) && s.version !== me.version)) return;
+    await this.destroy(node);
+    throw new RetiredVersionError(node, me.version, undefined, [...new Set(others.map((s) => s.version))].sort(), "create");
+  }
+
   async unlink(a: NodeId, b: NodeId): Promise<void> {
     await this.command(a, { kind: "unlink", peer: b });
     await this.command(b, { kind: "unlink", peer: a });

@@ -244,6 +244,9 @@ describe("packages and peers the cluster refuses", () => {
     await expect(client.link("r1", "r2")).rejects.toThrow(RetiredVersionError);
     await expect(client.link("r1", "r2")).rejects.toThrow(/link: node "r2" runs "db@1", which is retired \(an update replaced it\); the system runs "db@2" now/);
     expect((await client.status("r1")).neighbors.map((n) => n.id)).toEqual(["r0"]);
+    // What `ctl create` does after starting it: the old image is refused and stopped at once.
+    await expect(client.refuseRetired("r2")).rejects.toThrow(/create: node "r2" would run "db@1", which is retired/);
+    expect((await client.statusAll()).up.map((s) => s.id)).toEqual(["r0", "r1"]);
   }, 60_000);
 
 });

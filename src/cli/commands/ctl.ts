@@ -85,6 +85,8 @@ function registerCreateDestroy(ctl: Command, out: Out): void {
     .description("start a node of the file as a local process, with no links (Conic's create); link it with `ctl link`")
     .action(async (id: string, _o: unknown, cmd: Command) => {
       await clusterUp(loadClusterFile(clusterFileOf(cmd)), { only: [id], detached: true, unlinked: true });
+      // An old image (a version an update retired) is stopped again at once: it must not rejoin the system.
+      await withClient(cmd, (c) => c.refuseRetired(id));
       out(`created ${id} (unlinked)`);
     });
   ctl
