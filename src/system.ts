@@ -24,7 +24,16 @@ import {
   UpdateInProgressError,
   UpdateStalledError,
   asError,
+  InternalError,
+  NodeDownError,
+  NodeNotDownError,
+  PartitionError,
+  RequestExpiredError,
 } from "./core/errors.js";
+import { Rng } from "./core/rng.js";
+import { Channels } from "./runtime/channels.js";
+import { SimulatedDisk } from "./runtime/simulated-disk.js";
+import type { NodeAgent, NodePort } from "./node/agent.js";
 import { CONTROL, type MessageId, type NodeId, type RequestId } from "./core/ids.js";
 import { Topology } from "./core/topology.js";
 import type { Strategy, Update, UpdateOptions, UpdateReport } from "./core/update.js";
@@ -38,7 +47,8 @@ import { TimeOrderedScheduler } from "./network/sim/time-ordered-scheduler.js";
 import { AlphaSynchronizer } from "./node/alpha-synchronizer.js";
 import { Fault } from "./node/swap-node.js";
 import { checkUpdateObjects, launchUpdate, planUpdate } from "./runtime/control-plane.js";
-import { NodeHost, type HostEnvironment } from "./runtime/node-host.js";
+import { NodeHost, type HostEnvironment, type OutputGate } from "./runtime/node-host.js";
+import type { Ack } from "./runtime/host-record.js";
 import type { UpdateCoordinator } from "./update/coordinator.js";
 
 export interface SystemOptions {
@@ -64,6 +74,12 @@ export interface SystemOptions {
   requestTimeoutMs?: number;
   /** Ours, the older name of requestTimeoutMs (kept as an alias). */
   requestTimeout?: number;
+  /**
+   * Ours. The simulated disk's group-commit window, virtual ms (default 0): a node's step becomes durable, and what
+   * it produced (messages, answers, acknowledgements, reports) leaves it, this long after the first step of its
+   * batch; a crash before loses the batch. 0: every step commits as it ends. A number or a range drawn from the seed.
+   */
+  groupCommitMs?: number | { readonly min: number; readonly max: number };
 }
 
 /** settle()'s bound of virtual time when none is given: 1 hour, far beyond any settling run, near for a runaway. */
@@ -73,6 +89,9 @@ const SETTLE_SAME_INSTANT_EVENTS = 1_000_000;
 
 interface OpenRequest {
   readonly node: NodeId;
+  readonly body: unknown;
+  /** When the caller made it: a retry (after a crash) keeps it, so the node's retention window applies. */
+  readonly issued: number;
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: Error) => void;
 }
@@ -206,6 +225,18 @@ export class System {
   private settledSomething = false;
   private closed = false;
   private eventsRun = 0;
+  /** Every node's simulated disk: it survives crash(). */
+  private readonly disks = new Map<NodeId, SimulatedDisk>();
+  /** Crashed nodes (not in `runtimes`), with what their last commit left of them. */
+  private readonly down = new Map<NodeId, { readonly version: string; readonly epoch: number }>();
+  /** Partitioned links, "a|b" with a < b. */
+  private readonly partitions = new Set<string>();
+  /** The coordinator's ends of its channels to the nodes (numbered like a node's, resent after a node restarts). */
+  private readonly plane = new Channels();
+  private readonly groupCommit: { readonly min: number; readonly max: number };
+  private readonly commitRng: Rng;
+  /** Nodes with a group commit scheduled. */
+  private readonly commitDue = new Set<NodeHost>();
 
   constructor(options: SystemOptions = {}) {
     const seed = options.seed ?? 1;
@@ -220,6 +251,8 @@ export class System {
     this.network = new SimulatedNetwork(seed, options.delay ?? { min: 1, max: 10 }, scheduler);
     this.tracing = options.trace ?? true;
     this.synchronizer = options.synchronizer ?? false;
+    this.groupCommit = groupCommitOf(options);
+    this.commitRng = new Rng(seed ^ 0x5eed);
     this.host = this.makeHost();
   }
 
@@ -233,21 +266,16 @@ export class System {
     this.checkCreatable(id, behavior);
     const epoch = this.epochOf(behavior.version);
     this.topology.addNode(id);
-    const rt = new NodeHost(
-      id,
-      behavior,
-      epoch,
-      ++this.incarnations,
-      this.host,
-      this.synchronizer ? (port) => new AlphaSynchronizer(port) : undefined,
-      this.messageCounters.get(id) ?? 0,
-    );
+    const rt = new NodeHost(id, behavior, epoch, ++this.incarnations, this.host, this.baseAgent(), this.messageCounters.get(id) ?? 0, this.gate());
     this.runtimes.set(id, rt);
+    this.disks.set(id, new SimulatedDisk());
+    this.plane.forgetPeer(id);
     if (this.tracing) this.record({ kind: "create", t: this.now(), node: id, version: behavior.version, epoch });
     const out = rt.initialize();
     if (out instanceof Fault) {
       this.topology.removeNode(id);
       this.runtimes.delete(id);
+      this.disks.delete(id);
       if (this.tracing) {
         this.record({ kind: "fault", t: this.now(), node: id, during: "init", error: out.error });
         this.record({ kind: "destroy", t: this.now(), node: id });
@@ -255,6 +283,27 @@ export class System {
       throw new InvalidOptionError("create", `init of node "${id}" (${behavior.version}) threw: ${out.error}; the node was not created`);
     }
     this.behaviors.set(behavior.version, behavior);
+    this.syncDisk(id);
+  }
+
+  /**
+   * A configuration command changes what a node's handlers see (its neighbours): the node commits and snapshots now,
+   * so that a replay after a crash never re-runs a step under a topology it did not run under.
+   */
+  private syncDisk(id: NodeId): void {
+    const rt = this.runtimes.get(id);
+    if (rt === undefined) return;
+    this.commitDue.delete(rt);
+    const acks = rt.commit(this.disks.get(id) as SimulatedDisk, true);
+    this.routeAcks(rt, acks);
+  }
+
+  private baseAgent(): ((port: NodePort) => NodeAgent) | undefined {
+    return this.synchronizer ? (port) => new AlphaSynchronizer(port) : undefined;
+  }
+
+  private gate(): OutputGate {
+    return this.groupCommit.max > 0 ? "batch" : "open";
   }
 
   /** A behavior, one object per version in this system, and not a version an update retired. */
@@ -297,8 +346,12 @@ export class System {
     if (!this.topology.hasNode(a)) throw new UnknownNodeError(a, "link");
     if (!this.topology.hasNode(b)) throw new UnknownNodeError(b, "link");
     if (this.topology.linked(a, b)) throw new DuplicateLinkError(a, b);
+    this.assertUp(a, "link");
+    this.assertUp(b, "link");
     this.topology.addLink(a, b);
     if (this.tracing) this.record({ kind: "link", t: this.now(), a, b });
+    this.syncDisk(a);
+    this.syncDisk(b);
   }
 
   /** In-flight messages on the removed channels are dropped (traced as "unlinked"). */
@@ -309,7 +362,10 @@ export class System {
     if (!this.topology.hasNode(b)) throw new UnknownNodeError(b, "unlink");
     if (!this.topology.linked(a, b)) throw new UnknownLinkError(a, b);
     this.topology.removeLink(a, b);
+    this.partitions.delete(pairKey(a, b));
     if (this.tracing) this.record({ kind: "unlink", t: this.now(), a, b });
+    this.syncDisk(a);
+    this.syncDisk(b);
   }
 
   /** Removes the node and its links; its timers die with it, messages in flight to it are dropped, its open requests reject. */
@@ -318,9 +374,13 @@ export class System {
     this.assertConfigurable("destroy");
     if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "destroy");
     for (const n of [...this.topology.neighbors(id)]) this.unlink(id, n);
-    this.messageCounters.set(id, (this.runtimes.get(id) as NodeHost).messagesSent);
+    const rt = this.runtimes.get(id);
+    if (rt !== undefined) this.messageCounters.set(id, rt.messagesSent);
     this.topology.removeNode(id);
     this.runtimes.delete(id);
+    this.down.delete(id);
+    this.disks.delete(id);
+    this.plane.forgetPeer(id);
     if (this.tracing) this.record({ kind: "destroy", t: this.now(), node: id });
     for (const [rid, r] of [...this.openRequests]) {
       if (r.node === id) this.failRequest(rid, new RequestFailedError(id, rid, "the node was destroyed"));
@@ -332,13 +392,14 @@ export class System {
   request<R = unknown>(id: NodeId, req: unknown): Promise<R> {
     if (this.closed) return Promise.reject(new SystemClosedError("request"));
     const rt = this.runtimes.get(id);
-    if (rt === undefined) return Promise.reject(new UnknownNodeError(id, "request"));
-    if (rt.node.behavior.request === undefined) return Promise.reject(new NoRequestHandlerError(id, rt.version));
+    if (rt === undefined && !this.down.has(id)) return Promise.reject(new UnknownNodeError(id, "request"));
+    if (rt !== undefined && rt.node.behavior.request === undefined) return Promise.reject(new NoRequestHandlerError(id, rt.version));
     const rid = `r${++this.requests}`;
     const promise = new Promise<R>((resolve, reject) => {
-      this.openRequests.set(rid, { node: id, resolve: resolve as (v: unknown) => void, reject });
+      this.openRequests.set(rid, { node: id, body: req, issued: this.now(), resolve: resolve as (v: unknown) => void, reject });
     });
-    this.network.injectRequest(id, rid, req);
+    // A crashed node gets it when it restarts (the open requests are sent to it again then).
+    if (rt !== undefined) this.network.injectRequest(id, rid, req);
     const timeout = this.requestTimeout;
     if (timeout !== undefined) {
       this.network.deadline(timeout, `timeout of ${rid}`, () => {
@@ -356,7 +417,7 @@ export class System {
     this.assertNoUpdate("update");
     const list = checkUpdateObjects(Array.isArray(u) ? u : [u]);
     this.checkSameBehaviors(list);
-    const target = { topology: this.topology, synchronizer: this.synchronizer, versionOf: (n: NodeId) => (this.runtimes.get(n) as NodeHost).version };
+    const target = { topology: this.topology, synchronizer: this.synchronizer, versionOf: (n: NodeId) => this.runtimes.get(n)?.version ?? (this.down.get(n) as { version: string }).version };
     const descriptors = list.map((one) => ({ from: one.from.version, to: one.to.version }));
     const plan = planUpdate(target, descriptors, opts, this.updates + 1, this.now());
     this.updates += 1;
@@ -369,7 +430,7 @@ export class System {
       now: () => this.now(),
       tracing: this.tracing,
       record: (ev) => this.events.push(ev),
-      transmit: (env) => this.network.transmit(env),
+      transmit: (env) => this.network.transmit(this.plane.stamp(env)),
       finished: (outcome) => this.finishUpdate(active, outcome),
     });
     this.kick();
@@ -458,8 +519,10 @@ export class System {
 
   // ---- inspection ----
 
+  /** A crashed node's is the version of its last commit (what it will come back at). */
   version(id: NodeId): string {
-    return this.runtime(id, "version").version;
+    const down = this.down.get(id);
+    return down !== undefined ? down.version : this.runtime(id, "version").version;
   }
 
   /**
@@ -479,7 +542,7 @@ export class System {
   }
 
   neighbors(id: NodeId): readonly NodeId[] {
-    this.runtime(id, "neighbors");
+    if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "neighbors");
     return this.topology.neighbors(id); // frozen, and replaced (not changed) when a link changes
   }
 
@@ -542,7 +605,7 @@ export class System {
    */
   inspect(): SystemInspection {
     return {
-      hosts: this.topology.nodes().map((id) => this.runtimes.get(id) as NodeHost),
+      hosts: this.topology.nodes().flatMap((id) => this.runtimes.get(id) ?? []),
       openRequests: [...this.openRequests.keys()].sort(),
       coordinator: this.active?.coordinator,
       epoch: this.epoch,
@@ -608,7 +671,7 @@ export class System {
         return;
       }
       const next = net.nextTime();
-      if (next === undefined && this.settlers.length > 0 && this.openRequests.size === 0) {
+      if (next === undefined && this.settlers.length > 0 && this.noLiveOpenRequests()) {
         // Settled now: settle() wins over a sleep that would only let idle time pass.
         this.afterStep();
         return;
@@ -635,9 +698,17 @@ export class System {
   }
 
   private afterStep(): void {
-    if (this.settlers.length > 0 && this.network.pendingCount === 0 && this.openRequests.size === 0) {
+    if (this.settlers.length > 0 && this.network.pendingCount === 0 && this.noLiveOpenRequests()) {
       for (const w of this.takeSettlers()) this.settle1(w.resolve);
     }
+  }
+
+  /** No open request but those waiting for a crashed node (they wait for its restart, they do not keep a settle busy). */
+  private noLiveOpenRequests(): boolean {
+    if (this.openRequests.size === 0) return true;
+    if (this.down.size === 0) return false;
+    for (const r of this.openRequests.values()) if (!this.down.has(r.node)) return false;
+    return true;
   }
 
   /** Every waiting settle(), which no longer wait; nobody settles, so nothing of the run is counted for them. */
@@ -684,17 +755,20 @@ export class System {
    * handler will run), so it rejects: awaiting it would otherwise leave the process with nothing to wait on.
    */
   private onQuiescent(): void {
+    const stuck = [...this.openRequests.entries()].filter(([, r]) => !this.down.has(r.node));
     if (this.settlers.length > 0) {
-      if (this.openRequests.size === 0) {
+      if (stuck.length === 0) {
         for (const w of this.takeSettlers()) this.settle1(w.resolve);
       } else {
-        const err = new SettleStalledError([...this.openRequests.entries()].map(([rid, r]) => `${rid} at "${r.node}"`));
+        const err = new SettleStalledError(stuck.map(([rid, r]) => `${rid} at "${r.node}"`));
         for (const w of this.takeSettlers()) this.settle1(() => w.reject(err));
       }
     }
-    for (const [rid, r] of [...this.openRequests]) this.failRequest(rid, new RequestStalledError(r.node, rid));
+    // Requests to a crashed node wait for its restart.
+    for (const [rid, r] of stuck) this.failRequest(rid, new RequestStalledError(r.node, rid));
     const a = this.active;
-    if (a !== undefined && a.waiter !== undefined) {
+    // An update that reaches a crashed node waits for its restart (termination holds once every crashed node is back).
+    if (a !== undefined && a.waiter !== undefined && this.down.size === 0) {
       // A halted update waits for resume() by design; one that someone waits on and nothing moves has stalled.
       this.active = undefined;
       const waiter = a.waiter;
@@ -718,13 +792,17 @@ export class System {
       case "deliver":
         return this.deliver(ev.env);
       case "timer": {
-        this.runtimes.get(ev.node)?.timer(ev.tag, ev.seq, ev.incarnation);
-        return;
+        const rt = this.runtimes.get(ev.node);
+        if (rt === undefined) return;
+        rt.timer(ev.tag, ev.timer, ev.incarnation);
+        return this.afterInput(rt);
       }
       case "request": {
         const rt = this.runtimes.get(ev.node);
-        if (rt !== undefined && this.openRequests.has(ev.request)) rt.request(ev.request, ev.body);
-        return;
+        const open = this.openRequests.get(ev.request);
+        if (rt === undefined || open === undefined) return;
+        rt.request(ev.request, ev.body, open.issued);
+        return this.afterInput(rt);
       }
       case "deadline":
         ev.run();
@@ -732,15 +810,149 @@ export class System {
     }
   }
 
-  /** The coordinator's mail, or a node's; a message to a node that no longer exists is dropped (its host would check the link). */
+  /**
+   * The coordinator's mail, or a node's. A message to a node that no longer exists is dropped (its host would check
+   * the link); one to a crashed node, or over a partitioned link, is lost on the wire and sent again from its
+   * sender's outbox when the node restarts or the link heals.
+   */
   private deliver(env: Envelope): void {
-    if (env.to === CONTROL) {
-      if (env.kind === "control") this.active?.coordinator?.receive(env);
-      return;
-    }
+    if (env.to === CONTROL) return this.deliverToCoordinator(env);
     const rt = this.runtimes.get(env.to);
-    if (rt !== undefined) return rt.deliver(env);
+    if (rt !== undefined) {
+      if (env.link > 0 && this.partitions.size > 0 && this.partitions.has(pairKey(env.from, env.to))) return;
+      rt.deliver(env);
+      return this.afterInput(rt);
+    }
+    if (this.down.has(env.to)) return;
     if (env.kind === "app" && this.tracing) this.record({ kind: "drop", t: this.now(), node: env.to, from: env.from, msg: env.id, reason: "destroyed" });
+  }
+
+  /** The coordinator lives in this process and never crashes here: it applies and acknowledges at once. */
+  private deliverToCoordinator(env: Envelope): void {
+    if (env.kind !== "control" || this.plane.accept(env) !== "apply") return;
+    if (env.seq !== undefined) this.runtimes.get(env.from)?.channels.ack(CONTROL, 0, env.seq);
+    this.active?.coordinator?.receive(env);
+  }
+
+  // ---- durability: group commit, crash, restart, partition ----
+
+  /** A node ran a step: with no commit window it commits now; otherwise its group commit is scheduled (once per batch). */
+  private afterInput(rt: NodeHost): void {
+    if (!rt.dirty) return;
+    const { min, max } = this.groupCommit;
+    if (max === 0) return this.commitNode(rt);
+    if (this.commitDue.has(rt)) return;
+    this.commitDue.add(rt);
+    const delay = min === max ? min : this.commitRng.int(min, max);
+    this.network.deadline(delay, `commit of ${rt.id}`, () => {
+      this.commitDue.delete(rt);
+      if (this.runtimes.get(rt.id) === rt) this.commitNode(rt);
+    });
+  }
+
+  /** Make a node's batch durable, let its outputs leave, and tell each sender how far this node has applied. */
+  private commitNode(rt: NodeHost): void {
+    this.routeAcks(rt, rt.commit(this.disks.get(rt.id) as SimulatedDisk));
+  }
+
+  private routeAcks(rt: NodeHost, acks: readonly Ack[]): void {
+    for (const a of acks) {
+      if (a.from === CONTROL) this.plane.ack(rt.id, 0, a.seq);
+      else this.runtimes.get(a.from)?.channels.ack(rt.id, a.link, a.seq);
+    }
+  }
+
+  /**
+   * The node stops at once: what it had not committed is gone (its trace, messages and answers never left), its
+   * timers die, and what is in flight to it is lost on the wire (its senders keep it in their outboxes). Messages and
+   * requests to it wait for its restart; an update waits for it.
+   */
+  crash(id: NodeId): void {
+    this.assertOpen("crash");
+    const rt = this.runtimes.get(id);
+    if (rt === undefined) throw this.down.has(id) ? new NodeDownError(id, "crash") : new UnknownNodeError(id, "crash");
+    if (this.synchronizer) {
+      throw new InvalidOptionError("crash", "a synchronized system (synchronizer: true) cannot crash a node yet: its pulse machinery has no durable snapshot");
+    }
+    this.runtimes.delete(id);
+    this.commitDue.delete(rt);
+    this.down.set(id, { version: rt.durableVersion, epoch: rt.durableEpoch });
+    this.messageCounters.set(id, rt.messagesSent);
+    if (this.tracing) this.record({ kind: "crash", t: this.now(), node: id, lost: rt.uncommitted });
+    this.kick();
+  }
+
+  /**
+   * The node comes back from its durable store: its snapshot, then its log replayed (outputs held back: they left
+   * when committed), its timers re-armed for their remaining time; then every channel of it resumes where the other
+   * end applied, and the requests still open at it are sent again (one it had accepted runs once).
+   */
+  restart(id: NodeId): Promise<void> {
+    try {
+      this.assertOpen("restart");
+      if (!this.down.has(id)) throw this.runtimes.has(id) ? new NodeNotDownError(id, "restart") : new UnknownNodeError(id, "restart");
+      const record = (this.disks.get(id) as SimulatedDisk).load();
+      if (record === undefined) throw new InternalError(`restart: node "${id}" has an empty store`);
+      const rt = NodeHost.recover(id, record, ++this.incarnations, this.host, (v) => this.behaviorOf(v), this.baseAgent(), this.gate());
+      this.down.delete(id);
+      this.runtimes.set(id, rt);
+      if (this.tracing) this.record({ kind: "restart", t: this.now(), node: id, version: rt.version, epoch: rt.epoch, replayed: record.log.length });
+      for (const n of this.topology.neighbors(id)) this.reconnect(id, n);
+      this.reconnectPlane(rt);
+      for (const [rid, r] of this.openRequests) if (r.node === id) this.network.injectRequest(id, rid, r.body);
+      this.kick();
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(asError(e));
+    }
+  }
+
+  /** Both channels of the link stop delivering (what is in flight is lost on the wire and kept in the outboxes). */
+  partition(a: NodeId, b: NodeId): void {
+    this.assertOpen("partition");
+    for (const n of [a, b]) if (!this.topology.hasNode(n)) throw new UnknownNodeError(n, "partition");
+    if (!this.topology.linked(a, b)) throw new UnknownLinkError(a, b);
+    if (this.partitions.has(pairKey(a, b))) throw new PartitionError(a, b, true);
+    this.partitions.add(pairKey(a, b));
+    if (this.tracing) this.record({ kind: "partition", t: this.now(), a, b });
+  }
+
+  /** The link delivers again: each side sends what the other has not applied, in order. */
+  heal(a: NodeId, b: NodeId): void {
+    this.assertOpen("heal");
+    if (!this.partitions.delete(pairKey(a, b))) throw new PartitionError(a, b, false);
+    if (this.tracing) this.record({ kind: "heal", t: this.now(), a, b });
+    this.reconnect(a, b);
+    this.kick();
+  }
+
+  /** A link's two channels resume: each live, connected end resends what the other has not applied. */
+  private reconnect(a: NodeId, b: NodeId): void {
+    const ra = this.runtimes.get(a);
+    const rb = this.runtimes.get(b);
+    const link = this.topology.linksOf(a).get(b);
+    if (ra === undefined || rb === undefined || link === undefined || this.partitions.has(pairKey(a, b))) return;
+    for (const env of ra.resendTo(b, link, rb.channels.applied(a, link))) this.network.transmit(env);
+    for (const env of rb.resendTo(a, link, ra.channels.applied(b, link))) this.network.transmit(env);
+  }
+
+  /** The coordinator's channel to a restarted node, both ways. */
+  private reconnectPlane(rt: NodeHost): void {
+    const toNode = this.plane.unacked(rt.id, 0, rt.channels.applied(CONTROL, 0));
+    for (const env of toNode) this.network.transmit(env);
+    for (const env of rt.resendTo(CONTROL, 0, this.plane.applied(rt.id, 0))) this.network.transmit(env);
+  }
+
+  /** The behavior object of a version this system has run (a restarted node's code). */
+  private behaviorOf(version: string): Behavior {
+    const b = this.behaviors.get(version);
+    if (b === undefined) throw new InternalError(`no behavior of version "${version}" is known to this system`);
+    return b;
+  }
+
+  /** Is the node crashed (and not restarted yet)? */
+  isDown(id: NodeId): boolean {
+    return this.down.has(id);
   }
 
   // ---- plumbing ----
@@ -752,7 +964,7 @@ export class System {
     return {
       tracing: this.tracing,
       transmit: (env) => net.transmit(env),
-      startTimer: (node, incarnation, delayMs, tag) => net.startTimer(node, incarnation, delayMs, tag),
+      startTimer: (node, incarnation, delayMs, tag, timer) => net.startTimer(node, incarnation, delayMs, tag, timer),
       // In one process the update's code travels as itself; prepare checks it like a loaded package.
       loadCode: (code) => {
         if (code.kind !== "inline") throw new InvalidUpdateError("a simulated system takes update objects, not packages");
@@ -770,6 +982,7 @@ export class System {
         sys.settle1(() => r.resolve(result));
       },
       fail: (node, rid, reason) => sys.failRequest(rid, new RequestFailedError(node, rid, reason)),
+      expired: (node, rid) => sys.failRequest(rid, new RequestExpiredError(node, rid)),
     };
   }
 
@@ -816,7 +1029,7 @@ export class System {
 
   private runtime(id: NodeId, where: string): NodeHost {
     const rt = this.runtimes.get(id);
-    if (rt === undefined) throw new UnknownNodeError(id, where);
+    if (rt === undefined) throw this.down.has(id) ? new NodeDownError(id, where) : new UnknownNodeError(id, where);
     return rt;
   }
 
@@ -824,6 +1037,11 @@ export class System {
     const s = this.network.scheduler;
     if (!isSteerable(s)) throw new SchedulerError(`${where}() needs new System({ scheduler: "scripted" })`);
     return s;
+  }
+
+  /** Links of a crashed node are left as they are until it is back (its replay must see the topology it ran under). */
+  private assertUp(id: NodeId, operation: string): void {
+    if (this.down.has(id)) throw new NodeDownError(id, operation);
   }
 
   private assertOpen(operation: string): void {
@@ -902,3 +1120,19 @@ function describePending(ev: SimEvent): PendingEvent {
 }
 
 export type { Strategy };
+
+/** A link's key in the set of partitions, the same for (a, b) and (b, a). */
+function pairKey(a: NodeId, b: NodeId): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
+/** groupCommitMs as a range of whole virtual ms (0: commit every step as it ends). */
+function groupCommitOf(options: SystemOptions): { readonly min: number; readonly max: number } {
+  const g = options.groupCommitMs ?? 0;
+  const range = typeof g === "number" ? { min: g, max: g } : g;
+  if (range === null || typeof range !== "object" || !Number.isInteger(range.min) || !Number.isInteger(range.max) || range.min < 0 || range.max < range.min) {
+    throw new InvalidOptionError("groupCommitMs", `expected whole virtual ms >= 0, or { min, max } with 0 <= min <= max, got ${JSON.stringify(g)}`);
+  }
+  return range;
+}
+

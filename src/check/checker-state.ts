@@ -54,6 +54,8 @@ export interface CheckerState {
   readonly updates: Map<number, UpdateRecord>;
   /** Time of the last event read: where end-of-run violations are placed. */
   lastT: number;
+  /** Nodes crashed and not restarted yet: what waits for them is pending, not lost. */
+  readonly down: Set<NodeId>;
 }
 
 export function newCheckerState(): CheckerState {
@@ -66,6 +68,7 @@ export function newCheckerState(): CheckerState {
     messages: new Map(),
     updates: new Map(),
     lastT: 0,
+    down: new Set(),
   };
 }
 

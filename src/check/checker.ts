@@ -31,6 +31,7 @@ export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions =
     const halted = haltedNodes(s);
     const waiting = judgeUnfinishedMessages(s, halted);
     judgeUnfinishedUpdates(s, waiting);
+    judgeDownNodes(s, waiting.get(DOWN) ?? 0);
   }
   const violations = s.violations;
   violations.sort((a, b) => a.at - b.at);
@@ -66,12 +67,28 @@ function judgeUnfinishedMessages(s: CheckerState, halted: ReadonlyMap<NodeId, Up
     } else if (m.sendUndone && m.status !== "dropped") {
       violate(s, "awareness", `${what}: its send was undone but its execution was not (${m.status})`, s.lastT);
     } else if (m.status === "pending") {
+      if (s.down.has(m.to) || s.down.has(m.from)) {
+        // Kept by its sender's durable outbox for a crashed receiver, or sent and committed by a node that crashed
+        // since: it waits for the restart (termination), it is not lost.
+        waiting.set(DOWN, (waiting.get(DOWN) ?? 0) + 1);
+        continue;
+      }
       const u = haltedOn(s, m, halted);
       if (u !== undefined) waiting.set(u.id, (waiting.get(u.id) ?? 0) + 1);
       else violate(s, "awareness", `${what} (epoch ${m.epoch}, sent at ${m.sentAt}) was never executed nor replaced`, s.lastT);
     }
   }
   return waiting;
+}
+
+/** The key under which messages waiting for a crashed node are counted. */
+const DOWN = -1;
+
+/** Termination holds once every crashed node is back: one still down at the end of a finished run breaks it. */
+function judgeDownNodes(s: CheckerState, waitingMessages: number): void {
+  if (s.down.size === 0) return;
+  const wait = waitingMessages > 0 ? `; ${waitingMessages} message(s) wait for them` : "";
+  violate(s, "termination", `node(s) ${quoteList([...s.down].sort())} crashed and never restarted${wait}`, s.lastT);
 }
 
 /** The last update that halted and never completed, if any. */

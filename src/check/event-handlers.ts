@@ -1,3 +1,4 @@
+import type { NodeId } from "../core/ids.js";
 import { isConfigurationDrop, type TraceEvent, type TraceKind } from "../core/trace/trace-event.js";
 import {
   type CheckerState,
@@ -86,6 +87,7 @@ function onTransform(s: CheckerState, ev: EventOf<"transform">): void {
 }
 
 function onDeliver(s: CheckerState, ev: EventOf<"deliver">): void {
+  atLiveNode(s, ev);
   const m = consumeMessage(s, ev.msg, ev.t, `executed by "${ev.node}"`);
   if (m === undefined) return;
   m.status = "executed";
@@ -174,6 +176,33 @@ function onRollback(s: CheckerState, ev: EventOf<"rollback">): void {
 
 function onDestroy(s: CheckerState, ev: EventOf<"destroy">): void {
   s.nodeEpoch.delete(ev.node);
+  s.down.delete(ev.node);
+}
+
+/** A crash erases nothing from the trace (it holds committed steps only); the node's work waits for its restart. */
+function onCrash(s: CheckerState, ev: EventOf<"crash">): void {
+  if (s.down.has(ev.node)) violate(s, "correctness", `node "${ev.node}" crashed while it was crashed already`, ev.t);
+  s.down.add(ev.node);
+}
+
+/** A node comes back at the version and epoch of its last commit, which are the ones the trace shows it at. */
+function onRestart(s: CheckerState, ev: EventOf<"restart">): void {
+  if (!s.down.delete(ev.node)) violate(s, "correctness", `node "${ev.node}" restarted without having crashed`, ev.t);
+  const epoch = s.nodeEpoch.get(ev.node);
+  const version = s.nodeVersion.get(ev.node);
+  if (epoch !== ev.epoch || version !== ev.version) {
+    violate(
+      s,
+      "correctness",
+      `node "${ev.node}" came back from its store at ${ev.version} (epoch ${ev.epoch}), but the last it committed was ${version ?? "nothing"} (epoch ${epoch ?? "?"}): its durable record lost a committed step`,
+      ev.t,
+    );
+  }
+}
+
+/** Nothing runs at a crashed node: an event there means a step of a dead process became visible. */
+function atLiveNode(s: CheckerState, ev: { readonly node: NodeId; readonly kind: string; readonly t: number }): void {
+  if (s.down.has(ev.node)) violate(s, "correctness", `node "${ev.node}" had a ${ev.kind} event while it was crashed`, ev.t);
 }
 
 /** One handler per kind: the mapped type makes a new TraceEvent kind a compile error until it is handled here. */
@@ -202,4 +231,8 @@ export const EVENT_HANDLERS: { readonly [K in TraceKind]: Handler<K> } = {
   pulse: ignore,
   checkpoint: ignore,
   replay: ignore,
+  crash: onCrash,
+  restart: onRestart,
+  partition: ignore,
+  heal: ignore,
 };

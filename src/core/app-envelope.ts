@@ -13,4 +13,9 @@ export interface AppEnvelope {
   readonly link: number;
   /** What a strategy attaches while armed (vector time, causal-order metadata); absent in the steady state. */
   readonly meta?: unknown;
+  /**
+   * Its number on its channel (runtime/channels.ts), given when it leaves its node: the receiver applies each number
+   * once and in order, so a frame resent after a crash or a partition is never executed twice.
+   */
+  readonly seq?: number;
 }

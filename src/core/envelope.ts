@@ -15,6 +15,8 @@ export interface ControlEnvelope {
   readonly link: number;
   /** True on the coordinator's plane (prepare, start, done), false on the application's channels. */
   readonly plane: boolean;
+  /** Its number on its channel, as an application message's (see AppEnvelope.seq). */
+  readonly seq?: number;
 }
 
 export type Envelope = AppEnvelope | ControlEnvelope;

@@ -326,3 +326,53 @@ export class SettleTimeoutError extends LiveswapError {
     );
   }
 }
+
+/** A node's durable record is of a format this liveswap does not read (or holds nothing it can recover from). */
+export class RecordFormatError extends LiveswapError {
+  readonly code = "RECORD_FORMAT";
+  constructor(readonly owner: string, readonly found: string, readonly reads: readonly number[], detail?: string) {
+    super(
+      `${owner}: its durable record is of format ${found}, and this liveswap reads format ${reads.join(", ")}` +
+        `${detail !== undefined ? ` (${detail})` : ""}; recover it with the liveswap that wrote it, or upgrade this one`,
+    );
+  }
+}
+
+/** An operation needs a node that is crashed (System.crash) and not restarted yet. */
+export class NodeDownError extends LiveswapError {
+  readonly code = "NODE_DOWN";
+  constructor(readonly node: NodeId, operation: string) {
+    super(`${operation}: node "${node}" is crashed; restart("${node}") first (messages and requests to it wait for it)`);
+  }
+}
+
+/** A node that is not crashed was asked to restart, or one already crashed to crash. */
+export class NodeNotDownError extends LiveswapError {
+  readonly code = "NODE_NOT_DOWN";
+  constructor(readonly node: NodeId, operation: string) {
+    super(`${operation}: node "${node}" is running; crash("${node}") stops it, restart("${node}") brings a crashed node back`);
+  }
+}
+
+/** A retried request whose id the node no longer remembers and which is older than its retention window. */
+export class RequestExpiredError extends LiveswapError {
+  readonly code = "REQUEST_EXPIRED";
+  constructor(readonly node: NodeId, readonly request: string) {
+    super(
+      `request ${request} to node "${node}" is older than the node's retention window of answered requests: it may or ` +
+        "may not have run, and it will not run again; retry sooner, or send it as a new request (a new id) if running it twice is safe",
+    );
+  }
+}
+
+/** A link is partitioned already, or healed while it was not partitioned. */
+export class PartitionError extends LiveswapError {
+  readonly code = "PARTITION";
+  constructor(a: NodeId, b: NodeId, partitioned: boolean) {
+    super(
+      partitioned
+        ? `partition: the link "${a}"-"${b}" is partitioned already; heal("${a}", "${b}") first`
+        : `heal: the link "${a}"-"${b}" is not partitioned; partition("${a}", "${b}") cuts it`,
+    );
+  }
+}

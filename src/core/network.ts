@@ -10,6 +10,9 @@ export interface Network {
   now(): number;
   /** Put an envelope on the channel env.from -> env.to; channels are FIFO. */
   transmit(env: Envelope): void;
-  /** Fire `tag` at `node` after delayMs; `incarnation` tells a recreated node's timers from its predecessor's. Returns the timer's id. */
-  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): number;
+  /**
+   * Fire `tag` at `node` after delayMs; `incarnation` tells a recreated (or restarted) node's timers from its
+   * predecessor's. `timer` is the id the node chose (its own counter, so that a replay after a crash gives the same ids).
+   */
+  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string, timer: number): void;
 }

@@ -140,6 +140,8 @@ export class NodeDaemon {
     // Message ids must stay unique across a node's lives (destroyed and created again, restarted): each life
     // numbers its messages from the wall clock in microseconds at its start, as its Lamport times do.
     this.host = new NodeHost(me, behavior, 0, 1, this.environment(), undefined, this.clock.value);
+    // No durable store yet over TCP: the transport numbers and resends frames itself (in memory).
+    this.host.durability = false;
     this.record({ kind: "create", t: this.net.now(), node: me, version: behavior.version, epoch: 0 });
     for (const peer of this.topology.neighbors(me)) {
       if (me < peer) this.record({ kind: "link", t: this.net.now(), a: me, b: peer });
@@ -180,7 +182,7 @@ export class NodeDaemon {
       tracing: true,
       now: () => net.now(),
       transmit: (env) => net.transmit(env),
-      startTimer: (node, incarnation, delayMs, tag) => net.startTimer(node, incarnation, delayMs, tag),
+      startTimer: (node, incarnation, delayMs, tag, timer) => net.startTimer(node, incarnation, delayMs, tag, timer),
       neighbors: (n) => topology.neighbors(n),
       linksOf: (n) => topology.linksOf(n),
       hasOpenRequest: (_n, rid) => this.open.has(rid),

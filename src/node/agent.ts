@@ -28,6 +28,13 @@ export interface NodeAgent {
    * swap at the point of the protocol where it stopped. An agent without it cannot be resumed.
    */
   onResume?(): void;
+  /**
+   * A base agent's own state as plain data, for its node's snapshot (DESIGN.md, "Faults and durability"); with
+   * `restore`, the agent a recovered node starts from. A base agent without it keeps its node's whole input log
+   * (recovery replays it from the node's creation: slower, as correct).
+   */
+  snapshot?(): unknown;
+  restore?(snapshot: unknown): void;
   /** What the node tells the coordinator with its prepare acknowledgement (rollback: its vector time when armed). */
   prepareAck?(): VectorCut;
   /**

@@ -27,6 +27,11 @@ export class PassThroughAgent implements NodeAgent {
     return null;
   }
 
+  /** Nothing of its own to keep. */
+  snapshot(): unknown {
+    return null;
+  }
+
   onControl(_msg: ControlMessage, _from: NodeId): void {
     // A late control message of an update this node has finished (e.g. a duplicate marker): nothing to do.
   }

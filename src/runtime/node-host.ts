@@ -10,6 +10,20 @@ import { PassThroughAgent } from "../node/pass-through-agent.js";
 import { Fault, SwapNode, type Effects, type NodeInput, type NodeSurroundings, type RunOutcome } from "../node/swap-node.js";
 import { prepareNode, revalidate, type Participation, type PrepareEnvironment } from "./prepare.js";
 import { testKnobs } from "../core/test-knobs.js";
+import { Channels } from "./channels.js";
+import { HOST_RECORD_FORMAT, SNAPSHOT_EVERY, type Ack, type HostOutput, type HostSnapshot, type LogEntry } from "./host-record.js";
+import type { NodeStore, StoredRecord } from "./node-store.js";
+import { RequestRecords } from "./request-records.js";
+import { RecordFormatError } from "../core/errors.js";
+import type { Behavior as AnyBehavior } from "../core/behavior.js";
+
+/**
+ * When what a step produced leaves the node. "open": at once, the network committing every step as it ends (a disk
+ * with no commit latency: nothing can happen between a step and its commit). "batch": at the node's next group commit
+ * (a crash before it loses the step and everything it produced). "replay": never (recovery re-runs committed steps,
+ * whose outputs left when they were first committed).
+ */
+export type OutputGate = "open" | "batch" | "replay";
 
 /**
  * What a network gives the hosts it drives: a clock, channels, timers, the
@@ -20,12 +34,15 @@ import { testKnobs } from "../core/test-knobs.js";
 export interface HostEnvironment extends NodeSurroundings, PrepareEnvironment {
   readonly tracing: boolean;
   transmit(env: Envelope): void;
-  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): number;
+  /** `timer` is the host's own id for it (a replay after a crash gives the same ids). */
+  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string, timer: number): void;
   record(ev: TraceEvent): void;
   /** An outside request was answered. */
   answer(node: NodeId, request: RequestId, result: unknown): void;
   /** An outside request cannot be answered: its handler threw or is missing. */
   fail(node: NodeId, request: RequestId, reason: string): void;
+  /** A retried request is older than the node's retention window and unknown to it: it must not run (again). */
+  expired?(node: NodeId, request: RequestId): void;
   /** A wall clock (ms) to time the step in which the node swaps (TCP); absent where time is virtual. */
   wallClock?(): number;
 }
@@ -62,21 +79,251 @@ export class NodeHost implements NodePort {
   messagesSent: number;
   /** Versions this node's updates replaced: an old image of them must never rejoin (RetiredVersionError). */
   private readonly retired = new Set<string>();
+  /** This node's ends of its channels: sequence numbers, the outbox, applied positions (rebuilt by replay). */
+  channels = new Channels();
+  /** Outside requests it accepted, with their answers: a retry never runs twice. */
+  requests = new RequestRecords();
+  private nextTimer = 0;
+  /**
+   * Keep the input log and number the channels (the durable record's machinery). A network that keeps no store for
+   * its nodes (a TCP node without `store:`) turns it off: its transport numbers frames itself.
+   */
+  durability = true;
+  /** The network's environment; `env` is this host's gate in front of it (output commit, replay). */
+  private readonly outer: HostEnvironment;
+  private readonly env: HostEnvironment;
+  private gate: OutputGate;
+  /** While replaying its log after a crash: the instant the replayed entry first ran. */
+  private replayAt: number | undefined;
+  /** Inputs run since the last commit. */
+  private journal: LogEntry[] = [];
+  /** Outputs waiting for the commit (gate "batch"). */
+  private outputs: HostOutput[] = [];
+  private sinceSnapshot = 0;
+  /** A new node's first commit writes this snapshot of it before init (its log starts with init). */
+  private genesis: HostSnapshot | undefined;
+  /** The version and epoch of its last commit: what a crash leaves. */
+  durableVersion: string;
+  durableEpoch: number;
 
   constructor(
     readonly id: NodeId,
     behavior: Behavior,
     epoch: number,
     readonly incarnation: number,
-    private readonly env: HostEnvironment,
+    env: HostEnvironment,
     baseAgent: (port: NodePort) => NodeAgent = (port) => new PassThroughAgent(port),
     messagesSent = 0,
+    gate: OutputGate = "open",
   ) {
+    this.outer = env;
+    this.gate = gate;
+    this.env = this.gatedEnvironment(env);
     this.messagesSent = messagesSent;
-    this.node = new SwapNode(id, behavior, undefined, epoch, env);
+    this.node = new SwapNode(id, behavior, undefined, epoch, this.env);
     this.links = env.linksOf(id);
     this.baseAgent = baseAgent(this);
     this.agent = this.baseAgent;
+    this.durableVersion = behavior.version;
+    this.durableEpoch = epoch;
+    this.genesis = { format: HOST_RECORD_FORMAT, kind: "genesis", version: behavior.version, epoch, messagesSent };
+  }
+
+  /**
+   * The environment the node, its agents and prepare see: the network's, except that what leaves the node passes the
+   * output gate, time is the replayed entry's during a replay, and open requests are this node's own records.
+   */
+  private gatedEnvironment(outer: HostEnvironment): HostEnvironment {
+    const host = this;
+    const env: HostEnvironment = {
+      get tracing(): boolean {
+        return outer.tracing && host.gate !== "replay";
+      },
+      now: () => host.replayAt ?? outer.now(),
+      neighbors: (n) => outer.neighbors(n),
+      linksOf: (n) => outer.linksOf(n),
+      hasOpenRequest: (_n, rid) => host.requests.isOpen(rid),
+      loadCode: (code) => outer.loadCode(code),
+      transmit: (e) => host.emitTransmit(host.durability ? host.channels.stamp(e) : e),
+      startTimer: (node, incarnation, delayMs, tag, timer) => {
+        if (host.gate !== "replay") outer.startTimer(node, incarnation, delayMs, tag, timer);
+      },
+      record: (ev) => {
+        if (host.gate === "open") outer.record(ev);
+        else if (host.gate === "batch") host.outputs.push({ kind: "record", ev });
+      },
+      answer: (_n, rid, result) => {
+        host.requests.answered(rid, result);
+        host.emit({ kind: "answer", request: rid, result });
+      },
+      fail: (_n, rid, reason) => {
+        host.requests.failed(rid, reason);
+        host.emit({ kind: "fail", request: rid, reason });
+      },
+    };
+    const clock = outer.wallClock;
+    if (clock !== undefined) env.wallClock = () => clock.call(outer);
+    return env;
+  }
+
+  private emitTransmit(env: Envelope): void {
+    if (this.gate === "open") this.outer.transmit(env);
+    else if (this.gate === "batch") this.outputs.push({ kind: "transmit", env });
+  }
+
+  private emit(out: HostOutput): void {
+    if (this.gate === "open") this.releaseOutput(out);
+    else if (this.gate === "batch") this.outputs.push(out);
+  }
+
+  private releaseOutput(out: HostOutput): void {
+    const o = this.outer;
+    switch (out.kind) {
+      case "transmit":
+        return o.transmit(out.env);
+      case "record":
+        return o.record(out.ev);
+      case "answer":
+        return o.answer(this.id, out.request, out.result);
+      case "fail":
+        return o.fail(this.id, out.request, out.reason);
+      case "expired":
+        if (o.expired !== undefined) return o.expired(this.id, out.request);
+        return o.fail(this.id, out.request, "the request is older than the node's retention window; it may or may not have run and will not run again");
+    }
+  }
+
+  private log(entry: LogEntry): void {
+    if (this.gate !== "replay" && this.durability) this.journal.push(entry);
+  }
+
+  // ---- durability: commit, snapshot, recovery ----
+
+  /** Steps run and not yet committed (a crash now would lose them). */
+  get uncommitted(): number {
+    return this.journal.length;
+  }
+
+  /** Has something to commit (a group commit is due). */
+  get dirty(): boolean {
+    return this.journal.length > 0 || this.outputs.length > 0 || this.genesis !== undefined;
+  }
+
+  /**
+   * Make every step since the last commit durable in `store` (one write), then let what they produced leave: the
+   * output commit. Returns the acknowledgements the commit allows (the last position applied per inbound channel).
+   */
+  commit(store: NodeStore, forceSnapshot = false): readonly Ack[] {
+    const genesis = this.genesis;
+    if (genesis !== undefined) {
+      this.genesis = undefined;
+      store.commit({ entries: [], snapshot: genesis });
+    }
+    const entries = this.journal;
+    this.journal = [];
+    this.sinceSnapshot += entries.length;
+    const snapshot = (forceSnapshot || this.sinceSnapshot >= SNAPSHOT_EVERY) && this.quiet ? this.snapshot() : undefined;
+    if (snapshot !== undefined) this.sinceSnapshot = 0;
+    store.commit(snapshot === undefined ? { entries } : { entries, snapshot });
+    this.durableVersion = this.node.version;
+    this.durableEpoch = this.node.epoch;
+    const outputs = this.outputs;
+    if (outputs.length > 0) {
+      this.outputs = [];
+      for (const out of outputs) this.releaseOutput(out);
+    }
+    return acksOf(entries);
+  }
+
+  /** No update here and an agent that can state its own state: the node can be snapshotted. */
+  private get quiet(): boolean {
+    return this.part === undefined && this.loading === undefined && this.agent === this.baseAgent && this.baseAgent.snapshot !== undefined;
+  }
+
+  private snapshot(): HostSnapshot {
+    this.channels.prune((peer, link) => this.links.get(peer) === link);
+    return {
+      format: HOST_RECORD_FORMAT,
+      kind: "quiet",
+      version: this.node.version,
+      epoch: this.node.epoch,
+      state: this.node.state,
+      messagesSent: this.messagesSent,
+      retired: [...this.retired],
+      timers: [...this.pendingTimers].map(([id, t]) => [id, t.tag, t.due] as const),
+      nextTimer: this.nextTimer,
+      strays: [...this.strays],
+      channels: this.channels.snapshot(),
+      requests: this.requests.snapshot(),
+      agent: this.baseAgent.snapshot?.() ?? null,
+    };
+  }
+
+  /**
+   * A node back from a crash: its last snapshot, then its log replayed with every output held back (they left when
+   * first committed), then its pending timers re-armed for their remaining time (overdue ones at once, in due order).
+   */
+  static recover(
+    id: NodeId,
+    record: StoredRecord,
+    incarnation: number,
+    env: HostEnvironment,
+    behaviorOf: (version: string) => AnyBehavior,
+    baseAgent: ((port: NodePort) => NodeAgent) | undefined,
+    gate: OutputGate,
+  ): NodeHost {
+    const s = record.snapshot as HostSnapshot | undefined;
+    if (s === undefined || typeof s !== "object") throw new RecordFormatError(`node "${id}"`, "none", [HOST_RECORD_FORMAT], "its store holds no snapshot");
+    if (s.format !== HOST_RECORD_FORMAT) throw new RecordFormatError(`node "${id}"`, String(s.format), [HOST_RECORD_FORMAT]);
+    const host = new NodeHost(id, behaviorOf(s.version), s.epoch, incarnation, env, baseAgent, s.messagesSent, "replay");
+    host.genesis = undefined;
+    if (s.kind === "quiet") host.restoreQuiet(s);
+    for (const e of record.log) host.replay(e as LogEntry);
+    host.sinceSnapshot = record.log.length;
+    host.replayAt = undefined;
+    host.gate = gate;
+    host.durableVersion = host.node.version;
+    host.durableEpoch = host.node.epoch;
+    host.rearmTimers();
+    return host;
+  }
+
+  private restoreQuiet(s: HostSnapshot & { kind: "quiet" }): void {
+    this.node.state = s.state;
+    for (const v of s.retired) this.retired.add(v);
+    for (const [id, tag, due] of s.timers) this.pendingTimers.set(id, { tag, due });
+    this.nextTimer = s.nextTimer;
+    this.strays = [...s.strays];
+    this.channels = Channels.restore(s.channels);
+    this.requests = RequestRecords.restore(s.requests);
+    this.baseAgent.restore?.(s.agent);
+  }
+
+  private replay(e: LogEntry): void {
+    this.replayAt = e.t;
+    switch (e.kind) {
+      case "init":
+        this.initialize();
+        return;
+      case "deliver":
+        return this.deliver(e.env);
+      case "request":
+        return this.request(e.request, e.body, e.issued);
+      case "timer":
+        return this.timer(e.tag, e.timer, this.incarnation);
+    }
+  }
+
+  private rearmTimers(): void {
+    const now = this.outer.now();
+    const timers = [...this.pendingTimers].sort((a, b) => a[1].due - b[1].due || a[0] - b[0]);
+    for (const [id, t] of timers) this.outer.startTimer(this.id, this.incarnation, Math.max(0, t.due - now), t.tag, id);
+  }
+
+  /** The frames this node must send again to `to` on `link` after the receiver's position `after`. */
+  resendTo(to: NodeId, link: number, after: number): readonly Envelope[] {
+    this.channels.ack(to, link, after);
+    return this.channels.unacked(to, link, after);
   }
 
   get epoch(): number {
@@ -143,6 +390,7 @@ export class NodeHost implements NodePort {
 
   /** Run init; its effects (first sends, first timers) are performed like any handler's. */
   initialize(): RunOutcome {
+    this.log({ kind: "init", t: this.env.now() });
     const out = this.node.initialize();
     if (!(out instanceof Fault)) this.perform(out);
     return out;
@@ -151,15 +399,18 @@ export class NodeHost implements NodePort {
   // ---- inputs, from whichever network drives the host ----
 
   deliver(env: Envelope): void {
+    if (env.kind === "app" && this.links.get(env.from) !== env.link) {
+      if (this.env.tracing) this.env.record({ kind: "drop", t: this.env.now(), node: this.id, from: env.from, msg: env.id, reason: "unlinked" });
+      return;
+    }
+    // Each numbered frame is applied once, in order: a resent duplicate or a frame ahead of a resent one is not.
+    if (env.seq !== undefined && this.channels.accept(env) !== "apply") return;
+    this.log({ kind: "deliver", t: this.env.now(), env });
     // A channel halted by a mapping that threw keeps its order: what follows waits behind the failed message.
     if (env.kind === "control" ? !env.plane : true) {
       if (this.part?.held.holdIn(env) === true) return this.traceHeld(env);
     }
     if (env.kind === "control") return this.step(() => this.control(env));
-    if (this.links.get(env.from) !== env.link) {
-      if (this.env.tracing) this.env.record({ kind: "drop", t: this.env.now(), node: this.id, from: env.from, msg: env.id, reason: "unlinked" });
-      return;
-    }
     if (env.meta !== undefined) {
       // An armed neighbour's message before this node armed for its update: that update's agent will want to know.
       const run = runOf(env.meta);
@@ -170,7 +421,26 @@ export class NodeHost implements NodePort {
     else this.step(() => this.agent.onDeliver(env));
   }
 
-  request(request: RequestId, body: unknown): void {
+  /**
+   * An outside request, perhaps a retry (`issued`: when the client first sent it): an id this node accepted before is
+   * never run again; it gets the recorded answer, or waits for the one execution.
+   */
+  request(request: RequestId, body: unknown, issued: number = this.env.now()): void {
+    const verdict = this.requests.arrive(request, issued);
+    switch (verdict.kind) {
+      case "run":
+        break;
+      case "wait":
+        return;
+      case "answer":
+        return this.emit({ kind: "answer", request, result: verdict.result });
+      case "fail":
+        return this.emit({ kind: "fail", request, reason: verdict.reason });
+      case "expired":
+        return this.emit({ kind: "expired", request });
+    }
+    this.requests.accept(request, issued);
+    this.log({ kind: "request", t: this.env.now(), request, body, issued });
     this.step(() => this.agent.onRequest(request, body));
   }
 
@@ -179,6 +449,7 @@ export class NodeHost implements NodePort {
     if (incarnation !== this.incarnation) return;
     this.pendingTimers.delete(timer);
     if (this.cancelledTimers.size > 0 && this.cancelledTimers.delete(timer)) return;
+    this.log({ kind: "timer", t: this.env.now(), tag, timer });
     this.step(() => this.agent.onTimer(tag, timer));
   }
 
@@ -343,7 +614,8 @@ export class NodeHost implements NodePort {
   }
 
   startTimer(delayMs: number, tag: string): number {
-    const id = this.env.startTimer(this.id, this.incarnation, delayMs, tag);
+    const id = ++this.nextTimer;
+    this.env.startTimer(this.id, this.incarnation, delayMs, tag, id);
     this.pendingTimers.set(id, { tag, due: this.env.now() + delayMs });
     return id;
   }
@@ -581,4 +853,20 @@ interface TimerRemap {
   readonly id: number;
   readonly due: number;
   readonly tags: readonly string[];
+}
+
+const NO_ACKS: readonly Ack[] = [];
+
+/** The last position applied per inbound channel among committed entries: what the commit lets the node acknowledge. */
+function acksOf(entries: readonly LogEntry[]): readonly Ack[] {
+  let out: Ack[] | undefined;
+  for (const e of entries) {
+    if (e.kind !== "deliver" || e.env.seq === undefined) continue;
+    const { from, link, seq } = e.env;
+    out ??= [];
+    const i = out.findIndex((a) => a.from === from && a.link === link);
+    if (i >= 0) out[i] = { from, link, seq };
+    else out.push({ from, link, seq });
+  }
+  return out ?? NO_ACKS;
 }

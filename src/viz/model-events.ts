@@ -174,7 +174,7 @@ function onUpdateEnd(st: ModelState, ev: EventOf<"update-end">, t: number): void
 }
 
 /** Events that only place their node on the diagram. */
-function onNodeEvent(st: ModelState, ev: EventOf<"request" | "respond" | "timer" | "pulse">, t: number): void {
+function onNodeEvent(st: ModelState, ev: EventOf<"request" | "respond" | "timer" | "pulse" | "crash" | "restart">, t: number): void {
   lane(st, ev.node, t);
 }
 
@@ -204,7 +204,16 @@ const MODEL_HANDLERS: { readonly [K in TraceKind]: Handler<K> } = {
   respond: onNodeEvent,
   timer: onNodeEvent,
   pulse: onNodeEvent,
+  crash: onNodeEvent,
+  restart: onNodeEvent,
+  partition: ignoreEvent,
+  heal: ignoreEvent,
 };
+
+/** Events the diagram does not draw (yet): a partition shows as the messages it delays. */
+function ignoreEvent(): void {
+  // nothing to place
+}
 
 /** Add one event to the model; a kind this version does not know (a newer trace) is skipped. */
 export function addEvent(st: ModelState, ev: TraceEvent): void {

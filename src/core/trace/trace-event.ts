@@ -13,6 +13,13 @@ export type TraceEvent =
   | { readonly kind: "destroy"; readonly t: number; readonly node: NodeId }
   | { readonly kind: "link"; readonly t: number; readonly a: NodeId; readonly b: NodeId }
   | { readonly kind: "unlink"; readonly t: number; readonly a: NodeId; readonly b: NodeId }
+  // faults (DESIGN.md, "Faults and durability"): the trace holds what nodes committed, so a crash erases nothing
+  // from it; `lost` counts the steps that ran and were not yet durable (they never happened for anyone else)
+  | { readonly kind: "crash"; readonly t: number; readonly node: NodeId; readonly lost: number }
+  /** `replayed`: log entries the node re-ran from its durable store. */
+  | { readonly kind: "restart"; readonly t: number; readonly node: NodeId; readonly version: string; readonly epoch: number; readonly replayed: number }
+  | { readonly kind: "partition"; readonly t: number; readonly a: NodeId; readonly b: NodeId }
+  | { readonly kind: "heal"; readonly t: number; readonly a: NodeId; readonly b: NodeId }
   // application messages: a message comes into existence by send or transform, ends by deliver, transform or drop
   | { readonly kind: "send"; readonly t: number; readonly node: NodeId; readonly to: NodeId; readonly msg: MessageId; readonly epoch: number }
   | { readonly kind: "deliver"; readonly t: number; readonly node: NodeId; readonly from: NodeId; readonly msg: MessageId; readonly epoch: number }

@@ -4,7 +4,7 @@ import type { NodeId, RequestId } from "../../core/ids.js";
 /** Something the simulated network will make happen at a virtual time. `seq` orders equal times by creation. */
 export type SimEvent =
   | { readonly kind: "deliver"; readonly time: number; readonly seq: number; readonly env: Envelope }
-  | { readonly kind: "timer"; readonly time: number; readonly seq: number; readonly node: NodeId; readonly tag: string; readonly incarnation: number }
+  | { readonly kind: "timer"; readonly time: number; readonly seq: number; readonly node: NodeId; readonly tag: string; readonly incarnation: number; readonly timer: number }
   | { readonly kind: "request"; readonly time: number; readonly seq: number; readonly node: NodeId; readonly request: RequestId; readonly body: unknown }
   /** A runtime-internal deadline (a request's timeout): never application work. */
   | { readonly kind: "deadline"; readonly time: number; readonly seq: number; readonly label: string; readonly run: () => void };
@@ -28,13 +28,14 @@ export function makeEvent(
   body: unknown,
   label: string,
   run: () => void,
+  timer = 0,
 ): SimEvent {
-  return { kind, time, seq, env, node, tag, incarnation, request, body, label, run } as unknown as SimEvent;
+  return { kind, time, seq, env, node, tag, incarnation, request, body, label, run, timer } as unknown as SimEvent;
 }
 
 export const deliverEvent = (time: number, seq: number, env: Envelope): SimEvent => makeEvent("deliver", time, seq, env, "", "", 0, "", undefined, "", noop);
-export const timerEvent = (time: number, seq: number, node: NodeId, tag: string, incarnation: number): SimEvent =>
-  makeEvent("timer", time, seq, undefined, node, tag, incarnation, "", undefined, "", noop);
+export const timerEvent = (time: number, seq: number, node: NodeId, tag: string, incarnation: number, timer: number): SimEvent =>
+  makeEvent("timer", time, seq, undefined, node, tag, incarnation, "", undefined, "", noop, timer);
 export const requestEvent = (time: number, seq: number, node: NodeId, request: RequestId, body: unknown): SimEvent =>
   makeEvent("request", time, seq, undefined, node, "", 0, request, body, "", noop);
 export const deadlineEvent = (time: number, seq: number, label: string, run: () => void): SimEvent =>

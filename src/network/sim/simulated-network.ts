@@ -75,10 +75,8 @@ export class SimulatedNetwork implements Network {
     this.scheduler.push(deliverEvent(time, this.seq++, env));
   }
 
-  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): number {
-    const seq = this.seq++;
-    this.scheduler.push(timerEvent(this.clock + delayMs, seq, node, tag, incarnation));
-    return seq;
+  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string, timer: number): void {
+    this.scheduler.push(timerEvent(this.clock + delayMs, this.seq++, node, tag, incarnation, timer));
   }
 
   /** An outside client's request reaches its node now (after anything already due now). */

@@ -26,7 +26,7 @@ describe("the time-ordered scheduler (a bucket per instant)", () => {
               // Occasionally a seq smaller than the last one (never done by the network): still ordered.
               const n = op.swap && seq > 2 ? seq - 2 + 0.75 : seq; // unique: x.75 is used only here, and at most once per x
               seq += 1;
-              const ev = op.timer ? timerEvent(time, n, "a", "t", 1) : deliverEvent(time, n, undefined as never);
+              const ev = op.timer ? timerEvent(time, n, "a", "t", 1, n) : deliverEvent(time, n, undefined as never);
               s.push(ev);
               model.push(ev);
             }

@@ -85,16 +85,15 @@ export class TcpNetwork implements Network {
     this.channels.get(env.to)?.send(lc, env);
   }
 
-  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string): number {
+  startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string, timer: number): void {
     const id = ++this.nextTimer;
     this.timers.set(
       id,
       setTimeout(() => {
         this.timers.delete(id);
-        if (!this.closed) this.o.onTimer(node, incarnation, tag, id);
+        if (!this.closed) this.o.onTimer(node, incarnation, tag, timer);
       }, Math.max(0, delayMs)),
     );
-    return id;
   }
 
   /** Open (or keep) the channel to a neighbour; the smaller id dials. */
