@@ -363,6 +363,6 @@ export class WireFormatError extends LiveswapError {
   ) {
     const speaks = theirs === undefined ? "an older liveswap wire format (its hello names none)" : `liveswap wire format ${theirs}`;
     const behind = theirs === undefined || theirs < ours ? peer : self;
-    super(`${peer} speaks ${speaks}, this process (${self}) reads ${ours}: upgrade liveswap on ${behind} first, then restart it`);
+    super(`${peer} speaks ${speaks}, this process (${self}) reads ${ours}: upgrade liveswap on ${behind} first`);
   }
 }

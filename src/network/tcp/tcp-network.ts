@@ -205,47 +205,47 @@ export class TcpNetwork implements Network {
   }
 
   private wrap(socket: Duplex): Connection {
-    const link: ConnectionRole = {};
+    const role: ConnectionRole = {};
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
     return new Connection(
       socket,
       this.o.codec,
-      (msg, c) => this.onMessage(link, msg, c),
+      (msg, c) => this.onMessage(role, msg, c),
       (c) => {
-        link.peer?.detach(c);
-        if (link.session !== undefined) {
-          this.sessions.delete(link.session);
-          if (this.controller === link.session) this.controller = undefined;
+        role.peer?.detach(c);
+        if (role.session !== undefined) {
+          this.sessions.delete(role.session);
+          if (this.controller === role.session) this.controller = undefined;
         }
       },
     );
   }
 
-  private onMessage(link: ConnectionRole, msg: WireMessage, c: Connection): void {
+  private onMessage(role: ConnectionRole, msg: WireMessage, c: Connection): void {
     switch (msg.kind) {
       case "hello":
-        return this.onHello(link, msg, c);
+        return this.onHello(role, msg, c);
       case "refused":
         return this.onRefused(msg, c);
       case "data":
-        if (link.peer === undefined || !link.peer.accept(msg.seq, c)) return;
+        if (role.peer === undefined || !role.peer.accept(msg.seq, c)) return;
         failpoint("tcp.frame-received");
         this.o.clock.observe(msg.lc);
         this.o.onEnvelope(msg.env);
         return;
       case "ack":
-        link.peer?.acked(msg.seq);
+        role.peer?.acked(msg.seq);
         return;
       case "plane":
-        if (link.session === undefined) return;
+        if (role.session === undefined) return;
         failpoint("tcp.frame-received");
-        this.controller = link.session;
+        this.controller = role.session;
         this.o.clock.observe(msg.lc);
         this.o.onEnvelope(msg.env);
         return;
       case "cmd":
-        if (link.session !== undefined) this.o.onCommand(link.session, msg.id, msg.cmd);
+        if (role.session !== undefined) this.o.onCommand(role.session, msg.id, msg.cmd);
         return;
       case "reply":
         return;
@@ -253,7 +253,7 @@ export class TcpNetwork implements Network {
   }
 
   /** A hello: a certificate that names the sender (with TLS), our wire format, then a control session or a neighbour. */
-  private onHello(link: ConnectionRole, msg: Hello, c: Connection): void {
+  private onHello(role: ConnectionRole, msg: Hello, c: Connection): void {
     const certified = peerName(c.socket);
     if (this.o.tls && certified !== (msg.role === "control" ? "control" : msg.from)) {
       this.o.log?.(`refused a ${msg.role} calling itself "${msg.from}" with a certificate for "${String(certified)}"`);
@@ -268,12 +268,12 @@ export class TcpNetwork implements Network {
     }
     c.helloed = true;
     if (msg.role === "control") {
-      link.session = new ControlSession(c, msg.from);
-      this.sessions.add(link.session);
+      role.session = new ControlSession(c, msg.from);
+      this.sessions.add(role.session);
       c.send({ kind: "hello", from: this.o.self, role: "node", recv: 0, format: WIRE_FORMAT });
       return;
     }
-    link.peer = this.onPeerHello(msg, c);
+    role.peer = this.onPeerHello(msg, c);
   }
 
   /** A neighbour's hello (it dialled us, or answers our dial): its channel takes the connection, or it is refused. */

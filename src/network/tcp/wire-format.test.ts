@@ -100,7 +100,7 @@ describe("the wire format in the hello", () => {
     expect(got).toHaveLength(1);
     const refusal = got[0] as Extract<WireMessage, { kind: "refused" }>;
     expect(refusal).toMatchObject({ kind: "refused", from: "b", format: 1 });
-    const expected = 'node "a" speaks liveswap wire format 2, this process (node "b") reads 1: upgrade liveswap on node "b" first, then restart it';
+    const expected = 'node "a" speaks liveswap wire format 2, this process (node "b") reads 1: upgrade liveswap on node "b" first';
     expect(refusal.reason).toBe(expected);
     expect(log).toContain(`refused a connection: ${expected}`);
     expect(network.peers()).toEqual([expect.objectContaining({ id: "a", connected: false, reconnects: 0 })]);
@@ -153,7 +153,7 @@ describe("a node dialling a neighbour of another format", () => {
     a.addPeer("b", `127.0.0.1:${peer.port}`);
     await until(() => log.length > 0);
     expect(peer.read[0]).toMatchObject({ kind: "hello", from: "a", role: "node", format: WIRE_FORMAT });
-    expect(log).toEqual(['"b" refused our connection: node "b" speaks liveswap wire format 2, this process (node "a") reads 1: upgrade liveswap on node "a" first, then restart it']);
+    expect(log).toEqual(['"b" refused our connection: node "b" speaks liveswap wire format 2, this process (node "a") reads 1: upgrade liveswap on node "a" first']);
     await until(() => peer.read.filter((m) => m.kind === "hello").length >= 3);
     expect(peer.read.filter((m) => m.kind === "hello").length).toBeGreaterThanOrEqual(3);
     expect(log).toHaveLength(1);
