@@ -376,3 +376,43 @@ export class PartitionError extends LiveswapError {
     );
   }
 }
+
+/** LIVESWAP_FAILPOINTS (or setFailpoint) names a point the code does not declare, an unknown action, or is malformed. */
+export class FailpointSpecError extends LiveswapError {
+  readonly code = "FAILPOINT_SPEC";
+  constructor(
+    readonly source: string,
+    readonly spec: string,
+    detail: string,
+    grammar: string,
+  ) {
+    super(`${source} ${JSON.stringify(spec)}: ${detail}; write ${grammar}`);
+  }
+}
+
+/** A failpoint set to `throw` was passed (in-process tests only: a process is made to crash or stall instead). */
+export class FailpointError extends LiveswapError {
+  readonly code = "FAILPOINT";
+  constructor(readonly point: string) {
+    super(`failpoint "${point}" was passed and is set to throw; clearFailpoints() when the test is done with it`);
+  }
+}
+
+/**
+ * A peer or control session speaks another wire format than this process (an older liveswap's hello names none):
+ * mixing formats would misread frames, so the connection is refused. `peer` describes it (`node "b"`), `self` this
+ * process, so the message names the side to upgrade: the one with the lower format.
+ */
+export class WireFormatError extends LiveswapError {
+  readonly code = "WIRE_FORMAT";
+  constructor(
+    readonly peer: string,
+    readonly theirs: number | undefined,
+    readonly ours: number,
+    self: string,
+  ) {
+    const speaks = theirs === undefined ? "an older liveswap wire format (its hello names none)" : `liveswap wire format ${theirs}`;
+    const behind = theirs === undefined || theirs < ours ? peer : self;
+    super(`${peer} speaks ${speaks}, this process (${self}) reads ${ours}: upgrade liveswap on ${behind} first`);
+  }
+}

@@ -1,7 +1,10 @@
+import net from "node:net";
 import { describe, expect, it } from "vitest";
-import { RetiredVersionError } from "../core/errors.js";
-import type { NodeStatus } from "../network/tcp/protocol.js";
-import { VersionMismatchLinkError, checkLinkVersions } from "./cluster-client.js";
+import { RetiredVersionError, WireFormatError } from "../core/errors.js";
+import { jsonCodec } from "../network/tcp/codec.js";
+import { encodeFrame, FrameDecoder } from "../network/tcp/frame.js";
+import { WIRE_FORMAT, type NodeStatus, type WireMessage } from "../network/tcp/protocol.js";
+import { ClusterClient, VersionMismatchLinkError, checkLinkVersions } from "./cluster-client.js";
 
 const node = (id: string, version: string, retired: readonly string[] = []): NodeStatus => ({
   id,
@@ -47,5 +50,63 @@ describe("ctl link: which nodes may be linked (checkLinkVersions)", () => {
   it("takes a status without `retired` (a node of an older liveswap) as nothing retired", () => {
     const { retired: _r, ...old } = node("a", "db@1");
     expect(() => checkLinkVersions(old, node("b", "db@1"))).not.toThrow();
+  });
+});
+
+/** A hand-made node "x": answers a control session's hello with `answer`; keeps what it read. */
+async function fakeNode(answer: unknown): Promise<{ client: ClusterClient; read: WireMessage[]; close(): Promise<void> }> {
+  const read: WireMessage[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    const decoder = new FrameDecoder();
+    socket.on("error", () => undefined);
+    socket.on("data", (chunk: Buffer) => {
+      for (const f of decoder.push(chunk)) {
+        const msg = jsonCodec.decode(f) as WireMessage;
+        read.push(msg);
+        if (msg.kind === "hello") socket.write(encodeFrame(jsonCodec.encode(answer)));
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const address = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  const client = new ClusterClient({ file: "/nowhere/cluster.yaml", nodes: [{ id: "x", address, package: "unused.js", behavior: "b" }], links: [], codec: "json" });
+  return {
+    client,
+    read,
+    close: () => {
+      client.close();
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe("ctl and a node of another wire format", () => {
+  it("ctl says its hello's format, refuses a node answering in a newer one, and names the side to upgrade", async () => {
+    const node = await fakeNode({ kind: "hello", from: "x", role: "node", recv: 0, format: WIRE_FORMAT + 1 });
+    const err = await node.client.status("x").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WireFormatError);
+    expect((err as Error).message).toMatch(
+      /^node "x" speaks liveswap wire format 2, this process \(the control plane "ctl-[^"]+"\) reads 1: upgrade liveswap on the control plane "ctl-[^"]+" first/,
+    );
+    expect(node.read[0]).toMatchObject({ kind: "hello", role: "control", format: WIRE_FORMAT });
+    for (let i = 0; i < 100 && !node.read.some((m) => m.kind === "refused"); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(node.read.find((m) => m.kind === "refused")).toMatchObject({ format: WIRE_FORMAT });
+    await node.close();
+  });
+
+  it("an older node (no format in its hello) is refused: upgrade it first", async () => {
+    const node = await fakeNode({ kind: "hello", from: "x", role: "node", recv: 0 });
+    await expect(node.client.status("x")).rejects.toThrow(/^node "x" speaks an older liveswap wire format \(its hello names none\), .* upgrade liveswap on node "x" first/);
+    await node.close();
+  });
+
+  it("a node that refused ctl's hello: its refusal becomes the error, not a bare \"cannot be reached\"", async () => {
+    const node = await fakeNode({ kind: "refused", from: "x", format: 3, reason: "x's words" });
+    await expect(node.client.status("x")).rejects.toThrow(WireFormatError);
+    await expect(node.client.status("x")).rejects.toThrow(/node "x" speaks liveswap wire format 3, this process \(the control plane/);
+    await node.close();
   });
 });

@@ -4,7 +4,8 @@ import { checkTrace, type CheckReport } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { NodeReport, UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InvalidOptionError, RetiredVersionError, UnknownNodeError, messageOf } from "../core/errors.js";
+import { InvalidOptionError, RetiredVersionError, UnknownNodeError, WireFormatError, messageOf } from "../core/errors.js";
+import { failpoint } from "../core/failpoints.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
 import type { Strategy, UpdateReport } from "../core/update.js";
@@ -13,7 +14,7 @@ import { Connection } from "../network/tcp/connection.js";
 import { dial, type TlsMaterial } from "../network/tcp/sockets.js";
 import { readStampedFile, stampedLine, type StampedEvent } from "../core/trace/stamped.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
-import type { Command, NodeStatus, WireMessage } from "../network/tcp/protocol.js";
+import { WIRE_FORMAT, wireFormatMismatch, type Command, type NodeStatus, type WireMessage } from "../network/tcp/protocol.js";
 import { checkUpdateOptions, launchUpdate, planUpdate } from "../runtime/control-plane.js";
 import type { UpdateCoordinator } from "../update/coordinator.js";
 import type { Cluster, ClusterNode } from "./cluster-file.js";
@@ -95,33 +96,54 @@ export class ClusterClient {
         socket,
         jsonCodec,
         (msg) => {
-          if (msg.kind === "hello") {
-            greeted = true;
-            const s = { node, conn };
-            this.sessions.set(id, s);
-            resolve(s);
-            return;
-          }
-          this.onMessage(id, msg);
+          if (greeted) return this.onMessage(id, msg);
+          const refusal = this.greeting(id, msg, conn);
+          if (refusal !== undefined) return reject(refusal);
+          if (msg.kind !== "hello") return;
+          greeted = true;
+          const s = { node, conn };
+          this.sessions.set(id, s);
+          resolve(s);
         },
         (_c, reason) => {
           if (!greeted) reject(new NodeUnreachableError(id, node.address, reason ?? "it closed the connection (a certificate it does not trust?)"));
-          if (this.sessions.get(id)?.conn === conn) this.sessions.delete(id);
-          const a = this.active;
-          const run = a?.coordinator.update;
-          if (greeted && a !== undefined && run !== undefined && run.nodes.includes(id) && run.running) {
-            this.active = undefined;
-            a.fail(new NodeUnreachableError(id, node.address, `the connection closed during update #${run.id}, which cannot finish without it; see \`ctl status\``));
-          }
-          for (const [k, p] of this.pending) {
-            if (p.node !== id) continue;
-            this.pending.delete(k);
-            p.reject(new NodeUnreachableError(id, node.address, `the connection closed${reason ? `: ${reason}` : ""}`));
-          }
+          this.closed(id, node, conn, greeted, reason);
         },
       );
-      conn.send({ kind: "hello", from: this.name, role: "control", recv: 0 });
+      conn.send({ kind: "hello", from: this.name, role: "control", recv: 0, format: WIRE_FORMAT });
     });
+  }
+
+  /**
+   * A message before the session is open: the node's hello, which must speak our wire format (else we refuse it),
+   * or its refusal of ours. Returns the error that ends the session, if any.
+   */
+  private greeting(id: NodeId, msg: WireMessage, conn: Connection): WireFormatError | undefined {
+    const self = `the control plane "${this.name}"`;
+    if (msg.kind === "refused") {
+      conn.close();
+      return new WireFormatError(`node "${id}"`, msg.format, WIRE_FORMAT, self);
+    }
+    if (msg.kind !== "hello") return undefined;
+    const mismatch = wireFormatMismatch({ ...msg, from: id }, self);
+    if (mismatch !== undefined) conn.refuse({ kind: "refused", from: this.name, format: WIRE_FORMAT, reason: mismatch.message });
+    return mismatch;
+  }
+
+  /** A session's connection closed: forget it, and fail what waited on it (the running update if it needs this node). */
+  private closed(id: NodeId, node: ClusterNode, conn: Connection, greeted: boolean, reason: string | undefined): void {
+    if (this.sessions.get(id)?.conn === conn) this.sessions.delete(id);
+    const a = this.active;
+    const run = a?.coordinator.update;
+    if (greeted && a !== undefined && run !== undefined && run.nodes.includes(id) && run.running) {
+      this.active = undefined;
+      a.fail(new NodeUnreachableError(id, node.address, `the connection closed during update #${run.id}, which cannot finish without it; see \`ctl status\``));
+    }
+    for (const [k, p] of this.pending) {
+      if (p.node !== id) continue;
+      this.pending.delete(k);
+      p.reject(new NodeUnreachableError(id, node.address, `the connection closed${reason ? `: ${reason}` : ""}`));
+    }
   }
 
   private onMessage(node: NodeId, msg: WireMessage): void {
@@ -257,7 +279,11 @@ export class ClusterClient {
         now: () => wallNow(),
         tracing: true,
         record: (ev) => this.record(ev),
-        transmit: (env) => this.sessions.get(env.to)?.conn.send({ kind: "plane", lc: this.clock.value, env }),
+        transmit: (env) => {
+          failpoint("ctl.before-plane-send");
+          this.sessions.get(env.to)?.conn.send({ kind: "plane", lc: this.clock.value, env });
+          failpoint("ctl.after-plane-send");
+        },
         progress: (node, msg) => {
           const p = progressOf(node, msg);
           if (p !== undefined) opts.onProgress?.(p);
@@ -294,7 +320,9 @@ export class ClusterClient {
   }
 
   private onPlane(env: ControlEnvelope): void {
-    if (env.to === CONTROL) this.active?.coordinator.receive(env);
+    if (env.to !== CONTROL) return;
+    failpoint("ctl.report-received");
+    this.active?.coordinator.receive(env);
   }
 
   /** The control plane's events go to disk as they happen: a later `ctl trace` (another process) needs them. */

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describeError, LiveswapError } from "../core/errors.js";
+import { describeError, LiveswapError, WireFormatError } from "../core/errors.js";
 import type { Cluster } from "./cluster-file.js";
 import { ClusterClient } from "./cluster-client.js";
 
@@ -50,7 +50,14 @@ export interface StartedNode {
  */
 export async function clusterUp(
   cluster: Cluster,
-  opts: { readonly only?: readonly string[]; readonly timeoutMs?: number; readonly detached?: boolean; readonly unlinked?: boolean } = {},
+  opts: {
+    readonly only?: readonly string[];
+    readonly timeoutMs?: number;
+    readonly detached?: boolean;
+    readonly unlinked?: boolean;
+    /** Added to this process's environment for the nodes (a test's LIVESWAP_FAILPOINTS). */
+    readonly env?: Readonly<Record<string, string>>;
+  } = {},
 ): Promise<StartedNode[]> {
   const { cmd, args } = nodeCommand(cluster.nodes.some((n) => /\.[cm]?ts$/.test(n.package)));
   const logDir = join(dirname(cluster.file), ".liveswap-logs");
@@ -63,6 +70,7 @@ export async function clusterUp(
       stdio: ["ignore", log, log],
       detached: opts.detached ?? false,
       cwd: process.cwd(),
+      env: { ...process.env, ...opts.env },
     });
     closeSync(log); // the child has its own descriptor
     if (opts.detached) child.unref();
@@ -84,6 +92,8 @@ export async function clusterUp(
           await client.status(s.id);
           break;
         } catch (e) {
+          // Another wire format does not go away by waiting: say so now.
+          if (e instanceof WireFormatError) throw new ClusterStartError(s.id, `started but cannot be controlled: ${e.message}`, { cause: e });
           if (Date.now() > deadline) {
             throw new ClusterStartError(s.id, `did not answer within ${opts.timeoutMs ?? 30_000} ms (${describeError(e)}); see ${join(logDir, `${s.id}.log`)}`, { cause: e });
           }

@@ -42,6 +42,8 @@ export interface LocalClusterSpec {
   readonly dir?: string;
   /** How long to wait for every node to answer (default 60 s: a loaded machine starts processes slowly). */
   readonly timeoutMs?: number;
+  /** Added to the nodes' environment (LIVESWAP_FAILPOINTS for a test that makes them crash or stall at a step). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface LocalCluster {
@@ -76,7 +78,7 @@ async function startOnFreePorts(spec: LocalClusterSpec, dir: string): Promise<Lo
   };
   writeFileSync(join(dir, "cluster.yaml"), stringify(file));
   const cluster = loadClusterFile(join(dir, "cluster.yaml"));
-  const started = await clusterUp(cluster, { timeoutMs: spec.timeoutMs ?? 60_000 });
+  const started = await clusterUp(cluster, { timeoutMs: spec.timeoutMs ?? 60_000, ...(spec.env ? { env: spec.env } : {}) });
   return { dir, cluster, nodes: started, stop: () => stopNodes(started) };
 }
 

@@ -4,7 +4,9 @@ import { pathToFileURL } from "node:url";
 import type { Behavior } from "../core/behavior.js";
 import type { UpdateCode } from "../core/control.js";
 import { DuplicateLinkError, InvalidUpdateError, RequestFailedError, UnknownLinkError, UpdateInProgressError, asError, messageOf } from "../core/errors.js";
-import type { NodeId, RequestId } from "../core/ids.js";
+import type { Envelope } from "../core/envelope.js";
+import { failpoint } from "../core/failpoints.js";
+import { CONTROL, type NodeId, type RequestId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
 import type { Update } from "../core/update.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
@@ -56,6 +58,16 @@ async function loadInitialBehavior(cluster: Cluster, node: ClusterNode): Promise
   return b;
 }
 
+/** What the node host hands out, before it is written: its reports to the coordinator are steps of their own. */
+function beforeSend(env: Envelope): void {
+  if (env.kind === "control" && env.to === CONTROL) {
+    if (env.msg.kind === "prepared") failpoint("daemon.before-report-prepared");
+    else if (env.msg.kind === "swapped") failpoint("daemon.before-report-swapped");
+    else if (env.msg.kind === "done") failpoint("daemon.before-report-done");
+  }
+  failpoint("daemon.before-send");
+}
+
 /**
  * `liveswap node`: one node in its own OS process. The same node host, agents
  * and strategies as in the simulator, over the TCP network; the control plane
@@ -88,9 +100,7 @@ export class NodeDaemon {
       codec: jsonCodec,
       ...(cluster.tls ? { tls: tlsFor(cluster, self.cert, self.key) as TlsMaterial } : {}),
       clock: this.clock,
-      onEnvelope: (env) => {
-        if (!this.stopped) this.host.deliver(env);
-      },
+      onEnvelope: (env) => this.deliver(env),
       onTimer: (_node, incarnation, tag, timer) => {
         if (!this.stopped) this.host.timer(tag, timer, incarnation);
       },
@@ -111,6 +121,7 @@ export class NodeDaemon {
     const self = cluster.nodes.find((n) => n.id === id);
     if (self === undefined) throw new NodeConfigError(`no node "${id}" in ${cluster.file} (it has: ${cluster.nodes.map((n) => n.id).join(", ")})`);
     const behavior = await loadInitialBehavior(cluster, self);
+    failpoint("daemon.after-load");
     const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), opts.log ?? (() => undefined));
     await d.boot(behavior, opts.unlinked ?? false);
     return d;
@@ -151,6 +162,19 @@ export class NodeDaemon {
     this.log(`node "${me}" (${behavior.version}) listening on ${this.self.address}${this.cluster.tls ? " (mutual TLS)" : ""}`);
   }
 
+  /** An envelope from a neighbour or the coordinator, to the node host; the failpoints mark the protocol's steps. */
+  private deliver(env: Envelope): void {
+    if (this.stopped) return;
+    if (env.kind === "control" && env.plane) {
+      if (env.msg.kind === "prepare") failpoint("daemon.prepare-received");
+      else if (env.msg.kind === "resume") failpoint("daemon.resume-received");
+      else if (env.msg.kind === "abort") failpoint("daemon.abort-received");
+    }
+    failpoint("daemon.before-deliver");
+    this.host.deliver(env);
+    failpoint("daemon.after-deliver");
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -181,7 +205,10 @@ export class NodeDaemon {
     return {
       tracing: true,
       now: () => net.now(),
-      transmit: (env) => net.transmit(env),
+      transmit: (env) => {
+        beforeSend(env);
+        net.transmit(env);
+      },
       startTimer: (node, incarnation, delayMs, tag, timer) => net.startTimer(node, incarnation, delayMs, tag, timer),
       neighbors: (n) => topology.neighbors(n),
       linksOf: (n) => topology.linksOf(n),

@@ -1,5 +1,6 @@
 /** `liveswap node`: one node of a cluster in this process. */
 import type { Command } from "commander";
+import { describeFailpoints, FAILPOINTS_ENV } from "../../core/failpoints.js";
 import { loadClusterFile } from "../../deploy/cluster-file.js";
 import { NodeDaemon } from "../../deploy/node-daemon.js";
 import type { Out } from "../options.js";
@@ -13,6 +14,9 @@ export function registerNode(program: Command, out: Out): void {
     .option("--unlinked", "start with no links (as `ctl create` does); `ctl link` adds them", false)
     .action(async (o: { cluster: string; id: string; unlinked: boolean }) => {
       const cluster = loadClusterFile(o.cluster);
+      // A node that can crash on purpose says so first: its log explains a death that would otherwise look like a bug.
+      const armed = describeFailpoints();
+      if (armed !== "") out(`failpoints set (${FAILPOINTS_ENV}): ${armed}`);
       const daemon = await NodeDaemon.start(cluster, o.id, { log: (l) => out(l), onStop: () => process.exit(0), unlinked: o.unlinked });
       const stop = (): void => void daemon.stop();
       process.on("SIGTERM", stop);

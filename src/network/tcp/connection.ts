@@ -62,6 +62,21 @@ export class Connection {
     if (!this.closed) this.socket.write(frame);
   }
 
+  /**
+   * Say why, then close: the frame is flushed first (end, not destroy), so the
+   * other side can name the reason instead of seeing a bare close. Nothing
+   * more is read from it.
+   */
+  refuse(msg: WireMessage): void {
+    if (this.closed) return;
+    this.send(msg);
+    this.closed = true;
+    this.helloed = false;
+    this.socket.end();
+    // A peer that never closes its side is cut off anyway.
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

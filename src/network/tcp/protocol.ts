@@ -1,4 +1,15 @@
 import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
+import { WireFormatError } from "../../core/errors.js";
+
+/**
+ * The format of what follows the hello on this wire. A change to any message's
+ * shape or meaning takes the next number; a peer or control session speaking
+ * another (or an older liveswap, whose hello names none) is refused, so that
+ * neither side misreads the other's frames. The hello and the refusal are the
+ * frames every format keeps as they are (length-prefixed JSON, the fields
+ * below), so that any two formats can tell each other apart.
+ */
+export const WIRE_FORMAT = 1;
 
 /**
  * What processes say to each other, one value per frame. Between two nodes:
@@ -9,7 +20,18 @@ import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
  */
 export type WireMessage =
   /** `recv`: the last data sequence number this side delivered from the other (0 for a control session). */
-  | { readonly kind: "hello"; readonly from: string; readonly role: "node" | "control"; readonly recv: number; readonly chan?: string; readonly seen?: string }
+  | {
+      readonly kind: "hello";
+      readonly from: string;
+      readonly role: "node" | "control";
+      readonly recv: number;
+      readonly chan?: string;
+      readonly seen?: string;
+      /** The sender's WIRE_FORMAT: always sent; absent from an older liveswap's hello. */
+      readonly format?: number;
+    }
+  /** The answer to a hello in another format, before the connection is closed: `reason` as the refusing side logged it. */
+  | { readonly kind: "refused"; readonly from: string; readonly format: number; readonly reason: string }
   | { readonly kind: "data"; readonly seq: number; readonly lc: number; readonly env: Envelope }
   | { readonly kind: "ack"; readonly seq: number }
   | { readonly kind: "plane"; readonly lc: number; readonly env: ControlEnvelope }
@@ -49,4 +71,16 @@ export interface NodeStatus {
   readonly update: { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean } | null;
   readonly openRequests: number;
   readonly pid: number;
+}
+
+type Hello = Extract<WireMessage, { kind: "hello" }>;
+
+/** Who a hello comes from, as an error message names it. */
+export function helloSender(hello: Pick<Hello, "from" | "role">): string {
+  return hello.role === "control" ? `the control session "${hello.from}"` : `node "${hello.from}"`;
+}
+
+/** A WireFormatError when the hello speaks another format than this process; `self` names this process. */
+export function wireFormatMismatch(hello: Pick<Hello, "from" | "role" | "format">, self: string): WireFormatError | undefined {
+  return hello.format === WIRE_FORMAT ? undefined : new WireFormatError(helloSender(hello), hello.format, WIRE_FORMAT, self);
 }

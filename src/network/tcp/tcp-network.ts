@@ -1,7 +1,8 @@
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
-import { messageOf } from "../../core/errors.js";
+import { messageOf, WireFormatError } from "../../core/errors.js";
+import { failpoint } from "../../core/failpoints.js";
 import { CONTROL, type NodeId } from "../../core/ids.js";
 import type { Network } from "../../core/network.js";
 import type { Codec } from "./codec.js";
@@ -9,7 +10,7 @@ import { Connection } from "./connection.js";
 import { PeerChannel } from "./peer-channel.js";
 import { dial, listen, peerName, type TlsMaterial } from "./sockets.js";
 import { wallNow, type LamportClock } from "./lamport-clock.js";
-import type { Command, PeerStatus, WireMessage } from "./protocol.js";
+import { WIRE_FORMAT, wireFormatMismatch, type Command, type PeerStatus, type WireMessage } from "./protocol.js";
 
 export interface TcpNetworkOptions {
   readonly self: NodeId;
@@ -61,6 +62,7 @@ export class TcpNetwork implements Network {
   /** Channels of removed links, kept until what they sent is acknowledged. */
   private readonly draining = new Map<NodeId, PeerChannel>();
   private readonly refusedLogged = new Set<string>();
+  private readonly formatLogged = new Set<string>();
   private controller: ControlSession | undefined;
   private server: net.Server | undefined;
   private nextTimer = 0;
@@ -181,7 +183,7 @@ export class TcpNetwork implements Network {
             return;
           }
           const conn = this.wrap(socket);
-          conn.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello() });
+          conn.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello(), format: WIRE_FORMAT });
           await new Promise<void>((resolve) => socket.once("close", () => resolve()));
           // Back off again from the start only if the neighbour took us (it may refuse: not linked on its side yet).
           if (channel.connection === undefined && conn.helloed) attempt = 0;
@@ -202,79 +204,121 @@ export class TcpNetwork implements Network {
   }
 
   private wrap(socket: Duplex): Connection {
-    let peer: PeerChannel | undefined;
-    let session: ControlSession | undefined;
+    const role: ConnectionRole = {};
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
-    const conn = new Connection(
+    return new Connection(
       socket,
       this.o.codec,
-      (msg, c) => {
-        switch (msg.kind) {
-          case "hello": {
-            const certified = peerName(socket);
-            if (this.o.tls && certified !== (msg.role === "control" ? "control" : msg.from)) {
-              this.o.log?.(`refused a ${msg.role} calling itself "${msg.from}" with a certificate for "${String(certified)}"`);
-              c.close();
-              return;
-            }
-            c.helloed = true;
-            if (msg.role === "control") {
-              session = new ControlSession(c, msg.from);
-              this.sessions.add(session);
-              c.send({ kind: "hello", from: this.o.self, role: "node", recv: 0 });
-              return;
-            }
-            const channel = this.channels.get(msg.from) ?? this.draining.get(msg.from);
-            if (channel === undefined) {
-              // Not (yet) our neighbour: it retries, backing off, until the link reaches us too.
-              if (!this.refusedLogged.has(msg.from)) this.o.log?.(`refused a connection from "${msg.from}": no link to it here (yet)`);
-              this.refusedLogged.add(msg.from);
-              c.helloed = false;
-              c.close();
-              return;
-            }
-            this.refusedLogged.delete(msg.from);
-            peer = channel;
-            const lost = channel.attach(c, { recv: msg.recv, chan: msg.chan ?? "", ...(msg.seen !== undefined ? { seen: msg.seen } : {}) });
-            // The accepting side answers with its view after taking the dialer's into account (a restart of theirs
-            // resets our numbering first), and before resending anything: the dialer reads our hello first.
-            if (this.o.self > msg.from) c.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello() });
-            channel.resend();
-            if (lost.length > 0) this.o.onLost?.(lost, "destroyed");
-            return;
-          }
-          case "data":
-            if (peer === undefined || !peer.accept(msg.seq, c)) return;
-            this.o.clock.observe(msg.lc);
-            this.o.onEnvelope(msg.env);
-            return;
-          case "ack":
-            peer?.acked(msg.seq);
-            return;
-          case "plane":
-            if (session === undefined) return;
-            this.controller = session;
-            this.o.clock.observe(msg.lc);
-            this.o.onEnvelope(msg.env);
-            return;
-          case "cmd":
-            if (session !== undefined) this.o.onCommand(session, msg.id, msg.cmd);
-            return;
-          case "reply":
-            return;
-        }
-      },
-      () => {
-        peer?.detach(conn);
-        if (session !== undefined) {
-          this.sessions.delete(session);
-          if (this.controller === session) this.controller = undefined;
+      (msg, c) => this.onMessage(role, msg, c),
+      (c) => {
+        role.peer?.detach(c);
+        if (role.session !== undefined) {
+          this.sessions.delete(role.session);
+          if (this.controller === role.session) this.controller = undefined;
         }
       },
     );
-    return conn;
   }
+
+  private onMessage(role: ConnectionRole, msg: WireMessage, c: Connection): void {
+    switch (msg.kind) {
+      case "hello":
+        return this.onHello(role, msg, c);
+      case "refused":
+        return this.onRefused(msg, c);
+      case "data":
+        if (role.peer === undefined || !role.peer.accept(msg.seq, c)) return;
+        failpoint("tcp.frame-received");
+        this.o.clock.observe(msg.lc);
+        this.o.onEnvelope(msg.env);
+        return;
+      case "ack":
+        role.peer?.acked(msg.seq);
+        return;
+      case "plane":
+        if (role.session === undefined) return;
+        failpoint("tcp.frame-received");
+        this.controller = role.session;
+        this.o.clock.observe(msg.lc);
+        this.o.onEnvelope(msg.env);
+        return;
+      case "cmd":
+        if (role.session !== undefined) this.o.onCommand(role.session, msg.id, msg.cmd);
+        return;
+      case "reply":
+        return;
+    }
+  }
+
+  /** A hello: a certificate that names the sender (with TLS), our wire format, then a control session or a neighbour. */
+  private onHello(role: ConnectionRole, msg: Hello, c: Connection): void {
+    const certified = peerName(c.socket);
+    if (this.o.tls && certified !== (msg.role === "control" ? "control" : msg.from)) {
+      this.o.log?.(`refused a ${msg.role} calling itself "${msg.from}" with a certificate for "${String(certified)}"`);
+      c.close();
+      return;
+    }
+    const mismatch = wireFormatMismatch(msg, `node "${this.o.self}"`);
+    if (mismatch !== undefined) {
+      this.logOnce(`${msg.role} ${msg.from} ${String(msg.format)}`, `refused a connection: ${mismatch.message}`);
+      c.refuse({ kind: "refused", from: this.o.self, format: WIRE_FORMAT, reason: mismatch.message });
+      return;
+    }
+    c.helloed = true;
+    if (msg.role === "control") {
+      role.session = new ControlSession(c, msg.from);
+      this.sessions.add(role.session);
+      c.send({ kind: "hello", from: this.o.self, role: "node", recv: 0, format: WIRE_FORMAT });
+      return;
+    }
+    role.peer = this.onPeerHello(msg, c);
+  }
+
+  /** A neighbour's hello (it dialled us, or answers our dial): its channel takes the connection, or it is refused. */
+  private onPeerHello(msg: Hello, c: Connection): PeerChannel | undefined {
+    const channel = this.channels.get(msg.from) ?? this.draining.get(msg.from);
+    if (channel === undefined) {
+      // Not (yet) our neighbour: it retries, backing off, until the link reaches us too.
+      if (!this.refusedLogged.has(msg.from)) this.o.log?.(`refused a connection from "${msg.from}": no link to it here (yet)`);
+      this.refusedLogged.add(msg.from);
+      c.helloed = false;
+      c.close();
+      return undefined;
+    }
+    this.refusedLogged.delete(msg.from);
+    const reconnects = channel.reconnects;
+    const lost = channel.attach(c, { recv: msg.recv, chan: msg.chan ?? "", ...(msg.seen !== undefined ? { seen: msg.seen } : {}) });
+    // The accepting side answers with its view after taking the dialer's into account (a restart of theirs
+    // resets our numbering first), and before resending anything: the dialer reads our hello first.
+    if (this.o.self > msg.from) c.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello(), format: WIRE_FORMAT });
+    if (channel.reconnects > reconnects) failpoint("tcp.reconnect");
+    channel.resend();
+    if (lost.length > 0) this.o.onLost?.(lost, "destroyed");
+    return channel;
+  }
+
+  /** The neighbour we dialled refused our hello (another wire format): say so once; the dial loop retries, backing off. */
+  private onRefused(msg: Extract<WireMessage, { kind: "refused" }>, c: Connection): void {
+    const reason = msg.format === WIRE_FORMAT ? msg.reason : new WireFormatError(`node "${msg.from}"`, msg.format, WIRE_FORMAT, `node "${this.o.self}"`).message;
+    this.logOnce(`refused-by ${msg.from} ${msg.format}`, `"${msg.from}" refused our connection: ${reason}`);
+    c.close();
+  }
+
+  /** A refusal repeats at every retry: one line per cause is enough. */
+  private logOnce(key: string, line: string): void {
+    if (this.formatLogged.has(key)) return;
+    this.formatLogged.add(key);
+    this.o.log?.(line);
+  }
+}
+
+type Hello = Extract<WireMessage, { kind: "hello" }>;
+
+/** What a connection turned out to be once its hello was taken: a neighbour's channel, or a control session. */
+interface ConnectionRole {
+  peer?: PeerChannel | undefined;
+  session?: ControlSession;
 }
 
 export type { WireMessage };
