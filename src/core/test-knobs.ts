@@ -23,4 +23,15 @@ export const testKnobs = {
    * as the runtime did before.
    */
   refuseSecondPrepare: true,
+  /**
+   * A node's snapshot keeps its outbox (the frames its neighbours have not acknowledged). False: the snapshot leaves
+   * the outbox out, as a store that does not persist it would, and a crash loses what was committed and in flight.
+   */
+  persistOutbox: true,
+  /**
+   * Strategy control messages on the application's channels (markers, m') wait for the commit of the step that sent
+   * them. False: they leave at once, before the commit, and a crash can leave a neighbour acting on a marker of a
+   * step that never happened.
+   */
+  controlAfterCommit: true,
 };

@@ -87,6 +87,11 @@ export class Channels {
     }
   }
 
+  /** Test knob only (a store that does not persist the outbox): every unacknowledged frame is forgotten. */
+  dropOutbox(): void {
+    for (const ch of this.outbound.values()) ch.frames.length = 0;
+  }
+
   /** Forget every channel to and from `peer` (it was destroyed: a node later created with its id starts from 1). */
   forgetPeer(peer: NodeId): void {
     for (const [key, ch] of this.outbound) if (ch.to === peer) this.outbound.delete(key);

@@ -168,7 +168,10 @@ export class NodeHost implements NodePort {
 
   private emitTransmit(env: Envelope): void {
     if (this.gate === "open") this.outer.transmit(env);
-    else if (this.gate === "batch") this.outputs.push({ kind: "transmit", env });
+    else if (this.gate === "batch") {
+      if (!testKnobs.controlAfterCommit && env.kind === "control" && !env.plane) return this.outer.transmit(env);
+      this.outputs.push({ kind: "transmit", env });
+    }
   }
 
   private emit(out: HostOutput): void {
@@ -280,6 +283,7 @@ export class NodeHost implements NodePort {
     if (s.kind === "quiet") host.restoreQuiet(s);
     for (const e of record.log) host.replay(e as LogEntry);
     host.sinceSnapshot = record.log.length;
+    if (!testKnobs.persistOutbox) host.channels.dropOutbox(); // a deliberately broken store (test knob)
     host.replayAt = undefined;
     host.gate = gate;
     host.durableVersion = host.node.version;
