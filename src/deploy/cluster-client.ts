@@ -225,9 +225,10 @@ export class ClusterClient {
       try {
         return await this.command(node, cmd, { sent: () => void (since ??= wallNow()), timeout });
       } catch (e) {
+        if (!(e instanceof NodeUnreachableError)) throw e;
+        // close() closed the connection on purpose: nothing to retry.
         if (this.closed) throw new ClusterClientClosedError(`request ${id} to node "${node}"`);
         const wait = backoffDelay(attempt, this.retry);
-        if (!(e instanceof NodeUnreachableError)) throw e;
         if (attempt >= this.retry.attempts || wallNow() + wait >= timeout.at) throw exhausted(e, attempt, wallNow() - started);
         await new Promise((r) => setTimeout(r, wait));
       }
