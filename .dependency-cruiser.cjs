@@ -126,7 +126,7 @@ module.exports = {
     },
     {
       name: "examples-use-the-package-name",
-      comment: "an example programs against `liveswap` / `liveswap/scenarios` as a user would, never a relative path into src/",
+      comment: "an example programs against `liveswap` / `liveswap/scenarios` / `liveswap/cluster` as a user would, never a relative path into src/",
       severity: "error",
       from: { path: "^examples/" },
       to: { path: "^src/", dependencyTypesNot: ["aliased-tsconfig-paths"] },
@@ -136,7 +136,7 @@ module.exports = {
       comment: "an example imports the package's public entry points, node builtins and files of its own example folder",
       severity: "error",
       from: { path: "^examples/([^/]+)/", pathNot: TEST_FILE },
-      to: { pathNot: "^src/(index|scenarios/index)\\.ts$|^examples/$1/", dependencyTypesNot: ["core"] },
+      to: { pathNot: "^src/(index|scenarios/index|deploy/index)\\.ts$|^examples/$1/", dependencyTypesNot: ["core"] },
     },
     {
       name: "no-folder-cycles",
@@ -169,7 +169,7 @@ module.exports = {
     // Type-only imports count: `import type` from a layer above is still an upward dependency.
     // This needs TypeScript's own parser; dependency-cruiser 17.4.3 accepts TypeScript >=2 <7, so 6.0.3 loads.
     tsPreCompilationDeps: true,
-    // Resolves the `liveswap` and `liveswap/scenarios` path aliases the examples use.
+    // Resolves the `liveswap`, `liveswap/scenarios` and `liveswap/cluster` path aliases the examples use.
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: {
       exportsFields: ["exports"],

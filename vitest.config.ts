@@ -6,6 +6,7 @@ export default defineConfig({
     // Examples program against the package by its name, as a user would.
     alias: {
       "liveswap/scenarios": fileURLToPath(new URL("./src/scenarios/index.ts", import.meta.url)),
+      "liveswap/cluster": fileURLToPath(new URL("./src/deploy/index.ts", import.meta.url)),
       liveswap: fileURLToPath(new URL("./src/index.ts", import.meta.url)),
     },
   },

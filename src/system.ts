@@ -982,7 +982,7 @@ export class System {
         sys.settle1(() => r.resolve(result));
       },
       fail: (node, rid, reason) => sys.failRequest(rid, new RequestFailedError(node, rid, reason)),
-      expired: (node, rid) => sys.failRequest(rid, new RequestExpiredError(node, rid)),
+      expired: (node, rid) => sys.failRequest(rid, new RequestExpiredError(node, rid, "it was issued before the oldest request the node forgot")),
     };
   }
 

@@ -354,17 +354,6 @@ export class NodeNotDownError extends LiveswapError {
   }
 }
 
-/** A retried request whose id the node no longer remembers and which is older than its retention window. */
-export class RequestExpiredError extends LiveswapError {
-  readonly code = "REQUEST_EXPIRED";
-  constructor(readonly node: NodeId, readonly request: string) {
-    super(
-      `request ${request} to node "${node}" is older than the node's retention window of answered requests: it may or ` +
-        "may not have run, and it will not run again; retry sooner, or send it as a new request (a new id) if running it twice is safe",
-    );
-  }
-}
-
 /** A link is partitioned already, or healed while it was not partitioned. */
 export class PartitionError extends LiveswapError {
   readonly code = "PARTITION";
@@ -414,5 +403,27 @@ export class WireFormatError extends LiveswapError {
     const speaks = theirs === undefined ? "an older liveswap wire format (its hello names none)" : `liveswap wire format ${theirs}`;
     const behind = theirs === undefined || theirs < ours ? peer : self;
     super(`${peer} speaks ${speaks}, this process (${self}) reads ${ours}: upgrade liveswap on ${behind} first`);
+/**
+ * A retried request whose id the node no longer remembers: it was accepted long enough ago (or before the node last
+ * started) that its record left the retention window. Running it again could run it twice, so it is refused.
+ */
+export class RequestExpiredError extends LiveswapError {
+  readonly code = "REQUEST_EXPIRED";
+  constructor(readonly node: NodeId, readonly request: string, readonly detail: string) {
+    super(
+      `request "${request}" to node "${node}": its id is older than the node's retention window (${detail}), so the ` +
+        "request may or may not have run; check whether its effect is there (read the state) before sending it again under a new id",
+    );
+  }
+}
+
+/** A request id sent again with another body: a retry must repeat its request exactly, a new request needs a new id. */
+export class RequestIdReusedError extends LiveswapError {
+  readonly code = "REQUEST_ID_REUSED";
+  constructor(readonly node: NodeId, readonly request: string) {
+    super(
+      `request "${request}" to node "${node}": this id was already used with a different body; ` +
+        "a retry must send the same body, and a new request needs an id of its own (omit it to get a random one)",
+    );
   }
 }

@@ -1,10 +1,11 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { checkTrace, type CheckReport } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { NodeReport, UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InvalidOptionError, RetiredVersionError, UnknownNodeError, WireFormatError, messageOf } from "../core/errors.js";
+import { InvalidOptionError, RequestExpiredError, RequestIdReusedError, RequestTimeoutError, RetiredVersionError, UnknownNodeError, WireFormatError, messageOf } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
@@ -19,10 +20,40 @@ import { checkUpdateOptions, launchUpdate, planUpdate } from "../runtime/control
 import type { UpdateCoordinator } from "../update/coordinator.js";
 import type { Cluster, ClusterNode } from "./cluster-file.js";
 import { tlsFor } from "./node-daemon.js";
-import { NodeUnreachableError, RemoteError, VersionMismatchLinkError } from "./errors.js";
+import { ClusterClientClosedError, NodeUnreachableError, RemoteError, VersionMismatchLinkError, explainConnectionError } from "./errors.js";
+import { backoffDelay, DEFAULT_REQUEST_TIMEOUT_MS, retryPolicy, type RetryPolicy } from "./request-retry.js";
 import { parsePackage, type PackageFile } from "./update-package.js";
 
 export { NodeUnreachableError, RemoteError, VersionMismatchLinkError };
+
+/** How a client reaches the cluster beyond what the cluster file says. */
+export interface ClusterClientOptions {
+  /** The control plane's TLS material itself (PEM texts), instead of the files the cluster names. */
+  readonly tls?: TlsMaterial;
+  /** How a request whose connection was lost is retried (same id: it runs once). */
+  readonly retry?: RetryPolicy;
+  /** The default bound of request() (ms, retries included). */
+  readonly requestTimeoutMs?: number;
+  /** Where the nodes came from, for errors naming an unknown node (default: the cluster file). */
+  readonly source?: string;
+  /** Where this client keeps its own trace and destroyed nodes' (default: the cluster's trace directory, or .liveswap-trace beside the file). */
+  readonly traceKeep?: string;
+}
+
+/** Per request: its id (a retry sends the same one), and how long to wait for its answer, retries included. */
+export interface RequestOptions {
+  /** The request's id; a random UUID when omitted. Give the same id to a retry of your own: it runs once. */
+  readonly id?: string;
+  /** Rejects with RequestTimeoutError after this many ms (the request may still run); default 30,000. */
+  readonly timeoutMs?: number;
+}
+
+interface Pending {
+  readonly node: NodeId;
+  readonly cmd: Command;
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
 
 /** What an update's progress display is told: a node acknowledged prepare, or turned new. */
 export type UpdateProgress = { readonly kind: "prepared" | "new" | "refused"; readonly node: NodeId; readonly detail?: string };
@@ -40,7 +71,7 @@ interface Session {
  */
 export class ClusterClient {
   private readonly sessions = new Map<NodeId, Session>();
-  private readonly pending = new Map<number, { readonly node: NodeId; resolve(v: unknown): void; reject(e: Error): void }>();
+  private readonly pending = new Map<number, Pending>();
   private readonly clock = new LamportClock();
   private readonly events: StampedEvent[] = [];
   private readonly tls: TlsMaterial | undefined;
@@ -49,29 +80,41 @@ export class ClusterClient {
   /** The traces of nodes this client destroyed (their processes are gone). */
   private readonly retired: StampedEvent[] = [];
   private nextId = 0;
-  private requests = 0;
+  private closed = false;
+  private readonly retry;
+  private readonly requestTimeoutMs: number;
   private active: { readonly coordinator: UpdateCoordinator; readonly fail: (e: Error) => void } | undefined;
   private readonly opening = new Map<NodeId, Promise<Session>>();
   private readonly name = `ctl-${process.pid}-${Math.floor(wallNow()).toString(36)}`;
 
-  constructor(readonly cluster: Cluster) {
-    this.tls = cluster.tls ? tlsFor(cluster, cluster.tls.control.cert, cluster.tls.control.key) : undefined;
+  constructor(
+    readonly cluster: Cluster,
+    private readonly options: ClusterClientOptions = {},
+  ) {
+    this.tls = options.tls ?? (cluster.tls ? tlsFor(cluster, cluster.tls.control.cert, cluster.tls.control.key) : undefined);
+    this.retry = retryPolicy(options.retry);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.clock.value = Math.floor(wallNow() * 1000); // as the nodes do: later control planes sort after earlier events
   }
 
   /** Where a destroyed node's trace is kept: the cluster's trace directory, or beside the cluster file. */
   private traceFileOf(id: NodeId): string {
-    return this.cluster.traceDir !== undefined ? join(this.cluster.traceDir, `${id}.ndjson`) : join(dirname(this.cluster.file), ".liveswap-trace", `${id}.ndjson`);
+    const dir = this.cluster.traceDir ?? this.options.traceKeep ?? join(dirname(this.cluster.file), ".liveswap-trace");
+    return join(dir, `${id}.ndjson`);
   }
 
   private nodeOf(id: string, where: string): ClusterNode {
     const n = this.cluster.nodes.find((x) => x.id === id);
-    if (n === undefined) throw new UnknownNodeError(id, `${where} (not in ${this.cluster.file})`);
+    if (n === undefined) {
+      const known = this.cluster.nodes.map((x) => x.id).join(", ");
+      throw new UnknownNodeError(id, `${where} (not in ${this.options.source ?? this.cluster.file}, which has ${known})`);
+    }
     return n;
   }
 
   /** One session per node, shared by concurrent callers. */
   private session(id: NodeId): Promise<Session> {
+    if (this.closed) return Promise.reject(new ClusterClientClosedError(`node "${id}"`));
     const have = this.sessions.get(id);
     if (have !== undefined && !have.conn.closed) return Promise.resolve(have);
     let opening = this.opening.get(id);
@@ -88,7 +131,7 @@ export class ClusterClient {
     try {
       socket = await dial(node.address, this.tls, id);
     } catch (e) {
-      throw new NodeUnreachableError(id, node.address, messageOf(e));
+      throw new NodeUnreachableError(id, node.address, explainConnectionError(e, this.tls !== undefined));
     }
     return await new Promise<Session>((resolve, reject) => {
       let greeted = false;
@@ -142,7 +185,7 @@ export class ClusterClient {
     for (const [k, p] of this.pending) {
       if (p.node !== id) continue;
       this.pending.delete(k);
-      p.reject(new NodeUnreachableError(id, node.address, `the connection closed${reason ? `: ${reason}` : ""}`));
+      p.reject(new NodeUnreachableError(id, node.address, `the connection closed before the answer${reason ? `: ${reason}` : ""}`));
     }
   }
 
@@ -153,7 +196,7 @@ export class ClusterClient {
         if (p === undefined) return;
         this.pending.delete(msg.id);
         if (msg.ok) p.resolve(msg.value);
-        else p.reject(new RemoteError(node, msg.error, msg.code));
+        else p.reject(replyError(node, p.cmd, msg));
         return;
       }
       case "plane":
@@ -165,19 +208,58 @@ export class ClusterClient {
     }
   }
 
-  async command(node: NodeId, cmd: Command): Promise<unknown> {
-    const s = await this.session(node);
+  /**
+   * One command to a node over its session. `sent` is called just before it is written (so a retry knows an earlier
+   * attempt may have arrived); `timeout` rejects it at a wall-clock instant with the error it makes.
+   */
+  async command(node: NodeId, cmd: Command, opts: { readonly sent?: () => void; readonly timeout?: { readonly at: number; error(): Error } } = {}): Promise<unknown> {
+    const s = await beforeTimeout(this.session(node), opts.timeout);
     const id = ++this.nextId;
     return await new Promise((resolve, reject) => {
-      this.pending.set(id, { node, resolve, reject });
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => clearTimeout(timer);
+      this.pending.set(id, { node, cmd, resolve: (v) => (done(), resolve(v)), reject: (e) => (done(), reject(e)) });
+      if (opts.timeout !== undefined) {
+        const t = opts.timeout;
+        timer = setTimeout(() => {
+          if (this.pending.delete(id)) reject(t.error());
+        }, Math.max(0, t.at - wallNow()));
+      }
+      opts.sent?.();
       s.conn.send({ kind: "cmd", id, cmd });
     });
   }
 
-  /** An outside request to a node; resolves with its handler's response. */
-  request(node: NodeId, body: unknown): Promise<unknown> {
+  /**
+   * An outside request to a node; resolves with its handler's response. A lost connection (the node unreachable, or
+   * the connection closing before the answer) is retried with backoff under the same id, so the node runs the
+   * request once: a retry of a running request waits for it, one of an answered request gets the recorded answer.
+   */
+  async request(node: NodeId, body: unknown, opts: RequestOptions = {}): Promise<unknown> {
     this.nodeOf(node, "request");
-    return this.command(node, { kind: "request", request: `${this.name}.${++this.requests}`, body });
+    const id = opts.id ?? randomUUID();
+    const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
+    const started = wallNow();
+    const timeout = { at: started + timeoutMs, error: () => new RequestTimeoutError(node, id, timeoutMs) };
+    let since: number | undefined; // when an attempt was first written: from then on a retry says so
+    for (let attempt = 1; ; attempt++) {
+      const cmd: Command = { kind: "request", request: id, body, ...(since !== undefined ? { since } : {}) };
+      try {
+        return await this.command(node, cmd, { sent: () => void (since ??= wallNow()), timeout });
+      } catch (e) {
+        if (!(e instanceof NodeUnreachableError)) throw e;
+        // close() closed the connection on purpose: nothing to retry.
+        if (this.closed) throw new ClusterClientClosedError(`request ${id} to node "${node}"`);
+        const wait = backoffDelay(attempt, this.retry);
+        if (attempt >= this.retry.attempts || wallNow() + wait >= timeout.at) throw exhausted(e, attempt, wallNow() - started);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  /** Fault injection for tests and drills: close this client's connection to a node (the next command reconnects). */
+  dropConnection(node: NodeId): void {
+    this.sessions.get(node)?.conn.close();
   }
 
   async status(node: NodeId): Promise<NodeStatus> {
@@ -369,12 +451,12 @@ export class ClusterClient {
   }
 
   close(): void {
+    this.closed = true;
     for (const s of this.sessions.values()) s.conn.close();
     this.sessions.clear();
   }
 }
 
-/** What a node's report means for the live display of `ctl update`. */
 /**
  * May two nodes be linked? Not when either runs a version that one of them (or any node in `others`) retired: an
  * old image rejoining would run old code on new messages; then not when their versions differ.
@@ -391,6 +473,29 @@ export function checkLinkVersions(a: NodeStatus, b: NodeStatus, others: readonly
   if (a.version !== b.version) throw new VersionMismatchLinkError(a.id, a.version, b.id, b.version);
 }
 
+/** A node's refusal as the error class it was at the node, where the client can rebuild it; else a RemoteError. */
+function replyError(node: NodeId, cmd: Command, msg: Extract<WireMessage, { kind: "reply"; ok: false }>): Error {
+  if (cmd.kind === "request" && msg.code === "REQUEST_EXPIRED" && msg.detail !== undefined) return new RequestExpiredError(node, cmd.request, msg.detail);
+  if (cmd.kind === "request" && msg.code === "REQUEST_ID_REUSED") return new RequestIdReusedError(node, cmd.request);
+  return new RemoteError(node, msg.error, msg.code);
+}
+
+/** `p`, or the timeout's error once its instant passed (a dial to a host that never answers takes minutes to fail). */
+function beforeTimeout<T>(p: Promise<T>, timeout: { readonly at: number; error(): Error } | undefined): Promise<T> {
+  if (timeout === undefined) return p;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timeout.error()), Math.max(0, timeout.at - wallNow()));
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** The last attempt's error, saying how many were made: the node is down, not merely slow to accept. */
+function exhausted(e: NodeUnreachableError, attempts: number, ms: number): NodeUnreachableError {
+  return new NodeUnreachableError(e.node, e.address, `${e.reason}; ${attempts} attempt${attempts === 1 ? "" : "s"} over ${Math.round(ms)} ms`);
+}
+
+/** What a node's report means for the live display of `ctl update`. */
 function progressOf(node: NodeId, msg: NodeReport): UpdateProgress | undefined {
   switch (msg.kind) {
     case "prepared":

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -19,6 +20,7 @@ import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
 import type { Command, NodeStatus } from "../network/tcp/protocol.js";
 import { linkIncarnations, linkKey, type Cluster, type ClusterNode } from "./cluster-file.js";
 import { NodeConfigError } from "./errors.js";
+import { RequestRecords, type RetentionOptions } from "./request-records.js";
 import { moduleContents, parsePackage, readKey, verifyAndLoad } from "./update-package.js";
 
 export { NodeConfigError };
@@ -77,7 +79,10 @@ export class NodeDaemon {
   private readonly topology = new Topology();
   private readonly clock = new LamportClock();
   private readonly events: StampedEvent[] = [];
-  private readonly open = new Map<RequestId, { readonly session: ControlSession; readonly id: number }>();
+  /** Every accepted request id and its outcome, so that a retry is never executed twice. */
+  private readonly records: RequestRecords;
+  /** Who waits for each open request's answer: the first sender and every retry since (any connection). */
+  private readonly waiters = new Map<RequestId, { readonly session: ControlSession; readonly id: number }[]>();
   private readonly addresses = new Map<NodeId, string>();
   private readonly net: TcpNetwork;
   private readonly trusted;
@@ -92,7 +97,9 @@ export class NodeDaemon {
     private readonly self: ClusterNode,
     private readonly onStop: () => void,
     private readonly log: (line: string) => void,
+    retention: RetentionOptions | undefined,
   ) {
+    this.records = new RequestRecords(self.id, wallNow, retention);
     this.trusted = cluster.signingKey ? readKey(cluster.signingKey, "public") : undefined;
     this.net = new TcpNetwork({
       self: self.id,
@@ -117,12 +124,16 @@ export class NodeDaemon {
   }
 
   /** `unlinked`: start with no links (Conic's create; `ctl link` adds them), not the file's. */
-  static async start(cluster: Cluster, id: string, opts: { onStop?: () => void; log?: (line: string) => void; unlinked?: boolean } = {}): Promise<NodeDaemon> {
+  static async start(
+    cluster: Cluster,
+    id: string,
+    opts: { onStop?: () => void; log?: (line: string) => void; unlinked?: boolean; retention?: RetentionOptions } = {},
+  ): Promise<NodeDaemon> {
     const self = cluster.nodes.find((n) => n.id === id);
     if (self === undefined) throw new NodeConfigError(`no node "${id}" in ${cluster.file} (it has: ${cluster.nodes.map((n) => n.id).join(", ")})`);
     const behavior = await loadInitialBehavior(cluster, self);
     failpoint("daemon.after-load");
-    const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), opts.log ?? (() => undefined));
+    const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), opts.log ?? (() => undefined), opts.retention);
     await d.boot(behavior, opts.unlinked ?? false);
     return d;
   }
@@ -212,19 +223,15 @@ export class NodeDaemon {
       startTimer: (node, incarnation, delayMs, tag, timer) => net.startTimer(node, incarnation, delayMs, tag, timer),
       neighbors: (n) => topology.neighbors(n),
       linksOf: (n) => topology.linksOf(n),
-      hasOpenRequest: (_n, rid) => this.open.has(rid),
+      hasOpenRequest: (_n, rid) => this.records.lookup(rid)?.status === "open",
       record: (ev) => this.record(ev),
       answer: (_n, rid, result) => {
-        const o = this.open.get(rid);
-        if (o === undefined) return;
-        this.open.delete(rid);
-        o.session.reply(o.id, result);
+        if (!this.records.answer(rid, result)) return;
+        for (const w of this.takeWaiters(rid)) w.session.reply(w.id, result);
       },
       fail: (node, rid, reason) => {
-        const o = this.open.get(rid);
-        if (o === undefined) return;
-        this.open.delete(rid);
-        o.session.fail(o.id, new RequestFailedError(node, rid, reason));
+        if (!this.records.fail(rid, reason)) return;
+        for (const w of this.takeWaiters(rid)) w.session.fail(w.id, new RequestFailedError(node, rid, reason));
       },
       loadCode: (code) => this.loadCode(code),
       // The step in which the node turns new is timed on the wall clock: its swap pause.
@@ -273,7 +280,7 @@ export class NodeDaemon {
       retired: h.retiredVersions(),
       neighbors: this.net.peers().filter((p) => this.topology.linked(this.self.id, p.id)),
       update,
-      openRequests: this.open.size,
+      openRequests: this.records.open,
       pid: process.pid,
       lc: this.clock.value,
     };
@@ -290,13 +297,8 @@ export class NodeDaemon {
       switch (cmd.kind) {
         case "status":
           return session.reply(id, this.status());
-        case "request": {
-          const rid = cmd.request as RequestId;
-          if (this.open.has(rid)) throw new RequestFailedError(this.self.id, rid, "a request with this id is already open");
-          this.open.set(rid, { session, id });
-          this.host.request(rid, cmd.body);
-          return;
-        }
+        case "request":
+          return this.request(session, id, cmd);
         case "link":
           this.link(cmd.peer, cmd.address, cmd.incarnation);
           return session.reply(id, "linked");
@@ -320,6 +322,43 @@ export class NodeDaemon {
     } catch (e) {
       session.fail(id, asError(e));
     }
+  }
+
+  /**
+   * An outside request, or a retry of one (same id, from any connection: the first may have died): a new id runs;
+   * an open one gets this sender added to its waiters; a settled one gets its recorded outcome. Never runs twice.
+   */
+  private request(session: ControlSession, id: number, cmd: Extract<Command, { kind: "request" }>): void {
+    const rid = cmd.request as RequestId;
+    const fingerprint = createHash("sha256").update(jsonCodec.encode(cmd.body)).digest("base64");
+    const known = this.records.lookup(rid, cmd.since, fingerprint);
+    switch (known?.status) {
+      case undefined:
+        this.records.accept(rid, fingerprint);
+        this.waiters.set(rid, [{ session, id }]);
+        try {
+          this.host.request(rid, cmd.body);
+        } catch (e) {
+          // Refused before any handler ran: record it as failed, so a retry gets the same refusal, not a hang.
+          this.records.fail(rid, messageOf(e));
+          this.takeWaiters(rid);
+          throw e;
+        }
+        return;
+      case "open":
+        this.waiters.get(rid)?.push({ session, id });
+        return;
+      case "answered":
+        return session.reply(id, known.answer);
+      case "failed":
+        return session.fail(id, new RequestFailedError(this.self.id, rid, known.reason));
+    }
+  }
+
+  private takeWaiters(rid: RequestId): readonly { readonly session: ControlSession; readonly id: number }[] {
+    const w = this.waiters.get(rid) ?? [];
+    this.waiters.delete(rid);
+    return w;
   }
 
   private link(peer: NodeId, address: string, incarnation: number): void {

@@ -8,16 +8,17 @@ import type { Strategy } from "../../core/update.js";
 import { ClusterClient, type UpdateProgress } from "../../deploy/cluster-client.js";
 import { loadClusterFile } from "../../deploy/cluster-file.js";
 import { clusterUp } from "../../deploy/cluster-processes.js";
-import { jsonArg, oneStrategy, type Out } from "../options.js";
+import { connectCluster, type ClusterConnection } from "../../deploy/index.js";
+import { integer, jsonArg, oneStrategy, type Out } from "../options.js";
 
 /** The cluster file given to `ctl` itself (every subcommand shares it). */
 function clusterFileOf(cmd: Command): string {
   return (cmd.parent?.opts() as { cluster: string }).cluster;
 }
 
-/** A client of the cluster for the length of one subcommand. */
-async function withClient<T>(cmd: Command, f: (c: ClusterClient) => Promise<T>): Promise<T> {
-  const client = new ClusterClient(loadClusterFile(clusterFileOf(cmd)));
+/** The public cluster client (`liveswap/cluster`) for the length of one subcommand: ctl has no client of its own. */
+async function withClient<T>(cmd: Command, f: (c: ClusterConnection) => Promise<T>): Promise<T> {
+  const client = await connectCluster({ cluster: clusterFileOf(cmd) });
   try {
     return await f(client);
   } finally {
@@ -43,7 +44,7 @@ function registerStatus(ctl: Command, out: Out): void {
     .option("--json", "one JSON object", false)
     .action(async (o: { json: boolean }, cmd: Command) =>
       withClient(cmd, async (c) => {
-        const s = await c.statusAll();
+        const s = await c.status();
         if (o.json) return out(JSON.stringify(s));
         for (const n of s.up) {
           const nb = n.neighbors.map((x) => `${x.id}${x.connected ? "" : " (reconnecting)"}${x.unacked > 0 ? ` [${x.unacked} unacked]` : ""}`).join(", ");
@@ -60,7 +61,11 @@ function registerRequest(ctl: Command, out: Out): void {
     .description("send an outside request to a node and print its response")
     .argument("<node>")
     .argument("<body>", "the request as JSON")
-    .action(async (node: string, body: string, _o: unknown, cmd: Command) => withClient(cmd, async (c) => out(JSON.stringify(await c.request(node, jsonArg(body))))));
+    .option("--id <id>", "the request's id (default: a random UUID); the same id again is a retry: it never runs twice")
+    .option("--timeout <ms>", "give up after this long, retries included (the request may still run)", integer("--timeout", 1), 30_000)
+    .action(async (node: string, body: string, o: { id?: string; timeout: number }, cmd: Command) =>
+      withClient(cmd, async (c) => out(JSON.stringify(await c.request(node, jsonArg(body), { timeoutMs: o.timeout, ...(o.id !== undefined ? { id: o.id } : {}) })))),
+    );
 }
 
 function registerLinks(ctl: Command, out: Out): void {
@@ -86,7 +91,12 @@ function registerCreateDestroy(ctl: Command, out: Out): void {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       await clusterUp(loadClusterFile(clusterFileOf(cmd)), { only: [id], detached: true, unlinked: true });
       // An old image (a version an update retired) is stopped again at once: it must not rejoin the system.
-      await withClient(cmd, (c) => c.refuseRetired(id));
+      const client = new ClusterClient(loadClusterFile(clusterFileOf(cmd)));
+      try {
+        await client.refuseRetired(id);
+      } finally {
+        client.close();
+      }
       out(`created ${id} (unlinked)`);
     });
   ctl
@@ -108,7 +118,7 @@ function registerUpdate(ctl: Command, out: Out): void {
       withClient(cmd, async (c) => {
         const prepared = new Set<string>();
         const fresh = new Set<string>();
-        const total = (await c.statusAll()).up.length;
+        const total = (await c.status()).up.length;
         const display = o.json ? undefined : progressDisplay("nodes");
         const show = (p: UpdateProgress): void => {
           if (p.kind === "prepared") prepared.add(p.node);

@@ -37,12 +37,18 @@ export type WireMessage =
   | { readonly kind: "plane"; readonly lc: number; readonly env: ControlEnvelope }
   | { readonly kind: "cmd"; readonly id: number; readonly cmd: Command }
   | { readonly kind: "reply"; readonly id: number; readonly ok: true; readonly value: unknown }
-  | { readonly kind: "reply"; readonly id: number; readonly ok: false; readonly error: string; readonly code?: string };
+  /** `detail`: the part of the error's message that its class cannot rebuild from what the client knows (its `detail` field). */
+  | { readonly kind: "reply"; readonly id: number; readonly ok: false; readonly error: string; readonly code?: string; readonly detail?: string };
 
 /** The control plane's commands to a node (Conic's configuration commands, requests, and what an update needs). */
 export type Command =
   | { readonly kind: "status" }
-  | { readonly kind: "request"; readonly request: string; readonly body: unknown }
+  /**
+   * An outside request; `request` is the client's id for it (a retry sends the same id and body). `since`, on a
+   * retry: the client's wall clock (ms) when it first sent this id, so the node can tell a request whose first attempt
+   * never arrived from one it has forgotten (RequestExpiredError).
+   */
+  | { readonly kind: "request"; readonly request: string; readonly body: unknown; readonly since?: number }
   | { readonly kind: "link"; readonly peer: string; readonly address: string; readonly incarnation: number }
   | { readonly kind: "unlink"; readonly peer: string }
   | { readonly kind: "destroy" }

@@ -38,8 +38,8 @@ export class ControlSession {
     this.conn.send({ kind: "reply", id, ok: true, value });
   }
   fail(id: number, error: Error): void {
-    const code = (error as { code?: unknown }).code;
-    this.conn.send({ kind: "reply", id, ok: false, error: error.message, ...(typeof code === "string" ? { code } : {}) });
+    const { code, detail } = error as { code?: unknown; detail?: unknown };
+    this.conn.send({ kind: "reply", id, ok: false, error: error.message, ...(typeof code === "string" ? { code } : {}), ...(typeof detail === "string" ? { detail } : {}) });
   }
 }
 

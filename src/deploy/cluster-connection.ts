@@ -1,0 +1,164 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { CheckReport } from "../check/checker.js";
+import { InvalidOptionError, messageOf } from "../core/errors.js";
+import type { NodeId } from "../core/ids.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
+import type { Strategy, UpdateReport } from "../core/update.js";
+import type { NodeStatus } from "../network/tcp/protocol.js";
+import { parseAddress } from "../network/tcp/sockets.js";
+import { ClusterClient, type RequestOptions, type UpdateProgress } from "./cluster-client.js";
+import { loadClusterFile, type Cluster } from "./cluster-file.js";
+import type { RetryPolicy } from "./request-retry.js";
+
+/** The control plane's certificate: each field a PEM file's path, or the PEM text itself. */
+export interface ClusterTls {
+  /** The cluster's CA certificate (every node's certificate must be signed by it). */
+  readonly ca: string;
+  /** A certificate of that CA whose common name is "control" (`liveswap keys init` makes control.crt). */
+  readonly cert: string;
+  readonly key: string;
+}
+
+interface CommonOptions {
+  /** How a request whose connection is lost is retried (default: 6 attempts, backoff from 100 ms to 2 s). */
+  readonly retry?: RetryPolicy;
+  /** The default bound of request() in ms, retries included (default 30,000). */
+  readonly requestTimeoutMs?: number;
+}
+
+/**
+ * Where the cluster is: its cluster file (the nodes, their addresses and the control plane's TLS files, as `liveswap
+ * ctl --cluster` reads it), or the nodes' addresses and the TLS material given here.
+ */
+export type ConnectOptions =
+  | (CommonOptions & { readonly cluster: string })
+  | (CommonOptions & {
+      readonly nodes: Readonly<Record<NodeId, string>>;
+      /** Omit for plain TCP (a cluster file without `tls:`). */
+      readonly tls?: ClusterTls;
+      /** Where this client keeps the control plane's trace and destroyed nodes' traces (default ./.liveswap-trace). */
+      readonly traceDir?: string;
+    });
+
+/** Every node that answered, with its status, and every other one with why it did not. */
+export interface ClusterStatus {
+  readonly up: readonly NodeStatus[];
+  readonly down: readonly { readonly id: NodeId; readonly error: string }[];
+}
+
+export interface ClusterUpdateOptions {
+  readonly strategy: Strategy;
+  /** Where the update starts (default: chosen by the strategy). */
+  readonly root?: NodeId;
+  /** Told as nodes acknowledge prepare and turn new. */
+  readonly onProgress?: (p: UpdateProgress) => void;
+}
+
+/**
+ * A client of a running liveswap cluster (`liveswap node` processes), for programs: the same client `liveswap ctl`
+ * uses. Connections open on first use, one per node, and are shared by concurrent calls.
+ */
+export interface ClusterConnection {
+  /** The nodes this client knows, with their addresses. */
+  readonly nodes: readonly { readonly id: NodeId; readonly address: string }[];
+  /**
+   * An outside request to `node`; resolves with its handler's response. A lost connection is retried with backoff
+   * under the same id, so the node runs the request once; give your own `id` to make your own retries safe too.
+   * Rejects with NodeUnreachableError (after the retries), RequestTimeoutError, RequestExpiredError (a retry of an
+   * id older than the node's retention window), RequestIdReusedError, or RemoteError (the node's own refusal).
+   */
+  request<R = unknown>(node: NodeId, body: unknown, opts?: RequestOptions): Promise<R>;
+  /** Every node's version, neighbours, connections and update. */
+  status(): Promise<ClusterStatus>;
+  nodeStatus(node: NodeId): Promise<NodeStatus>;
+  /** Ship a signed package (the text of a `liveswap pack` file) and update every running node with a strategy. */
+  update(pkg: string, opts: ClusterUpdateOptions): Promise<UpdateReport>;
+  link(a: NodeId, b: NodeId): Promise<void>;
+  unlink(a: NodeId, b: NodeId): Promise<void>;
+  /** Unlink the node from its neighbours, then stop its process (its trace is kept). */
+  destroy(node: NodeId): Promise<void>;
+  /** Every node's trace and the control plane's, merged in Lamport order. */
+  trace(): Promise<TraceEvent[]>;
+  /** The checker's verdict on that trace, taken as complete. */
+  check(): Promise<CheckReport>;
+  /** Close every connection; calls after it reject with ClusterClientClosedError. */
+  close(): void;
+}
+
+/**
+ * Connect to a cluster: `connectCluster({ cluster: "cluster.yaml" })`, or
+ * `connectCluster({ nodes: { r0: "10.0.0.1:7401" }, tls: { ca, cert, key } })`. Reads the configuration (and the
+ * TLS files) now; connections open when first used, so a node down is reported by the call that needs it.
+ */
+export async function connectCluster(opts: ConnectOptions): Promise<ClusterConnection> {
+  const common = {
+    ...(opts.retry !== undefined ? { retry: opts.retry } : {}),
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+  };
+  if ("cluster" in opts) return new Connection(new ClusterClient(loadClusterFile(opts.cluster), common));
+  const cluster = explicitCluster(opts.nodes);
+  const tls = opts.tls === undefined ? undefined : { ca: pem(opts.tls.ca, "tls.ca"), cert: pem(opts.tls.cert, "tls.cert"), key: pem(opts.tls.key, "tls.key") };
+  const client = new ClusterClient(cluster, {
+    ...common,
+    ...(tls !== undefined ? { tls } : {}),
+    source: "the nodes given to connectCluster",
+    traceKeep: resolve(opts.traceDir ?? ".liveswap-trace"),
+  });
+  return new Connection(client);
+}
+
+/** The nodes given by address, as the client needs them (no package: the client never runs node code). */
+function explicitCluster(nodes: Readonly<Record<NodeId, string>>): Cluster {
+  const entries = Object.entries(nodes);
+  if (entries.length === 0) throw new InvalidOptionError("nodes", "no node given; pass { nodes: { r0: \"host:port\", ... } } or { cluster: \"cluster.yaml\" }");
+  for (const [id, address] of entries) parseAddress(address, `nodes.${id}`);
+  return { file: "connectCluster", nodes: entries.map(([id, address]) => ({ id, address, package: "", behavior: "" })), links: [], codec: "json" };
+}
+
+/** PEM text given as such, or read from the path given. */
+function pem(value: string, field: string): string {
+  if (value.startsWith("-----BEGIN")) return value;
+  try {
+    return readFileSync(value, "utf8");
+  } catch (e) {
+    throw new InvalidOptionError(field, `cannot read ${value} (${messageOf(e)}); give a PEM file's path or the PEM text (\`liveswap keys init\` makes them)`);
+  }
+}
+
+class Connection implements ClusterConnection {
+  readonly nodes;
+  constructor(private readonly client: ClusterClient) {
+    this.nodes = client.cluster.nodes.map((n) => ({ id: n.id, address: n.address }));
+  }
+  async request<R = unknown>(node: NodeId, body: unknown, opts?: RequestOptions): Promise<R> {
+    return (await this.client.request(node, body, opts)) as R;
+  }
+  status(): Promise<ClusterStatus> {
+    return this.client.statusAll();
+  }
+  nodeStatus(node: NodeId): Promise<NodeStatus> {
+    return this.client.status(node);
+  }
+  update(pkg: string, opts: ClusterUpdateOptions): Promise<UpdateReport> {
+    return this.client.update(pkg, opts);
+  }
+  link(a: NodeId, b: NodeId): Promise<void> {
+    return this.client.link(a, b);
+  }
+  unlink(a: NodeId, b: NodeId): Promise<void> {
+    return this.client.unlink(a, b);
+  }
+  destroy(node: NodeId): Promise<void> {
+    return this.client.destroy(node);
+  }
+  trace(): Promise<TraceEvent[]> {
+    return this.client.trace();
+  }
+  check(): Promise<CheckReport> {
+    return this.client.check();
+  }
+  close(): void {
+    this.client.close();
+  }
+}
