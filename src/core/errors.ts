@@ -403,6 +403,9 @@ export class WireFormatError extends LiveswapError {
     const speaks = theirs === undefined ? "an older liveswap wire format (its hello names none)" : `liveswap wire format ${theirs}`;
     const behind = theirs === undefined || theirs < ours ? peer : self;
     super(`${peer} speaks ${speaks}, this process (${self}) reads ${ours}: upgrade liveswap on ${behind} first`);
+  }
+}
+
 /**
  * A retried request whose id the node no longer remembers: it was accepted long enough ago (or before the node last
  * started) that its record left the retention window. Running it again could run it twice, so it is refused.

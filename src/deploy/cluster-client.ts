@@ -150,7 +150,7 @@ export class ClusterClient {
         },
         (_c, reason) => {
           if (!greeted) reject(new NodeUnreachableError(id, node.address, reason ?? "it closed the connection (a certificate it does not trust?)"));
-          this.closed(id, node, conn, greeted, reason);
+          this.connectionClosed(id, node, conn, greeted, reason);
         },
       );
       conn.send({ kind: "hello", from: this.name, role: "control", recv: 0, format: WIRE_FORMAT });
@@ -174,7 +174,7 @@ export class ClusterClient {
   }
 
   /** A session's connection closed: forget it, and fail what waited on it (the running update if it needs this node). */
-  private closed(id: NodeId, node: ClusterNode, conn: Connection, greeted: boolean, reason: string | undefined): void {
+  private connectionClosed(id: NodeId, node: ClusterNode, conn: Connection, greeted: boolean, reason: string | undefined): void {
     if (this.sessions.get(id)?.conn === conn) this.sessions.delete(id);
     const a = this.active;
     const run = a?.coordinator.update;
