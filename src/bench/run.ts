@@ -12,6 +12,7 @@
  * to BENCHMARKS below.
  */
 import { simSpeedBenchmark } from "./sim-speed.js";
+import { storeBenchmark } from "./store.js";
 import { tcpBenchmark } from "./tcp.js";
 import { disruptionBenchmark, overheadBenchmark, scaleBenchmark } from "./update-benches.js";
 import { fixed } from "./format.js";
@@ -45,6 +46,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: "tcp",
     description: "node processes over TCP: ping-pong messages/s against a raw net echo with the same framing (target ratio 0.5), swap pause p99 (target 5 ms)",
     run: (_o, progress) => tcpBenchmark(progress),
+  },
+  {
+    name: "store",
+    description: "the node store on this disk: commit latency p50/p99 at 1, 10, 100 entries per fsync, entries/s, against a bare append + fdatasync",
+    run: (_o, progress) => Promise.resolve(storeBenchmark(progress !== undefined ? { progress } : {})),
   },
 ];
 

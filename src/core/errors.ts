@@ -430,3 +430,66 @@ export class RequestIdReusedError extends LiveswapError {
     );
   }
 }
+
+/**
+ * A node's durable store (deploy/store) holds a record this liveswap cannot read: written by a newer liveswap (a
+ * higher format version) or by something that is not liveswap. Refused rather than guessed at: a node that misread
+ * its record would resume from a state it never had.
+ */
+export class StoreFormatError extends LiveswapError {
+  readonly code = "STORE_FORMAT";
+  constructor(readonly file: string, readonly found: string, readonly readable: readonly number[], what = "a record") {
+    super(
+      `store "${file}": ${what} has format version ${found}, and this liveswap reads version${readable.length === 1 ? "" : "s"} ${readable.join(", ")}; ` +
+        "run this node with the liveswap that wrote the store (upgrade liveswap on this machine), or destroy the node to start it empty",
+    );
+  }
+}
+
+/** Another process (or another opener in this one) has the node's store open: two writers would interleave their logs. */
+export class StoreLockedError extends LiveswapError {
+  readonly code = "STORE_LOCKED";
+  constructor(readonly dir: string, readonly pid: number | undefined) {
+    const holder = pid === undefined ? "another opener (its pid is not recorded yet)" : pid === process.pid ? `this process (pid ${pid})` : `pid ${pid}`;
+    super(
+      `store "${dir}" is open in ${holder}; one node process owns its store: stop that process first ` +
+        "(or close the store this process opened), or give this node another store directory",
+    );
+  }
+}
+
+/**
+ * A commit (or clear) did not become durable. Fatal by design: the caller stops the node and never retries, since
+ * a failed fsync may have dropped the dirty pages it was to write (the PostgreSQL fsync lesson); a restart
+ * recovers from what the store holds.
+ */
+export class StoreCommitError extends LiveswapError {
+  readonly code = "STORE_COMMIT";
+  constructor(readonly dir: string, what: string, options?: { cause?: unknown }) {
+    super(
+      `store "${dir}": ${what}; nothing of this batch may be relied on: stop the node (never retry the commit) and restart it, ` +
+        "it recovers from what the store holds (check the disk: space, permissions, I/O errors in the system log)",
+      options,
+    );
+  }
+}
+
+/** A store's files are there but are not a readable liveswap store (damaged, truncated, or another program's). */
+export class StoreCorruptError extends LiveswapError {
+  readonly code = "STORE_CORRUPT";
+  constructor(readonly path: string, what: string, options?: { cause?: unknown }) {
+    super(
+      `store "${path}" is damaged: ${what}; the node cannot recover from it. ` +
+        "Restore the directory from a backup, or move it aside and destroy/recreate the node to start it empty",
+      options,
+    );
+  }
+}
+
+/** A store's directory or files cannot be created or opened (permissions, a file in the way, a read-only disk). */
+export class StoreOpenError extends LiveswapError {
+  readonly code = "STORE_OPEN";
+  constructor(readonly path: string, what: string, options?: { cause?: unknown }) {
+    super(`cannot open the store at "${path}": ${what}; check the path is a directory this user can read and write, on a writable disk`, options);
+  }
+}
