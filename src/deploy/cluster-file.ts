@@ -51,6 +51,8 @@ const schema = z
       .optional(),
     /** Where nodes write their NDJSON traces (one file per node) and the control plane its own. */
     trace: z.string().min(1).optional(),
+    /** Where nodes keep their durable stores (one directory per node): a node killed and started again recovers. */
+    store: z.string().min(1).optional(),
     codec: z.enum(["json"]).default("json"),
   })
   .strict();
@@ -72,6 +74,8 @@ export interface Cluster {
   readonly signingKey?: string;
   readonly tls?: { readonly ca: string; readonly control: { readonly cert: string; readonly key: string } };
   readonly traceDir?: string;
+  /** `store:` made absolute: node ID keeps its durable store in storeDir/ID. */
+  readonly storeDir?: string;
   readonly codec: "json";
 }
 
@@ -153,6 +157,7 @@ export function parseCluster(text: string, file: string): Cluster {
     ...(c.trust ? { signingKey: rel(c.trust.signingKey) } : {}),
     ...(c.tls ? { tls: { ca: rel(c.tls.ca), control: { cert: rel(c.tls.control.cert), key: rel(c.tls.control.key) } } } : {}),
     ...(c.trace !== undefined ? { traceDir: rel(c.trace) } : {}),
+    ...(c.store !== undefined ? { storeDir: rel(c.store) } : {}),
     codec: c.codec,
   };
 }

@@ -38,6 +38,8 @@ export interface LocalClusterSpec {
   readonly tls?: { readonly ca: string; readonly control: { readonly cert: string; readonly key: string } };
   /** Where nodes write their traces; without it they keep them in memory. */
   readonly trace?: string;
+  /** Where nodes keep their durable stores; without it they keep nothing across a restart. */
+  readonly store?: string;
   /** Where cluster.yaml goes (default: a fresh temporary directory). */
   readonly dir?: string;
   /** How long to wait for every node to answer (default 60 s: a loaded machine starts processes slowly). */
@@ -75,6 +77,7 @@ async function startOnFreePorts(spec: LocalClusterSpec, dir: string): Promise<Lo
     ...(spec.trust ? { trust: spec.trust } : {}),
     ...(spec.tls ? { tls: spec.tls } : {}),
     ...(spec.trace !== undefined ? { trace: spec.trace } : {}),
+    ...(spec.store !== undefined ? { store: spec.store } : {}),
   };
   writeFileSync(join(dir, "cluster.yaml"), stringify(file));
   const cluster = loadClusterFile(join(dir, "cluster.yaml"));

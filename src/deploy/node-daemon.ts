@@ -1,17 +1,20 @@
 import { createHash } from "node:crypto";
-import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from "node:fs";
+import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync, writeSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Behavior } from "../core/behavior.js";
 import type { UpdateCode } from "../core/control.js";
-import { DuplicateLinkError, InvalidUpdateError, RequestFailedError, UnknownLinkError, UpdateInProgressError, asError, messageOf } from "../core/errors.js";
-import type { Envelope } from "../core/envelope.js";
+import { RequestExpiredError, DuplicateLinkError, InvalidUpdateError, RequestFailedError, UnknownLinkError, UpdateInProgressError, asError, messageOf } from "../core/errors.js";
+import type { ControlEnvelope, Envelope } from "../core/envelope.js";
 import { failpoint } from "../core/failpoints.js";
 import { CONTROL, type NodeId, type RequestId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
 import type { Update } from "../core/update.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import { NodeHost, type HostEnvironment } from "../runtime/node-host.js";
+import type { NodeStore, StoredRecord } from "../runtime/node-store.js";
+import { codeIn, codeKey, codesOf, extraOf, GroupCommit, newInstance, type CodeCache, type DaemonExtra } from "./node-durability.js";
+import { openNodeStore } from "./store/open-node-store.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
 import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
@@ -88,7 +91,17 @@ export class NodeDaemon {
   private readonly trusted;
   private host!: NodeHost;
   private traceFile: WriteStream | undefined;
+  /** A durable node writes its trace synchronously at each commit, before the messages it explains leave. */
+  private traceFd: number | undefined;
   private traceBuffer = "";
+  /** The durable store (`store:` in the cluster file), its group commit, and the instance its channels carry. */
+  private store: NodeStore | undefined;
+  private commit: GroupCommit | undefined;
+  private instance = newInstance();
+  /** Update code loaded before the host sees the prepare or resume that carries it (by package text). */
+  private readonly codes: CodeCache = new Map();
+  /** Inputs waiting while a prepare's code loads (the host takes inputs one by one, as a replay will). */
+  private queue: (() => void)[] | undefined;
   private flushScheduled = false;
   private stopped = false;
 
@@ -109,7 +122,19 @@ export class NodeDaemon {
       clock: this.clock,
       onEnvelope: (env) => this.deliver(env),
       onTimer: (_node, incarnation, tag, timer) => {
-        if (!this.stopped) this.host.timer(tag, timer, incarnation);
+        if (!this.stopped) this.input(() => this.host.timer(tag, timer, incarnation));
+      },
+      onAcked: (peer, seq) => {
+        const link = this.topology.linksOf(this.self.id).get(peer);
+        if (link !== undefined && this.store !== undefined) this.host.channels.ack(peer, link, seq);
+      },
+      onPlaneAck: (_link, seq) => {
+        if (this.store !== undefined) this.host.channels.ack(CONTROL, 0, seq);
+      },
+      onControlHello: (_session, chan) => (this.store !== undefined ? this.host.channels.applied(CONTROL, Number(chan ?? 0) || 0) : 0),
+      onControlResumed: (session, recv) => {
+        if (this.store === undefined) return;
+        for (const env of this.host.resendTo(CONTROL, 0, recv)) this.net.sendPlane(session, env as ControlEnvelope);
       },
       onCommand: (session, id, cmd) => this.onCommand(session, id, cmd),
       onLost: (envs, reason) => {
@@ -132,9 +157,19 @@ export class NodeDaemon {
     const self = cluster.nodes.find((n) => n.id === id);
     if (self === undefined) throw new NodeConfigError(`no node "${id}" in ${cluster.file} (it has: ${cluster.nodes.map((n) => n.id).join(", ")})`);
     const behavior = await loadInitialBehavior(cluster, self);
+    const store = cluster.storeDir !== undefined ? openNodeStore(join(cluster.storeDir, id)) : undefined;
+    const record = store?.load();
     failpoint("daemon.after-load");
     const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), opts.log ?? (() => undefined), opts.retention);
-    await d.boot(behavior, opts.unlinked ?? false);
+    d.store = store;
+    try {
+      if (record !== undefined) await d.recover(behavior, record);
+      else await d.boot(behavior, opts.unlinked ?? false);
+    } catch (e) {
+      store?.close();
+      await d.net.close();
+      throw e;
+    }
     return d;
   }
 
@@ -143,39 +178,172 @@ export class NodeDaemon {
   }
 
   private async boot(behavior: Behavior, unlinked: boolean): Promise<void> {
-    if (this.cluster.traceDir !== undefined) {
-      mkdirSync(this.cluster.traceDir, { recursive: true });
-      // Appended: a node destroyed and created again keeps its earlier life in the same file.
-      this.traceFile = createWriteStream(join(this.cluster.traceDir, `${this.self.id}.ndjson`), { flags: "a" });
-    }
+    this.openTrace();
     const me = this.self.id;
     this.topology.addNode(me);
     const incarnations = linkIncarnations(this.cluster);
     for (const [a, b] of unlinked ? [] : this.cluster.links) {
       if (a !== me && b !== me) continue;
       const peer = a === me ? b : a;
-      if (!this.topology.hasNode(peer)) this.topology.addNode(peer);
-      this.topology.addLink(a, b, incarnations.get(linkKey(a, b)));
-      this.addresses.set(peer, (this.cluster.nodes.find((n) => n.id === peer) as ClusterNode).address);
+      this.addLink(peer, incarnations.get(linkKey(a, b)) as number, (this.cluster.nodes.find((n) => n.id === peer) as ClusterNode).address);
     }
     await this.net.start();
     // Message ids must stay unique across a node's lives (destroyed and created again, restarted): each life
     // numbers its messages from the wall clock in microseconds at its start, as its Lamport times do.
-    this.host = new NodeHost(me, behavior, 0, 1, this.environment(), undefined, this.clock.value);
-    // No durable store yet over TCP: the transport numbers and resends frames itself (in memory).
-    this.host.durability = false;
+    this.host = new NodeHost(me, behavior, 0, 1, this.environment(), undefined, this.clock.value, this.store !== undefined ? "batch" : "open");
+    // Without a store the transport numbers and resends frames itself (in memory); with one, the host does (durably).
+    this.host.durability = this.store !== undefined;
+    this.setUpDurability();
     this.record({ kind: "create", t: this.net.now(), node: me, version: behavior.version, epoch: 0 });
     for (const peer of this.topology.neighbors(me)) {
       if (me < peer) this.record({ kind: "link", t: this.net.now(), a: me, b: peer });
-      this.net.addPeer(peer, this.addresses.get(peer) as string);
+      this.connectPeer(peer);
     }
-    this.host.initialize();
-    this.log(`node "${me}" (${behavior.version}) listening on ${this.self.address}${this.cluster.tls ? " (mutual TLS)" : ""}`);
+    this.input(() => this.host.initialize());
+    this.commit?.now();
+    this.log(`node "${me}" (${behavior.version}) listening on ${this.self.address}${this.cluster.tls ? " (mutual TLS)" : ""}${this.store !== undefined ? `, store ${this.storePath()}` : ""}`);
   }
 
-  /** An envelope from a neighbour or the coordinator, to the node host; the failpoints mark the protocol's steps. */
+  /**
+   * A node whose store holds a record: its links and channel instance from the record, the update code its replay
+   * needs loaded first, then its snapshot and log replayed (nothing leaves: it left when committed), its timers re-armed;
+   * its neighbours and the control plane resend what it has not applied, and it resends what they have not.
+   */
+  private async recover(behavior: Behavior, record: StoredRecord): Promise<void> {
+    this.openTrace();
+    const me = this.self.id;
+    const extra = extraOf(record);
+    if (extra === undefined) throw new NodeConfigError(`node "${me}": its store ${this.storePath()} holds a record without its links (written by another liveswap?); move the directory away to start the node empty`);
+    this.instance = extra.instance;
+    this.topology.addNode(me);
+    for (const [peer, incarnation, address] of extra.links) this.addLink(peer, incarnation, address);
+    await this.preload(codesOf(record));
+    await this.net.start();
+    this.host = NodeHost.recover(me, record, 1, this.environment(), (v) => this.behaviorOf(v, behavior), undefined, "batch");
+    this.setUpDurability();
+    const t = this.net.now();
+    // The previous process's end, as the simulator traces a crash: nothing it had not committed happened.
+    this.record({ kind: "crash", t, node: me, lost: 0 });
+    this.record({ kind: "restart", t, node: me, version: this.host.version, epoch: this.host.epoch, replayed: record.log.length });
+    for (const peer of this.topology.neighbors(me)) this.connectPeer(peer);
+    this.log(`node "${me}" (${this.host.version}) recovered from ${this.storePath()} (${record.log.length} log entries replayed), listening on ${this.self.address}`);
+  }
+
+  private storePath(): string {
+    return join(this.cluster.storeDir ?? "", this.self.id);
+  }
+
+  private addLink(peer: NodeId, incarnation: number, address: string): void {
+    if (!this.topology.hasNode(peer)) this.topology.addNode(peer);
+    this.topology.addLink(this.self.id, peer, incarnation);
+    this.addresses.set(peer, address);
+  }
+
+  /** The channel to a neighbour; a durable node's resumes from its host's positions and outbox. */
+  private connectPeer(peer: NodeId): void {
+    const link = this.topology.linksOf(this.self.id).get(peer) as number;
+    const durable =
+      this.store !== undefined
+        ? { instance: `${this.instance}/${link}`, delivered: this.host.channels.applied(peer, link), unacked: this.host.channels.unacked(peer, link, 0) }
+        : undefined;
+    this.net.addPeer(peer, this.addresses.get(peer) as string, durable);
+  }
+
+  private setUpDurability(): void {
+    const store = this.store;
+    if (store === undefined) return;
+    this.host.snapshotExtra = (): DaemonExtra => ({
+      instance: this.instance,
+      links: this.topology.neighbors(this.self.id).map((p) => [p, this.topology.linksOf(this.self.id).get(p) as number, this.addresses.get(p) as string] as const),
+    });
+    this.commit = new GroupCommit(store, () => this.host, this.net, (peer) => this.topology.linksOf(this.self.id).get(peer), (e) => this.fatal(e));
+  }
+
+  /** A commit failed (an fsync error): the node stops, never retrying (the pages it was to write may be gone). */
+  private fatal(e: Error): void {
+    this.log(`node "${this.self.id}": its store failed to commit (${e.message}); the node stops. Start it again: it recovers what was committed`);
+    void this.stop();
+  }
+
+  /** The behavior of a version a recovered node runs: its starting one, or one its update code brought. */
+  private behaviorOf(version: string, initial: Behavior): Behavior {
+    if (initial.version === version) return initial;
+    for (const loaded of this.codes.values()) {
+      if (loaded instanceof Error) continue;
+      for (const u of loaded) {
+        if (u.to.version === version) return u.to;
+        if (u.from.version === version) return u.from;
+      }
+    }
+    throw new NodeConfigError(`node "${this.self.id}": its store says it runs "${version}", and neither its package nor the update packages in its record have that version`);
+  }
+
+  /** Load update code before anything needs it (a replay, or the prepare that carries it), keeping failures to refuse with. */
+  private async preload(codes: readonly UpdateCode[]): Promise<void> {
+    for (const code of codes) {
+      const key = codeKey(code);
+      if (key === undefined || this.codes.has(key)) continue;
+      try {
+        this.codes.set(key, await this.loadCode(code));
+      } catch (e) {
+        this.codes.set(key, asError(e));
+      }
+    }
+  }
+
+  /** One input for the host, in arrival order; a durable node commits it with the rest of this turn. */
+  private input(run: () => void): void {
+    if (this.queue !== undefined) {
+      this.queue.push(run);
+      return;
+    }
+    run();
+    this.commit?.schedule();
+  }
+
+  private openTrace(): void {
+    if (this.cluster.traceDir === undefined) return;
+    mkdirSync(this.cluster.traceDir, { recursive: true });
+    // Appended: a node destroyed and created again (or restarted) keeps its earlier lives in the same file.
+    const path = join(this.cluster.traceDir, `${this.self.id}.ndjson`);
+    if (this.store !== undefined) this.traceFd = openSync(path, "a");
+    else this.traceFile = createWriteStream(path, { flags: "a" });
+  }
+
+  /**
+   * An envelope from a neighbour or the coordinator, to the node host. A prepare's or resume's code is loaded first,
+   * the inputs after it waiting, so that the host takes it in one step (as a replay after a crash will).
+   */
   private deliver(env: Envelope): void {
     if (this.stopped) return;
+    const code = codeIn(env);
+    const key = code !== undefined ? codeKey(code) : undefined;
+    if (code !== undefined && key !== undefined && !this.codes.has(key) && this.queue === undefined) {
+      const waiting: (() => void)[] = [() => this.deliverNow(env)];
+      this.queue = waiting;
+      void this.preload([code]).then(() => this.drain(waiting));
+      return;
+    }
+    this.input(() => this.deliverNow(env));
+  }
+
+  /** Run the inputs that waited for code to load, in order (one of them may start another wait). */
+  private drain(waiting: (() => void)[]): void {
+    this.queue = undefined;
+    while (waiting.length > 0 && !this.stopped) {
+      const next = waiting.shift() as () => void;
+      next();
+      const again = this.queue as (() => void)[] | undefined; // the step may have started another wait
+      if (again !== undefined) {
+        again.push(...waiting);
+        return;
+      }
+    }
+    this.commit?.schedule();
+  }
+
+  /** The failpoints mark the protocol's steps. */
+  private deliverNow(env: Envelope): void {
     if (env.kind === "control" && env.plane) {
       if (env.msg.kind === "prepare") failpoint("daemon.prepare-received");
       else if (env.msg.kind === "resume") failpoint("daemon.resume-received");
@@ -188,9 +356,12 @@ export class NodeDaemon {
 
   async stop(): Promise<void> {
     if (this.stopped) return;
+    this.commit?.now();
     this.stopped = true;
     await this.net.close();
     this.flushTrace();
+    this.store?.close();
+    if (this.traceFd !== undefined) closeSync(this.traceFd);
     await new Promise<void>((resolve) => (this.traceFile ? this.traceFile.end(() => resolve()) : resolve()));
     this.onStop();
   }
@@ -198,7 +369,7 @@ export class NodeDaemon {
   private record(ev: TraceEvent): void {
     const lc = this.clock.tick();
     // With a trace directory the file is the trace (memory stays flat however long the node runs); without one, memory.
-    if (this.traceFile !== undefined) {
+    if (this.traceFile !== undefined || this.traceFd !== undefined) {
       // Batched: one write per 64 KiB or per turn of the event loop, not one per event.
       this.traceBuffer += stampedLine(ev, lc);
       if (this.traceBuffer.length >= 65536) this.flushTrace();
@@ -225,15 +396,26 @@ export class NodeDaemon {
       linksOf: (n) => topology.linksOf(n),
       hasOpenRequest: (_n, rid) => this.records.lookup(rid)?.status === "open",
       record: (ev) => this.record(ev),
+      // A durable node's host keeps the request records (they survive a crash); a volatile node's daemon does.
       answer: (_n, rid, result) => {
-        if (!this.records.answer(rid, result)) return;
+        if (this.store === undefined && !this.records.answer(rid, result)) return;
         for (const w of this.takeWaiters(rid)) w.session.reply(w.id, result);
       },
       fail: (node, rid, reason) => {
-        if (!this.records.fail(rid, reason)) return;
+        if (this.store === undefined && !this.records.fail(rid, reason)) return;
         for (const w of this.takeWaiters(rid)) w.session.fail(w.id, new RequestFailedError(node, rid, reason));
       },
-      loadCode: (code) => this.loadCode(code),
+      expired: (node, rid) => {
+        for (const w of this.takeWaiters(rid)) w.session.fail(w.id, new RequestExpiredError(node, rid, "it was issued before the oldest request the node forgot"));
+      },
+      // Code a prepare carries is loaded before the host sees it (deliver): here it is taken from what was loaded.
+      loadCode: (code) => {
+        const key = codeKey(code);
+        const loaded = key !== undefined ? this.codes.get(key) : undefined;
+        if (loaded instanceof Error) throw loaded;
+        return loaded ?? this.loadCode(code);
+      },
+      traced: () => this.flushTrace(),
       // The step in which the node turns new is timed on the wall clock: its swap pause.
       wallClock: () => performance.now(),
     };
@@ -249,8 +431,12 @@ export class NodeDaemon {
 
   private flushTrace(): void {
     this.flushScheduled = false;
-    if (this.traceBuffer === "" || this.traceFile === undefined) return;
-    this.traceFile.write(this.traceBuffer);
+    if (this.traceBuffer === "") return;
+    // A durable node's trace is written before the messages of the commit that produced it leave (a kill -9 keeps the
+    // page cache): a neighbour never shows a delivery whose send is missing from this file.
+    if (this.traceFd !== undefined) writeSync(this.traceFd, this.traceBuffer);
+    else if (this.traceFile !== undefined) this.traceFile.write(this.traceBuffer);
+    else return;
     this.traceBuffer = "";
   }
 
@@ -330,6 +516,14 @@ export class NodeDaemon {
    */
   private request(session: ControlSession, id: number, cmd: Extract<Command, { kind: "request" }>): void {
     const rid = cmd.request as RequestId;
+    if (this.store !== undefined) {
+      // The host's durable records decide: run it, join the one execution, or answer from the record (across restarts).
+      const waiting = this.waiters.get(rid);
+      if (waiting !== undefined) waiting.push({ session, id });
+      else this.waiters.set(rid, [{ session, id }]);
+      this.input(() => this.host.request(rid, cmd.body, cmd.since ?? this.net.now()));
+      return;
+    }
     const fingerprint = createHash("sha256").update(jsonCodec.encode(cmd.body)).digest("base64");
     const known = this.records.lookup(rid, cmd.since, fingerprint);
     switch (known?.status) {
@@ -370,7 +564,9 @@ export class NodeDaemon {
     this.topology.addLink(me, peer, incarnation);
     this.addresses.set(peer, address);
     if (me < peer) this.record({ kind: "link", t: this.net.now(), a: me, b: peer });
-    this.net.addPeer(peer, address);
+    // A configuration change is snapshotted at once: a replay must never run a step under a topology it did not run under.
+    this.commit?.now(true);
+    this.connectPeer(peer);
   }
 
   private unlink(peer: NodeId): void {
@@ -379,6 +575,7 @@ export class NodeDaemon {
     if (!this.topology.linked(me, peer)) throw new UnknownLinkError(me, peer);
     this.topology.removeLink(me, peer);
     if (me < peer) this.record({ kind: "unlink", t: this.net.now(), a: me, b: peer });
+    this.commit?.now(true);
     this.net.removePeer(peer);
   }
 }

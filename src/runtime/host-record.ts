@@ -29,7 +29,15 @@ export type LogEntry =
 /** A node's snapshot: everything its log would otherwise have to rebuild. */
 export type HostSnapshot =
   /** A node just created, before init (its log starts with init): every agent can start from it. */
-  | { readonly format: number; readonly kind: "genesis"; readonly version: string; readonly epoch: number; readonly messagesSent: number }
+  | {
+      readonly format: number;
+      readonly kind: "genesis";
+      readonly version: string;
+      readonly epoch: number;
+      readonly messagesSent: number;
+      /** What the network keeps of the node beside the host's own record (over TCP: its links and store instance). */
+      readonly extra?: unknown;
+    }
   | {
       readonly format: number;
       readonly kind: "quiet";
@@ -46,6 +54,9 @@ export type HostSnapshot =
       readonly requests: RequestRecordsSnapshot;
       /** The base agent's own state (AgentSnapshot), null for the pass-through agent. */
       readonly agent: unknown;
+      /** The code of the update that brought the current version (over TCP a signed package), null for the first version. */
+      readonly code: unknown;
+      readonly extra?: unknown;
     };
 
 /** What a step produced that may leave the node only once the step is durable (output commit). */

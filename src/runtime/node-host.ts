@@ -43,6 +43,8 @@ export interface HostEnvironment extends NodeSurroundings, PrepareEnvironment {
   fail(node: NodeId, request: RequestId, reason: string): void;
   /** A retried request is older than the node's retention window and unknown to it: it must not run (again). */
   expired?(node: NodeId, request: RequestId): void;
+  /** A commit released its trace events: make them durable before the commit's messages leave (a process's trace file). */
+  traced?(): void;
   /** A wall clock (ms) to time the step in which the node swaps (TCP); absent where time is virtual. */
   wallClock?(): number;
 }
@@ -102,6 +104,12 @@ export class NodeHost implements NodePort {
   private sinceSnapshot = 0;
   /** A new node's first commit writes this snapshot of it before init (its log starts with init). */
   private genesis: HostSnapshot | undefined;
+  /** What the network keeps in this node's snapshots beside the host's own record (over TCP: links, store instance). */
+  snapshotExtra: (() => unknown) | undefined;
+  /** The code of the update that brought the current version (kept in snapshots: a recovery loads it again). */
+  versionCode: UpdateCode | undefined;
+  /** The code of the update this node prepared or resumed with: its version's code once it swaps. */
+  private preparedCode: UpdateCode | undefined;
   /** The version and epoch of its last commit: what a crash leaves. */
   durableVersion: string;
   durableEpoch: number;
@@ -220,7 +228,8 @@ export class NodeHost implements NodePort {
     const genesis = this.genesis;
     if (genesis !== undefined) {
       this.genesis = undefined;
-      store.commit({ entries: [], snapshot: genesis });
+      const extra = this.snapshotExtra?.();
+      store.commit({ entries: [], snapshot: extra === undefined ? genesis : { ...genesis, extra } });
     }
     const entries = this.journal;
     this.journal = [];
@@ -233,7 +242,10 @@ export class NodeHost implements NodePort {
     const outputs = this.outputs;
     if (outputs.length > 0) {
       this.outputs = [];
-      for (const out of outputs) this.releaseOutput(out);
+      // The trace first (a network writing it to a file flushes it before the messages it explains leave), then the rest in order.
+      for (const out of outputs) if (out.kind === "record") this.releaseOutput(out);
+      this.outer.traced?.();
+      for (const out of outputs) if (out.kind !== "record") this.releaseOutput(out);
     }
     return acksOf(entries);
   }
@@ -259,6 +271,8 @@ export class NodeHost implements NodePort {
       channels: this.channels.snapshot(),
       requests: this.requests.snapshot(),
       agent: this.baseAgent.snapshot?.() ?? null,
+      code: this.versionCode ?? null,
+      ...(this.snapshotExtra !== undefined ? { extra: this.snapshotExtra() } : {}),
     };
   }
 
@@ -294,6 +308,7 @@ export class NodeHost implements NodePort {
 
   private restoreQuiet(s: HostSnapshot & { kind: "quiet" }): void {
     this.node.state = s.state;
+    if (s.code !== null && s.code !== undefined) this.versionCode = s.code as UpdateCode;
     for (const v of s.retired) this.retired.add(v);
     for (const [id, tag, due] of s.timers) this.pendingTimers.set(id, { tag, due });
     this.nextTimer = s.nextTimer;
@@ -520,6 +535,7 @@ export class NodeHost implements NodePort {
     }
     const from = this.node.version;
     this.node.swap(p.update.to, next);
+    this.versionCode = this.preparedCode;
     this.applyTimerRemaps(timers);
     this.retired.add(from);
     this.retired.delete(p.update.to.version); // a back-out makes an earlier version current again
@@ -759,6 +775,7 @@ export class NodeHost implements NodePort {
       }
       const part = outcome.part;
       this.part = part;
+      this.preparedCode = msg.code;
       const strategy = outcome.strategy;
       this.agent = strategy.agent(this, part.run, msg.strategy);
       this.forgetStrays(update); // what the strategy did not take is of no use to it
@@ -773,6 +790,7 @@ export class NodeHost implements NodePort {
     revalidate(this, this.env, p, code, (outcome) => {
       if (this.part !== p) return;
       if (outcome.kind === "refused") return this.toCoordinator(p, { kind: "refused", reason: outcome.reason }, false);
+      this.preparedCode = code;
       p.update = outcome.update;
       p.updates = outcome.updates;
       delete p.halted;

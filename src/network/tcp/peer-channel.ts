@@ -28,8 +28,24 @@ export interface ChannelHello {
  * changed (its process restarted), the numbering starts again on both sides
  * and what was still unacknowledged is reported lost with the old instance.
  */
+/**
+ * A durable node's channel resumes after its process restarts (DESIGN.md, "Faults and durability"): its instance is
+ * its store's, its numbers are the node host's own (numbered when a frame leaves the host, kept in its durable
+ * outbox), and a frame is acknowledged only once the step that applied it is committed (the daemon says when).
+ */
+export interface DurableChannel {
+  /** The instance id, stable across the process's restarts (its store's). */
+  readonly instance: string;
+  /** The last number the host applied from the peer (its committed position after a recovery). */
+  readonly delivered: number;
+  /** The host's outbox to the peer: numbered envelopes not yet acknowledged, resent after the hellos. */
+  readonly unacked: readonly Envelope[];
+}
+
 export class PeerChannel {
-  readonly id = randomUUID();
+  readonly id: string;
+  /** Acknowledgements wait for the daemon's commit (`ackTo`) instead of leaving on a timer. */
+  private readonly durable: boolean;
   private nextSeq = 1;
   private unacked: { readonly seq: number; readonly frame: Buffer; readonly env: Envelope }[] = [];
   private head = 0;
@@ -46,7 +62,16 @@ export class PeerChannel {
   constructor(
     readonly peer: string,
     private readonly codec: Codec,
-  ) {}
+    durable?: DurableChannel,
+  ) {
+    this.id = durable?.instance ?? randomUUID();
+    this.durable = durable !== undefined;
+    if (durable !== undefined) {
+      this.delivered = durable.delivered;
+      this.lastAcked = durable.delivered;
+      for (const env of durable.unacked) this.push(0, env);
+    }
+  }
 
   get connection(): Connection | undefined {
     return this.conn;
@@ -67,10 +92,24 @@ export class PeerChannel {
 
   /** Encodes first, so a message the codec refuses throws here and takes no sequence number. */
   send(lc: number, env: Envelope): void {
-    const frame = encodeFrame(this.codec.encode({ kind: "data", seq: this.nextSeq, lc, env }));
-    const seq = this.nextSeq++;
-    this.unacked.push({ seq, frame, env });
+    const frame = this.push(lc, env);
     this.conn?.write(frame);
+  }
+
+  /** A durable node's frames carry the host's number (env.seq); a volatile node's, this channel's own. */
+  private push(lc: number, env: Envelope): Buffer {
+    const seq = this.durable && env.seq !== undefined ? env.seq : this.nextSeq;
+    const frame = encodeFrame(this.codec.encode({ kind: "data", seq, lc, env }));
+    this.nextSeq = seq + 1;
+    this.unacked.push({ seq, frame, env });
+    return frame;
+  }
+
+  /** A durable node committed the step that applied `seq`: the peer may forget what precedes it. */
+  ackTo(seq: number): void {
+    if (seq <= this.lastAcked) return;
+    this.lastAcked = seq;
+    this.conn?.send({ kind: "ack", seq });
   }
 
   /**
@@ -130,6 +169,7 @@ export class PeerChannel {
       return false;
     }
     this.delivered = seq;
+    if (this.durable) return true; // acknowledged after the commit of the step that applies it (ackTo)
     if (this.delivered - this.lastAcked >= ACK_EVERY) this.sendAck();
     else this.ackTimer ??= setTimeout(() => this.sendAck(), ACK_DELAY_MS);
     return true;

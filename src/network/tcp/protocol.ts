@@ -34,6 +34,11 @@ export type WireMessage =
   | { readonly kind: "refused"; readonly from: string; readonly format: number; readonly reason: string }
   | { readonly kind: "data"; readonly seq: number; readonly lc: number; readonly env: Envelope }
   | { readonly kind: "ack"; readonly seq: number }
+  /**
+   * On a control session, either way: the receiver committed the coordinator's (or the node's) plane envelopes up
+   * to `seq` on the plane channel `link` (the control plane's instance; 0 for the node's reports).
+   */
+  | { readonly kind: "plane-ack"; readonly link: number; readonly seq: number }
   | { readonly kind: "plane"; readonly lc: number; readonly env: ControlEnvelope }
   | { readonly kind: "cmd"; readonly id: number; readonly cmd: Command }
   | { readonly kind: "reply"; readonly id: number; readonly ok: true; readonly value: unknown }

@@ -7,7 +7,7 @@ import { CONTROL, type NodeId } from "../../core/ids.js";
 import type { Network } from "../../core/network.js";
 import type { Codec } from "./codec.js";
 import { Connection } from "./connection.js";
-import { PeerChannel } from "./peer-channel.js";
+import { PeerChannel, type DurableChannel } from "./peer-channel.js";
 import { dial, listen, peerName, type TlsMaterial } from "./sockets.js";
 import { wallNow, type LamportClock } from "./lamport-clock.js";
 import { WIRE_FORMAT, wireFormatMismatch, type Command, type PeerStatus, type WireMessage } from "./protocol.js";
@@ -26,6 +26,17 @@ export interface TcpNetworkOptions {
   readonly onLost?: (envs: readonly Envelope[], reason: "destroyed" | "unlinked") => void;
   /** Something worth a line in the node's log (refused peers, reconnects). */
   readonly log?: (line: string) => void;
+  /** A neighbour acknowledged our frames up to `seq` (a durable node prunes its outbox). */
+  readonly onAcked?: (peer: NodeId, seq: number) => void;
+  /** A control plane acknowledged the node's plane envelopes up to `seq` (a durable node prunes its outbox). */
+  readonly onPlaneAck?: (link: number, seq: number) => void;
+  /**
+   * A control plane connected, naming its instance (`chan`): a durable node answers with its applied position on that
+   * plane channel and resends its reports the plane has not acknowledged (`recv`: the last it applied).
+   */
+  readonly onControlHello?: (session: ControlSession, chan: string | undefined, recv: number) => number;
+  /** After our hello answered the control plane's: resend the reports it has not applied (after `recv`). */
+  readonly onControlResumed?: (session: ControlSession, recv: number) => void;
 }
 
 /** A connection from the control plane (`liveswap ctl`, a test's cluster client). */
@@ -98,13 +109,16 @@ export class TcpNetwork implements Network {
     );
   }
 
-  /** Open (or keep) the channel to a neighbour; the smaller id dials. */
-  addPeer(peer: NodeId, address: string): void {
+  /**
+   * Open (or keep) the channel to a neighbour; the smaller id dials. A durable node's channel is its host's (numbers,
+   * outbox, applied position), of the link's incarnation: a link made again is a new channel, never a revived one.
+   */
+  addPeer(peer: NodeId, address: string, durable?: DurableChannel): void {
     this.addresses.set(peer, address);
     if (this.channels.has(peer)) return;
-    const revived = this.draining.get(peer);
-    this.draining.delete(peer);
-    const channel = revived ?? new PeerChannel(peer, this.o.codec);
+    const revived = durable === undefined ? this.draining.get(peer) : undefined;
+    if (revived !== undefined) this.draining.delete(peer);
+    const channel = revived ?? new PeerChannel(peer, this.o.codec, durable);
     this.channels.set(peer, channel);
     if (this.o.self < peer && revived === undefined) void this.dialLoop(peer, channel);
   }
@@ -143,6 +157,21 @@ export class TcpNetwork implements Network {
     return [...this.channels.values()]
       .map((c) => ({ id: c.peer, connected: c.connection !== undefined, unacked: c.pending, reconnects: c.reconnects, duplicates: c.duplicates }))
       .sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** A durable node committed the steps that applied the neighbour's frames up to `seq`. */
+  ackPeer(peer: NodeId, seq: number): void {
+    this.channels.get(peer)?.ackTo(seq);
+  }
+
+  /** A durable node committed the control plane's envelopes up to `seq` on plane channel `link`. */
+  ackPlane(link: number, seq: number): void {
+    this.controller?.conn.send({ kind: "plane-ack", link, seq });
+  }
+
+  /** Send a plane envelope to one control session (a resend after it reconnected). */
+  sendPlane(session: ControlSession, env: ControlEnvelope): void {
+    session.conn.send({ kind: "plane", lc: this.o.clock.value, env });
   }
 
   /** Close every connection to a neighbour (they reconnect and resend): a drill for the reconnect path. */
@@ -234,7 +263,12 @@ export class TcpNetwork implements Network {
         this.o.onEnvelope(msg.env);
         return;
       case "ack":
-        role.peer?.acked(msg.seq);
+        if (role.peer === undefined) return;
+        role.peer.acked(msg.seq);
+        this.o.onAcked?.(role.peer.peer, msg.seq);
+        return;
+      case "plane-ack":
+        if (role.session !== undefined) this.o.onPlaneAck?.(msg.link, msg.seq);
         return;
       case "plane":
         if (role.session === undefined) return;
@@ -269,7 +303,10 @@ export class TcpNetwork implements Network {
     if (msg.role === "control") {
       role.session = new ControlSession(c, msg.from);
       this.sessions.add(role.session);
-      c.send({ kind: "hello", from: this.o.self, role: "node", recv: 0, format: WIRE_FORMAT });
+      // A durable node says how far it applied this control plane's envelopes, then resends its unacknowledged reports.
+      const recv = this.o.onControlHello?.(role.session, msg.chan, msg.recv) ?? 0;
+      c.send({ kind: "hello", from: this.o.self, role: "node", recv, format: WIRE_FORMAT });
+      this.o.onControlResumed?.(role.session, msg.recv);
       return;
     }
     role.peer = this.onPeerHello(msg, c);
