@@ -1,12 +1,12 @@
 import { resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ClusterClient } from "./cluster-client.js";
-import { clusterUp } from "./cluster-processes.js";
+import { clusterUp, type StartedNode } from "./cluster-processes.js";
 import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
 
 const pkg = resolve(import.meta.dirname, "../../test/support/ledger-package.ts");
 let cluster: LocalCluster | undefined;
-const extra: { child: { kill(s: string): boolean } }[] = [];
+const extra: StartedNode[] = [];
 
 afterEach(async () => {
   for (const n of extra.splice(0)) n.child.kill("SIGTERM");
