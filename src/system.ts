@@ -1,5 +1,5 @@
 import type { Behavior } from "./core/behavior.js";
-import type { Envelope } from "./core/envelope.js";
+import type { AppEnvelope, Envelope } from "./core/envelope.js";
 import {
   DuplicateLinkError,
   DuplicateNodeError,
@@ -237,6 +237,19 @@ export class System {
   private readonly commitRng: Rng;
   /** Nodes with a group commit scheduled. */
   private readonly commitDue = new Set<NodeHost>();
+  /**
+   * Application messages lost on the wire (to a crashed node, or over a partitioned link), by link "a|b": their
+   * senders' outboxes send them again when the link is back; if the link is removed first nothing ever will, and
+   * they are dropped then (traced as "unlinked", as a node drops what arrives on a removed link).
+   */
+  private readonly lostOnWire = new Map<string, AppEnvelope[]>();
+  /**
+   * Per link incarnation and direction ("link:from>to"), the network's event number when the link last reconnected:
+   * a copy scheduled before it was on the wire then, and the reconnection sent again everything the receiver had not
+   * applied, so that copy is dropped on the wire (one live copy per frame: a copy that outlived its link's
+   * reconnection would be a duplicate, which the receiver cannot tell as such once the link is gone).
+   */
+  private readonly reconnectedAt = new Map<string, number>();
 
   constructor(options: SystemOptions = {}) {
     const seed = options.seed ?? 1;
@@ -363,6 +376,8 @@ export class System {
     if (!this.topology.linked(a, b)) throw new UnknownLinkError(a, b);
     this.topology.removeLink(a, b);
     this.partitions.delete(pairKey(a, b));
+    this.dropUnlinked(this.lostOnWire.get(pairKey(a, b)) ?? []);
+    this.lostOnWire.delete(pairKey(a, b));
     if (this.tracing) this.record({ kind: "unlink", t: this.now(), a, b });
     this.syncDisk(a);
     this.syncDisk(b);
@@ -790,6 +805,7 @@ export class System {
     this.eventsRun++;
     switch (ev.kind) {
       case "deliver":
+        if (ev.env.link > 0 && this.reconnectedAt.size > 0 && ev.seq < (this.reconnectedAt.get(wireKey(ev.env.link, ev.env.from, ev.env.to)) ?? -1)) return;
         return this.deliver(ev.env);
       case "timer": {
         const rt = this.runtimes.get(ev.node);
@@ -819,12 +835,27 @@ export class System {
     if (env.to === CONTROL) return this.deliverToCoordinator(env);
     const rt = this.runtimes.get(env.to);
     if (rt !== undefined) {
-      if (env.link > 0 && this.partitions.size > 0 && this.partitions.has(pairKey(env.from, env.to))) return;
+      if (env.link > 0 && this.partitions.size > 0 && this.partitions.has(pairKey(env.from, env.to))) return this.loseOnWire(env);
       rt.deliver(env);
       return this.afterInput(rt);
     }
-    if (this.down.has(env.to)) return;
+    if (this.down.has(env.to)) return this.loseOnWire(env);
     if (env.kind === "app" && this.tracing) this.record({ kind: "drop", t: this.now(), node: env.to, from: env.from, msg: env.id, reason: "destroyed" });
+  }
+
+  /** See lostOnWire: kept for its link, or dropped at once when that link is gone already. */
+  private loseOnWire(env: Envelope): void {
+    if (env.kind !== "app") return;
+    if (this.topology.linksOf(env.to).get(env.from) !== env.link) return this.dropUnlinked([env]);
+    const key = pairKey(env.from, env.to);
+    const lost = this.lostOnWire.get(key);
+    if (lost === undefined) this.lostOnWire.set(key, [env]);
+    else lost.push(env);
+  }
+
+  private dropUnlinked(envs: readonly AppEnvelope[]): void {
+    if (!this.tracing) return;
+    for (const env of envs) this.record({ kind: "drop", t: this.now(), node: env.to, from: env.from, msg: env.id, reason: "unlinked" });
   }
 
   /** The coordinator lives in this process and never crashes here: it applies and acknowledges at once. */
@@ -932,13 +963,18 @@ export class System {
     const rb = this.runtimes.get(b);
     const link = this.topology.linksOf(a).get(b);
     if (ra === undefined || rb === undefined || link === undefined || this.partitions.has(pairKey(a, b))) return;
-    for (const env of ra.resendTo(b, link, rb.channels.applied(a, link))) this.network.transmit(env);
-    for (const env of rb.resendTo(a, link, ra.channels.applied(b, link))) this.network.transmit(env);
+    this.lostOnWire.delete(pairKey(a, b)); // sent again below, from the outboxes
+    const now = this.network.nextSeq;
+    this.reconnectedAt.set(wireKey(link, a, b), now);
+    this.reconnectedAt.set(wireKey(link, b, a), now);
+    // From each receiver's committed position: what it applied in a step not yet durable, a crash may still undo.
+    for (const env of ra.resendTo(b, link, rb.appliedDurably(a, link))) this.network.transmit(env);
+    for (const env of rb.resendTo(a, link, ra.appliedDurably(b, link))) this.network.transmit(env);
   }
 
   /** The coordinator's channel to a restarted node, both ways. */
   private reconnectPlane(rt: NodeHost): void {
-    const toNode = this.plane.unacked(rt.id, 0, rt.channels.applied(CONTROL, 0));
+    const toNode = this.plane.unacked(rt.id, 0, rt.appliedDurably(CONTROL, 0));
     for (const env of toNode) this.network.transmit(env);
     for (const env of rt.resendTo(CONTROL, 0, this.plane.applied(rt.id, 0))) this.network.transmit(env);
   }
@@ -1124,6 +1160,11 @@ export type { Strategy };
 /** A link's key in the set of partitions, the same for (a, b) and (b, a). */
 function pairKey(a: NodeId, b: NodeId): string {
   return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
+/** One direction of one link incarnation, as reconnectedAt keys it. */
+function wireKey(link: number, from: NodeId, to: NodeId): string {
+  return `${link}:${from}>${to}`;
 }
 
 /** groupCommitMs as a range of whole virtual ms (0: commit every step as it ends). */

@@ -39,3 +39,31 @@ export function throwsAtSwap(updates: readonly Update[], victim: NodeId): Update
     },
   }));
 }
+
+/**
+ * The swap-time fault of a lifetime with faults, a pure function of the state the transfer is given: at `victim` it
+ * throws on any state but the one its first call (prepare's dry run) was given, i.e. when the state changed between
+ * prepare and swap, the way a real transfer meets a state its dry run never saw. A crashed node replays its log,
+ * prepare's dry run and the swap included, so the transfer must decide the same way every time: one that counted
+ * its calls (throwsAtSwap) would throw in the replayed dry run and the node would come back as some other node.
+ * When the state did not change, nothing throws and the update completes.
+ */
+export function throwsAtSwapIfChanged(updates: readonly Update[], victim: NodeId): Update[] {
+  let dryRun: string | undefined;
+  return updates.map((u) => ({
+    ...u,
+    state: (old: unknown, info: { readonly self: NodeId; readonly neighbors: readonly NodeId[] }): unknown => {
+      if (info.self === victim) {
+        const seen = contentOf(old);
+        dryRun ??= seen;
+        if (seen !== dryRun) throw new InjectedTransferFault(`the fuzzer's transfer throws at swap time at "${victim}" (its state changed since the dry run)`);
+      }
+      return u.state(old, info);
+    },
+  }));
+}
+
+/** A state's content as text (Map and Set included), for comparing two states. */
+function contentOf(x: unknown): string {
+  return JSON.stringify(x, (_k, v: unknown) => (v instanceof Map ? ["Map", [...v.entries()]] : v instanceof Set ? ["Set", [...v.values()]] : v)) ?? "undefined";
+}

@@ -3,26 +3,16 @@
  * its indices against what exists now, and skips (saying why) what would be
  * meaningless or break the application's assumptions (a self-link, a
  * duplicate link, a graph cut in two, fewer nodes than the scenario's
- * minimum). A command the runtime refuses is unexpected: between updates
- * every one of these must be accepted.
+ * minimum), and what would touch a crashed node or a partitioned link (a
+ * crashed node's links stay as they were until it is back: its replay must
+ * see the topology it ran under). A command the runtime refuses is
+ * unexpected: between updates every one of these must be accepted.
  */
 import { describeError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import type { LifetimeStep } from "./lifetime.js";
 import { isNamed } from "./error-name.js";
-import type { System } from "../system.js";
-import type { LifetimeSupport } from "./scenario.js";
-
-/** What a configuration step needs of the running lifetime (LifetimeRun is one; kept apart so neither imports the other). */
-export interface LifetimeRun {
-  readonly sys: System;
-  readonly life: LifetimeSupport;
-  readonly gen: number;
-  created: number;
-  nodes(): NodeId[];
-  nodeAt(i: number): NodeId;
-  unexpected(what: string): void;
-}
+import type { LifetimeRun } from "./lifetime-state.js";
 
 type ConfigStep = Extract<LifetimeStep, { kind: "create" | "link" | "unlink" | "destroy" }>;
 
@@ -47,7 +37,8 @@ function configure(run: LifetimeRun, step: ConfigStep): string {
       const behaviors = run.life.behaviorsAt(run.gen);
       const behavior = behaviors[step.family % behaviors.length];
       if (behavior === undefined) return "create: skipped (no behavior)";
-      const peers = [...new Set(step.links.map((i) => run.nodeAt(i)))];
+      const peers = [...new Set(step.links.map((i) => run.nodeAt(i)))].filter((p) => !run.isDown(p));
+      if (peers.length === 0) return "create: skipped (every node it would link to is down)";
       const id = `c${++run.created}`;
       sys.create(id, behavior);
       for (const p of peers) sys.link(id, p);
@@ -56,6 +47,7 @@ function configure(run: LifetimeRun, step: ConfigStep): string {
     case "link": {
       const [a, b] = [run.nodeAt(step.a), run.nodeAt(step.b)];
       if (a === b || sys.neighbors(a).includes(b)) return `link ${a}-${b}: skipped (${a === b ? "same node" : "already linked"})`;
+      if (run.isDown(a) || run.isDown(b)) return `link ${a}-${b}: skipped (${run.isDown(a) ? a : b} is down)`;
       sys.link(a, b);
       return `link ${a}-${b}`;
     }
@@ -64,6 +56,8 @@ function configure(run: LifetimeRun, step: ConfigStep): string {
       const pair = links[step.link % Math.max(1, links.length)];
       if (pair === undefined) return "unlink: skipped (no link)";
       const [a, b] = pair;
+      const untouchable = blocked(run, [[a, b]]);
+      if (untouchable !== undefined) return `unlink ${a}-${b}: skipped (${untouchable})`;
       if (!connected(run.nodes(), links.filter((l) => l !== pair))) return `unlink ${a}-${b}: skipped (it would cut the graph)`;
       sys.unlink(a, b);
       return `unlink ${a}-${b}`;
@@ -72,6 +66,8 @@ function configure(run: LifetimeRun, step: ConfigStep): string {
       const id = run.nodeAt(step.node);
       const rest = run.nodes().filter((n) => n !== id);
       if (rest.length < 2) return `destroy ${id}: skipped (too few nodes)`;
+      const untouchable = run.isDown(id) ? `${id} is down` : blocked(run, sortedLinks(run).filter(([a, b]) => a === id || b === id));
+      if (untouchable !== undefined) return `destroy ${id}: skipped (${untouchable})`;
       if (!connected(rest, sortedLinks(run).filter(([a, b]) => a !== id && b !== id))) return `destroy ${id}: skipped (it would cut the graph)`;
       sys.destroy(id);
       return `destroy ${id}`;
@@ -79,7 +75,16 @@ function configure(run: LifetimeRun, step: ConfigStep): string {
   }
 }
 
-function sortedLinks(run: LifetimeRun): (readonly [NodeId, NodeId])[] {
+/** Why these links must not be removed now (an end is down, or the link is partitioned), if they must not. */
+function blocked(run: LifetimeRun, links: readonly (readonly [NodeId, NodeId])[]): string | undefined {
+  for (const [a, b] of links) {
+    if (run.isDown(a) || run.isDown(b)) return `${run.isDown(a) ? a : b} is down`;
+    if (run.isPartitioned(a, b)) return `${a}-${b} is partitioned`;
+  }
+  return undefined;
+}
+
+export function sortedLinks(run: LifetimeRun): (readonly [NodeId, NodeId])[] {
   return run.sys
     .links()
     .map(([a, b]) => (a < b ? ([a, b] as const) : ([b, a] as const)))

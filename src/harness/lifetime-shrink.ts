@@ -2,7 +2,11 @@
  * Shrinking a failing lifetime, greedily, in the order a reader wants it
  * small: fewest steps first (chunks, then single steps), then fewest nodes,
  * then fewest requests and the simplest update steps (no refusal, no halt, no
- * requests during it, no sleep). A candidate is kept when it still fails in
+ * requests during it, not detached, no sleep), no group-commit window, and the
+ * first node or link for a fault. A crash or partition whose restart or heal
+ * was dropped still ends (the runner restarts and heals at each join and at
+ * the end), and a restart or heal with nothing to end is skipped, so no
+ * candidate can leave a node down or a link cut. A candidate is kept when it still fails in
  * every way the original did, so an application-level failure is not traded
  * for a lesser one. The seed stays: a lifetime is a function of all its data,
  * and every subsequence of its steps is a valid lifetime (see lifetime.ts).
@@ -43,10 +47,17 @@ function simpler(s: LifetimeStep): LifetimeStep[] {
       if (s.refuse) out.push({ ...s, refuse: false });
       if (s.during > 0) out.push({ ...s, during: 0 }, { ...s, during: s.during - 1 });
       if (s.root !== 0) out.push({ ...s, root: 0 });
+      if (s.detached === true) out.push({ ...s, detached: false });
       return out;
     }
     case "create":
       return s.links.length > 1 ? [{ ...s, links: s.links.slice(0, 1) }] : [];
+    case "crash":
+    case "restart":
+      return s.node !== 0 ? [{ ...s, node: 0 }] : [];
+    case "partition":
+    case "heal":
+      return s.link !== 0 ? [{ ...s, link: 0 }] : [];
     default:
       return [];
   }
@@ -55,6 +66,11 @@ function simpler(s: LifetimeStep): LifetimeStep[] {
 function candidates(scenario: Scenario, l: Lifetime): Lifetime[] {
   const out = fewerSteps(l);
   if (l.nodes > scenario.nodes.min) out.push({ ...l, nodes: scenario.nodes.min }, { ...l, nodes: l.nodes - 1 });
+  if (l.groupCommitMs !== undefined) {
+    const { groupCommitMs: _window, ...without } = l;
+    out.push(without);
+    if (typeof l.groupCommitMs !== "number" && l.groupCommitMs.min !== l.groupCommitMs.max) out.push({ ...l, groupCommitMs: l.groupCommitMs.max });
+  }
   l.steps.forEach((s, i) => {
     for (const t of simpler(s)) out.push({ ...l, steps: l.steps.map((x, j) => (j === i ? t : x)) });
   });

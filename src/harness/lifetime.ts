@@ -1,45 +1,17 @@
 /**
- * A lifetime: what the lifetime fuzzer draws from a seed and the shrinker
- * edits. It is plain data (a case file is its JSON), and every reference to a
- * node or a link is an index taken modulo what exists when the step runs, so
- * any subsequence of a lifetime's steps is itself a valid lifetime: that is
- * what lets the shrinker drop steps freely.
+ * Drawing a lifetime from a seed (its data: lifetime-steps.ts): a chain of
+ * updates and back-outs, configuration between and right after them, refused
+ * and halted transfers, requests throughout; with a fault shape, crashes,
+ * restarts, partitions and heals around and inside the updates, and a
+ * group-commit window (lifetime-faults.ts), from a stream of their own.
  */
 import { Rng } from "../core/rng.js";
 import type { LifetimeSupport, ReconfigKind, Scenario } from "./scenario.js";
+import { DEFAULT_FAULTS, drawCommitWindow, withFaults, type FaultShape } from "./lifetime-faults.js";
+import type { Lifetime, LifetimeStep } from "./lifetime-steps.js";
 
-export type LifetimeStep =
-  /** Issue `requests` outside requests, 0..3 ms apart, at nodes drawn from `seed`; their answers are not awaited. */
-  | { readonly kind: "load"; readonly requests: number; readonly seed: number }
-  | { readonly kind: "sleep"; readonly ms: number }
-  /**
-   * Update every node from the current generation to generation `to` (lower: a back-out), from root
-   * `root` (an index), with `during` requests issued while it runs (drawn from `seed`). `refuse`: first
-   * offer a transfer that throws in prepare's dry run (it must be refused), then retry with the real one.
-   * `halt`: the transfer throws at swap time at that node (an index), then sys.resume() with the real one.
-   */
-  | {
-      readonly kind: "update";
-      readonly to: number;
-      readonly root: number;
-      readonly during: number;
-      readonly seed: number;
-      readonly refuse: boolean;
-      readonly halt: number | null;
-    }
-  /** A node at the current generation, of family `family` (an index), linked to the nodes `links` (indices). */
-  | { readonly kind: "create"; readonly family: number; readonly links: readonly number[] }
-  | { readonly kind: "link"; readonly a: number; readonly b: number }
-  /** Remove link `link` (an index into the sorted links), unless that disconnects the graph. */
-  | { readonly kind: "unlink"; readonly link: number }
-  | { readonly kind: "destroy"; readonly node: number };
-
-export interface Lifetime {
-  /** The system's seed (message delays) and the first nodes' draws. */
-  readonly seed: number;
-  readonly nodes: number;
-  readonly steps: readonly LifetimeStep[];
-}
+export type { CommitWindow, FaultStep, Lifetime, LifetimeStep } from "./lifetime-steps.js";
+export { isFaultStep } from "./lifetime-steps.js";
 
 /** The fuzzer's salt: a lifetime's draws never line up with the system's own stream of the same seed. */
 const SALT = 0x6c1f3a5d;
@@ -51,9 +23,14 @@ export interface LifetimeShape {
   readonly backOut: number;
   readonly refuse: number;
   readonly halt: number;
+  /** Faults (crash, restart, partition, heal, a group-commit window), drawn from their own stream: absent, none. */
+  readonly faults?: FaultShape;
 }
 
 export const DEFAULT_SHAPE: LifetimeShape = { updates: { min: 2, max: 5 }, backOut: 0.2, refuse: 0.15, halt: 0.15 };
+
+/** The fault fuzzer's shape (`fuzz --lifetime --faults`): the same lifetimes, with faults around and inside every update. */
+export const FAULT_SHAPE: LifetimeShape = { ...DEFAULT_SHAPE, faults: DEFAULT_FAULTS };
 
 const anyIndex = (rng: Rng): number => rng.int(0, 1023);
 
@@ -84,8 +61,15 @@ export function drawLifetime(scenario: Scenario, life: LifetimeSupport, seed: nu
     steps.push(...drawConfig(life.reconfigure, rng, 0.5));
     if (rng.float() < 0.6) steps.push({ kind: "load", requests: rng.int(1, 6), seed: rng.uint32() });
   }
-  return { seed, nodes, steps };
+  const faults = shape.faults;
+  if (faults === undefined) return { seed, nodes, steps };
+  // Faults come from a stream of their own: a lifetime with faults is the one without them, with faults added.
+  const frng = new Rng(seed ^ FAULT_SALT);
+  const groupCommitMs = drawCommitWindow(frng, faults);
+  return { seed, nodes, steps: withFaults(steps, frng, faults), ...(groupCommitMs !== 0 ? { groupCommitMs } : {}) };
 }
+
+const FAULT_SALT = 0x2b7e1516;
 
 /** Forward to a generation never run before, or (with probability backOut) back to one the application can return to. */
 function drawTarget(life: LifetimeSupport, rng: Rng, gen: number, highest: number, backOut: number): number {

@@ -339,10 +339,26 @@ export class NodeHost implements NodePort {
     for (const [id, t] of timers) this.outer.startTimer(this.id, this.incarnation, Math.max(0, t.due - now), t.tag, id);
   }
 
-  /** The frames this node must send again to `to` on `link` after the receiver's position `after`. */
+  /**
+   * The last sequence number from `from` on `link` this node applied in a committed step: what a reconnecting sender
+   * may forget. Its live position may be further on, in steps a crash would undo.
+   */
+  appliedDurably(from: NodeId, link: number): number {
+    for (const e of this.journal) if (e.kind === "deliver" && e.env.from === from && e.env.link === link && e.env.seq !== undefined) return e.env.seq - 1;
+    return this.channels.applied(from, link);
+  }
+
+  /**
+   * The frames this node must send again to `to` on `link` after the receiver's position `after`. A frame of a step
+   * not committed yet is not among them: it leaves with that commit (output commit), and a crash before it unsends it.
+   */
   resendTo(to: NodeId, link: number, after: number): readonly Envelope[] {
     this.channels.ack(to, link, after);
-    return this.channels.unacked(to, link, after);
+    const frames = this.channels.unacked(to, link, after);
+    if (this.outputs.length === 0) return frames;
+    const held = new Set<Envelope>();
+    for (const o of this.outputs) if (o.kind === "transmit") held.add(o.env);
+    return frames.filter((f) => !held.has(f));
   }
 
   get epoch(): number {
@@ -419,7 +435,9 @@ export class NodeHost implements NodePort {
 
   deliver(env: Envelope): void {
     if (env.kind === "app" && this.links.get(env.from) !== env.link) {
-      if (this.env.tracing) this.env.record({ kind: "drop", t: this.env.now(), node: this.id, from: env.from, msg: env.id, reason: "unlinked" });
+      // Recorded at once, not at the next commit: the drop changes nothing here, and once a crash lost its record
+      // nothing could bring the message again (its link is gone), so the trace would never say what became of it.
+      if (this.env.tracing) this.outer.record({ kind: "drop", t: this.env.now(), node: this.id, from: env.from, msg: env.id, reason: "unlinked" });
       return;
     }
     // Each numbered frame is applied once, in order: a resent duplicate or a frame ahead of a resent one is not.

@@ -46,6 +46,11 @@ export class SimulatedNetwork implements Network {
     return this.clock;
   }
 
+  /** The number the next scheduled event gets: events scheduled from now on have it or a higher one. */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
   get pendingCount(): number {
     return this.scheduler.size;
   }
