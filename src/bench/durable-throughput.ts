@@ -39,8 +39,10 @@ export async function measureThroughput(
   const clusters: LocalCluster[] = [];
   const clients: ClusterClient[] = [];
   try {
-    clusters.push(await startPair(join(root, "memory"), false));
-    clusters.push(await startPair(join(root, "durable"), true));
+    // Started together (nothing is timed yet); both stopped in `finally`, even when the other failed to start.
+    const starts = await Promise.allSettled([startPair(join(root, "memory"), false), startPair(join(root, "durable"), true)]);
+    for (const s of starts) if (s.status === "fulfilled") clusters.push(s.value);
+    for (const s of starts) if (s.status === "rejected") throw s.reason;
     for (const c of clusters) clients.push(new ClusterClient(c.cluster));
     const [memory, durable] = clients as [ClusterClient, ClusterClient];
     // Warm up both (JIT, connections) before anything is timed.

@@ -71,6 +71,8 @@ export class GroupCommit {
   entries = 0;
   /** Each store commit's wall time (its fsync and encoding), for `status`. */
   private readonly latency = new CommitLatency();
+  /** Log entries committed since the last snapshot: what a recovery now would replay. */
+  private sinceSnapshot = 0;
   private readonly store: NodeStore;
 
   constructor(
@@ -80,13 +82,20 @@ export class GroupCommit {
     private readonly linkOf: (peer: NodeId) => number | undefined,
     private readonly fatal: (e: Error) => void,
   ) {
-    this.store = this.latency.timing(store);
+    const timed = this.latency.timing(store);
+    this.store = {
+      ...timed,
+      commit: (batch) => {
+        timed.commit(batch);
+        this.sinceSnapshot = batch.snapshot !== undefined ? 0 : this.sinceSnapshot + batch.entries.length;
+      },
+    };
   }
 
   /** What `status` shows of the store: group commits, entries committed, commit latency. */
   status(kind: string): StoreStatus {
     const { p50Ms, p99Ms } = this.latency.percentiles();
-    return { kind, commits: this.commits, entries: this.entries, fsyncP50Ms: p50Ms, fsyncP99Ms: p99Ms };
+    return { kind, commits: this.commits, entries: this.entries, logEntries: this.sinceSnapshot, fsyncP50Ms: p50Ms, fsyncP99Ms: p99Ms };
   }
 
   /** Something ran: commit at the end of this turn of the event loop (with whatever else runs in it). */

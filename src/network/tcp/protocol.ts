@@ -91,6 +91,8 @@ export interface StoreStatus {
   readonly kind: string;
   readonly commits: number;
   readonly entries: number;
+  /** Log entries since the last snapshot: what a recovery would replay now. */
+  readonly logEntries: number;
   /** Median and 99th percentile of the last few thousand commits. */
   readonly fsyncP50Ms: number;
   readonly fsyncP99Ms: number;
