@@ -11,6 +11,7 @@
  * Adding a benchmark: write a function returning a BenchmarkOutput and add it
  * to BENCHMARKS below.
  */
+import { durableBenchmark } from "./durable.js";
 import { simSpeedBenchmark } from "./sim-speed.js";
 import { storeBenchmark } from "./store.js";
 import { tcpBenchmark } from "./tcp.js";
@@ -51,6 +52,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: "store",
     description: "the node store on this disk: commit latency p50/p99 at 1, 10, 100 entries per fsync, entries/s, against a bare append + fdatasync",
     run: (_o, progress) => Promise.resolve(storeBenchmark(progress !== undefined ? { progress } : {})),
+  },
+  {
+    name: "durable",
+    description: "2 node processes over TCP with a store each on this disk against the same in memory: messages/s ratio (target 0.5), entries per fsync, commit p50/p99; recovery of a node with 10,000 entries after SIGKILL",
+    run: (_o, progress) => durableBenchmark(progress !== undefined ? { onStep: progress } : {}),
   },
 ];
 

@@ -9,12 +9,12 @@
  * directory, which is often a tmpfs where fsync costs nothing; the report
  * names the filesystem so a tmpfs figure is never mistaken for a disk's.
  */
-import { accessSync, closeSync, constants, existsSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { encodeRecord } from "../deploy/store/record-codec.js";
 import { openNodeStore } from "../deploy/store/open-node-store.js";
 import type { BenchmarkOutput } from "./benchmark.js";
+import { benchRoot, filesystemOf } from "./disk.js";
 import { latencyStats } from "./disruption.js";
 import { count, plainTable, wallMs } from "./format.js";
 import type { ProgressStep } from "./progress.js";
@@ -106,30 +106,6 @@ function timed(into: number[], f: () => void): void {
   const t = performance.now();
   f();
   into.push(performance.now() - t);
-}
-
-/** /var/tmp when it can be written (a disk by convention), else the temp directory. */
-function benchRoot(): string {
-  try {
-    accessSync("/var/tmp", constants.W_OK);
-    return "/var/tmp";
-  } catch {
-    return tmpdir();
-  }
-}
-
-/** The type of the filesystem holding `path` ("ext4", "tmpfs"), from /proc/mounts; "unknown" elsewhere. */
-function filesystemOf(path: string): string {
-  if (!existsSync("/proc/mounts")) return "unknown";
-  const real = realpathSync(path);
-  let best = { mount: "", type: "unknown" };
-  for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
-    const [, mount, type] = line.split(" ");
-    if (mount === undefined || type === undefined) continue;
-    const inside = real === mount || real.startsWith(mount.endsWith("/") ? mount : `${mount}/`);
-    if (inside && mount.length >= best.mount.length) best = { mount, type };
-  }
-  return best.type;
 }
 
 /** `maxCommits` per batch size (default 400, within a wall-clock budget): a test runs a few only. */

@@ -219,14 +219,16 @@ export class NodeDaemon {
     for (const [peer, incarnation, address] of extra.links) this.addLink(peer, incarnation, address);
     await this.preload(codesOf(record));
     await this.net.start();
+    const t0 = performance.now();
     this.host = NodeHost.recover(me, record, 1, this.environment(), (v) => this.behaviorOf(v, behavior), undefined, "batch");
+    const replayMs = performance.now() - t0;
     this.setUpDurability();
     const t = this.net.now();
     // The previous process's end, as the simulator traces a crash: nothing it had not committed happened.
     this.record({ kind: "crash", t, node: me, lost: 0 });
     this.record({ kind: "restart", t, node: me, version: this.host.version, epoch: this.host.epoch, replayed: record.log.length });
     for (const peer of this.topology.neighbors(me)) this.connectPeer(peer);
-    this.log(`node "${me}" (${this.host.version}) recovered from ${this.storePath()} (${record.log.length} log entries replayed), listening on ${this.self.address}`);
+    this.log(`node "${me}" (${this.host.version}) recovered from ${this.storePath()} (${record.log.length} log entries replayed in ${replayMs.toFixed(1)} ms), listening on ${this.self.address}`);
   }
 
   private storePath(): string {
@@ -468,6 +470,7 @@ export class NodeDaemon {
       update,
       openRequests: this.records.open,
       pid: process.pid,
+      ...(this.store !== undefined && this.commit !== undefined ? { store: this.commit.status(this.store.kind) } : {}),
       lc: this.clock.value,
     };
   }

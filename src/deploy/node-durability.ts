@@ -8,6 +8,8 @@ import type { HostSnapshot, LogEntry } from "../runtime/host-record.js";
 import type { NodeHost } from "../runtime/node-host.js";
 import type { NodeStore, StoredRecord } from "../runtime/node-store.js";
 import type { TcpNetwork } from "../network/tcp/tcp-network.js";
+import type { StoreStatus } from "../network/tcp/protocol.js";
+import { CommitLatency } from "./commit-latency.js";
 
 /** What a node process keeps in its snapshots beside the host's record: its store's instance and its links. */
 export interface DaemonExtra {
@@ -67,14 +69,34 @@ export class GroupCommit {
   private failed = false;
   commits = 0;
   entries = 0;
+  /** Each store commit's wall time (its fsync and encoding), for `status`. */
+  private readonly latency = new CommitLatency();
+  /** Log entries committed since the last snapshot: what a recovery now would replay. */
+  private sinceSnapshot = 0;
+  private readonly store: NodeStore;
 
   constructor(
-    private readonly store: NodeStore,
+    store: NodeStore,
     private readonly host: () => NodeHost,
     private readonly net: TcpNetwork,
     private readonly linkOf: (peer: NodeId) => number | undefined,
     private readonly fatal: (e: Error) => void,
-  ) {}
+  ) {
+    const timed = this.latency.timing(store);
+    this.store = {
+      ...timed,
+      commit: (batch) => {
+        timed.commit(batch);
+        this.sinceSnapshot = batch.snapshot !== undefined ? 0 : this.sinceSnapshot + batch.entries.length;
+      },
+    };
+  }
+
+  /** What `status` shows of the store: group commits, entries committed, commit latency. */
+  status(kind: string): StoreStatus {
+    const { p50Ms, p99Ms } = this.latency.percentiles();
+    return { kind, commits: this.commits, entries: this.entries, logEntries: this.sinceSnapshot, fsyncP50Ms: p50Ms, fsyncP99Ms: p99Ms };
+  }
 
   /** Something ran: commit at the end of this turn of the event loop (with whatever else runs in it). */
   schedule(): void {

@@ -82,6 +82,20 @@ export interface NodeStatus {
   readonly update: { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean } | null;
   readonly openRequests: number;
   readonly pid: number;
+  /** A durable node's store (`store:` in the cluster file); absent without one, and from older nodes. */
+  readonly store?: StoreStatus;
+}
+
+/** A durable node's group commits: how many, the log entries they made durable, each commit's wall ms (one fsync). */
+export interface StoreStatus {
+  readonly kind: string;
+  readonly commits: number;
+  readonly entries: number;
+  /** Log entries since the last snapshot: what a recovery would replay now. */
+  readonly logEntries: number;
+  /** Median and 99th percentile of the last few thousand commits. */
+  readonly fsyncP50Ms: number;
+  readonly fsyncP99Ms: number;
 }
 
 type Hello = Extract<WireMessage, { kind: "hello" }>;
