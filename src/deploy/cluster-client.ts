@@ -23,6 +23,10 @@ import { tlsFor } from "./node-daemon.js";
 import { ClusterClientClosedError, NodeUnreachableError, RemoteError, VersionMismatchLinkError, explainConnectionError } from "./errors.js";
 import { backoffDelay, DEFAULT_REQUEST_TIMEOUT_MS, retryPolicy, type RetryPolicy } from "./request-retry.js";
 import { parsePackage, type PackageFile } from "./update-package.js";
+import { PlaneChannels } from "./plane-channels.js";
+
+/** How long an update waits for a durable node whose connection was lost (killed, restarting) before it gives up. */
+export const NODE_RETURN_MS = 120_000;
 
 export { NodeUnreachableError, RemoteError, VersionMismatchLinkError };
 
@@ -86,6 +90,8 @@ export class ClusterClient {
   private active: { readonly coordinator: UpdateCoordinator; readonly fail: (e: Error) => void } | undefined;
   private readonly opening = new Map<NodeId, Promise<Session>>();
   private readonly name = `ctl-${process.pid}-${Math.floor(wallNow()).toString(36)}`;
+  /** The coordinator's channels to the nodes: numbered and resent when the cluster's nodes are durable. */
+  private readonly plane: PlaneChannels;
 
   constructor(
     readonly cluster: Cluster,
@@ -95,6 +101,7 @@ export class ClusterClient {
     this.retry = retryPolicy(options.retry);
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.clock.value = Math.floor(wallNow() * 1000); // as the nodes do: later control planes sort after earlier events
+    this.plane = new PlaneChannels(cluster.storeDir !== undefined);
   }
 
   /** Where a destroyed node's trace is kept: the cluster's trace directory, or beside the cluster file. */
@@ -146,6 +153,8 @@ export class ClusterClient {
           greeted = true;
           const s = { node, conn };
           this.sessions.set(id, s);
+          // A durable node says how far it applied our envelopes: what follows is sent again, in order.
+          for (const env of this.plane.resume(id, msg.recv)) conn.send({ kind: "plane", lc: this.clock.value, env });
           resolve(s);
         },
         (_c, reason) => {
@@ -153,7 +162,7 @@ export class ClusterClient {
           this.connectionClosed(id, node, conn, greeted, reason);
         },
       );
-      conn.send({ kind: "hello", from: this.name, role: "control", recv: 0, format: WIRE_FORMAT });
+      conn.send({ kind: "hello", from: this.name, role: "control", ...this.plane.hello(id), format: WIRE_FORMAT });
     });
   }
 
@@ -179,8 +188,12 @@ export class ClusterClient {
     const a = this.active;
     const run = a?.coordinator.update;
     if (greeted && a !== undefined && run !== undefined && run.nodes.includes(id) && run.running) {
-      this.active = undefined;
-      a.fail(new NodeUnreachableError(id, node.address, `the connection closed during update #${run.id}, which cannot finish without it; see \`ctl status\``));
+      // A durable node comes back from its store and takes its part up again: wait for it (bounded).
+      if (this.plane.durable && !this.closed) void this.awaitReturn(id, node, run.id);
+      else {
+        this.active = undefined;
+        a.fail(new NodeUnreachableError(id, node.address, `the connection closed during update #${run.id}, which cannot finish without it; see \`ctl status\``));
+      }
     }
     for (const [k, p] of this.pending) {
       if (p.node !== id) continue;
@@ -201,7 +214,10 @@ export class ClusterClient {
       }
       case "plane":
         this.clock.observe(msg.lc);
-        this.onPlane(msg.env);
+        this.onPlane(node, msg.env);
+        return;
+      case "plane-ack":
+        this.plane.acked(node, msg.link, msg.seq);
         return;
       default:
         return;
@@ -363,7 +379,8 @@ export class ClusterClient {
         record: (ev) => this.record(ev),
         transmit: (env) => {
           failpoint("ctl.before-plane-send");
-          this.sessions.get(env.to)?.conn.send({ kind: "plane", lc: this.clock.value, env });
+          const out = this.plane.stamp(env);
+          this.sessions.get(env.to)?.conn.send({ kind: "plane", lc: this.clock.value, env: out });
           failpoint("ctl.after-plane-send");
         },
         progress: (node, msg) => {
@@ -401,10 +418,36 @@ export class ClusterClient {
     return { topology, synchronizer: false, versionOf: (n) => versions.get(n) as string };
   }
 
-  private onPlane(env: ControlEnvelope): void {
+  private onPlane(node: NodeId, env: ControlEnvelope): void {
     if (env.to !== CONTROL) return;
+    const verdict = this.plane.report(node, env);
+    if (verdict.ack !== undefined) this.sessions.get(node)?.conn.send({ kind: "plane-ack", link: 0, seq: verdict.ack });
+    if (!verdict.apply) return;
     failpoint("ctl.report-received");
     this.active?.coordinator.receive(env);
+  }
+
+  /**
+   * A durable node of the running update lost its connection (killed, restarting): reconnect with backoff until it
+   * answers (the session's hello resends what it has not applied) or NODE_RETURN_MS pass, then give the update up.
+   */
+  private async awaitReturn(id: NodeId, node: ClusterNode, update: number): Promise<void> {
+    const until = wallNow() + NODE_RETURN_MS;
+    for (let attempt = 1; ; attempt++) {
+      const a = this.active;
+      if (this.closed || a === undefined || a.coordinator.update.id !== update || !a.coordinator.update.running) return;
+      try {
+        await this.session(id);
+        return;
+      } catch {
+        if (wallNow() > until) {
+          this.active = undefined;
+          a.fail(new NodeUnreachableError(id, node.address, `it did not come back within ${NODE_RETURN_MS / 1000} s during update #${update}; start it again (its store keeps its part) and see \`ctl status\``));
+          return;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * attempt)));
+      }
+    }
   }
 
   /** The control plane's events go to disk as they happen: a later `ctl trace` (another process) needs them. */

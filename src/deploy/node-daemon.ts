@@ -444,6 +444,10 @@ export class NodeDaemon {
 
   /** This node's trace: its file (every life of this node id, flushed first) or its memory. */
   private async traceEvents(): Promise<StampedEvent[]> {
+    if (this.traceFd !== undefined && this.cluster.traceDir !== undefined) {
+      this.flushTrace(); // written synchronously: the file is the trace
+      return readStampedFile(join(this.cluster.traceDir, `${this.self.id}.ndjson`), this.self.id);
+    }
     const file = this.traceFile;
     if (file === undefined) return this.events;
     this.flushTrace();

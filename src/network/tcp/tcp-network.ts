@@ -305,6 +305,8 @@ export class TcpNetwork implements Network {
       this.sessions.add(role.session);
       // A durable node says how far it applied this control plane's envelopes, then resends its unacknowledged reports.
       const recv = this.o.onControlHello?.(role.session, msg.chan, msg.recv) ?? 0;
+      // A coordinating control plane (it names its channel) gets the node's reports from now on.
+      if (msg.chan !== undefined) this.controller = role.session;
       c.send({ kind: "hello", from: this.o.self, role: "node", recv, format: WIRE_FORMAT });
       this.o.onControlResumed?.(role.session, msg.recv);
       return;
