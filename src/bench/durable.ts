@@ -48,7 +48,10 @@ export async function measureDurable(opts: DurableOptions = {}): Promise<Durable
 
 /** The runner's entry: one JSON record and the printable lines. */
 export async function durableBenchmark(opts: DurableOptions = {}): Promise<BenchmarkOutput> {
-  const f = await measureDurable(opts);
+  return durableReport(await measureDurable(opts));
+}
+
+export function durableReport(f: DurableFigures): BenchmarkOutput {
   const t = f.throughput;
   const r = f.recovery;
   return {

@@ -223,6 +223,7 @@ export class NodeDaemon {
     this.host = NodeHost.recover(me, record, 1, this.environment(), (v) => this.behaviorOf(v, behavior), undefined, "batch");
     const replayMs = performance.now() - t0;
     this.setUpDurability();
+    if (this.commit !== undefined) this.commit.sinceSnapshot = record.log.length;
     const t = this.net.now();
     // The previous process's end, as the simulator traces a crash: nothing it had not committed happened.
     this.record({ kind: "crash", t, node: me, lost: 0 });

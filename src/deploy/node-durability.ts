@@ -71,8 +71,8 @@ export class GroupCommit {
   entries = 0;
   /** Each store commit's wall time (its fsync and encoding), for `status`. */
   private readonly latency = new CommitLatency();
-  /** Log entries committed since the last snapshot: what a recovery now would replay. */
-  private sinceSnapshot = 0;
+  /** Log entries in the store after its last snapshot: what a recovery now would replay (a recovered node sets it). */
+  sinceSnapshot = 0;
   private readonly store: NodeStore;
 
   constructor(
