@@ -52,6 +52,7 @@ describe("durable nodes over TCP (store: in the cluster file)", () => {
       // Every message a and c sent to b arrived: b's positions equal what a and c numbered.
       expect(reads[1]?.got["a"]).toBeGreaterThan(0);
       const report = await client.check();
+      if (!report.ok) console.log("DEBUG-DIR", cluster.dir);
       expect(report.violations.map((v) => v.message)).toEqual([]);
     } finally {
       client.close();

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { closeSync, createWriteStream, mkdirSync, openSync, readFileSync, writeSync, type WriteStream } from "node:fs";
+import { closeSync, createWriteStream, existsSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Behavior } from "../core/behavior.js";
@@ -93,6 +93,8 @@ export class NodeDaemon {
   private traceFile: WriteStream | undefined;
   /** A durable node writes its trace synchronously at each commit, before the messages it explains leave. */
   private traceFd: number | undefined;
+  /** The trace file's length: the bookmark a commit carries (a recovery cuts the file back to it). */
+  private traceOffset = 0;
   private traceBuffer = "";
   /** The durable store (`store:` in the cluster file), its group commit, and the instance its channels carry. */
   private store: NodeStore | undefined;
@@ -210,6 +212,7 @@ export class NodeDaemon {
    * its neighbours and the control plane resend what it has not applied, and it resends what they have not.
    */
   private async recover(behavior: Behavior, record: StoredRecord): Promise<void> {
+    this.cutTrace(record.mark);
     this.openTrace();
     const me = this.self.id;
     const extra = extraOf(record);
@@ -304,13 +307,26 @@ export class NodeDaemon {
     this.commit?.schedule();
   }
 
+  /**
+   * The trace lines of steps that did not commit (written just before a commit that never happened) are cut away:
+   * the file keeps exactly what the last commit's bookmark covers, and what was written after it outside commits.
+   */
+  private cutTrace(mark: unknown): void {
+    const at = typeof mark === "object" && mark !== null ? (mark as { trace?: unknown }).trace : undefined;
+    if (typeof at !== "number" || this.cluster.traceDir === undefined) return;
+    const path = join(this.cluster.traceDir, `${this.self.id}.ndjson`);
+    if (existsSync(path) && statSync(path).size > at) truncateSync(path, at);
+  }
+
   private openTrace(): void {
     if (this.cluster.traceDir === undefined) return;
     mkdirSync(this.cluster.traceDir, { recursive: true });
     // Appended: a node destroyed and created again (or restarted) keeps its earlier lives in the same file.
     const path = join(this.cluster.traceDir, `${this.self.id}.ndjson`);
-    if (this.store !== undefined) this.traceFd = openSync(path, "a");
-    else this.traceFile = createWriteStream(path, { flags: "a" });
+    if (this.store !== undefined) {
+      this.traceFd = openSync(path, "a");
+      this.traceOffset = fstatSync(this.traceFd).size;
+    } else this.traceFile = createWriteStream(path, { flags: "a" });
   }
 
   /**
@@ -418,7 +434,10 @@ export class NodeDaemon {
         if (loaded instanceof Error) throw loaded;
         return loaded ?? this.loadCode(code);
       },
-      traced: () => this.flushTrace(),
+      traced: () => {
+        this.flushTrace();
+        return this.traceFd !== undefined ? { trace: this.traceOffset } : undefined;
+      },
       // The step in which the node turns new is timed on the wall clock: its swap pause.
       wallClock: () => performance.now(),
     };
@@ -437,7 +456,10 @@ export class NodeDaemon {
     if (this.traceBuffer === "") return;
     // A durable node's trace is written before the messages of the commit that produced it leave (a kill -9 keeps the
     // page cache): a neighbour never shows a delivery whose send is missing from this file.
-    if (this.traceFd !== undefined) writeSync(this.traceFd, this.traceBuffer);
+    if (this.traceFd !== undefined) {
+      writeSync(this.traceFd, this.traceBuffer);
+      this.traceOffset += Buffer.byteLength(this.traceBuffer);
+    }
     else if (this.traceFile !== undefined) this.traceFile.write(this.traceBuffer);
     else return;
     this.traceBuffer = "";

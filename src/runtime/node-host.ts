@@ -43,8 +43,11 @@ export interface HostEnvironment extends NodeSurroundings, PrepareEnvironment {
   fail(node: NodeId, request: RequestId, reason: string): void;
   /** A retried request is older than the node's retention window and unknown to it: it must not run (again). */
   expired?(node: NodeId, request: RequestId): void;
-  /** A commit released its trace events: make them durable before the commit's messages leave (a process's trace file). */
-  traced?(): void;
+  /**
+   * A commit released its trace events: write them (a process's trace file) before the commit, and return a bookmark
+   * (the file's length) that commits with the batch.
+   */
+  traced?(): unknown;
   /** A wall clock (ms) to time the step in which the node swaps (TCP); absent where time is virtual. */
   wallClock?(): number;
 }
@@ -236,17 +239,17 @@ export class NodeHost implements NodePort {
     this.sinceSnapshot += entries.length;
     const snapshot = (forceSnapshot || this.sinceSnapshot >= SNAPSHOT_EVERY) && this.quiet ? this.snapshot() : undefined;
     if (snapshot !== undefined) this.sinceSnapshot = 0;
-    store.commit(snapshot === undefined ? { entries } : { entries, snapshot });
+    const outputs = this.outputs;
+    this.outputs = [];
+    // The trace goes first, and the network's bookmark of it (a trace file's length) commits with the batch: a crash
+    // after the commit keeps the lines of what committed, a recovery cuts away those of what did not.
+    for (const out of outputs) if (out.kind === "record") this.releaseOutput(out);
+    const mark = this.outer.traced?.();
+    const batch = snapshot === undefined ? { entries } : { entries, snapshot };
+    store.commit(mark === undefined ? batch : { ...batch, mark });
     this.durableVersion = this.node.version;
     this.durableEpoch = this.node.epoch;
-    const outputs = this.outputs;
-    if (outputs.length > 0) {
-      this.outputs = [];
-      // The trace first (a network writing it to a file flushes it before the messages it explains leave), then the rest in order.
-      for (const out of outputs) if (out.kind === "record") this.releaseOutput(out);
-      this.outer.traced?.();
-      for (const out of outputs) if (out.kind !== "record") this.releaseOutput(out);
-    }
+    for (const out of outputs) if (out.kind !== "record") this.releaseOutput(out);
     return acksOf(entries);
   }
 

@@ -18,6 +18,8 @@ export interface StoredRecord {
   readonly snapshot: unknown;
   /** The inputs committed after that snapshot, in order. */
   readonly log: readonly unknown[];
+  /** The bookmark of the last commit that carried one (see CommitBatch.mark). */
+  readonly mark?: unknown;
 }
 
 /** One group commit: many events, one durable write. */
@@ -29,6 +31,11 @@ export interface CommitBatch {
    * (what the snapshot covers is no longer needed).
    */
   readonly snapshot?: unknown;
+  /**
+   * The network's bookmark, committed atomically with the batch (over TCP: the length of the node's trace file once
+   * the batch's trace lines are written, so that a recovery cuts the file back to what was committed).
+   */
+  readonly mark?: unknown;
 }
 
 export interface NodeStore {

@@ -10,18 +10,20 @@ export class SimulatedDisk implements NodeStore {
   readonly kind = "simulated";
   private snapshot: unknown = undefined;
   private log: unknown[] = [];
+  private mark: unknown = undefined;
   /** Commits made (the simulated fsyncs), and entries they carried: the group-commit figures. */
   commits = 0;
   entries = 0;
 
   load(): StoredRecord | undefined {
     if (this.snapshot === undefined && this.log.length === 0) return undefined;
-    return { snapshot: this.snapshot, log: [...this.log] };
+    return { snapshot: this.snapshot, log: [...this.log], ...(this.mark !== undefined ? { mark: this.mark } : {}) };
   }
 
   commit(batch: CommitBatch): void {
     this.commits++;
     this.entries += batch.entries.length;
+    if (batch.mark !== undefined) this.mark = batch.mark;
     if (batch.snapshot !== undefined) {
       // What the snapshot covers, this batch included, is no longer needed.
       this.snapshot = batch.snapshot;
@@ -38,6 +40,7 @@ export class SimulatedDisk implements NodeStore {
 
   clear(): void {
     this.snapshot = undefined;
+    this.mark = undefined;
     this.log = [];
   }
 

@@ -38,6 +38,9 @@ interface Statements {
   readonly putSnapshot: Database.Statement<[Buffer]>;
   readonly clearLog: Database.Statement<[]>;
   readonly clearSnapshot: Database.Statement<[]>;
+  readonly mark: Database.Statement<[], { value: Buffer }>;
+  readonly putMark: Database.Statement<[Buffer]>;
+  readonly clearMark: Database.Statement<[]>;
 }
 
 export class SqliteStore implements NodeStore {
@@ -46,7 +49,7 @@ export class SqliteStore implements NodeStore {
   readonly file: string;
   #db: Database.Database | undefined;
   readonly #sql: Statements;
-  readonly #commit: (entries: readonly Buffer[], snapshot: Buffer | undefined) => void;
+  readonly #commit: (entries: readonly Buffer[], snapshot: Buffer | undefined, mark: Buffer | undefined) => void;
   readonly #clear: () => void;
   /** Set by the first failed write: the store then refuses every write (a failed commit is never retried). */
   #failed: StoreCommitError | undefined;
@@ -56,7 +59,8 @@ export class SqliteStore implements NodeStore {
     this.#db = db;
     this.#sql = prepare(db);
     const sql = this.#sql;
-    this.#commit = db.transaction((entries: readonly Buffer[], snapshot: Buffer | undefined) => {
+    this.#commit = db.transaction((entries: readonly Buffer[], snapshot: Buffer | undefined, mark: Buffer | undefined) => {
+      if (mark !== undefined) sql.putMark.run(mark);
       if (snapshot === undefined) {
         for (const e of entries) sql.append.run(e);
         return;
@@ -68,6 +72,7 @@ export class SqliteStore implements NodeStore {
     this.#clear = db.transaction(() => {
       sql.clearLog.run();
       sql.clearSnapshot.run();
+      sql.clearMark.run();
     });
   }
 
@@ -99,9 +104,11 @@ export class SqliteStore implements NodeStore {
     const sql = this.#sql;
     this.#open("load");
     let snapshotRow: { value: Buffer } | undefined;
+    let markRow: { value: Buffer } | undefined;
     let rows: { seq: number; value: Buffer }[];
     try {
       snapshotRow = sql.snapshot.get();
+      markRow = sql.mark.get();
       rows = sql.log.all();
     } catch (e) {
       throw sqliteFailure(e, this.file, "reading the store failed");
@@ -110,6 +117,7 @@ export class SqliteStore implements NodeStore {
     return {
       snapshot: snapshotRow === undefined ? undefined : decodeRecord(snapshotRow.value, this.file, "the snapshot"),
       log: rows.map((r) => decodeRecord(r.value, this.file, `log entry ${r.seq}`)),
+      ...(markRow !== undefined ? { mark: decodeRecord(markRow.value, this.file, "the bookmark") } : {}),
     };
   }
 
@@ -122,14 +130,16 @@ export class SqliteStore implements NodeStore {
     this.#writable("commit");
     let entries: Buffer[];
     let snapshot: Buffer | undefined;
+    let mark: Buffer | undefined;
     try {
+      mark = batch.mark === undefined ? undefined : encodeRecord(batch.mark);
       snapshot = batch.snapshot === undefined ? undefined : encodeRecord(batch.snapshot);
       entries = snapshot === undefined ? batch.entries.map(encodeRecord) : [];
     } catch (e) {
       throw this.#fail(`a value of the batch cannot be encoded (${message(e)})`, e);
     }
     try {
-      this.#commit(entries, snapshot);
+      this.#commit(entries, snapshot, mark);
     } catch (e) {
       throw this.#fail(`the commit of ${batch.entries.length} entries${snapshot === undefined ? "" : " and a snapshot"} failed (${message(e)})`, e);
     }
@@ -234,5 +244,8 @@ function prepare(db: Database.Database): Statements {
     putSnapshot: db.prepare<[Buffer]>("INSERT OR REPLACE INTO meta (key, value) VALUES ('snapshot', ?)"),
     clearLog: db.prepare<[]>("DELETE FROM log"),
     clearSnapshot: db.prepare<[]>("DELETE FROM meta WHERE key = 'snapshot'"),
+    mark: db.prepare<[], { value: Buffer }>("SELECT value FROM meta WHERE key = 'mark'"),
+    putMark: db.prepare<[Buffer]>("INSERT OR REPLACE INTO meta (key, value) VALUES ('mark', ?)"),
+    clearMark: db.prepare<[]>("DELETE FROM meta WHERE key = 'mark'"),
   };
 }
