@@ -162,7 +162,9 @@ export class ClusterClient {
           this.connectionClosed(id, node, conn, greeted, reason);
         },
       );
-      conn.send({ kind: "hello", from: this.name, role: "control", ...this.plane.hello(id), format: WIRE_FORMAT });
+      // Only a control plane coordinating an update names its channel: the node then sends it its reports (a status
+      // poll from another client must not take them).
+      conn.send({ kind: "hello", from: this.name, role: "control", ...this.plane.hello(id, this.active !== undefined), format: WIRE_FORMAT });
     });
   }
 

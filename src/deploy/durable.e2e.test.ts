@@ -1,4 +1,5 @@
-import { resolve } from "node:path";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ClusterClient } from "./cluster-client.js";
 import { clusterUp, type StartedNode } from "./cluster-processes.js";
@@ -52,10 +53,40 @@ describe("durable nodes over TCP (store: in the cluster file)", () => {
       // Every message a and c sent to b arrived: b's positions equal what a and c numbered.
       expect(reads[1]?.got["a"]).toBeGreaterThan(0);
       const report = await client.check();
-      if (!report.ok) console.log("DEBUG-DIR", cluster.dir);
       expect(report.violations.map((v) => v.message)).toEqual([]);
     } finally {
       client.close();
     }
   }, 120_000);
+
+  it("a node started on an empty store while its neighbour remembers it is refused (no silent empty replica)", async () => {
+    cluster = await startLocalCluster({ nodes: ["a", "b"].map((id) => ({ id, package: pkg, behavior: "ledger-v1" })), links: [["a", "b"]], store: "store" });
+    const client = new ClusterClient(cluster.cluster);
+    try {
+      await client.request("a", { kind: "burst", count: 2, hops: 0 });
+      const b = cluster.nodes.find((n) => n.id === "b");
+      const gone = new Promise((r) => b?.child.once("exit", r));
+      b?.child.kill("SIGKILL");
+      await gone;
+      rmSync(join(cluster.dir, "store", "b"), { recursive: true, force: true }); // the record is lost
+      let again: StartedNode | undefined;
+      try {
+        [again] = await clusterUp(cluster.cluster, { only: ["b"], timeoutMs: 60_000 });
+      } catch {
+        // It may exit before it answers its status: the log says why.
+      }
+      if (again !== undefined) {
+        extra.push(again);
+        const child = again.child;
+        if (child.exitCode === null) await new Promise((r) => child.once("exit", r));
+        expect(child.exitCode).toBe(1);
+      }
+      const log = join(cluster.dir, ".liveswap-logs", "b.log");
+      expect(existsSync(log)).toBe(true);
+      expect(readFileSync(log, "utf8")).toMatch(/started with an empty store .* its neighbour "a" remembers an earlier instance of it/);
+    } finally {
+      client.close();
+    }
+  }, 120_000);
 });
+

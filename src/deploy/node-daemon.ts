@@ -100,6 +100,9 @@ export class NodeDaemon {
   private store: NodeStore | undefined;
   private commit: GroupCommit | undefined;
   private instance = newInstance();
+  /** Started on an empty store: a neighbour that remembers an earlier instance of this node means its record is lost. */
+  private freshStore = false;
+  private destroyed = false;
   /** Update code loaded before the host sees the prepare or resume that carries it (by package text). */
   private readonly codes: CodeCache = new Map();
   /** Inputs waiting while a prepare's code loads (the host takes inputs one by one, as a replay will). */
@@ -134,6 +137,7 @@ export class NodeDaemon {
         if (this.store !== undefined) this.host.channels.ack(CONTROL, 0, seq);
       },
       onControlHello: (_session, chan) => (this.store !== undefined ? this.host.channels.applied(CONTROL, Number(chan ?? 0) || 0) : 0),
+      checkPeer: (peer, seen) => this.checkPeer(peer, seen),
       onControlResumed: (session, recv) => {
         if (this.store === undefined) return;
         for (const env of this.host.resendTo(CONTROL, 0, recv)) this.net.sendPlane(session, env as ControlEnvelope);
@@ -164,6 +168,7 @@ export class NodeDaemon {
     failpoint("daemon.after-load");
     const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), opts.log ?? (() => undefined), opts.retention);
     d.store = store;
+    d.freshStore = store !== undefined && record === undefined;
     try {
       if (record !== undefined) await d.recover(behavior, record);
       else await d.boot(behavior, opts.unlinked ?? false);
@@ -263,6 +268,22 @@ export class NodeDaemon {
       links: this.topology.neighbors(this.self.id).map((p) => [p, this.topology.linksOf(this.self.id).get(p) as number, this.addresses.get(p) as string] as const),
     });
     this.commit = new GroupCommit(store, () => this.host, this.net, (peer) => this.topology.linksOf(this.self.id).get(peer), (e) => this.fatal(e));
+  }
+
+  /**
+   * A node started on an empty store whose neighbour remembers an earlier instance of it (it talked to a channel of
+   * ours this store never made): the node's record is lost or moved. Serving on would be a silent empty replica.
+   */
+  private checkPeer(peer: NodeId, seen: string | undefined): string | undefined {
+    if (!this.freshStore || seen === undefined || seen.startsWith(`${this.instance}/`)) return undefined;
+    const why =
+      `node "${this.self.id}" started with an empty store at ${this.storePath()}, but its neighbour "${peer}" remembers an earlier ` +
+      `instance of it: its durable record is lost or was moved. Restore the store directory and start it again, or ` +
+      `\`ctl destroy ${this.self.id}\` and create it again to start it empty on purpose`;
+    this.log(why);
+    process.exitCode = 1;
+    setImmediate(() => void this.stop());
+    return why;
   }
 
   /** A commit failed (an fsync error): the node stops, never retrying (the pages it was to write may be gone). */
@@ -375,10 +396,11 @@ export class NodeDaemon {
 
   async stop(): Promise<void> {
     if (this.stopped) return;
-    this.commit?.now();
+    if (!this.destroyed) this.commit?.now();
     this.stopped = true;
     await this.net.close();
     this.flushTrace();
+    if (this.destroyed) this.store?.clear();
     this.store?.close();
     if (this.traceFd !== undefined) closeSync(this.traceFd);
     await new Promise<void>((resolve) => (this.traceFile ? this.traceFile.end(() => resolve()) : resolve()));
@@ -524,6 +546,8 @@ export class NodeDaemon {
         case "destroy": {
           this.assertConfigurable("destroy");
           this.record({ kind: "destroy", t: this.net.now(), node: this.self.id });
+          // Destroyed means gone: its store is emptied (a node created again under its id starts empty, as a new one).
+          this.destroyed = true;
           // Its trace leaves with it: the control plane keeps it for the cluster's merged trace.
           void this.replyWithTrace(session, id).finally(() => setImmediate(() => void this.stop()));
           return;

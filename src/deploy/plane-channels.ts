@@ -20,8 +20,8 @@ export class PlaneChannels {
   constructor(readonly durable: boolean) {}
 
   /** What this control plane says in its hello to `node`: how far it applied the node's reports, and its channel. */
-  hello(node: NodeId): { readonly recv: number; readonly chan?: string } {
-    return this.durable ? { recv: this.reports.get(node) ?? 0, chan: String(this.link) } : { recv: 0 };
+  hello(node: NodeId, coordinating: boolean): { readonly recv: number; readonly chan?: string } {
+    return this.durable && coordinating ? { recv: this.reports.get(node) ?? 0, chan: String(this.link) } : { recv: 0 };
   }
 
   /** The node answered with how far it applied this control plane's envelopes: what must be sent again. */

@@ -17,7 +17,7 @@ export function registerNode(program: Command, out: Out): void {
       // A node that can crash on purpose says so first: its log explains a death that would otherwise look like a bug.
       const armed = describeFailpoints();
       if (armed !== "") out(`failpoints set (${FAILPOINTS_ENV}): ${armed}`);
-      const daemon = await NodeDaemon.start(cluster, o.id, { log: (l) => out(l), onStop: () => process.exit(0), unlinked: o.unlinked });
+      const daemon = await NodeDaemon.start(cluster, o.id, { log: (l) => out(l), onStop: () => process.exit(process.exitCode ?? 0), unlinked: o.unlinked });
       const stop = (): void => void daemon.stop();
       process.on("SIGTERM", stop);
       process.on("SIGINT", stop);

@@ -35,6 +35,8 @@ export interface TcpNetworkOptions {
    * plane channel and resends its reports the plane has not acknowledged (`recv`: the last it applied).
    */
   readonly onControlHello?: (session: ControlSession, chan: string | undefined, recv: number) => number;
+  /** A neighbour's hello names the instance of our channel it last talked to: a reason to refuse it, if any. */
+  readonly checkPeer?: (peer: NodeId, seen: string | undefined) => string | undefined;
   /** After our hello answered the control plane's: resend the reports it has not applied (after `recv`). */
   readonly onControlResumed?: (session: ControlSession, recv: number) => void;
 }
@@ -308,7 +310,7 @@ export class TcpNetwork implements Network {
       // A coordinating control plane (it names its channel) gets the node's reports from now on.
       if (msg.chan !== undefined) this.controller = role.session;
       c.send({ kind: "hello", from: this.o.self, role: "node", recv, format: WIRE_FORMAT });
-      this.o.onControlResumed?.(role.session, msg.recv);
+      if (msg.chan !== undefined) this.o.onControlResumed?.(role.session, msg.recv);
       return;
     }
     role.peer = this.onPeerHello(msg, c);
@@ -326,6 +328,10 @@ export class TcpNetwork implements Network {
       return undefined;
     }
     this.refusedLogged.delete(msg.from);
+    if (this.o.checkPeer?.(msg.from, msg.seen) !== undefined) {
+      c.close();
+      return undefined;
+    }
     const reconnects = channel.reconnects;
     const lost = channel.attach(c, { recv: msg.recv, chan: msg.chan ?? "", ...(msg.seen !== undefined ? { seen: msg.seen } : {}) });
     // The accepting side answers with its view after taking the dialer's into account (a restart of theirs
