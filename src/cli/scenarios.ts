@@ -10,6 +10,7 @@ const SCENARIOS: UserModuleKind<Scenario> = {
     "replicated-db": async () => (await import("../scenarios/replicated-db/scenario.js")).scenario,
     mutex: async () => (await import("../scenarios/mutex/fuzz-scenario.js")).scenario,
     relay: async () => (await import("../scenarios/relay/scenario.js")).scenario,
+    ledger: async () => (await import("../scenarios/ledger/scenario.js")).scenario,
   },
   isValid: (x): x is Scenario => hasFunctions(x, ["build", "update", "workload"]),
 };

@@ -50,7 +50,8 @@ function receiveLedger(s: LedgerState, msg: LedgerMessage, from: NodeId, ctx: { 
   return next;
 }
 
-const ledgerHandlers = {
+/** The ledger's handlers: every version runs them (ledger-generations.ts makes any generation of them). */
+export const ledgerHandlers = {
   init: (): LedgerState => ({ sent: {}, got: {}, anomalies: [], ran: {} }),
   receive: receiveLedger,
   request(s: LedgerState, req: LedgerRequest, id: string, ctx: { neighbors(): readonly NodeId[]; send(to: NodeId, m: LedgerMessage): void; respond(id: string, r: unknown): void; setTimer(ms: number, tag: string): void }): LedgerState {

@@ -89,12 +89,12 @@ async function finishUpdate(run: LifetimeRun, s: Started): Promise<string> {
   const error = await awaitUpdate(run, s.pending);
   if (error === STUCK) {
     run.unexpected(`${s.head} (root ${s.root}): still running ${SETTLE_BOUND} virtual ms after its join (every node up, every link healed)`);
-    return `${s.head}: stuck`;
+    return `${s.head}: stuck${tail(s.notes)}`;
   }
   if (s.victim !== undefined) return finishHalted(run, s, error, s.victim);
   if (error !== undefined) {
     run.unexpected(`${s.head} (root ${s.root}): update() rejected: ${describeError(error)}`);
-    return `${s.head}: rejected`;
+    return `${s.head}: rejected${tail(s.notes)}`;
   }
   run.gen = s.step.to;
   return `${s.head} (root ${s.root}): complete at ${run.sys.now()} ms${tail(s.notes)}`;
@@ -117,12 +117,12 @@ async function finishHalted(run: LifetimeRun, s: Started, error: unknown, victim
   }
   if (!isNamed(error, "UpdateHaltedError")) {
     run.unexpected(`${head}: a transfer that throws at swap time at "${victim}" ${error === undefined ? "did not stop the update" : `gave ${describeError(error)}`}, not UpdateHaltedError`);
-    return `${head}: no halt`;
+    return `${head}: no halt${tail(s.notes)}`;
   }
   const resumed = await awaitUpdate(run, outcome((run.sys as unknown as Resumable).resume(s.real)));
   if (resumed !== undefined) {
     run.unexpected(`${head}: resume() after the halt at "${victim}" ${resumed === STUCK ? "never ended" : `rejected: ${describeError(resumed)}`}`);
-    return `${head}: halted, resume failed`;
+    return `${head}: halted, resume failed${tail(s.notes)}`;
   }
   run.gen = s.step.to;
   return `${head}: halted at "${victim}", resumed, complete at ${run.sys.now()} ms${tail(s.notes)}`;

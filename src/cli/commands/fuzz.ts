@@ -6,6 +6,8 @@ import { progressDisplay } from "../../bench/progress.js";
 import { toNdjson } from "../../core/trace/ndjson.js";
 import type { Strategy } from "../../core/update.js";
 import { fuzz, replayCommand, type CaseResult } from "../../harness/fuzz.js";
+import { InvalidOptionError } from "../../core/errors.js";
+import { FAULT_SHAPE } from "../../harness/lifetime.js";
 import { caseJson, fuzzLifetimes } from "../../harness/lifetime-fuzz.js";
 import type { LifetimeResult } from "../../harness/lifetime-run.js";
 import type { Scenario } from "../../harness/scenario.js";
@@ -23,6 +25,7 @@ interface FuzzOptions {
   readonly out: string;
   readonly json: boolean;
   readonly lifetime: boolean;
+  readonly faults: boolean;
 }
 
 export function registerFuzz(program: Command, out: Out): void {
@@ -41,7 +44,15 @@ export function registerFuzz(program: Command, out: Out): void {
       "draw whole lifetimes instead of one update: a chain of updates (and back-outs), reconfiguration between and right after them, refused and halted transfers, requests throughout; the failing one is written as a case file for `replay --lifetime`",
       false,
     )
-    .action((o: FuzzOptions) => (o.lifetime ? runLifetimeFuzz(o, out) : runFuzz(o, out)));
+    .option(
+      "--faults",
+      "with --lifetime: faults drawn from each lifetime's seed as well: crashes (the root's included) and restarts, partitions and heals, before an update, during its prepare or while it runs, and a group-commit window per lifetime; every node is back and every link healed before the run is judged",
+      false,
+    )
+    .action((o: FuzzOptions) => {
+      if (o.faults && !o.lifetime) throw new InvalidOptionError("--faults", "faults are drawn into lifetimes: give --lifetime too");
+      return o.lifetime ? runLifetimeFuzz(o, out) : runFuzz(o, out);
+    });
 }
 
 async function runFuzz(o: FuzzOptions, out: Out): Promise<void> {
@@ -103,13 +114,15 @@ async function runLifetimeFuzz(o: FuzzOptions, out: Out): Promise<void> {
   const outcome = await fuzzLifetimes(scenario, o.strategy, {
     runs: o.runs,
     seed: o.seed,
+    ...(o.faults ? { shape: FAULT_SHAPE } : {}),
     ...(o.nodes !== undefined ? { nodes: o.nodes } : {}),
     ...(display !== undefined ? { onRun: display.step } : {}),
   });
   display?.end();
+  const what = o.faults ? "lifetimes with faults" : "lifetimes";
   if (outcome.failure === undefined) {
-    if (o.json) out(JSON.stringify({ scenario: scenario.name, strategy: o.strategy, lifetimes: outcome.runs, failed: false }));
-    else out(`${outcome.runs} lifetimes of ${scenario.name} under ${o.strategy}: no violation (seeds ${o.seed}..${o.seed + o.runs - 1})`);
+    if (o.json) out(JSON.stringify({ scenario: scenario.name, strategy: o.strategy, lifetimes: outcome.runs, faults: o.faults, failed: false }));
+    else out(`${outcome.runs} ${what} of ${scenario.name} under ${o.strategy}: no violation (seeds ${o.seed}..${o.seed + o.runs - 1})`);
     return;
   }
   reportLifetimeFailure(o, scenario, outcome.runs, outcome.failure, out);
@@ -129,7 +142,7 @@ function reportLifetimeFailure(o: FuzzOptions, scenario: Scenario, runs: number,
   writeSpaceTimeHtml(file, { output: page, title: `${scenario.name} under ${o.strategy}: shrunk lifetime (seed ${shrunk.lifetime.seed})` });
   const replay = `liveswap replay --lifetime ${caseFile} --trace ${file}`;
   if (o.json) {
-    out(JSON.stringify({ scenario: scenario.name, strategy: o.strategy, lifetimes: runs, failed: true, original: lifetimeSummary(original), shrunk: lifetimeSummary(shrunk), case: caseFile, trace: file, diagram: page, replay }));
+    out(JSON.stringify({ scenario: scenario.name, strategy: o.strategy, lifetimes: runs, faults: o.faults, failed: true, original: lifetimeSummary(original), shrunk: lifetimeSummary(shrunk), case: caseFile, trace: file, diagram: page, replay }));
     return;
   }
   out(`${scenario.name} under ${o.strategy}: lifetime ${runs} (seed ${original.lifetime.seed}) failed.`);
