@@ -237,6 +237,8 @@ export class System {
   private readonly commitRng: Rng;
   /** Nodes with a group commit scheduled. */
   private readonly commitDue = new Set<NodeHost>();
+  /** An update given up in prepare, whose abort is still on its way to nodes that prepared (see finishUpdate). */
+  private aborting: { readonly a: ActiveUpdate; readonly outcome: { readonly error: Error } } | undefined;
   /**
    * Application messages lost on the wire (to a crashed node, or over a partitioned link), by link "a|b": their
    * senders' outboxes send them again when the link is back; if the link is removed first nothing ever will, and
@@ -867,8 +869,19 @@ export class System {
 
   // ---- durability: group commit, crash, restart, partition ----
 
+  /** A node still takes part in update `id` (prepared, or loading its code), or one that may is crashed. */
+  private abortInFlight(id: number): boolean {
+    for (const rt of this.runtimes.values()) if (rt.updateId === id) return true;
+    return this.down.size > 0;
+  }
+
   /** A node ran a step: with no commit window it commits now; otherwise its group commit is scheduled (once per batch). */
   private afterInput(rt: NodeHost): void {
+    const aborting = this.aborting;
+    if (aborting !== undefined && !this.abortInFlight(aborting.a.id)) {
+      this.aborting = undefined;
+      this.finishUpdate(aborting.a, aborting.outcome);
+    }
     if (!rt.dirty) return;
     const { min, max } = this.groupCommit;
     if (max === 0) return this.commitNode(rt);
@@ -931,6 +944,7 @@ export class System {
       for (const n of this.topology.neighbors(id)) this.reconnect(id, n);
       this.reconnectPlane(rt);
       for (const [rid, r] of this.openRequests) if (r.node === id) this.network.injectRequest(id, rid, r.body);
+      this.afterInput(rt);
       this.kick();
       return Promise.resolve();
     } catch (e) {
@@ -1025,6 +1039,13 @@ export class System {
   /** The update completed, failed, or halted: a halted one stays (configuration and updates wait for its resume). */
   private finishUpdate(a: ActiveUpdate, outcome: { readonly report: UpdateReport } | { readonly error: Error }): void {
     if (this.active !== a) return;
+    // An update given up in prepare ends once every prepared node has taken the abort: until then such a node still
+    // holds its part, and a configuration command accepted meanwhile could not snapshot it (a crash would then
+    // replay its earlier steps under the new topology).
+    if ("error" in outcome && a.coordinator?.update.phase === "aborted" && this.abortInFlight(a.id)) {
+      this.aborting = { a, outcome };
+      return;
+    }
     const waiter = a.waiter;
     a.waiter = undefined;
     if (a.coordinator?.update.phase !== "halted") {
