@@ -86,7 +86,7 @@ describe("durable nodes over TCP (store: in the cluster file)", () => {
           r(c);
         });
       });
-      expect({ code, output }).toMatchObject({ code: 1 });
+      expect(code, output).toBe(1);
       expect(output).toMatch(/started with an empty store .* its neighbour "a" remembers an earlier instance of it/);
     } finally {
       client.close();

@@ -255,7 +255,7 @@ export class NodeDaemon {
     const link = this.topology.linksOf(this.self.id).get(peer) as number;
     const durable =
       this.store !== undefined
-        ? { instance: `${this.instance}/${link}`, delivered: this.host.channels.applied(peer, link), unacked: this.host.channels.unacked(peer, link, 0) }
+        ? { instance: `${this.instance}/${link}`, delivered: this.host.channels.applied(peer, link), unacked: this.host.channels.unacked(peer, link, 0), lc: this.clock.tick() }
         : undefined;
     this.net.addPeer(peer, this.addresses.get(peer) as string, durable);
   }

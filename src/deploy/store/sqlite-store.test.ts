@@ -216,9 +216,9 @@ describe("SqliteStore: a process killed mid-commit (SIGKILL)", () => {
       await killed(child);
       const s = open(dir);
       const last = checkWhole(s, perBatch);
-      // Every batch whose commit() returned is there; at most the one in flight beyond it.
+      // Every batch whose commit() returned (and said so) is there. The child may commit a few more between the line
+      // that decided the kill and the signal's arrival: no upper bound holds, only that what is there is a whole prefix.
       expect(last).toBeGreaterThanOrEqual(acknowledged);
-      expect(last).toBeLessThanOrEqual(acknowledged + 1);
       acknowledged = last;
       s.close();
       opened.pop();

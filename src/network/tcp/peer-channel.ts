@@ -40,6 +40,11 @@ export interface DurableChannel {
   readonly delivered: number;
   /** The host's outbox to the peer: numbered envelopes not yet acknowledged, resent after the hellos. */
   readonly unacked: readonly Envelope[];
+  /**
+   * The Lamport time the outbox's frames are resent with: this process's clock now, later than their sends in an
+   * earlier life, so a merged trace still puts every send before its delivery.
+   */
+  readonly lc: number;
 }
 
 export class PeerChannel {
@@ -69,7 +74,7 @@ export class PeerChannel {
     if (durable !== undefined) {
       this.delivered = durable.delivered;
       this.lastAcked = durable.delivered;
-      for (const env of durable.unacked) this.push(0, env);
+      for (const env of durable.unacked) this.push(durable.lc, env);
     }
   }
 

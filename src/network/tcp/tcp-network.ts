@@ -57,6 +57,8 @@ export class ControlSession {
 }
 
 const RETRY_MS = [20, 50, 100, 200, 500, 1000];
+/** How long a dialled neighbour has to answer our hello before the connection is dropped and dialled again. */
+const HELLO_TIMEOUT_MS = 5_000;
 
 /**
  * The network of one node process: one TCP (or TLS) connection per link, FIFO
@@ -215,7 +217,13 @@ export class TcpNetwork implements Network {
           }
           const conn = this.wrap(socket);
           conn.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello(), format: WIRE_FORMAT });
+          // A listener that accepts and never answers our hello (a process stuck, or another program on the port)
+          // must not hold the channel for ever: give it HELLO_TIMEOUT_MS, then dial again.
+          const silent = setTimeout(() => {
+            if (!conn.helloed) socket.destroy();
+          }, HELLO_TIMEOUT_MS);
           await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+          clearTimeout(silent);
           // Back off again from the start only if the neighbour took us (it may refuse: not linked on its side yet).
           if (channel.connection === undefined && conn.helloed) attempt = 0;
         } catch (e) {
