@@ -386,6 +386,13 @@ export class System {
     if (!this.topology.hasNode(a)) throw new UnknownNodeError(a, "unlink");
     if (!this.topology.hasNode(b)) throw new UnknownNodeError(b, "unlink");
     if (!this.topology.linked(a, b)) throw new UnknownLinkError(a, b);
+    // A crashed node's links stay as they are until it is back: its replay must see the topology it ran under.
+    this.assertUp(a, "unlink");
+    this.assertUp(b, "unlink");
+    this.removeLink(a, b);
+  }
+
+  private removeLink(a: NodeId, b: NodeId): void {
     this.topology.removeLink(a, b);
     this.partitions.delete(pairKey(a, b));
     this.dropUnlinked(this.lostOnWire.get(pairKey(a, b)) ?? []);
@@ -400,7 +407,10 @@ export class System {
     this.assertOpen("destroy");
     this.assertConfigurable("destroy");
     if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "destroy");
-    for (const n of [...this.topology.neighbors(id)]) this.unlink(id, n);
+    const neighbors = [...this.topology.neighbors(id)];
+    // The node itself may be down (it never comes back); its neighbours' links stay as they are while they are.
+    for (const n of neighbors) this.assertUp(n, "destroy");
+    for (const n of neighbors) this.removeLink(id, n);
     const rt = this.runtimes.get(id);
     if (rt !== undefined) this.messageCounters.set(id, rt.messagesSent);
     this.topology.removeNode(id);
