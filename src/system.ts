@@ -31,7 +31,7 @@ import {
   RequestExpiredError,
 } from "./core/errors.js";
 import { Rng } from "./core/rng.js";
-import { Channels } from "./runtime/channels.js";
+import { Channels, type ChannelsSnapshot } from "./runtime/channels.js";
 import { SimulatedDisk } from "./runtime/simulated-disk.js";
 import type { NodeAgent, NodePort } from "./node/agent.js";
 import { CONTROL, type MessageId, type NodeId, type RequestId } from "./core/ids.js";
@@ -169,6 +169,18 @@ export interface SystemInspection {
   readonly openRequests: readonly RequestId[];
   readonly coordinator: UpdateCoordinator | undefined;
   readonly epoch: number;
+  /** Crashed nodes, sorted. */
+  readonly down: readonly NodeId[];
+  /** Partitioned links, "a|b" with a < b, sorted. */
+  readonly partitions: readonly string[];
+  /** The coordinator's ends of its channels to the nodes. */
+  readonly plane: ChannelsSnapshot;
+  /** Nodes whose group commit is scheduled (a deadline "commit of X" of a crashed incarnation does nothing), sorted. */
+  readonly commitDue: readonly NodeId[];
+  /** Messages lost on the wire that a removed link would drop, by link, sorted. */
+  readonly lostOnWire: readonly (readonly [string, readonly MessageId[]])[];
+  /** Whether a pending delivery (its event number and envelope) will be dropped on the wire: it outlived its link's reconnection. */
+  readonly staleOnWire: (seq: number, env: Envelope) => boolean;
 }
 
 /** A pending event as a scripted test sees it. */
@@ -376,6 +388,13 @@ export class System {
     if (!this.topology.hasNode(a)) throw new UnknownNodeError(a, "unlink");
     if (!this.topology.hasNode(b)) throw new UnknownNodeError(b, "unlink");
     if (!this.topology.linked(a, b)) throw new UnknownLinkError(a, b);
+    // A crashed node's links stay as they are until it is back: its replay must see the topology it ran under.
+    this.assertUp(a, "unlink");
+    this.assertUp(b, "unlink");
+    this.removeLink(a, b);
+  }
+
+  private removeLink(a: NodeId, b: NodeId): void {
     this.topology.removeLink(a, b);
     this.partitions.delete(pairKey(a, b));
     this.dropUnlinked(this.lostOnWire.get(pairKey(a, b)) ?? []);
@@ -390,7 +409,10 @@ export class System {
     this.assertOpen("destroy");
     this.assertConfigurable("destroy");
     if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "destroy");
-    for (const n of [...this.topology.neighbors(id)]) this.unlink(id, n);
+    const neighbors = [...this.topology.neighbors(id)];
+    // The node itself may be down (it never comes back); its neighbours' links stay as they are while they are.
+    for (const n of neighbors) this.assertUp(n, "destroy");
+    for (const n of neighbors) this.removeLink(id, n);
     const rt = this.runtimes.get(id);
     if (rt !== undefined) this.messageCounters.set(id, rt.messagesSent);
     this.topology.removeNode(id);
@@ -621,12 +643,30 @@ export class System {
    * system's epoch. Read-only by convention: what it returns is live.
    */
   inspect(): SystemInspection {
+    const plane = this.plane;
+    const lost = this.lostOnWire;
     return {
       hosts: this.topology.nodes().flatMap((id) => this.runtimes.get(id) ?? []),
       openRequests: [...this.openRequests.keys()].sort(),
       coordinator: this.active?.coordinator,
       epoch: this.epoch,
+      down: [...this.down.keys()].sort(),
+      partitions: [...this.partitions].sort(),
+      commitDue: [...this.commitDue].map((rt) => rt.id).sort(),
+      staleOnWire: (seq, env) => this.staleOnWire(seq, env),
+      // Computed when read: most readers want the hosts only.
+      get plane(): ChannelsSnapshot {
+        return plane.snapshot();
+      },
+      get lostOnWire(): readonly (readonly [string, readonly MessageId[]])[] {
+        return [...lost].map(([k, envs]) => [k, envs.map((e) => e.id)] as const).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      },
     };
+  }
+
+  /** See reconnectedAt. */
+  private staleOnWire(seq: number, env: Envelope): boolean {
+    return env.link > 0 && this.reconnectedAt.size > 0 && seq < (this.reconnectedAt.get(wireKey(env.link, env.from, env.to)) ?? -1);
   }
 
   // ---- scripted stepping ----
@@ -807,7 +847,7 @@ export class System {
     this.eventsRun++;
     switch (ev.kind) {
       case "deliver":
-        if (ev.env.link > 0 && this.reconnectedAt.size > 0 && ev.seq < (this.reconnectedAt.get(wireKey(ev.env.link, ev.env.from, ev.env.to)) ?? -1)) return;
+        if (this.staleOnWire(ev.seq, ev.env)) return;
         return this.deliver(ev.env);
       case "timer": {
         const rt = this.runtimes.get(ev.node);

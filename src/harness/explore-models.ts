@@ -30,27 +30,51 @@ function smallModel(name: string, description: string, links: readonly (readonly
   };
 }
 
+/** The links of a life model's nodes: a line a - b - c, a triangle, or a pair a - b. */
+type LifeShape = "line" | "triangle" | "pair";
+
+const LIFE_LINKS: Readonly<Record<LifeShape, readonly (readonly [string, string])[]>> = {
+  line: [
+    ["a", "b"],
+    ["b", "c"],
+  ],
+  triangle: [
+    ["a", "b"],
+    ["b", "c"],
+    ["a", "c"],
+  ],
+  pair: [["a", "b"]],
+};
+
 /**
- * A line a - b - c of generation relays, each node sending one message to each neighbour at the start; the update
- * 1 -> 2 at any point, then what `then` says at any point after it (a life, not one step: issue 13).
+ * Generation relays (a line a - b - c unless said otherwise), each node sending one message to each neighbour at
+ * the start; the update 1 -> 2 at any point, then what `then` says at any point after it (a life, not one step:
+ * issue 13); with `crash`, one node crashes at any point and restarts at any point after (faults).
  */
-function lifeModel(name: string, description: string, then: readonly ExploreAction[], triangle = false): ExploreModel {
+function lifeModel(
+  name: string,
+  description: string,
+  then: readonly ExploreAction[],
+  shape: LifeShape = "line",
+  faults: { readonly crash?: boolean; readonly groupCommitMs?: number } = {},
+): ExploreModel {
+  const links = LIFE_LINKS[shape];
+  const nodes = [...new Set(links.flat())].sort();
   return {
     name,
     description,
     root: "a",
+    ...(faults.crash === true ? { crash: { nodes } } : {}),
     build(sys: System) {
-      for (const n of ["a", "b", "c"]) sys.create(n, relayAt("a", 1));
-      sys.link("a", "b");
-      sys.link("b", "c");
-      if (triangle) sys.link("a", "c");
+      for (const n of nodes) sys.create(n, relayAt("a", 1));
+      for (const [a, b] of links) sys.link(a, b);
     },
     start(sys: System) {
-      for (const n of ["a", "b", "c"]) sys.request(n, { kind: "send", token: n, hops: 0 }).catch(() => undefined);
+      for (const n of nodes) sys.request(n, { kind: "send", token: n, hops: 0 }).catch(() => undefined);
     },
     update: () => relayGenerationUpdate("a", 1, 2),
     then,
-    systemOptions: (strategy) => (strategy === "synchronizer" ? { synchronizer: true } : {}),
+    systemOptions: (strategy) => ({ ...(strategy === "synchronizer" ? { synchronizer: true } : {}), ...(faults.groupCommitMs !== undefined ? { groupCommitMs: faults.groupCommitMs } : {}) }),
     // A node that ever met a message of another generation has mixed epochs: the model's own safety verdict.
     problems: (sys) => sys.nodes().flatMap((n) => (sys.state(n) as RelayGenState).mixups.map((m) => `${n}: ${m}`)),
   };
@@ -64,7 +88,7 @@ export const EXPLORE_MODELS: Readonly<Record<string, ExploreModel>> = {
     "triangle3-twice",
     "3 nodes in a triangle, 1 -> 2 at any point, then 2 -> 3 at any point after it",
     [{ kind: "update", update: () => relayGenerationUpdate("a", 2, 3) }],
-    true,
+    "triangle",
   ),
   "triangle3-link": lifeModel(
     "triangle3-link",
@@ -74,12 +98,34 @@ export const EXPLORE_MODELS: Readonly<Record<string, ExploreModel>> = {
       { kind: "link", a: "a", b: "c" },
       { kind: "request", node: "a", body: { kind: "send", token: "late", hops: 1 } },
     ],
-    true,
+    "triangle",
   ),
   "line3-link": lifeModel("line3-link", "3 nodes in a line, 1 -> 2 at any point, then a link a - c and a request at a at any point after it", [
     { kind: "link", a: "a", b: "c" },
     { kind: "request", node: "a", body: { kind: "send", token: "late", hops: 1 } },
   ]),
+  "line3-crash": lifeModel(
+    "line3-crash",
+    "3 nodes in a line, 1 -> 2 at any point; one node (any) crashes at any point, and restarts at any point after",
+    [],
+    "line",
+    { crash: true },
+  ),
+  "line3-crash-commit": lifeModel(
+    "line3-crash-commit",
+    "line3-crash with a group-commit window: every step commits in an event of its own, so the crash may fall between a step and its commit",
+    [],
+    "line",
+    { crash: true, groupCommitMs: 1 },
+  ),
+  "pair-crash": lifeModel("pair-crash", "2 linked nodes, 1 -> 2 at any point; one of them crashes at any point, and restarts at any point after", [], "pair", { crash: true }),
+  "pair-crash-commit": lifeModel(
+    "pair-crash-commit",
+    "pair-crash with a group-commit window: the crash may fall between a step and its commit",
+    [],
+    "pair",
+    { crash: true, groupCommitMs: 1 },
+  ),
   line3: smallModel("line3", "3 nodes in a line, each sends two messages, the update from the end at any point", [
     ["a", "b"],
     ["b", "c"],

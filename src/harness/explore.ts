@@ -25,13 +25,15 @@
  * An event's identity across paths is its position in its FIFO lane (the k-th
  * delivery on channel a->b, the k-th request at node n): FIFO makes that stable.
  */
-import { InternalError, SynchronizerConfigurationError } from "../core/errors.js";
-import { fingerprint } from "./fingerprint.js";
+import { InternalError, InvalidOptionError, SynchronizerConfigurationError } from "../core/errors.js";
+import { fingerprint, viewOf, type HostView } from "./fingerprint.js";
 import { checkTrace, type Violation } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import type { Strategy, Update } from "../core/update.js";
 import { System, type PendingEvent, type SystemOptions } from "../system.js";
+import type { NodeHost } from "../runtime/node-host.js";
+import { ScriptedScheduler } from "../network/sim/scripted-scheduler.js";
 
 export interface ExploreModel {
   readonly name: string;
@@ -58,6 +60,12 @@ export interface ExploreModel {
    * request on the new link), so every moment of it is explored too.
    */
   readonly then?: readonly ExploreAction[];
+  /**
+   * Faults: exactly one crash of one of these nodes at any point of the run (before the update, during its prepare,
+   * while it runs, after it; with a group-commit window, between a step and its commit), and its restart at any
+   * point after. Each is one more choice of the search.
+   */
+  readonly crash?: { readonly nodes: readonly NodeId[] };
 }
 
 /** An outside action of a model after its update. */
@@ -109,6 +117,8 @@ interface Choice {
   /** The scheduler's number for the event: replays are deterministic, so it is the same on every replay of this path. */
   readonly seq: number;
   readonly lane: string;
+  /** An event that changes nothing, offered alone (see Replay.idleEvent): its state is a passing one, not hashed. */
+  readonly idle?: boolean;
 }
 
 interface Frame {
@@ -120,6 +130,7 @@ interface Frame {
 }
 
 const NO_SKIP: ReadonlySet<string> = new Set();
+const NOTHING_ASLEEP: ReadonlySet<string> = new Set();
 
 /** The lane of a choice key ("a>b#3" -> "a>b"): in one state a lane has at most one enabled event. */
 const laneOfKey = (key: string): string => {
@@ -129,6 +140,14 @@ const laneOfKey = (key: string): string => {
 
 const UPDATE = "update()";
 const THEN = "then";
+const CRASH = "crash:";
+const RESTART = "restart";
+/** Joins the places of a choice that happens at several (see `independent`). */
+const PLACES = "\u0000";
+/** The place every crash choice shares. */
+const THE_CRASH = "@crash";
+/** A commit deadline's label, as System schedules it: the commit is an event of that node. */
+const COMMIT_OF = "commit of ";
 /** Where an outside action happens: it may change any node's future (a link changes neighbours), so it commutes with nothing. */
 const ANYWHERE = "*";
 
@@ -139,29 +158,140 @@ class Replay {
   /** The next of the model's `then` actions. */
   nextAction = 0;
   steps = 0;
+  /** The model's one crash: none yet, the node down, or over (restarted, or refused by the system). */
+  crash: { readonly phase: "none" } | { readonly phase: "down"; readonly node: NodeId } | { readonly phase: "over" } = { phase: "none" };
+  /**
+   * Per node whose durable record is behind its live host (it ran steps not committed yet) or that is down: its
+   * host as of its last commit, what a crash brings back (recovery rebuilds the committed host; the fault fuzzer and
+   * the crash-at-every-step test check that it does). A node not here is its durable record.
+   */
+  readonly committed = new Map<NodeId, HostView>();
+  /** A model with a crash and a commit window: a node may be behind its durable record between steps. */
+  private readonly batched: boolean;
+  /** No link is ever removed: a message lost on the wire to a crashed node is resent when it is back, whatever else happens. */
+  private readonly noUnlink: boolean;
 
   constructor(
     private readonly model: ExploreModel,
     private readonly strategy: Strategy,
   ) {
-    this.sys = new System({ ...(model.systemOptions?.(strategy) ?? {}), scheduler: "scripted" });
+    const options = model.systemOptions?.(strategy) ?? {};
+    const window = options.groupCommitMs ?? 0;
+    this.batched = model.crash !== undefined && (typeof window === "number" ? window > 0 : window.max > 0);
+    this.noUnlink = !(model.then ?? []).some((a) => a.kind === "unlink");
+    this.sys = new System({ ...options, scheduler: "scripted" });
     model.build(this.sys);
     model.start(this.sys);
   }
 
   private keyOf(p: PendingEvent): Choice {
     const lane = p.kind === "deliver" ? `${p.from}>${p.node}` : p.kind === "request" ? `request>${p.node}` : `${p.kind}:${p.node}:${p.signal ?? ""}`;
-    return { key: `${lane}#${this.laneCount.get(lane) ?? 0}`, at: p.node, seq: p.seq, lane };
+    // A group commit is its node's event (it releases that node's outputs), not the coordinator's.
+    const at = p.kind === "deadline" && p.signal?.startsWith(COMMIT_OF) === true ? p.signal.slice(COMMIT_OF.length) : p.node;
+    return { key: `${lane}#${this.laneCount.get(lane) ?? 0}`, at, seq: p.seq, lane };
+  }
+
+  private host(id: NodeId): NodeHost | undefined {
+    return this.sys.inspect().hosts.find((h) => h.id === id);
+  }
+
+  /**
+   * Run one node's step (or commit), keeping `committed`: a node clean before it and dirty after it has the key it
+   * had before as its committed one; a node clean after it is its own durable record. Without a commit window every
+   * step commits as it ends: nothing to keep.
+   */
+  private stepAt(node: NodeId, seq: number): void {
+    if (!this.batched) return this.sys.step(seq); // throws if the replay diverged (the event is not enabled)
+    const host = this.host(node);
+    const pre = host !== undefined && !host.dirty ? viewOf(host, this.model.stateKey) : undefined;
+    this.sys.step(seq);
+    if (host === undefined) return; // a delivery to a crashed node: lost on the wire
+    if (!host.dirty) this.committed.delete(node);
+    else if (pre !== undefined) this.committed.set(node, pre);
+  }
+
+  /** The crash's progress (which node is down is the system's; whether the one crash is still to come is not). */
+  faultKey(): string {
+    if (this.model.crash === undefined) return "";
+    return this.crash.phase === "down" ? `down:${this.crash.node}` : this.crash.phase;
+  }
+
+  /** The number of an enabled event that will do nothing when it runs, if there is one. */
+  private idleEvent(): number | undefined {
+    const sched = this.sys.network.scheduler;
+    if (!(sched instanceof ScriptedScheduler)) return undefined;
+    const view = this.sys.inspect();
+    const commits = new Map<NodeId, number[]>();
+    for (const ev of sched.enabled()) {
+      if (ev.kind === "deliver" && view.staleOnWire(ev.seq, ev.env)) return ev.seq;
+      // Lost on the wire, and sent again when the node is back; only a removed link would make it matter.
+      if (ev.kind === "deliver" && this.noUnlink && view.down.includes(ev.env.to)) return ev.seq;
+      // A request at a crashed node stays open and reaches it again when it is back; a timer of a crashed
+      // incarnation never fires (the restarted node re-arms its own).
+      if ((ev.kind === "request" || ev.kind === "timer") && view.down.includes(ev.node)) return ev.seq;
+      if (ev.kind === "timer" && view.hosts.find((h) => h.id === ev.node)?.incarnation !== ev.incarnation) return ev.seq;
+      if (ev.kind === "deadline" && ev.label.startsWith(COMMIT_OF)) {
+        const node = ev.label.slice(COMMIT_OF.length);
+        commits.set(node, [...(commits.get(node) ?? []), ev.seq]);
+      }
+    }
+    // A node's one live commit is its latest, if its current incarnation has one scheduled; the others are of a
+    // crashed incarnation (System checks the host when the deadline fires).
+    for (const [node, seqs] of commits) {
+      const live = view.commitDue.includes(node) ? Math.max(...seqs) : undefined;
+      const idle = seqs.find((q) => q !== live);
+      if (idle !== undefined) return idle;
+    }
+    return undefined;
+  }
+
+  private crashChoices(): Choice[] {
+    const c = this.model.crash;
+    if (c === undefined || this.crash.phase === "over") return [];
+    // A restart resends on every link of its node and acknowledges in its neighbours' outboxes: it commutes with nothing.
+    if (this.crash.phase === "down") return [{ key: RESTART, at: ANYWHERE, seq: -1, lane: RESTART }];
+    // A crash changes its node only: another node's step or commit, or the coordinator's, leaves the crashed node's
+    // durable record as it is (an acknowledgement it misses is sent again at its restart), so they commute.
+    return c.nodes.map((n) => ({ key: `${CRASH}${n}`, at: `${n}${PLACES}${THE_CRASH}`, seq: -1, lane: `${CRASH}${n}` }));
+  }
+
+  private takeFault(c: Choice): void {
+    if (c.key === RESTART && this.crash.phase === "down") {
+      this.sys.restart(this.crash.node).catch(() => undefined);
+      this.committed.delete(this.crash.node); // back from its record, nothing uncommitted
+      this.crash = { phase: "over" };
+      return;
+    }
+    const node = c.key.slice(CRASH.length);
+    const host = this.host(node);
+    if (host !== undefined && !this.committed.has(node)) {
+      const view = viewOf(host, this.model.stateKey);
+      if (view !== undefined) this.committed.set(node, view);
+    }
+    try {
+      this.sys.crash(node);
+      this.crash = { phase: "down", node };
+    } catch (e) {
+      // Documented: a synchronized system refuses crash(); its run goes on without one.
+      if (!(e instanceof InvalidOptionError)) throw e;
+      this.crash = { phase: "over" };
+    }
   }
 
   choices(): Choice[] {
-    const out = this.sys.pending().map((p) => this.keyOf(p));
+    const pending = this.sys.pending();
+    // An event that can change nothing (a copy dropped on the wire, a commit of a crashed incarnation) commutes with
+    // every other and hides nothing: it is taken alone (a singleton ample set), its orders are not explored.
+    const idle = this.model.crash !== undefined ? this.idleEvent() : undefined;
+    if (idle !== undefined) return pending.filter((p) => p.seq === idle).map((p) => ({ ...this.keyOf(p), idle: true }));
+    const out = pending.map((p) => this.keyOf(p));
     // update() only creates the coordinator's run and its prepare messages: an event of the coordinator. Before it no
     // node event can depend on it (nothing of the update exists yet), so it commutes with every node's events.
     if (!this.updateStarted) out.push({ key: UPDATE, at: CONTROL, seq: -1, lane: UPDATE });
     else if (this.nextAction < (this.model.then?.length ?? 0) && !this.sys.updating()) {
       out.push({ key: `${THEN}#${this.nextAction}`, at: ANYWHERE, seq: -1, lane: THEN });
     }
+    out.push(...this.crashChoices());
     return out;
   }
 
@@ -172,9 +302,16 @@ class Replay {
       this.sys.update(this.model.update(), { strategy: this.strategy, root: this.model.root }).catch(() => undefined);
       return;
     }
-    if (c.lane === THEN) return this.act(this.model.then?.[this.nextAction++]);
+    if (c.lane === THEN) {
+      this.act(this.model.then?.[this.nextAction++]);
+      // A configuration command commits the nodes it touches.
+      for (const h of this.sys.inspect().hosts) if (!h.dirty) this.committed.delete(h.id);
+      return;
+    }
+    if (c.key === RESTART || c.key.startsWith(CRASH)) return this.takeFault(c);
     this.laneCount.set(c.lane, (this.laneCount.get(c.lane) ?? 0) + 1);
-    this.sys.step(c.seq); // throws if the replay diverged (the event is not enabled)
+    if (c.at === CONTROL) this.sys.step(c.seq); // throws if the replay diverged (the event is not enabled)
+    else this.stepAt(c.at, c.seq);
   }
 
   private act(a: ExploreAction | undefined): void {
@@ -202,11 +339,21 @@ class Replay {
 
 /** The state the search caches: the system's fingerprint and the outside's progress (which action comes next), which the system alone does not show. */
 function stateOf(r: Replay, model: ExploreModel): string | undefined {
-  const f = fingerprint(r.sys, model.stateKey);
-  return f === undefined ? undefined : `${f}|${r.nextAction}`;
+  const f = fingerprint(r.sys, model.stateKey, r.committed);
+  return f === undefined ? undefined : `${f}|${r.nextAction}|${r.faultKey()}`;
 }
 
-const independent = (a: NodeId, b: NodeId): boolean => a !== b && a !== ANYWHERE && b !== ANYWHERE;
+/**
+ * Two choices commute when they happen at different places. A place is a node, the coordinator, or several joined
+ * by PLACES (a crash happens at its node and at the one crash the model allows, so two crashes never commute: one
+ * disables the other).
+ */
+const independent = (a: NodeId, b: NodeId): boolean => {
+  if (a === ANYWHERE || b === ANYWHERE) return false;
+  if (!a.includes(PLACES) && !b.includes(PLACES)) return a !== b;
+  const inB = b.split(PLACES);
+  return a.split(PLACES).every((p) => !inB.includes(p));
+};
 
 /**
  * Hash compaction (as in SPIN): a visited state is stored as a 53-bit hash of
@@ -276,8 +423,9 @@ class Search {
     }
     const fp = hash53(full);
     const seen = this.visited.get(fp);
-    const asleep = new Set<string>();
-    for (const k of sleep.keys()) asleep.add(laneOfKey(k));
+    // Most states are reached with nothing asleep: they share one empty set (hundreds of thousands are kept).
+    const asleep = sleep.size === 0 ? NOTHING_ASLEEP : new Set<string>();
+    for (const k of sleep.keys()) (asleep as Set<string>).add(laneOfKey(k));
     if (seen === undefined) {
       this.visited.set(fp, asleep);
       return NO_SKIP;
@@ -302,7 +450,9 @@ class Search {
         this.judge(r, true);
         return;
       }
-      const skip = this.hashing ? this.lanesToSkip(r, enabled, sleep) : NO_SKIP;
+      // A state whose only move changes nothing is passed through: the state after it stands for it.
+      const passing = enabled.length === 1 && enabled[0]?.idle === true;
+      const skip = this.hashing && !passing ? this.lanesToSkip(r, enabled, sleep) : NO_SKIP;
       if (skip === "prune") {
         this.pruned++;
         this.judge(r, false);

@@ -218,6 +218,11 @@ export class NodeHost implements NodePort {
     return this.journal.length;
   }
 
+  /** What its uncommitted steps produced, waiting for the commit (the explorer's fingerprint: it leaves then). */
+  get heldOutputs(): readonly HostOutput[] {
+    return this.outputs;
+  }
+
   /** Has something to commit (a group commit is due). */
   get dirty(): boolean {
     return this.journal.length > 0 || this.outputs.length > 0 || this.genesis !== undefined;
