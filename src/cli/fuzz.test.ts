@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { testKnobs } from "../core/test-knobs.js";
 import { buildProgram } from "./program.js";
 
 async function cli(...args: string[]): Promise<{ lines: string[]; exitCode: number }> {
@@ -72,6 +73,30 @@ describe("liveswap fuzz and replay", () => {
   it("fuzz --lifetime finds nothing wrong with cut on the mutex", async () => {
     const r = await cli("fuzz", "--lifetime", "--scenario", "mutex", "--strategy", "cut", "--runs", "10", "--json");
     expect(JSON.parse(r.lines[0] as string)).toMatchObject({ failed: false, lifetimes: 10 });
+  });
+
+  it("fuzz --lifetime --faults: clean under cut on the ledger; a broken recovery is found, written as a case file, and replay --lifetime reproduces it byte for byte", async () => {
+    const clean = await cli("fuzz", "--lifetime", "--faults", "--scenario", "ledger", "--strategy", "cut", "--runs", "20", "--json");
+    expect(JSON.parse(clean.lines[0] as string)).toMatchObject({ failed: false, lifetimes: 20, faults: true });
+    const dir = mkdtempSync(join(tmpdir(), "liveswap-faults-"));
+    testKnobs.persistOutbox = false;
+    try {
+      const fuzzed = await cli("fuzz", "--lifetime", "--faults", "--scenario", "ledger", "--strategy", "cut", "--runs", "20", "--out", dir, "--json");
+      expect(fuzzed.exitCode).toBe(1);
+      const rec = JSON.parse(fuzzed.lines[0] as string);
+      expect(rec.shrunk.lifetime.steps.some((s: { kind: string }) => s.kind === "crash")).toBe(true);
+      const args = (rec.replay as string).split(" ").slice(1);
+      const replayFile = join(dir, "replayed.ndjson");
+      args[args.indexOf("--trace") + 1] = replayFile;
+      expect((await cli(...args)).exitCode).toBe(1);
+      expect(readFileSync(replayFile).equals(readFileSync(rec.trace))).toBe(true);
+    } finally {
+      testKnobs.persistOutbox = true;
+    }
+  });
+
+  it("--faults needs --lifetime", async () => {
+    await expect(cli("fuzz", "--faults", "--runs", "1")).rejects.toThrow(/--faults.*--lifetime/);
   });
 
   it("names a scenario it cannot load", async () => {

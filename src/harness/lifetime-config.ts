@@ -3,16 +3,17 @@
  * its indices against what exists now, and skips (saying why) what would be
  * meaningless or break the application's assumptions (a self-link, a
  * duplicate link, a graph cut in two, fewer nodes than the scenario's
- * minimum), and what would touch a crashed node or a partitioned link (a
- * crashed node's links stay as they were until it is back: its replay must
- * see the topology it ran under). A command the runtime refuses is
+ * minimum), and what would remove a crashed node's link (refused by the
+ * runtime, documented: a crashed node's links stay as they were until it is
+ * back, its replay must see the topology it ran under). A partitioned link
+ * may be removed: what was lost over it is dropped. A command the runtime refuses is
  * unexpected: between updates every one of these must be accepted.
  */
 import { describeError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import type { LifetimeStep } from "./lifetime.js";
 import { isNamed } from "./error-name.js";
-import type { LifetimeRun } from "./lifetime-state.js";
+import { pairKey, splitPair, type LifetimeRun } from "./lifetime-state.js";
 
 type ConfigStep = Extract<LifetimeStep, { kind: "create" | "link" | "unlink" | "destroy" }>;
 
@@ -60,7 +61,9 @@ function configure(run: LifetimeRun, step: ConfigStep): string {
       if (untouchable !== undefined) return `unlink ${a}-${b}: skipped (${untouchable})`;
       if (!connected(run.nodes(), links.filter((l) => l !== pair))) return `unlink ${a}-${b}: skipped (it would cut the graph)`;
       sys.unlink(a, b);
-      return `unlink ${a}-${b}`;
+      // A partitioned link removed is no longer partitioned (what was lost over it is dropped).
+      const was = run.partitions.delete(pairKey(a, b));
+      return `unlink ${a}-${b}${was ? " (partitioned)" : ""}`;
     }
     case "destroy": {
       const id = run.nodeAt(step.node);
@@ -70,17 +73,15 @@ function configure(run: LifetimeRun, step: ConfigStep): string {
       if (untouchable !== undefined) return `destroy ${id}: skipped (${untouchable})`;
       if (!connected(rest, sortedLinks(run).filter(([a, b]) => a !== id && b !== id))) return `destroy ${id}: skipped (it would cut the graph)`;
       sys.destroy(id);
+      for (const key of [...run.partitions]) if (splitPair(key).includes(id)) run.partitions.delete(key);
       return `destroy ${id}`;
     }
   }
 }
 
-/** Why these links must not be removed now (an end is down, or the link is partitioned), if they must not. */
+/** Why these links must not be removed now (an end is down: the runtime refuses it, documented), if they must not. */
 function blocked(run: LifetimeRun, links: readonly (readonly [NodeId, NodeId])[]): string | undefined {
-  for (const [a, b] of links) {
-    if (run.isDown(a) || run.isDown(b)) return `${run.isDown(a) ? a : b} is down`;
-    if (run.isPartitioned(a, b)) return `${a}-${b} is partitioned`;
-  }
+  for (const [a, b] of links) if (run.isDown(a) || run.isDown(b)) return `${run.isDown(a) ? a : b} is down`;
   return undefined;
 }
 

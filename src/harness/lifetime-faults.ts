@@ -5,7 +5,8 @@
  * (during prepare) or at a virtual-time offset while it runs, and ending after
  * a drawn delay or at the next join (where the runner restarts and heals what
  * is left, see lifetime-run.ts). An update with faults after it is detached:
- * the steps that follow run while it runs.
+ * the steps that follow run while it runs. Now and then a load or a
+ * configuration command runs with a node down or a link cut too.
  */
 import type { Rng } from "../core/rng.js";
 import type { CommitWindow, LifetimeStep } from "./lifetime-steps.js";
@@ -21,9 +22,11 @@ export interface FaultShape {
   readonly root: number;
   /** Chance that a lifetime runs with a group-commit window (else every step commits as it ends). */
   readonly commitWindow: number;
+  /** Chance that a step other than an update (a load, a configuration command) runs with a node down or a link cut. */
+  readonly between: number;
 }
 
-export const DEFAULT_FAULTS: FaultShape = { perUpdate: 0.8, maxEpisodes: 2, crash: 0.7, root: 0.35, commitWindow: 0.5 };
+export const DEFAULT_FAULTS: FaultShape = { perUpdate: 0.8, maxEpisodes: 2, crash: 0.7, root: 0.35, commitWindow: 0.5, between: 0.1 };
 
 /** 0, or a window of whole virtual ms: a step becomes durable (and its outputs leave) that much later. */
 export function drawCommitWindow(rng: Rng, shape: FaultShape): CommitWindow {
@@ -44,7 +47,11 @@ type UpdateStep = Extract<LifetimeStep, { kind: "update" }>;
 export function withFaults(steps: readonly LifetimeStep[], rng: Rng, shape: FaultShape): LifetimeStep[] {
   const out: LifetimeStep[] = [];
   for (const s of steps) {
-    if (s.kind !== "update" || rng.float() >= shape.perUpdate) {
+    if (s.kind !== "update") {
+      out.push(...around(s, rng, shape));
+      continue;
+    }
+    if (rng.float() >= shape.perUpdate) {
       out.push(s);
       continue;
     }
@@ -57,6 +64,15 @@ export function withFaults(steps: readonly LifetimeStep[], rng: Rng, shape: Faul
     out.push(...timeline(after));
   }
   return out;
+}
+
+/** A step other than an update, perhaps with a node down or a link cut while it runs (ended after it, or at the next join). */
+function around(s: LifetimeStep, rng: Rng, shape: FaultShape): LifetimeStep[] {
+  if (rng.float() >= shape.between) return [s];
+  const crash = rng.float() < shape.crash;
+  const start: LifetimeStep = crash ? { kind: "crash", node: rng.int(0, 1023) } : { kind: "partition", link: rng.int(0, 1023) };
+  const end: LifetimeStep = crash ? { kind: "restart", node: 0 } : { kind: "heal", link: 0 };
+  return rng.float() < 0.5 ? [start, s, end] : [start, s];
 }
 
 /** One crash (and restart) or partition (and heal): where it starts and where it ends. */
