@@ -76,6 +76,13 @@ describe("durable nodes over TCP (store: in the cluster file)", () => {
       let output = "";
       child.stdout.on("data", (d: Buffer) => (output += d.toString()));
       child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+      // Under heavy load "a" was seen (1 run in 4) still holding its connection to the killed process a minute later
+      // (connected, no reconnect): not understood yet (see the issue note). Closing a's connections makes it dial the
+      // new "b" now; what is tested is b's refusal once a neighbour that remembers it reaches it.
+      void (async () => {
+        for (let i = 0; i < 20 && child.exitCode === null && !output.includes("listening on"); i++) await new Promise((r) => setTimeout(r, 250));
+        await client.sever("a").catch(() => undefined);
+      })();
       const code = await new Promise<number | null>((r) => {
         const timer = setTimeout(() => {
           child.kill("SIGKILL");
@@ -86,7 +93,9 @@ describe("durable nodes over TCP (store: in the cluster file)", () => {
           r(c);
         });
       });
-      expect(code, output).toBe(1);
+      const aAlive = cluster.nodes.find((n) => n.id === "a")?.child.exitCode;
+      const aStatus = await client.status("a").then((st) => JSON.stringify(st.neighbors), (e: unknown) => String(e));
+      expect(code, `${output}\na exit: ${String(aAlive)}; a's channels: ${aStatus}`).toBe(1);
       expect(output).toMatch(/started with an empty store .* its neighbour "a" remembers an earlier instance of it/);
     } finally {
       client.close();
