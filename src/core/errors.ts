@@ -135,6 +135,46 @@ export class UpdateStalledError extends LiveswapError {
   }
 }
 
+/** Prepare's deadline passed with nodes not prepared: the update is aborted, no node changed. */
+export class PrepareDeadlineError extends LiveswapError {
+  readonly code = "PREPARE_DEADLINE";
+  constructor(
+    readonly update: number,
+    readonly nodes: readonly NodeId[],
+    readonly deadlineMs: number,
+  ) {
+    super(
+      `update #${update} aborted in prepare: node(s) ${nodes.map((n) => `"${n}"`).join(", ")} did not prepare within ${deadlineMs} ms ` +
+        "(down, frozen or cut off?); no node was changed. Check them (`ctl status`) and update again, or give a longer deadline",
+    );
+  }
+}
+
+/** The operator aborted the update in prepare (`ctl abort`): every node disarmed, none changed. */
+export class UpdateAbortedError extends LiveswapError {
+  readonly code = "UPDATE_ABORTED";
+  constructor(
+    readonly update: number,
+    readonly reason: string,
+  ) {
+    super(`update #${update} was aborted in prepare${reason ? ` (${reason})` : ""}; no node was changed`);
+  }
+}
+
+/** An abort asked of an update past prepare: a node may be turning new, so it can only go on (or be resumed). */
+export class UpdateNotAbortableError extends LiveswapError {
+  readonly code = "UPDATE_NOT_ABORTABLE";
+  constructor(
+    readonly update: number,
+    readonly phase: string,
+  ) {
+    super(
+      `update #${update} cannot be aborted: it is ${phase}, past prepare, so nodes may be turning new already. ` +
+        "Wait for it (`ctl watch`); a halted update is finished with `ctl resume PACKAGE`",
+    );
+  }
+}
+
 /** A transfer (or mapping) threw at swap time: the update is halted, safely, until resume(u) finishes it. */
 export class UpdateHaltedError extends LiveswapError {
   readonly code = "UPDATE_HALTED";

@@ -1,6 +1,6 @@
 import type { CoordinatorMessage, NodeReport, StrategyPrepare, UpdateCode, VectorCut } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InternalError, PrepareFailedError, ResumeRefusedError, UpdateHaltedError } from "../core/errors.js";
+import { InternalError, UpdateAbortedError, PrepareDeadlineError, PrepareFailedError, ResumeRefusedError, UpdateHaltedError, UpdateNotAbortableError } from "../core/errors.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import { testKnobs } from "../core/test-knobs.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
@@ -101,6 +101,28 @@ export class UpdateCoordinator implements CoordinatorPort {
     run.phase = "aborted";
     for (const n of run.nodes) this.send(n, { kind: "abort" }, false);
     this.transport.finished({ error });
+  }
+
+  /** Nodes that have not acknowledged prepare yet, sorted (empty once the update runs). */
+  unprepared(): NodeId[] {
+    return this.update.phase === "preparing" ? this.run.nodes.filter((n) => !this.acks.has(n)) : [];
+  }
+
+  /** Prepare's deadline passed: abort if some node is still not prepared (nothing changed); else nothing to do. */
+  deadlinePassed(deadlineMs: number): void {
+    const late = this.unprepared();
+    if (late.length > 0) this.abort(new PrepareDeadlineError(this.update.id, late, deadlineMs));
+  }
+
+  /**
+   * The operator gives the update up (`ctl abort`): only while it prepares. Once the strategy started, a node may be
+   * turning new at this very moment (its own step, which no message can overtake), so an abort could leave old and
+   * new nodes side by side: refused with the reason, and the update goes on.
+   */
+  operatorAbort(reason: string): void {
+    const run = this.update;
+    if (run.phase !== "preparing") throw new UpdateNotAbortableError(run.id, run.phase);
+    this.abort(new UpdateAbortedError(run.id, reason));
   }
 
   /** The update failed after a node turned new: every node is told it is no longer in it (see the "end" message). */
