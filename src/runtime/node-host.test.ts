@@ -95,9 +95,20 @@ describe("the node host: the protocol rules every network shares", () => {
     expect(host.armed).toBe(false);
   });
 
-  it("refuses a second update's prepare while in one; once the coordinator gave its update up (end), takes the next", () => {
+  it("a later prepare of the same root resolves the earlier update the node never turned new in (its abort was lost)", () => {
     const { host, sent } = harness();
-    const cutRun: RunInfo = { ...run(4), strategy: "cut" };
+    host.deliver(plane(4, { kind: "prepare", run: { ...run(4), strategy: "cut" }, code: { kind: "inline", updates: [u12] } }));
+    expect(host.updateId).toBe(4);
+    host.deliver(plane(5, { kind: "prepare", run: run(5), code: { kind: "inline", updates: [u12] } }));
+    expect((sent.at(-1) as ControlEnvelope).msg).toEqual({ kind: "prepared" });
+    expect(host.updateId).toBe(5);
+    host.deliver(plane(4, { kind: "swap" })); // a stale command of the resolved update changes nothing
+    expect(host.version).toBe("n@1");
+  });
+
+  it("refuses another root's update's prepare while in one; once the coordinator gave its update up (end), takes the next", () => {
+    const { host, sent } = harness();
+    const cutRun: RunInfo = { ...run(4), strategy: "cut", root: "elsewhere" };
     host.deliver(plane(4, { kind: "prepare", run: cutRun, code: { kind: "inline", updates: [u12] } }));
     host.deliver(plane(5, { kind: "prepare", run: run(5), code: { kind: "inline", updates: [u12] } }));
     expect((sent.at(-1) as ControlEnvelope).msg).toEqual({ kind: "refused", reason: 'node "b" is still in update #4; wait for it to end' });

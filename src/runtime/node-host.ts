@@ -788,6 +788,7 @@ export class NodeHost implements NodePort {
 
   private onPrepare(update: number, msg: ControlMessage & { kind: "prepare" }): void {
     if (update === this.updateId) return; // a duplicate prepare of the update this node already takes
+    this.resolvedBelow(update, msg.run.root);
     const p = this.part;
     const busyWith = p !== undefined && !p.ended && testKnobs.refuseSecondPrepare ? p.run.id : undefined;
     this.loading = update;
@@ -807,6 +808,20 @@ export class NodeHost implements NodePort {
       this.forgetStrays(update); // what the strategy did not take is of no use to it
       this.toCoordinator(part, { kind: "prepared", ...(this.agent.prepareAck !== undefined ? { ack: this.agent.prepareAck() } : {}) }, false);
     });
+  }
+
+  /**
+   * A prepare of a later update tells the node every earlier one is resolved (DESIGN.md, "Faults and durability"): a
+   * root's coordinator starts an update only once its one before ended. An earlier update this node is armed for and never
+   * turned new in can only have been aborted, its abort lost with a coordinator that died: it is disarmed as an abort
+   * would. A node that turned new, or is halted, is in an unresolved update: the prepare is refused as before.
+   */
+  private resolvedBelow(update: number, root: NodeId): void {
+    const p = this.part;
+    if (p === undefined || p.ended || p.run.id >= update || p.swappedAt !== undefined || p.halted !== undefined) return;
+    // Only the same root's coordinator knows its earlier update ended (it runs one at a time); another root's may not.
+    if (p.run.root !== root) return;
+    this.onAbort(p.run.id);
   }
 
   /** A halted node takes the corrected code and its strategy retries the swap where it stopped. */
