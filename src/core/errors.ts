@@ -161,6 +161,21 @@ export class UpdateAbortedError extends LiveswapError {
   }
 }
 
+/** A node without a store was lost after nodes turned new: its state is gone, so the update cannot finish. */
+export class UpdateFailedError extends LiveswapError {
+  readonly code = "UPDATE_FAILED";
+  constructor(
+    readonly update: number,
+    readonly node: NodeId,
+    readonly reason: string,
+  ) {
+    super(
+      `update #${update} failed: node "${node}" was lost (${reason}) after nodes turned new; every node was told the ` +
+        "update is over. Give the cluster a store (`store:` in the cluster file) so that nodes come back from it",
+    );
+  }
+}
+
 /** An abort asked of an update past prepare: a node may be turning new, so it can only go on (or be resumed). */
 export class UpdateNotAbortableError extends LiveswapError {
   readonly code = "UPDATE_NOT_ABORTABLE";
@@ -194,7 +209,7 @@ export class UpdateHaltedError extends LiveswapError {
 /** A halted node refused a resume's corrected code (its dry run threw, or it updates other versions). */
 export class ResumeRefusedError extends LiveswapError {
   readonly code = "RESUME_REFUSED";
-  constructor(readonly update: number, readonly node: NodeId, reason: string) {
+  constructor(readonly update: number, readonly node: NodeId, readonly reason: string) {
     super(`resume of update #${update}: node "${node}" refused the corrected code: ${reason}. The update stays halted, nothing changed there; fix it and call resume() again`);
   }
 }

@@ -8,12 +8,12 @@ afterEach(() => clearFailpoints());
 
 describe("the failpoint spec", () => {
   it("reads crash, stall(ms), print and @n, separated by semicolons, blanks and a trailing ; ignored", () => {
-    const spec = " daemon.after-load=crash ; daemon.before-send=stall(2000);tcp.reconnect=print@3;ctl.report-received=stall(0)@1; ";
+    const spec = " daemon.after-load=crash ; daemon.before-send=stall(2000);tcp.reconnect=print@3;coordinator.report-received=stall(0)@1; ";
     expect([...parseFailpoints(spec)]).toEqual([
       ["daemon.after-load", { kind: "crash" }],
       ["daemon.before-send", { kind: "stall", ms: 2000 }],
       ["tcp.reconnect", { kind: "print", at: 3 }],
-      ["ctl.report-received", { kind: "stall", ms: 0, at: 1 }],
+      ["coordinator.report-received", { kind: "stall", ms: 0, at: 1 }],
     ]);
     expect(parseFailpoints("").size).toBe(0);
   });

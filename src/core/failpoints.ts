@@ -38,12 +38,16 @@ export const FAILPOINTS = [
   "daemon.before-report-swapped",
   // node-daemon.ts: the node reports "done" (its part is over), before it is written (then daemon.before-send).
   "daemon.before-report-done",
-  // cluster-client.ts: the control plane's coordinator sends to a node (prepare, start, abort...), before it is written.
-  "ctl.before-plane-send",
-  // cluster-client.ts: the coordinator's message to a node was written.
-  "ctl.after-plane-send",
-  // cluster-client.ts: a node's report arrived at the control plane, before the coordinator takes it.
-  "ctl.report-received",
+  // update-service.ts (the root's daemon): a node's report arrived at the coordinator, before it is journaled.
+  "coordinator.report-received",
+  // update-service.ts: a coordinator input (begin, report, deadline, abort, resume) is journaled, before it runs.
+  "coordinator.after-journal",
+  // update-service.ts: the coordinator sends to a node (prepare, start, abort...), before it is written.
+  "coordinator.before-send",
+  // cluster-client.ts (ctl update / ctl watch): the watcher saw every node prepared.
+  "ctl.watch-prepared",
+  // cluster-client.ts (ctl update / ctl watch): the watcher saw the first node turn new.
+  "ctl.watch-first-new",
 ] as const;
 
 export type FailpointName = (typeof FAILPOINTS)[number];

@@ -3,7 +3,7 @@ import { appendFileSync, existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { checkTrace, type CheckReport } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
-import type { NodeReport, UpdateFigures } from "../core/control.js";
+import type { UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
 import { InvalidOptionError, RequestExpiredError, RequestIdReusedError, RequestTimeoutError, RetiredVersionError, UnknownNodeError, WireFormatError, messageOf } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
@@ -15,18 +15,20 @@ import { Connection } from "../network/tcp/connection.js";
 import { dial, type TlsMaterial } from "../network/tcp/sockets.js";
 import { readStampedFile, stampedLine, type StampedEvent } from "../core/trace/stamped.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
-import { WIRE_FORMAT, wireFormatMismatch, type Command, type NodeStatus, type WireMessage } from "../network/tcp/protocol.js";
-import { checkUpdateOptions, launchUpdate, planUpdate } from "../runtime/control-plane.js";
-import type { UpdateCoordinator } from "../update/coordinator.js";
+import { WIRE_FORMAT, wireFormatMismatch, type Command, type NodeStatus, type UpdateView, type WireMessage } from "../network/tcp/protocol.js";
+import { checkUpdateOptions } from "../runtime/control-plane.js";
 import type { Cluster, ClusterNode } from "./cluster-file.js";
-import { tlsFor } from "./node-daemon.js";
+import { tlsFor } from "./tls-material.js";
 import { ClusterClientClosedError, NodeUnreachableError, RemoteError, VersionMismatchLinkError, explainConnectionError } from "./errors.js";
 import { backoffDelay, DEFAULT_REQUEST_TIMEOUT_MS, retryPolicy, type RetryPolicy } from "./request-retry.js";
 import { parsePackage, type PackageFile } from "./update-package.js";
-import { PlaneChannels } from "./plane-channels.js";
+import { outcomeError } from "./update-outcome.js";
 
-/** How long an update waits for a durable node whose connection was lost (killed, restarting) before it gives up. */
+/** How long `update()` and `watch()` go on asking a root that does not answer (killed, restarting) before they give up watching. */
 export const NODE_RETURN_MS = 120_000;
+
+/** How often a watch asks the root how its update stands. */
+const WATCH_POLL_MS = 100;
 
 export { NodeUnreachableError, RemoteError, VersionMismatchLinkError };
 
@@ -42,6 +44,25 @@ export interface ClusterClientOptions {
   readonly source?: string;
   /** Where this client keeps its own trace and destroyed nodes' (default: the cluster's trace directory, or .liveswap-trace beside the file). */
   readonly traceKeep?: string;
+  /**
+   * A node's daemon coordinating an update (the root): the name its hellos carry (its node id, which its certificate
+   * names), its Lamport clock, and where the nodes' plane traffic goes. Not for applications.
+   */
+  readonly coordinator?: { readonly name: string; readonly clock: LamportClock; readonly plane: PlaneHandler };
+}
+
+/** Where a coordinating client's plane traffic goes (the root's UpdateService): the coordinator's channels to the nodes. */
+export interface PlaneHandler {
+  /** What the hello to `node` says: how far the coordinator applied its reports, and the coordinator's channel. */
+  hello(node: NodeId): { readonly recv: number; readonly chan?: string };
+  /** The session to `node` opened; it applied the coordinator's envelopes up to `recv`: what to send it again. */
+  opened(node: NodeId, recv: number): readonly ControlEnvelope[];
+  /** A node's report to the coordinator. */
+  plane(node: NodeId, env: ControlEnvelope): void;
+  /** The node committed the coordinator's envelopes up to `seq` on channel `link`. */
+  planeAck(node: NodeId, link: number, seq: number): void;
+  /** The session to `node` closed (the node was killed, restarts, or is cut off). */
+  closed(node: NodeId): void;
 }
 
 /** Per request: its id (a retry sends the same one), and how long to wait for its answer, retries included. */
@@ -60,7 +81,7 @@ interface Pending {
 }
 
 /** What an update's progress display is told: a node acknowledged prepare, or turned new. */
-export type UpdateProgress = { readonly kind: "prepared" | "new" | "refused"; readonly node: NodeId; readonly detail?: string };
+export type UpdateProgress = { readonly kind: "prepared" | "new" | "refused" | "halted" | "waiting"; readonly node: NodeId; readonly detail?: string };
 
 interface Session {
   readonly node: ClusterNode;
@@ -76,7 +97,6 @@ interface Session {
 export class ClusterClient {
   private readonly sessions = new Map<NodeId, Session>();
   private readonly pending = new Map<number, Pending>();
-  private readonly clock = new LamportClock();
   private readonly events: StampedEvent[] = [];
   private readonly tls: TlsMaterial | undefined;
   /** Each node's own figures of the last update (its swap's wall-clock pause among them). */
@@ -87,11 +107,9 @@ export class ClusterClient {
   private closed = false;
   private readonly retry;
   private readonly requestTimeoutMs: number;
-  private active: { readonly coordinator: UpdateCoordinator; readonly fail: (e: Error) => void } | undefined;
   private readonly opening = new Map<NodeId, Promise<Session>>();
-  private readonly name = `ctl-${process.pid}-${Math.floor(wallNow()).toString(36)}`;
-  /** The coordinator's channels to the nodes: numbered and resent when the cluster's nodes are durable. */
-  private readonly plane: PlaneChannels;
+  private readonly name: string;
+  private readonly clock: LamportClock;
 
   constructor(
     readonly cluster: Cluster,
@@ -100,8 +118,10 @@ export class ClusterClient {
     this.tls = options.tls ?? (cluster.tls ? tlsFor(cluster, cluster.tls.control.cert, cluster.tls.control.key) : undefined);
     this.retry = retryPolicy(options.retry);
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.clock.value = Math.floor(wallNow() * 1000); // as the nodes do: later control planes sort after earlier events
-    this.plane = new PlaneChannels(cluster.storeDir !== undefined);
+    this.name = options.coordinator?.name ?? `ctl-${process.pid}-${Math.floor(wallNow()).toString(36)}`;
+    this.clock = options.coordinator?.clock ?? new LamportClock();
+    // As the nodes do: later control planes sort after earlier events.
+    if (options.coordinator === undefined) this.clock.value = Math.floor(wallNow() * 1000);
   }
 
   /** Where a destroyed node's trace is kept: the cluster's trace directory, or beside the cluster file. */
@@ -153,8 +173,8 @@ export class ClusterClient {
           greeted = true;
           const s = { node, conn };
           this.sessions.set(id, s);
-          // A durable node says how far it applied our envelopes: what follows is sent again, in order.
-          for (const env of this.plane.resume(id, msg.recv)) conn.send({ kind: "plane", lc: this.clock.value, env });
+          // A durable node says how far it applied the coordinator's envelopes: what follows is sent again, in order.
+          for (const env of this.options.coordinator?.plane.opened(id, msg.recv) ?? []) conn.send({ kind: "plane", lc: this.clock.value, env });
           resolve(s);
         },
         (_c, reason) => {
@@ -162,9 +182,11 @@ export class ClusterClient {
           this.connectionClosed(id, node, conn, greeted, reason);
         },
       );
-      // Only a control plane coordinating an update names its channel: the node then sends it its reports (a status
-      // poll from another client must not take them).
-      conn.send({ kind: "hello", from: this.name, role: "control", ...this.plane.hello(id, this.active !== undefined), format: WIRE_FORMAT });
+      // Only a coordinating control plane names its channel: the node then sends it its reports (a status poll from
+      // another client must not take them).
+      const c = this.options.coordinator;
+      const hello = c !== undefined ? { ...c.plane.hello(id), coordinator: true } : { recv: 0 };
+      conn.send({ kind: "hello", from: this.name, role: "control", ...hello, format: WIRE_FORMAT });
     });
   }
 
@@ -184,19 +206,10 @@ export class ClusterClient {
     return mismatch;
   }
 
-  /** A session's connection closed: forget it, and fail what waited on it (the running update if it needs this node). */
+  /** A session's connection closed: forget it, tell a coordinator, and fail what waited on it. */
   private connectionClosed(id: NodeId, node: ClusterNode, conn: Connection, greeted: boolean, reason: string | undefined): void {
     if (this.sessions.get(id)?.conn === conn) this.sessions.delete(id);
-    const a = this.active;
-    const run = a?.coordinator.update;
-    if (greeted && a !== undefined && run !== undefined && run.nodes.includes(id) && run.running) {
-      // A durable node comes back from its store and takes its part up again: wait for it (bounded).
-      if (this.plane.durable && !this.closed) void this.awaitReturn(id, node, run.id);
-      else {
-        this.active = undefined;
-        a.fail(new NodeUnreachableError(id, node.address, `the connection closed during update #${run.id}, which cannot finish without it; see \`ctl status\``));
-      }
-    }
+    if (greeted && !this.closed) this.options.coordinator?.plane.closed(id);
     for (const [k, p] of this.pending) {
       if (p.node !== id) continue;
       this.pending.delete(k);
@@ -216,10 +229,10 @@ export class ClusterClient {
       }
       case "plane":
         this.clock.observe(msg.lc);
-        this.onPlane(node, msg.env);
+        if (msg.env.to === CONTROL) this.options.coordinator?.plane.plane(node, msg.env);
         return;
       case "plane-ack":
-        this.plane.acked(node, msg.link, msg.seq);
+        this.options.coordinator?.plane.planeAck(node, msg.link, msg.seq);
         return;
       default:
         return;
@@ -359,49 +372,150 @@ export class ClusterClient {
   }
 
   /**
-   * Ship a package and update every running node with a strategy. The same
-   * control plane as the simulator's checks the update (strategy, root,
-   * reachability, versions) before anything is sent; the nodes verify the
-   * package in prepare, and any refusal aborts with no node changed.
+   * Ship a package and update every running node with a strategy. The update's root coordinates it (DESIGN.md,
+   * "Faults and durability"): it checks the update against the cluster (strategy, root, reachability, versions),
+   * journals it and prepares every node; this client only submits and then watches, so that its death changes
+   * nothing. Resolves with the report when the update completes; rejects with its error (PrepareFailedError,
+   * PrepareDeadlineError, UpdateHaltedError...) when it ends otherwise.
    */
-  async update(pkgText: string, opts: { readonly strategy: Strategy; readonly root?: NodeId; readonly onProgress?: (p: UpdateProgress) => void }): Promise<UpdateReport> {
-    if (this.active !== undefined) throw new InvalidOptionError("update", `an update is already running from this control plane (#${this.active.coordinator.update.id})`);
+  async update(
+    pkgText: string,
+    opts: { readonly strategy: Strategy; readonly root?: NodeId; readonly deadlineMs?: number; readonly onProgress?: (p: UpdateProgress) => void; readonly detach?: boolean },
+  ): Promise<UpdateReport> {
+    const id = await this.submitUpdate(pkgText, opts);
+    return await this.watch({ ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}), root: id.root, id: id.id });
+  }
+
+  /** Submit an update to its root; resolves with its id (and root) once the root journaled it and began prepare. */
+  async submitUpdate(pkgText: string, opts: { readonly strategy: Strategy; readonly root?: NodeId; readonly deadlineMs?: number }): Promise<{ readonly id: number; readonly root: NodeId }> {
     checkUpdateOptions(opts, false);
     const pkg: PackageFile = parsePackage(pkgText);
     if (pkg.manifest.kind !== "update") throw new InvalidOptionError("package", `"${pkg.manifest.name}" holds behaviors, not an update`);
-    const target = await this.updateTarget();
-    const descriptor = { from: String(pkg.manifest.from), to: String(pkg.manifest.to) };
-    const strategyOpts = { strategy: opts.strategy, ...(opts.root !== undefined ? { root: opts.root } : {}) };
-    const plan = planUpdate(target, [descriptor], strategyOpts, Math.floor(wallNow()), wallNow());
-    await Promise.all(plan.run.nodes.map((n) => this.session(n)));
-    return await new Promise<UpdateReport>((resolve, reject) => {
-      const coordinator = launchUpdate(plan, { kind: "package", text: pkgText }, {
-        now: () => wallNow(),
-        tracing: true,
-        record: (ev) => this.record(ev),
-        transmit: (env) => {
-          failpoint("ctl.before-plane-send");
-          const out = this.plane.stamp(env);
-          this.sessions.get(env.to)?.conn.send({ kind: "plane", lc: this.clock.value, env: out });
-          failpoint("ctl.after-plane-send");
-        },
-        progress: (node, msg) => {
-          const p = progressOf(node, msg);
-          if (p !== undefined) opts.onProgress?.(p);
-        },
-        finished: (outcome) => {
-          this.active = undefined;
-          this.lastFigures = new Map([...coordinator.update.figures].map(([n, f]) => [n, { ...f, swapPauseMs: f.swapPauseMs ?? Number.NaN }]));
-          if ("report" in outcome) resolve(outcome.report);
-          else reject(outcome.error);
-        },
-      });
-      this.active = { coordinator, fail: reject };
-    });
+    if (opts.deadlineMs !== undefined && !(Number.isInteger(opts.deadlineMs) && opts.deadlineMs > 0)) {
+      throw new InvalidOptionError("deadline", `expected a whole number of ms > 0, got ${String(opts.deadlineMs)}`);
+    }
+    const root = opts.root ?? (await this.defaultRoot());
+    this.nodeOf(root, "update root (--root)");
+    const cmd: Command = {
+      kind: "update-submit",
+      package: pkgText,
+      strategy: opts.strategy,
+      root,
+      ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}),
+    };
+    const id = (await this.command(root, cmd)) as number;
+    return { id, root };
+  }
+
+  /** The root planUpdate would choose: the first node of the file that answers. */
+  private async defaultRoot(): Promise<NodeId> {
+    const { up } = await this.statusAll();
+    const first = this.cluster.nodes.find((n) => up.some((s) => s.id === n.id));
+    if (first === undefined) throw new InvalidOptionError("update", `no node of ${this.options.source ?? this.cluster.file} answers; start the cluster first`);
+    return first.id;
+  }
+
+  /**
+   * How the update a root coordinates stands (null: none). Without `root`, the root of the update the nodes are in
+   * (any node's status names it), or else every node is asked for the last update it coordinated.
+   */
+  async updateView(root?: NodeId): Promise<UpdateView | null> {
+    if (root !== undefined) return (await this.command(root, { kind: "update-view" })) as UpdateView | null;
+    const { up } = await this.statusAll();
+    const running = up.find((s) => s.update?.root !== undefined)?.update?.root;
+    if (running !== undefined) return await this.updateView(running);
+    const views = await Promise.allSettled(up.map((s) => this.updateView(s.id)));
+    let latest: UpdateView | null = null;
+    for (const v of views) if (v.status === "fulfilled" && v.value !== null && (latest === null || v.value.id > latest.id)) latest = v.value;
+    return latest;
+  }
+
+  /**
+   * Follow an update until it ends (or halts): `onProgress` hears each node prepared, new, refused or waited for.
+   * A root that stops answering (killed, restarting) is asked again for NODE_RETURN_MS; the update goes on in the
+   * cluster meanwhile.
+   */
+  async watch(opts: { readonly root?: NodeId; readonly id?: number; readonly onProgress?: (p: UpdateProgress) => void; readonly onView?: (v: UpdateView) => void } = {}): Promise<UpdateReport> {
+    const root = opts.root ?? (await this.updateView())?.root;
+    if (root === undefined) throw new InvalidOptionError("watch", "no update is running, and no node coordinated one");
+    const seen = new Set<string>();
+    let lastContact = wallNow();
+    for (;;) {
+      let view: UpdateView | null;
+      try {
+        view = await this.updateView(root);
+        lastContact = wallNow();
+      } catch (e) {
+        if (!(e instanceof NodeUnreachableError) || this.closed || wallNow() - lastContact > NODE_RETURN_MS) throw e;
+        opts.onProgress?.({ kind: "waiting", node: root, detail: "the root does not answer (restarting?); the update goes on in the cluster" });
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      if (view === null || (opts.id !== undefined && view.id !== opts.id)) {
+        throw new InvalidOptionError("watch", `node "${root}" coordinates no update${opts.id !== undefined ? ` #${opts.id}` : ""}${view !== null ? ` (its last is #${view.id})` : ""}`);
+      }
+      opts.onView?.(view);
+      if (view.prepared.length === view.nodes.length) failpoint("ctl.watch-prepared");
+      if (view.new.length > 0) failpoint("ctl.watch-first-new");
+      for (const p of progressOf(view)) {
+        const key = `${p.kind} ${p.node} ${p.detail ?? ""}`;
+        if (!seen.has(key)) (seen.add(key), opts.onProgress?.(p));
+      }
+      const out = view.outcome;
+      if (out !== undefined) {
+        if (out.ok) {
+          this.lastFigures = new Map(Object.entries(out.figures).map(([n, f]) => [n, { ...(f as UpdateFigures), swapPauseMs: (f as { swapPauseMs?: number }).swapPauseMs ?? Number.NaN }]));
+          return out.report as UpdateReport;
+        }
+        throw outcomeError(out);
+      }
+      await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
+    }
+  }
+
+  /** Give the running update up (only while it prepares: UpdateNotAbortableError after). */
+  async abortUpdate(reason = "ctl abort"): Promise<UpdateView> {
+    const view = await this.updateView();
+    if (view === null || view.outcome !== undefined && view.phase !== "halted") throw new InvalidOptionError("abort", "no update is running");
+    return (await this.command(view.root, { kind: "update-abort", reason })) as UpdateView;
+  }
+
+  /** Finish the halted update with a corrected package (the same versions); resolves like update(). */
+  async resumeUpdate(pkgText: string, opts: { readonly onProgress?: (p: UpdateProgress) => void } = {}): Promise<UpdateReport> {
+    parsePackage(pkgText);
+    const view = await this.updateView();
+    if (view === null || view.phase !== "halted") throw new InvalidOptionError("resume", `no update is halted${view !== null ? ` (update #${view.id} is ${view.phase})` : ""}`);
+    await this.command(view.root, { kind: "update-resume", package: pkgText });
+    return await this.watch({ root: view.root, id: view.id, ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}) });
+  }
+
+  /** A coordinating client: put an envelope on its way to a node (false: no session to it now; it is resent on the next). */
+  sendPlane(node: NodeId, env: ControlEnvelope): boolean {
+    const s = this.sessions.get(node);
+    if (s === undefined || s.conn.closed) return false;
+    s.conn.send({ kind: "plane", lc: this.clock.value, env });
+    return true;
+  }
+
+  /** A coordinating client: the node's reports are applied (journaled) up to `seq`. */
+  sendPlaneAck(node: NodeId, seq: number): void {
+    const s = this.sessions.get(node);
+    if (s !== undefined && !s.conn.closed) s.conn.send({ kind: "plane-ack", link: 0, seq });
+  }
+
+  /** A coordinating client: open (or keep) the session to a node; rejects when it cannot be reached now. */
+  async connect(node: NodeId): Promise<void> {
+    await this.session(node);
+  }
+
+  /** Is there an open session to `node` now? */
+  connected(node: NodeId): boolean {
+    const s = this.sessions.get(node);
+    return s !== undefined && !s.conn.closed;
   }
 
   /** The running nodes, their links and versions, as the control plane checks an update against them. */
-  private async updateTarget(): Promise<{ readonly topology: Topology; readonly synchronizer: false; versionOf(n: NodeId): string }> {
+  async updateTarget(): Promise<{ readonly topology: Topology; readonly synchronizer: false; versionOf(n: NodeId): string }> {
     const { up, down } = await this.statusAll();
     const topology = new Topology();
     for (const s of up) topology.addNode(s.id);
@@ -418,47 +532,6 @@ export class ClusterClient {
     if (busy) throw new InvalidOptionError("update", `node "${busy.id}" is still in update #${String(busy.update?.id)}; wait for it to end`);
     const versions = new Map(up.map((s) => [s.id, s.version]));
     return { topology, synchronizer: false, versionOf: (n) => versions.get(n) as string };
-  }
-
-  private onPlane(node: NodeId, env: ControlEnvelope): void {
-    if (env.to !== CONTROL) return;
-    const verdict = this.plane.report(node, env);
-    if (verdict.ack !== undefined) this.sessions.get(node)?.conn.send({ kind: "plane-ack", link: 0, seq: verdict.ack });
-    if (!verdict.apply) return;
-    failpoint("ctl.report-received");
-    this.active?.coordinator.receive(env);
-  }
-
-  /**
-   * A durable node of the running update lost its connection (killed, restarting): reconnect with backoff until it
-   * answers (the session's hello resends what it has not applied) or NODE_RETURN_MS pass, then give the update up.
-   */
-  private async awaitReturn(id: NodeId, node: ClusterNode, update: number): Promise<void> {
-    const until = wallNow() + NODE_RETURN_MS;
-    for (let attempt = 1; ; attempt++) {
-      const a = this.active;
-      if (this.closed || a === undefined || a.coordinator.update.id !== update || !a.coordinator.update.running) return;
-      try {
-        await this.session(id);
-        return;
-      } catch {
-        if (wallNow() > until) {
-          this.active = undefined;
-          a.fail(new NodeUnreachableError(id, node.address, `it did not come back within ${NODE_RETURN_MS / 1000} s during update #${update}; start it again (its store keeps its part) and see \`ctl status\``));
-          return;
-        }
-        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * attempt)));
-      }
-    }
-  }
-
-  /** The control plane's events go to disk as they happen: a later `ctl trace` (another process) needs them. */
-  private record(ev: TraceEvent): void {
-    const stamped = { lc: this.clock.tick(), source: CONTROL, ev };
-    this.events.push(stamped);
-    const file = this.traceFileOf(CONTROL);
-    mkdirSync(dirname(file), { recursive: true });
-    appendFileSync(file, stampedLine(ev, stamped.lc));
   }
 
   /**
@@ -540,18 +613,14 @@ function exhausted(e: NodeUnreachableError, attempts: number, ms: number): NodeU
   return new NodeUnreachableError(e.node, e.address, `${e.reason}; ${attempts} attempt${attempts === 1 ? "" : "s"} over ${Math.round(ms)} ms`);
 }
 
-/** What a node's report means for the live display of `ctl update`. */
-function progressOf(node: NodeId, msg: NodeReport): UpdateProgress | undefined {
-  switch (msg.kind) {
-    case "prepared":
-      return { kind: "prepared", node };
-    case "swapped":
-      return { kind: "new", node };
-    case "refused":
-      return { kind: "refused", node, detail: msg.reason };
-    default:
-      return undefined;
-  }
+/** What an update's view shows, node by node, for the live display of `ctl update` and `ctl watch`. */
+function progressOf(v: UpdateView): UpdateProgress[] {
+  const out: UpdateProgress[] = [];
+  for (const node of v.prepared) out.push({ kind: "prepared", node });
+  for (const node of v.new) out.push({ kind: "new", node });
+  for (const h of v.halted) out.push({ kind: "halted", node: h.node, detail: h.error });
+  for (const node of v.waiting) out.push({ kind: "waiting", node, detail: "no connection to it: the update waits for it" });
+  return out;
 }
 
 /** Lamport order, ties by source then by each source's own order: a total order consistent with causality. */

@@ -5,7 +5,7 @@ import { InvalidOptionError, messageOf } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Strategy, UpdateReport } from "../core/update.js";
-import type { NodeStatus } from "../network/tcp/protocol.js";
+import type { NodeStatus, UpdateView } from "../network/tcp/protocol.js";
 import { parseAddress } from "../network/tcp/sockets.js";
 import { ClusterClient, type RequestOptions, type UpdateProgress } from "./cluster-client.js";
 import { loadClusterFile, type Cluster } from "./cluster-file.js";
@@ -51,7 +51,16 @@ export interface ClusterUpdateOptions {
   readonly strategy: Strategy;
   /** Where the update starts (default: chosen by the strategy). */
   readonly root?: NodeId;
-  /** Told as nodes acknowledge prepare and turn new. */
+  /** Told as nodes acknowledge prepare and turn new, halt, or are waited for. */
+  readonly onProgress?: (p: UpdateProgress) => void;
+  /** Prepare's deadline (ms, default 30,000): a node not prepared by then aborts the update with PrepareDeadlineError. */
+  readonly deadlineMs?: number;
+}
+
+/** Which update to watch: by default the running one (or the last one), wherever its root is. */
+export interface WatchOptions {
+  readonly root?: NodeId;
+  readonly id?: number;
   readonly onProgress?: (p: UpdateProgress) => void;
 }
 
@@ -74,6 +83,19 @@ export interface ClusterConnection {
   nodeStatus(node: NodeId): Promise<NodeStatus>;
   /** Ship a signed package (the text of a `liveswap pack` file) and update every running node with a strategy. */
   update(pkg: string, opts: ClusterUpdateOptions): Promise<UpdateReport>;
+  /**
+   * Submit an update to its root, which coordinates it in the cluster, and return at once with its id: the update
+   * goes on whatever happens to this client. Follow it with watch().
+   */
+  submitUpdate(pkg: string, opts: Omit<ClusterUpdateOptions, "onProgress">): Promise<{ readonly id: number; readonly root: NodeId }>;
+  /** Follow an update to its end: resolves with its report, rejects with its error (or when its root stays unreachable). */
+  watch(opts?: WatchOptions): Promise<UpdateReport>;
+  /** How the running update (or the last one) stands; null when no node coordinated one. */
+  updateView(): Promise<UpdateView | null>;
+  /** Give the running update up while it prepares (UpdateNotAbortableError after: no abort once nodes may turn new). */
+  abortUpdate(reason?: string): Promise<UpdateView>;
+  /** Finish a halted update with a corrected package of the same versions; resolves like update(). */
+  resumeUpdate(pkg: string, opts?: { readonly onProgress?: (p: UpdateProgress) => void }): Promise<UpdateReport>;
   link(a: NodeId, b: NodeId): Promise<void>;
   unlink(a: NodeId, b: NodeId): Promise<void>;
   /** Unlink the node from its neighbours, then stop its process (its trace is kept). */
@@ -142,6 +164,21 @@ class Connection implements ClusterConnection {
   }
   update(pkg: string, opts: ClusterUpdateOptions): Promise<UpdateReport> {
     return this.client.update(pkg, opts);
+  }
+  submitUpdate(pkg: string, opts: Omit<ClusterUpdateOptions, "onProgress">): Promise<{ readonly id: number; readonly root: NodeId }> {
+    return this.client.submitUpdate(pkg, opts);
+  }
+  watch(opts: WatchOptions = {}): Promise<UpdateReport> {
+    return this.client.watch(opts);
+  }
+  updateView(): Promise<UpdateView | null> {
+    return this.client.updateView();
+  }
+  abortUpdate(reason?: string): Promise<UpdateView> {
+    return this.client.abortUpdate(reason);
+  }
+  resumeUpdate(pkg: string, opts: { readonly onProgress?: (p: UpdateProgress) => void } = {}): Promise<UpdateReport> {
+    return this.client.resumeUpdate(pkg, opts);
   }
   link(a: NodeId, b: NodeId): Promise<void> {
     return this.client.link(a, b);

@@ -25,21 +25,10 @@ import { linkIncarnations, linkKey, type Cluster, type ClusterNode } from "./clu
 import { NodeConfigError } from "./errors.js";
 import { RequestRecords, type RetentionOptions } from "./request-records.js";
 import { moduleContents, parsePackage, readKey, verifyAndLoad } from "./update-package.js";
+import { UpdateService } from "./update-service.js";
+import { tlsFor } from "./tls-material.js";
 
-export { NodeConfigError };
-
-export function tlsFor(cluster: Cluster, certPath: string | undefined, keyPath: string | undefined): TlsMaterial | undefined {
-  if (cluster.tls === undefined) return undefined;
-  if (certPath === undefined || keyPath === undefined) throw new NodeConfigError("the cluster uses TLS: a certificate and key are needed");
-  const read = (p: string, what: string): string => {
-    try {
-      return readFileSync(p, "utf8");
-    } catch (e) {
-      throw new NodeConfigError(`cannot read the ${what} ${p} (${messageOf(e)}); make them with \`liveswap keys init\``);
-    }
-  };
-  return { ca: read(cluster.tls.ca, "CA certificate"), cert: read(certPath, "certificate"), key: read(keyPath, "private key") };
-}
+export { NodeConfigError, tlsFor };
 
 /** A node's starting code: a module exporting `behaviors`, or a signed package of one. */
 async function loadInitialBehavior(cluster: Cluster, node: ClusterNode): Promise<Behavior> {
@@ -109,6 +98,8 @@ export class NodeDaemon {
   private queue: (() => void)[] | undefined;
   private flushScheduled = false;
   private stopped = false;
+  /** The coordinator of the updates this node is the root of (DESIGN.md: the coordinator lives in the cluster). */
+  private readonly updates: UpdateService;
 
   private constructor(
     private readonly cluster: Cluster,
@@ -152,6 +143,14 @@ export class NodeDaemon {
     });
     // Lamport times start at the wall clock in microseconds: a node started (or restarted) later sorts after what came before.
     this.clock.value = Math.floor(wallNow() * 1000);
+    this.updates = new UpdateService({
+      cluster,
+      self: self.id,
+      tls: cluster.tls ? tlsFor(cluster, self.cert, self.key) : undefined,
+      clock: this.clock,
+      storeDir: cluster.storeDir !== undefined ? join(cluster.storeDir, self.id) : undefined,
+      log,
+    });
   }
 
   /** `unlinked`: start with no links (Conic's create; `ctl link` adds them), not the file's. */
@@ -177,6 +176,8 @@ export class NodeDaemon {
       await d.net.close();
       throw e;
     }
+    // The update this node coordinated when it died goes on (its journal is in the store).
+    d.updates.recover();
     return d;
   }
 
@@ -398,6 +399,7 @@ export class NodeDaemon {
     if (this.stopped) return;
     if (!this.destroyed) this.commit?.now();
     this.stopped = true;
+    this.updates.close();
     await this.net.close();
     this.flushTrace();
     if (this.destroyed) this.store?.clear();
@@ -502,7 +504,7 @@ export class NodeDaemon {
 
   private replyWithTrace(session: ControlSession, id: number): Promise<void> {
     return this.traceEvents().then(
-      (events) => session.reply(id, events),
+      (events) => session.reply(id, [...events, ...this.updates.traceEvents()]),
       (e: unknown) => session.fail(id, asError(e)),
     );
   }
@@ -558,6 +560,19 @@ export class NodeDaemon {
         case "sever":
           this.net.sever();
           return session.reply(id, "severed");
+        case "update-submit":
+          void this.updates.submit(cmd).then(
+            (update) => session.reply(id, update),
+            (e: unknown) => session.fail(id, asError(e)),
+          );
+          return;
+        case "update-view":
+          return session.reply(id, this.updates.view());
+        case "update-abort":
+          return session.reply(id, this.updates.abort(cmd.reason ?? ""));
+        case "update-resume":
+          this.updates.resume(cmd.package);
+          return session.reply(id, this.updates.view());
       }
     } catch (e) {
       session.fail(id, asError(e));

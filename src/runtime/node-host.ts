@@ -407,9 +407,9 @@ export class NodeHost implements NodePort {
   }
 
   /** What `ctl status` shows of this node's part in an update. */
-  participationStatus(): { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean } | null {
+  participationStatus(): { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean; readonly root?: NodeId } | null {
     const p = this.part;
-    if (p !== undefined && !p.ended) return { id: p.run.id, strategy: p.run.strategy, prepared: true, new: p.swappedAt !== undefined };
+    if (p !== undefined && !p.ended) return { id: p.run.id, strategy: p.run.strategy, prepared: true, new: p.swappedAt !== undefined, root: p.run.root };
     return this.loading === undefined ? null : { id: this.loading, strategy: "(loading)", prepared: false, new: false };
   }
 

@@ -5,6 +5,7 @@ import { progressDisplay } from "../../bench/progress.js";
 import { checkTrace } from "../../check/checker.js";
 import { toNdjson } from "../../core/trace/ndjson.js";
 import type { Strategy } from "../../core/update.js";
+import { InvalidOptionError, messageOf } from "../../core/errors.js";
 import { ClusterClient, type UpdateProgress } from "../../deploy/cluster-client.js";
 import { loadClusterFile } from "../../deploy/cluster-file.js";
 import { clusterUp } from "../../deploy/cluster-processes.js";
@@ -111,28 +112,78 @@ function registerUpdate(ctl: Command, out: Out): void {
     .command("update")
     .argument("<package>", "a package made by `liveswap pack`")
     .addOption(new Option("--strategy <name>", "conservative, cut, snapshot, rollback or naive").default("conservative").argParser(oneStrategy))
-    .option("--root <id>", "where the update starts")
+    .option("--root <id>", "where the update starts, and the node that coordinates it")
+    .option("--deadline <ms>", "prepare's deadline: a node not prepared by then aborts the update (nothing changed)", integer("--deadline", 1), 30_000)
+    .option("--detach", "submit and return (the update goes on in the cluster; follow it with `ctl watch`)", false)
     .option("--json", "print the UpdateReport as JSON only", false)
-    .description("ship a signed update package and update every running node")
-    .action(async (pkgFile: string, o: { strategy: Strategy; root?: string; json: boolean }, cmd: Command) =>
+    .description("ship a signed update package; its root coordinates the update, this command follows it (killing it changes nothing)")
+    .action(async (pkgFile: string, o: { strategy: Strategy; root?: string; deadline: number; detach: boolean; json: boolean }, cmd: Command) =>
       withClient(cmd, async (c) => {
-        const prepared = new Set<string>();
-        const fresh = new Set<string>();
-        const total = (await c.status()).up.length;
-        const display = o.json ? undefined : progressDisplay("nodes");
-        const show = (p: UpdateProgress): void => {
-          if (p.kind === "prepared") prepared.add(p.node);
-          if (p.kind === "new") fresh.add(p.node);
-          const line = p.kind === "refused" ? `${p.node} REFUSED: ${p.detail ?? ""}` : `prepared ${prepared.size}/${total}  new ${fresh.size}/${total}  (${p.kind} ${p.node})`;
-          // On a terminal the line is redrawn in place; in a log every step gets its own line.
-          if (display) display.status(line);
-          else if (!o.json) out(line);
-        };
-        const report = await c.update(readFileSync(pkgFile, "utf8"), { strategy: o.strategy, ...(o.root !== undefined ? { root: o.root } : {}), onProgress: show });
-        display?.end();
-        out(JSON.stringify(report, null, o.json ? 0 : 2));
+        const submitted = await c.submitUpdate(readPackage(pkgFile), { strategy: o.strategy, deadlineMs: o.deadline, ...(o.root !== undefined ? { root: o.root } : {}) });
+        if (o.detach) return out(o.json ? JSON.stringify(submitted) : `update #${submitted.id} submitted to its root "${submitted.root}"; follow it with \`ctl watch\``);
+        if (!o.json) out(`update #${submitted.id} coordinated by "${submitted.root}" (ctl may stop at any time: the update goes on)`);
+        out(JSON.stringify(await follow(c, { root: submitted.root, id: submitted.id }, o.json, out), null, o.json ? 0 : 2));
       }),
     );
+  ctl
+    .command("watch")
+    .option("--json", "print the UpdateReport as JSON only", false)
+    .description("follow the running update (or the last one) to its end: prepared / new / halted / waiting for a down node")
+    .action(async (o: { json: boolean }, cmd: Command) => withClient(cmd, async (c) => out(JSON.stringify(await follow(c, {}, o.json, out), null, o.json ? 0 : 2))));
+  ctl
+    .command("abort")
+    .option("--reason <text>", "recorded with the abort", "ctl abort")
+    .description("give the running update up; only while it prepares (no node changed yet)")
+    .action(async (o: { reason: string }, cmd: Command) =>
+      withClient(cmd, async (c) => {
+        const v = await c.abortUpdate(o.reason);
+        out(`update #${v.id} aborted in prepare: no node was changed`);
+      }),
+    );
+  ctl
+    .command("resume")
+    .argument("<package>", "the halted update's versions, with a corrected transfer or mapping (`liveswap pack`)")
+    .option("--json", "print the UpdateReport as JSON only", false)
+    .description("finish a halted update: its halted nodes dry-run the corrected code on their state now and swap")
+    .action(async (pkgFile: string, o: { json: boolean }, cmd: Command) =>
+      withClient(cmd, async (c) => out(JSON.stringify(await c.resumeUpdate(readPackage(pkgFile), { onProgress: progressPrinter(o.json, out) }), null, o.json ? 0 : 2))),
+    );
+}
+
+/** A package file's text, or an error naming the path and the fix. */
+function readPackage(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new InvalidOptionError("package", `cannot read ${file} (${(e as { code?: string }).code === "ENOENT" ? "no such file" : messageOf(e)}); make one with \`liveswap pack\``);
+  }
+}
+
+/** Watch an update to its end with a live line of progress; the report, or the update's error. */
+async function follow(c: ClusterConnection, which: { readonly root?: string; readonly id?: number }, json: boolean, out: Out): Promise<unknown> {
+  const display = json ? undefined : progressDisplay("nodes");
+  try {
+    // On a terminal the line is redrawn in place; in a log every step gets its own line.
+    return await c.watch({ ...which, onProgress: progressPrinter(json, (line) => (display ? display.status(line) : out(line))) });
+  } finally {
+    display?.end();
+  }
+}
+
+/** One line per step of the update's progress (redrawn in place on a terminal). */
+function progressPrinter(json: boolean, out: Out): (p: UpdateProgress) => void {
+  const prepared = new Set<string>();
+  const fresh = new Set<string>();
+  return (p) => {
+    if (json) return;
+    if (p.kind === "prepared") prepared.add(p.node);
+    if (p.kind === "new") fresh.add(p.node);
+    const line =
+      p.kind === "halted" || p.kind === "refused" || p.kind === "waiting"
+        ? `${p.node} ${p.kind.toUpperCase()}: ${p.detail ?? ""}`
+        : `prepared ${prepared.size}  new ${fresh.size}  (${p.kind} ${p.node})`;
+    out(line);
+  };
 }
 
 function registerTrace(ctl: Command, out: Out): void {

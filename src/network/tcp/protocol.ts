@@ -29,6 +29,8 @@ export type WireMessage =
       readonly seen?: string;
       /** The sender's WIRE_FORMAT: always sent; absent from an older liveswap's hello. */
       readonly format?: number;
+      /** A control session opened by a node's daemon coordinating an update: its certificate names that node. */
+      readonly coordinator?: boolean;
     }
   /** The answer to a hello in another format, before the connection is closed: `reason` as the refusing side logged it. */
   | { readonly kind: "refused"; readonly from: string; readonly format: number; readonly reason: string }
@@ -59,7 +61,43 @@ export type Command =
   | { readonly kind: "destroy" }
   | { readonly kind: "trace" }
   /** Fault injection for tests and drills: close every connection to other nodes (they reconnect). */
-  | { readonly kind: "sever" };
+  | { readonly kind: "sever" }
+  /**
+   * To the update's root: coordinate this update (DESIGN.md, "Faults and durability": the coordinator lives in the
+   * cluster). The reply is the update's id once it is journaled and prepare is under way; `ctl` then only watches.
+   */
+  | { readonly kind: "update-submit"; readonly package: string; readonly strategy: string; readonly root?: string; readonly deadlineMs?: number }
+  /** To a root: the update it coordinates now, or its last one (null: none since its store was made). */
+  | { readonly kind: "update-view" }
+  /** To a root: give its update up, only while it prepares. */
+  | { readonly kind: "update-abort"; readonly reason?: string }
+  /** To a root: finish its halted update with this package (the same versions, a corrected transfer or mapping). */
+  | { readonly kind: "update-resume"; readonly package: string };
+
+/** How an update a root coordinates stands, as `ctl status`, `ctl watch` and `ctl update` show it. */
+export interface UpdateView {
+  readonly id: number;
+  readonly root: string;
+  readonly strategy: string;
+  /** preparing, running, halted, resuming, completed, aborted or failed. */
+  readonly phase: string;
+  readonly nodes: readonly string[];
+  readonly prepared: readonly string[];
+  readonly new: readonly string[];
+  readonly halted: readonly { readonly node: string; readonly error: string }[];
+  /** Nodes the coordinator has no connection to now: it waits for them (their envelopes are kept and resent). */
+  readonly waiting: readonly string[];
+  /** Prepare's deadline (ms after the update began), if any. */
+  readonly deadlineMs?: number;
+  /** The wall-clock instant (ms) the root began the update. */
+  readonly begunAt: number;
+  /** Once it ended or halted: its report, or its error as the client rebuilds it. */
+  readonly outcome?: UpdateOutcomeView;
+}
+
+export type UpdateOutcomeView =
+  | { readonly ok: true; readonly report: unknown; readonly figures: Readonly<Record<string, unknown>> }
+  | { readonly ok: false; readonly error: string; readonly code: string; readonly fields?: Readonly<Record<string, unknown>> };
 
 export interface PeerStatus {
   readonly id: string;
@@ -79,7 +117,7 @@ export interface NodeStatus {
   readonly retired?: readonly string[];
   readonly neighbors: readonly PeerStatus[];
   /** The update this node is taking part in, if any. */
-  readonly update: { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean } | null;
+  readonly update: { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean; readonly root?: string } | null;
   readonly openRequests: number;
   readonly pid: number;
   /** A durable node's store (`store:` in the cluster file); absent without one, and from older nodes. */

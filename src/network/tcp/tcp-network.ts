@@ -298,7 +298,9 @@ export class TcpNetwork implements Network {
   /** A hello: a certificate that names the sender (with TLS), our wire format, then a control session or a neighbour. */
   private onHello(role: ConnectionRole, msg: Hello, c: Connection): void {
     const certified = peerName(c.socket);
-    if (this.o.tls && certified !== (msg.role === "control" ? "control" : msg.from)) {
+    // A control session shows the control certificate, or (a root's coordinator) the certificate of the node it runs in.
+    const expected = msg.role === "control" && msg.coordinator !== true ? "control" : msg.from;
+    if (this.o.tls && certified !== expected) {
       this.o.log?.(`refused a ${msg.role} calling itself "${msg.from}" with a certificate for "${String(certified)}"`);
       c.close();
       return;

@@ -1,0 +1,268 @@
+import { appendFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { UpdateFigures } from "../core/control.js";
+import type { ControlEnvelope } from "../core/envelope.js";
+import { InvalidOptionError, InvalidUpdateError, PrepareFailedError, UpdateFailedError, asError, messageOf } from "../core/errors.js";
+import { failpoint } from "../core/failpoints.js";
+import { CONTROL, type NodeId } from "../core/ids.js";
+import { stampedLine, type StampedEvent } from "../core/trace/stamped.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
+import type { Strategy } from "../core/update.js";
+import { wallNow, type LamportClock } from "../network/tcp/lamport-clock.js";
+import type { Command, UpdateView } from "../network/tcp/protocol.js";
+import type { TlsMaterial } from "../network/tcp/sockets.js";
+import { planUpdate } from "../runtime/control-plane.js";
+import { CoordinatorHost, MemoryJournal, type CoordinatorJournal, type CoordinatorOutcome } from "../runtime/coordinator-host.js";
+import { ClusterClient, type PlaneHandler } from "./cluster-client.js";
+import type { Cluster } from "./cluster-file.js";
+import { FileJournal, loadLastView, saveLastView } from "./coordinator-journal.js";
+import { outcomeOfError } from "./update-outcome.js";
+import { parsePackage } from "./update-package.js";
+
+/** Prepare's deadline over TCP when `ctl update` names none. */
+export const DEFAULT_PREPARE_DEADLINE_MS = 30_000;
+/** How long the coordinator waits between attempts to reach a node it lost (a durable node comes back). */
+const RECONNECT_MAX_MS = 1000;
+
+export interface UpdateServiceOptions {
+  readonly cluster: Cluster;
+  readonly self: NodeId;
+  /** The node's own TLS material: the coordinator's sessions show the node's certificate. */
+  readonly tls: TlsMaterial | undefined;
+  readonly clock: LamportClock;
+  /** The node's store directory: the journal lives there (none: a volatile node's coordinator journals in memory). */
+  readonly storeDir: string | undefined;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * The update's coordinator inside the cluster (DESIGN.md, "Faults and durability"): the root node's daemon takes
+ * `ctl update`'s submission, checks it against the cluster, journals it in its store and coordinates it over its own
+ * control sessions to every node (itself included), showing its node's certificate. `ctl` only submits and watches:
+ * killing it changes nothing. A root killed mid-update replays its journal when it starts again and resumes from each
+ * node's position; a node lost meanwhile is waited for (the update never gives up once a node turned new).
+ */
+export class UpdateService implements PlaneHandler {
+  private host: CoordinatorHost | undefined;
+  private client: ClusterClient | undefined;
+  private readonly journal: CoordinatorJournal & { close?(): void };
+  private outcome: UpdateView["outcome"];
+  private last: UpdateView | undefined;
+  private readonly reconnecting = new Set<NodeId>();
+  private readonly events: StampedEvent[] = [];
+  private stopped = false;
+
+  constructor(private readonly o: UpdateServiceOptions) {
+    this.journal = o.storeDir !== undefined ? new FileJournal(o.storeDir) : new MemoryJournal();
+    this.last = o.storeDir !== undefined ? loadLastView(o.storeDir) : undefined;
+  }
+
+  /** After the node listens: resume the update the journal holds, if any. */
+  recover(): void {
+    const host = CoordinatorHost.recover(this.environment(), this.journal);
+    if (host === undefined) return;
+    this.host = host;
+    this.o.log(`node "${this.o.self}": resuming the coordination of update #${host.run.id} (${host.run.phase}) from its journal`);
+    if (host.ended) this.outcome = this.last?.id === host.run.id ? this.last.outcome : undefined;
+    for (const n of host.run.nodes) this.reach(n);
+  }
+
+  /** `ctl update`: plan, journal and begin; resolves with the update's id. */
+  async submit(cmd: Extract<Command, { kind: "update-submit" }>): Promise<number> {
+    const h = this.host;
+    if (h !== undefined && !h.ended) {
+      throw new InvalidOptionError("update", `update #${h.run.id} is ${h.run.phase} at this root ("${this.o.self}"); follow it with \`ctl watch\`${h.run.phase === "preparing" ? " or give it up with `ctl abort`" : ""}`);
+    }
+    if (cmd.root !== undefined && cmd.root !== this.o.self) throw new InvalidOptionError("root", `the update was sent to "${this.o.self}" but names root "${cmd.root}"`);
+    const pkg = parsePackage(cmd.package);
+    if (pkg.manifest.kind !== "update") throw new InvalidUpdateError(`"${pkg.manifest.name}" holds behaviors, not an update`);
+    const client = this.sessions();
+    const target = await client.updateTarget();
+    const id = Math.max(Math.floor(wallNow()), (this.last?.id ?? 0) + 1, (h?.run.id ?? 0) + 1);
+    const plan = planUpdate(target, [{ from: String(pkg.manifest.from), to: String(pkg.manifest.to) }], { strategy: cmd.strategy as Strategy, root: this.o.self }, id, wallNow());
+    // Every node reachable now, or nothing is journaled and nothing sent.
+    await Promise.all(plan.run.nodes.map((n) => client.connect(n)));
+    if (this.host !== h) throw new InvalidOptionError("update", "another update was submitted to this root meanwhile; follow it with `ctl watch`");
+    this.outcome = undefined;
+    this.host = CoordinatorHost.start(this.environment(), this.journal, plan, { kind: "package", text: cmd.package }, {
+      link: id,
+      numbered: this.o.storeDir !== undefined,
+      deadlineMs: cmd.deadlineMs ?? DEFAULT_PREPARE_DEADLINE_MS,
+    });
+    this.o.log(`node "${this.o.self}": coordinating update #${id} (${plan.run.strategy}, ${plan.run.nodes.length} nodes)`);
+    return id;
+  }
+
+  /** `ctl abort`: only while the update prepares. */
+  abort(reason: string): UpdateView {
+    const h = this.host;
+    if (h === undefined || h.ended) throw new InvalidOptionError("abort", `no update is running at this root ("${this.o.self}")`);
+    h.abort(reason);
+    return this.view() as UpdateView;
+  }
+
+  /** `ctl resume`: the halted update's nodes take the corrected package. */
+  resume(pkgText: string): void {
+    const h = this.host;
+    if (h === undefined || h.run.phase !== "halted") throw new InvalidOptionError("resume", `no update is halted at this root ("${this.o.self}")`);
+    const pkg = parsePackage(pkgText);
+    const info = h.run.info;
+    const from = [...new Set(Object.values(info.from))];
+    if (pkg.manifest.kind !== "update" || !from.includes(String(pkg.manifest.from))) {
+      throw new InvalidUpdateError(`resume: the package converts ${String(pkg.manifest.from)} -> ${String(pkg.manifest.to)}, not the halted update's versions (${from.join(", ")} -> ...)`);
+    }
+    this.outcome = undefined;
+    h.resume({ kind: "package", text: pkgText });
+  }
+
+  /** How the update stands (the running one, or the last). */
+  view(): UpdateView | null {
+    const h = this.host;
+    if (h === undefined) return this.last ?? null;
+    const run = h.run;
+    const unprepared = new Set(h.coordinator.unprepared());
+    const view: UpdateView = {
+      id: run.id,
+      root: run.info.root,
+      strategy: run.info.strategy,
+      phase: run.phase,
+      nodes: run.nodes,
+      prepared: run.phase === "preparing" || run.phase === "aborted" ? run.nodes.filter((n) => !unprepared.has(n) && run.phase === "preparing") : run.nodes,
+      new: [...run.turnedNewAt.keys()].sort(),
+      halted: [...run.halted].map(([node, error]) => ({ node, error })),
+      waiting: h.ended ? [] : run.nodes.filter((n) => !this.client?.connected(n)),
+      ...(h.deadlineMs !== undefined ? { deadlineMs: h.deadlineMs } : {}),
+      begunAt: run.info.requestedAt,
+      ...(this.outcome !== undefined ? { outcome: this.outcome } : {}),
+    };
+    return view;
+  }
+
+  /** The coordinator's trace events (node CONTROL) kept in memory (without a trace directory), for the root's `trace` reply. */
+  traceEvents(): readonly StampedEvent[] {
+    return this.events;
+  }
+
+  close(): void {
+    this.stopped = true;
+    this.host?.close();
+    this.client?.close();
+    this.journal.close?.();
+  }
+
+  // ---- PlaneHandler: the coordinator's sessions to the nodes ----
+
+  hello(node: NodeId): { readonly recv: number; readonly chan?: string } {
+    const h = this.host;
+    return h === undefined ? { recv: 0 } : { recv: h.applied(node), chan: String(h.link) };
+  }
+
+  opened(node: NodeId, recv: number): readonly ControlEnvelope[] {
+    return this.host?.unacked(node, recv) ?? [];
+  }
+
+  plane(_node: NodeId, env: ControlEnvelope): void {
+    failpoint("coordinator.report-received");
+    this.host?.report(env);
+  }
+
+  planeAck(node: NodeId, link: number, seq: number): void {
+    if (link === this.host?.link) this.host.acked(node, seq);
+  }
+
+  closed(node: NodeId): void {
+    const h = this.host;
+    if (this.stopped || h === undefined || !h.run.nodes.includes(node)) return;
+    if (h.ended && h.pending(node) === 0) return;
+    if (this.o.storeDir === undefined && !h.ended) return this.lost(h, node);
+    this.reach(node);
+  }
+
+  // ---- inside ----
+
+  /** The control sessions this coordinator uses (made on first use), showing the node's certificate. */
+  private sessions(): ClusterClient {
+    this.client ??= new ClusterClient(this.o.cluster, {
+      ...(this.o.tls !== undefined ? { tls: this.o.tls } : {}),
+      coordinator: { name: this.o.self, clock: this.o.clock, plane: this },
+    });
+    return this.client;
+  }
+
+  /** Keep trying to reach a node the update needs (a durable node comes back from its store), backing off. */
+  private reach(node: NodeId): void {
+    if (this.reconnecting.has(node)) return;
+    this.reconnecting.add(node);
+    void (async () => {
+      for (let attempt = 1; !this.stopped; attempt++) {
+        const h = this.host;
+        if (h === undefined || (h.ended && h.pending(node) === 0)) break;
+        try {
+          await this.sessions().connect(node);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, Math.min(RECONNECT_MAX_MS, 50 * attempt)));
+        }
+      }
+      this.reconnecting.delete(node);
+    })();
+  }
+
+  /** A volatile node's session closed during the update: its state is gone with it, so the update cannot finish. */
+  private lost(h: CoordinatorHost, node: NodeId): void {
+    const why = "its connection closed, and a node without a store restarts empty";
+    try {
+      if (h.run.phase === "preparing") h.coordinator.abort(new PrepareFailedError(node, why));
+      else {
+        h.coordinator.giveUp();
+        this.finished(h, { error: new UpdateFailedError(h.run.id, node, why) });
+      }
+    } catch (e) {
+      this.o.log(`node "${this.o.self}": update #${h.run.id}: ${messageOf(e)}`);
+    }
+  }
+
+  private environment() {
+    return {
+      now: () => wallNow(),
+      tracing: true,
+      record: (ev: TraceEvent) => this.record(ev),
+      send: (env: ControlEnvelope) => {
+        failpoint("coordinator.before-send");
+        this.client?.sendPlane(env.to, env);
+      },
+      ack: (node: NodeId, seq: number) => this.client?.sendPlaneAck(node, seq),
+      finished: (outcome: CoordinatorOutcome) => {
+        if (this.host !== undefined) this.finished(this.host, outcome);
+      },
+      setTimer: (ms: number, fire: () => void) => {
+        const t = setTimeout(fire, ms);
+        return () => clearTimeout(t);
+      },
+    };
+  }
+
+  private finished(h: CoordinatorHost, outcome: CoordinatorOutcome): void {
+    if ("report" in outcome) {
+      const figures: Record<string, UpdateFigures> = Object.fromEntries(h.run.figures);
+      this.outcome = { ok: true, report: outcome.report, figures };
+    } else this.outcome = outcomeOfError(asError(outcome.error));
+    const view = this.view();
+    if (view !== null) {
+      this.last = view;
+      if (this.o.storeDir !== undefined) saveLastView(this.o.storeDir, view);
+    }
+    const detail = "report" in outcome ? "completed" : messageOf(outcome.error);
+    this.o.log(`node "${this.o.self}": update #${h.run.id} ${h.run.phase === "halted" ? "halted" : "ended"}: ${detail}`);
+  }
+
+  /** The coordinator's events, stamped by this process's clock, written before what they explain leaves. */
+  private record(ev: TraceEvent): void {
+    const stamped: StampedEvent = { lc: this.o.clock.tick(), source: CONTROL, ev };
+    const dir = this.o.cluster.traceDir;
+    if (dir !== undefined) {
+      mkdirSync(dir, { recursive: true });
+      appendFileSync(join(dir, `${CONTROL}.ndjson`), stampedLine(ev, stamped.lc));
+    } else this.events.push(stamped); // without a trace directory traces live in memory, as the nodes' do
+  }
+}
