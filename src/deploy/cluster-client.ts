@@ -455,8 +455,8 @@ export class ClusterClient {
         throw new InvalidOptionError("watch", `node "${root}" coordinates no update${opts.id !== undefined ? ` #${opts.id}` : ""}${view !== null ? ` (its last is #${view.id})` : ""}`);
       }
       opts.onView?.(view);
-      if (view.prepared.length === view.nodes.length) failpoint("ctl.watch-prepared");
-      if (view.new.length > 0) failpoint("ctl.watch-first-new");
+      if (view.outcome === undefined && view.prepared.length === view.nodes.length) failpoint("ctl.watch-prepared");
+      if (view.outcome === undefined && view.new.length > 0) failpoint("ctl.watch-first-new");
       for (const p of progressOf(view)) {
         const key = `${p.kind} ${p.node} ${p.detail ?? ""}`;
         if (!seen.has(key)) (seen.add(key), opts.onProgress?.(p));

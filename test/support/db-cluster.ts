@@ -8,7 +8,7 @@ export type TestCluster = LocalCluster;
  * r0 - r1 - ... , each node on a free port, with mutual TLS when `keys` (a
  * directory made by keysInit) is given.
  */
-export async function startDbCluster(opts: { readonly nodes: number; readonly keys?: string; readonly dir?: string; readonly traceFiles?: boolean; readonly store?: boolean }): Promise<TestCluster> {
+export async function startDbCluster(opts: { readonly nodes: number; readonly keys?: string; readonly dir?: string; readonly traceFiles?: boolean; readonly store?: boolean; readonly env?: Readonly<Record<string, string>> }): Promise<TestCluster> {
   const pkg = resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts");
   const ids = Array.from({ length: opts.nodes }, (_, i) => `r${i}`);
   const keys = opts.keys;
@@ -24,5 +24,6 @@ export async function startDbCluster(opts: { readonly nodes: number; readonly ke
     ...(opts.traceFiles ? { trace: "traces" } : {}),
     ...(opts.store ? { store: "store" } : {}),
     ...(opts.dir !== undefined ? { dir: opts.dir } : {}),
+    ...(opts.env !== undefined ? { env: opts.env } : {}),
   });
 }
