@@ -209,7 +209,10 @@ export class NodeTrace {
     }
   }
 
-  /** Write what is buffered: into a new segment if the current one would pass `segmentBytes`, then apply retention. */
+  /**
+   * Write what is buffered: into a new segment if the current one would pass `segmentBytes`, after retention made
+   * room for it, so the trace never holds more than `maxBytes`, not even between a write and a deletion.
+   */
   flush(): void {
     this.flushScheduled = false;
     if (this.buffer === "") return;
@@ -217,10 +220,10 @@ export class NodeTrace {
     this.buffer = "";
     const bytes = Buffer.byteLength(text);
     if (this.currentBytes > 0 && this.currentBytes + bytes > this.retention.segmentBytes) this.rotate();
+    this.retain(bytes);
     this.segments.append(this.current, text);
     this.currentBytes += bytes;
     this.held += bytes;
-    this.retain();
   }
 
   /** Flush, and say where the trace ends now: the bookmark a durable node's commit carries (undefined in memory). */
@@ -276,12 +279,13 @@ export class NodeTrace {
     this.currentBytes = 0;
   }
 
-  /** Delete the oldest segments while the trace holds more than `maxBytes` (never the current one), and count them. */
-  private retain(): void {
-    if (this.held <= this.retention.maxBytes) return;
+  /** Delete the oldest segments (never the current one) until `incoming` more bytes fit in `maxBytes`; count them. */
+  private retain(incoming: number): void {
+    const fits = (): boolean => this.held + incoming <= this.retention.maxBytes;
+    if (fits()) return;
     let { droppedSegments, droppedEvents, droppedBytes } = this.horizonNow;
     for (const s of this.segments.list()) {
-      if (this.held <= this.retention.maxBytes || s === this.current) break;
+      if (fits() || s === this.current) break;
       const text = this.segments.text(s);
       const bytes = Buffer.byteLength(text);
       this.segments.remove(s);
