@@ -356,14 +356,14 @@ export class ClusterClient {
       session.conn.socket.once("close", () => resolve());
       setTimeout(resolve, 10_000).unref();
     });
-    const { events, text, horizon } = streamedTrace(node, await this.command(node, { kind: "destroy" }));
+    const { events, pieces, horizon } = streamedTrace(node, await this.command(node, { kind: "destroy" }));
     this.retired.push(...events);
     this.retiredHorizons.set(node, horizon);
     if (this.cluster.traceDir === undefined) {
       // The node's process is gone with its memory: keep its trace on disk for later `ctl trace` runs.
       const file = this.traceFileOf(node);
       mkdirSync(dirname(file), { recursive: true });
-      appendFileSync(file, text);
+      for (const p of pieces) appendFileSync(file, p);
     }
     await gone;
     this.sessions.delete(node);

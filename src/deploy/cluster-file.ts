@@ -28,8 +28,11 @@ export interface TraceRetention {
   readonly maxBytes: number;
 }
 
-/** 16 MiB segments, 1 GiB in all per node (about four million messages at ~250 bytes a message). */
-export const DEFAULT_TRACE_RETENTION: TraceRetention = { segmentBytes: 16 * 1024 * 1024, maxBytes: 1024 * 1024 * 1024 };
+/**
+ * 4 MiB segments, 64 MiB in all per node: about 270,000 messages at ~250 bytes a message. `ctl trace` holds every
+ * node's retained trace in memory to merge and check it: a larger bound makes that process larger too.
+ */
+export const DEFAULT_TRACE_RETENTION: TraceRetention = { segmentBytes: 4 * 1024 * 1024, maxBytes: 64 * 1024 * 1024 };
 /** Smaller segments would rotate at every flush (a flush writes up to 64 KiB). */
 export const MIN_SEGMENT_BYTES = 4096;
 

@@ -179,10 +179,10 @@ describe("merging node traces at the retention horizon", () => {
 describe("traceRetention in the cluster file", () => {
   const file = (retention: string): string => `nodes:\n  - id: a\n    address: 127.0.0.1:7401\n    package: pkg.ts\n    behavior: v1\n${retention}`;
 
-  it("fills in the defaults (16 MiB segments, 1 GiB in all), each field on its own too", () => {
+  it("fills in the defaults (4 MiB segments, 64 MiB in all), each field on its own too", () => {
     expect(parseCluster(file(""), "/c.yaml").traceRetention).toBeUndefined();
     expect(parseCluster(file("traceRetention: {}\n"), "/c.yaml").traceRetention).toEqual(DEFAULT_TRACE_RETENTION);
-    expect(DEFAULT_TRACE_RETENTION).toEqual({ segmentBytes: 16 * 1024 * 1024, maxBytes: 1024 * 1024 * 1024 });
+    expect(DEFAULT_TRACE_RETENTION).toEqual({ segmentBytes: 4 * 1024 * 1024, maxBytes: 64 * 1024 * 1024 });
     expect(parseCluster(file("traceRetention:\n  segmentBytes: 65536\n  maxBytes: 1048576\n"), "/c.yaml").traceRetention).toEqual({ segmentBytes: 65536, maxBytes: 1048576 });
   });
 

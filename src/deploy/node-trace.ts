@@ -383,15 +383,18 @@ export class StreamedReply {
   ) {}
 }
 
-/** The events of a "trace" or "destroy" answer, its NDJSON text and its horizon, checked to have come whole. */
-export function streamedTrace(node: string, answer: unknown): { readonly events: StampedEvent[]; readonly text: string; readonly horizon: TraceHorizon } {
+/**
+ * The events of a "trace" or "destroy" answer, its NDJSON pieces and its horizon, checked to have come whole. The
+ * pieces stay apart: joined, a trace of a few hundred MiB would pass the longest string JavaScript can make.
+ */
+export function streamedTrace(node: string, answer: unknown): { readonly events: StampedEvent[]; readonly pieces: readonly string[]; readonly horizon: TraceHorizon } {
   const pieces = answer instanceof StreamedReply ? answer.pieces : [];
   const value = answer instanceof StreamedReply ? answer.value : answer;
   const reply = value as Partial<TraceReply> | null;
   if (reply === null || typeof reply !== "object" || typeof reply.chunks !== "number") throw new IncompleteTraceError(node, "its reply is not a trace reply (a node of another liveswap version?)");
   if (reply.chunks !== pieces.length) throw new IncompleteTraceError(node, `${pieces.length} of ${reply.chunks} pieces came`);
   const events = pieces.flatMap((p) => readStamped(p, node));
-  return { events, text: pieces.join(""), horizon: reply.horizon ?? NOTHING_DROPPED };
+  return { events, pieces, horizon: reply.horizon ?? NOTHING_DROPPED };
 }
 
 /** Where a merged trace starts when retention dropped the oldest part of some nodes' traces. */
