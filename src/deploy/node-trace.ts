@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import { readStamped, stampedLine, type StampedEvent } from "../core/trace/stamped.js";
@@ -98,12 +98,15 @@ class FileSegments implements Segments {
       const n = (x: unknown): number => (typeof x === "number" && Number.isFinite(x) ? x : 0);
       return { horizon: { droppedSegments: n(j.droppedSegments), droppedEvents: n(j.droppedEvents), droppedBytes: n(j.droppedBytes) }, next: Math.max(1, n(j.next)) };
     } catch {
-      // A horizon file cut short by a crash while it was written: the segment numbers still say where to go on.
+      // Not ours (edited by hand?): the segment numbers still say where to go on.
       return { horizon: NOTHING_DROPPED, next: 1 };
     }
   }
+  /** Written aside, then renamed over: a crash leaves the old horizon or the new one, never half of one. */
   saveHorizon(horizon: TraceHorizon, next: number): void {
-    writeFileSync(join(this.dir, "horizon.json"), `${JSON.stringify({ ...horizon, next })}\n`);
+    const tmp = join(this.dir, "horizon.json.tmp");
+    writeFileSync(tmp, `${JSON.stringify({ ...horizon, next })}\n`);
+    renameSync(tmp, join(this.dir, "horizon.json"));
   }
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd.fd);
@@ -281,21 +284,26 @@ export class NodeTrace {
 
   /** Delete the oldest segments (never the current one) until `incoming` more bytes fit in `maxBytes`; count them. */
   private retain(incoming: number): void {
-    const fits = (): boolean => this.held + incoming <= this.retention.maxBytes;
-    if (fits()) return;
+    if (this.held + incoming <= this.retention.maxBytes) return;
     let { droppedSegments, droppedEvents, droppedBytes } = this.horizonNow;
+    const doomed: number[] = [];
+    let held = this.held;
     for (const s of this.segments.list()) {
-      if (fits() || s === this.current) break;
+      if (held + incoming <= this.retention.maxBytes || s === this.current) break;
       const text = this.segments.text(s);
       const bytes = Buffer.byteLength(text);
-      this.segments.remove(s);
-      this.held -= bytes;
+      doomed.push(s);
+      held -= bytes;
       droppedSegments++;
       droppedEvents += countLines(text);
       droppedBytes += bytes;
     }
+    // The horizon first, then the deletions: a crash between them may count a segment twice (it is dropped again
+    // later), never drop one uncounted, which would make a reader take a cut trace for a whole one.
     this.horizonNow = { droppedSegments, droppedEvents, droppedBytes };
     this.segments.saveHorizon(this.horizonNow, this.next);
+    for (const s of doomed) this.segments.remove(s);
+    this.held = held;
   }
 }
 
