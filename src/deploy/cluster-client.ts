@@ -15,7 +15,7 @@ import { Connection } from "../network/tcp/connection.js";
 import { dial, type TlsMaterial } from "../network/tcp/sockets.js";
 import { readStampedFile, stampedLine, type StampedEvent } from "../core/trace/stamped.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
-import { WIRE_FORMAT, wireFormatMismatch, type Command, type NodeStatus, type TraceReply, type WireMessage } from "../network/tcp/protocol.js";
+import { WIRE_FORMAT, wireFormatMismatch, type Command, type NodeStatus, type WireMessage } from "../network/tcp/protocol.js";
 import { checkUpdateOptions, launchUpdate, planUpdate } from "../runtime/control-plane.js";
 import type { UpdateCoordinator } from "../update/coordinator.js";
 import type { Cluster, ClusterNode } from "./cluster-file.js";
@@ -357,7 +357,7 @@ export class ClusterClient {
       setTimeout(resolve, 10_000).unref();
     });
     const { events, pieces, horizon } = streamedTrace(node, await this.command(node, { kind: "destroy" }));
-    this.retired.push(...events);
+    for (const e of events) this.retired.push(e); // one by one: a spread of a long trace passes the argument limit
     this.retiredHorizons.set(node, horizon);
     if (this.cluster.traceDir === undefined) {
       // The node's process is gone with its memory: keep its trace on disk for later `ctl trace` runs.
@@ -499,18 +499,23 @@ export class ClusterClient {
       have.add(node);
       segments.push({ node, events: this.retired.filter((e) => e.source === node), horizon });
     }
-    const other: StampedEvent[] = [...this.retired];
+    // Appended one by one: push(...events) of a long trace passes the engine's argument limit.
+    const other: StampedEvent[] = [];
+    const add = (events: readonly StampedEvent[]): void => {
+      for (const e of events) other.push(e);
+    };
+    add(this.retired);
     for (const n of this.cluster.nodes) {
       // A node not running (destroyed, perhaps by another client): its segments on disk, with their horizon.
       const kept = !have.has(n.id) && this.cluster.traceDir !== undefined ? readSegments(this.cluster.traceDir, n.id) : undefined;
       if (kept !== undefined) segments.push({ node: n.id, ...kept });
       // Its trace file: a destroyed node's without a trace directory, or one written by an older liveswap.
       const f = this.traceFileOf(n.id);
-      if (existsSync(f)) other.push(...readStampedFile(f, n.id));
+      if (existsSync(f)) add(readStampedFile(f, n.id));
     }
-    other.push(...this.events);
+    add(this.events);
     const file = this.traceFileOf(CONTROL);
-    if (existsSync(file)) other.push(...readStampedFile(file, CONTROL));
+    if (existsSync(file)) add(readStampedFile(file, CONTROL));
     return mergeAtHorizon(segments, other);
   }
 
