@@ -15,6 +15,7 @@ import { durableBenchmark } from "./durable.js";
 import { simSpeedBenchmark } from "./sim-speed.js";
 import { storeBenchmark } from "./store.js";
 import { tcpBenchmark } from "./tcp.js";
+import { traceRetentionBenchmark } from "./trace-retention.js";
 import { disruptionBenchmark, overheadBenchmark, scaleBenchmark } from "./update-benches.js";
 import { fixed } from "./format.js";
 import { progressDisplay } from "./progress.js";
@@ -57,6 +58,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: "durable",
     description: "2 node processes over TCP with a store each on this disk against the same in memory: messages/s ratio (target 0.5), entries per fsync, commit p50/p99; recovery of a node with 10,000 entries after SIGKILL",
     run: (_o, progress) => durableBenchmark(progress !== undefined ? { onStep: progress } : {}),
+  },
+  {
+    name: "trace-retention",
+    description: "2 node processes over TCP with traceRetention 256 KiB segments / 2 MiB: 200,000 messages rotate the trace many times; bytes on disk at every sample against the bound, ctl trace from the horizon",
+    run: (_o, progress) => traceRetentionBenchmark(progress !== undefined ? { progress } : {}),
   },
 ];
 

@@ -1,6 +1,6 @@
 import type { MessageId, NodeId } from "../core/ids.js";
 import type { UpdateOutcome } from "../core/trace/trace-event.js";
-import type { Invariant, Violation } from "./violation.js";
+import type { BeforeHorizon, Invariant, Violation } from "./violation.js";
 
 export interface MessageRecord {
   readonly from: NodeId;
@@ -56,9 +56,11 @@ export interface CheckerState {
   lastT: number;
   /** Nodes crashed and not restarted yet: what waits for them is pending, not lost. */
   readonly down: Set<NodeId>;
+  /** Set when the trace starts mid-run (CheckOptions.horizon): what began before it is counted here, not judged. */
+  readonly beforeHorizon: BeforeHorizon | undefined;
 }
 
-export function newCheckerState(): CheckerState {
+export function newCheckerState(horizon = false): CheckerState {
   return {
     violations: [],
     nodeEpoch: new Map(),
@@ -69,6 +71,7 @@ export function newCheckerState(): CheckerState {
     updates: new Map(),
     lastT: 0,
     down: new Set(),
+    beforeHorizon: horizon ? { messages: 0, deliveries: 0, updates: 0 } : undefined,
   };
 }
 
@@ -104,7 +107,9 @@ export function registerMessage(
 export function consumeMessage(s: CheckerState, id: MessageId, t: number, action: string): MessageRecord | undefined {
   const m = s.messages.get(id);
   if (m === undefined) {
-    violate(s, "awareness", `message ${id} was ${action} but never sent`, t);
+    // From a horizon, a message without a send was sent before it: counted, not judged.
+    if (s.beforeHorizon !== undefined) s.beforeHorizon.messages++;
+    else violate(s, "awareness", `message ${id} was ${action} but never sent`, t);
     return undefined;
   }
   if (m.status !== "pending") {
@@ -140,6 +145,11 @@ export function updateRecord(s: CheckerState, id: number, t: number, what: () =>
 /** The nodes of `u` that have not turned new. */
 export function stillOld(u: UpdateRecord): NodeId[] {
   return u.nodes.filter((n) => !u.turnedNew.has(n));
+}
+
+/** From a horizon, an update without a traced start began before it: its termination cannot be judged. */
+export function startedBeforeHorizon(s: CheckerState, u: UpdateRecord): boolean {
+  return s.beforeHorizon !== undefined && u.startedAt === undefined;
 }
 
 /** How to name an update in a violation: its start, or that none was traced and where it was first seen. */

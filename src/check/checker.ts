@@ -1,7 +1,7 @@
 import { InvalidTraceError } from "../core/errors.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { NodeId } from "../core/ids.js";
-import { type CheckerState, type MessageRecord, type UpdateRecord, describeUpdate, newCheckerState, quoteList, stillOld, violate } from "./checker-state.js";
+import { type CheckerState, type MessageRecord, type UpdateRecord, describeUpdate, newCheckerState, quoteList, startedBeforeHorizon, stillOld, violate } from "./checker-state.js";
 import { EVENT_HANDLERS } from "./event-handlers.js";
 import type { CheckReport } from "./violation.js";
 
@@ -14,6 +14,15 @@ export interface CheckOptions {
    * taken mid-run is checked with `complete: false`, where both are only pending.
    */
   readonly complete?: boolean;
+  /**
+   * The trace starts mid-run: its oldest part was dropped (trace retention), and it begins at a horizon from which
+   * every node's part is complete (ClusterClient.traceFromHorizon). What began before the horizon cannot be judged
+   * and is counted in the report's `beforeHorizon` instead: a message ended whose send is not in the trace, an
+   * update whose start is not, a delivery at a node whose epoch the trace has not shown yet. A node's epoch is
+   * derived from the trace as always once a create, restart or swap shows it; before that, its first send's epoch
+   * (the runtime's word, the only witness left of what came before) stands for it.
+   */
+  readonly horizon?: boolean;
 }
 
 /**
@@ -22,7 +31,7 @@ export interface CheckOptions {
  * events, never taken from the runtime's word.
  */
 export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions = {}): CheckReport {
-  const s = newCheckerState();
+  const s = newCheckerState(options.horizon === true);
   for (const ev of trace) {
     s.lastT = ev.t;
     handle(s, ev);
@@ -35,7 +44,8 @@ export function checkTrace(trace: readonly TraceEvent[], options: CheckOptions =
   }
   const violations = s.violations;
   violations.sort((a, b) => a.at - b.at);
-  return { ok: violations.length === 0, violations };
+  if (s.beforeHorizon !== undefined) s.beforeHorizon.updates = [...s.updates.values()].filter((u) => startedBeforeHorizon(s, u)).length;
+  return { ok: violations.length === 0, violations, ...(s.beforeHorizon !== undefined ? { beforeHorizon: s.beforeHorizon } : {}) };
 }
 
 function handle(s: CheckerState, ev: TraceEvent): void {
@@ -113,6 +123,7 @@ function haltedOn(s: CheckerState, m: MessageRecord, halted: ReadonlyMap<NodeId,
  */
 function judgeUnfinishedUpdates(s: CheckerState, waiting: ReadonlyMap<number, number>): void {
   for (const u of s.updates.values()) {
+    if (startedBeforeHorizon(s, u)) continue;
     const why = unfinished(u, waiting.get(u.id) ?? 0);
     if (why !== undefined) violate(s, "termination", `${describeUpdate(u)} ${why}`, s.lastT);
   }

@@ -7,6 +7,7 @@ import {
   describeUpdate,
   quoteList,
   registerMessage,
+  startedBeforeHorizon,
   stillOld,
   updateRecord,
   violate,
@@ -39,7 +40,8 @@ function onCreate(s: CheckerState, ev: EventOf<"create">): void {
 }
 
 function onSwap(s: CheckerState, ev: EventOf<"swap">): void {
-  const before = s.nodeEpoch.get(ev.node) ?? 0;
+  // From a horizon, a node not seen yet was at the epoch before the one its swap reaches.
+  const before = s.nodeEpoch.get(ev.node) ?? (s.beforeHorizon !== undefined ? ev.epoch - 1 : 0);
   const u = updateRecord(s, ev.update, ev.t, () => `the swap of "${ev.node}" to ${ev.to}`);
   u.ran = true;
   if (u.turnedNew.has(ev.node)) violate(s, "termination", `${describeNode(s, ev.node)} turned new twice in update #${ev.update}`, ev.t);
@@ -65,6 +67,7 @@ function runningEpoch(s: CheckerState, version: string): number | undefined {
 }
 
 function onSend(s: CheckerState, ev: EventOf<"send">): void {
+  if (s.beforeHorizon !== undefined && !s.nodeEpoch.has(ev.node)) s.nodeEpoch.set(ev.node, ev.epoch);
   const epoch = s.nodeEpoch.get(ev.node) ?? 0;
   const version = s.nodeVersion.get(ev.node) ?? "unknown version";
   registerMessage(s, ev.msg, { from: ev.node, to: ev.to, epoch, version }, ev.t, "sent");
@@ -77,8 +80,10 @@ function onTransform(s: CheckerState, ev: EventOf<"transform">): void {
   // A mapping turns an old message into the new version's: the node that maps it must already be newer. One
   // that is not (a new message mapped again, e.g. tagged with a lagging epoch) is reported here, once; its
   // results keep the message's epoch so that their execution is not reported a second time.
-  const at = s.nodeEpoch.get(ev.node) ?? 0;
-  const mapped = m.epoch < at;
+  const known = s.nodeEpoch.get(ev.node);
+  const at = known ?? 0;
+  // From a horizon, a node whose epoch the trace has not shown yet is taken to be newer, as its mapping says.
+  const mapped = m.epoch < at || (known === undefined && s.beforeHorizon !== undefined);
   if (!mapped) {
     violate(s, "correctness", `message ${ev.msg} sent by "${m.from}" at epoch ${m.epoch} (${m.version}) was mapped by ${describeNode(s, ev.node)}, which is not newer: it was not an old message`, ev.t);
   }
@@ -92,6 +97,10 @@ function onDeliver(s: CheckerState, ev: EventOf<"deliver">): void {
   if (m === undefined) return;
   m.status = "executed";
   if (m.to !== ev.node) violate(s, "awareness", `message ${ev.msg} for "${m.to}" was executed by "${ev.node}"`, ev.t);
+  if (s.beforeHorizon !== undefined && !s.nodeEpoch.has(ev.node)) {
+    s.beforeHorizon.deliveries++;
+    return;
+  }
   const receiver = s.nodeEpoch.get(ev.node) ?? 0;
   if (m.epoch === receiver) return;
   const age = (e: number, other: number): string => (e < other ? "old" : "new");
@@ -137,7 +146,7 @@ function onUpdateEnd(s: CheckerState, ev: EventOf<"update-end">): void {
     return;
   }
   const old = stillOld(u);
-  if (old.length === 0) return;
+  if (old.length === 0 || startedBeforeHorizon(s, u)) return;
   violate(s, "termination", `${describeUpdate(u)} ended (${ev.outcome}${ev.detail ? `: ${ev.detail}` : ""}) with node(s) ${quoteList(old)} not new`, ev.t);
 }
 
@@ -164,12 +173,14 @@ function onWaiting(s: CheckerState, ev: EventOf<"hold"> | EventOf<"buffer">): vo
 function onRollback(s: CheckerState, ev: EventOf<"rollback">): void {
   for (const id of ev.receives) {
     const m = s.messages.get(id);
-    if (m === undefined || m.status !== "executed") violate(s, "awareness", `"${ev.node}" undid the execution of ${id}, which it had not executed`, ev.t);
+    if (m === undefined && s.beforeHorizon !== undefined) s.beforeHorizon.messages++;
+    else if (m === undefined || m.status !== "executed") violate(s, "awareness", `"${ev.node}" undid the execution of ${id}, which it had not executed`, ev.t);
     else m.status = "pending"; // reopened: replayed (transformed) or dropped as an orphan next
   }
   for (const id of ev.sends) {
     const m = s.messages.get(id);
-    if (m === undefined) violate(s, "awareness", `"${ev.node}" undid the send of ${id}, which was never sent`, ev.t);
+    if (m === undefined && s.beforeHorizon !== undefined) s.beforeHorizon.messages++;
+    else if (m === undefined) violate(s, "awareness", `"${ev.node}" undid the send of ${id}, which was never sent`, ev.t);
     else m.sendUndone = true;
   }
 }
@@ -188,6 +199,11 @@ function onCrash(s: CheckerState, ev: EventOf<"crash">): void {
 /** A node comes back at the version and epoch of its last commit, which are the ones the trace shows it at. */
 function onRestart(s: CheckerState, ev: EventOf<"restart">): void {
   if (!s.down.delete(ev.node)) violate(s, "correctness", `node "${ev.node}" restarted without having crashed`, ev.t);
+  // From a horizon, a node not seen yet comes back where its restart says: nothing before it is in the trace.
+  if (s.beforeHorizon !== undefined && !s.nodeEpoch.has(ev.node)) {
+    s.nodeEpoch.set(ev.node, ev.epoch);
+    s.nodeVersion.set(ev.node, ev.version);
+  }
   const epoch = s.nodeEpoch.get(ev.node);
   const version = s.nodeVersion.get(ev.node);
   if (epoch !== ev.epoch || version !== ev.version) {

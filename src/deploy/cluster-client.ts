@@ -23,6 +23,7 @@ import { ClusterClientClosedError, NodeUnreachableError, RemoteError, VersionMis
 import { backoffDelay, DEFAULT_REQUEST_TIMEOUT_MS, retryPolicy, type RetryPolicy } from "./request-retry.js";
 import { parsePackage, type PackageFile } from "./update-package.js";
 import { outcomeError } from "./update-outcome.js";
+import { mergeAtHorizon, mergeStamped, readSegments, StreamedReply, streamedTrace, type ClusterTrace, type TraceHorizon } from "./node-trace.js";
 
 /** How long `update()` and `watch()` go on asking a root that does not answer (killed, restarting) before they give up watching. */
 export const NODE_RETURN_MS = 120_000;
@@ -101,8 +102,11 @@ export class ClusterClient {
   private readonly tls: TlsMaterial | undefined;
   /** Each node's own figures of the last update (its swap's wall-clock pause among them). */
   lastFigures: ReadonlyMap<NodeId, UpdateFigures & { readonly swapPauseMs: number }> = new Map();
-  /** The traces of nodes this client destroyed (their processes are gone). */
+  /** The traces of nodes this client destroyed (their processes are gone), and what retention had dropped of them. */
   private readonly retired: StampedEvent[] = [];
+  private readonly retiredHorizons = new Map<NodeId, TraceHorizon>();
+  /** The pieces of streamed answers ("trace-chunk" frames) by command id, until their reply. */
+  private readonly pieces = new Map<number, string[]>();
   private nextId = 0;
   private closed = false;
   private readonly retry;
@@ -213,6 +217,7 @@ export class ClusterClient {
     for (const [k, p] of this.pending) {
       if (p.node !== id) continue;
       this.pending.delete(k);
+      this.pieces.delete(k);
       p.reject(new NodeUnreachableError(id, node.address, `the connection closed before the answer${reason ? `: ${reason}` : ""}`));
     }
   }
@@ -221,10 +226,20 @@ export class ClusterClient {
     switch (msg.kind) {
       case "reply": {
         const p = this.pending.get(msg.id);
+        const pieces = this.pieces.get(msg.id);
+        this.pieces.delete(msg.id);
         if (p === undefined) return;
         this.pending.delete(msg.id);
-        if (msg.ok) p.resolve(msg.value);
+        if (msg.ok) p.resolve(pieces !== undefined ? new StreamedReply(msg.value, pieces) : msg.value);
         else p.reject(replyError(node, p.cmd, msg));
+        return;
+      }
+      case "trace-chunk": {
+        if (!this.pending.has(msg.id)) return;
+        // In order (one TCP connection); streamedTrace checks that the reply counts as many.
+        const pieces = this.pieces.get(msg.id) ?? [];
+        pieces.push(msg.text);
+        this.pieces.set(msg.id, pieces);
         return;
       }
       case "plane":
@@ -354,13 +369,14 @@ export class ClusterClient {
       session.conn.socket.once("close", () => resolve());
       setTimeout(resolve, 10_000).unref();
     });
-    const events = (await this.command(node, { kind: "destroy" })) as StampedEvent[];
-    this.retired.push(...events);
+    const { events, pieces, horizon } = streamedTrace(node, await this.command(node, { kind: "destroy" }));
+    for (const e of events) this.retired.push(e); // one by one: a spread of a long trace passes the argument limit
+    this.retiredHorizons.set(node, horizon);
     if (this.cluster.traceDir === undefined) {
       // The node's process is gone with its memory: keep its trace on disk for later `ctl trace` runs.
       const file = this.traceFileOf(node);
       mkdirSync(dirname(file), { recursive: true });
-      appendFileSync(file, events.map((e) => stampedLine(e.ev, e.lc)).join(""));
+      for (const p of pieces) appendFileSync(file, p);
     }
     await gone;
     this.sessions.delete(node);
@@ -537,35 +553,49 @@ export class ClusterClient {
   /**
    * The cluster's trace: every running node's events and the control plane's
    * (this client's, and earlier clients' from the trace directory), merged in
-   * Lamport order so every send precedes its delivery.
+   * Lamport order so every send precedes its delivery. If retention dropped the
+   * oldest part of some node's trace, the merged trace starts at the horizon
+   * (see mergeAtHorizon): traceFromHorizon() says where and what it left out.
    */
   async trace(): Promise<TraceEvent[]> {
-    const { up } = await this.statusAll();
-    const parts = await Promise.all(up.map((s) => this.command(s.id, { kind: "trace" }) as Promise<StampedEvent[]>));
-    const all: StampedEvent[] = [];
-    const have = new Set<string>();
-    const add = (e: StampedEvent): void => {
-      const key = `${e.source}\n${e.lc}`;
-      if (have.has(key)) return;
-      have.add(key);
-      all.push(e);
-    };
-    for (const e of parts.flat()) add(e);
-    for (const e of this.retired) add(e);
-    // Earlier lives of nodes (destroyed, perhaps created again): their trace files. Lamport times never repeat within a node id.
-    for (const n of this.cluster.nodes) {
-      const f = this.traceFileOf(n.id);
-      if (!existsSync(f)) continue;
-      for (const e of readStampedFile(f, n.id)) add(e);
-    }
-    for (const e of this.events) add(e);
-    const file = this.traceFileOf(CONTROL);
-    if (existsSync(file)) for (const e of readStampedFile(file, CONTROL)) add(e);
-    return mergeStamped(all);
+    return (await this.traceFromHorizon()).events;
   }
 
+  /** The cluster's trace as trace() gives it, with the horizon it starts at when retention dropped something. */
+  async traceFromHorizon(): Promise<ClusterTrace> {
+    const { up } = await this.statusAll();
+    const running = await Promise.all(up.map(async (s) => ({ node: s.id, ...streamedTrace(s.id, await this.command(s.id, { kind: "trace" })) })));
+    const segments = running.map((r) => ({ node: r.node, events: r.events, horizon: r.horizon }));
+    const have = new Set(up.map((s) => s.id));
+    for (const [node, horizon] of this.retiredHorizons) {
+      if (have.has(node)) continue;
+      have.add(node);
+      segments.push({ node, events: this.retired.filter((e) => e.source === node), horizon });
+    }
+    // Appended one by one: push(...events) of a long trace passes the engine's argument limit.
+    const other: StampedEvent[] = [];
+    const add = (events: readonly StampedEvent[]): void => {
+      for (const e of events) other.push(e);
+    };
+    add(this.retired);
+    for (const n of this.cluster.nodes) {
+      // A node not running (destroyed, perhaps by another client): its segments on disk, with their horizon.
+      const kept = !have.has(n.id) && this.cluster.traceDir !== undefined ? readSegments(this.cluster.traceDir, n.id) : undefined;
+      if (kept !== undefined) segments.push({ node: n.id, ...kept });
+      // Its trace file: a destroyed node's without a trace directory, or one written by an older liveswap.
+      const f = this.traceFileOf(n.id);
+      if (existsSync(f)) add(readStampedFile(f, n.id));
+    }
+    add(this.events);
+    const file = this.traceFileOf(CONTROL);
+    if (existsSync(file)) add(readStampedFile(file, CONTROL));
+    return mergeAtHorizon(segments, other);
+  }
+
+  /** The checker's verdict on the trace, taken as complete; from the horizon on when retention dropped something. */
   async check(): Promise<CheckReport> {
-    return checkTrace(await this.trace(), { complete: true });
+    const t = await this.traceFromHorizon();
+    return checkTrace(t.events, { complete: true, ...(t.horizon !== undefined ? { horizon: true } : {}) });
   }
 
   close(): void {
@@ -623,13 +653,4 @@ function progressOf(v: UpdateView): UpdateProgress[] {
   return out;
 }
 
-/** Lamport order, ties by source then by each source's own order: a total order consistent with causality. */
-export function mergeStamped(events: readonly StampedEvent[]): TraceEvent[] {
-  return events
-    .map((e, i) => ({ e, i }))
-    .sort((x, y) => x.e.lc - y.e.lc || (x.e.source < y.e.source ? -1 : x.e.source > y.e.source ? 1 : x.i - y.i))
-    .map((x) => {
-      const { lc: _lc, ...ev } = x.e.ev as TraceEvent & { lc?: number };
-      return ev as TraceEvent;
-    });
-}
+export { mergeStamped };

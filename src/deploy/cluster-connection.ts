@@ -9,6 +9,7 @@ import type { NodeStatus, UpdateView } from "../network/tcp/protocol.js";
 import { parseAddress } from "../network/tcp/sockets.js";
 import { ClusterClient, type RequestOptions, type UpdateProgress } from "./cluster-client.js";
 import { loadClusterFile, type Cluster } from "./cluster-file.js";
+import type { ClusterTrace } from "./node-trace.js";
 import type { RetryPolicy } from "./request-retry.js";
 
 /** The control plane's certificate: each field a PEM file's path, or the PEM text itself. */
@@ -100,9 +101,14 @@ export interface ClusterConnection {
   unlink(a: NodeId, b: NodeId): Promise<void>;
   /** Unlink the node from its neighbours, then stop its process (its trace is kept). */
   destroy(node: NodeId): Promise<void>;
-  /** Every node's trace and the control plane's, merged in Lamport order. */
+  /**
+   * Every node's trace and the control plane's, merged in Lamport order. When trace retention (`traceRetention:` in
+   * the cluster file) dropped the oldest part of some node's trace, it starts at the horizon where every node's part
+   * is complete: traceFromHorizon() says where, and what was dropped and left out.
+   */
   trace(): Promise<TraceEvent[]>;
-  /** The checker's verdict on that trace, taken as complete. */
+  traceFromHorizon(): Promise<ClusterTrace>;
+  /** The checker's verdict on that trace, taken as complete (from its horizon, if it has one). */
   check(): Promise<CheckReport>;
   /** Close every connection; calls after it reject with ClusterClientClosedError. */
   close(): void;
@@ -191,6 +197,9 @@ class Connection implements ClusterConnection {
   }
   trace(): Promise<TraceEvent[]> {
     return this.client.trace();
+  }
+  traceFromHorizon(): Promise<ClusterTrace> {
+    return this.client.traceFromHorizon();
   }
   check(): Promise<CheckReport> {
     return this.client.check();

@@ -22,6 +22,37 @@ const address = z.string().refine((a) => {
 
 const nodeId = z.string().regex(/^[A-Za-z0-9_.-]+$/, "a node id is letters, digits, '_', '.', '-'");
 
+/** How much trace a node keeps: segments of `segmentBytes`, the oldest deleted beyond `maxBytes` in all. */
+export interface TraceRetention {
+  readonly segmentBytes: number;
+  readonly maxBytes: number;
+}
+
+/**
+ * 4 MiB segments, 64 MiB in all per node: about 270,000 messages at ~250 bytes a message. `ctl trace` holds every
+ * node's retained trace in memory to merge and check it: a larger bound makes that process larger too.
+ */
+export const DEFAULT_TRACE_RETENTION: TraceRetention = { segmentBytes: 4 * 1024 * 1024, maxBytes: 64 * 1024 * 1024 };
+/** Smaller segments would rotate at every flush (a flush writes up to 64 KiB). */
+export const MIN_SEGMENT_BYTES = 4096;
+
+/**
+ * `traceRetention: { segmentBytes, maxBytes }`: a node's trace is written in segments of about `segmentBytes`; once
+ * they hold more than `maxBytes` together, the oldest are deleted (and counted, so a reader knows the trace starts
+ * later). Defaults: DEFAULT_TRACE_RETENTION. At least two segments must fit, so a rotation never leaves the trace
+ * holding the current segment alone.
+ */
+const traceRetentionSchema = z
+  .object({
+    segmentBytes: z.number().int("a whole number of bytes").min(MIN_SEGMENT_BYTES, `at least ${MIN_SEGMENT_BYTES} bytes (a segment holds many events)`).default(DEFAULT_TRACE_RETENTION.segmentBytes),
+    maxBytes: z.number().int("a whole number of bytes").positive().default(DEFAULT_TRACE_RETENTION.maxBytes),
+  })
+  .strict()
+  .refine((r) => r.maxBytes >= 2 * r.segmentBytes, {
+    message: "maxBytes must be at least twice segmentBytes (the current segment and at least one before it); raise maxBytes or lower segmentBytes",
+    path: ["maxBytes"],
+  });
+
 const schema = z
   .object({
     nodes: z
@@ -53,6 +84,8 @@ const schema = z
     trace: z.string().min(1).optional(),
     /** Where nodes keep their durable stores (one directory per node): a node killed and started again recovers. */
     store: z.string().min(1).optional(),
+    /** How much trace each node keeps (on disk under `trace:`, else in memory): see TraceRetention. */
+    traceRetention: traceRetentionSchema.optional(),
     codec: z.enum(["json"]).default("json"),
   })
   .strict();
@@ -76,8 +109,11 @@ export interface Cluster {
   readonly traceDir?: string;
   /** `store:` made absolute: node ID keeps its durable store in storeDir/ID. */
   readonly storeDir?: string;
+  /** `traceRetention:` with its defaults filled in (absent: DEFAULT_TRACE_RETENTION). */
+  readonly traceRetention?: TraceRetention;
   readonly codec: "json";
 }
+
 
 export class ClusterFileError extends LiveswapError {
   readonly code = "CLUSTER_FILE";
@@ -158,6 +194,7 @@ export function parseCluster(text: string, file: string): Cluster {
     ...(c.tls ? { tls: { ca: rel(c.tls.ca), control: { cert: rel(c.tls.control.cert), key: rel(c.tls.control.key) } } } : {}),
     ...(c.trace !== undefined ? { traceDir: rel(c.trace) } : {}),
     ...(c.store !== undefined ? { storeDir: rel(c.store) } : {}),
+    ...(c.traceRetention !== undefined ? { traceRetention: c.traceRetention } : {}),
     codec: c.codec,
   };
 }

@@ -40,6 +40,8 @@ export interface LocalClusterSpec {
   readonly trace?: string;
   /** Where nodes keep their durable stores; without it they keep nothing across a restart. */
   readonly store?: string;
+  /** How much trace each node keeps (cluster-file.ts, TraceRetention); default DEFAULT_TRACE_RETENTION. */
+  readonly traceRetention?: { readonly segmentBytes?: number; readonly maxBytes?: number };
   /** Where cluster.yaml goes (default: a fresh temporary directory). */
   readonly dir?: string;
   /** How long to wait for every node to answer (default 60 s: a loaded machine starts processes slowly). */
@@ -78,6 +80,7 @@ async function startOnFreePorts(spec: LocalClusterSpec, dir: string): Promise<Lo
     ...(spec.tls ? { tls: spec.tls } : {}),
     ...(spec.trace !== undefined ? { trace: spec.trace } : {}),
     ...(spec.store !== undefined ? { store: spec.store } : {}),
+    ...(spec.traceRetention !== undefined ? { traceRetention: spec.traceRetention } : {}),
   };
   writeFileSync(join(dir, "cluster.yaml"), stringify(file));
   const cluster = loadClusterFile(join(dir, "cluster.yaml"));

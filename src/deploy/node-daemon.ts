@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { closeSync, createWriteStream, existsSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeSync, type WriteStream } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Behavior } from "../core/behavior.js";
@@ -18,12 +18,12 @@ import { openNodeStore } from "./store/open-node-store.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
 import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
-import { readStampedFile, stampedLine, type StampedEvent } from "../core/trace/stamped.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
-import type { Command, NodeStatus } from "../network/tcp/protocol.js";
+import type { Command, NodeStatus, TraceReply } from "../network/tcp/protocol.js";
 import { linkIncarnations, linkKey, type Cluster, type ClusterNode } from "./cluster-file.js";
 import { NodeConfigError } from "./errors.js";
 import { RequestRecords, type RetentionOptions } from "./request-records.js";
+import { NodeTrace, TRACE_PIECE_CHARS } from "./node-trace.js";
 import { moduleContents, parsePackage, readKey, verifyAndLoad } from "./update-package.js";
 import { UpdateService } from "./update-service.js";
 import { tlsFor } from "./tls-material.js";
@@ -70,7 +70,6 @@ function beforeSend(env: Envelope): void {
 export class NodeDaemon {
   private readonly topology = new Topology();
   private readonly clock = new LamportClock();
-  private readonly events: StampedEvent[] = [];
   /** Every accepted request id and its outcome, so that a retry is never executed twice. */
   private readonly records: RequestRecords;
   /** Who waits for each open request's answer: the first sender and every retry since (any connection). */
@@ -79,12 +78,8 @@ export class NodeDaemon {
   private readonly net: TcpNetwork;
   private readonly trusted;
   private host!: NodeHost;
-  private traceFile: WriteStream | undefined;
-  /** A durable node writes its trace synchronously at each commit, before the messages it explains leave. */
-  private traceFd: number | undefined;
-  /** The trace file's length: the bookmark a commit carries (a recovery cuts the file back to it). */
-  private traceOffset = 0;
-  private traceBuffer = "";
+  /** This node's trace: rotated segments under the cluster's trace directory (else in memory), bounded by retention. */
+  private trace!: NodeTrace;
   /** The durable store (`store:` in the cluster file), its group commit, and the instance its channels carry. */
   private store: NodeStore | undefined;
   private commit: GroupCommit | undefined;
@@ -96,7 +91,6 @@ export class NodeDaemon {
   private readonly codes: CodeCache = new Map();
   /** Inputs waiting while a prepare's code loads (the host takes inputs one by one, as a replay will). */
   private queue: (() => void)[] | undefined;
-  private flushScheduled = false;
   private stopped = false;
   /** The coordinator of the updates this node is the root of (DESIGN.md: the coordinator lives in the cluster). */
   private readonly updates: UpdateService;
@@ -218,8 +212,7 @@ export class NodeDaemon {
    * its neighbours and the control plane resend what it has not applied, and it resends what they have not.
    */
   private async recover(behavior: Behavior, record: StoredRecord): Promise<void> {
-    this.cutTrace(record.mark);
-    this.openTrace();
+    this.openTrace(record.mark);
     const me = this.self.id;
     const extra = extraOf(record);
     if (extra === undefined) throw new NodeConfigError(`node "${me}": its store ${this.storePath()} holds a record without its links (written by another liveswap?); move the directory away to start the node empty`);
@@ -330,25 +323,11 @@ export class NodeDaemon {
   }
 
   /**
-   * The trace lines of steps that did not commit (written just before a commit that never happened) are cut away:
-   * the file keeps exactly what the last commit's bookmark covers, and what was written after it outside commits.
+   * A durable node's trace is written synchronously at each commit, before the messages it explains leave; a
+   * recovering one first cuts away the lines of steps that did not commit (`cutTo`: its last commit's bookmark).
    */
-  private cutTrace(mark: unknown): void {
-    const at = typeof mark === "object" && mark !== null ? (mark as { trace?: unknown }).trace : undefined;
-    if (typeof at !== "number" || this.cluster.traceDir === undefined) return;
-    const path = join(this.cluster.traceDir, `${this.self.id}.ndjson`);
-    if (existsSync(path) && statSync(path).size > at) truncateSync(path, at);
-  }
-
-  private openTrace(): void {
-    if (this.cluster.traceDir === undefined) return;
-    mkdirSync(this.cluster.traceDir, { recursive: true });
-    // Appended: a node destroyed and created again (or restarted) keeps its earlier lives in the same file.
-    const path = join(this.cluster.traceDir, `${this.self.id}.ndjson`);
-    if (this.store !== undefined) {
-      this.traceFd = openSync(path, "a");
-      this.traceOffset = fstatSync(this.traceFd).size;
-    } else this.traceFile = createWriteStream(path, { flags: "a" });
+  private openTrace(cutTo?: unknown): void {
+    this.trace = NodeTrace.open({ dir: this.cluster.traceDir, id: this.self.id, retention: this.cluster.traceRetention, cutTo });
   }
 
   /**
@@ -401,26 +380,17 @@ export class NodeDaemon {
     this.stopped = true;
     this.updates.close();
     await this.net.close();
-    this.flushTrace();
-    if (this.destroyed) this.store?.clear();
+    this.trace.close();
+    if (this.destroyed) {
+      this.store?.clear();
+      this.updates.forget();
+    }
     this.store?.close();
-    if (this.traceFd !== undefined) closeSync(this.traceFd);
-    await new Promise<void>((resolve) => (this.traceFile ? this.traceFile.end(() => resolve()) : resolve()));
     this.onStop();
   }
 
   private record(ev: TraceEvent): void {
-    const lc = this.clock.tick();
-    // With a trace directory the file is the trace (memory stays flat however long the node runs); without one, memory.
-    if (this.traceFile !== undefined || this.traceFd !== undefined) {
-      // Batched: one write per 64 KiB or per turn of the event loop, not one per event.
-      this.traceBuffer += stampedLine(ev, lc);
-      if (this.traceBuffer.length >= 65536) this.flushTrace();
-      else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flushTrace());
-      }
-    } else this.events.push({ lc, source: this.self.id, ev });
+    this.trace.record(ev, this.clock.tick());
   }
 
   /** What the node host needs of this process: the TCP network, the trace, the open requests, and package loading. */
@@ -458,10 +428,7 @@ export class NodeDaemon {
         if (loaded instanceof Error) throw loaded;
         return loaded ?? this.loadCode(code);
       },
-      traced: () => {
-        this.flushTrace();
-        return this.traceFd !== undefined ? { trace: this.traceOffset } : undefined;
-      },
+      traced: () => this.trace.mark(),
       // The step in which the node turns new is timed on the wall clock: its swap pause.
       wallClock: () => performance.now(),
     };
@@ -475,38 +442,16 @@ export class NodeDaemon {
     return [update];
   }
 
-  private flushTrace(): void {
-    this.flushScheduled = false;
-    if (this.traceBuffer === "") return;
-    // A durable node's trace is written before the messages of the commit that produced it leave (a kill -9 keeps the
-    // page cache): a neighbour never shows a delivery whose send is missing from this file.
-    if (this.traceFd !== undefined) {
-      writeSync(this.traceFd, this.traceBuffer);
-      this.traceOffset += Buffer.byteLength(this.traceBuffer);
+  /** This node's trace in pieces ("trace-chunk" frames, none near the frame limit), then a reply saying how many. */
+  private async replyWithTrace(session: ControlSession, id: number): Promise<void> {
+    try {
+      // A root's coordinator events follow its own (their Lamport times order them in the merge).
+      const chunks = await session.sendPieces(id, concatPieces(this.trace.pieces(TRACE_PIECE_CHARS), this.updates.trace.pieces(TRACE_PIECE_CHARS)));
+      const reply: TraceReply = { chunks, horizon: this.trace.horizon() };
+      session.reply(id, reply);
+    } catch (e) {
+      session.fail(id, asError(e));
     }
-    else if (this.traceFile !== undefined) this.traceFile.write(this.traceBuffer);
-    else return;
-    this.traceBuffer = "";
-  }
-
-  /** This node's trace: its file (every life of this node id, flushed first) or its memory. */
-  private async traceEvents(): Promise<StampedEvent[]> {
-    if (this.traceFd !== undefined && this.cluster.traceDir !== undefined) {
-      this.flushTrace(); // written synchronously: the file is the trace
-      return readStampedFile(join(this.cluster.traceDir, `${this.self.id}.ndjson`), this.self.id);
-    }
-    const file = this.traceFile;
-    if (file === undefined) return this.events;
-    this.flushTrace();
-    await new Promise<void>((resolve, reject) => file.write("", (e) => (e ? reject(e) : resolve())));
-    return readStampedFile(file.path as string, this.self.id);
-  }
-
-  private replyWithTrace(session: ControlSession, id: number): Promise<void> {
-    return this.traceEvents().then(
-      (events) => session.reply(id, [...events, ...this.updates.traceEvents()]),
-      (e: unknown) => session.fail(id, asError(e)),
-    );
   }
 
   status(): NodeStatus & { readonly lc: number } {
@@ -647,4 +592,8 @@ export class NodeDaemon {
     this.commit?.now(true);
     this.net.removePeer(peer);
   }
+}
+
+function* concatPieces(...parts: readonly Iterable<string>[]): Generator<string> {
+  for (const p of parts) yield* p;
 }

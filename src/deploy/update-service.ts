@@ -1,11 +1,8 @@
-import { appendFileSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
 import type { UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
 import { InvalidOptionError, InvalidUpdateError, PrepareFailedError, UpdateFailedError, asError, messageOf } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
-import { CONTROL, type NodeId } from "../core/ids.js";
-import { stampedLine, type StampedEvent } from "../core/trace/stamped.js";
+import type { NodeId } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Strategy } from "../core/update.js";
 import { wallNow, type LamportClock } from "../network/tcp/lamport-clock.js";
@@ -16,6 +13,7 @@ import { CoordinatorHost, MemoryJournal, type CoordinatorJournal, type Coordinat
 import { ClusterClient, type PlaneHandler } from "./cluster-client.js";
 import type { Cluster } from "./cluster-file.js";
 import { FileJournal, loadLastView, saveLastView } from "./coordinator-journal.js";
+import { NodeTrace } from "./node-trace.js";
 import { outcomeOfError } from "./update-outcome.js";
 import { parsePackage } from "./update-package.js";
 
@@ -49,12 +47,18 @@ export class UpdateService implements PlaneHandler {
   private outcome: UpdateView["outcome"];
   private last: UpdateView | undefined;
   private readonly reconnecting = new Set<NodeId>();
-  private readonly events: StampedEvent[] = [];
+  /**
+   * The coordinator's trace (its events are the node "@control"'s): its own segments beside the node's, never cut back
+   * when the node recovers (each line is written after its input is journaled and before what it explains leaves),
+   * and streamed with the node's own trace.
+   */
+  readonly trace: NodeTrace;
   private stopped = false;
 
   constructor(private readonly o: UpdateServiceOptions) {
     this.journal = o.storeDir !== undefined ? new FileJournal(o.storeDir) : new MemoryJournal();
     this.last = o.storeDir !== undefined ? loadLastView(o.storeDir) : undefined;
+    this.trace = NodeTrace.open({ dir: o.cluster.traceDir, id: `${o.self}~coordinator`, retention: o.cluster.traceRetention });
   }
 
   /** After the node listens: resume the update the journal holds, if any. */
@@ -138,9 +142,9 @@ export class UpdateService implements PlaneHandler {
     return view;
   }
 
-  /** The coordinator's trace events (node CONTROL) kept in memory (without a trace directory), for the root's `trace` reply. */
-  traceEvents(): readonly StampedEvent[] {
-    return this.events;
+  /** The node was destroyed: nothing of its coordination is kept (a node created again under its id starts empty). */
+  forget(): void {
+    this.journal.clear();
   }
 
   close(): void {
@@ -148,6 +152,7 @@ export class UpdateService implements PlaneHandler {
     this.host?.close();
     this.client?.close();
     this.journal.close?.();
+    this.trace.close();
   }
 
   // ---- PlaneHandler: the coordinator's sessions to the nodes ----
@@ -256,13 +261,10 @@ export class UpdateService implements PlaneHandler {
     this.o.log(`node "${this.o.self}": update #${h.run.id} ${h.run.phase === "halted" ? "halted" : "ended"}: ${detail}`);
   }
 
-  /** The coordinator's events, stamped by this process's clock, written before what they explain leaves. */
+  /** The coordinator's events, stamped by this process's clock, on disk before what they explain leaves. */
   private record(ev: TraceEvent): void {
-    const stamped: StampedEvent = { lc: this.o.clock.tick(), source: CONTROL, ev };
-    const dir = this.o.cluster.traceDir;
-    if (dir !== undefined) {
-      mkdirSync(dir, { recursive: true });
-      appendFileSync(join(dir, `${CONTROL}.ndjson`), stampedLine(ev, stamped.lc));
-    } else this.events.push(stamped); // without a trace directory traces live in memory, as the nodes' do
+    this.trace.record(ev, this.o.clock.tick());
+    this.trace.flush();
   }
+
 }

@@ -53,8 +53,27 @@ export class Connection {
     });
   }
 
-  send(msg: WireMessage): void {
-    if (!this.closed) this.socket.write(encodeFrame(this.codec.encode(msg)));
+  /**
+   * Throws (nothing written) if the message cannot be encoded or its frame is over the limit. Returns false when the
+   * socket's buffer is full (wait for "drain" before sending much more) or the connection is closed.
+   */
+  send(msg: WireMessage): boolean {
+    if (this.closed) return false;
+    return this.socket.write(encodeFrame(this.codec.encode(msg)));
+  }
+
+  /** Until the socket's buffer drained (or the connection closed): a long stream of frames keeps its memory bounded. */
+  drained(): Promise<void> {
+    if (this.closed || !this.socket.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off("drain", done);
+        this.socket.off("close", done);
+        resolve();
+      };
+      this.socket.on("drain", done);
+      this.socket.on("close", done);
+    });
   }
 
   /** Write pre-encoded frame bytes (retransmissions reuse the bytes of the first send). */

@@ -4,8 +4,19 @@ import { LiveswapError } from "../../core/errors.js";
  * Length-prefixed frames on a byte stream: a 4-byte big-endian length, then
  * that many bytes. TCP keeps the bytes in order; frames keep the boundaries.
  */
-export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+export const MAX_FRAME_BYTES = frameLimit();
 
+/**
+ * 64 MiB; for tests only, LIVESWAP_MAX_FRAME_BYTES sets a smaller limit in a process (a test shows a reply or a
+ * trace larger than the limit without making 64 MiB of data). Both sides of a connection must agree, as they do
+ * with the default: a frame over the receiver's limit closes the connection.
+ */
+function frameLimit(): number {
+  const set = Number(process.env["LIVESWAP_MAX_FRAME_BYTES"]);
+  return Number.isInteger(set) && set >= 1024 && set <= 64 * 1024 * 1024 ? set : 64 * 1024 * 1024;
+}
+
+/** A frame received with a length over the limit: the connection is closed. */
 export class FrameTooLargeError extends LiveswapError {
   readonly code = "FRAME_TOO_LARGE";
   constructor(readonly bytes: number) {
@@ -13,8 +24,23 @@ export class FrameTooLargeError extends LiveswapError {
   }
 }
 
+/**
+ * A frame this process was about to send is over the limit: nothing is sent, and the one command or message that
+ * made it fails (the connection and the process go on). `what` names it.
+ */
+export class FrameTooLargeToSendError extends LiveswapError {
+  readonly code = "FRAME_TOO_LARGE_TO_SEND";
+  constructor(
+    readonly bytes: number,
+    what = "a message",
+  ) {
+    super(`${what} would take a frame of ${bytes} bytes, over the ${MAX_FRAME_BYTES}-byte frame limit; nothing was sent (send less in one message, or page it)`);
+  }
+}
+
+/** Throws FrameTooLargeToSendError (nothing written) for a payload over the limit. */
 export function encodeFrame(payload: Buffer): Buffer {
-  if (payload.length > MAX_FRAME_BYTES) throw new FrameTooLargeError(payload.length);
+  if (payload.length > MAX_FRAME_BYTES) throw new FrameTooLargeToSendError(payload.length);
   const out = Buffer.allocUnsafe(4 + payload.length);
   out.writeUInt32BE(payload.length, 0);
   payload.copy(out, 4);

@@ -8,6 +8,8 @@ import { WireFormatError } from "../../core/errors.js";
  * neither side misreads the other's frames. The hello and the refusal are the
  * frames every format keeps as they are (length-prefixed JSON, the fields
  * below), so that any two formats can tell each other apart.
+ * (Issue 15 changes the trace reply: "trace-chunk" frames, then a TraceReply. The format is bumped once for all of
+ * that issue's wire changes, when they are merged.)
  */
 export const WIRE_FORMAT = 1;
 
@@ -45,7 +47,20 @@ export type WireMessage =
   | { readonly kind: "cmd"; readonly id: number; readonly cmd: Command }
   | { readonly kind: "reply"; readonly id: number; readonly ok: true; readonly value: unknown }
   /** `detail`: the part of the error's message that its class cannot rebuild from what the client knows (its `detail` field). */
-  | { readonly kind: "reply"; readonly id: number; readonly ok: false; readonly error: string; readonly code?: string; readonly detail?: string };
+  | { readonly kind: "reply"; readonly id: number; readonly ok: false; readonly error: string; readonly code?: string; readonly detail?: string }
+  /**
+   * A piece of the trace that answers command `id` ("trace", "destroy"), before its reply: NDJSON text of stamped
+   * events, whole lines, `seq` from 0. A trace of any length travels so, in frames far below the frame limit; the
+   * reply (a TraceReply) says how many pieces came, so a reader knows it missed none.
+   */
+  | { readonly kind: "trace-chunk"; readonly id: number; readonly seq: number; readonly text: string };
+
+/** The reply to "trace" and "destroy", after the trace's pieces ("trace-chunk" frames). */
+export interface TraceReply {
+  readonly chunks: number;
+  /** What retention dropped from this node's trace (the oldest segments): zero when it holds every event. */
+  readonly horizon: { readonly droppedSegments: number; readonly droppedEvents: number; readonly droppedBytes: number };
+}
 
 /** The control plane's commands to a node (Conic's configuration commands, requests, and what an update needs). */
 export type Command =

@@ -1,12 +1,13 @@
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
-import { messageOf, WireFormatError } from "../../core/errors.js";
+import { asError, messageOf, WireFormatError } from "../../core/errors.js";
 import { failpoint } from "../../core/failpoints.js";
 import { CONTROL, type NodeId } from "../../core/ids.js";
 import type { Network } from "../../core/network.js";
 import type { Codec } from "./codec.js";
 import { Connection } from "./connection.js";
+import { FrameTooLargeToSendError } from "./frame.js";
 import { PeerChannel, type DurableChannel } from "./peer-channel.js";
 import { dial, listen, peerName, type TlsMaterial } from "./sockets.js";
 import { wallNow, type LamportClock } from "./lamport-clock.js";
@@ -47,12 +48,32 @@ export class ControlSession {
     readonly conn: Connection,
     readonly name: string,
   ) {}
+  /**
+   * A reply that cannot be sent (over the frame limit, or a value the codec refuses) fails its one command instead:
+   * what a node is asked to send never takes down the node or the connection.
+   */
   reply(id: number, value: unknown): void {
-    this.conn.send({ kind: "reply", id, ok: true, value });
+    try {
+      this.conn.send({ kind: "reply", id, ok: true, value });
+    } catch (e) {
+      this.fail(id, e instanceof FrameTooLargeToSendError ? new FrameTooLargeToSendError(e.bytes, `the answer to this command`) : asError(e));
+    }
   }
   fail(id: number, error: Error): void {
     const { code, detail } = error as { code?: unknown; detail?: unknown };
     this.conn.send({ kind: "reply", id, ok: false, error: error.message, ...(typeof code === "string" ? { code } : {}), ...(typeof detail === "string" ? { detail } : {}) });
+  }
+  /**
+   * The pieces of a long answer to command `id` ("trace-chunk" frames), each sent once the previous ones left the
+   * socket's buffer; returns how many were sent (the reply that follows says so). Stops if the connection closes.
+   */
+  async sendPieces(id: number, pieces: Iterable<string>): Promise<number> {
+    let seq = 0;
+    for (const text of pieces) {
+      if (this.conn.closed) break;
+      if (!this.conn.send({ kind: "trace-chunk", id, seq: seq++, text })) await this.conn.drained();
+    }
+    return seq;
   }
 }
 
@@ -291,6 +312,7 @@ export class TcpNetwork implements Network {
         if (role.session !== undefined) this.o.onCommand(role.session, msg.id, msg.cmd);
         return;
       case "reply":
+      case "trace-chunk":
         return;
     }
   }
