@@ -37,6 +37,9 @@ export function nodeCommand(typescriptPackages = false): { readonly cmd: string;
 
 const pidFile = (cluster: Cluster): string => join(dirname(cluster.file), ".liveswap-cluster.json");
 
+/** Environment variables for node processes: the same for all, or chosen per node id. */
+export type NodeEnv = Readonly<Record<string, string>> | ((id: string) => Readonly<Record<string, string>>);
+
 export interface StartedNode {
   readonly id: string;
   readonly pid: number;
@@ -55,8 +58,8 @@ export async function clusterUp(
     readonly timeoutMs?: number;
     readonly detached?: boolean;
     readonly unlinked?: boolean;
-    /** Added to this process's environment for the nodes (a test's LIVESWAP_FAILPOINTS). */
-    readonly env?: Readonly<Record<string, string>>;
+    /** Added to this process's environment for the nodes (a test's LIVESWAP_FAILPOINTS), the same or per node. */
+    readonly env?: NodeEnv;
   } = {},
 ): Promise<StartedNode[]> {
   const { cmd, args } = nodeCommand(cluster.nodes.some((n) => /\.[cm]?ts$/.test(n.package)));
@@ -70,7 +73,7 @@ export async function clusterUp(
       stdio: ["ignore", log, log],
       detached: opts.detached ?? false,
       cwd: process.cwd(),
-      env: { ...process.env, ...opts.env },
+      env: { ...process.env, ...(typeof opts.env === "function" ? opts.env(id) : opts.env) },
     });
     closeSync(log); // the child has its own descriptor
     if (opts.detached) child.unref();

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { loadClusterFile, type Cluster } from "./cluster-file.js";
-import { clusterUp, type StartedNode } from "./cluster-processes.js";
+import { clusterUp, type NodeEnv, type StartedNode } from "./cluster-processes.js";
 
 /** A free loopback port (the OS picks it; we release it at once). */
 export async function freePort(): Promise<number> {
@@ -47,7 +47,7 @@ export interface LocalClusterSpec {
   /** How long to wait for every node to answer (default 60 s: a loaded machine starts processes slowly). */
   readonly timeoutMs?: number;
   /** Added to the nodes' environment (LIVESWAP_FAILPOINTS for a test that makes them crash or stall at a step). */
-  readonly env?: Readonly<Record<string, string>>;
+  readonly env?: NodeEnv;
 }
 
 export interface LocalCluster {

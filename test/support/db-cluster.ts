@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { startLocalCluster, type LocalCluster } from "../../src/deploy/local-cluster.js";
+import type { NodeEnv } from "../../src/deploy/cluster-processes.js";
 
 export type TestCluster = LocalCluster;
 
@@ -8,7 +9,7 @@ export type TestCluster = LocalCluster;
  * r0 - r1 - ... , each node on a free port, with mutual TLS when `keys` (a
  * directory made by keysInit) is given.
  */
-export async function startDbCluster(opts: { readonly nodes: number; readonly keys?: string; readonly dir?: string; readonly traceFiles?: boolean; readonly store?: boolean; readonly env?: Readonly<Record<string, string>> }): Promise<TestCluster> {
+export async function startDbCluster(opts: { readonly nodes: number; readonly keys?: string; readonly dir?: string; readonly traceFiles?: boolean; readonly store?: boolean; readonly env?: NodeEnv }): Promise<TestCluster> {
   const pkg = resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts");
   const ids = Array.from({ length: opts.nodes }, (_, i) => `r${i}`);
   const keys = opts.keys;
