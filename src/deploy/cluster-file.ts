@@ -54,6 +54,15 @@ const schema = z
     /** Where nodes keep their durable stores (one directory per node): a node killed and started again recovers. */
     store: z.string().min(1).optional(),
     codec: z.enum(["json"]).default("json"),
+    /**
+     * Bounds of each node's outboxes to its neighbours: `memoryBytes` of frames per neighbour in memory, beyond which
+     * they spill to disk (the node's store directory, else a temporary one) under `diskQuotaBytes` per node; new
+     * outside requests get BusyError once the spill passes 3/4 of the quota. Defaults: 4 MiB and 1 GiB.
+     */
+    outbox: z
+      .object({ memoryBytes: z.number().int().nonnegative().optional(), diskQuotaBytes: z.number().int().positive().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -77,6 +86,8 @@ export interface Cluster {
   /** `store:` made absolute: node ID keeps its durable store in storeDir/ID. */
   readonly storeDir?: string;
   readonly codec: "json";
+  /** `outbox:` (bytes); a field left out takes its default (DEFAULT_OUTBOX_MEMORY_BYTES, DEFAULT_OUTBOX_DISK_QUOTA_BYTES). */
+  readonly outbox?: { readonly memoryBytes?: number; readonly diskQuotaBytes?: number };
 }
 
 export class ClusterFileError extends LiveswapError {
@@ -159,6 +170,7 @@ export function parseCluster(text: string, file: string): Cluster {
     ...(c.trace !== undefined ? { traceDir: rel(c.trace) } : {}),
     ...(c.store !== undefined ? { storeDir: rel(c.store) } : {}),
     codec: c.codec,
+    ...(c.outbox !== undefined ? { outbox: { ...(c.outbox.memoryBytes !== undefined ? { memoryBytes: c.outbox.memoryBytes } : {}), ...(c.outbox.diskQuotaBytes !== undefined ? { diskQuotaBytes: c.outbox.diskQuotaBytes } : {}) } } : {}),
   };
 }
 
