@@ -23,8 +23,14 @@ export const DEFAULT_OUTBOX_MEMORY_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_OUTBOX_DISK_QUOTA_BYTES = 1024 * 1024 * 1024;
 /** New outside requests are refused once the spill files fill this fraction of the quota (room is left for the work already accepted). */
 export const BUSY_FRACTION = 0.75;
-/** A channel's spill is a chain of segment files; a segment read to its end is deleted, so disk use follows the backlog down. */
-const SEGMENT_BYTES = 8 * 1024 * 1024;
+/**
+ * A channel's spill is a chain of segment files; a segment read to its end is deleted, so disk use follows the backlog
+ * down. What counts against the quota is the files' size (read records included until their segment goes): segments
+ * of 1/16 of the quota (64 KiB to 8 MiB) keep that slack small.
+ */
+function segmentBytes(quota: number): number {
+  return Math.min(8 * 1024 * 1024, Math.max(64 * 1024, Math.floor(quota / 16)));
+}
 /** Appends are gathered and written this many bytes at a time; reads take this much at a time. */
 const IO_CHUNK = 64 * 1024;
 /** A record's header: the frame's length (u32) and its sequence number (f64). */
@@ -58,6 +64,7 @@ export interface BusyState {
  */
 export class SpillBudget {
   readonly options: OutboxOptions;
+  readonly segmentBytes: number;
   private used = 0;
   private dirMade: string | undefined;
   private readonly perPeer = new Map<string, number>();
@@ -72,6 +79,7 @@ export class SpillBudget {
     readonly log: (line: string) => void = () => undefined,
   ) {
     this.options = outboxOptions(options);
+    this.segmentBytes = segmentBytes(this.options.diskQuotaBytes);
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   }
 
@@ -176,7 +184,7 @@ export class SpillQueue {
     const size = HEADER + f.frame.length;
     if (!this.budget.reserve(this.peer, size)) return false;
     let seg = this.segments[this.segments.length - 1];
-    if (seg === undefined || seg.written + seg.pendingBytes >= SEGMENT_BYTES) seg = this.openSegment();
+    if (seg === undefined || seg.written + seg.pendingBytes >= this.budget.segmentBytes) seg = this.openSegment();
     const header = Buffer.allocUnsafe(HEADER);
     header.writeUInt32BE(f.frame.length, 0);
     header.writeDoubleBE(f.seq, 4);

@@ -247,6 +247,8 @@ export class PeerChannel {
   resend(): void {
     if (this.conn === undefined) return;
     this.sentTo = this.head;
+    // The peer's position may be past everything in memory (a durable node restarted with its outbox spilled).
+    this.refill();
     this.pump();
   }
 
