@@ -12,6 +12,7 @@
  * to BENCHMARKS below.
  */
 import { durableBenchmark } from "./durable.js";
+import { outboxBenchmark } from "./outbox.js";
 import { simSpeedBenchmark } from "./sim-speed.js";
 import { storeBenchmark } from "./store.js";
 import { tcpBenchmark } from "./tcp.js";
@@ -57,6 +58,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: "durable",
     description: "2 node processes over TCP with a store each on this disk against the same in memory: messages/s ratio (target 0.5), entries per fsync, commit p50/p99; recovery of a node with 10,000 entries after SIGKILL",
     run: (_o, progress) => durableBenchmark(progress !== undefined ? { onStep: progress } : {}),
+  },
+  {
+    name: "outbox",
+    description: "a sender's memory (VmRSS) with a neighbour frozen (SIGSTOP) under 300k messages: before / peak / end, spill bytes, Busy refusals, all delivered after SIGCONT; bounds on vs memory bound lifted (target peak <= +40 MB)",
+    run: (_o, progress) => outboxBenchmark(progress),
   },
 ];
 
