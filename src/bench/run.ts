@@ -61,7 +61,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   },
   {
     name: "outbox",
-    description: "a sender's memory (VmRSS) with a neighbour frozen (SIGSTOP) under 300k messages: before / peak / end, spill bytes, Busy refusals, all delivered after SIGCONT; bounds on vs memory bound lifted (target peak <= +40 MB)",
+    description: "a sender's memory (VmRSS) with a neighbour frozen (SIGSTOP) under 300k messages: before / peak / end, spill bytes, Busy refusals, all delivered after SIGCONT; bounds on, memory bound lifted, durable nodes (target peak <= +40 MB with the bounds on)",
     run: (_o, progress) => outboxBenchmark(progress),
   },
 ];
