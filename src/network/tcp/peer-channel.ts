@@ -29,7 +29,9 @@ export interface ChannelHello {
 /**
  * The FIFO channels between this node and one neighbour, kept across
  * reconnects. Every data frame gets the next sequence number and stays in
- * `unacked` until the neighbour acknowledges it; after a reconnect each side
+ * the channel's outbox (in memory up to its bound, then spilled to disk: see
+ * outbox-spill.ts) until the neighbour acknowledges it; data frames leave under
+ * flow control, acks at once; after a reconnect each side
  * says in its hello the last number it delivered, and the other resends what
  * follows, in order. The receiver delivers only the next number, so a frame
  * that arrives twice (sent on the old socket, resent on the new) runs once.
