@@ -12,6 +12,7 @@
  * to BENCHMARKS below.
  */
 import { durableBenchmark } from "./durable.js";
+import { outboxBenchmark } from "./outbox.js";
 import { simSpeedBenchmark } from "./sim-speed.js";
 import { storeBenchmark } from "./store.js";
 import { tcpBenchmark } from "./tcp.js";
@@ -63,6 +64,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: "trace-retention",
     description: "2 node processes over TCP with traceRetention 256 KiB segments / 2 MiB: 200,000 messages rotate the trace many times; bytes on disk at every sample against the bound, ctl trace from the horizon",
     run: (_o, progress) => traceRetentionBenchmark(progress !== undefined ? { progress } : {}),
+  },
+  {
+    name: "outbox",
+    description: "a sender's memory (VmRSS) with a neighbour frozen (SIGSTOP) under 300k messages: before / peak / end, spill bytes, Busy refusals, all delivered after SIGCONT; bounds on, memory bound lifted, durable nodes (target peak <= +40 MB with the bounds on)",
+    run: (_o, progress) => outboxBenchmark(progress),
   },
 ];
 

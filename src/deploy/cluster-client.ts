@@ -19,7 +19,7 @@ import { WIRE_FORMAT, wireFormatMismatch, type Command, type NodeStatus, type Up
 import { checkUpdateOptions } from "../runtime/control-plane.js";
 import type { Cluster, ClusterNode } from "./cluster-file.js";
 import { tlsFor } from "./tls-material.js";
-import { ClusterClientClosedError, NodeUnreachableError, RemoteError, VersionMismatchLinkError, explainConnectionError } from "./errors.js";
+import { BusyError, ClusterClientClosedError, NodeUnreachableError, RemoteError, VersionMismatchLinkError, explainConnectionError } from "./errors.js";
 import { backoffDelay, DEFAULT_REQUEST_TIMEOUT_MS, retryPolicy, type RetryPolicy } from "./request-retry.js";
 import { parsePackage, type PackageFile } from "./update-package.js";
 import { outcomeError } from "./update-outcome.js";
@@ -625,6 +625,7 @@ export function checkLinkVersions(a: NodeStatus, b: NodeStatus, others: readonly
 function replyError(node: NodeId, cmd: Command, msg: Extract<WireMessage, { kind: "reply"; ok: false }>): Error {
   if (cmd.kind === "request" && msg.code === "REQUEST_EXPIRED" && msg.detail !== undefined) return new RequestExpiredError(node, cmd.request, msg.detail);
   if (cmd.kind === "request" && msg.code === "REQUEST_ID_REUSED") return new RequestIdReusedError(node, cmd.request);
+  if (cmd.kind === "request" && msg.code === "BUSY") return BusyError.fromDetail(node, msg.detail) ?? new RemoteError(node, msg.error, msg.code);
   return new RemoteError(node, msg.error, msg.code);
 }
 

@@ -40,6 +40,14 @@ describe("the cluster file", () => {
     expect(() => parseCluster(text, "/srv/cluster/cluster.yaml")).toThrow(message);
   });
 
+  it("takes the outbox bounds (bytes), each optional, and refuses a bad one naming the field", () => {
+    expect(parseCluster(good, "/c/cluster.yaml").outbox).toBeUndefined();
+    expect(parseCluster(`${good}outbox:\n  memoryBytes: 65536\n`, "/c/cluster.yaml").outbox).toEqual({ memoryBytes: 65536 });
+    expect(parseCluster(`${good}outbox: { memoryBytes: 0, diskQuotaBytes: 1048576 }\n`, "/c/cluster.yaml").outbox).toEqual({ memoryBytes: 0, diskQuotaBytes: 1048576 });
+    expect(() => parseCluster(`${good}outbox:\n  diskQuotaBytes: 0\n`, "/c/cluster.yaml")).toThrow(/field "outbox\.diskQuotaBytes"/);
+    expect(() => parseCluster(`${good}outbox:\n  memoryMB: 4\n`, "/c/cluster.yaml")).toThrow(/field "outbox"/);
+  });
+
   it("is a LiveswapError with a stable code, and names a file it cannot read", () => {
     const missing = join(import.meta.dirname, "no-such-cluster.yaml");
     let thrown: unknown;

@@ -87,6 +87,15 @@ const schema = z
     /** How much trace each node keeps (on disk under `trace:`, else in memory): see TraceRetention. */
     traceRetention: traceRetentionSchema.optional(),
     codec: z.enum(["json"]).default("json"),
+    /**
+     * Bounds of each node's outboxes to its neighbours: `memoryBytes` of frames per neighbour in memory, beyond which
+     * they spill to disk (the node's store directory, else a temporary one) under `diskQuotaBytes` per node; new
+     * outside requests get BusyError once the spill passes 3/4 of the quota. Defaults: 4 MiB and 1 GiB.
+     */
+    outbox: z
+      .object({ memoryBytes: z.number().int().nonnegative().optional(), diskQuotaBytes: z.number().int().positive().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -112,6 +121,8 @@ export interface Cluster {
   /** `traceRetention:` with its defaults filled in (absent: DEFAULT_TRACE_RETENTION). */
   readonly traceRetention?: TraceRetention;
   readonly codec: "json";
+  /** `outbox:` (bytes); a field left out takes its default (DEFAULT_OUTBOX_MEMORY_BYTES, DEFAULT_OUTBOX_DISK_QUOTA_BYTES). */
+  readonly outbox?: { readonly memoryBytes?: number; readonly diskQuotaBytes?: number };
 }
 
 
@@ -196,6 +207,7 @@ export function parseCluster(text: string, file: string): Cluster {
     ...(c.store !== undefined ? { storeDir: rel(c.store) } : {}),
     ...(c.traceRetention !== undefined ? { traceRetention: c.traceRetention } : {}),
     codec: c.codec,
+    ...(c.outbox !== undefined ? { outbox: { ...(c.outbox.memoryBytes !== undefined ? { memoryBytes: c.outbox.memoryBytes } : {}), ...(c.outbox.diskQuotaBytes !== undefined ? { diskQuotaBytes: c.outbox.diskQuotaBytes } : {}) } } : {}),
   };
 }
 

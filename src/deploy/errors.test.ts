@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { explainConnectionError, NodeUnreachableError } from "./errors.js";
+import { BusyError, explainConnectionError, NodeUnreachableError } from "./errors.js";
 
 const sysError = (code: string, message: string): Error => Object.assign(new Error(message), { code });
 
@@ -20,5 +20,21 @@ describe("a node that cannot be reached is named, with its address and what to c
         "that both certificates come from the cluster's CA",
     );
     expect(e).toMatchObject({ code: "NODE_UNREACHABLE", node: "r1", address: "10.0.0.2:7402" });
+  });
+});
+
+describe("a busy node", () => {
+  it("names the node, the neighbour it waits on and the figures, says nothing ran and to retry later; the client rebuilds it from the reply", () => {
+    const e = new BusyError("a", "b", 48 * 1024 * 1024, 64 * 1024 * 1024);
+    expect(e.message).toBe(
+      'node "a" is busy: its outbox to "b" is backed up (48.0 MiB of its 64.0 MiB disk quota spilled) while it waits for "b" to acknowledge; ' +
+        'the request was not accepted (nothing ran). Retry later, and check that "b" is running and reachable (`liveswap ctl status`)',
+    );
+    const again = BusyError.fromDetail("a", e.detail);
+    expect(again).toBeInstanceOf(BusyError);
+    expect(again?.message).toBe(e.message);
+    expect(again).toMatchObject({ code: "BUSY", node: "a", waitingOn: "b" });
+    expect(BusyError.fromDetail("a", "not json")).toBeUndefined();
+    expect(BusyError.fromDetail("a", undefined)).toBeUndefined();
   });
 });

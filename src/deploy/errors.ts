@@ -66,3 +66,37 @@ export class ClusterClientClosedError extends LiveswapError {
     super(`${operation}: this cluster client is closed (close() was called); connect again (connectCluster) to go on`);
   }
 }
+
+/**
+ * A node refused a new outside request because its outbox to a neighbour is backed up (the neighbour is slow, frozen
+ * or cut off) and the spill of its outboxes to disk is near its quota (cluster file `outbox.diskQuotaBytes`). Nothing
+ * of the request ran; requests already accepted, their retries and all traffic between nodes go on. `detail`
+ * carries what the client cannot know (the neighbour and the figures), so that it can rebuild this error.
+ */
+export class BusyError extends LiveswapError {
+  readonly code = "BUSY";
+  readonly detail: string;
+  constructor(readonly node: string, readonly waitingOn: string, readonly spilledBytes: number, readonly quotaBytes: number) {
+    super(
+      `node "${node}" is busy: its outbox to "${waitingOn}" is backed up (${mib(spilledBytes)} of its ${mib(quotaBytes)} disk quota spilled) ` +
+        `while it waits for "${waitingOn}" to acknowledge; the request was not accepted (nothing ran). Retry later, ` +
+        `and check that "${waitingOn}" is running and reachable (\`liveswap ctl status\`)`,
+    );
+    this.detail = JSON.stringify({ waitingOn, spilledBytes, quotaBytes });
+  }
+
+  /** The error again from a node's reply (`detail`), or undefined if the detail is not one of ours. */
+  static fromDetail(node: string, detail: string | undefined): BusyError | undefined {
+    try {
+      const d = JSON.parse(detail ?? "") as { waitingOn?: unknown; spilledBytes?: unknown; quotaBytes?: unknown };
+      if (typeof d.waitingOn !== "string" || typeof d.spilledBytes !== "number" || typeof d.quotaBytes !== "number") return undefined;
+      return new BusyError(node, d.waitingOn, d.spilledBytes, d.quotaBytes);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}

@@ -23,6 +23,7 @@ describe("the package subpath liveswap/cluster", () => {
 
   it("exports the client, its defaults, the errors its calls reject with, and a local cluster for tests", () => {
     expect(Object.keys(entry).sort()).toEqual([
+      "BusyError",
       "ClusterClientClosedError",
       "DEFAULT_REQUEST_TIMEOUT_MS",
       "DEFAULT_RETENTION",

@@ -5,7 +5,7 @@ export type { RequestOptions, UpdateProgress } from "./cluster-client.js";
 export type { RetryPolicy } from "./request-retry.js";
 export { DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_RETRY } from "./request-retry.js";
 export type { NodeStatus, PeerStatus, UpdateView, UpdateOutcomeView } from "../network/tcp/protocol.js";
-export { ClusterClientClosedError, NodeUnreachableError, RemoteError } from "./errors.js";
+export { BusyError, ClusterClientClosedError, NodeUnreachableError, RemoteError } from "./errors.js";
 export { RequestExpiredError, RequestFailedError, RequestIdReusedError, RequestTimeoutError, LiveswapError } from "../core/errors.js";
 export { PrepareDeadlineError, PrepareFailedError, UpdateAbortedError, UpdateFailedError, UpdateHaltedError, UpdateNotAbortableError } from "../core/errors.js";
 export { DEFAULT_RETENTION } from "./request-records.js";

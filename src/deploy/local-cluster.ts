@@ -42,6 +42,8 @@ export interface LocalClusterSpec {
   readonly store?: string;
   /** How much trace each node keeps (cluster-file.ts, TraceRetention); default DEFAULT_TRACE_RETENTION. */
   readonly traceRetention?: { readonly segmentBytes?: number; readonly maxBytes?: number };
+  /** Bounds of the nodes' outboxes (`outbox:` in the cluster file). */
+  readonly outbox?: { readonly memoryBytes?: number; readonly diskQuotaBytes?: number };
   /** Where cluster.yaml goes (default: a fresh temporary directory). */
   readonly dir?: string;
   /** How long to wait for every node to answer (default 60 s: a loaded machine starts processes slowly). */
@@ -81,6 +83,7 @@ async function startOnFreePorts(spec: LocalClusterSpec, dir: string): Promise<Lo
     ...(spec.trace !== undefined ? { trace: spec.trace } : {}),
     ...(spec.store !== undefined ? { store: spec.store } : {}),
     ...(spec.traceRetention !== undefined ? { traceRetention: spec.traceRetention } : {}),
+    ...(spec.outbox !== undefined ? { outbox: spec.outbox } : {}),
   };
   writeFileSync(join(dir, "cluster.yaml"), stringify(file));
   const cluster = loadClusterFile(join(dir, "cluster.yaml"));

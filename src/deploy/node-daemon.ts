@@ -21,7 +21,7 @@ import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
 import type { Command, NodeStatus, TraceReply } from "../network/tcp/protocol.js";
 import { linkIncarnations, linkKey, type Cluster, type ClusterNode } from "./cluster-file.js";
-import { NodeConfigError } from "./errors.js";
+import { BusyError, NodeConfigError } from "./errors.js";
 import { RequestRecords, type RetentionOptions } from "./request-records.js";
 import { NodeTrace, TRACE_PIECE_CHARS } from "./node-trace.js";
 import { moduleContents, parsePackage, readKey, verifyAndLoad } from "./update-package.js";
@@ -134,6 +134,8 @@ export class NodeDaemon {
         }
       },
       log,
+      // A durable node's spill lies in its store directory (emptied at start: its outbox comes back from the record).
+      outbox: { ...cluster.outbox, ...(cluster.storeDir !== undefined ? { spillDir: join(cluster.storeDir, self.id, "outbox-spill") } : {}) },
     });
     // Lamport times start at the wall clock in microseconds: a node started (or restarted) later sorts after what came before.
     this.clock.value = Math.floor(wallNow() * 1000);
@@ -530,6 +532,7 @@ export class NodeDaemon {
    */
   private request(session: ControlSession, id: number, cmd: Extract<Command, { kind: "request" }>): void {
     const rid = cmd.request as RequestId;
+    this.refuseIfBusy(rid, cmd.since);
     if (this.store !== undefined) {
       // The host's durable records decide: run it, join the one execution, or answer from the record (across restarts).
       const waiting = this.waiters.get(rid);
@@ -561,6 +564,17 @@ export class NodeDaemon {
       case "failed":
         return session.fail(id, new RequestFailedError(this.self.id, rid, known.reason));
     }
+  }
+
+  /**
+   * A new request is refused while the outboxes' spill is near its quota (DESIGN.md: only new outside requests get
+   * Busy). One this node accepted before (open or settled, here or in its durable records) is never refused.
+   */
+  private refuseIfBusy(rid: RequestId, since: number | undefined): void {
+    const busy = this.net.busy();
+    if (busy === undefined || this.waiters.has(rid)) return;
+    const known = this.store !== undefined ? this.host.requests.arrive(rid, since ?? this.net.now()).kind !== "run" : this.records.lookup(rid) !== undefined;
+    if (!known) throw new BusyError(this.self.id, busy.waitingOn, busy.spilledBytes, busy.quotaBytes);
   }
 
   private takeWaiters(rid: RequestId): readonly { readonly session: ControlSession; readonly id: number }[] {

@@ -3,9 +3,18 @@ import type { Envelope } from "../../core/envelope.js";
 import type { Codec } from "./codec.js";
 import type { Connection } from "./connection.js";
 import { encodeFrame } from "./frame.js";
+import { SpillQueue, type OutFrame, type SpillBudget } from "./outbox-spill.js";
 
 const ACK_EVERY = 256;
 const ACK_DELAY_MS = 5;
+/**
+ * Flow control: data frames wait in the channel (not in the socket) once this many bytes are buffered in the socket
+ * unsent. Node buffers writes without bound; this bound keeps acks and heartbeats (written at once, outside flow
+ * control) from queueing behind megabytes of data, and keeps the outbox's memory the channel's to bound.
+ */
+export const SOCKET_BUFFER_BYTES = 256 * 1024;
+/** What an entry of the in-memory outbox costs beyond its frame's bytes (the object, its slot): counted against the bound. */
+const ENTRY_OVERHEAD = 64;
 
 /** What a side says of the channel in its hello. */
 export interface ChannelHello {
@@ -20,7 +29,9 @@ export interface ChannelHello {
 /**
  * The FIFO channels between this node and one neighbour, kept across
  * reconnects. Every data frame gets the next sequence number and stays in
- * `unacked` until the neighbour acknowledges it; after a reconnect each side
+ * the channel's outbox (in memory up to its bound, then spilled to disk: see
+ * outbox-spill.ts) until the neighbour acknowledges it; data frames leave under
+ * flow control, acks at once; after a reconnect each side
  * says in its hello the last number it delivered, and the other resends what
  * follows, in order. The receiver delivers only the next number, so a frame
  * that arrives twice (sent on the old socket, resent on the new) runs once.
@@ -52,8 +63,20 @@ export class PeerChannel {
   /** Acknowledgements wait for the daemon's commit (`ackTo`) instead of leaving on a timer. */
   private readonly durable: boolean;
   private nextSeq = 1;
-  private unacked: { readonly seq: number; readonly frame: Buffer; readonly env: Envelope }[] = [];
+  /**
+   * The outbox, oldest first: `mem` from `head` (frames sent and not acknowledged, then from `sentTo` frames waiting
+   * for the socket), then `spill` (on disk), then `over` (in memory again: the disk quota was full). A frame enters
+   * `mem` only while the others are empty and `mem` is under its bound; acknowledgements free room and refill it.
+   */
+  private mem: OutFrame[] = [];
   private head = 0;
+  private sentTo = 0;
+  private memBytes = 0;
+  private spill: SpillQueue | undefined;
+  private over: OutFrame[] = [];
+  private overHead = 0;
+  /** The connection whose socket buffer is full: data waits for its "drain". */
+  private drainOn: Connection | undefined;
   private delivered = 0;
   private lastAcked = 0;
   private ackTimer: NodeJS.Timeout | undefined;
@@ -68,6 +91,8 @@ export class PeerChannel {
     readonly peer: string,
     private readonly codec: Codec,
     durable?: DurableChannel,
+    /** The node's spill area and quota; without one the outbox stays in memory whatever its size. */
+    private readonly budget?: SpillBudget,
   ) {
     this.id = durable?.instance ?? randomUUID();
     this.durable = durable !== undefined;
@@ -87,8 +112,21 @@ export class PeerChannel {
     return this.delivered;
   }
 
+  /** Frames sent or waiting to be, not yet acknowledged (in memory and spilled). */
   get pending(): number {
-    return this.unacked.length - this.head;
+    return this.mem.length - this.head + (this.spill?.length ?? 0) + this.over.length - this.overHead;
+  }
+
+  /** Bytes of this channel's frames in spill files now. */
+  get spilledBytes(): number {
+    return this.budget?.spilledTo(this.peer) ?? 0;
+  }
+
+  /** Bytes of frames this channel holds in memory (its bound is the budget's memoryBytes), the quota's overflow included. */
+  get memoryBytes(): number {
+    let over = 0;
+    for (let i = this.overHead; i < this.over.length; i++) over += (this.over[i] as OutFrame).frame.length + ENTRY_OVERHEAD;
+    return this.memBytes + over;
   }
 
   hello(): ChannelHello {
@@ -97,17 +135,79 @@ export class PeerChannel {
 
   /** Encodes first, so a message the codec refuses throws here and takes no sequence number. */
   send(lc: number, env: Envelope): void {
-    const frame = this.push(lc, env);
-    this.conn?.write(frame);
+    this.push(lc, env);
+    this.pump();
   }
 
   /** A durable node's frames carry the host's number (env.seq); a volatile node's, this channel's own. */
-  private push(lc: number, env: Envelope): Buffer {
+  private push(lc: number, env: Envelope): void {
     const seq = this.durable && env.seq !== undefined ? env.seq : this.nextSeq;
     const frame = encodeFrame(this.codec.encode({ kind: "data", seq, lc, env }));
     this.nextSeq = seq + 1;
-    this.unacked.push({ seq, frame, env });
-    return frame;
+    this.enqueue({ seq, frame });
+  }
+
+  /** Into memory while the outbox is under its bound and nothing waits on disk; else to disk, in order; else (quota full) memory. */
+  private enqueue(f: OutFrame): void {
+    const budget = this.budget;
+    const overEmpty = this.overHead === this.over.length;
+    if (budget === undefined || (overEmpty && (this.spill?.length ?? 0) === 0 && (this.memBytes < budget.options.memoryBytes || this.head === this.mem.length))) {
+      this.mem.push(f);
+      this.memBytes += f.frame.length + ENTRY_OVERHEAD;
+      return;
+    }
+    if (overEmpty) {
+      this.spill ??= new SpillQueue(budget, this.peer);
+      if (this.spill.append(f)) return;
+      budget.setOverQuota(this.peer, true);
+    }
+    this.over.push(f);
+  }
+
+  /** Acknowledgements freed memory: frames come back from disk (then from the overflow), in order, up to the bound. */
+  private refill(): void {
+    const budget = this.budget;
+    if (budget === undefined) return;
+    while (this.memBytes < budget.options.memoryBytes) {
+      const f = this.spill?.shift() ?? this.takeOver();
+      if (f === undefined) return;
+      this.mem.push(f);
+      this.memBytes += f.frame.length + ENTRY_OVERHEAD;
+    }
+  }
+
+  /** The oldest frame kept in memory past the quota; the channel is no longer over quota once none is left. */
+  private takeOver(): OutFrame | undefined {
+    if (this.overHead === this.over.length) return undefined;
+    const f = this.over[this.overHead++] as OutFrame;
+    if (this.overHead === this.over.length) {
+      this.over = [];
+      this.overHead = 0;
+      this.budget?.setOverQuota(this.peer, false);
+    }
+    return f;
+  }
+
+  /**
+   * Write waiting data frames while the socket buffers less than SOCKET_BUFFER_BYTES; past that, wait for its drain.
+   * The socket is never paused for reading: flow control holds back only what this side writes.
+   */
+  private pump(): void {
+    const conn = this.conn;
+    if (conn === undefined || conn.closed || this.drainOn === conn) return;
+    const socket = conn.socket;
+    while (this.sentTo < this.mem.length) {
+      if (socket.writableLength >= SOCKET_BUFFER_BYTES) {
+        this.drainOn = conn;
+        socket.once("drain", () => {
+          if (this.drainOn !== conn) return;
+          this.drainOn = undefined;
+          this.pump();
+        });
+        return;
+      }
+      conn.write((this.mem[this.sentTo++] as OutFrame).frame);
+    }
   }
 
   /** A durable node committed the step that applied `seq`: the peer may forget what precedes it. */
@@ -125,8 +225,7 @@ export class PeerChannel {
     let lost: Envelope[] = [];
     if (this.remote !== undefined && this.remote !== peer.chan) {
       lost = this.unacknowledged();
-      this.unacked = [];
-      this.head = 0;
+      this.forgetOutbox();
       this.nextSeq = 1;
       this.delivered = 0;
       this.lastAcked = 0;
@@ -135,28 +234,65 @@ export class PeerChannel {
     if (this.conn !== undefined && this.conn !== conn) this.conn.close();
     if (this.attached++ > 0) this.reconnects++;
     this.conn = conn;
+    this.drainOn = undefined;
+    // Nothing was written on this connection yet; resend() writes, after the hellos (nothing here may write first).
     // A count of frames from another instance of this side (before our restart) acknowledges nothing of ours.
-    this.acked(peer.seen === this.id ? peer.recv : 0);
+    this.dropAcked(peer.seen === this.id ? peer.recv : 0);
+    this.sentTo = this.head;
     return lost;
   }
 
-  /** After the hellos: send again, in order, everything the peer has not acknowledged. */
+  /**
+   * After the hellos: send again, in order, everything the peer has not acknowledged, under flow control: what is in
+   * memory first, spilled frames as acknowledgements bring them back.
+   */
   resend(): void {
-    const conn = this.conn;
-    if (conn === undefined) return;
-    for (let i = this.head; i < this.unacked.length; i++) conn.write((this.unacked[i] as { frame: Buffer }).frame);
+    if (this.conn === undefined) return;
+    this.sentTo = this.head;
+    // The peer's position may be past everything in memory (a durable node restarted with its outbox spilled).
+    this.refill();
+    this.pump();
   }
 
   detach(conn: Connection): void {
     if (this.conn === conn) this.conn = undefined;
+    if (this.drainOn === conn) this.drainOn = undefined;
   }
 
+  /** The peer acknowledged up to `seq`: those frames are dropped, room is refilled from disk, waiting frames go out. */
   acked(seq: number): void {
-    while (this.head < this.unacked.length && (this.unacked[this.head] as { seq: number }).seq <= seq) this.head++;
-    if (this.head > 1024 && this.head * 2 > this.unacked.length) {
-      this.unacked = this.unacked.slice(this.head);
+    this.dropAcked(seq);
+    this.refill();
+    this.pump();
+  }
+
+  private dropAcked(seq: number): void {
+    while (this.head < this.mem.length && (this.mem[this.head] as OutFrame).seq <= seq) {
+      this.memBytes -= (this.mem[this.head] as OutFrame).frame.length + ENTRY_OVERHEAD;
+      this.head++;
+    }
+    // Never expected (a peer acknowledges only what was written, and only frames in memory are): skip what it covers.
+    if (this.head === this.mem.length) this.skipQueued(seq);
+    if (this.sentTo < this.head) this.sentTo = this.head;
+    if (this.head > 1024 && this.head * 2 > this.mem.length) {
+      this.mem = this.mem.slice(this.head);
+      this.sentTo -= this.head;
       this.head = 0;
     }
+  }
+
+  private skipQueued(seq: number): void {
+    for (;;) {
+      const next = this.peekQueued();
+      if (next === undefined || next.seq > seq) return;
+      if ((this.spill?.length ?? 0) > 0) this.spill?.shift();
+      else this.takeOver();
+    }
+  }
+
+  private peekQueued(): { readonly seq: number } | undefined {
+    const first = this.spill?.firstSeq();
+    return first !== undefined ? { seq: first } : this.over[this.overHead];
   }
 
   /**
@@ -180,9 +316,22 @@ export class PeerChannel {
     return true;
   }
 
-  /** What is still unacknowledged (for a drop record when the channel goes away). */
+  /** What is still unacknowledged (for a drop record when the channel goes away), spilled frames read back. */
   unacknowledged(): Envelope[] {
-    return this.unacked.slice(this.head).map((u) => u.env);
+    const frames = [...this.mem.slice(this.head), ...(this.spill?.peekAll() ?? []), ...this.over.slice(this.overHead)];
+    return frames.map((f) => (this.codec.decode(f.frame.subarray(4)) as { env: Envelope }).env);
+  }
+
+  /** The outbox is dropped (the peer's instance changed, or the channel closes): spill files deleted, quota given back. */
+  private forgetOutbox(): void {
+    this.mem = [];
+    this.head = 0;
+    this.sentTo = 0;
+    this.memBytes = 0;
+    this.spill?.clear();
+    if (this.over.length > 0) this.budget?.setOverQuota(this.peer, false);
+    this.over = [];
+    this.overHead = 0;
   }
 
   close(): void {
@@ -190,6 +339,7 @@ export class PeerChannel {
     this.ackTimer = undefined;
     this.conn?.close();
     this.conn = undefined;
+    this.spill?.clear();
   }
 
   private sendAck(): void {

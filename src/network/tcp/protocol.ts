@@ -122,6 +122,8 @@ export interface PeerStatus {
   readonly reconnects: number;
   /** Frames that arrived twice (resent after a reconnect) and ran once. */
   readonly duplicates: number;
+  /** Bytes of the outbox to this neighbour spilled to disk (it is slow or frozen); absent from older nodes. */
+  readonly spilledBytes?: number;
 }
 
 export interface NodeStatus {

@@ -8,6 +8,7 @@ import type { Network } from "../../core/network.js";
 import type { Codec } from "./codec.js";
 import { Connection } from "./connection.js";
 import { FrameTooLargeToSendError } from "./frame.js";
+import { SpillBudget, type BusyState, type OutboxOptions } from "./outbox-spill.js";
 import { PeerChannel, type DurableChannel } from "./peer-channel.js";
 import { dial, listen, peerName, type TlsMaterial } from "./sockets.js";
 import { wallNow, type LamportClock } from "./lamport-clock.js";
@@ -40,6 +41,8 @@ export interface TcpNetworkOptions {
   readonly checkPeer?: (peer: NodeId, seen: string | undefined) => string | undefined;
   /** After our hello answered the control plane's: resend the reports it has not applied (after `recv`). */
   readonly onControlResumed?: (session: ControlSession, recv: number) => void;
+  /** Bounds of the outboxes to neighbours, and where they spill (default: a temporary directory made on first use). */
+  readonly outbox?: Partial<OutboxOptions> & { readonly spillDir?: string };
 }
 
 /** A connection from the control plane (`liveswap ctl`, a test's cluster client). */
@@ -104,7 +107,16 @@ export class TcpNetwork implements Network {
   private nextTimer = 0;
   private closed = false;
 
-  constructor(private readonly o: TcpNetworkOptions) {}
+  private readonly spill: SpillBudget;
+
+  constructor(private readonly o: TcpNetworkOptions) {
+    this.spill = new SpillBudget(o.outbox, o.outbox?.spillDir, o.self, o.log);
+  }
+
+  /** Set when new outside requests must be refused: the outboxes' spill is near its disk quota. */
+  busy(): BusyState | undefined {
+    return this.spill.busy();
+  }
 
   async start(): Promise<void> {
     this.server = await listen(this.o.address, this.o.tls, (s) => this.accept(s));
@@ -143,7 +155,7 @@ export class TcpNetwork implements Network {
     if (this.channels.has(peer)) return;
     const revived = durable === undefined ? this.draining.get(peer) : undefined;
     if (revived !== undefined) this.draining.delete(peer);
-    const channel = revived ?? new PeerChannel(peer, this.o.codec, durable);
+    const channel = revived ?? new PeerChannel(peer, this.o.codec, durable, this.spill);
     this.channels.set(peer, channel);
     if (this.o.self < peer && revived === undefined) void this.dialLoop(peer, channel);
   }
@@ -180,7 +192,7 @@ export class TcpNetwork implements Network {
 
   peers(): readonly PeerStatus[] {
     return [...this.channels.values()]
-      .map((c) => ({ id: c.peer, connected: c.connection !== undefined, unacked: c.pending, reconnects: c.reconnects, duplicates: c.duplicates }))
+      .map((c) => ({ id: c.peer, connected: c.connection !== undefined, unacked: c.pending, reconnects: c.reconnects, duplicates: c.duplicates, spilledBytes: c.spilledBytes }))
       .sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
@@ -220,6 +232,7 @@ export class TcpNetwork implements Network {
       for (const sock of this.sockets) sock.destroy();
     }, 1100).unref();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.spill.close();
   }
 
   /** Keep `channel` connected while it is this peer's channel (or drains); a later channel gets a loop of its own. */
