@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument, isNode } from "yaml";
 import { z } from "zod";
 import { describeError, LiveswapError } from "../core/errors.js";
+import { DEFAULT_HEARTBEAT, heartbeatProblem, type HeartbeatOptions } from "../network/tcp/heartbeat.js";
 import { parseAddress } from "../network/tcp/sockets.js";
 
 /**
@@ -29,7 +30,13 @@ const schema = z
         z
           .object({
             id: nodeId,
+            /** Where peers and the control plane dial this node. */
             address,
+            /**
+             * Where the node binds, when not `address`: 0.0.0.0:7401 behind a public address, or a test's private port
+             * with a proxy on `address` in front of it (test/support/blackhole-proxy.ts).
+             */
+            listen: address.optional(),
             /** A module exporting `behaviors` (or a signed package of one). */
             package: z.string().min(1),
             /** The export of `behaviors` this node starts with. */
@@ -54,12 +61,23 @@ const schema = z
     /** Where nodes keep their durable stores (one directory per node): a node killed and started again recovers. */
     store: z.string().min(1).optional(),
     codec: z.enum(["json"]).default("json"),
+    /** Failure detection on every connection (network/tcp/heartbeat.ts); checked below with heartbeatProblem. */
+    heartbeat: z
+      .object({
+        intervalMs: z.number().optional(),
+        suspectAfterMs: z.number().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
 export interface ClusterNode {
   readonly id: string;
+  /** Where peers and the control plane dial it. */
   readonly address: string;
+  /** Where it binds, when not `address` (see the schema). */
+  readonly listen?: string;
   readonly package: string;
   readonly behavior: string;
   readonly cert?: string;
@@ -77,6 +95,8 @@ export interface Cluster {
   /** `store:` made absolute: node ID keeps its durable store in storeDir/ID. */
   readonly storeDir?: string;
   readonly codec: "json";
+  /** `heartbeat:` with what it leaves out filled in; absent: DEFAULT_HEARTBEAT (1 s, suspected after 5 s). */
+  readonly heartbeat?: HeartbeatOptions;
 }
 
 export class ClusterFileError extends LiveswapError {
@@ -142,12 +162,14 @@ export function parseCluster(text: string, file: string): Cluster {
     if (seen.has(key)) throw new ClusterFileError(`${where(["links", i])}: field "links.${i}": "${a}" and "${b}" are linked twice`);
     seen.add(key);
   });
+  const heartbeat = heartbeatOf(c.heartbeat, where);
   const rel = (p: string): string => resolve(dir, p);
   return {
     file,
     nodes: c.nodes.map((n) => ({
       id: n.id,
       address: n.address,
+      ...(n.listen !== undefined ? { listen: n.listen } : {}),
       package: rel(n.package),
       behavior: n.behavior,
       ...(n.cert !== undefined ? { cert: rel(n.cert) } : {}),
@@ -159,7 +181,22 @@ export function parseCluster(text: string, file: string): Cluster {
     ...(c.trace !== undefined ? { traceDir: rel(c.trace) } : {}),
     ...(c.store !== undefined ? { storeDir: rel(c.store) } : {}),
     codec: c.codec,
+    ...(heartbeat !== undefined ? { heartbeat } : {}),
   };
+}
+
+/**
+ * `heartbeat:` with what it leaves out derived from what it gives: an interval alone suspects after five of them (at
+ * least the default 5 s), a timeout alone beats five times within it (at most once a second).
+ */
+function heartbeatOf(h: { intervalMs?: number | undefined; suspectAfterMs?: number | undefined } | undefined, where: (path: readonly PropertyKey[]) => string): HeartbeatOptions | undefined {
+  if (h === undefined) return undefined;
+  const intervalMs = h.intervalMs ?? (h.suspectAfterMs !== undefined ? Math.min(DEFAULT_HEARTBEAT.intervalMs, Math.max(1, Math.floor(h.suspectAfterMs / 5))) : DEFAULT_HEARTBEAT.intervalMs);
+  const suspectAfterMs = h.suspectAfterMs ?? Math.max(DEFAULT_HEARTBEAT.suspectAfterMs, 5 * intervalMs);
+  const o = { intervalMs, suspectAfterMs };
+  const p = heartbeatProblem(o);
+  if (p !== undefined) throw new ClusterFileError(`${where(["heartbeat", p.field])}: field "heartbeat.${p.field}": ${p.message}`);
+  return o;
 }
 
 /** Link incarnations every process derives alike: the file's order, from 1. */

@@ -121,8 +121,11 @@ export class NodeDaemon {
     this.trusted = cluster.signingKey ? readKey(cluster.signingKey, "public") : undefined;
     this.net = new TcpNetwork({
       self: self.id,
-      address: self.address,
+      // `listen:` when the node binds elsewhere than where it is dialled (behind a proxy, or on 0.0.0.0).
+      address: self.listen ?? self.address,
       codec: jsonCodec,
+      ...(cluster.heartbeat !== undefined ? { heartbeat: cluster.heartbeat } : {}),
+      onSuspect: (peer, suspected, silentMs) => this.record({ kind: suspected ? "suspect" : "unsuspect", t: this.net.now(), node: this.self.id, peer, silentMs }),
       ...(cluster.tls ? { tls: tlsFor(cluster, self.cert, self.key) as TlsMaterial } : {}),
       clock: this.clock,
       onEnvelope: (env) => this.deliver(env),

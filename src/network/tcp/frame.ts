@@ -8,8 +8,11 @@ export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
 export class FrameTooLargeError extends LiveswapError {
   readonly code = "FRAME_TOO_LARGE";
-  constructor(readonly bytes: number) {
-    super(`a frame of ${bytes} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit; the peer is not speaking liveswap's protocol or sent a runaway message`);
+  constructor(
+    readonly bytes: number,
+    readonly limit = MAX_FRAME_BYTES,
+  ) {
+    super(`a frame of ${bytes} bytes exceeds the ${limit}-byte limit; the peer is not speaking liveswap's protocol or sent a runaway message`);
   }
 }
 
@@ -25,6 +28,15 @@ export function encodeFrame(payload: Buffer): Buffer {
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** The largest frame taken (a connection lowers it until the peer's hello: a length prefix is not allocated blindly). */
+  maxFrameBytes = MAX_FRAME_BYTES;
+
+  /** A frame begun and not complete: the bytes it has (its length prefix included) and needs; undefined between frames. */
+  get partial(): { readonly have: number; readonly need: number } | undefined {
+    if (this.buffered === 0) return undefined;
+    if (this.buffered < 4) return { have: this.buffered, need: 4 };
+    return { have: this.buffered, need: 4 + this.peek(4).readUInt32BE(0) };
+  }
 
   /** Add a chunk; returns the frames it completed, in order. Throws FrameTooLargeError on a bad length. */
   push(chunk: Buffer): Buffer[] {
@@ -35,7 +47,7 @@ export class FrameDecoder {
       if (this.buffered < 4) break;
       const head = this.peek(4);
       const len = head.readUInt32BE(0);
-      if (len > MAX_FRAME_BYTES) throw new FrameTooLargeError(len);
+      if (len > this.maxFrameBytes) throw new FrameTooLargeError(len, this.maxFrameBytes);
       if (this.buffered < 4 + len) break;
       const all = this.take(4 + len);
       out.push(all.subarray(4));

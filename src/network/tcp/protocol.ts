@@ -69,6 +69,13 @@ export interface PeerStatus {
   readonly reconnects: number;
   /** Frames that arrived twice (resent after a reconnect) and ran once. */
   readonly duplicates: number;
+  /**
+   * Silent past the heartbeat timeout (`heartbeat.suspectAfterMs`): partitioned, frozen or dead, as far as this node
+   * can tell; its connection was closed and is being redialled. Absent from older nodes.
+   */
+  readonly suspected?: boolean;
+  /** Milliseconds since anything (a frame, a heartbeat) was last heard from it. Absent from older nodes. */
+  readonly silentMs?: number;
 }
 
 export interface NodeStatus {
