@@ -1,5 +1,5 @@
 import type { Duplex } from "node:stream";
-import { describeError, messageOf } from "../../core/errors.js";
+import { describeError, LiveswapError, messageOf } from "../../core/errors.js";
 import type { Codec } from "./codec.js";
 import { encodeFrame, FrameDecoder } from "./frame.js";
 import { HeartbeatClock, type HeartbeatOptions } from "./heartbeat.js";
@@ -93,7 +93,7 @@ export class Connection {
       try {
         value = this.codec.decode(f);
       } catch (e) {
-        fail(`undecodable frame (${describeError(e)})`);
+        fail(e instanceof LiveswapError ? e.message : `undecodable frame (${describeError(e)})`);
         return;
       }
       if ((value as { kind?: unknown } | null)?.kind === HEARTBEAT_KIND) continue;

@@ -436,7 +436,7 @@ export class TcpNetwork implements Network {
       const c = this.channels.get(peer);
       this.o.log?.(
         `node "${peer}" is suspected: nothing heard from it for ${silentMs} ms (suspectAfterMs ${this.heartbeat.suspectAfterMs}); ` +
-          `${c?.connection !== undefined ? "its connection is closed and redialled" : "reconnecting"}, ${c?.pending ?? 0} frame(s) kept for resending`,
+          `${c?.connection !== undefined ? "its connection is closed" : "not connected"} (${this.o.self < peer ? "we redial it" : "it redials us"}), ${c?.pending ?? 0} frame(s) kept for resending`,
       );
       c?.connection?.close();
     } else this.o.log?.(`node "${peer}" is heard again after ${silentMs} ms out of reach`);
