@@ -31,6 +31,8 @@ export async function startProxiedDbCluster(opts: {
   readonly keys?: string;
   readonly store?: boolean;
   readonly heartbeat?: HeartbeatOptions;
+  /** Start only these nodes (the others are in the file, linked, and never started: a test plays them). */
+  readonly only?: readonly string[];
 }): Promise<ProxiedCluster> {
   const dir = mkdtempSync(join(tmpdir(), "liveswap-proxied-"));
   const pkg = resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts");
@@ -58,7 +60,7 @@ export async function startProxiedDbCluster(opts: {
     };
     writeFileSync(join(dir, "cluster.yaml"), stringify(file));
     const cluster = loadClusterFile(join(dir, "cluster.yaml"));
-    const started = await clusterUp(cluster, { timeoutMs: 60_000 });
+    const started = await clusterUp(cluster, { timeoutMs: 60_000, ...(opts.only !== undefined ? { only: opts.only } : {}) });
     return {
       dir,
       cluster,

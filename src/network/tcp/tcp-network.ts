@@ -277,7 +277,8 @@ export class TcpNetwork implements Network {
   }
 
   private wrap(socket: Duplex): Connection {
-    const role: ConnectionRole = {};
+    // The far end, kept now: a closed socket no longer says where it came from.
+    const role: ConnectionRole = { remote: remoteOf(socket) };
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
     const conn = new Connection(
@@ -453,7 +454,7 @@ export class TcpNetwork implements Network {
   private nameOf(role: ConnectionRole, c: Connection): string {
     if (role.peer !== undefined) return `node "${role.peer.peer}"`;
     if (role.session !== undefined) return `the control session "${role.session.name}"`;
-    return `${remoteOf(c.socket)} (before its hello)`;
+    return `${role.remote} (before its hello)`;
   }
 
   /**
@@ -508,6 +509,8 @@ type Hello = Extract<WireMessage, { kind: "hello" }>;
 
 /** What a connection turned out to be once its hello was taken: a neighbour's channel, or a control session. */
 interface ConnectionRole {
+  /** Where it comes from (host:port), for log lines about a connection that has not said who it is. */
+  readonly remote: string;
   peer?: PeerChannel | undefined;
   session?: ControlSession;
 }
