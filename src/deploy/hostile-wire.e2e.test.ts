@@ -139,7 +139,7 @@ describe("hostile input from an authenticated peer", () => {
     await r1Fine(2);
   }, 60_000);
 
-  it("numbers that lie: a data frame far ahead, a spoofed sender, an ack and a hello beyond what was sent", async () => {
+  it("numbers that lie: a data frame far ahead, a spoofed sender, a prepare without its contents, an ack and a hello beyond what was sent", async () => {
     // Writes at r1 flood to its neighbours, h0 included: frames r1 sent to h0 wait for an acknowledgement that never comes.
     for (let i = 0; i < 3; i++) await (client as ClusterClient).request("r1", { kind: "write", entry: 10 + i, value: `v${i}` });
     const ahead = await asH0();
@@ -153,6 +153,14 @@ describe("hostile input from an authenticated peer", () => {
     await spoof.answer();
     spoof.send({ kind: "data", seq: 1, lc: 1, env: { ...goodEnv, from: "r0" } });
     await refused(spoof, /refused data frame #1 whose envelope says it goes from "r0" to "r1" from node "h0"/);
+
+    // Well-formed as a frame, nonsense inside: a prepare without its run. It used to throw in the node and kill it.
+    const prepare = await asH0();
+    await prepare.hello();
+    await prepare.answer();
+    prepare.send({ kind: "data", seq: 1, lc: 1, env: { kind: "control", from: "h0", to: "r1", update: 1, msg: { kind: "prepare" }, link: 2, plane: true } });
+    await refused(prepare, /refused a control envelope \("prepare" of update #1\) from node "h0": the node could not take it \(TypeError: .*\); closing the connection/);
+    expect((cluster as ProxiedCluster).nodes.find((n) => n.id === "r1")?.child.exitCode).toBeNull();
 
     const ack = await asH0();
     await ack.hello({ seen: r1Hello.chan });

@@ -1,7 +1,7 @@
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
-import { messageOf, WireFormatError } from "../../core/errors.js";
+import { describeError, messageOf, WireFormatError } from "../../core/errors.js";
 import { failpoint } from "../../core/failpoints.js";
 import { CONTROL, type NodeId } from "../../core/ids.js";
 import type { Network } from "../../core/network.js";
@@ -310,7 +310,7 @@ export class TcpNetwork implements Network {
         if (role.peer === undefined || !role.peer.accept(msg.seq, c)) return;
         failpoint("tcp.frame-received");
         this.o.clock.observe(msg.lc);
-        this.o.onEnvelope(msg.env);
+        this.apply(role, msg.env, c);
         return;
       case "ack":
         if (role.peer === undefined) return;
@@ -325,7 +325,7 @@ export class TcpNetwork implements Network {
         failpoint("tcp.frame-received");
         this.controller = role.session;
         this.o.clock.observe(msg.lc);
-        this.o.onEnvelope(msg.env);
+        this.apply(role, msg.env, c);
         return;
       case "cmd":
         if (role.session !== undefined) this.o.onCommand(role.session, msg.id, msg.cmd);
@@ -448,6 +448,21 @@ export class TcpNetwork implements Network {
   private connectionClosed(role: ConnectionRole, c: Connection): void {
     if (role.peer !== undefined && c.heardAt !== undefined && this.channels.get(role.peer.peer) === role.peer) this.liveness.heard(role.peer.peer, c.heardAt);
     if (c.fault !== undefined && !this.closed) this.o.log?.(`closed the connection with ${this.nameOf(role, c)}: ${c.fault}${role.peer !== undefined ? "; it is redialled and resends what was not applied" : ""}`);
+  }
+
+  /**
+   * Hand an envelope to the node. One whose contents the node cannot take (a control message missing its fields, from
+   * a peer gone bad) throws somewhere inside; it is refused instead of killing the process: logged, naming the
+   * sender, and the connection closed. A data frame's number was taken, so the frame is not resent: it is dropped.
+   */
+  private apply(role: ConnectionRole, env: Envelope, c: Connection): void {
+    try {
+      this.o.onEnvelope(env);
+    } catch (e) {
+      const what = env.kind === "control" ? `a control envelope ("${String((env.msg as { kind?: unknown }).kind)}" of update #${env.update})` : `application message ${env.id}`;
+      this.o.log?.(`refused ${what} from ${this.nameOf(role, c)}: the node could not take it (${describeError(e)}); closing the connection`);
+      c.close();
+    }
   }
 
   /** Who a connection is, as a log line names it. */
