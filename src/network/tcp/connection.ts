@@ -66,11 +66,13 @@ export class Connection {
       reason ??= e.message;
     });
     socket.on("close", () => {
+      const ours = this.closed; // this side closed it (refuse, close): what it left unread is not the peer's fault
       this.closed = true;
       this.heartbeat?.stop();
       // A frame begun and never finished: say so (the sender died mid-write, or sent a length it never filled).
-      if (reason === undefined && this.decoder.partial !== undefined) {
-        const { have, need } = this.decoder.partial;
+      const partial = this.decoder.partial;
+      if (!ours && reason === undefined && partial !== undefined && partial.have < partial.need) {
+        const { have, need } = partial;
         reason = `closed in the middle of a frame (${have} of its ${need} bytes arrived)`;
         this.fault = reason;
       }
@@ -80,15 +82,16 @@ export class Connection {
 
   /** Decode, check and hand on every whole frame of a chunk; the first bad one closes the connection. */
   private receive(chunk: Buffer, onMessage: (msg: WireMessage, conn: Connection) => void, fail: (why: string) => void): void {
-    let frames: Buffer[];
-    try {
-      frames = this.decoder.push(chunk);
-    } catch (e) {
-      fail(messageOf(e));
-      return;
-    }
-    for (const f of frames) {
-      if (this.closed) return;
+    this.decoder.add(chunk);
+    while (!this.closed) {
+      let f: Buffer | undefined;
+      try {
+        f = this.decoder.next();
+      } catch (e) {
+        fail(messageOf(e));
+        return;
+      }
+      if (f === undefined) return;
       let value: unknown;
       try {
         value = this.codec.decode(f);

@@ -40,19 +40,28 @@ export class FrameDecoder {
 
   /** Add a chunk; returns the frames it completed, in order. Throws FrameTooLargeError on a bad length. */
   push(chunk: Buffer): Buffer[] {
+    this.add(chunk);
+    const out: Buffer[] = [];
+    for (let f = this.next(); f !== undefined; f = this.next()) out.push(f);
+    return out;
+  }
+
+  /** Add a chunk without taking frames out (next() does, one at a time). */
+  add(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    const out: Buffer[] = [];
-    for (;;) {
-      if (this.buffered < 4) break;
-      const head = this.peek(4);
-      const len = head.readUInt32BE(0);
-      if (len > this.maxFrameBytes) throw new FrameTooLargeError(len, this.maxFrameBytes);
-      if (this.buffered < 4 + len) break;
-      const all = this.take(4 + len);
-      out.push(all.subarray(4));
-    }
-    return out;
+  }
+
+  /**
+   * The next whole frame, or undefined. One at a time, so that a limit raised by one frame (a hello taken) applies
+   * to the frames after it in the same chunk. Throws FrameTooLargeError on a length over the limit.
+   */
+  next(): Buffer | undefined {
+    if (this.buffered < 4) return undefined;
+    const len = this.peek(4).readUInt32BE(0);
+    if (len > this.maxFrameBytes) throw new FrameTooLargeError(len, this.maxFrameBytes);
+    if (this.buffered < 4 + len) return undefined;
+    return this.take(4 + len).subarray(4);
   }
 
   private peek(n: number): Buffer {

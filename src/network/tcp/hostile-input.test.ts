@@ -191,6 +191,21 @@ describe("a connection fed hostile bytes", () => {
     );
   });
 
+  it("applies a limit raised by the hello to the frames after it in the same chunk (a resend right behind the hello)", () => {
+    const socket = fakeSocket();
+    const got: string[] = [];
+    const conn = new Connection(socket, jsonCodec, (m, c) => {
+      got.push(m.kind);
+      if (m.kind === "hello") c.limitFrames(1 << 20);
+    }, () => undefined);
+    conn.limitFrames(1024);
+    const hello = encodeFrame(jsonCodec.encode({ kind: "hello", from: "b", role: "node", recv: 0, chan: "x", format: 1 }));
+    const big = encodeFrame(jsonCodec.encode({ kind: "reply", id: 1, ok: true, value: "x".repeat(100_000) }));
+    socket.emit("data", Buffer.concat([hello, big]));
+    expect(conn.fault).toBeUndefined();
+    expect(got).toEqual(["hello", "reply"]);
+  });
+
   it("says a frame was cut short when the socket closes in the middle of one", async () => {
     const socket = fakeSocket();
     let reason: string | undefined;
