@@ -95,7 +95,7 @@ export interface Cluster {
   /** `store:` made absolute: node ID keeps its durable store in storeDir/ID. */
   readonly storeDir?: string;
   readonly codec: "json";
-  /** `heartbeat:` with what it leaves out filled in; absent: DEFAULT_HEARTBEAT (1 s, suspected after 5 s). */
+  /** `heartbeat:` with what it leaves out filled in; absent: DEFAULT_HEARTBEAT (1 s, suspected after 10 s). */
   readonly heartbeat?: HeartbeatOptions;
 }
 
@@ -187,7 +187,7 @@ export function parseCluster(text: string, file: string): Cluster {
 
 /**
  * `heartbeat:` with what it leaves out derived from what it gives: an interval alone suspects after five of them (at
- * least the default 5 s), a timeout alone beats five times within it (at most once a second).
+ * least the default 10 s), a timeout alone beats five times within it (at most once a second).
  */
 function heartbeatOf(h: { intervalMs?: number | undefined; suspectAfterMs?: number | undefined } | undefined, where: (path: readonly PropertyKey[]) => string): HeartbeatOptions | undefined {
   if (h === undefined) return undefined;

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Rng } from "../core/rng.js";
+import { DEFAULT_HEARTBEAT } from "../network/tcp/heartbeat.js";
 import type { NodeStatus, PeerStatus } from "../network/tcp/protocol.js";
 import { startProxiedDbCluster, type ProxiedCluster } from "../../test/support/proxied-cluster.js";
 import { ClusterClient } from "./cluster-client.js";
@@ -103,12 +104,12 @@ describe.each([
       const cutAt = performance.now();
 
       // Suspicion shows in the neighbours' status (r2's own status cannot be asked: it is cut off).
-      await until("r0 and r1 suspect r2", 15_000, async () => {
+      await until("r0 and r1 suspect r2", 20_000, async () => {
         const [s0, s1] = await Promise.all([client.status("r0"), client.status("r1")]);
         return [s0, s1].every((s) => peerOf(s, "r2")?.suspected === true);
       });
       const s0 = await client.status("r0");
-      expect(peerOf(s0, "r2")?.silentMs).toBeGreaterThanOrEqual(5000);
+      expect(peerOf(s0, "r2")?.silentMs).toBeGreaterThanOrEqual(DEFAULT_HEARTBEAT.suspectAfterMs);
       // The rest of the cluster still serves what does not need r2.
       expect(await client.request("r1", { kind: "read", entry: 1 }, { timeoutMs: 10_000 })).not.toBeUndefined();
 

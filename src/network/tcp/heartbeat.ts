@@ -19,10 +19,12 @@ export interface HeartbeatOptions {
 }
 
 /**
- * Defaults: one heartbeat a second (23 bytes on the wire), suspicion after 5 s of silence: well within TCP's own
- * ~14 s idle drop, and 5 missed beats, so a loaded event loop that runs a timer a second late suspects no one.
+ * Defaults: one heartbeat a second (23 bytes on the wire), suspicion after 10 s of silence: within TCP's own ~14 s
+ * idle drop, and 10 missed beats. 5 s was tried first: on a loaded machine (5 durable nodes, 2 cores, slow fsyncs)
+ * live nodes went silent that long, and each false suspicion costs a reconnect and a resend of everything
+ * unacknowledged, which loads the machine further.
  */
-export const DEFAULT_HEARTBEAT: HeartbeatOptions = { intervalMs: 1000, suspectAfterMs: 5000 };
+export const DEFAULT_HEARTBEAT: HeartbeatOptions = { intervalMs: 1000, suspectAfterMs: 10_000 };
 
 /** Bounds the cluster file enforces (a heartbeat every ms would be a load, a suspicion after an hour no detection). */
 export const HEARTBEAT_LIMITS = { minIntervalMs: 10, maxIntervalMs: 60_000, maxSuspectAfterMs: 600_000 } as const;

@@ -41,7 +41,7 @@ export interface TcpNetworkOptions {
   readonly checkPeer?: (peer: NodeId, seen: string | undefined) => string | undefined;
   /** After our hello answered the control plane's: resend the reports it has not applied (after `recv`). */
   readonly onControlResumed?: (session: ControlSession, recv: number) => void;
-  /** Heartbeats on every connection and the suspicion timeout (default DEFAULT_HEARTBEAT: 1 s, suspected after 5 s). */
+  /** Heartbeats on every connection and the suspicion timeout (default DEFAULT_HEARTBEAT: 1 s, suspected after 10 s). */
   readonly heartbeat?: HeartbeatOptions;
   /**
    * A neighbour became suspected (silent past the timeout; its connection is closed and redialled), or was heard
