@@ -73,6 +73,8 @@ const HELLO_TIMEOUT_MS = 5_000;
  * must not make this process buffer 64 MiB for it.
  */
 const HELLO_MAX_FRAME_BYTES = 64 * 1024;
+/** How long an accepted connection may go without a hello (longer than a dialler waits for ours: a loaded caller is slow). */
+const ACCEPT_HELLO_MS = 10_000;
 
 /**
  * The network of one node process: one TCP (or TLS) connection per link, FIFO
@@ -268,10 +270,10 @@ export class TcpNetwork implements Network {
     // A caller that never says who it is (garbage, a port scanner, a stuck process) does not keep a socket here.
     const silent = setTimeout(() => {
       if (!conn.helloed && !conn.closed) {
-        this.o.log?.(`closed a connection from ${remoteOf(socket)}: no hello within ${HELLO_TIMEOUT_MS} ms`);
+        this.o.log?.(`closed a connection from ${remoteOf(socket)}: no hello within ${ACCEPT_HELLO_MS} ms`);
         conn.close();
       }
-    }, HELLO_TIMEOUT_MS);
+    }, ACCEPT_HELLO_MS);
     silent.unref();
     socket.once("close", () => clearTimeout(silent));
   }
