@@ -27,8 +27,6 @@ export class Connection {
   closed = false;
   /** The peer's hello was accepted (a node we link to, or a control session). */
   helloed = false;
-  /** Closed because the other side was silent past the heartbeat timeout (it is suspected). */
-  silenced = false;
   /** Why this side closed the connection (a bad frame, silence, a frame cut short), in words for a log line. */
   fault: string | undefined;
 
@@ -52,7 +50,6 @@ export class Connection {
         // Straight to the socket, whatever the data path holds back: a heartbeat is never queued behind flow control.
         () => this.write(beat),
         (silentMs) => {
-          this.silenced = true;
           fail(`silent for ${Math.round(silentMs)} ms (no frame, not even a heartbeat; suspected after ${options.heartbeat?.suspectAfterMs} ms)`);
         },
       );
