@@ -211,7 +211,7 @@ export class NodeDaemon {
     }
     this.input(() => this.host.initialize());
     this.commit?.now();
-    this.log(`node "${me}" (${behavior.version}) listening on ${this.self.address}${this.cluster.tls ? " (mutual TLS)" : ""}${this.store !== undefined ? `, store ${this.storePath()}` : ""}`);
+    this.log(`node "${me}" (${behavior.version}) listening on ${listeningAt(this.self)}${this.cluster.tls ? " (mutual TLS)" : ""}${this.store !== undefined ? `, store ${this.storePath()}` : ""}`);
   }
 
   /**
@@ -240,7 +240,7 @@ export class NodeDaemon {
     this.record({ kind: "crash", t, node: me, lost: 0 });
     this.record({ kind: "restart", t, node: me, version: this.host.version, epoch: this.host.epoch, replayed: record.log.length });
     for (const peer of this.topology.neighbors(me)) this.connectPeer(peer);
-    this.log(`node "${me}" (${this.host.version}) recovered from ${this.storePath()} (${record.log.length} log entries replayed in ${replayMs.toFixed(1)} ms), listening on ${this.self.address}`);
+    this.log(`node "${me}" (${this.host.version}) recovered from ${this.storePath()} (${record.log.length} log entries replayed in ${replayMs.toFixed(1)} ms), listening on ${listeningAt(this.self)}`);
   }
 
   private storePath(): string {
@@ -635,4 +635,9 @@ export class NodeDaemon {
     this.commit?.now(true);
     this.net.removePeer(peer);
   }
+}
+
+/** Where a node binds, and where it is dialled when that differs (`listen:` behind a proxy or on 0.0.0.0). */
+function listeningAt(node: ClusterNode): string {
+  return node.listen !== undefined && node.listen !== node.address ? `${node.listen} (dialled at ${node.address})` : node.address;
 }
