@@ -251,4 +251,6 @@ export const EVENT_HANDLERS: { readonly [K in TraceKind]: Handler<K> } = {
   restart: onRestart,
   partition: ignore,
   heal: ignore,
+  suspect: ignore,
+  unsuspect: ignore,
 };

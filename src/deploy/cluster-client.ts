@@ -12,6 +12,7 @@ import { Topology } from "../core/topology.js";
 import type { Strategy, UpdateReport } from "../core/update.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import { Connection } from "../network/tcp/connection.js";
+import { DEFAULT_HEARTBEAT } from "../network/tcp/heartbeat.js";
 import { dial, type TlsMaterial } from "../network/tcp/sockets.js";
 import { readStampedFile, stampedLine, type StampedEvent } from "../core/trace/stamped.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
@@ -185,6 +186,9 @@ export class ClusterClient {
           if (!greeted) reject(new NodeUnreachableError(id, node.address, reason ?? "it closed the connection (a certificate it does not trust?)"));
           this.connectionClosed(id, node, conn, greeted, reason);
         },
+        // Both ways: the node hears this session alive, and a node silent past the timeout (partitioned, frozen) has
+        // its session closed here, which fails or retries what waits on it instead of hanging.
+        { heartbeat: this.cluster.heartbeat ?? DEFAULT_HEARTBEAT },
       );
       // Only a coordinating control plane names its channel: the node then sends it its reports (a status poll from
       // another client must not take them).

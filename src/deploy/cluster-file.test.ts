@@ -48,6 +48,27 @@ describe("the cluster file", () => {
     expect(() => parseCluster(`${good}outbox:\n  memoryMB: 4\n`, "/c/cluster.yaml")).toThrow(/field "outbox"/);
   });
 
+  it("takes heartbeat: (either field alone derives the other) and a node's listen: address", () => {
+    expect(parseCluster(good, "/c.yaml").heartbeat).toBeUndefined();
+    expect(parseCluster(`${good}heartbeat: { intervalMs: 200, suspectAfterMs: 1000 }\n`, "/c.yaml").heartbeat).toEqual({ intervalMs: 200, suspectAfterMs: 1000 });
+    expect(parseCluster(`${good}heartbeat: { intervalMs: 2000 }\n`, "/c.yaml").heartbeat).toEqual({ intervalMs: 2000, suspectAfterMs: 10_000 });
+    expect(parseCluster(`${good}heartbeat: { suspectAfterMs: 1000 }\n`, "/c.yaml").heartbeat).toEqual({ intervalMs: 200, suspectAfterMs: 1000 });
+    const c = parseCluster(good.replace("address: 127.0.0.1:7402", "address: 10.0.0.2:7402\n    listen: 0.0.0.0:7402"), "/c.yaml");
+    expect(c.nodes[1]).toMatchObject({ address: "10.0.0.2:7402", listen: "0.0.0.0:7402" });
+    expect(c.nodes[0]?.listen).toBeUndefined();
+  });
+
+  it.each([
+    [`${good}heartbeat: { intervalMs: 1000, suspectAfterMs: 1500 }\n`, /c\.yaml:14:\d+: field "heartbeat\.suspectAfterMs": must be at least twice intervalMs \(2000 ms for an interval of 1000 ms\), not 1500/],
+    [`${good}heartbeat: { intervalMs: 5 }\n`, /c\.yaml:14:\d+: field "heartbeat\.intervalMs": must be a whole number of ms from 10 to 60000/],
+    [`${good}heartbeat: { intervalMs: "1s" }\n`, /field "heartbeat\.intervalMs"/],
+    [`${good}heartbeat: { everyMs: 100 }\n`, /field "heartbeat"/],
+    [good.replace("address: 127.0.0.1:7402", "address: 127.0.0.1:7402\n    listen: anywhere"), /field "nodes\.1\.listen": expected host:port/],
+  ])("names a bad heartbeat: or listen: (%#)", (text, message) => {
+    expect(() => parseCluster(text, "/c.yaml")).toThrow(ClusterFileError);
+    expect(() => parseCluster(text, "/c.yaml")).toThrow(message);
+  });
+
   it("is a LiveswapError with a stable code, and names a file it cannot read", () => {
     const missing = join(import.meta.dirname, "no-such-cluster.yaml");
     let thrown: unknown;

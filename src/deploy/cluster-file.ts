@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument, isNode } from "yaml";
 import { z } from "zod";
 import { describeError, LiveswapError } from "../core/errors.js";
+import { DEFAULT_HEARTBEAT, heartbeatProblem, type HeartbeatOptions } from "../network/tcp/heartbeat.js";
 import { parseAddress } from "../network/tcp/sockets.js";
 
 /**
@@ -60,7 +61,13 @@ const schema = z
         z
           .object({
             id: nodeId,
+            /** Where peers and the control plane dial this node. */
             address,
+            /**
+             * Where the node binds, when not `address`: 0.0.0.0:7401 behind a public address, or a test's private port
+             * with a proxy on `address` in front of it (test/support/blackhole-proxy.ts).
+             */
+            listen: address.optional(),
             /** A module exporting `behaviors` (or a signed package of one). */
             package: z.string().min(1),
             /** The export of `behaviors` this node starts with. */
@@ -96,12 +103,23 @@ const schema = z
       .object({ memoryBytes: z.number().int().nonnegative().optional(), diskQuotaBytes: z.number().int().positive().optional() })
       .strict()
       .optional(),
+    /** Failure detection on every connection (network/tcp/heartbeat.ts); checked below with heartbeatProblem. */
+    heartbeat: z
+      .object({
+        intervalMs: z.number().optional(),
+        suspectAfterMs: z.number().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
 export interface ClusterNode {
   readonly id: string;
+  /** Where peers and the control plane dial it. */
   readonly address: string;
+  /** Where it binds, when not `address` (see the schema). */
+  readonly listen?: string;
   readonly package: string;
   readonly behavior: string;
   readonly cert?: string;
@@ -123,6 +141,8 @@ export interface Cluster {
   readonly codec: "json";
   /** `outbox:` (bytes); a field left out takes its default (DEFAULT_OUTBOX_MEMORY_BYTES, DEFAULT_OUTBOX_DISK_QUOTA_BYTES). */
   readonly outbox?: { readonly memoryBytes?: number; readonly diskQuotaBytes?: number };
+  /** `heartbeat:` with what it leaves out filled in; absent: DEFAULT_HEARTBEAT (1 s, suspected after 10 s). */
+  readonly heartbeat?: HeartbeatOptions;
 }
 
 
@@ -189,12 +209,14 @@ export function parseCluster(text: string, file: string): Cluster {
     if (seen.has(key)) throw new ClusterFileError(`${where(["links", i])}: field "links.${i}": "${a}" and "${b}" are linked twice`);
     seen.add(key);
   });
+  const heartbeat = heartbeatOf(c.heartbeat, where);
   const rel = (p: string): string => resolve(dir, p);
   return {
     file,
     nodes: c.nodes.map((n) => ({
       id: n.id,
       address: n.address,
+      ...(n.listen !== undefined ? { listen: n.listen } : {}),
       package: rel(n.package),
       behavior: n.behavior,
       ...(n.cert !== undefined ? { cert: rel(n.cert) } : {}),
@@ -208,7 +230,22 @@ export function parseCluster(text: string, file: string): Cluster {
     ...(c.traceRetention !== undefined ? { traceRetention: c.traceRetention } : {}),
     codec: c.codec,
     ...(c.outbox !== undefined ? { outbox: { ...(c.outbox.memoryBytes !== undefined ? { memoryBytes: c.outbox.memoryBytes } : {}), ...(c.outbox.diskQuotaBytes !== undefined ? { diskQuotaBytes: c.outbox.diskQuotaBytes } : {}) } } : {}),
+    ...(heartbeat !== undefined ? { heartbeat } : {}),
   };
+}
+
+/**
+ * `heartbeat:` with what it leaves out derived from what it gives: an interval alone suspects after five of them (at
+ * least the default 10 s), a timeout alone beats five times within it (at most once a second).
+ */
+function heartbeatOf(h: { intervalMs?: number | undefined; suspectAfterMs?: number | undefined } | undefined, where: (path: readonly PropertyKey[]) => string): HeartbeatOptions | undefined {
+  if (h === undefined) return undefined;
+  const intervalMs = h.intervalMs ?? (h.suspectAfterMs !== undefined ? Math.min(DEFAULT_HEARTBEAT.intervalMs, Math.max(1, Math.floor(h.suspectAfterMs / 5))) : DEFAULT_HEARTBEAT.intervalMs);
+  const suspectAfterMs = h.suspectAfterMs ?? Math.max(DEFAULT_HEARTBEAT.suspectAfterMs, 5 * intervalMs);
+  const o = { intervalMs, suspectAfterMs };
+  const p = heartbeatProblem(o);
+  if (p !== undefined) throw new ClusterFileError(`${where(["heartbeat", p.field])}: field "heartbeat.${p.field}": ${p.message}`);
+  return o;
 }
 
 /** Link incarnations every process derives alike: the file's order, from 1. */

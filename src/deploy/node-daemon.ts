@@ -106,8 +106,11 @@ export class NodeDaemon {
     this.trusted = cluster.signingKey ? readKey(cluster.signingKey, "public") : undefined;
     this.net = new TcpNetwork({
       self: self.id,
-      address: self.address,
+      // `listen:` when the node binds elsewhere than where it is dialled (behind a proxy, or on 0.0.0.0).
+      address: self.listen ?? self.address,
       codec: jsonCodec,
+      ...(cluster.heartbeat !== undefined ? { heartbeat: cluster.heartbeat } : {}),
+      onSuspect: (peer, suspected, silentMs) => this.record({ kind: suspected ? "suspect" : "unsuspect", t: this.net.now(), node: this.self.id, peer, silentMs }),
       ...(cluster.tls ? { tls: tlsFor(cluster, self.cert, self.key) as TlsMaterial } : {}),
       clock: this.clock,
       onEnvelope: (env) => this.deliver(env),
@@ -205,7 +208,7 @@ export class NodeDaemon {
     }
     this.input(() => this.host.initialize());
     this.commit?.now();
-    this.log(`node "${me}" (${behavior.version}) listening on ${this.self.address}${this.cluster.tls ? " (mutual TLS)" : ""}${this.store !== undefined ? `, store ${this.storePath()}` : ""}`);
+    this.log(`node "${me}" (${behavior.version}) listening on ${listeningAt(this.self)}${this.cluster.tls ? " (mutual TLS)" : ""}${this.store !== undefined ? `, store ${this.storePath()}` : ""}`);
   }
 
   /**
@@ -233,7 +236,7 @@ export class NodeDaemon {
     this.record({ kind: "crash", t, node: me, lost: 0 });
     this.record({ kind: "restart", t, node: me, version: this.host.version, epoch: this.host.epoch, replayed: record.log.length });
     for (const peer of this.topology.neighbors(me)) this.connectPeer(peer);
-    this.log(`node "${me}" (${this.host.version}) recovered from ${this.storePath()} (${record.log.length} log entries replayed in ${replayMs.toFixed(1)} ms), listening on ${this.self.address}`);
+    this.log(`node "${me}" (${this.host.version}) recovered from ${this.storePath()} (${record.log.length} log entries replayed in ${replayMs.toFixed(1)} ms), listening on ${listeningAt(this.self)}`);
   }
 
   private storePath(): string {
@@ -610,4 +613,9 @@ export class NodeDaemon {
 
 function* concatPieces(...parts: readonly Iterable<string>[]): Generator<string> {
   for (const p of parts) yield* p;
+}
+
+/** Where a node binds, and where it is dialled when that differs (`listen:` behind a proxy or on 0.0.0.0). */
+function listeningAt(node: ClusterNode): string {
+  return node.listen !== undefined && node.listen !== node.address ? `${node.listen} (dialled at ${node.address})` : node.address;
 }

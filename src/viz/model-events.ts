@@ -208,6 +208,8 @@ const MODEL_HANDLERS: { readonly [K in TraceKind]: Handler<K> } = {
   restart: onNodeEvent,
   partition: ignoreEvent,
   heal: ignoreEvent,
+  suspect: ignoreEvent,
+  unsuspect: ignoreEvent,
 };
 
 /** Events the diagram does not draw (yet): a partition shows as the messages it delays. */

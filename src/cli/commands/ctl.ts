@@ -50,7 +50,7 @@ function registerStatus(ctl: Command, out: Out): void {
         const s = await c.status();
         if (o.json) return out(JSON.stringify(s));
         for (const n of s.up) {
-          const nb = n.neighbors.map((x) => `${x.id}${x.connected ? "" : " (reconnecting)"}${x.unacked > 0 ? ` [${x.unacked} unacked]` : ""}`).join(", ");
+          const nb = n.neighbors.map((x) => `${x.id}${x.suspected === true ? ` (suspected: silent ${((x.silentMs ?? 0) / 1000).toFixed(1)} s)` : x.connected ? "" : " (reconnecting)"}${x.unacked > 0 ? ` [${x.unacked} unacked]` : ""}`).join(", ");
           out(`${n.id.padEnd(10)} ${n.version.padEnd(12)} epoch ${n.epoch}  pid ${n.pid}  neighbours: ${nb || "none"}${n.update ? `  update #${n.update.id} ${n.update.strategy}${n.update.new ? " (new)" : ""}` : ""}`);
         }
         for (const d of s.down) out(`${d.id.padEnd(10)} DOWN: ${d.error}`);

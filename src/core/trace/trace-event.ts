@@ -20,6 +20,13 @@ export type TraceEvent =
   | { readonly kind: "restart"; readonly t: number; readonly node: NodeId; readonly version: string; readonly epoch: number; readonly replayed: number }
   | { readonly kind: "partition"; readonly t: number; readonly a: NodeId; readonly b: NodeId }
   | { readonly kind: "heal"; readonly t: number; readonly a: NodeId; readonly b: NodeId }
+  /**
+   * Failure detection over TCP (network/tcp/heartbeat.ts): `node` heard nothing from its neighbour `peer` for
+   * `silentMs` and suspects it (partitioned, frozen or dead: it cannot tell which); `unsuspect`: heard again,
+   * `silentMs` after it was last heard. An opinion of one node, not a fault: the checker ignores both.
+   */
+  | { readonly kind: "suspect"; readonly t: number; readonly node: NodeId; readonly peer: NodeId; readonly silentMs: number }
+  | { readonly kind: "unsuspect"; readonly t: number; readonly node: NodeId; readonly peer: NodeId; readonly silentMs: number }
   // application messages: a message comes into existence by send or transform, ends by deliver, transform or drop
   | { readonly kind: "send"; readonly t: number; readonly node: NodeId; readonly to: NodeId; readonly msg: MessageId; readonly epoch: number }
   | { readonly kind: "deliver"; readonly t: number; readonly node: NodeId; readonly from: NodeId; readonly msg: MessageId; readonly epoch: number }

@@ -24,6 +24,8 @@ const NAMED_FIELDS: Record<TraceKind, readonly string[]> = {
   restart: ["node", "version"],
   partition: ["a", "b"],
   heal: ["a", "b"],
+  suspect: ["node", "peer"],
+  unsuspect: ["node", "peer"],
   send: ["node", "to", "msg"],
   deliver: ["node", "from", "msg"],
   hold: ["node", "to", "msg"],

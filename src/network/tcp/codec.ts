@@ -6,13 +6,24 @@
  * restores them. Anything else that is not plain data (a class instance, a
  * typed array) is refused with an error rather than silently changed.
  */
-import { LiveswapError } from "../../core/errors.js";
+import { LiveswapError, messageOf } from "../../core/errors.js";
 
 /** A value the codec cannot carry without changing it; the message names its type and what to send instead. */
 export class UnsupportedValueError extends LiveswapError {
   readonly code = "CODEC_UNSUPPORTED_VALUE";
   constructor(readonly codec: string, detail: string) {
     super(`the ${codec} codec ${detail}`);
+  }
+}
+
+/**
+ * Bytes that parse but are not something this codec wrote: a tagged value of the wrong shape (a peer's bug, or a
+ * hostile peer). Refused with this error, never a TypeError from inside the decoder.
+ */
+export class CodecFormatError extends LiveswapError {
+  readonly code = "CODEC_FORMAT";
+  constructor(readonly codec: string, detail: string) {
+    super(`the ${codec} codec cannot decode this frame: ${detail}`);
   }
 }
 
@@ -69,16 +80,30 @@ function fromJsonValue(value: unknown): unknown {
       case "number":
         return Number(t.v);
       case "map":
-        return new Map(t.v.map(([k, v]) => [fromJsonValue(k), fromJsonValue(v)]));
+        return new Map(arrayOf(t.v, "map").map((pair) => {
+          const [k, v] = arrayOf(pair, "map entry");
+          return [fromJsonValue(k), fromJsonValue(v)];
+        }));
       case "set":
-        return new Set(t.v.map(fromJsonValue));
+        return new Set(arrayOf(t.v, "set").map(fromJsonValue));
       case "date":
         return new Date(t.v);
       case "object":
+        if (t.v === null || typeof t.v !== "object" || Array.isArray(t.v)) throw malformed("object", t.v);
         return plain(t.v);
     }
   }
   return plain(rec);
+}
+
+/** A tagged value's contents, which must be an array; anything else is a frame this codec did not write. */
+function arrayOf(v: unknown, what: string): unknown[] {
+  if (!Array.isArray(v)) throw malformed(what, v);
+  return v;
+}
+
+function malformed(what: string, v: unknown): CodecFormatError {
+  return new CodecFormatError("JSON", `a tagged ${what} holds ${v === null ? "null" : Array.isArray(v) ? "an array" : typeof v}, not what a ${what} is written as`);
 }
 
 /** An own property for every key, "__proto__" included (an assignment would set the prototype instead). */
@@ -91,5 +116,19 @@ function plain(rec: Record<string, unknown>): Record<string, unknown> {
 export const jsonCodec: Codec = {
   name: "json",
   encode: (value) => Buffer.from(JSON.stringify(toJsonValue(value)), "utf8"),
-  decode: (bytes) => fromJsonValue(JSON.parse(bytes.toString("utf8"))),
+  decode: (bytes) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString("utf8"));
+    } catch (e) {
+      throw new CodecFormatError("JSON", e instanceof RangeError ? "values nested too deep" : `it is not JSON (${messageOf(e)})`);
+    }
+    try {
+      return fromJsonValue(parsed);
+    } catch (e) {
+      // A frame nested thousands deep would otherwise surface as the engine's stack overflow.
+      if (e instanceof RangeError) throw new CodecFormatError("JSON", "values nested too deep");
+      throw e;
+    }
+  },
 };

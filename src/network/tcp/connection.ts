@@ -1,56 +1,121 @@
 import type { Duplex } from "node:stream";
-import { describeError } from "../../core/errors.js";
+import { describeError, LiveswapError, messageOf } from "../../core/errors.js";
 import type { Codec } from "./codec.js";
 import { encodeFrame, FrameDecoder } from "./frame.js";
+import { HeartbeatClock, type HeartbeatOptions } from "./heartbeat.js";
 import type { WireMessage } from "./protocol.js";
+import { checkWireMessage } from "./wire-check.js";
+
+/** The heartbeat frame's kind: handled by the connection itself, never seen by what sits above it. */
+export const HEARTBEAT_KIND = "heartbeat";
+
+export interface ConnectionOptions {
+  /** Write a heartbeat every interval and close the connection when the other side is silent too long (see heartbeat.ts). */
+  readonly heartbeat?: HeartbeatOptions;
+}
 
 /**
  * One socket (plain TCP or TLS) speaking frames of wire messages. A socket that
- * sends garbage is closed with the reason; the peer reconnects if it is ours.
+ * sends garbage (a frame that does not decode, or is not a message of the
+ * protocol: wire-check.ts) is closed with the reason, and so is one silent past
+ * its heartbeat timeout; the peer reconnects if it is ours. `onClose` gets the
+ * reason (undefined for an ordinary close).
  */
 export class Connection {
   private readonly decoder = new FrameDecoder();
+  private readonly heartbeat: HeartbeatClock | undefined;
   closed = false;
   /** The peer's hello was accepted (a node we link to, or a control session). */
   helloed = false;
+  /** Why this side closed the connection (a bad frame, silence, a frame cut short), in words for a log line. */
+  fault: string | undefined;
 
   constructor(
     readonly socket: Duplex,
     private readonly codec: Codec,
     onMessage: (msg: WireMessage, conn: Connection) => void,
     onClose: (conn: Connection, reason: string | undefined) => void,
+    options: ConnectionOptions = {},
   ) {
     let reason: string | undefined;
+    const fail = (why: string): void => {
+      reason ??= why;
+      this.fault ??= why;
+      this.close();
+    };
+    if (options.heartbeat !== undefined) {
+      const beat = encodeFrame(codec.encode({ kind: HEARTBEAT_KIND }));
+      this.heartbeat = new HeartbeatClock(
+        options.heartbeat,
+        // Straight to the socket, whatever the data path holds back: a heartbeat is never queued behind flow control.
+        () => this.write(beat),
+        (silentMs) => {
+          fail(`silent for ${Math.round(silentMs)} ms (no frame, not even a heartbeat; suspected after ${options.heartbeat?.suspectAfterMs} ms)`);
+        },
+      );
+    }
     socket.on("data", (chunk: Buffer) => {
       if (this.closed) return;
-      let frames: Buffer[];
-      try {
-        frames = this.decoder.push(chunk);
-      } catch (e) {
-        reason = describeError(e);
-        this.close();
-        return;
-      }
-      for (const f of frames) {
-        if (this.closed) return;
-        let msg: WireMessage;
-        try {
-          msg = this.codec.decode(f) as WireMessage;
-        } catch (e) {
-          reason = `undecodable frame (${describeError(e)})`;
-          this.close();
-          return;
-        }
-        onMessage(msg, this);
-      }
+      this.heartbeat?.heard();
+      this.receive(chunk, onMessage, fail);
     });
     socket.on("error", (e: Error) => {
       reason ??= e.message;
     });
     socket.on("close", () => {
+      const ours = this.closed; // this side closed it (refuse, close): what it left unread is not the peer's fault
       this.closed = true;
+      this.heartbeat?.stop();
+      // A frame begun and never finished: say so (the sender died mid-write, or sent a length it never filled).
+      const partial = this.decoder.partial;
+      if (!ours && reason === undefined && partial !== undefined && partial.have < partial.need) {
+        const { have, need } = partial;
+        reason = `closed in the middle of a frame (${have} of its ${need} bytes arrived)`;
+        this.fault = reason;
+      }
       onClose(this, reason);
     });
+  }
+
+  /** Decode, check and hand on every whole frame of a chunk; the first bad one closes the connection. */
+  private receive(chunk: Buffer, onMessage: (msg: WireMessage, conn: Connection) => void, fail: (why: string) => void): void {
+    this.decoder.add(chunk);
+    while (!this.closed) {
+      let f: Buffer | undefined;
+      try {
+        f = this.decoder.next();
+      } catch (e) {
+        fail(messageOf(e));
+        return;
+      }
+      if (f === undefined) return;
+      let value: unknown;
+      try {
+        value = this.codec.decode(f);
+      } catch (e) {
+        fail(e instanceof LiveswapError ? e.message : `undecodable frame (${describeError(e)})`);
+        return;
+      }
+      if ((value as { kind?: unknown } | null)?.kind === HEARTBEAT_KIND) continue;
+      let msg: WireMessage;
+      try {
+        msg = checkWireMessage(value);
+      } catch (e) {
+        fail(messageOf(e));
+        return;
+      }
+      onMessage(msg, this);
+    }
+  }
+
+  /** The largest frame this connection takes from now on (small until the hello is taken: a hello is tiny). */
+  limitFrames(bytes: number): void {
+    this.decoder.maxFrameBytes = bytes;
+  }
+
+  /** When the other side was last heard (performance.now() ms); undefined without heartbeats. */
+  get heardAt(): number | undefined {
+    return this.heartbeat?.heardAt;
   }
 
   /**
@@ -91,6 +156,7 @@ export class Connection {
     this.send(msg);
     this.closed = true;
     this.helloed = false;
+    this.heartbeat?.stop();
     this.socket.end();
     // A peer that never closes its side is cut off anyway.
     setTimeout(() => this.socket.destroy(), 1000).unref();
@@ -99,6 +165,7 @@ export class Connection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.heartbeat?.stop();
     this.socket.destroy();
   }
 }

@@ -19,8 +19,11 @@ function frameLimit(): number {
 /** A frame received with a length over the limit: the connection is closed. */
 export class FrameTooLargeError extends LiveswapError {
   readonly code = "FRAME_TOO_LARGE";
-  constructor(readonly bytes: number) {
-    super(`a frame of ${bytes} bytes exceeds the ${MAX_FRAME_BYTES}-byte limit; the peer is not speaking liveswap's protocol or sent a runaway message`);
+  constructor(
+    readonly bytes: number,
+    readonly limit = MAX_FRAME_BYTES,
+  ) {
+    super(`a frame of ${bytes} bytes exceeds the ${limit}-byte limit; the peer is not speaking liveswap's protocol or sent a runaway message`);
   }
 }
 
@@ -51,22 +54,40 @@ export function encodeFrame(payload: Buffer): Buffer {
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
+  /** The largest frame taken (a connection lowers it until the peer's hello: a length prefix is not allocated blindly). */
+  maxFrameBytes = MAX_FRAME_BYTES;
+
+  /** A frame begun and not complete: the bytes it has (its length prefix included) and needs; undefined between frames. */
+  get partial(): { readonly have: number; readonly need: number } | undefined {
+    if (this.buffered === 0) return undefined;
+    if (this.buffered < 4) return { have: this.buffered, need: 4 };
+    return { have: this.buffered, need: 4 + this.peek(4).readUInt32BE(0) };
+  }
 
   /** Add a chunk; returns the frames it completed, in order. Throws FrameTooLargeError on a bad length. */
   push(chunk: Buffer): Buffer[] {
+    this.add(chunk);
+    const out: Buffer[] = [];
+    for (let f = this.next(); f !== undefined; f = this.next()) out.push(f);
+    return out;
+  }
+
+  /** Add a chunk without taking frames out (next() does, one at a time). */
+  add(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    const out: Buffer[] = [];
-    for (;;) {
-      if (this.buffered < 4) break;
-      const head = this.peek(4);
-      const len = head.readUInt32BE(0);
-      if (len > MAX_FRAME_BYTES) throw new FrameTooLargeError(len);
-      if (this.buffered < 4 + len) break;
-      const all = this.take(4 + len);
-      out.push(all.subarray(4));
-    }
-    return out;
+  }
+
+  /**
+   * The next whole frame, or undefined. One at a time, so that a limit raised by one frame (a hello taken) applies
+   * to the frames after it in the same chunk. Throws FrameTooLargeError on a length over the limit.
+   */
+  next(): Buffer | undefined {
+    if (this.buffered < 4) return undefined;
+    const len = this.peek(4).readUInt32BE(0);
+    if (len > this.maxFrameBytes) throw new FrameTooLargeError(len, this.maxFrameBytes);
+    if (this.buffered < 4 + len) return undefined;
+    return this.take(4 + len).subarray(4);
   }
 
   private peek(n: number): Buffer {

@@ -129,6 +129,11 @@ export class PeerChannel {
     return this.memBytes + over;
   }
 
+  /** The last sequence number this channel sent: a hello or an ack beyond it (with frames pending) is a lie. */
+  get sent(): number {
+    return this.nextSeq - 1;
+  }
+
   hello(): ChannelHello {
     return { recv: this.delivered, chan: this.id, ...(this.remote !== undefined ? { seen: this.remote } : {}) };
   }

@@ -8,10 +8,10 @@ import { WireFormatError } from "../../core/errors.js";
  * neither side misreads the other's frames. The hello and the refusal are the
  * frames every format keeps as they are (length-prefixed JSON, the fields
  * below), so that any two formats can tell each other apart.
- * (Issue 15 changes the trace reply: "trace-chunk" frames, then a TraceReply. The format is bumped once for all of
- * that issue's wire changes, when they are merged.)
+ * 2: the update's coordinator lives in its root (update-submit/view/abort/resume, a coordinator's hello), traces
+ * stream as "trace-chunk" frames, heartbeats, and every frame is checked against the protocol (wire-check.ts).
  */
-export const WIRE_FORMAT = 1;
+export const WIRE_FORMAT = 2;
 
 /**
  * What processes say to each other, one value per frame. Between two nodes:
@@ -124,6 +124,13 @@ export interface PeerStatus {
   readonly duplicates: number;
   /** Bytes of the outbox to this neighbour spilled to disk (it is slow or frozen); absent from older nodes. */
   readonly spilledBytes?: number;
+  /**
+   * Silent past the heartbeat timeout (`heartbeat.suspectAfterMs`): partitioned, frozen or dead, as far as this node
+   * can tell; its connection was closed and is being redialled. Absent from older nodes.
+   */
+  readonly suspected?: boolean;
+  /** Milliseconds since anything (a frame, a heartbeat) was last heard from it. Absent from older nodes. */
+  readonly silentMs?: number;
 }
 
 export interface NodeStatus {

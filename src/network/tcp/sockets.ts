@@ -17,6 +17,14 @@ export class BadAddressError extends LiveswapError {
   }
 }
 
+/** A dial that did not connect (and finish its TLS handshake) in time. */
+export class DialTimeoutError extends LiveswapError {
+  readonly code = "DIAL_TIMEOUT";
+  constructor(readonly address: string, readonly ms: number) {
+    super(`no connection to ${address} within ${ms} ms (the host does not answer: down, or cut off by a partition)`);
+  }
+}
+
 export function parseAddress(address: string, where = "address"): { readonly host: string; readonly port: number } {
   const i = address.lastIndexOf(":");
   const host = address.slice(0, i).replace(/^\[|\]$/g, "");
@@ -56,8 +64,15 @@ export function listen(address: string, material: TlsMaterial | undefined, onSoc
   });
 }
 
+/**
+ * How long a dial may take, TLS handshake included. Across a partition a connect (or a handshake through a proxy that
+ * accepted) hangs for minutes (the kernel's SYN retries); the dialler gives up and tries again, so it reconnects soon
+ * after the heal.
+ */
+export const DIAL_TIMEOUT_MS = 10_000;
+
 /** Connect to `address`; with TLS, the server's certificate must name `expected` (its node id, or "control"). */
-export function dial(address: string, material: TlsMaterial | undefined, expected: string): Promise<Duplex> {
+export function dial(address: string, material: TlsMaterial | undefined, expected: string, timeoutMs = DIAL_TIMEOUT_MS): Promise<Duplex> {
   const { host, port } = parseAddress(address, "dial");
   return new Promise((resolve, reject) => {
     const socket: Duplex = material
@@ -72,9 +87,14 @@ export function dial(address: string, material: TlsMaterial | undefined, expecte
         })
       : net.connect({ host, port });
     const ready = material ? "secureConnect" : "connect";
-    const fail = (e: Error): void => reject(e);
+    const fail = (e: Error): void => {
+      clearTimeout(timer);
+      reject(e);
+    };
+    const timer = setTimeout(() => socket.destroy(new DialTimeoutError(address, timeoutMs)), timeoutMs);
     socket.once("error", fail);
     socket.once(ready, () => {
+      clearTimeout(timer);
       socket.off("error", fail);
       if (socket instanceof net.Socket) {
         socket.setNoDelay(true);

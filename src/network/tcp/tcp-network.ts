@@ -1,14 +1,15 @@
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import type { ControlEnvelope, Envelope } from "../../core/envelope.js";
-import { asError, messageOf, WireFormatError } from "../../core/errors.js";
+import { asError, describeError, messageOf, WireFormatError } from "../../core/errors.js";
 import { failpoint } from "../../core/failpoints.js";
 import { CONTROL, type NodeId } from "../../core/ids.js";
 import type { Network } from "../../core/network.js";
 import type { Codec } from "./codec.js";
 import { Connection } from "./connection.js";
-import { FrameTooLargeToSendError } from "./frame.js";
+import { FrameTooLargeToSendError, MAX_FRAME_BYTES } from "./frame.js";
 import { SpillBudget, type BusyState, type OutboxOptions } from "./outbox-spill.js";
+import { DEFAULT_HEARTBEAT, PeerLiveness, type HeartbeatOptions } from "./heartbeat.js";
 import { PeerChannel, type DurableChannel } from "./peer-channel.js";
 import { dial, listen, peerName, type TlsMaterial } from "./sockets.js";
 import { wallNow, type LamportClock } from "./lamport-clock.js";
@@ -43,6 +44,13 @@ export interface TcpNetworkOptions {
   readonly onControlResumed?: (session: ControlSession, recv: number) => void;
   /** Bounds of the outboxes to neighbours, and where they spill (default: a temporary directory made on first use). */
   readonly outbox?: Partial<OutboxOptions> & { readonly spillDir?: string };
+  /** Heartbeats on every connection and the suspicion timeout (default DEFAULT_HEARTBEAT: 1 s, suspected after 10 s). */
+  readonly heartbeat?: HeartbeatOptions;
+  /**
+   * A neighbour became suspected (silent past the timeout; its connection is closed and redialled), or was heard
+   * again; `silentMs`: how long it had been silent (suspected), or how long it was out of reach in all (heard again).
+   */
+  readonly onSuspect?: (peer: NodeId, suspected: boolean, silentMs: number) => void;
 }
 
 /** A connection from the control plane (`liveswap ctl`, a test's cluster client). */
@@ -83,6 +91,13 @@ export class ControlSession {
 const RETRY_MS = [20, 50, 100, 200, 500, 1000];
 /** How long a dialled neighbour has to answer our hello before the connection is dropped and dialled again. */
 const HELLO_TIMEOUT_MS = 5_000;
+/**
+ * The largest frame taken before a connection's hello: a hello is a few hundred bytes, and a stranger's length prefix
+ * must not make this process buffer 64 MiB for it.
+ */
+const HELLO_MAX_FRAME_BYTES = 64 * 1024;
+/** How long an accepted connection may go without a hello (longer than a dialler waits for ours: a loaded caller is slow). */
+const ACCEPT_HELLO_MS = 10_000;
 
 /**
  * The network of one node process: one TCP (or TLS) connection per link, FIFO
@@ -106,11 +121,17 @@ export class TcpNetwork implements Network {
   private server: net.Server | undefined;
   private nextTimer = 0;
   private closed = false;
+  private readonly heartbeat: HeartbeatOptions;
+  /** Who is suspected (heartbeats: heartbeat.ts), judged every interval while the network runs. */
+  private readonly liveness: PeerLiveness;
+  private livenessTimer: NodeJS.Timeout | undefined;
 
   private readonly spill: SpillBudget;
 
   constructor(private readonly o: TcpNetworkOptions) {
     this.spill = new SpillBudget(o.outbox, o.outbox?.spillDir, o.self, o.log);
+    this.heartbeat = o.heartbeat ?? DEFAULT_HEARTBEAT;
+    this.liveness = new PeerLiveness(this.heartbeat, (peer, suspected, silentMs) => this.suspicionChanged(peer, suspected, silentMs));
   }
 
   /** Set when new outside requests must be refused: the outboxes' spill is near its disk quota. */
@@ -120,6 +141,7 @@ export class TcpNetwork implements Network {
 
   async start(): Promise<void> {
     this.server = await listen(this.o.address, this.o.tls, (s) => this.accept(s));
+    this.watchLiveness();
   }
 
   now(): number {
@@ -153,6 +175,7 @@ export class TcpNetwork implements Network {
   addPeer(peer: NodeId, address: string, durable?: DurableChannel): void {
     this.addresses.set(peer, address);
     if (this.channels.has(peer)) return;
+    this.liveness.watch(peer);
     const revived = durable === undefined ? this.draining.get(peer) : undefined;
     if (revived !== undefined) this.draining.delete(peer);
     const channel = revived ?? new PeerChannel(peer, this.o.codec, durable, this.spill);
@@ -170,6 +193,7 @@ export class TcpNetwork implements Network {
     const channel = this.channels.get(peer);
     this.channels.delete(peer);
     if (channel === undefined) return;
+    this.liveness.forget(peer);
     this.draining.set(peer, channel);
     const deadline = performance.now() + drainMs;
     const check = (): void => {
@@ -192,7 +216,7 @@ export class TcpNetwork implements Network {
 
   peers(): readonly PeerStatus[] {
     return [...this.channels.values()]
-      .map((c) => ({ id: c.peer, connected: c.connection !== undefined, unacked: c.pending, reconnects: c.reconnects, duplicates: c.duplicates, spilledBytes: c.spilledBytes }))
+      .map((c) => ({ id: c.peer, connected: c.connection !== undefined, unacked: c.pending, reconnects: c.reconnects, duplicates: c.duplicates, spilledBytes: c.spilledBytes, ...this.livenessOf(c) }))
       .sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
@@ -218,6 +242,7 @@ export class TcpNetwork implements Network {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.livenessTimer);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     for (const c of this.channels.values()) c.close();
@@ -273,28 +298,43 @@ export class TcpNetwork implements Network {
       socket.destroy();
       return;
     }
-    this.wrap(socket);
+    const conn = this.wrap(socket);
+    // A caller that never says who it is (garbage, a port scanner, a stuck process) does not keep a socket here.
+    const silent = setTimeout(() => {
+      if (!conn.helloed && !conn.closed) {
+        this.o.log?.(`closed a connection from ${remoteOf(socket)}: no hello within ${ACCEPT_HELLO_MS} ms`);
+        conn.close();
+      }
+    }, ACCEPT_HELLO_MS);
+    silent.unref();
+    socket.once("close", () => clearTimeout(silent));
   }
 
   private wrap(socket: Duplex): Connection {
-    const role: ConnectionRole = {};
+    // The far end, kept now: a closed socket no longer says where it came from.
+    const role: ConnectionRole = { remote: remoteOf(socket) };
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
-    return new Connection(
+    const conn = new Connection(
       socket,
       this.o.codec,
       (msg, c) => this.onMessage(role, msg, c),
       (c) => {
+        this.connectionClosed(role, c);
         role.peer?.detach(c);
         if (role.session !== undefined) {
           this.sessions.delete(role.session);
           if (this.controller === role.session) this.controller = undefined;
         }
       },
+      { heartbeat: this.heartbeat },
     );
+    conn.limitFrames(HELLO_MAX_FRAME_BYTES);
+    return conn;
   }
 
   private onMessage(role: ConnectionRole, msg: WireMessage, c: Connection): void {
+    if (!this.expected(role, msg, c)) return;
     switch (msg.kind) {
       case "hello":
         return this.onHello(role, msg, c);
@@ -304,7 +344,7 @@ export class TcpNetwork implements Network {
         if (role.peer === undefined || !role.peer.accept(msg.seq, c)) return;
         failpoint("tcp.frame-received");
         this.o.clock.observe(msg.lc);
-        this.o.onEnvelope(msg.env);
+        this.apply(role, msg.env, c);
         return;
       case "ack":
         if (role.peer === undefined) return;
@@ -319,7 +359,7 @@ export class TcpNetwork implements Network {
         failpoint("tcp.frame-received");
         this.controller = role.session;
         this.o.clock.observe(msg.lc);
-        this.o.onEnvelope(msg.env);
+        this.apply(role, msg.env, c);
         return;
       case "cmd":
         if (role.session !== undefined) this.o.onCommand(role.session, msg.id, msg.cmd);
@@ -347,6 +387,7 @@ export class TcpNetwork implements Network {
       return;
     }
     c.helloed = true;
+    c.limitFrames(MAX_FRAME_BYTES);
     if (msg.role === "control") {
       role.session = new ControlSession(c, msg.from);
       this.sessions.add(role.session);
@@ -373,7 +414,7 @@ export class TcpNetwork implements Network {
       return undefined;
     }
     this.refusedLogged.delete(msg.from);
-    if (this.o.checkPeer?.(msg.from, msg.seen) !== undefined) {
+    if (this.o.checkPeer?.(msg.from, msg.seen) !== undefined || this.liesAboutPositions(msg, channel, c)) {
       c.close();
       return undefined;
     }
@@ -383,6 +424,7 @@ export class TcpNetwork implements Network {
     // resets our numbering first), and before resending anything: the dialer reads our hello first.
     if (this.o.self > msg.from) c.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello(), format: WIRE_FORMAT });
     if (channel.reconnects > reconnects) failpoint("tcp.reconnect");
+    this.liveness.heard(msg.from);
     channel.resend();
     if (lost.length > 0) this.o.onLost?.(lost, "destroyed");
     return channel;
@@ -401,12 +443,126 @@ export class TcpNetwork implements Network {
     this.formatLogged.add(key);
     this.o.log?.(line);
   }
+
+  /**
+   * Judge every neighbour's liveness each heartbeat interval, from setImmediate (after the poll phase has read what
+   * arrived); a tick that came more than an interval late is skipped: this process stalled, not its neighbours.
+   */
+  private watchLiveness(): void {
+    const every = this.heartbeat.intervalMs;
+    let last = performance.now();
+    this.livenessTimer = setInterval(() => {
+      const now = performance.now();
+      const late = now - last - every;
+      last = now;
+      if (late > every) return;
+      setImmediate(() => {
+        if (!this.closed) this.liveness.tick((peer) => this.channels.get(peer)?.connection?.heardAt);
+      });
+    }, every);
+    this.livenessTimer.unref();
+  }
+
+  private livenessOf(c: PeerChannel): { readonly suspected: boolean; readonly silentMs: number } {
+    return this.liveness.status(c.peer, c.connection?.heardAt);
+  }
+
+  /** A neighbour became suspected (its connection, if any, is closed: the dial loop or the neighbour redials), or was heard again. */
+  private suspicionChanged(peer: NodeId, suspected: boolean, silentMs: number): void {
+    if (this.closed) return;
+    if (suspected) {
+      const c = this.channels.get(peer);
+      this.o.log?.(
+        `node "${peer}" is suspected: nothing heard from it for ${silentMs} ms (suspectAfterMs ${this.heartbeat.suspectAfterMs}); ` +
+          `${c?.connection !== undefined ? "its connection is closed" : "not connected"} (${this.o.self < peer ? "we redial it" : "it redials us"}), ${c?.pending ?? 0} frame(s) kept for resending`,
+      );
+      c?.connection?.close();
+    } else this.o.log?.(`node "${peer}" is heard again after ${silentMs} ms out of reach`);
+    this.o.onSuspect?.(peer, suspected, silentMs);
+  }
+
+  /** A connection closed: the neighbour's liveness keeps when it was last heard on it, and a fault is logged with who it was. */
+  private connectionClosed(role: ConnectionRole, c: Connection): void {
+    if (role.peer !== undefined && c.heardAt !== undefined && this.channels.get(role.peer.peer) === role.peer) this.liveness.heard(role.peer.peer, c.heardAt);
+    if (c.fault !== undefined && !this.closed) this.o.log?.(`closed the connection with ${this.nameOf(role, c)}: ${c.fault}${role.peer !== undefined ? "; it is redialled and resends what was not applied" : ""}`);
+  }
+
+  /**
+   * Hand an envelope to the node. One whose contents the node cannot take (a control message missing its fields, from
+   * a peer gone bad) throws somewhere inside; it is refused instead of killing the process: logged, naming the
+   * sender, and the connection closed. A data frame's number was taken, so the frame is not resent: it is dropped.
+   */
+  private apply(role: ConnectionRole, env: Envelope, c: Connection): void {
+    try {
+      this.o.onEnvelope(env);
+    } catch (e) {
+      const what = env.kind === "control" ? `a control envelope ("${String((env.msg as { kind?: unknown }).kind)}" of update #${env.update})` : `application message ${env.id}`;
+      this.o.log?.(`refused ${what} from ${this.nameOf(role, c)}: the node could not take it (${describeError(e)}); closing the connection`);
+      c.close();
+    }
+  }
+
+  /** Who a connection is, as a log line names it. */
+  private nameOf(role: ConnectionRole, c: Connection): string {
+    if (role.peer !== undefined) return `node "${role.peer.peer}"`;
+    if (role.session !== undefined) return `the control session "${role.session.name}"`;
+    return `${role.remote} (before its hello)`;
+  }
+
+  /**
+   * May this connection send this frame now? If not, the node logs what was wrong, naming the peer, and closes the
+   * connection (a neighbour redials and resends from what was applied): anything but a hello before the hello, a
+   * second hello, a data frame that skips numbers or whose envelope names another sender or receiver, and an
+   * acknowledgement of frames never sent (taking it would drop them unsent).
+   */
+  private expected(role: ConnectionRole, msg: WireMessage, c: Connection): boolean {
+    const wrong = this.wrongFrame(role, msg, c);
+    if (wrong === undefined) return true;
+    this.o.log?.(`refused ${wrong} from ${this.nameOf(role, c)}; closing the connection${role.peer !== undefined ? " (it is redialled and resends from what was applied)" : ""}`);
+    c.close();
+    return false;
+  }
+
+  private wrongFrame(role: ConnectionRole, msg: WireMessage, c: Connection): string | undefined {
+    if (!c.helloed) return msg.kind === "hello" || msg.kind === "refused" ? undefined : `a "${msg.kind}" frame before its hello`;
+    if (msg.kind === "hello") return "a second hello on the same connection";
+    const ch = role.peer;
+    if (ch === undefined) return undefined;
+    if (msg.kind === "data") {
+      if (msg.seq > ch.received + 1) return `data frame #${msg.seq} where #${ch.received + 1} was next (frames #${ch.received + 1} to #${msg.seq - 1} skipped)`;
+      if (msg.env.from !== ch.peer || msg.env.to !== this.o.self) return `data frame #${msg.seq} whose envelope says it goes from "${msg.env.from}" to "${msg.env.to}"`;
+    }
+    if (msg.kind === "ack" && ch.pending > 0 && msg.seq > ch.sent) return `an acknowledgement of frame #${msg.seq} when only #${ch.sent} was sent`;
+    return undefined;
+  }
+
+  /**
+   * A neighbour's hello that says it received more of our frames than we sent, while some are unacknowledged: taken,
+   * it would drop them unsent. Refused (the neighbour redials; a well one then tells the truth).
+   */
+  private liesAboutPositions(msg: Hello, channel: PeerChannel, c: Connection): boolean {
+    if (msg.seen !== channel.id || channel.pending === 0 || msg.recv <= channel.sent) return false;
+    this.logOnce(
+      `lie ${msg.from} ${msg.recv} ${channel.sent}`,
+      `refused the connection from node "${msg.from}" (${remoteOf(c.socket)}): its hello says it received our frames up to #${msg.recv}, ` +
+        `but we sent only up to #${channel.sent} (${channel.pending} unacknowledged, kept for resending)`,
+    );
+    return true;
+  }
+}
+
+/** The far end of a socket, for a log line about a connection that has not said who it is. */
+function remoteOf(socket: Duplex): string {
+  const s = socket as Partial<net.Socket>;
+  return s.remoteAddress !== undefined ? `${s.remoteAddress}:${String(s.remotePort)}` : "a connection";
 }
 
 type Hello = Extract<WireMessage, { kind: "hello" }>;
 
 /** What a connection turned out to be once its hello was taken: a neighbour's channel, or a control session. */
 interface ConnectionRole {
+  /** Where it comes from (host:port), for log lines about a connection that has not said who it is. */
+  readonly remote: string;
   peer?: PeerChannel | undefined;
   session?: ControlSession;
 }
