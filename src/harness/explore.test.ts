@@ -179,6 +179,17 @@ describe("exploring a crash: one node crashes at any point and restarts at any p
     expect(r.states).toBeGreaterThan(1000);
   }, 60_000);
 
+  it("line3-crash-root under conservative, bounded to 5 s: no violation, and the root (with its coordinator) crashed on the way", async () => {
+    let rootDown = 0;
+    const r = await explore(EXPLORE_MODELS["line3-crash-root"] as ExploreModel, "conservative", {
+      maxTimeMs: 5_000,
+      onState: (f) => void (f.endsWith("|down:b") && rootDown++),
+    });
+    expect(r.violation?.violations.map((v) => v.message)).toBeUndefined();
+    expect(r.states).toBeGreaterThan(100);
+    expect(rootDown).toBeGreaterThan(10);
+  }, 60_000);
+
   it("finds naive's violation on pair-crash", async () => {
     const r = await explore(pairCrash, "naive", {});
     expect(r.violation?.violations.some((v) => v.invariant === "correctness")).toBe(true);
