@@ -31,8 +31,11 @@ import {
   RequestExpiredError,
 } from "./core/errors.js";
 import { Rng } from "./core/rng.js";
-import { Channels, type ChannelsSnapshot } from "./runtime/channels.js";
+import { channelKey, type ChannelsSnapshot } from "./runtime/channels.js";
+import type { CoordinatorHost, CoordinatorHostEnvironment, CoordinatorOutcome } from "./runtime/coordinator-host.js";
+import { RootCoordinators } from "./runtime/root-coordinators.js";
 import { SimulatedDisk } from "./runtime/simulated-disk.js";
+import { SimulatedJournal } from "./runtime/simulated-journal.js";
 import type { NodeAgent, NodePort } from "./node/agent.js";
 import { CONTROL, type MessageId, type NodeId, type RequestId } from "./core/ids.js";
 import { Topology } from "./core/topology.js";
@@ -46,7 +49,7 @@ import { SimulatedNetwork } from "./network/sim/simulated-network.js";
 import { TimeOrderedScheduler } from "./network/sim/time-ordered-scheduler.js";
 import { AlphaSynchronizer } from "./node/alpha-synchronizer.js";
 import { Fault } from "./node/swap-node.js";
-import { checkUpdateObjects, launchUpdate, planUpdate } from "./runtime/control-plane.js";
+import { checkUpdateObjects, planUpdate, type UpdatePlan } from "./runtime/control-plane.js";
 import { NodeHost, type HostEnvironment, type OutputGate } from "./runtime/node-host.js";
 import type { Ack } from "./runtime/host-record.js";
 import type { UpdateCoordinator } from "./update/coordinator.js";
@@ -155,8 +158,15 @@ class SettleActivity {
 
 interface ActiveUpdate {
   readonly id: number;
-  /** Set once prepare is under way (the coordinator is made right after the plan is checked). */
-  coordinator: UpdateCoordinator | undefined;
+  /** Where its coordinator lives (DESIGN.md, "Faults and durability"): a crash of the root stops it until the restart. */
+  readonly root: NodeId;
+  /**
+   * Its coordinator's host, the latest incarnation (while the root is down, a stopped one: what its journal holds);
+   * undefined until it starts (the root was down at update(): it starts at the root's restart, see `deferred`).
+   */
+  host: CoordinatorHost | undefined;
+  /** The plan of an update called while its root was down: the root's process takes it when it is back. */
+  deferred: { readonly plan: UpdatePlan; readonly deadlineMs: number | undefined } | undefined;
   /** The updates as given: a resume must bring the same behaviors. */
   readonly updates: readonly Update[];
   /** The caller waiting on update() or resume(); none while the update is halted. */
@@ -168,12 +178,16 @@ export interface SystemInspection {
   readonly hosts: readonly NodeHost[];
   readonly openRequests: readonly RequestId[];
   readonly coordinator: UpdateCoordinator | undefined;
+  /** The running update's id (its coordinator may not have started: its root is down). */
+  readonly update: number | undefined;
+  /** The running update's root is down: what reaches its coordinator is lost on the wire (resent at the restart). */
+  readonly coordinatorDown: boolean;
   readonly epoch: number;
   /** Crashed nodes, sorted. */
   readonly down: readonly NodeId[];
   /** Partitioned links, "a|b" with a < b, sorted. */
   readonly partitions: readonly string[];
-  /** The coordinator's ends of its channels to the nodes. */
+  /** The coordinators' ends of their channels to the nodes (each on its link), and the running one's report positions. */
   readonly plane: ChannelsSnapshot;
   /** Nodes whose group commit is scheduled (a deadline "commit of X" of a crashed incarnation does nothing), sorted. */
   readonly commitDue: readonly NodeId[];
@@ -243,8 +257,22 @@ export class System {
   private readonly down = new Map<NodeId, { readonly version: string; readonly epoch: number }>();
   /** Partitioned links, "a|b" with a < b. */
   private readonly partitions = new Set<string>();
-  /** The coordinator's ends of its channels to the nodes (numbered like a node's, resent after a node restarts). */
-  private readonly plane = new Channels();
+  /**
+   * The update coordinators, each in its root's process (its journal on the root's disk beside its node record):
+   * they stop with their root and recover at its restart. Their channels to the nodes are numbered like a node's and
+   * resent after either end restarts.
+   */
+  private readonly coordinators: RootCoordinators;
+  /** Every node's coordinator journal (the simulated disk's second file): it survives crash(). */
+  private readonly journals = new Map<NodeId, SimulatedJournal>();
+  /**
+   * Per node, how far the control plane took its reports (link 0, one channel to whichever coordinator runs): a
+   * coordinator's, journaled, or acknowledged with no update running (every coordinator left is over). A node
+   * resends from here after a restart of either end; what is before it was taken, what is after was lost.
+   */
+  private readonly reportsTaken = new Map<NodeId, number>();
+  /** Per node, the coordinator links made before it was created: their envelopes were for an earlier node of its id. */
+  private readonly linksBefore = new Map<NodeId, number>();
   private readonly groupCommit: { readonly min: number; readonly max: number };
   private readonly commitRng: Rng;
   /** Nodes with a group commit scheduled. */
@@ -281,6 +309,10 @@ export class System {
     this.groupCommit = groupCommitOf(options);
     this.commitRng = new Rng(seed ^ 0x5eed);
     this.host = this.makeHost();
+    this.coordinators = new RootCoordinators({
+      hostEnv: (root, update) => this.coordinatorEnv(root, update),
+      journal: (root) => this.journals.get(root) ?? new SimulatedJournal(),
+    });
   }
 
   // ---- configuration (refused while an update runs) ----
@@ -296,13 +328,16 @@ export class System {
     const rt = new NodeHost(id, behavior, epoch, ++this.incarnations, this.host, this.baseAgent(), this.messageCounters.get(id) ?? 0, this.gate());
     this.runtimes.set(id, rt);
     this.disks.set(id, new SimulatedDisk());
-    this.plane.forgetPeer(id);
+    this.journals.set(id, new SimulatedJournal());
+    this.linksBefore.set(id, this.coordinators.links);
+    this.reportsTaken.delete(id);
     if (this.tracing) this.record({ kind: "create", t: this.now(), node: id, version: behavior.version, epoch });
     const out = rt.initialize();
     if (out instanceof Fault) {
       this.topology.removeNode(id);
       this.runtimes.delete(id);
       this.disks.delete(id);
+      this.journals.delete(id);
       if (this.tracing) {
         this.record({ kind: "fault", t: this.now(), node: id, during: "init", error: out.error });
         this.record({ kind: "destroy", t: this.now(), node: id });
@@ -419,7 +454,9 @@ export class System {
     this.runtimes.delete(id);
     this.down.delete(id);
     this.disks.delete(id);
-    this.plane.forgetPeer(id);
+    this.journals.delete(id);
+    this.coordinators.destroyed(id);
+    this.reportsTaken.delete(id);
     if (this.tracing) this.record({ kind: "destroy", t: this.now(), node: id });
     for (const [rid, r] of [...this.openRequests]) {
       if (r.node === id) this.failRequest(rid, new RequestFailedError(id, rid, "the node was destroyed"));
@@ -459,21 +496,45 @@ export class System {
     const target = { topology: this.topology, synchronizer: this.synchronizer, versionOf: (n: NodeId) => this.runtimes.get(n)?.version ?? (this.down.get(n) as { version: string }).version };
     const descriptors = list.map((one) => ({ from: one.from.version, to: one.to.version }));
     const plan = planUpdate(target, descriptors, opts, this.updates + 1, this.now());
+    const deadlineMs = prepareDeadlineOf(opts);
     this.updates += 1;
     for (const one of list) this.behaviors.set(one.to.version, one.to);
+    const root = plan.run.root;
     const done = new Promise<UpdateReport>((resolve, reject) => {
-      this.active = { id: plan.run.id, coordinator: undefined, updates: list, waiter: { resolve, reject } };
+      this.active = { id: plan.run.id, root, host: undefined, deferred: undefined, updates: list, waiter: { resolve, reject } };
     });
     const active = this.active as ActiveUpdate;
-    active.coordinator = launchUpdate(plan, { kind: "inline", updates: list }, {
-      now: () => this.now(),
-      tracing: this.tracing,
-      record: (ev) => this.events.push(ev),
-      transmit: (env) => this.network.transmit(this.plane.stamp(env)),
-      finished: (outcome) => this.finishUpdate(active, outcome),
-    });
+    // The update is submitted to its root, whose process runs the coordinator: a root that is down takes it when back.
+    if (this.down.has(root)) active.deferred = { plan, deadlineMs };
+    else active.host = this.coordinators.start(plan, { kind: "inline", updates: list }, deadlineMs);
     this.kick();
     return done;
+  }
+
+  /** The environment of update `update`'s coordinator in `root`'s process (the simulated network, the root's clock). */
+  private coordinatorEnv(root: NodeId, update: number): CoordinatorHostEnvironment {
+    const net = this.network;
+    return {
+      now: () => net.now(),
+      tracing: this.tracing,
+      record: (ev) => this.events.push(ev),
+      send: (env) => net.transmit(env),
+      // The node may forget its reports once the coordinator journaled them.
+      ack: (node, seq) => this.runtimes.get(node)?.channels.ack(CONTROL, 0, seq),
+      finished: (outcome) => {
+        const a = this.active;
+        if (a !== undefined && a.id === update && a.root === root) this.finishUpdate(a, outcome);
+      },
+      setTimer: (ms, fire) => {
+        let armed = true;
+        net.deadline(ms, `prepare deadline of update #${update}`, () => {
+          if (armed) fire();
+        });
+        return () => {
+          armed = false;
+        };
+      },
+    };
   }
 
   /**
@@ -485,7 +546,7 @@ export class System {
   resume(u: Update | readonly Update[]): Promise<UpdateReport> {
     this.assertOpen("resume");
     const a = this.active;
-    const run = a?.coordinator?.update;
+    const run = a?.host?.run;
     if (a === undefined || run === undefined || run.phase !== "halted") {
       return Promise.reject(new InvalidUpdateError(`resume: no update is halted${a !== undefined ? ` (update #${a.id} is ${run?.phase ?? "preparing"})` : ""}; resume() finishes an update whose transfer threw at swap time`));
     }
@@ -497,10 +558,12 @@ export class System {
         );
       }
     }
+    // The resume is submitted to the root's process, which runs the halted update's coordinator.
+    if (this.down.has(a.root)) return Promise.reject(new NodeDownError(a.root, "resume"));
     const done = new Promise<UpdateReport>((resolve, reject) => {
       a.waiter = { resolve, reject };
     });
-    a.coordinator?.resume({ kind: "inline", updates: list });
+    a.host?.resume({ kind: "inline", updates: list });
     this.kick();
     return done;
   }
@@ -643,12 +706,16 @@ export class System {
    * system's epoch. Read-only by convention: what it returns is live.
    */
   inspect(): SystemInspection {
-    const plane = this.plane;
+    const coordinators = this.coordinators;
+    const taken = this.reportsTaken;
+    const a = this.active;
     const lost = this.lostOnWire;
     return {
       hosts: this.topology.nodes().flatMap((id) => this.runtimes.get(id) ?? []),
       openRequests: [...this.openRequests.keys()].sort(),
-      coordinator: this.active?.coordinator,
+      coordinator: a?.host?.coordinator,
+      update: a?.id,
+      coordinatorDown: a !== undefined && this.down.has(a.root),
       epoch: this.epoch,
       down: [...this.down.keys()].sort(),
       partitions: [...this.partitions].sort(),
@@ -656,7 +723,7 @@ export class System {
       staleOnWire: (seq, env) => this.staleOnWire(seq, env),
       // Computed when read: most readers want the hosts only.
       get plane(): ChannelsSnapshot {
-        return plane.snapshot();
+        return coordinators.snapshot([...taken].map(([n, seq]) => [channelKey(n, 0), seq] as const).sort((x, y) => (x[0] < y[0] ? -1 : 1)));
       },
       get lostOnWire(): readonly (readonly [string, readonly MessageId[]])[] {
         return [...lost].map(([k, envs]) => [k, envs.map((e) => e.id)] as const).sort((a, b) => (a[0] < b[0] ? -1 : 1));
@@ -666,7 +733,8 @@ export class System {
 
   /** See reconnectedAt. */
   private staleOnWire(seq: number, env: Envelope): boolean {
-    return env.link > 0 && this.reconnectedAt.size > 0 && seq < (this.reconnectedAt.get(wireKey(env.link, env.from, env.to)) ?? -1);
+    // A node's reports travel link 0 (one channel to whichever coordinator runs): their session restarts with the root.
+    return (env.link > 0 || env.to === CONTROL) && this.reconnectedAt.size > 0 && seq < (this.reconnectedAt.get(wireKey(env.link, env.from, env.to)) ?? -1);
   }
 
   // ---- scripted stepping ----
@@ -829,9 +897,9 @@ export class System {
       // A halted update waits for resume() by design; one that someone waits on and nothing moves has stalled.
       this.active = undefined;
       const waiter = a.waiter;
-      const run = a.coordinator?.update;
+      const run = a.host?.run;
       const err = new UpdateStalledError(a.id, run?.oldNodes() ?? [], run?.unfinishedNodes() ?? []);
-      a.coordinator?.giveUp();
+      a.host?.giveUp(); // journaled: a restarted root does not take it up again
       this.afterUpdate(a.id, undefined);
       if (this.tracing) this.record({ kind: "update-end", t: this.now(), update: a.id, outcome: "failed", detail: err.message });
       this.settle1(() => waiter.reject(err));
@@ -878,6 +946,8 @@ export class System {
     const rt = this.runtimes.get(env.to);
     if (rt !== undefined) {
       if (env.link > 0 && this.partitions.size > 0 && this.partitions.has(pairKey(env.from, env.to))) return this.loseOnWire(env);
+      // A coordinator's envelope to an earlier node of this id (destroyed, then created again): not this node's.
+      if (env.kind === "control" && env.from === CONTROL && env.link <= (this.linksBefore.get(env.to) ?? 0)) return;
       rt.deliver(env);
       return this.afterInput(rt);
     }
@@ -900,11 +970,22 @@ export class System {
     for (const env of envs) this.record({ kind: "drop", t: this.now(), node: env.to, from: env.from, msg: env.id, reason: "unlinked" });
   }
 
-  /** The coordinator lives in this process and never crashes here: it applies and acknowledges at once. */
+  /**
+   * A node's report reaches the running update's coordinator, in its root's process, which journals and acknowledges
+   * it (a duplicate it drops). While that root is down it is lost on the wire: the node keeps it in its outbox and
+   * resends it when the root is back. With no update running, every coordinator left is over and would only
+   * acknowledge it: the node may forget it.
+   */
   private deliverToCoordinator(env: Envelope): void {
-    if (env.kind !== "control" || this.plane.accept(env) !== "apply") return;
-    if (env.seq !== undefined) this.runtimes.get(env.from)?.channels.ack(CONTROL, 0, env.seq);
-    this.active?.coordinator?.receive(env);
+    if (env.kind !== "control") return;
+    const a = this.active;
+    const link = a?.host?.link;
+    if (a !== undefined && (this.down.has(a.root) || (link !== undefined && this.coordinators.isDown(link)))) return;
+    const host = link !== undefined ? this.coordinators.live(link) : undefined;
+    const seq = env.seq;
+    if (seq !== undefined && seq > (this.reportsTaken.get(env.from) ?? 0)) this.reportsTaken.set(env.from, seq);
+    if (host !== undefined) return host.report(env);
+    if (seq !== undefined) this.runtimes.get(env.from)?.channels.ack(CONTROL, 0, seq);
   }
 
   // ---- durability: group commit, crash, restart, partition ----
@@ -941,7 +1022,7 @@ export class System {
 
   private routeAcks(rt: NodeHost, acks: readonly Ack[]): void {
     for (const a of acks) {
-      if (a.from === CONTROL) this.plane.ack(rt.id, 0, a.seq);
+      if (a.from === CONTROL) this.coordinators.acked(rt.id, a.link, a.seq);
       else this.runtimes.get(a.from)?.channels.ack(rt.id, a.link, a.seq);
     }
   }
@@ -962,6 +1043,8 @@ export class System {
     this.commitDue.delete(rt);
     this.down.set(id, { version: rt.durableVersion, epoch: rt.durableEpoch });
     this.messageCounters.set(id, rt.messagesSent);
+    // The update coordinators it runs stop with it: all they did is journaled; reports to them wait in the outboxes.
+    this.coordinators.crashed(id);
     if (this.tracing) this.record({ kind: "crash", t: this.now(), node: id, lost: rt.uncommitted });
     this.kick();
   }
@@ -982,7 +1065,8 @@ export class System {
       this.runtimes.set(id, rt);
       if (this.tracing) this.record({ kind: "restart", t: this.now(), node: id, version: rt.version, epoch: rt.epoch, replayed: record.log.length });
       for (const n of this.topology.neighbors(id)) this.reconnect(id, n);
-      this.reconnectPlane(rt);
+      const recovered = this.recoverCoordinator(id);
+      this.reconnectPlane(rt, recovered);
       for (const [rid, r] of this.openRequests) if (r.node === id) this.network.injectRequest(id, rid, r.body);
       this.afterInput(rt);
       this.kick();
@@ -1026,11 +1110,57 @@ export class System {
     for (const env of rb.resendTo(a, link, ra.appliedDurably(b, link))) this.network.transmit(env);
   }
 
-  /** The coordinator's channel to a restarted node, both ways. */
-  private reconnectPlane(rt: NodeHost): void {
-    const toNode = this.plane.unacked(rt.id, 0, rt.appliedDurably(CONTROL, 0));
-    for (const env of toNode) this.network.transmit(env);
-    for (const env of rt.resendTo(CONTROL, 0, this.plane.applied(rt.id, 0))) this.network.transmit(env);
+  /**
+   * The coordinators' channels to a restarted node, both ways (but `recovered`'s, which resumed with every node):
+   * each running coordinator resends what the node has not applied, and the node resends its reports beyond what
+   * the control plane took (unless the running update's root is down: they wait for its restart).
+   */
+  private reconnectPlane(rt: NodeHost, recovered: CoordinatorHost | undefined): void {
+    for (const host of this.coordinators.running()) {
+      if (host === recovered) continue;
+      for (const env of this.unackedTo(host, rt)) this.network.transmit(env);
+    }
+    const a = this.active;
+    if (a !== undefined && (a.host === recovered || this.down.has(a.root))) return;
+    for (const env of rt.resendTo(CONTROL, 0, this.reportsTaken.get(rt.id) ?? 0)) this.network.transmit(env);
+  }
+
+  /** What `host` must send `rt` again (nothing of a coordinator older than the node: it was for an earlier node of its id). */
+  private unackedTo(host: CoordinatorHost, rt: NodeHost): readonly Envelope[] {
+    if (host.link <= (this.linksBefore.get(rt.id) ?? 0)) return [];
+    const out = host.unacked(rt.id, rt.appliedDurably(CONTROL, host.link));
+    this.coordinators.forgetIfSettled(host.link);
+    return out;
+  }
+
+  /**
+   * The root is back: the update it was coordinating resumes from its journal (one called while it was down starts
+   * now). A new session with every node: what was on the wire between them before is dropped, and each side resends
+   * what the other has not applied, from its position.
+   */
+  private recoverCoordinator(root: NodeId): CoordinatorHost | undefined {
+    const a = this.active;
+    if (a !== undefined && a.root === root && a.deferred !== undefined) {
+      const { plan, deadlineMs } = a.deferred;
+      a.deferred = undefined;
+      this.coordinators.recover(root); // an earlier update's, if its journal still held one, is replaced
+      a.host = this.coordinators.start(plan, { kind: "inline", updates: a.updates }, deadlineMs);
+      return undefined;
+    }
+    const host = this.coordinators.recover(root);
+    if (host === undefined) return undefined;
+    const running = a !== undefined && a.id === host.run.id;
+    if (running) a.host = host;
+    const mark = this.network.nextSeq;
+    for (const n of this.topology.nodes()) {
+      this.reconnectedAt.set(wireKey(host.link, CONTROL, n), mark);
+      if (running) this.reconnectedAt.set(wireKey(0, n, CONTROL), mark);
+      const rt = this.runtimes.get(n);
+      if (rt === undefined) continue;
+      for (const env of this.unackedTo(host, rt)) this.network.transmit(env);
+      if (running) for (const env of rt.resendTo(CONTROL, 0, this.reportsTaken.get(n) ?? 0)) this.network.transmit(env);
+    }
+    return host;
   }
 
   /** The behavior object of a version this system has run (a restarted node's code). */
@@ -1082,15 +1212,15 @@ export class System {
     // An update given up in prepare ends once every prepared node has taken the abort: until then such a node still
     // holds its part, and a configuration command accepted meanwhile could not snapshot it (a crash would then
     // replay its earlier steps under the new topology).
-    if ("error" in outcome && a.coordinator?.update.phase === "aborted" && this.abortInFlight(a.id)) {
+    if ("error" in outcome && a.host?.run.phase === "aborted" && this.abortInFlight(a.id)) {
       this.aborting = { a, outcome };
       return;
     }
     const waiter = a.waiter;
     a.waiter = undefined;
-    if (a.coordinator?.update.phase !== "halted") {
+    if (a.host?.run.phase !== "halted") {
       this.active = undefined;
-      this.afterUpdate(a.id, "report" in outcome ? a.coordinator?.update.info.from : undefined);
+      this.afterUpdate(a.id, "report" in outcome ? a.host?.run.info.from : undefined);
     }
     if (waiter === undefined) return;
     if ("report" in outcome) this.settle1(() => waiter.resolve(outcome.report));
@@ -1148,7 +1278,7 @@ export class System {
   private assertNoUpdate(operation: string): void {
     const a = this.active;
     if (a === undefined) return;
-    if (a.coordinator?.update.phase === "halted") throw new UpdateHaltedInProgressError(operation, a.id);
+    if (a.host?.run.phase === "halted") throw new UpdateHaltedInProgressError(operation, a.id);
     throw new UpdateInProgressError(operation, a.id);
   }
 
@@ -1226,6 +1356,15 @@ function pairKey(a: NodeId, b: NodeId): string {
 /** One direction of one link incarnation, as reconnectedAt keys it. */
 function wireKey(link: number, from: NodeId, to: NodeId): string {
   return `${link}:${from}>${to}`;
+}
+
+/** prepareDeadlineMs, checked: none (prepare waits for every node, a crashed one included) or virtual ms > 0. */
+function prepareDeadlineOf(opts: UpdateOptions): number | undefined {
+  const ms = opts.prepareDeadlineMs;
+  if (ms !== undefined && !(typeof ms === "number" && ms > 0 && Number.isFinite(ms))) {
+    throw new InvalidOptionError("prepareDeadlineMs", `expected virtual ms > 0, got ${String(ms)} (leave it out to let prepare wait for every node)`);
+  }
+  return ms;
 }
 
 /** groupCommitMs as a range of whole virtual ms (0: commit every step as it ends). */

@@ -34,6 +34,12 @@ export interface UpdateOptions {
   strategy: Strategy;
   root?: NodeId;
   atPulse?: number;
+  /**
+   * Prepare's deadline: a node not prepared this long after the update began (virtual ms on the simulated network)
+   * aborts the update with PrepareDeadlineError naming it, and no node changes. Default on the simulated network:
+   * none, so that an update started while a node is down waits for its restart (API.md).
+   */
+  prepareDeadlineMs?: number;
 }
 
 export interface UpdateReport {

@@ -48,23 +48,25 @@ const LIFE_LINKS: Readonly<Record<LifeShape, readonly (readonly [string, string]
 
 /**
  * Generation relays (a line a - b - c unless said otherwise), each node sending one message to each neighbour at
- * the start; the update 1 -> 2 at any point, then what `then` says at any point after it (a life, not one step:
- * issue 13); with `crash`, one node crashes at any point and restarts at any point after (faults).
+ * the start; the update 1 -> 2 at any point (from `root`, default a), then what `then` says at any point after it (a
+ * life, not one step: issue 13); with `crash`, one node (any, or one of those named) crashes at any point and restarts
+ * at any point after (faults); the update's root runs its coordinator, which crashes with it.
  */
 function lifeModel(
   name: string,
   description: string,
   then: readonly ExploreAction[],
   shape: LifeShape = "line",
-  faults: { readonly crash?: boolean; readonly groupCommitMs?: number } = {},
+  faults: { readonly crash?: boolean | readonly string[]; readonly groupCommitMs?: number; readonly root?: string } = {},
 ): ExploreModel {
   const links = LIFE_LINKS[shape];
   const nodes = [...new Set(links.flat())].sort();
+  const crash = faults.crash === true ? nodes : faults.crash === false || faults.crash === undefined ? undefined : faults.crash;
   return {
     name,
     description,
-    root: "a",
-    ...(faults.crash === true ? { crash: { nodes } } : {}),
+    root: faults.root ?? "a",
+    ...(crash !== undefined ? { crash: { nodes: crash } } : {}),
     build(sys: System) {
       for (const n of nodes) sys.create(n, relayAt("a", 1));
       for (const [a, b] of links) sys.link(a, b);
@@ -117,6 +119,13 @@ export const EXPLORE_MODELS: Readonly<Record<string, ExploreModel>> = {
     [],
     "line",
     { crash: true, groupCommitMs: 1 },
+  ),
+  "line3-crash-root": lifeModel(
+    "line3-crash-root",
+    "3 nodes in a line, 1 -> 2 at any point from the middle node b; b, the root (its update's coordinator runs there), crashes at any point and restarts at any point after",
+    [],
+    "line",
+    { crash: ["b"], root: "b" },
   ),
   "pair-crash": lifeModel("pair-crash", "2 linked nodes, 1 -> 2 at any point; one of them crashes at any point, and restarts at any point after", [], "pair", { crash: true }),
   "pair-crash-commit": lifeModel(

@@ -170,6 +170,8 @@ class Replay {
   private readonly batched: boolean;
   /** No link is ever removed: a message lost on the wire to a crashed node is resent when it is back, whatever else happens. */
   private readonly noUnlink: boolean;
+  /** The roots of the model's updates: where their coordinators run. */
+  private readonly roots: ReadonlySet<NodeId>;
 
   constructor(
     private readonly model: ExploreModel,
@@ -179,6 +181,7 @@ class Replay {
     const window = options.groupCommitMs ?? 0;
     this.batched = model.crash !== undefined && (typeof window === "number" ? window > 0 : window.max > 0);
     this.noUnlink = !(model.then ?? []).some((a) => a.kind === "unlink");
+    this.roots = new Set([model.root, ...(model.then ?? []).flatMap((a) => (a.kind === "update" ? [a.root ?? model.root] : []))]);
     this.sys = new System({ ...options, scheduler: "scripted" });
     model.build(this.sys);
     model.start(this.sys);
@@ -226,6 +229,8 @@ class Replay {
       if (ev.kind === "deliver" && view.staleOnWire(ev.seq, ev.env)) return ev.seq;
       // Lost on the wire, and sent again when the node is back; only a removed link would make it matter.
       if (ev.kind === "deliver" && this.noUnlink && view.down.includes(ev.env.to)) return ev.seq;
+      // A report to the coordinator of an update whose root is down: lost, and resent from the node's outbox when it is back.
+      if (ev.kind === "deliver" && ev.env.to === CONTROL && view.coordinatorDown) return ev.seq;
       // A request at a crashed node stays open and reaches it again when it is back; a timer of a crashed
       // incarnation never fires (the restarted node re-arms its own).
       if ((ev.kind === "request" || ev.kind === "timer") && view.down.includes(ev.node)) return ev.seq;
@@ -250,9 +255,13 @@ class Replay {
     if (c === undefined || this.crash.phase === "over") return [];
     // A restart resends on every link of its node and acknowledges in its neighbours' outboxes: it commutes with nothing.
     if (this.crash.phase === "down") return [{ key: RESTART, at: ANYWHERE, seq: -1, lane: RESTART }];
-    // A crash changes its node only: another node's step or commit, or the coordinator's, leaves the crashed node's
-    // durable record as it is (an acknowledgement it misses is sent again at its restart), so they commute.
-    return c.nodes.map((n) => ({ key: `${CRASH}${n}`, at: `${n}${PLACES}${THE_CRASH}`, seq: -1, lane: `${CRASH}${n}` }));
+    // A crash changes its node only: another node's step or commit leaves the crashed node's durable record as it is
+    // (an acknowledgement it misses is sent again at its restart), so they commute. An update's root runs its
+    // coordinator: its crash stops the coordinator too, so it commutes with no event of the coordinator either.
+    return c.nodes.map((n) => {
+      const places = this.roots.has(n) ? [n, CONTROL, THE_CRASH] : [n, THE_CRASH];
+      return { key: `${CRASH}${n}`, at: places.join(PLACES), seq: -1, lane: `${CRASH}${n}` };
+    });
   }
 
   private takeFault(c: Choice): void {

@@ -44,10 +44,12 @@ export function fingerprint(sys: System, stateKey: (state: unknown) => unknown =
     .map((ev) => JSON.stringify([ev.kind, eventKey(ev)]))
     .sort();
   const durable = [...behind.values()].sort((x, y) => (x.id < y.id ? -1 : 1)).map((v) => render(v, position));
-  // Faults: who is down and what it comes back as, which links are cut, the coordinator's channels (resent to a
-  // restarted node), whose commit is due, what was lost on the wire.
+  // Faults: who is down and what it comes back as, which links are cut, the coordinators' channels (resent to a
+  // restarted node, and by a restarted root), whose commit is due, what was lost on the wire.
   const faults = [view.down, durable, view.partitions, channelsKey(CONTROL, plane, position), view.commitDue, view.lostOnWire];
-  return JSON.stringify([nodes, lanes, other, view.openRequests, view.coordinator?.fingerprint() ?? null, view.epoch, faults]);
+  // The running update: its coordinator, or only its id while it waits for its root's restart to begin.
+  const update = [view.update ?? null, view.coordinator?.fingerprint() ?? null, view.coordinatorDown];
+  return JSON.stringify([nodes, lanes, other, view.openRequests, update, view.epoch, faults]);
 }
 
 /** A host as a fingerprint shows it, taken at one moment (a crashed node's, as of its last commit). */

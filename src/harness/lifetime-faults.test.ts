@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { testKnobs } from "../core/test-knobs.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Strategy } from "../core/update.js";
 import { scenario as ledger } from "../scenarios/ledger/scenario.js";
 import { scenario as mutex } from "../scenarios/mutex/fuzz-scenario.js";
@@ -31,6 +32,18 @@ function endsEveryFault(lines: readonly string[]): string[] {
   return open;
 }
 
+/** Crashes of a running update's root (between its G and its end): each stopped the update's coordinator. */
+function rootCrashesMidUpdate(trace: readonly TraceEvent[]): number {
+  let root: string | undefined;
+  let n = 0;
+  for (const e of trace) {
+    if (e.kind === "update-start") root = e.root;
+    else if (e.kind === "update-end") root = undefined;
+    else if (e.kind === "crash" && e.node === root) n++;
+  }
+  return n;
+}
+
 describe("lifetime fuzzing with faults", () => {
   it("draws faults from the seed alone, on top of the same lifetime, and runs them to the same trace twice", async () => {
     const plain = drawLifetime(relay, relay.lifetime!, 42, DEFAULT_SHAPE);
@@ -53,14 +66,18 @@ describe("lifetime fuzzing with faults", () => {
     it(`${PER_STRATEGY} lifetimes with faults under ${strategy}: every node back, the checker clean over the whole run, the ledger exactly-once`, async () => {
       const each = Math.ceil(PER_STRATEGY / SCENARIOS.length);
       let crashes = 0;
+      let coordinators = 0;
       for (const [i, scenario] of SCENARIOS.entries()) {
         for (let k = 0; k < each; k++) {
           const r = await runLifetime(scenario, strategy, drawLifetime(scenario, scenario.lifetime!, 50_000 + 1000 * i + k, FAULT_SHAPE));
           expect(findings(r).slice(0, 3), `${scenario.name} seed ${r.lifetime.seed}`).toEqual([]);
           crashes += r.trace.filter((e) => e.kind === "crash").length;
+          coordinators += rootCrashesMidUpdate(r.trace);
         }
       }
       expect(crashes).toBeGreaterThan(PER_STRATEGY);
+      // The root runs its update's coordinator: some crashes stopped a coordinator while its update ran.
+      expect(coordinators).toBeGreaterThan(0);
     }, 120_000);
   }
 

@@ -80,10 +80,12 @@ export class Channels {
    * later incarnation, so keeping them would only grow the record. The control plane's channels stay.
    */
   prune(live: (peer: NodeId, link: number) => boolean): void {
-    for (const [key, ch] of this.outbound) if (ch.link !== 0 && !live(ch.to, ch.link)) this.outbound.delete(key);
+    for (const [key, ch] of this.outbound) if (ch.link !== 0 && ch.to !== CONTROL && !live(ch.to, ch.link)) this.outbound.delete(key);
     for (const key of this.inbound.keys()) {
       const { peer, link } = parseKey(key);
-      if (link !== 0 && !live(peer, link)) this.inbound.delete(key);
+      // A coordinator's channel (its own link number) is kept: a restarted root resends from this very position, and
+      // a node that forgot it would apply that coordinator's envelopes again (a prepare of an ended update).
+      if (link !== 0 && peer !== CONTROL && !live(peer, link)) this.inbound.delete(key);
     }
   }
 

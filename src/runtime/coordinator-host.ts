@@ -7,7 +7,7 @@ import type { UpdateReport } from "../core/update.js";
 import { UpdateCoordinator, type CoordinatorTransport } from "../update/coordinator.js";
 import { strategyModule } from "../update/registry.js";
 import { UpdateRun } from "../update/update-run.js";
-import { Channels } from "./channels.js";
+import { Channels, channelKey, type ChannelsSnapshot } from "./channels.js";
 import type { UpdatePlan } from "./control-plane.js";
 
 /**
@@ -32,7 +32,9 @@ export type CoordinatorInput =
   | { readonly kind: "report"; readonly t: number; readonly env: ControlEnvelope }
   | { readonly kind: "deadline"; readonly t: number }
   | { readonly kind: "abort"; readonly t: number; readonly reason: string }
-  | { readonly kind: "resume"; readonly t: number; readonly code: UpdateCode };
+  | { readonly kind: "resume"; readonly t: number; readonly code: UpdateCode }
+  /** The simulator gave a stalled update up (nothing can move it any more): every node is told it is no longer in it. */
+  | { readonly kind: "give-up"; readonly t: number };
 
 /** Where the journal is kept: the root's durable store (a file beside it over TCP, the simulated disk in the simulator). */
 export interface CoordinatorJournal {
@@ -196,6 +198,24 @@ export class CoordinatorHost {
     this.input({ kind: "resume", t: this.env.now(), code });
   }
 
+  /**
+   * The simulator's stalled update (UpdateStalledError: nothing is in flight and a node is still not new): the update
+   * failed, every node is told it is no longer in it ("end"), journaled like any decision so that a restarted root
+   * does not resume it. Nothing to do once the update is over.
+   */
+  giveUp(): void {
+    if (!this.over) this.input({ kind: "give-up", t: this.env.now() });
+  }
+
+  /**
+   * The coordinator's ends of its channels as plain data (the explorer's fingerprint): its numbered envelopes to each
+   * node on `link`, and how far it applied each node's reports (link 0).
+   */
+  channelsSnapshot(): ChannelsSnapshot {
+    const inbound = [...this.reports.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([node, seq]) => [channelKey(node, 0), seq] as const);
+    return { outbound: this.channels.snapshot().outbound, inbound };
+  }
+
   /** How far the coordinator applied `node`'s reports (what its hello to the node says). */
   applied(node: NodeId): number {
     return this.reports.get(node) ?? 0;
@@ -215,6 +235,8 @@ export class CoordinatorHost {
   /** What to send `node` again after its position `after` (a session to it opened again). */
   unacked(node: NodeId, after: number): readonly ControlEnvelope[] {
     this.channels.ack(node, this.link, after);
+    // The node's position acknowledges too (a restarted root learns it so): an ended update it settles is forgotten.
+    this.forgetIfSettled();
     return this.channels.unacked(node, this.link, after) as readonly ControlEnvelope[];
   }
 
@@ -254,6 +276,10 @@ export class CoordinatorHost {
         return this.coordinator.operatorAbort(input.reason);
       case "resume":
         return this.coordinator.resume(input.code);
+      case "give-up":
+        this.coordinator.giveUp();
+        this.over = true;
+        return this.close();
     }
   }
 

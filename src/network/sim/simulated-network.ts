@@ -62,7 +62,8 @@ export class SimulatedNetwork implements Network {
 
   transmit(env: Envelope): void {
     let time = this.clock + this.drawDelay();
-    if (env.link > 0) {
+    // A coordinator's envelopes name the link of its instance (its numbering), not one of the topology's links.
+    if (env.link > 0 && !(env.kind === "control" && env.plane)) {
       const slot = 2 * env.link + (env.from < env.to ? 0 : 1);
       const last = this.lastOnLink[slot];
       if (last !== undefined && last > time) time = last;
