@@ -54,6 +54,8 @@ const schema = z
     /** Where nodes keep their durable stores (one directory per node): a node killed and started again recovers. */
     store: z.string().min(1).optional(),
     codec: z.enum(["json"]).default("json"),
+    /** The default bound (ms) of an outside request sent by `ctl request` and `connectCluster` (else 30,000). */
+    requestTimeoutMs: z.number().int("a whole number of ms").positive("a number of ms > 0").optional(),
   })
   .strict();
 
@@ -77,6 +79,8 @@ export interface Cluster {
   /** `store:` made absolute: node ID keeps its durable store in storeDir/ID. */
   readonly storeDir?: string;
   readonly codec: "json";
+  /** `requestTimeoutMs:`: the default bound of an outside request from a client of this file. */
+  readonly requestTimeoutMs?: number;
 }
 
 export class ClusterFileError extends LiveswapError {
@@ -159,6 +163,7 @@ export function parseCluster(text: string, file: string): Cluster {
     ...(c.trace !== undefined ? { traceDir: rel(c.trace) } : {}),
     ...(c.store !== undefined ? { storeDir: rel(c.store) } : {}),
     codec: c.codec,
+    ...(c.requestTimeoutMs !== undefined ? { requestTimeoutMs: c.requestTimeoutMs } : {}),
   };
 }
 

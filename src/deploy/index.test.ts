@@ -24,10 +24,13 @@ describe("the package subpath liveswap/cluster", () => {
   it("exports the client, its defaults, the errors its calls reject with, and a local cluster for tests", () => {
     expect(Object.keys(entry).sort()).toEqual([
       "ClusterClientClosedError",
+      "DEFAULT_COMMAND_TIMEOUT_MS",
       "DEFAULT_REQUEST_TIMEOUT_MS",
       "DEFAULT_RETENTION",
       "DEFAULT_RETRY",
       "LiveswapError",
+      "NodeAliveError",
+      "NodeNotAnsweringError",
       "NodeUnreachableError",
       "RemoteError",
       "RequestExpiredError",

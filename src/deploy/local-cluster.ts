@@ -40,6 +40,8 @@ export interface LocalClusterSpec {
   readonly trace?: string;
   /** Where nodes keep their durable stores; without it they keep nothing across a restart. */
   readonly store?: string;
+  /** The default bound (ms) of outside requests from clients of the file (`requestTimeoutMs:`). */
+  readonly requestTimeoutMs?: number;
   /** Where cluster.yaml goes (default: a fresh temporary directory). */
   readonly dir?: string;
   /** How long to wait for every node to answer (default 60 s: a loaded machine starts processes slowly). */
@@ -78,6 +80,7 @@ async function startOnFreePorts(spec: LocalClusterSpec, dir: string): Promise<Lo
     ...(spec.tls ? { tls: spec.tls } : {}),
     ...(spec.trace !== undefined ? { trace: spec.trace } : {}),
     ...(spec.store !== undefined ? { store: spec.store } : {}),
+    ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}),
   };
   writeFileSync(join(dir, "cluster.yaml"), stringify(file));
   const cluster = loadClusterFile(join(dir, "cluster.yaml"));

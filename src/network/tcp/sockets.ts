@@ -56,8 +56,14 @@ export function listen(address: string, material: TlsMaterial | undefined, onSoc
   });
 }
 
-/** Connect to `address`; with TLS, the server's certificate must name `expected` (its node id, or "control"). */
-export function dial(address: string, material: TlsMaterial | undefined, expected: string): Promise<Duplex> {
+/** The code of a dial that did not complete within its bound (a host that drops packets, a stopped process). */
+export const DIAL_TIMEOUT = "LIVESWAP_DIAL_TIMEOUT";
+
+/**
+ * Connect to `address`; with TLS, the server's certificate must name `expected` (its node id, or "control").
+ * `timeoutMs` bounds the connect and the handshake (without it a host that drops packets takes minutes to fail).
+ */
+export function dial(address: string, material: TlsMaterial | undefined, expected: string, timeoutMs?: number): Promise<Duplex> {
   const { host, port } = parseAddress(address, "dial");
   return new Promise((resolve, reject) => {
     const socket: Duplex = material
@@ -74,7 +80,10 @@ export function dial(address: string, material: TlsMaterial | undefined, expecte
     const ready = material ? "secureConnect" : "connect";
     const fail = (e: Error): void => reject(e);
     socket.once("error", fail);
+    const bound = timeoutMs === undefined ? undefined : setTimeout(() => socket.destroy(dialTimeout(timeoutMs)), timeoutMs);
+    socket.once("close", () => clearTimeout(bound));
     socket.once(ready, () => {
+      clearTimeout(bound);
       socket.off("error", fail);
       if (socket instanceof net.Socket) {
         socket.setNoDelay(true);
@@ -83,4 +92,8 @@ export function dial(address: string, material: TlsMaterial | undefined, expecte
       resolve(socket);
     });
   });
+}
+
+function dialTimeout(ms: number): Error {
+  return Object.assign(new Error(`no connection within ${ms} ms`), { code: DIAL_TIMEOUT });
 }

@@ -1,0 +1,135 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { RequestTimeoutError } from "../core/errors.js";
+import { connectCluster } from "./cluster-connection.js";
+import { ClusterClient } from "./cluster-client.js";
+import { nodeCommand } from "./cluster-processes.js";
+import { NodeNotAnsweringError } from "./errors.js";
+import { keysInit } from "./keys.js";
+import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
+
+const dbPackage = resolve(import.meta.dirname, "../scenarios/replicated-db/package.ts");
+const keys = mkdtempSync(join(tmpdir(), "liveswap-ops-keys-"));
+let cluster: LocalCluster | undefined;
+
+beforeAll(() => keysInit(keys, ["r0", "r1", "r2"]), 60_000);
+
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = undefined;
+});
+
+/** The replicated database on a line r0 - r1 - r2, mutual TLS. */
+function dbLine(extra: { readonly requestTimeoutMs?: number } = {}): Promise<LocalCluster> {
+  const ids = ["r0", "r1", "r2"];
+  return startLocalCluster({
+    nodes: ids.map((id) => ({ id, package: dbPackage, behavior: "db-v1", cert: join(keys, `${id}.crt`), key: join(keys, `${id}.key`) })),
+    links: [["r0", "r1"], ["r1", "r2"]],
+    trust: { signingKey: join(keys, "signing.pub") },
+    tls: { ca: join(keys, "ca.crt"), control: { cert: join(keys, "control.crt"), key: join(keys, "control.key") } },
+    ...extra,
+  });
+}
+
+/** `liveswap ARGS` in a process of its own: its output, exit code and wall time. */
+function cli(args: readonly string[]): Promise<{ stdout: string; stderr: string; code: number | null; ms: number }> {
+  const { cmd, args: pre } = nodeCommand();
+  const t0 = performance.now();
+  return new Promise((done) => {
+    const child = spawn(cmd, [...pre, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("exit", (code) => done({ stdout, stderr, code, ms: performance.now() - t0 }));
+  });
+}
+
+describe("every ctl command has a bound per node and answers with what it knows", () => {
+  it("with one node SIGSTOPped (the kernel accepts, nothing answers), status answers within its bound, showing it as not answering", async () => {
+    cluster = await dbLine();
+    const stopped = cluster.nodes.find((n) => n.id === "r1");
+    // A client whose connection to r1 is open before r1 freezes (the command's bound), and one that dials it after (the dial's).
+    const before = await connectCluster({ cluster: cluster.cluster.file });
+    expect((await before.status()).up.map((s) => s.id).sort()).toEqual(["r0", "r1", "r2"]);
+    stopped?.child.kill("SIGSTOP");
+    try {
+      for (const c of [before, await connectCluster({ cluster: cluster.cluster.file })]) {
+        const t0 = performance.now();
+        const s = await c.status({ timeoutMs: 1500 });
+        const ms = performance.now() - t0;
+        expect(s.up.map((n) => n.id).sort()).toEqual(["r0", "r2"]);
+        expect(s.down).toEqual([{ id: "r1", code: "NODE_NOT_ANSWERING", error: expect.stringMatching(/^node "r1" at 127\.0\.0\.1:\d+ did not answer within 1500 ms: its process may be stopped/) }]);
+        expect(ms).toBeLessThan(1500 + 1000);
+        await expect(c.nodeStatus("r1", { timeoutMs: 300 })).rejects.toThrow(NodeNotAnsweringError);
+        c.close();
+      }
+      // The command line: it prints what it knows and exits by itself (no dial left hanging).
+      const run = await cli(["ctl", "--cluster", cluster.cluster.file, "status", "--timeout", "1500"]);
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^r0 +db@1 /m);
+      expect(run.stdout).toMatch(/^r2 +db@1 /m);
+      expect(run.stdout).toMatch(/^r1 +NOT ANSWERING: node "r1" at 127\.0\.0\.1:\d+ did not answer within 1500 ms/m);
+      // The node thawed answers again: nothing was changed by asking.
+      stopped?.child.kill("SIGCONT");
+      const after = await connectCluster({ cluster: cluster.cluster.file });
+      expect((await after.status()).down).toEqual([]);
+      after.close();
+    } finally {
+      stopped?.child.kill("SIGCONT");
+    }
+  });
+
+  it("a node never started (nothing listens) is shown as down at once, with why", async () => {
+    cluster = await dbLine();
+    const r2 = cluster.nodes.find((n) => n.id === "r2");
+    await new Promise<void>((r) => {
+      r2?.child.once("exit", () => r());
+      r2?.child.kill("SIGKILL");
+    });
+    const c = new ClusterClient(cluster.cluster, { commandTimeoutMs: 10_000 });
+    try {
+      const t0 = performance.now();
+      const s = await c.statusAll();
+      expect(performance.now() - t0).toBeLessThan(5_000);
+      expect(s.down).toEqual([{ id: "r2", code: "NODE_UNREACHABLE", error: expect.stringMatching(/nothing listens there: connection refused/) }]);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe("outside requests have a timeout over TCP too", () => {
+  it("a global read routed through a killed middle node rejects with RequestTimeoutError at the cluster file's requestTimeoutMs", async () => {
+    cluster = await dbLine({ requestTimeoutMs: 2_000 });
+    expect(cluster.cluster.requestTimeoutMs).toBe(2_000);
+    const c = await connectCluster({ cluster: cluster.cluster.file });
+    try {
+      expect(await c.request("r0", { kind: "global-read", entry: 1 })).toEqual({ r0: "v1", r1: "v1", r2: "v1" });
+      const r1 = cluster.nodes.find((n) => n.id === "r1");
+      await new Promise<void>((r) => {
+        r1?.child.once("exit", () => r());
+        r1?.child.kill("SIGKILL");
+      });
+      const t0 = performance.now();
+      const err = await c.request("r0", { kind: "global-read", entry: 2 }).catch((e: unknown) => e);
+      const ms = performance.now() - t0;
+      expect(err).toBeInstanceOf(RequestTimeoutError);
+      expect((err as Error).message).toMatch(/^request [-0-9a-f]+ to node "r0" got no response within 2000 ms/);
+      expect(ms).toBeGreaterThanOrEqual(1_900);
+      expect(ms).toBeLessThan(2_000 + 2_000);
+      // r0 itself still serves: only what needs r1 waits.
+      expect(await c.request("r0", { kind: "read", entry: 3 })).toBe("v3");
+      // ctl request takes the file's bound as its default.
+      const run = await cli(["ctl", "--cluster", cluster.cluster.file, "request", "r0", '{"kind":"global-read","entry":4}']);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/got no response within 2000 ms/);
+    } finally {
+      c.close();
+    }
+  });
+});
