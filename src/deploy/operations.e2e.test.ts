@@ -1,13 +1,13 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RequestTimeoutError } from "../core/errors.js";
 import { connectCluster } from "./cluster-connection.js";
 import { ClusterClient } from "./cluster-client.js";
-import { nodeCommand } from "./cluster-processes.js";
-import { NodeNotAnsweringError } from "./errors.js";
+import { clusterUp, nodeCommand } from "./cluster-processes.js";
+import { ClusterRunningError, NodeNotAnsweringError } from "./errors.js";
 import { keysInit } from "./keys.js";
 import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
 
@@ -128,6 +128,53 @@ describe("outside requests have a timeout over TCP too", () => {
       const run = await cli(["ctl", "--cluster", cluster.cluster.file, "request", "r0", '{"kind":"global-read","entry":4}']);
       expect(run.code).toBe(2);
       expect(run.stderr).toMatch(/got no response within 2000 ms/);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe("cluster up over a running cluster", () => {
+  it("refuses, naming the nodes that run, and leaves the PID file and the running nodes as they were; a node that died is started again", async () => {
+    cluster = await dbLine();
+    const file = cluster.cluster.file;
+    const pidFile = join(dirname(file), ".liveswap-cluster.json");
+    const pids = readFileSync(pidFile, "utf8");
+    const err = await clusterUp(cluster.cluster, { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClusterRunningError);
+    const [p0, p1, p2] = ["r0", "r1", "r2"].map((id) => cluster?.nodes.find((n) => n.id === id)?.pid);
+    expect((err as Error).message).toBe(
+      `node "r0" is running (pid ${p0}, started by \`cluster up\`); node "r1" is running (pid ${p1}, started by \`cluster up\`); ` +
+        `node "r2" is running (pid ${p2}, started by \`cluster up\`). ${file} is already (partly) running: ` +
+        `\`liveswap ctl --cluster ${file} status\` shows it; \`liveswap cluster down ${file}\` stops what \`up\` started`,
+    );
+    expect(readFileSync(pidFile, "utf8")).toBe(pids);
+    // The command line says the same, with no success line.
+    const run = await cli(["cluster", "up", file]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(/^liveswap: node "r0" is running \(pid \d+, started by `cluster up`\); node "r1" is running/);
+    expect(readFileSync(pidFile, "utf8")).toBe(pids);
+    // A node started by hand (not in the PID file) is found at its address.
+    writeFileSync(pidFile, JSON.stringify({ r0: p0, r1: p1 }));
+    await expect(clusterUp(cluster.cluster, { only: ["r2"] })).rejects.toThrow(/^node "r2" has a process listening at its address 127\.0\.0\.1:\d+ \(one started by hand, or another `up`\)/);
+    const c = new ClusterClient(cluster.cluster);
+    try {
+      const { up } = await c.statusAll();
+      expect(up.map((s) => [s.id, s.pid])).toEqual([["r0", p0], ["r1", p1], ["r2", p2]]);
+      // And then: r1 dies; up of r1 alone starts it again, and the PID file keeps the others.
+      const r1 = cluster.nodes.find((n) => n.id === "r1");
+      await new Promise<void>((r) => {
+        r1?.child.once("exit", () => r());
+        r1?.child.kill("SIGKILL");
+      });
+      const [again] = await clusterUp(cluster.cluster, { only: ["r1"], timeoutMs: 60_000 });
+      try {
+        expect(JSON.parse(readFileSync(pidFile, "utf8"))).toEqual({ r0: p0, r1: again?.pid });
+        expect((await c.status("r1")).pid).toBe(again?.pid);
+      } finally {
+        again?.child.kill("SIGTERM");
+      }
     } finally {
       c.close();
     }
