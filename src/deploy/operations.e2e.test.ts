@@ -1,13 +1,13 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RequestTimeoutError } from "../core/errors.js";
 import { connectCluster } from "./cluster-connection.js";
 import { ClusterClient } from "./cluster-client.js";
-import { clusterUp, nodeCommand } from "./cluster-processes.js";
-import { ClusterRunningError, NodeNotAnsweringError } from "./errors.js";
+import { clusterUp, nodeCommand, type StartedNode } from "./cluster-processes.js";
+import { ClusterRunningError, NodeAliveError, NodeNotAnsweringError } from "./errors.js";
 import { keysInit } from "./keys.js";
 import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
 
@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 /** The replicated database on a line r0 - r1 - r2, mutual TLS. */
-function dbLine(extra: { readonly requestTimeoutMs?: number } = {}): Promise<LocalCluster> {
+function dbLine(extra: { readonly requestTimeoutMs?: number; readonly store?: string; readonly trace?: string } = {}): Promise<LocalCluster> {
   const ids = ["r0", "r1", "r2"];
   return startLocalCluster({
     nodes: ids.map((id) => ({ id, package: dbPackage, behavior: "db-v1", cert: join(keys, `${id}.crt`), key: join(keys, `${id}.key`) })),
@@ -175,6 +175,100 @@ describe("cluster up over a running cluster", () => {
       } finally {
         again?.child.kill("SIGTERM");
       }
+    } finally {
+      c.close();
+    }
+  });
+});
+
+/** Until `f` holds (polled), or fail naming what was last seen. */
+async function until<T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean, withinMs = 30_000): Promise<T> {
+  const end = Date.now() + withinMs;
+  for (;;) {
+    const v = await f();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`${what}: not within ${withinMs} ms; last seen ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function kill9(c: LocalCluster, id: string, restarted: readonly StartedNode[] = []): Promise<void> {
+  const n = [...restarted].reverse().find((x) => x.id === id) ?? c.nodes.find((x) => x.id === id);
+  return new Promise<void>((r) => {
+    if (n === undefined || n.child.exitCode !== null || n.child.signalCode !== null) return r();
+    n.child.once("exit", () => r());
+    n.child.kill("SIGKILL");
+  });
+}
+
+const neighbours = (c: ClusterClient, id: string) => async (): Promise<string[]> => (await c.status(id)).neighbors.map((n) => n.id);
+
+describe("unlink and destroy with a node down (durable nodes, store:)", () => {
+  const restarted: StartedNode[] = [];
+  afterEach(() => {
+    for (const n of restarted.splice(0)) n.child.kill("SIGTERM");
+  });
+
+  it("unlink: the live side completes, the down side drops the link when it restarts, whichever side dials; and then it stays dropped", async () => {
+    cluster = await dbLine({ store: "store", trace: "traces" });
+    const lc = cluster;
+    const c = new ClusterClient(lc.cluster);
+    const restart = async (id: string): Promise<void> => void restarted.push(...(await clusterUp(lc.cluster, { only: [id], timeoutMs: 60_000 })));
+    try {
+      // r2 down: r1 (the smaller id, the side that dials) unlinks and tells r2 when it is back.
+      await kill9(lc, "r2");
+      expect(await c.unlink("r1", "r2")).toEqual({ pending: ["r2"] });
+      expect(await neighbours(c, "r1")()).toEqual(["r0"]);
+      await restart("r2");
+      await until("r2 drops its link to r1", neighbours(c, "r2"), (n) => n.length === 0);
+      // r0 down: r1 (the side that accepts) refuses r0's reconnection for the link it no longer has.
+      await kill9(lc, "r0");
+      expect(await c.unlink("r0", "r1")).toEqual({ pending: ["r0"] });
+      await restart("r0");
+      await until("r0 drops its link to r1", neighbours(c, "r0"), (n) => n.length === 0);
+      expect(await neighbours(c, "r1")()).toEqual([]);
+      // And then: the drop was made durable (r2 killed and started again has no link), and the nodes link again.
+      await kill9(lc, "r2", restarted);
+      await restart("r2");
+      expect(await neighbours(c, "r2")()).toEqual([]);
+      await c.link("r1", "r2");
+      await until("r1 - r2 connected again", async () => (await c.status("r1")).neighbors, (n) => n.length === 1 && n[0]?.connected === true);
+      expect(await c.request("r1", { kind: "write", entry: 1, value: "after" })).toBe("ok");
+      await until("the write reaches r2", () => c.request("r2", { kind: "read", entry: 1 }), (v) => v === "after");
+    } finally {
+      c.close();
+    }
+  });
+
+  it("destroy of a node that is down: its live neighbours unlink it, its store is cleared, its trace kept; a frozen node is refused", async () => {
+    cluster = await dbLine({ store: "store", trace: "traces" });
+    const lc = cluster;
+    const c = new ClusterClient(lc.cluster, { commandTimeoutMs: 1500 });
+    const storeOf = (id: string): string => join(lc.cluster.storeDir as string, id);
+    try {
+      const r0 = lc.nodes.find((n) => n.id === "r0");
+      r0?.child.kill("SIGSTOP");
+      try {
+        const frozen = await c.destroy("r0").catch((e: unknown) => e);
+        expect(frozen).toBeInstanceOf(NodeAliveError);
+        expect((frozen as Error).message).toMatch(/^destroy: node "r0" does not answer, but it accepts connections at 127\.0\.0\.1:\d+ \(a stopped or overloaded process\?\); stop its process first/);
+      } finally {
+        r0?.child.kill("SIGCONT");
+      }
+      expect(existsSync(storeOf("r0"))).toBe(true);
+      await kill9(lc, "r2");
+      expect(existsSync(storeOf("r2"))).toBe(true);
+      const run = await cli(["ctl", "--cluster", lc.cluster.file, "destroy", "r2"]);
+      expect(run.stderr).toBe("");
+      expect(run.stdout).toBe("destroyed r2 (it was down: its neighbours unlinked it, its store is cleared; its trace is kept)\n");
+      expect(existsSync(storeOf("r2"))).toBe(false);
+      expect(readFileSync(join(lc.dir, "traces", "r2.ndjson"), "utf8")).toMatch(/"kind":"create"/);
+      expect(await neighbours(c, "r1")()).toEqual(["r0"]);
+      // And then: created again it starts empty (no link, no old record refusing it) and links back.
+      restarted.push(...(await clusterUp(lc.cluster, { only: ["r2"], unlinked: true, timeoutMs: 60_000 })));
+      expect(await neighbours(c, "r2")()).toEqual([]);
+      await c.link("r1", "r2");
+      expect(await c.request("r2", { kind: "global-read", entry: 5 })).toEqual({ r0: "v5", r1: "v5", r2: "v5" });
     } finally {
       c.close();
     }
