@@ -6,7 +6,7 @@ import { checkTrace, type CheckReport } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { NodeReport, UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InvalidOptionError, RequestExpiredError, RequestIdReusedError, RequestTimeoutError, RetiredVersionError, UnknownNodeError, WireFormatError, messageOf } from "../core/errors.js";
+import { InvalidOptionError, RequestExpiredError, RequestIdReusedError, RequestTimeoutError, RetiredVersionError, WireFormatError, messageOf } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
@@ -21,7 +21,7 @@ import { checkUpdateOptions, launchUpdate, planUpdate } from "../runtime/control
 import type { UpdateCoordinator } from "../update/coordinator.js";
 import type { Cluster, ClusterNode } from "./cluster-file.js";
 import { tlsFor } from "./node-daemon.js";
-import { ClusterClientClosedError, NodeAliveError, NodeNotAnsweringError, NodeUnreachableError, RemoteError, VersionMismatchLinkError, explainConnectionError } from "./errors.js";
+import { ClusterClientClosedError, UnknownClusterNodeError, NodeAliveError, NodeNotAnsweringError, NodeUnreachableError, RemoteError, VersionMismatchLinkError, explainConnectionError } from "./errors.js";
 import { backoffDelay, DEFAULT_REQUEST_TIMEOUT_MS, retryPolicy, type RetryPolicy } from "./request-retry.js";
 import { parsePackage, type PackageFile } from "./update-package.js";
 import { PlaneChannels } from "./plane-channels.js";
@@ -118,8 +118,7 @@ export class ClusterClient {
   private nodeOf(id: string, where: string): ClusterNode {
     const n = this.cluster.nodes.find((x) => x.id === id);
     if (n === undefined) {
-      const known = this.cluster.nodes.map((x) => x.id).join(", ");
-      throw new UnknownNodeError(id, `${where} (not in ${this.options.source ?? this.cluster.file}, which has ${known})`);
+      throw new UnknownClusterNodeError(id, where, this.options.source ?? this.cluster.file, this.cluster.nodes.map((x) => x.id));
     }
     return n;
   }
@@ -439,6 +438,7 @@ export class ClusterClient {
    */
   async update(pkgText: string, opts: { readonly strategy: Strategy; readonly root?: NodeId; readonly onProgress?: (p: UpdateProgress) => void }): Promise<UpdateReport> {
     if (this.active !== undefined) throw new InvalidOptionError("update", `an update is already running from this control plane (#${this.active.coordinator.update.id})`);
+    if (opts.root !== undefined) this.nodeOf(opts.root, "update --root");
     checkUpdateOptions(opts, false);
     const pkg: PackageFile = parsePackage(pkgText);
     if (pkg.manifest.kind !== "update") throw new InvalidOptionError("package", `"${pkg.manifest.name}" holds behaviors, not an update`);

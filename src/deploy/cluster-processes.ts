@@ -6,7 +6,7 @@ import net from "node:net";
 import { describeError, LiveswapError, WireFormatError } from "../core/errors.js";
 import { parseAddress } from "../network/tcp/sockets.js";
 import { ClusterRunningError } from "./errors.js";
-import type { Cluster } from "./cluster-file.js";
+import { checkNodeFiles, type Cluster } from "./cluster-file.js";
 import { ClusterClient } from "./cluster-client.js";
 
 /** `cluster up` could not start a node; the message names it and its log. */
@@ -67,6 +67,8 @@ export async function clusterUp(
   mkdirSync(logDir, { recursive: true });
   const started: StartedNode[] = [];
   const ids = opts.only ?? cluster.nodes.map((n) => n.id);
+  // A missing package or certificate is said now, naming the field, rather than by a node process that dies at once.
+  for (const id of ids) checkNodeFiles(cluster, id);
   // Starting a node again over a running one would die at once (its address taken) while the running one answered
   // for it, and its PID would replace the live one's: refuse, naming what runs.
   const running = await runningNodes(cluster, ids);

@@ -1,4 +1,4 @@
-import { LiveswapError } from "../core/errors.js";
+import { LiveswapError, messageOf, UnknownNodeError } from "../core/errors.js";
 import { DIAL_TIMEOUT } from "../network/tcp/sockets.js";
 
 /** A node process cannot start as its cluster file says (no such node, unreadable certificates, a package without the behavior). */
@@ -110,5 +110,30 @@ export class NodeAliveError extends LiveswapError {
   readonly code = "NODE_ALIVE";
   constructor(readonly node: string, operation: string, why: string) {
     super(`${operation}: node "${node}" does not answer, but ${why}; stop its process first (or let it answer), then ${operation} again`);
+  }
+}
+
+/** A node id that is not in the cluster file (a typo in a command, `--root`, `ctl create`), naming the file and its nodes. */
+export class UnknownClusterNodeError extends UnknownNodeError {
+  constructor(node: string, where: string, file: string, known: readonly string[]) {
+    super(node, where);
+    this.message = `${where}: there is no node "${node}" in ${file} (it has: ${known.join(", ") || "none"}); check the spelling, or add the node to the file`;
+  }
+}
+
+/** Why a file cannot be read, in words (the system's code, ENOENT and the like, says little to a new user). */
+export function fileProblem(e: unknown): string {
+  switch ((e as { code?: unknown } | undefined)?.code) {
+    case "ENOENT":
+      return "it does not exist";
+    case "EACCES":
+    case "EPERM":
+      return "this user may not read it (permission denied)";
+    case "EISDIR":
+      return "it is a directory, not a file";
+    case "ENOTDIR":
+      return "a part of its path is not a directory";
+    default:
+      return messageOf(e);
   }
 }

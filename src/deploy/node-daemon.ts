@@ -16,13 +16,13 @@ import type { NodeStore, StoredRecord } from "../runtime/node-store.js";
 import { codeIn, codeKey, codesOf, extraOf, GroupCommit, newInstance, type CodeCache, type DaemonExtra } from "./node-durability.js";
 import { openNodeStore } from "./store/open-node-store.js";
 import { jsonCodec } from "../network/tcp/codec.js";
-import type { TlsMaterial } from "../network/tcp/sockets.js";
+import { tlsMaterialProblem, type TlsMaterial } from "../network/tcp/sockets.js";
 import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
 import { readStampedFile, stampedLine, type StampedEvent } from "../core/trace/stamped.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
 import type { Command, NodeStatus } from "../network/tcp/protocol.js";
 import { linkIncarnations, linkKey, type Cluster, type ClusterNode } from "./cluster-file.js";
-import { NodeConfigError } from "./errors.js";
+import { fileProblem, NodeConfigError } from "./errors.js";
 import { RequestRecords, type RetentionOptions } from "./request-records.js";
 import { moduleContents, parsePackage, readKey, verifyAndLoad } from "./update-package.js";
 
@@ -35,10 +35,13 @@ export function tlsFor(cluster: Cluster, certPath: string | undefined, keyPath: 
     try {
       return readFileSync(p, "utf8");
     } catch (e) {
-      throw new NodeConfigError(`cannot read the ${what} ${p} (${messageOf(e)}); make them with \`liveswap keys init\``);
+      throw new NodeConfigError(`cannot read the ${what} ${p}: ${fileProblem(e)} (${cluster.file} names it); make them with \`liveswap keys init\``);
     }
   };
-  return { ca: read(cluster.tls.ca, "CA certificate"), cert: read(certPath, "certificate"), key: read(keyPath, "private key") };
+  const material = { ca: read(cluster.tls.ca, "CA certificate"), cert: read(certPath, "certificate"), key: read(keyPath, "private key") };
+  const problem = tlsMaterialProblem(material, { ca: cluster.tls.ca, cert: certPath, key: keyPath });
+  if (problem !== undefined) throw new NodeConfigError(`${cluster.file}: ${problem}`);
+  return material;
 }
 
 /** A node's starting code: a module exporting `behaviors`, or a signed package of one. */

@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
 import type { Duplex } from "node:stream";
@@ -96,4 +97,35 @@ export function dial(address: string, material: TlsMaterial | undefined, expecte
 
 function dialTimeout(ms: number): Error {
   return Object.assign(new Error(`no connection within ${ms} ms`), { code: DIAL_TIMEOUT });
+}
+
+/**
+ * What is wrong with TLS material, in words, before OpenSSL says it its way ("key values mismatch"): a PEM that is not
+ * a certificate or a key, a key that is not the certificate's, a certificate the CA did not sign. `names` are the
+ * files (or fields) the texts came from. Undefined when the material is sound.
+ */
+export function tlsMaterialProblem(m: TlsMaterial, names: { readonly ca: string; readonly cert: string; readonly key: string }): string | undefined {
+  let ca: X509Certificate;
+  let cert: X509Certificate;
+  let key: KeyObject;
+  try {
+    ca = new X509Certificate(m.ca);
+  } catch {
+    return `the CA certificate ${names.ca} is not a PEM certificate ("-----BEGIN CERTIFICATE-----")`;
+  }
+  try {
+    cert = new X509Certificate(m.cert);
+  } catch {
+    return `the certificate ${names.cert} is not a PEM certificate ("-----BEGIN CERTIFICATE-----")`;
+  }
+  try {
+    key = createPrivateKey(m.key);
+  } catch {
+    return `the private key ${names.key} is not a PEM private key ("-----BEGIN PRIVATE KEY-----")`;
+  }
+  if (!cert.checkPrivateKey(key)) {
+    return `the private key ${names.key} does not belong to the certificate ${names.cert}: give each certificate its own key (\`liveswap keys init\` writes NAME.crt beside NAME.key)`;
+  }
+  if (!cert.verify(ca.publicKey)) return `the certificate ${names.cert} is not signed by the cluster's CA ${names.ca}: make it with \`liveswap keys init\` from that CA`;
+  return undefined;
 }
