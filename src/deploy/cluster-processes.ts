@@ -181,8 +181,15 @@ async function runningNodes(cluster: Cluster, ids: readonly string[]): Promise<{
   const found = await Promise.all(
     ids.map(async (id) => {
       const pid = pids[id];
-      if (pid !== undefined && isNodeOf(cluster, id, pid)) return { id, detail: `is running (pid ${pid}, started by \`cluster up\`)` };
       const address = nodeAddress(cluster, id);
+      if (pid !== undefined && isNodeOf(cluster, id, pid)) {
+        // Alive: serving (running), or on its way out (just destroyed or stopped: it closed its listener first).
+        for (let i = 0; i < 50 && isNodeOf(cluster, id, pid); i++) {
+          if (await accepts(address)) return { id, detail: `is running (pid ${pid}, started by \`cluster up\`)` };
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        if (isNodeOf(cluster, id, pid)) return { id, detail: `has a process (pid ${pid}) that neither listens at ${address} nor exits` };
+      }
       return (await accepts(address)) ? { id, detail: `has a process listening at its address ${address} (one started by hand, or another \`up\`)` } : undefined;
     }),
   );

@@ -59,21 +59,22 @@ describe("every ctl command has a bound per node and answers with what it knows"
     try {
       for (const c of [before, await connectCluster({ cluster: cluster.cluster.file })]) {
         const t0 = performance.now();
-        const s = await c.status({ timeoutMs: 1500 });
+        const s = await c.status({ timeoutMs: 4000 });
         const ms = performance.now() - t0;
         expect(s.up.map((n) => n.id).sort()).toEqual(["r0", "r2"]);
-        expect(s.down).toEqual([{ id: "r1", code: "NODE_NOT_ANSWERING", error: expect.stringMatching(/^node "r1" at 127\.0\.0\.1:\d+ did not answer within 1500 ms: its process may be stopped/) }]);
-        expect(ms).toBeLessThan(1500 + 1000);
+        expect(s.down).toEqual([{ id: "r1", code: "NODE_NOT_ANSWERING", error: expect.stringMatching(/^node "r1" at 127\.0\.0\.1:\d+ did not answer within 4000 ms: its process may be stopped/) }]);
+        // Within its bound (and a margin for a loaded machine), not the minutes of a dial to a frozen process.
+        expect(ms).toBeLessThan(4000 + 3000);
         await expect(c.nodeStatus("r1", { timeoutMs: 300 })).rejects.toThrow(NodeNotAnsweringError);
         c.close();
       }
       // The command line: it prints what it knows and exits by itself (no dial left hanging).
-      const run = await cli(["ctl", "--cluster", cluster.cluster.file, "status", "--timeout", "1500"]);
+      const run = await cli(["ctl", "--cluster", cluster.cluster.file, "status", "--timeout", "4000"]);
       expect(run.stderr).toBe("");
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/^r0 +db@1 /m);
       expect(run.stdout).toMatch(/^r2 +db@1 /m);
-      expect(run.stdout).toMatch(/^r1 +NOT ANSWERING: node "r1" at 127\.0\.0\.1:\d+ did not answer within 1500 ms/m);
+      expect(run.stdout).toMatch(/^r1 +NOT ANSWERING: node "r1" at 127\.0\.0\.1:\d+ did not answer within 4000 ms/m);
       // The node thawed answers again: nothing was changed by asking.
       stopped?.child.kill("SIGCONT");
       const after = await connectCluster({ cluster: cluster.cluster.file });
@@ -121,7 +122,7 @@ describe("outside requests have a timeout over TCP too", () => {
       expect(err).toBeInstanceOf(RequestTimeoutError);
       expect((err as Error).message).toMatch(/^request [-0-9a-f]+ to node "r0" got no response within 2000 ms/);
       expect(ms).toBeGreaterThanOrEqual(1_900);
-      expect(ms).toBeLessThan(2_000 + 2_000);
+      expect(ms).toBeLessThan(2_000 + 5_000);
       // r0 itself still serves: only what needs r1 waits.
       expect(await c.request("r0", { kind: "read", entry: 3 })).toBe("v3");
       // ctl request takes the file's bound as its default.
@@ -243,7 +244,7 @@ describe("unlink and destroy with a node down (durable nodes, store:)", () => {
   it("destroy of a node that is down: its live neighbours unlink it, its store is cleared, its trace kept; a frozen node is refused", async () => {
     cluster = await dbLine({ store: "store", trace: "traces" });
     const lc = cluster;
-    const c = new ClusterClient(lc.cluster, { commandTimeoutMs: 1500 });
+    const c = new ClusterClient(lc.cluster, { commandTimeoutMs: 4000 });
     const storeOf = (id: string): string => join(lc.cluster.storeDir as string, id);
     try {
       const r0 = lc.nodes.find((n) => n.id === "r0");
