@@ -171,6 +171,22 @@ function isNodeOf(cluster: Cluster, id: string, pid: number): boolean {
   return argv.includes(cluster.file) && argv[argv.indexOf("--id") + 1] === id;
 }
 
+/**
+ * A process that is killed but not gone yet: a zombie, or SIGKILL or SIGTERM pending (sent a moment ago, on a busy
+ * machine it may not have run yet). Its listener is still open: it must not count as running.
+ */
+function dying(pid: number): boolean {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return false;
+  }
+  if (/^State:\s*[ZX]/m.test(status)) return true;
+  const KILL_OR_TERM = (1n << 8n) | (1n << 14n); // signals 9 and 15: bit (signal - 1)
+  return [...status.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)/gm)].some((m) => (BigInt(`0x${m[1] ?? "0"}`) & KILL_OR_TERM) !== 0n);
+}
+
 function nodeAddress(cluster: Cluster, id: string): string {
   return cluster.nodes.find((n) => n.id === id)?.address ?? "?";
 }
@@ -178,22 +194,28 @@ function nodeAddress(cluster: Cluster, id: string): string {
 /** Which of `ids` already run: a live process of the PID file, or anything that accepts connections at the node's address. */
 async function runningNodes(cluster: Cluster, ids: readonly string[]): Promise<{ readonly id: string; readonly detail: string }[]> {
   const pids = readPids(cluster);
-  const found = await Promise.all(
-    ids.map(async (id) => {
-      const pid = pids[id];
-      const address = nodeAddress(cluster, id);
-      if (pid !== undefined && isNodeOf(cluster, id, pid)) {
-        // Alive: serving (running), or on its way out (just destroyed or stopped: it closed its listener first).
-        for (let i = 0; i < 50 && isNodeOf(cluster, id, pid); i++) {
-          if (await accepts(address)) return { id, detail: `is running (pid ${pid}, started by \`cluster up\`)` };
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        if (isNodeOf(cluster, id, pid)) return { id, detail: `has a process (pid ${pid}) that neither listens at ${address} nor exits` };
-      }
-      return (await accepts(address)) ? { id, detail: `has a process listening at its address ${address} (one started by hand, or another \`up\`)` } : undefined;
-    }),
-  );
+  const found = await Promise.all(ids.map((id) => runningNode(cluster, id, pids[id])));
   return found.filter((f) => f !== undefined);
+}
+
+/**
+ * Is node `id` running? A process of the PID file on its way out (just destroyed, or killed: the kernel closes its
+ * listener after its command line is gone) or on its way in is given a few seconds to settle before it counts.
+ */
+async function runningNode(cluster: Cluster, id: string, pid: number | undefined): Promise<{ readonly id: string; readonly detail: string } | undefined> {
+  const address = nodeAddress(cluster, id);
+  for (let i = 0; ; i++) {
+    const ours = pid !== undefined && isNodeOf(cluster, id, pid) && !dying(pid);
+    const exiting = pid !== undefined && !ours && existsSync(`/proc/${pid}`);
+    const listening = await accepts(address);
+    const settled = (ours && listening) || (!ours && !exiting);
+    if (settled || i >= 50) {
+      if (ours && listening) return { id, detail: `is running (pid ${pid}, started by \`cluster up\`)` };
+      if (ours) return { id, detail: `has a process (pid ${pid}) that neither listens at ${address} nor exits` };
+      return listening ? { id, detail: `has a process listening at its address ${address} (one started by hand, or another \`up\`)` } : undefined;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Does anything accept a TCP connection at `address` (within a second)? A stopped process still does: the kernel accepts. */
