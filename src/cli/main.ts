@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { messageOf } from "../core/errors.js";
 import { configureFailpoints, FAILPOINTS_ENV } from "../core/failpoints.js";
+import { quietOnClosedOutput } from "./closed-output.js";
 import { buildProgram } from "./program.js";
+
+quietOnClosedOutput(process.argv[2] === "node");
 
 Promise.resolve()
   .then(() => {

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
 import { checkTrace, type CheckReport } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InvalidOptionError, RequestExpiredError, RequestIdReusedError, RequestTimeoutError, RetiredVersionError, UnknownNodeError, WireFormatError, messageOf } from "../core/errors.js";
+import { InvalidOptionError, RequestExpiredError, RequestIdReusedError, RequestTimeoutError, RetiredVersionError, WireFormatError, messageOf } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
@@ -13,14 +14,14 @@ import type { Strategy, UpdateReport } from "../core/update.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import { Connection } from "../network/tcp/connection.js";
 import { DEFAULT_HEARTBEAT } from "../network/tcp/heartbeat.js";
-import { dial, type TlsMaterial } from "../network/tcp/sockets.js";
+import { DIAL_TIMEOUT, dial, parseAddress, type TlsMaterial } from "../network/tcp/sockets.js";
 import { readStampedFile, stampedLine, type StampedEvent } from "../core/trace/stamped.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
 import { WIRE_FORMAT, wireFormatMismatch, type Command, type NodeStatus, type UpdateView, type WireMessage } from "../network/tcp/protocol.js";
 import { checkUpdateOptions } from "../runtime/control-plane.js";
 import type { Cluster, ClusterNode } from "./cluster-file.js";
 import { tlsFor } from "./tls-material.js";
-import { BusyError, ClusterClientClosedError, NodeUnreachableError, RemoteError, VersionMismatchLinkError, explainConnectionError } from "./errors.js";
+import { BusyError, ClusterClientClosedError, UnknownClusterNodeError, NodeAliveError, NodeNotAnsweringError, NodeUnreachableError, RemoteError, VersionMismatchLinkError, explainConnectionError } from "./errors.js";
 import { backoffDelay, DEFAULT_REQUEST_TIMEOUT_MS, retryPolicy, type RetryPolicy } from "./request-retry.js";
 import { parsePackage, type PackageFile } from "./update-package.js";
 import { outcomeError } from "./update-outcome.js";
@@ -32,7 +33,7 @@ export const NODE_RETURN_MS = 120_000;
 /** How often a watch asks the root how its update stands. */
 const WATCH_POLL_MS = 100;
 
-export { NodeUnreachableError, RemoteError, VersionMismatchLinkError };
+export { NodeAliveError, NodeNotAnsweringError, NodeUnreachableError, RemoteError, VersionMismatchLinkError };
 
 /** How a client reaches the cluster beyond what the cluster file says. */
 export interface ClusterClientOptions {
@@ -40,8 +41,10 @@ export interface ClusterClientOptions {
   readonly tls?: TlsMaterial;
   /** How a request whose connection was lost is retried (same id: it runs once). */
   readonly retry?: RetryPolicy;
-  /** The default bound of request() (ms, retries included). */
+  /** The default bound of request() (ms, retries included); default: the cluster file's `requestTimeoutMs`, else 30,000. */
   readonly requestTimeoutMs?: number;
+  /** The bound per node of status and configuration commands, and of opening a connection (ms; default 5,000). */
+  readonly commandTimeoutMs?: number;
   /** Where the nodes came from, for errors naming an unknown node (default: the cluster file). */
   readonly source?: string;
   /** Where this client keeps its own trace and destroyed nodes' (default: the cluster's trace directory, or .liveswap-trace beside the file). */
@@ -112,6 +115,7 @@ export class ClusterClient {
   private closed = false;
   private readonly retry;
   private readonly requestTimeoutMs: number;
+  private readonly commandTimeoutMs: number;
   private readonly opening = new Map<NodeId, Promise<Session>>();
   private readonly name: string;
   private readonly clock: LamportClock;
@@ -122,7 +126,8 @@ export class ClusterClient {
   ) {
     this.tls = options.tls ?? (cluster.tls ? tlsFor(cluster, cluster.tls.control.cert, cluster.tls.control.key) : undefined);
     this.retry = retryPolicy(options.retry);
-    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? cluster.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.commandTimeoutMs = positiveMs(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, "commandTimeoutMs");
     this.name = options.coordinator?.name ?? `ctl-${process.pid}-${Math.floor(wallNow()).toString(36)}`;
     this.clock = options.coordinator?.clock ?? new LamportClock();
     // As the nodes do: later control planes sort after earlier events.
@@ -138,8 +143,7 @@ export class ClusterClient {
   private nodeOf(id: string, where: string): ClusterNode {
     const n = this.cluster.nodes.find((x) => x.id === id);
     if (n === undefined) {
-      const known = this.cluster.nodes.map((x) => x.id).join(", ");
-      throw new UnknownNodeError(id, `${where} (not in ${this.options.source ?? this.cluster.file}, which has ${known})`);
+      throw new UnknownClusterNodeError(id, where, this.options.source ?? this.cluster.file, this.cluster.nodes.map((x) => x.id));
     }
     return n;
   }
@@ -161,9 +165,13 @@ export class ClusterClient {
     const node = this.nodeOf(id, "control");
     let socket;
     try {
-      socket = await dial(node.address, this.tls, id);
+      socket = await dial(node.address, this.tls, id, this.commandTimeoutMs);
     } catch (e) {
-      throw new NodeUnreachableError(id, node.address, explainConnectionError(e, this.tls !== undefined));
+      throw unreachable(e, node, this.commandTimeoutMs, this.tls !== undefined);
+    }
+    if (this.closed) {
+      socket.destroy();
+      throw new ClusterClientClosedError(`node "${id}"`);
     }
     return await new Promise<Session>((resolve, reject) => {
       let greeted = false;
@@ -195,6 +203,7 @@ export class ClusterClient {
       const c = this.options.coordinator;
       const hello = c !== undefined ? { ...c.plane.hello(id), coordinator: true } : { recv: 0 };
       conn.send({ kind: "hello", from: this.name, role: "control", ...hello, format: WIRE_FORMAT });
+      boundHello(conn, node, this.commandTimeoutMs, reject, () => greeted);
     });
   }
 
@@ -312,20 +321,34 @@ export class ClusterClient {
     this.sessions.get(node)?.conn.close();
   }
 
-  async status(node: NodeId): Promise<NodeStatus> {
-    const s = (await this.command(node, { kind: "status" })) as NodeStatus & { lc: number };
+  /**
+   * One node's status, within `timeoutMs` (default: the client's command bound), the connection's opening included:
+   * past it, NodeNotAnsweringError (a stopped process, or a network cut); a node that refuses connections,
+   * NodeUnreachableError.
+   */
+  async status(node: NodeId, opts: StatusOptions = {}): Promise<NodeStatus> {
+    const n = this.nodeOf(node, "status");
+    const ms = positiveMs(opts.timeoutMs ?? this.commandTimeoutMs, "timeoutMs");
+    const s = (await this.command(node, { kind: "status" }, { timeout: notAnswering(n, ms) })) as NodeStatus & { lc: number };
     this.clock.observe(s.lc);
     return s;
   }
 
-  /** Every node of the file that answers, with its status; the others (never started, destroyed) as errors. */
-  async statusAll(): Promise<{ readonly up: readonly NodeStatus[]; readonly down: readonly { readonly id: string; readonly error: string }[] }> {
-    const results = await Promise.allSettled(this.cluster.nodes.map((n) => this.status(n.id)));
+  /**
+   * Every node of the file that answers within the bound, with its status; the others (never started, destroyed,
+   * stopped, cut off) with why and the error's code (NODE_UNREACHABLE: nothing listens; NODE_NOT_ANSWERING: it may be
+   * alive). All nodes are asked at once, so the whole answer comes within one bound.
+   */
+  async statusAll(opts: StatusOptions = {}): Promise<{ readonly up: readonly NodeStatus[]; readonly down: readonly DownNode[] }> {
+    const results = await Promise.allSettled(this.cluster.nodes.map((n) => this.status(n.id, opts)));
     const up: NodeStatus[] = [];
-    const down: { id: string; error: string }[] = [];
+    const down: DownNode[] = [];
     results.forEach((r, i) => {
       if (r.status === "fulfilled") up.push(r.value);
-      else down.push({ id: (this.cluster.nodes[i] as ClusterNode).id, error: messageOf(r.reason) });
+      else {
+        const code = codeOf(r.reason);
+        down.push({ id: (this.cluster.nodes[i] as ClusterNode).id, error: messageOf(r.reason), ...(code !== undefined ? { code } : {}) });
+      }
     });
     return { up, down };
   }
@@ -339,8 +362,8 @@ export class ClusterClient {
     const { up } = await this.statusAll();
     checkLinkVersions(sa, sb, up);
     const incarnation = Math.floor(wallNow());
-    await this.command(a, { kind: "link", peer: b, address: nb.address, incarnation });
-    await this.command(b, { kind: "link", peer: a, address: na.address, incarnation });
+    await this.command(a, { kind: "link", peer: b, address: nb.address, incarnation }, { timeout: notAnswering(na, this.commandTimeoutMs) });
+    await this.command(b, { kind: "link", peer: a, address: na.address, incarnation }, { timeout: notAnswering(nb, this.commandTimeoutMs) });
   }
 
   /**
@@ -357,15 +380,49 @@ export class ClusterClient {
     throw new RetiredVersionError(node, me.version, undefined, [...new Set(others.map((s) => s.version))].sort(), "create");
   }
 
-  async unlink(a: NodeId, b: NodeId): Promise<void> {
-    await this.command(a, { kind: "unlink", peer: b });
-    await this.command(b, { kind: "unlink", peer: a });
+  /**
+   * Unlink two nodes. Both are asked first (bounded): one that does not answer (it may be alive) refuses the unlink
+   * with nothing changed; one that is down (nothing listens at its address) is left out: the live side unlinks, and
+   * the result names the down side in `pending`. A durable node learns it when it restarts: the live side refuses
+   * its reconnection for the link it no longer has, and it drops the link.
+   */
+  async unlink(a: NodeId, b: NodeId): Promise<UnlinkOutcome> {
+    const nodes = [this.nodeOf(a, "unlink"), this.nodeOf(b, "unlink")] as const;
+    const probes = await Promise.allSettled(nodes.map((n) => this.status(n.id)));
+    const pending: NodeId[] = [];
+    probes.forEach((p, i) => {
+      if (p.status === "fulfilled") return;
+      if (!isDown(p.reason)) throw p.reason;
+      pending.push((nodes[i] as ClusterNode).id);
+    });
+    if (pending.length === 2) throw (probes[0] as PromiseRejectedResult).reason;
+    let first = true;
+    for (const [n, peer] of [[nodes[0], b], [nodes[1], a]] as const) {
+      if (pending.includes(n.id)) continue;
+      const done = this.command(n.id, { kind: "unlink", peer }, { timeout: notAnswering(n, this.commandTimeoutMs) });
+      // The first side unlinked may already have told the second (it tells a neighbour it cannot reach): not linked is done.
+      await (first ? done : done.catch((e: unknown) => void (codeOf(e) === "UNKNOWN_LINK" ? undefined : rethrow(e))));
+      first = false;
+    }
+    return { pending };
   }
 
-  /** Unlink the node from its neighbours, then stop it (its process exits). */
-  async destroy(node: NodeId): Promise<void> {
-    const s = await this.status(node);
-    for (const n of s.neighbors) await this.unlink(node, n.id);
+  /**
+   * Unlink the node from its neighbours, then stop it (its process exits). A node that is down (nothing listens at
+   * its address) is destroyed where it is: its live neighbours unlink it, its store is cleared when it is on this
+   * machine, its trace file stays. One that does not answer (it may be alive) is refused: NodeAliveError.
+   */
+  async destroy(node: NodeId): Promise<DestroyOutcome> {
+    const n = this.nodeOf(node, "destroy");
+    let s: NodeStatus;
+    try {
+      s = await this.status(node);
+    } catch (e) {
+      if (e instanceof NodeNotAnsweringError) throw new NodeAliveError(node, "destroy", `it accepts connections at ${n.address} (a stopped or overloaded process?)`);
+      if (!isDown(e)) throw e;
+      return await this.destroyDown(n);
+    }
+    for (const nb of s.neighbors) await this.unlink(node, nb.id);
     const session = await this.session(node);
     // Destroyed means gone: wait for the node to close its end (it stops listening first).
     const gone = new Promise<void>((resolve) => {
@@ -373,7 +430,7 @@ export class ClusterClient {
       session.conn.socket.once("close", () => resolve());
       setTimeout(resolve, 10_000).unref();
     });
-    const { events, pieces, horizon } = streamedTrace(node, await this.command(node, { kind: "destroy" }));
+    const { events, pieces, horizon } = streamedTrace(node, await this.command(node, { kind: "destroy" }, { timeout: notAnswering(n, this.commandTimeoutMs) }));
     for (const e of events) this.retired.push(e); // one by one: a spread of a long trace passes the argument limit
     this.retiredHorizons.set(node, horizon);
     if (this.cluster.traceDir === undefined) {
@@ -384,6 +441,21 @@ export class ClusterClient {
     }
     await gone;
     this.sessions.delete(node);
+    return { down: false, storeCleared: false };
+  }
+
+  /** destroy() of a node that is down: its live neighbours forget it, and its store goes if it is on this machine. */
+  private async destroyDown(n: ClusterNode): Promise<DestroyOutcome> {
+    const { up } = await this.statusAll();
+    for (const s of up) {
+      if (!s.neighbors.some((p) => p.id === n.id)) continue;
+      await this.command(s.id, { kind: "unlink", peer: n.id }, { timeout: notAnswering(this.nodeOf(s.id, "destroy"), this.commandTimeoutMs) });
+    }
+    const store = this.cluster.storeDir !== undefined ? join(this.cluster.storeDir, n.id) : undefined;
+    // Its trace file (the cluster's trace directory) stays: the merged trace keeps the node's life.
+    const storeCleared = store !== undefined && isLocalAddress(n.address) && existsSync(store);
+    if (storeCleared) rmSync(store, { recursive: true, force: true });
+    return { down: true, storeCleared, ...(store !== undefined && !isLocalAddress(n.address) ? { storeElsewhere: store } : {}) };
   }
 
   /** Close a node's connections to its neighbours (they reconnect and resend): the reconnect drill. */
@@ -402,6 +474,7 @@ export class ClusterClient {
     pkgText: string,
     opts: { readonly strategy: Strategy; readonly root?: NodeId; readonly deadlineMs?: number; readonly onProgress?: (p: UpdateProgress) => void; readonly detach?: boolean },
   ): Promise<UpdateReport> {
+    if (opts.root !== undefined) this.nodeOf(opts.root, "update --root");
     const id = await this.submitUpdate(pkgText, opts);
     return await this.watch({ ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}), root: id.root, id: id.id });
   }
@@ -415,7 +488,7 @@ export class ClusterClient {
       throw new InvalidOptionError("deadline", `expected a whole number of ms > 0, got ${String(opts.deadlineMs)}`);
     }
     const root = opts.root ?? (await this.defaultRoot());
-    this.nodeOf(root, "update root (--root)");
+    this.nodeOf(root, "update --root");
     const cmd: Command = {
       kind: "update-submit",
       package: pkgText,
@@ -659,3 +732,83 @@ function progressOf(v: UpdateView): UpdateProgress[] {
 }
 
 export { mergeStamped };
+
+/** The bound per node of status and configuration commands, and of opening a connection (ms). */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
+
+/** How long status() waits for a node (its connection's opening included). */
+export interface StatusOptions {
+  /** Default: the client's `commandTimeoutMs` (5,000 ms unless set). */
+  readonly timeoutMs?: number;
+}
+
+/** A node that did not answer status, with why; `code` NODE_UNREACHABLE (nothing listens) or NODE_NOT_ANSWERING (it may be alive). */
+export interface DownNode {
+  readonly id: NodeId;
+  readonly error: string;
+  readonly code?: string;
+}
+
+/** unlink()'s result: the sides that were down (nothing listening) and learn of the unlink when they restart. */
+export interface UnlinkOutcome {
+  readonly pending: readonly NodeId[];
+}
+
+/** destroy()'s result: whether the node was down (destroyed where it lay) and what became of its store. */
+export interface DestroyOutcome {
+  readonly down: boolean;
+  /** Its store directory was on this machine and is cleared. */
+  readonly storeCleared: boolean;
+  /** Its store is on another machine (its address is not local): clear it there before creating the node again. */
+  readonly storeElsewhere?: string;
+}
+
+function positiveMs(ms: number, field: string): number {
+  if (!(Number.isFinite(ms) && ms > 0)) throw new InvalidOptionError(field, `expected a number of ms > 0, got ${String(ms)}`);
+  return ms;
+}
+
+/** A command's bound: NodeNotAnsweringError once `ms` passed. */
+function notAnswering(n: ClusterNode, ms: number): { readonly at: number; error(): Error } {
+  return { at: wallNow() + ms, error: () => new NodeNotAnsweringError(n.id, n.address, ms) };
+}
+
+/** A failed dial, as the error that says what it means: a dial out of time is a node not answering, not a dead one. */
+function unreachable(e: unknown, n: ClusterNode, ms: number, tls: boolean): NodeUnreachableError {
+  if ((e as { code?: unknown } | undefined)?.code === DIAL_TIMEOUT) return new NodeNotAnsweringError(n.id, n.address, ms);
+  return new NodeUnreachableError(n.id, n.address, explainConnectionError(e, tls));
+}
+
+/** Down for sure: nothing accepts connections at its address (refused, reset); a node not answering may be alive. */
+function isDown(e: unknown): boolean {
+  return e instanceof NodeUnreachableError && !(e instanceof NodeNotAnsweringError);
+}
+
+function codeOf(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** Is this address one of this machine's (loopback, or an address of one of its interfaces)? */
+function isLocalAddress(address: string): boolean {
+  const { host } = parseAddress(address);
+  if (host === "localhost" || host.startsWith("127.") || host === "::1" || host === "0.0.0.0" || host === "::") return true;
+  return Object.values(networkInterfaces()).some((list) => (list ?? []).some((i) => i.address === host));
+}
+
+/**
+ * A node whose process accepted our connection (the kernel does that for a stopped one) but never answers our hello
+ * must not hold the session's opening for ever: past the bound it is closed, rejecting with NodeNotAnsweringError.
+ */
+function boundHello(conn: Connection, n: ClusterNode, ms: number, reject: (e: Error) => void, greeted: () => boolean): void {
+  const timer = setTimeout(() => {
+    if (greeted()) return;
+    reject(new NodeNotAnsweringError(n.id, n.address, ms));
+    conn.close();
+  }, ms);
+  conn.socket.once("close", () => clearTimeout(timer));
+}
+
+function rethrow(e: unknown): never {
+  throw e;
+}

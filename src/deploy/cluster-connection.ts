@@ -7,7 +7,7 @@ import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Strategy, UpdateReport } from "../core/update.js";
 import type { NodeStatus, UpdateView } from "../network/tcp/protocol.js";
 import { parseAddress } from "../network/tcp/sockets.js";
-import { ClusterClient, type RequestOptions, type UpdateProgress } from "./cluster-client.js";
+import { ClusterClient, type DestroyOutcome, type DownNode, type RequestOptions, type StatusOptions, type UnlinkOutcome, type UpdateProgress } from "./cluster-client.js";
 import { loadClusterFile, type Cluster } from "./cluster-file.js";
 import type { ClusterTrace } from "./node-trace.js";
 import type { RetryPolicy } from "./request-retry.js";
@@ -24,8 +24,10 @@ export interface ClusterTls {
 interface CommonOptions {
   /** How a request whose connection is lost is retried (default: 6 attempts, backoff from 100 ms to 2 s). */
   readonly retry?: RetryPolicy;
-  /** The default bound of request() in ms, retries included (default 30,000). */
+  /** The default bound of request() in ms, retries included (default: the cluster file's `requestTimeoutMs`, else 30,000). */
   readonly requestTimeoutMs?: number;
+  /** The bound per node of status and configuration commands, dial included (default 5,000): a node past it is shown as not answering. */
+  readonly commandTimeoutMs?: number;
 }
 
 /**
@@ -45,7 +47,8 @@ export type ConnectOptions =
 /** Every node that answered, with its status, and every other one with why it did not. */
 export interface ClusterStatus {
   readonly up: readonly NodeStatus[];
-  readonly down: readonly { readonly id: NodeId; readonly error: string }[];
+  /** `code`: NODE_UNREACHABLE (nothing listens: down) or NODE_NOT_ANSWERING (no answer within the bound: it may be alive). */
+  readonly down: readonly DownNode[];
 }
 
 export interface ClusterUpdateOptions {
@@ -79,9 +82,10 @@ export interface ClusterConnection {
    * id older than the node's retention window), RequestIdReusedError, or RemoteError (the node's own refusal).
    */
   request<R = unknown>(node: NodeId, body: unknown, opts?: RequestOptions): Promise<R>;
-  /** Every node's version, neighbours, connections and update. */
-  status(): Promise<ClusterStatus>;
-  nodeStatus(node: NodeId): Promise<NodeStatus>;
+  /** Every node's version, neighbours, connections and update; a node silent past `timeoutMs` (default 5,000) is in `down`. */
+  status(opts?: StatusOptions): Promise<ClusterStatus>;
+  /** Rejects with NodeNotAnsweringError past `timeoutMs`, NodeUnreachableError when nothing listens. */
+  nodeStatus(node: NodeId, opts?: StatusOptions): Promise<NodeStatus>;
   /** Ship a signed package (the text of a `liveswap pack` file) and update every running node with a strategy. */
   update(pkg: string, opts: ClusterUpdateOptions): Promise<UpdateReport>;
   /**
@@ -98,9 +102,13 @@ export interface ClusterConnection {
   /** Finish a halted update with a corrected package of the same versions; resolves like update(). */
   resumeUpdate(pkg: string, opts?: { readonly onProgress?: (p: UpdateProgress) => void }): Promise<UpdateReport>;
   link(a: NodeId, b: NodeId): Promise<void>;
-  unlink(a: NodeId, b: NodeId): Promise<void>;
-  /** Unlink the node from its neighbours, then stop its process (its trace is kept). */
-  destroy(node: NodeId): Promise<void>;
+  /** With one side down, the live side unlinks and `pending` names the other: it drops the link when it restarts (durable). */
+  unlink(a: NodeId, b: NodeId): Promise<UnlinkOutcome>;
+  /**
+   * Unlink the node from its neighbours, then stop its process (its trace is kept). A node that is down is destroyed
+   * too: its live neighbours unlink it, its store is cleared when on this machine; one not answering is refused.
+   */
+  destroy(node: NodeId): Promise<DestroyOutcome>;
   /**
    * Every node's trace and the control plane's, merged in Lamport order. When trace retention (`traceRetention:` in
    * the cluster file) dropped the oldest part of some node's trace, it starts at the horizon where every node's part
@@ -123,6 +131,7 @@ export async function connectCluster(opts: ConnectOptions): Promise<ClusterConne
   const common = {
     ...(opts.retry !== undefined ? { retry: opts.retry } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
   };
   if ("cluster" in opts) return new Connection(new ClusterClient(loadClusterFile(opts.cluster), common));
   const cluster = explicitCluster(opts.nodes);
@@ -162,11 +171,11 @@ class Connection implements ClusterConnection {
   async request<R = unknown>(node: NodeId, body: unknown, opts?: RequestOptions): Promise<R> {
     return (await this.client.request(node, body, opts)) as R;
   }
-  status(): Promise<ClusterStatus> {
-    return this.client.statusAll();
+  status(opts?: StatusOptions): Promise<ClusterStatus> {
+    return this.client.statusAll(opts);
   }
-  nodeStatus(node: NodeId): Promise<NodeStatus> {
-    return this.client.status(node);
+  nodeStatus(node: NodeId, opts?: StatusOptions): Promise<NodeStatus> {
+    return this.client.status(node, opts);
   }
   update(pkg: string, opts: ClusterUpdateOptions): Promise<UpdateReport> {
     return this.client.update(pkg, opts);
@@ -189,10 +198,10 @@ class Connection implements ClusterConnection {
   link(a: NodeId, b: NodeId): Promise<void> {
     return this.client.link(a, b);
   }
-  unlink(a: NodeId, b: NodeId): Promise<void> {
+  unlink(a: NodeId, b: NodeId): Promise<UnlinkOutcome> {
     return this.client.unlink(a, b);
   }
-  destroy(node: NodeId): Promise<void> {
+  destroy(node: NodeId): Promise<DestroyOutcome> {
     return this.client.destroy(node);
   }
   trace(): Promise<TraceEvent[]> {

@@ -1,7 +1,10 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { LiveswapError } from "../core/errors.js";
-import { ClusterFileError, linkIncarnations, loadClusterFile, parseCluster } from "./cluster-file.js";
+import { checkNodeFiles, ClusterFileError, linkIncarnations, loadClusterFile, parseCluster } from "./cluster-file.js";
+import { UnknownClusterNodeError } from "./errors.js";
 
 const good = `nodes:
   - id: a
@@ -35,6 +38,15 @@ describe("the cluster file", () => {
     [good.replace("id: b", "id: a"), /cluster\.yaml:6:\d+: field "nodes\.1\.id": node "a" is listed twice/],
     [good.replace("nodes:", "nodes: [\n"), /cluster\.yaml:\d+:\d+: not valid YAML/],
     [`${good}tls:\n  ca: ca.crt\n  control: { cert: c.crt, key: c.key }\n`, /the cluster uses TLS, so node "a" needs cert and key/],
+    // What a new user writes: an empty `links:`, a link that is not a pair, an empty entry, two nodes on one address.
+    [good.replace("links:\n  - [a, b]\n", "links:\n"), /cluster\.yaml:10:7: field "links": is empty: list each link under it as - \[a, b\], or write links: \[\] for a cluster without links$/],
+    [good.replace("[a, b]", "[a]"), /cluster\.yaml:11:5: field "links\.0": a link is a pair of node ids, e\.g\. - \[a, b\]; got \["a"\]$/],
+    [good.replace("- [a, b]", "- a, b"), /field "links\.0": a link is a pair of node ids, e\.g\. - \[a, b\]; got "a, b"$/],
+    [good.replace("trust:\n  signingKey: keys/signing.pub\n", "trust:\n"), /cluster\.yaml:\d+:\d+: field "trust": is empty: give it a value, or remove the line$/],
+    [good.replace("127.0.0.1:7402", "127.0.0.1:7401"), /cluster\.yaml:7:\d+: field "nodes\.1\.address": 127\.0\.0\.1:7401 is node "a"'s address too; each node listens on its own$/],
+    [good.replace("127.0.0.1:7402", "127.0.0.1:0"), /field "nodes\.1\.address": port 0 is no address its neighbours can dial/],
+    [`${good}requestTimeoutMs: 0\n`, /field "requestTimeoutMs": a number of ms > 0/],
+    [`${good}requestTimeoutMs: soon\n`, /field "requestTimeoutMs": expected number, got string$/],
   ])("names the line and the field of a mistake (%#)", (text, message) => {
     expect(() => parseCluster(text, "/srv/cluster/cluster.yaml")).toThrow(ClusterFileError);
     expect(() => parseCluster(text, "/srv/cluster/cluster.yaml")).toThrow(message);
@@ -80,6 +92,37 @@ describe("the cluster file", () => {
     expect(thrown).toBeInstanceOf(ClusterFileError);
     expect(thrown).toBeInstanceOf(LiveswapError);
     expect(thrown).toMatchObject({ code: "CLUSTER_FILE", name: "ClusterFileError" });
-    expect((thrown as Error).message).toMatch(/no-such-cluster\.yaml: cannot read it \(Error: ENOENT/);
+    expect((thrown as Error).message).toMatch(/no-such-cluster\.yaml: cannot read it: it does not exist$/);
+  });
+});
+
+describe("a node's files, checked before its process starts", () => {
+  const dir = mkdtempSync(join(tmpdir(), "liveswap-files-"));
+  writeFileSync(join(dir, "pkg.ts"), "export const behaviors = {};\n");
+  mkdirSync(join(dir, "keys"));
+  const file = join(dir, "cluster.yaml");
+
+  it("names the field, the node and the file when its package is missing (or a directory), with no ENOENT", () => {
+    const c = parseCluster(good.replace("package: pkg.ts\n    behavior: v1\n  - id: b", "package: pkgs/db.ts\n    behavior: v1\n  - id: b"), file);
+    expect(() => checkNodeFiles(c, "b")).not.toThrow();
+    expect(() => checkNodeFiles(c, "a")).toThrow(
+      new ClusterFileError(`${file}: field "nodes.0.package": node "a": its package ${join(dir, "pkgs/db.ts")} cannot be used: it does not exist (paths are relative to the cluster file)`),
+    );
+    const asDir = parseCluster(good.replace("package: pkg.ts", "package: keys"), file);
+    expect(() => checkNodeFiles(asDir, "a")).toThrow(/field "nodes\.0\.package": node "a": its package .*keys cannot be used: it is a directory, not a file/);
+  });
+
+  it("a certificate or key missing, and a node id not in the file (a typo in `ctl create`)", () => {
+    const c = parseCluster(`${good.replace("behavior: v1\n  - id: b", "behavior: v1\n    cert: keys/a.crt\n    key: keys/a.key\n  - id: b")}`, file);
+    expect(() => checkNodeFiles(c, "a")).toThrow(/field "nodes\.0\.cert": node "a": its certificate .*keys\/a\.crt cannot be used: it does not exist/);
+    let thrown: unknown;
+    try {
+      checkNodeFiles(c, "zz");
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(UnknownClusterNodeError);
+    expect(thrown).toMatchObject({ code: "UNKNOWN_NODE" });
+    expect((thrown as Error).message).toBe(`start: there is no node "zz" in ${file} (it has: a, b); check the spelling, or add the node to the file`);
   });
 });

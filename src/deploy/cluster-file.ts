@@ -1,9 +1,10 @@
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument, isNode } from "yaml";
 import { z } from "zod";
 import { describeError, LiveswapError } from "../core/errors.js";
 import { DEFAULT_HEARTBEAT, heartbeatProblem, type HeartbeatOptions } from "../network/tcp/heartbeat.js";
+import { fileProblem, UnknownClusterNodeError } from "./errors.js";
 import { parseAddress } from "../network/tcp/sockets.js";
 
 /**
@@ -111,6 +112,8 @@ const schema = z
       })
       .strict()
       .optional(),
+    /** The default bound (ms) of an outside request sent by `ctl request` and `connectCluster` (else 30,000). */
+    requestTimeoutMs: z.number().int("a whole number of ms").positive("a number of ms > 0").optional(),
   })
   .strict();
 
@@ -143,6 +146,8 @@ export interface Cluster {
   readonly outbox?: { readonly memoryBytes?: number; readonly diskQuotaBytes?: number };
   /** `heartbeat:` with what it leaves out filled in; absent: DEFAULT_HEARTBEAT (1 s, suspected after 10 s). */
   readonly heartbeat?: HeartbeatOptions;
+  /** `requestTimeoutMs:`: the default bound of an outside request from a client of this file. */
+  readonly requestTimeoutMs?: number;
 }
 
 
@@ -159,7 +164,7 @@ export function loadClusterFile(file: string): Cluster {
   try {
     text = readFileSync(abs, "utf8");
   } catch (e) {
-    throw new ClusterFileError(`cluster file ${file}: cannot read it (${describeError(e)})`, { cause: e });
+    throw new ClusterFileError(`cluster file ${file}: cannot read it: ${fileProblem(e)}`, { cause: e });
   }
   return parseCluster(text, abs);
 }
@@ -183,11 +188,12 @@ export function parseCluster(text: string, file: string): Cluster {
     }
     return file;
   };
-  const parsed = schema.safeParse(doc.toJS());
+  const raw: unknown = doc.toJS();
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0] as z.core.$ZodIssue;
     const field = issue.path.length === 0 ? "(top level)" : issue.path.map(String).join(".");
-    throw new ClusterFileError(`${where(issue.path)}: field "${field}": ${issue.message}`);
+    throw new ClusterFileError(`${where(issue.path)}: field "${field}": ${issueInWords(issue, valueAt(raw, issue.path))}`);
   }
   const c = parsed.data;
   const dir = dirname(file);
@@ -198,6 +204,15 @@ export function parseCluster(text: string, file: string): Cluster {
     if (c.tls && (n.cert === undefined || n.key === undefined)) {
       throw new ClusterFileError(`${where(["nodes", i])}: field "nodes.${i}": the cluster uses TLS, so node "${n.id}" needs cert and key`);
     }
+  });
+  const addresses = new Map<string, string>();
+  c.nodes.forEach((n, i) => {
+    const { host, port } = parseAddress(n.address);
+    if (port === 0) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": port 0 is no address its neighbours can dial; give the port node "${n.id}" listens on`);
+    const key = `${host.toLowerCase()}:${port}`;
+    const other = addresses.get(key);
+    if (other !== undefined) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": ${n.address} is node "${other}"'s address too; each node listens on its own`);
+    addresses.set(key, n.id);
   });
   const seen = new Set<string>();
   c.links.forEach(([a, b], i) => {
@@ -231,6 +246,7 @@ export function parseCluster(text: string, file: string): Cluster {
     codec: c.codec,
     ...(c.outbox !== undefined ? { outbox: { ...(c.outbox.memoryBytes !== undefined ? { memoryBytes: c.outbox.memoryBytes } : {}), ...(c.outbox.diskQuotaBytes !== undefined ? { diskQuotaBytes: c.outbox.diskQuotaBytes } : {}) } } : {}),
     ...(heartbeat !== undefined ? { heartbeat } : {}),
+    ...(c.requestTimeoutMs !== undefined ? { requestTimeoutMs: c.requestTimeoutMs } : {}),
   };
 }
 
@@ -259,4 +275,52 @@ export function linkIncarnations(cluster: Cluster): Map<string, number> {
 
 export function linkKey(a: string, b: string): string {
   return a < b ? `${a}\n${b}` : `${b}\n${a}`;
+}
+
+/** The YAML's value at an issue's path (to say what was found there). */
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const k of path) v = typeof v === "object" && v !== null ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
+/** A schema issue in the words of the cluster file (zod's own text says "Invalid input"). */
+function issueInWords(issue: z.core.$ZodIssue, value: unknown): string {
+  const top = issue.path[0];
+  if (value === null) {
+    if (issue.path.length === 1 && top === "links") return "is empty: list each link under it as - [a, b], or write links: [] for a cluster without links";
+    if (issue.path.length === 1 && top === "nodes") return "is empty: list each node under it (- id: ..., address: ..., package: ..., behavior: ...)";
+    return "is empty: give it a value, or remove the line";
+  }
+  if (top === "links" && issue.path.length === 2) return `a link is a pair of node ids, e.g. - [a, b]; got ${JSON.stringify(value)}`;
+  if (issue.code === "invalid_type") return `expected ${issue.expected === "tuple" ? "a list" : issue.expected}, got ${value === undefined ? "nothing" : Array.isArray(value) ? "a list" : typeof value}`;
+  return issue.message;
+}
+
+/**
+ * The files node `id` starts from on this machine (its package, certificate and key) exist and can be read: checked
+ * before a process starts, naming the field and the file (a node would say it in a module loader's words).
+ */
+export function checkNodeFiles(cluster: Cluster, id: string): void {
+  const i = cluster.nodes.findIndex((n) => n.id === id);
+  const node = cluster.nodes[i];
+  if (node === undefined) throw new UnknownClusterNodeError(id, "start", cluster.file, cluster.nodes.map((n) => n.id));
+  const files: [string, string, string | undefined][] = [
+    ["package", "its package", node.package],
+    ["cert", "its certificate", node.cert],
+    ["key", "its private key", node.key],
+  ];
+  for (const [field, what, path] of files) {
+    if (path === undefined) continue;
+    let problem: string | undefined;
+    try {
+      accessSync(path, constants.R_OK);
+      if (statSync(path).isDirectory()) problem = "it is a directory, not a file";
+    } catch (e) {
+      problem = fileProblem(e);
+    }
+    if (problem !== undefined) {
+      throw new ClusterFileError(`${cluster.file}: field "nodes.${i}.${field}": node "${id}": ${what} ${path} cannot be used: ${problem} (paths are relative to the cluster file)`);
+    }
+  }
 }

@@ -2,8 +2,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import net from "node:net";
 import { describeError, LiveswapError, WireFormatError } from "../core/errors.js";
-import type { Cluster } from "./cluster-file.js";
+import { parseAddress } from "../network/tcp/sockets.js";
+import { ClusterRunningError } from "./errors.js";
+import { checkNodeFiles, type Cluster } from "./cluster-file.js";
 import { ClusterClient } from "./cluster-client.js";
 
 /** `cluster up` could not start a node; the message names it and its log. */
@@ -67,6 +70,13 @@ export async function clusterUp(
   mkdirSync(logDir, { recursive: true });
   const started: StartedNode[] = [];
   const ids = opts.only ?? cluster.nodes.map((n) => n.id);
+  // A missing package or certificate is said now, naming the field, rather than by a node process that dies at once.
+  for (const id of ids) checkNodeFiles(cluster, id);
+  // Starting a node again over a running one would die at once (its address taken) while the running one answered
+  // for it, and its PID would replace the live one's: refuse, naming what runs.
+  const running = await runningNodes(cluster, ids);
+  if (running.length > 0) throw new ClusterRunningError(running, cluster.file);
+  const before = readPids(cluster);
   for (const id of ids) {
     const log = openSync(join(logDir, `${id}.log`), "w");
     const child = spawn(cmd, [...args, "node", "--cluster", cluster.file, "--id", id, ...(opts.unlinked ? ["--unlinked"] : [])], {
@@ -79,9 +89,7 @@ export async function clusterUp(
     if (opts.detached) child.unref();
     started.push({ id, pid: child.pid as number, child });
   }
-  const known = existsSync(pidFile(cluster)) ? (JSON.parse(readFileSync(pidFile(cluster), "utf8")) as Record<string, number>) : {};
-  for (const s of started) known[s.id] = s.pid;
-  writeFileSync(pidFile(cluster), JSON.stringify(known, null, 2));
+  writeFileSync(pidFile(cluster), JSON.stringify({ ...before, ...Object.fromEntries(started.map((s) => [s.id, s.pid])) }, null, 2));
   const client = new ClusterClient(cluster);
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   try {
@@ -92,9 +100,12 @@ export async function clusterUp(
           throw new ClusterStartError(s.id, `exited (code ${s.child.exitCode}) while starting (its log ${join(logDir, `${s.id}.log`)} ends):\n${tail}`);
         }
         try {
-          await client.status(s.id);
+          const answered = await client.status(s.id);
+          // Another process answering at its address (started meanwhile, by hand or by another `up`) is not ours.
+          if (answered.pid !== s.pid) throw new ClusterStartError(s.id, `cannot start: another process (pid ${answered.pid}) answers at ${nodeAddress(cluster, s.id)}; see \`ctl status\``);
           break;
         } catch (e) {
+          if (e instanceof ClusterStartError) throw e;
           // Another wire format does not go away by waiting: say so now.
           if (e instanceof WireFormatError) throw new ClusterStartError(s.id, `started but cannot be controlled: ${e.message}`, { cause: e });
           if (Date.now() > deadline) {
@@ -105,8 +116,9 @@ export async function clusterUp(
       }
     }
   } catch (e) {
-    // Leave nothing half-started behind.
+    // Leave nothing half-started behind, and the PID file as it was.
     for (const s of started) s.child.kill("SIGTERM");
+    writeFileSync(pidFile(cluster), JSON.stringify(before, null, 2));
     throw e;
   } finally {
     client.close();
@@ -118,13 +130,12 @@ export async function clusterUp(
 export function clusterDown(cluster: Cluster): string[] {
   const file = pidFile(cluster);
   if (!existsSync(file)) return [];
-  const known = JSON.parse(readFileSync(file, "utf8")) as Record<string, number>;
+  const known = readPids(cluster);
   const stopped: string[] = [];
   for (const [id, pid] of Object.entries(known)) {
     try {
       // The pid may have been reused since `up`: stop it only if it is still this cluster's node.
-      const cmdline = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, "utf8") : undefined;
-      if (cmdline !== undefined && !cmdline.includes(cluster.file)) continue;
+      if (!isNodeOf(cluster, id, pid)) continue;
       process.kill(pid, "SIGTERM");
       stopped.push(id);
     } catch {
@@ -133,4 +144,95 @@ export function clusterDown(cluster: Cluster): string[] {
   }
   rmSync(file);
   return stopped;
+}
+
+/** The PID file `up` keeps beside the cluster file: node id to process id. */
+function readPids(cluster: Cluster): Record<string, number> {
+  const file = pidFile(cluster);
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as Record<string, number>;
+  } catch {
+    return {}; // a torn or hand-edited file: the address probe still finds what runs
+  }
+}
+
+/** Is `pid` alive and a `liveswap node` of this cluster file with this id (not a process that reused the number)? */
+function isNodeOf(cluster: Cluster, id: string, pid: number): boolean {
+  if (!existsSync("/proc/self")) {
+    // No /proc (not Linux): a live process of that number is all we can tell.
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  const proc = `/proc/${pid}/cmdline`;
+  if (!existsSync(proc)) return false;
+  const argv = readFileSync(proc, "utf8").split("\0");
+  return argv.includes(cluster.file) && argv[argv.indexOf("--id") + 1] === id;
+}
+
+/**
+ * A process that is killed but not gone yet: a zombie, or SIGKILL or SIGTERM pending (sent a moment ago, on a busy
+ * machine it may not have run yet). Its listener is still open: it must not count as running.
+ */
+function dying(pid: number): boolean {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    return false;
+  }
+  if (/^State:\s*[ZX]/m.test(status)) return true;
+  const KILL_OR_TERM = (1n << 8n) | (1n << 14n); // signals 9 and 15: bit (signal - 1)
+  return [...status.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)/gm)].some((m) => (BigInt(`0x${m[1] ?? "0"}`) & KILL_OR_TERM) !== 0n);
+}
+
+function nodeAddress(cluster: Cluster, id: string): string {
+  return cluster.nodes.find((n) => n.id === id)?.address ?? "?";
+}
+
+/** Which of `ids` already run: a live process of the PID file, or anything that accepts connections at the node's address. */
+async function runningNodes(cluster: Cluster, ids: readonly string[]): Promise<{ readonly id: string; readonly detail: string }[]> {
+  const pids = readPids(cluster);
+  const found = await Promise.all(ids.map((id) => runningNode(cluster, id, pids[id])));
+  return found.filter((f) => f !== undefined);
+}
+
+/**
+ * Is node `id` running? A process of the PID file on its way out (just destroyed, or killed: the kernel closes its
+ * listener after its command line is gone) or on its way in is given a few seconds to settle before it counts.
+ */
+async function runningNode(cluster: Cluster, id: string, pid: number | undefined): Promise<{ readonly id: string; readonly detail: string } | undefined> {
+  const address = nodeAddress(cluster, id);
+  for (let i = 0; ; i++) {
+    const ours = pid !== undefined && isNodeOf(cluster, id, pid) && !dying(pid);
+    const exiting = pid !== undefined && !ours && existsSync(`/proc/${pid}`);
+    const listening = await accepts(address);
+    const settled = (ours && listening) || (!ours && !exiting);
+    if (settled || i >= 50) {
+      if (ours && listening) return { id, detail: `is running (pid ${pid}, started by \`cluster up\`)` };
+      if (ours) return { id, detail: `has a process (pid ${pid}) that neither listens at ${address} nor exits` };
+      return listening ? { id, detail: `has a process listening at its address ${address} (one started by hand, or another \`up\`)` } : undefined;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Does anything accept a TCP connection at `address` (within a second)? A stopped process still does: the kernel accepts. */
+function accepts(address: string): Promise<boolean> {
+  const { host, port } = parseAddress(address);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 1000);
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
 }

@@ -1,4 +1,5 @@
-import { LiveswapError } from "../core/errors.js";
+import { LiveswapError, messageOf, UnknownNodeError } from "../core/errors.js";
+import { DIAL_TIMEOUT } from "../network/tcp/sockets.js";
 
 /** A node process cannot start as its cluster file says (no such node, unreadable certificates, a package without the behavior). */
 export class NodeConfigError extends LiveswapError {
@@ -7,7 +8,7 @@ export class NodeConfigError extends LiveswapError {
 
 /** A node that cannot be dialled, or whose connection closed before it answered; `reason` says which (see explainConnectionError). */
 export class NodeUnreachableError extends LiveswapError {
-  readonly code = "NODE_UNREACHABLE";
+  readonly code: string = "NODE_UNREACHABLE";
   constructor(readonly node: string, readonly address: string, readonly reason: string) {
     super(
       `node "${node}" at ${address} cannot be reached (${reason}). Check that it is running (\`liveswap cluster up\` or ` +
@@ -47,6 +48,8 @@ export function explainConnectionError(e: unknown, tls: boolean): string {
       return tls ? "the connection was reset (during the TLS handshake this means a certificate was refused)" : "the connection was reset";
     case "ETIMEDOUT":
       return "the connection timed out: a firewall, or a wrong host";
+    case DIAL_TIMEOUT:
+      return `${raw}: the host does not answer (a network cut, a firewall dropping packets, or a process that is stopped)`;
     case "EHOSTUNREACH":
     case "ENETUNREACH":
       return "no route to that host";
@@ -54,7 +57,7 @@ export function explainConnectionError(e: unknown, tls: boolean): string {
     case "EAI_AGAIN":
       return "the host name does not resolve";
     default:
-      if (typeof code === "string" && /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED)/.test(code)) return `the TLS handshake failed (${raw})`;
+      if (typeof code === "string" && /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED)/.test(code)) return `the TLS handshake failed (${tlsInWords(code, raw)})`;
       return raw;
   }
 }
@@ -99,4 +102,72 @@ export class BusyError extends LiveswapError {
 
 function mib(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** OpenSSL's codes for what a certificate check refused, in words (the raw text stays in brackets for a search). */
+function tlsInWords(code: string, raw: string): string {
+  if (/SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY_LEAF/.test(code)) return `the certificate it showed is not signed by the cluster's CA [${code}]`;
+  if (/CERT_HAS_EXPIRED/.test(code)) return `the certificate it showed has expired [${code}]`;
+  if (/CERT_NOT_YET_VALID/.test(code)) return `the certificate it showed is not valid yet [${code}]`;
+  return raw;
+}
+
+/**
+ * A node that accepted the connection (or whose address swallows it) but did not answer within the bound: a process
+ * that is stopped (SIGSTOP, a debugger), overloaded, or cut off by the network. It may still be running, so unlike a
+ * node that refuses connections it is not taken for dead. A kind of NodeUnreachableError (a request retries it).
+ */
+export class NodeNotAnsweringError extends NodeUnreachableError {
+  override readonly code = "NODE_NOT_ANSWERING";
+  constructor(node: string, address: string, readonly afterMs: number) {
+    super(node, address, `no answer within ${afterMs} ms`);
+    this.message =
+      `node "${node}" at ${address} did not answer within ${afterMs} ms: its process may be stopped or overloaded, or the ` +
+      `network to it cut. See its log; give more time with --timeout (ctl) or timeoutMs`;
+  }
+}
+
+/** `cluster up` (or `ctl create`) over nodes that already run: starting them again would orphan the running ones. */
+export class ClusterRunningError extends LiveswapError {
+  readonly code = "CLUSTER_RUNNING";
+  constructor(readonly running: readonly { readonly id: string; readonly detail: string }[], file: string) {
+    super(
+      `${running.map((r) => `node "${r.id}" ${r.detail}`).join("; ")}. ${file} is already (partly) running: ` +
+        `\`liveswap ctl --cluster ${file} status\` shows it; \`liveswap cluster down ${file}\` stops what \`up\` started` +
+        (running.length === 1 ? ` (or \`ctl create\` it once it is stopped)` : ""),
+    );
+  }
+}
+
+/** A node that does not answer but may be alive: destroying it would clear a store under a running process. */
+export class NodeAliveError extends LiveswapError {
+  readonly code = "NODE_ALIVE";
+  constructor(readonly node: string, operation: string, why: string) {
+    super(`${operation}: node "${node}" does not answer, but ${why}; stop its process first (or let it answer), then ${operation} again`);
+  }
+}
+
+/** A node id that is not in the cluster file (a typo in a command, `--root`, `ctl create`), naming the file and its nodes. */
+export class UnknownClusterNodeError extends UnknownNodeError {
+  constructor(node: string, where: string, file: string, known: readonly string[]) {
+    super(node, where);
+    this.message = `${where}: there is no node "${node}" in ${file} (it has: ${known.join(", ") || "none"}); check the spelling, or add the node to the file`;
+  }
+}
+
+/** Why a file cannot be read, in words (the system's code, ENOENT and the like, says little to a new user). */
+export function fileProblem(e: unknown): string {
+  switch ((e as { code?: unknown } | undefined)?.code) {
+    case "ENOENT":
+      return "it does not exist";
+    case "EACCES":
+    case "EPERM":
+      return "this user may not read it (permission denied)";
+    case "EISDIR":
+      return "it is a directory, not a file";
+    case "ENOTDIR":
+      return "a part of its path is not a directory";
+    default:
+      return messageOf(e);
+  }
 }

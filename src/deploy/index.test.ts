@@ -25,10 +25,13 @@ describe("the package subpath liveswap/cluster", () => {
     expect(Object.keys(entry).sort()).toEqual([
       "BusyError",
       "ClusterClientClosedError",
+      "DEFAULT_COMMAND_TIMEOUT_MS",
       "DEFAULT_REQUEST_TIMEOUT_MS",
       "DEFAULT_RETENTION",
       "DEFAULT_RETRY",
       "LiveswapError",
+      "NodeAliveError",
+      "NodeNotAnsweringError",
       "NodeUnreachableError",
       "PrepareDeadlineError",
       "PrepareFailedError",

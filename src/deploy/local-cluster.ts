@@ -44,6 +44,8 @@ export interface LocalClusterSpec {
   readonly traceRetention?: { readonly segmentBytes?: number; readonly maxBytes?: number };
   /** Bounds of the nodes' outboxes (`outbox:` in the cluster file). */
   readonly outbox?: { readonly memoryBytes?: number; readonly diskQuotaBytes?: number };
+  /** The default bound (ms) of outside requests from clients of the file (`requestTimeoutMs:`). */
+  readonly requestTimeoutMs?: number;
   /** Where cluster.yaml goes (default: a fresh temporary directory). */
   readonly dir?: string;
   /** How long to wait for every node to answer (default 60 s: a loaded machine starts processes slowly). */
@@ -84,6 +86,7 @@ async function startOnFreePorts(spec: LocalClusterSpec, dir: string): Promise<Lo
     ...(spec.store !== undefined ? { store: spec.store } : {}),
     ...(spec.traceRetention !== undefined ? { traceRetention: spec.traceRetention } : {}),
     ...(spec.outbox !== undefined ? { outbox: spec.outbox } : {}),
+    ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}),
   };
   writeFileSync(join(dir, "cluster.yaml"), stringify(file));
   const cluster = loadClusterFile(join(dir, "cluster.yaml"));

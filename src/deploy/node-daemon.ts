@@ -16,12 +16,12 @@ import type { NodeStore, StoredRecord } from "../runtime/node-store.js";
 import { codeIn, codeKey, codesOf, extraOf, GroupCommit, newInstance, type CodeCache, type DaemonExtra } from "./node-durability.js";
 import { openNodeStore } from "./store/open-node-store.js";
 import { jsonCodec } from "../network/tcp/codec.js";
-import type { TlsMaterial } from "../network/tcp/sockets.js";
+import { tlsMaterialProblem, type TlsMaterial } from "../network/tcp/sockets.js";
 import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
 import type { Command, NodeStatus, TraceReply } from "../network/tcp/protocol.js";
 import { linkIncarnations, linkKey, type Cluster, type ClusterNode } from "./cluster-file.js";
-import { BusyError, NodeConfigError } from "./errors.js";
+import { BusyError, fileProblem, NodeConfigError } from "./errors.js";
 import { RequestRecords, type RetentionOptions } from "./request-records.js";
 import { NodeTrace, TRACE_PIECE_CHARS } from "./node-trace.js";
 import { moduleContents, parsePackage, readKey, verifyAndLoad } from "./update-package.js";
@@ -131,6 +131,7 @@ export class NodeDaemon {
         for (const env of this.host.resendTo(CONTROL, 0, recv)) this.net.sendPlane(session, env as ControlEnvelope);
       },
       onCommand: (session, id, cmd) => this.onCommand(session, id, cmd),
+      onUnlinked: (peer, link) => this.unlinkedWhileDown(peer, link),
       onLost: (envs, reason) => {
         for (const env of envs) {
           if (env.kind === "app") this.record({ kind: "drop", t: this.net.now(), node: env.to, from: env.from, msg: env.id, reason });
@@ -598,6 +599,19 @@ export class NodeDaemon {
     // A configuration change is snapshotted at once: a replay must never run a step under a topology it did not run under.
     this.commit?.now(true);
     this.connectPeer(peer);
+  }
+
+  /**
+   * A neighbour unlinked our link while this node was down (it restarted from its store with the link): drop it as
+   * `ctl unlink` would have. False while the node cannot yet (recovering, or in an update): the neighbour tells again.
+   */
+  private unlinkedWhileDown(peer: NodeId, link: number): boolean {
+    if (this.stopped || (this.host as NodeHost | undefined) === undefined) return false;
+    if (this.topology.linksOf(this.self.id).get(peer) !== link) return true; // that link is gone here already
+    if (this.host.updateId !== undefined) return false;
+    this.log(`"${peer}" unlinked this node while it was down: the link is dropped here too`);
+    this.unlink(peer);
+    return true;
   }
 
   private unlink(peer: NodeId): void {

@@ -9,7 +9,10 @@ export function registerCluster(program: Command, out: Out): void {
   cluster
     .command("up")
     .argument("<file>", "the cluster file")
-    .description("start every node of the file as a local process; returns once all answer")
+    .description(
+      "start every node of the file as a local process; returns once all answer. Refuses, naming them, when nodes of the file already run " +
+        "(a live process of its PID file, or anything listening at a node's address): `ctl status` shows them, `cluster down` stops them",
+    )
     .action(async (file: string) => {
       const c = loadClusterFile(file);
       const started = await clusterUp(c, { detached: true });

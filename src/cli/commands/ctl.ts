@@ -8,10 +8,10 @@ import type { TraceCut } from "../../deploy/node-trace.js";
 import { toNdjson } from "../../core/trace/ndjson.js";
 import type { Strategy } from "../../core/update.js";
 import { InvalidOptionError, messageOf } from "../../core/errors.js";
-import { ClusterClient, type UpdateProgress } from "../../deploy/cluster-client.js";
+import { ClusterClient, DEFAULT_COMMAND_TIMEOUT_MS, type UpdateProgress } from "../../deploy/cluster-client.js";
 import { loadClusterFile } from "../../deploy/cluster-file.js";
 import { clusterUp } from "../../deploy/cluster-processes.js";
-import { connectCluster, type ClusterConnection } from "../../deploy/index.js";
+import { connectCluster, type ClusterConnection, type UpdateView } from "../../deploy/index.js";
 import { integer, jsonArg, oneStrategy, type Out } from "../options.js";
 
 /** The cluster file given to `ctl` itself (every subcommand shares it). */
@@ -43,17 +43,24 @@ export function registerCtl(program: Command, out: Out): void {
 function registerStatus(ctl: Command, out: Out): void {
   ctl
     .command("status")
-    .description("every node's version, neighbours, connections and update")
+    .description("every node's version, neighbours, connections and update; a node silent past --timeout is shown as not answering")
     .option("--json", "one JSON object", false)
-    .action(async (o: { json: boolean }, cmd: Command) =>
-      withClient(cmd, async (c) => {
-        const s = await c.status();
+    .option("--timeout <ms>", "how long each node has to answer (all are asked at once)", integer("--timeout", 1), DEFAULT_COMMAND_TIMEOUT_MS)
+    .action(async (o: { json: boolean; timeout: number }, cmd: Command) =>
+      withBoundedClient(cmd, o.timeout, async (c) => {
+        const s = await c.status({ timeoutMs: o.timeout });
         if (o.json) return out(JSON.stringify(s));
         for (const n of s.up) {
           const nb = n.neighbors.map((x) => `${x.id}${x.suspected === true ? ` (suspected: silent ${((x.silentMs ?? 0) / 1000).toFixed(1)} s)` : x.connected ? "" : " (reconnecting)"}${x.unacked > 0 ? ` [${x.unacked} unacked]` : ""}`).join(", ");
           out(`${n.id.padEnd(10)} ${n.version.padEnd(12)} epoch ${n.epoch}  pid ${n.pid}  neighbours: ${nb || "none"}${n.update ? `  update #${n.update.id} ${n.update.strategy}${n.update.new ? " (new)" : ""}` : ""}`);
         }
-        for (const d of s.down) out(`${d.id.padEnd(10)} DOWN: ${d.error}`);
+        for (const d of s.down) out(`${d.id.padEnd(10)} ${d.code === "NODE_NOT_ANSWERING" ? "NOT ANSWERING" : "DOWN"}: ${d.error}`);
+        // The update a node is in: its root (which coordinates it) says how it stands.
+        const root = s.up.find((n) => n.update?.root !== undefined)?.update?.root;
+        if (root !== undefined) {
+          const v = await c.updateView().catch(() => null);
+          if (v !== null) out(describeView(v));
+        }
       }),
     );
 }
@@ -65,9 +72,9 @@ function registerRequest(ctl: Command, out: Out): void {
     .argument("<node>")
     .argument("<body>", "the request as JSON")
     .option("--id <id>", "the request's id (default: a random UUID); the same id again is a retry: it never runs twice")
-    .option("--timeout <ms>", "give up after this long, retries included (the request may still run)", integer("--timeout", 1), 30_000)
-    .action(async (node: string, body: string, o: { id?: string; timeout: number }, cmd: Command) =>
-      withClient(cmd, async (c) => out(JSON.stringify(await c.request(node, jsonArg(body), { timeoutMs: o.timeout, ...(o.id !== undefined ? { id: o.id } : {}) })))),
+    .option("--timeout <ms>", "give up after this long, retries included (the request may still run); default: the cluster file's requestTimeoutMs, else 30000", integer("--timeout", 1))
+    .action(async (node: string, body: string, o: { id?: string; timeout?: number }, cmd: Command) =>
+      withClient(cmd, async (c) => out(JSON.stringify(await c.request(node, jsonArg(body), { ...(o.timeout !== undefined ? { timeoutMs: o.timeout } : {}), ...(o.id !== undefined ? { id: o.id } : {}) })))),
     );
 }
 
@@ -77,13 +84,28 @@ function registerLinks(ctl: Command, out: Out): void {
     .argument("<a>")
     .argument("<b>")
     .description("link two running nodes")
-    .action(async (a: string, b: string, _o: unknown, cmd: Command) => withClient(cmd, async (c) => { await c.link(a, b); out(`linked ${a} - ${b}`); }));
+    .option("--timeout <ms>", "how long each node has to answer", integer("--timeout", 1), DEFAULT_COMMAND_TIMEOUT_MS)
+    .action(async (a: string, b: string, o: { timeout: number }, cmd: Command) => withBoundedClient(cmd, o.timeout, async (c) => { await c.link(a, b); out(`linked ${a} - ${b}`); }));
   ctl
     .command("unlink")
     .argument("<a>")
     .argument("<b>")
-    .description("unlink two nodes")
-    .action(async (a: string, b: string, _o: unknown, cmd: Command) => withClient(cmd, async (c) => { await c.unlink(a, b); out(`unlinked ${a} - ${b}`); }));
+    .description("unlink two nodes; with one of them down, the live one unlinks and the other learns it when it restarts")
+    .option("--timeout <ms>", "how long each node has to answer", integer("--timeout", 1), DEFAULT_COMMAND_TIMEOUT_MS)
+    .action(async (a: string, b: string, o: { timeout: number }, cmd: Command) =>
+      withBoundedClient(cmd, o.timeout, async (c) => {
+        const { pending } = await c.unlink(a, b);
+        out(`unlinked ${a} - ${b}`);
+        const durable = loadClusterFile(clusterFileOf(cmd)).storeDir !== undefined;
+        for (const p of pending) {
+          out(
+            durable
+              ? `  "${p}" is down: it learns of it when it restarts (its neighbour refuses the link it no longer has)`
+              : `  "${p}" is down; the cluster keeps no store, so started again it takes the cluster file's links`,
+          );
+        }
+      }),
+    );
 }
 
 function registerCreateDestroy(ctl: Command, out: Out): void {
@@ -91,10 +113,11 @@ function registerCreateDestroy(ctl: Command, out: Out): void {
     .command("create")
     .argument("<id>", "a node of the cluster file that is not running")
     .description("start a node of the file as a local process, with no links (Conic's create); link it with `ctl link`")
-    .action(async (id: string, _o: unknown, cmd: Command) => {
+    .option("--timeout <ms>", "how long each node has to answer", integer("--timeout", 1), DEFAULT_COMMAND_TIMEOUT_MS)
+    .action(async (id: string, o: { timeout: number }, cmd: Command) => {
       await clusterUp(loadClusterFile(clusterFileOf(cmd)), { only: [id], detached: true, unlinked: true });
       // An old image (a version an update retired) is stopped again at once: it must not rejoin the system.
-      const client = new ClusterClient(loadClusterFile(clusterFileOf(cmd)));
+      const client = new ClusterClient(loadClusterFile(clusterFileOf(cmd)), { commandTimeoutMs: o.timeout });
       try {
         await client.refuseRetired(id);
       } finally {
@@ -105,8 +128,26 @@ function registerCreateDestroy(ctl: Command, out: Out): void {
   ctl
     .command("destroy")
     .argument("<id>")
-    .description("unlink a node from its neighbours and stop it")
-    .action(async (id: string, _o: unknown, cmd: Command) => withClient(cmd, async (c) => { await c.destroy(id); out(`destroyed ${id}`); }));
+    .description("unlink a node from its neighbours and stop it; a node that is down is destroyed too (its neighbours unlink it, its local store is cleared)")
+    .option("--timeout <ms>", "how long each node has to answer", integer("--timeout", 1), DEFAULT_COMMAND_TIMEOUT_MS)
+    .action(async (id: string, o: { timeout: number }, cmd: Command) =>
+      withBoundedClient(cmd, o.timeout, async (c) => {
+        const r = await c.destroy(id);
+        if (!r.down) return out(`destroyed ${id}`);
+        out(`destroyed ${id} (it was down: its neighbours unlinked it${r.storeCleared ? ", its store is cleared" : ""}; its trace is kept)`);
+        if (r.storeElsewhere !== undefined) out(`  its store ${r.storeElsewhere} is on its own machine: clear it there before creating "${id}" again`);
+      }),
+    );
+}
+
+/** The public client with a bound per node for status and configuration commands (dial included). */
+async function withBoundedClient<T>(cmd: Command, commandTimeoutMs: number, f: (c: ClusterConnection) => Promise<T>): Promise<T> {
+  const client = await connectCluster({ cluster: clusterFileOf(cmd), commandTimeoutMs });
+  try {
+    return await f(client);
+  } finally {
+    client.close();
+  }
 }
 
 function registerUpdate(ctl: Command, out: Out): void {
@@ -214,4 +255,11 @@ function registerTrace(ctl: Command, out: Out): void {
         if (r.violations.length > 0) process.exitCode = 1;
       }),
     );
+}
+
+/** One line of how an update stands, as `ctl status` shows it. */
+function describeView(v: UpdateView): string {
+  const waiting = v.waiting.length > 0 ? `; waiting for ${v.waiting.join(", ")} (no connection)` : "";
+  const halted = v.halted.length > 0 ? `; halted at ${v.halted.map((h) => h.node).join(", ")} (ctl resume PACKAGE)` : "";
+  return `update #${v.id} ${v.strategy} at root "${v.root}": ${v.phase}, prepared ${v.prepared.length}/${v.nodes.length}, new ${v.new.length}/${v.nodes.length}${waiting}${halted}`;
 }

@@ -1,7 +1,7 @@
 /** `liveswap node`: one node of a cluster in this process. */
 import type { Command } from "commander";
 import { describeFailpoints, FAILPOINTS_ENV } from "../../core/failpoints.js";
-import { loadClusterFile } from "../../deploy/cluster-file.js";
+import { checkNodeFiles, loadClusterFile } from "../../deploy/cluster-file.js";
 import { NodeDaemon } from "../../deploy/node-daemon.js";
 import type { Out } from "../options.js";
 
@@ -14,6 +14,7 @@ export function registerNode(program: Command, out: Out): void {
     .option("--unlinked", "start with no links (as `ctl create` does); `ctl link` adds them", false)
     .action(async (o: { cluster: string; id: string; unlinked: boolean }) => {
       const cluster = loadClusterFile(o.cluster);
+      checkNodeFiles(cluster, o.id);
       // A node that can crash on purpose says so first: its log explains a death that would otherwise look like a bug.
       const armed = describeFailpoints();
       if (armed !== "") out(`failpoints set (${FAILPOINTS_ENV}): ${armed}`);

@@ -35,7 +35,11 @@ export type WireMessage =
       readonly coordinator?: boolean;
     }
   /** The answer to a hello in another format, before the connection is closed: `reason` as the refusing side logged it. */
-  | { readonly kind: "refused"; readonly from: string; readonly format: number; readonly reason: string }
+  /**
+   * `unlinked`: the refusing side no longer has the link of that incarnation (it was unlinked while the other was
+   * down): the other drops it too, and answers with the same refusal once it has (see TcpNetwork's unlinked links).
+   */
+  | { readonly kind: "refused"; readonly from: string; readonly format: number; readonly reason: string; readonly unlinked?: number }
   | { readonly kind: "data"; readonly seq: number; readonly lc: number; readonly env: Envelope }
   | { readonly kind: "ack"; readonly seq: number }
   /**

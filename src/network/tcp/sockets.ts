@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
 import type { Duplex } from "node:stream";
@@ -71,7 +72,13 @@ export function listen(address: string, material: TlsMaterial | undefined, onSoc
  */
 export const DIAL_TIMEOUT_MS = 10_000;
 
-/** Connect to `address`; with TLS, the server's certificate must name `expected` (its node id, or "control"). */
+/** The code of a dial that did not complete within its bound (a host that drops packets, a stopped process). */
+export const DIAL_TIMEOUT = "DIAL_TIMEOUT";
+
+/**
+ * Connect to `address`; with TLS, the server's certificate must name `expected` (its node id, or "control").
+ * `timeoutMs` bounds the connect and the handshake (without it a host that drops packets takes minutes to fail).
+ */
 export function dial(address: string, material: TlsMaterial | undefined, expected: string, timeoutMs = DIAL_TIMEOUT_MS): Promise<Duplex> {
   const { host, port } = parseAddress(address, "dial");
   return new Promise((resolve, reject) => {
@@ -93,6 +100,7 @@ export function dial(address: string, material: TlsMaterial | undefined, expecte
     };
     const timer = setTimeout(() => socket.destroy(new DialTimeoutError(address, timeoutMs)), timeoutMs);
     socket.once("error", fail);
+    socket.once("close", () => clearTimeout(timer));
     socket.once(ready, () => {
       clearTimeout(timer);
       socket.off("error", fail);
@@ -103,4 +111,35 @@ export function dial(address: string, material: TlsMaterial | undefined, expecte
       resolve(socket);
     });
   });
+}
+
+/**
+ * What is wrong with TLS material, in words, before OpenSSL says it its way ("key values mismatch"): a PEM that is not
+ * a certificate or a key, a key that is not the certificate's, a certificate the CA did not sign. `names` are the
+ * files (or fields) the texts came from. Undefined when the material is sound.
+ */
+export function tlsMaterialProblem(m: TlsMaterial, names: { readonly ca: string; readonly cert: string; readonly key: string }): string | undefined {
+  let ca: X509Certificate;
+  let cert: X509Certificate;
+  let key: KeyObject;
+  try {
+    ca = new X509Certificate(m.ca);
+  } catch {
+    return `the CA certificate ${names.ca} is not a PEM certificate ("-----BEGIN CERTIFICATE-----")`;
+  }
+  try {
+    cert = new X509Certificate(m.cert);
+  } catch {
+    return `the certificate ${names.cert} is not a PEM certificate ("-----BEGIN CERTIFICATE-----")`;
+  }
+  try {
+    key = createPrivateKey(m.key);
+  } catch {
+    return `the private key ${names.key} is not a PEM private key ("-----BEGIN PRIVATE KEY-----")`;
+  }
+  if (!cert.checkPrivateKey(key)) {
+    return `the private key ${names.key} does not belong to the certificate ${names.cert}: give each certificate its own key (\`liveswap keys init\` writes NAME.crt beside NAME.key)`;
+  }
+  if (!cert.verify(ca.publicKey)) return `the certificate ${names.cert} is not signed by the cluster's CA ${names.ca}: make it with \`liveswap keys init\` from that CA`;
+  return undefined;
 }

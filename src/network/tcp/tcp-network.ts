@@ -51,6 +51,11 @@ export interface TcpNetworkOptions {
    * again; `silentMs`: how long it had been silent (suspected), or how long it was out of reach in all (heard again).
    */
   readonly onSuspect?: (peer: NodeId, suspected: boolean, silentMs: number) => void;
+  /**
+   * A neighbour says it no longer has our link of incarnation `link` (unlinked while this node was down): drop it.
+   * True once it is gone here (or was), false when the node cannot drop it yet (it is told again later).
+   */
+  readonly onUnlinked?: (peer: NodeId, link: number) => boolean;
 }
 
 /** A connection from the control plane (`liveswap ctl`, a test's cluster client). */
@@ -117,6 +122,8 @@ export class TcpNetwork implements Network {
   private readonly draining = new Map<NodeId, PeerChannel>();
   private readonly refusedLogged = new Set<string>();
   private readonly formatLogged = new Set<string>();
+  /** Durable links removed here, by neighbour: a reconnection of that incarnation is refused as unlinked (see tellUnlinked). */
+  private readonly unlinked = new Map<NodeId, { readonly link: number; readonly address: string }>();
   private controller: ControlSession | undefined;
   private server: net.Server | undefined;
   private nextTimer = 0;
@@ -174,6 +181,7 @@ export class TcpNetwork implements Network {
    */
   addPeer(peer: NodeId, address: string, durable?: DurableChannel): void {
     this.addresses.set(peer, address);
+    this.unlinked.delete(peer);
     if (this.channels.has(peer)) return;
     this.liveness.watch(peer);
     const revived = durable === undefined ? this.draining.get(peer) : undefined;
@@ -194,6 +202,7 @@ export class TcpNetwork implements Network {
     this.channels.delete(peer);
     if (channel === undefined) return;
     this.liveness.forget(peer);
+    this.rememberUnlinked(peer, channel);
     this.draining.set(peer, channel);
     const deadline = performance.now() + drainMs;
     const check = (): void => {
@@ -405,6 +414,7 @@ export class TcpNetwork implements Network {
   /** A neighbour's hello (it dialled us, or answers our dial): its channel takes the connection, or it is refused. */
   private onPeerHello(msg: Hello, c: Connection): PeerChannel | undefined {
     const channel = this.channels.get(msg.from) ?? this.draining.get(msg.from);
+    if (channel === undefined && this.refuseUnlinked(msg, c)) return undefined;
     if (channel === undefined) {
       // Not (yet) our neighbour: it retries, backing off, until the link reaches us too.
       if (!this.refusedLogged.has(msg.from)) this.o.log?.(`refused a connection from "${msg.from}": no link to it here (yet)`);
@@ -432,9 +442,96 @@ export class TcpNetwork implements Network {
 
   /** The neighbour we dialled refused our hello (another wire format): say so once; the dial loop retries, backing off. */
   private onRefused(msg: Extract<WireMessage, { kind: "refused" }>, c: Connection): void {
+    if (msg.unlinked !== undefined) return this.learnUnlinked(msg, msg.unlinked, c);
     const reason = msg.format === WIRE_FORMAT ? msg.reason : new WireFormatError(`node "${msg.from}"`, msg.format, WIRE_FORMAT, `node "${this.o.self}"`).message;
     this.logOnce(`refused-by ${msg.from} ${msg.format}`, `"${msg.from}" refused our connection: ${reason}`);
     c.close();
+  }
+
+  /**
+   * A durable link removed here: remember its incarnation (a neighbour down now still has it in its store, and must
+   * be told when it comes back). When the neighbour is not connected it may be down: tell it until it hears.
+   */
+  private rememberUnlinked(peer: NodeId, channel: PeerChannel): void {
+    const link = Number(/\/(\d+)$/.exec(channel.id)?.[1]);
+    const address = this.addresses.get(peer);
+    if (!Number.isInteger(link) || address === undefined) return; // a volatile channel: a restart starts from the file
+    this.unlinked.set(peer, { link, address });
+    if (channel.connection === undefined) void this.tellUnlinked(peer, link);
+  }
+
+  /** A reconnection (a hello) for a link of ours that was unlinked: refuse it, saying so, so the other side drops it. */
+  private refuseUnlinked(msg: Hello, c: Connection): boolean {
+    const gone = this.unlinked.get(msg.from);
+    const link = Number(/\/(\d+)$/.exec(msg.chan ?? "")?.[1]);
+    if (gone === undefined || gone.link !== link) return false;
+    this.logOnce(`unlinked ${msg.from} ${link}`, `refused "${msg.from}": its link to this node was unlinked while it was down; it drops it`);
+    c.refuse(this.unlinkedRefusal(link));
+    return true;
+  }
+
+  private unlinkedRefusal(link: number): WireMessage {
+    return { kind: "refused", from: this.o.self, format: WIRE_FORMAT, reason: `"${this.o.self}" has no link to you any more (unlinked while you were down)`, unlinked: link };
+  }
+
+  /**
+   * A neighbour told us it unlinked our link `link` while we were down: the node drops it (once it can) and says so
+   * with the same refusal, which ends the neighbour's telling. With TLS, only the neighbour itself may say it.
+   */
+  private learnUnlinked(msg: Extract<WireMessage, { kind: "refused" }>, link: number, c: Connection): void {
+    if (this.o.tls && peerName(c.socket) !== msg.from) {
+      c.close();
+      return;
+    }
+    if (this.o.onUnlinked?.(msg.from, link) === true) c.refuse(this.unlinkedRefusal(link));
+    else c.close();
+  }
+
+  /**
+   * The neighbour of a link removed while it was not connected (down, perhaps for good): dial it now and then with
+   * the unlinked refusal until it answers with the same (it dropped the link), the link is made again, or we stop.
+   */
+  private async tellUnlinked(peer: NodeId, link: number): Promise<void> {
+    // A first wait: when both sides are up, the control plane unlinks the other side itself a moment later.
+    await new Promise((r) => setTimeout(r, 1000).unref());
+    for (let attempt = 0; ; attempt++) {
+      const gone = this.unlinked.get(peer);
+      if (this.closed || gone === undefined || gone.link !== link) return;
+      if (await this.tellOnce(peer, gone.address, link)) {
+        this.o.log?.(`"${peer}" dropped its link to this node, unlinked while it was down`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6))).unref());
+    }
+  }
+
+  /** One attempt of tellUnlinked: true when the neighbour answered that it dropped the link. */
+  private async tellOnce(peer: NodeId, address: string, link: number): Promise<boolean> {
+    let socket: Duplex;
+    try {
+      socket = await dial(address, this.o.tls, peer, HELLO_TIMEOUT_MS);
+    } catch {
+      return false;
+    }
+    this.sockets.add(socket);
+    return await new Promise<boolean>((resolve) => {
+      let heard = false;
+      const conn = new Connection(
+        socket,
+        this.o.codec,
+        (msg, c) => {
+          heard ||= msg.kind === "refused" && msg.from === peer && msg.unlinked === link;
+          c.close();
+        },
+        () => {
+          clearTimeout(silent);
+          this.sockets.delete(socket);
+          resolve(heard);
+        },
+      );
+      const silent = setTimeout(() => conn.close(), HELLO_TIMEOUT_MS);
+      conn.send(this.unlinkedRefusal(link));
+    });
   }
 
   /** A refusal repeats at every retry: one line per cause is enough. */
