@@ -190,8 +190,10 @@ function dying(pid: number): boolean {
   return [...status.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)/gm)].some((m) => (BigInt(`0x${m[1] ?? "0"}`) & KILL_OR_TERM) !== 0n);
 }
 
+/** Where the node binds: its `listen:` when it has one (a proxy or a NAT may sit at `address:`), else its address. */
 function nodeAddress(cluster: Cluster, id: string): string {
-  return cluster.nodes.find((n) => n.id === id)?.address ?? "?";
+  const n = cluster.nodes.find((x) => x.id === id);
+  return n?.listen ?? n?.address ?? "?";
 }
 
 /** Which of `ids` already run: a live process of the PID file, or anything that accepts connections at the node's address. */

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { loadClusterFile, type Cluster } from "../../src/deploy/cluster-file.js";
-import { clusterUp, type StartedNode } from "../../src/deploy/cluster-processes.js";
+import { clusterUp, type NodeEnv, type StartedNode } from "../../src/deploy/cluster-processes.js";
 import { freePort } from "../../src/deploy/local-cluster.js";
 import type { HeartbeatOptions } from "../../src/network/tcp/heartbeat.js";
 import { startBlackholeProxy, type BlackholeProxy } from "./blackhole-proxy.js";
@@ -33,6 +33,8 @@ export async function startProxiedDbCluster(opts: {
   readonly heartbeat?: HeartbeatOptions;
   /** Start only these nodes (the others are in the file, linked, and never started: a test plays them). */
   readonly only?: readonly string[];
+  /** The nodes' environment (failpoints), the same for all or per node. */
+  readonly env?: NodeEnv;
 }): Promise<ProxiedCluster> {
   const dir = mkdtempSync(join(tmpdir(), "liveswap-proxied-"));
   const pkg = resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts");
@@ -60,7 +62,7 @@ export async function startProxiedDbCluster(opts: {
     };
     writeFileSync(join(dir, "cluster.yaml"), stringify(file));
     const cluster = loadClusterFile(join(dir, "cluster.yaml"));
-    const started = await clusterUp(cluster, { timeoutMs: 60_000, ...(opts.only !== undefined ? { only: opts.only } : {}) });
+    const started = await clusterUp(cluster, { timeoutMs: 60_000, ...(opts.only !== undefined ? { only: opts.only } : {}), ...(opts.env !== undefined ? { env: opts.env } : {}) });
     return {
       dir,
       cluster,
