@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkTrace } from "../check/checker.js";
-import { PrepareDeadlineError } from "../core/errors.js";
+import { PrepareDeadlineError, UpdateHaltedError } from "../core/errors.js";
 import type { Strategy } from "../core/update.js";
 import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.js";
 import { dbLoad, expectReplicasHold, quiesce } from "../../test/support/db-load.js";
@@ -16,7 +16,7 @@ import { pack } from "./update-package.js";
 const NODES = 3;
 const ids = Array.from({ length: NODES }, (_, i) => `r${i}`);
 const keys = mkdtempSync(join(tmpdir(), "liveswap-keys-"));
-const packages = { up: join(keys, "up.lspkg"), down: join(keys, "down.lspkg") };
+const packages = { up: join(keys, "up.lspkg"), down: join(keys, "down.lspkg"), flaky: join(keys, "flaky.lspkg") };
 const STRATEGIES: readonly Strategy[] = ["conservative", "cut", "snapshot", "rollback", "naive"];
 const POINTS = ["ctl.watch-prepared", "ctl.watch-first-new"] as const;
 
@@ -25,6 +25,7 @@ beforeAll(async () => {
   const key = join(keys, "signing.key");
   writeFileSync(packages.up, JSON.stringify(await pack(resolve(import.meta.dirname, "../scenarios/replicated-db/key-update.ts"), { key })));
   writeFileSync(packages.down, JSON.stringify(await pack(resolve(import.meta.dirname, "../../test/support/db-backout-update.ts"), { key })));
+  writeFileSync(packages.flaky, JSON.stringify(await pack(resolve(import.meta.dirname, "../../test/support/db-flaky-update.ts"), { key })));
 }, 120_000);
 
 /** `liveswap ctl update` as its own process, killed by SIGKILL at `point` (a failpoint); resolves with how it ended. */
@@ -174,6 +175,51 @@ describe("faults at the update's root and during prepare", () => {
     expect(trace.some((e) => e.kind === "restart" && e.node === "r2")).toBe(true);
     expect(checkTrace(trace, { complete: true }).violations).toEqual([]);
   }, 180_000);
+});
+
+describe("a halted update over TCP: `ctl watch` shows it halted, abort is refused, `ctl resume` finishes it", () => {
+  let cluster: TestCluster | undefined;
+  let client: ClusterClient | undefined;
+  beforeAll(async () => {
+    cluster = await startDbCluster({ nodes: NODES, keys, traceFiles: true, store: true });
+    client = new ClusterClient(cluster.cluster);
+  }, 120_000);
+  afterAll(async () => {
+    client?.close();
+    await cluster?.stop();
+  });
+
+  it("r1's transfer throws at swap time: halted (UpdateHaltedError), r1 serves on, resumed with the sound transfer, and then a back-out", async () => {
+    const cl = client as ClusterClient;
+    const load = dbLoad(cl, NODES, 21, 10);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      const err = await cl.update(await readPackage(packages.flaky), { strategy: "cut", root: "r2" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(UpdateHaltedError);
+      expect((err as Error).message).toMatch(/"r1": .*cannot convert/);
+      const view = await cl.updateView();
+      expect(view).toMatchObject({ phase: "halted", root: "r2", halted: [{ node: "r1" }] });
+      await expect(cl.abortUpdate()).rejects.toThrow(/cannot be aborted: it is halted/);
+      // r1 stays old and serves its local reads while halted.
+      expect(await cl.request("r1", { kind: "read", entry: 1 })).not.toBeNull();
+      const report = await cl.resumeUpdate(await readPackage(packages.up));
+      expect(Object.keys(report.nodes).sort()).toEqual(ids);
+    } finally {
+      await load.stop();
+    }
+    await quiesce(cl, NODES);
+    expect(load.tally.failed).toEqual([]);
+    expect(load.tally.nulls).toBe(0);
+    expect(await expectReplicasHold(cl, ids, load.tally.acked)).toEqual([]);
+    // And then a back-out: the cluster is as updatable as before.
+    await cl.update(await readPackage(packages.down), { strategy: "conservative", root: "r0" });
+    const { up } = await cl.statusAll();
+    expect(up.map((s) => [s.version, s.update])).toEqual(ids.map(() => ["db@1", null]));
+    expect(checkTrace(await cl.trace(), { complete: true }).violations).toEqual([]);
+  }, 120_000);
 });
 
 async function readPackage(file: string): Promise<string> {
