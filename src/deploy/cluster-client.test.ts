@@ -89,7 +89,7 @@ describe("ctl and a node of another wire format", () => {
     const err = await node.client.status("x").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WireFormatError);
     expect((err as Error).message).toMatch(
-      /^node "x" speaks liveswap wire format 2, this process \(the control plane "ctl-[^"]+"\) reads 1: upgrade liveswap on the control plane "ctl-[^"]+" first/,
+      new RegExp(`^node "x" speaks liveswap wire format ${WIRE_FORMAT + 1}, this process \\(the control plane "ctl-[^"]+"\\) reads ${WIRE_FORMAT}: upgrade liveswap on the control plane "ctl-[^"]+" first`),
     );
     expect(node.read[0]).toMatchObject({ kind: "hello", role: "control", format: WIRE_FORMAT });
     for (let i = 0; i < 100 && !node.read.some((m) => m.kind === "refused"); i++) await new Promise((r) => setTimeout(r, 10));

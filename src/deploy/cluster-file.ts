@@ -293,6 +293,10 @@ function issueInWords(issue: z.core.$ZodIssue, value: unknown): string {
     return "is empty: give it a value, or remove the line";
   }
   if (top === "links" && issue.path.length === 2) return `a link is a pair of node ids, e.g. - [a, b]; got ${JSON.stringify(value)}`;
+  // zod reports a fraction given for .int() as a type error: say what is wanted (the schema's own words when it has some).
+  if (issue.code === "invalid_type" && issue.expected === "int" && typeof value === "number") {
+    return issue.message.startsWith("Invalid input") ? `expected a whole number, got ${value}` : issue.message;
+  }
   if (issue.code === "invalid_type") return `expected ${issue.expected === "tuple" ? "a list" : issue.expected}, got ${value === undefined ? "nothing" : Array.isArray(value) ? "a list" : typeof value}`;
   return issue.message;
 }
