@@ -176,6 +176,17 @@ export class UpdateFailedError extends LiveswapError {
   }
 }
 
+/** watch, abort or resume with no update for it: none running (or halted), or none at the node asked. */
+export class NoUpdateError extends LiveswapError {
+  readonly code = "NO_UPDATE";
+  constructor(
+    readonly operation: string,
+    detail: string,
+  ) {
+    super(`${operation}: ${detail}`);
+  }
+}
+
 /** An abort asked of an update past prepare: a node may be turning new, so it can only go on (or be resumed). */
 export class UpdateNotAbortableError extends LiveswapError {
   readonly code = "UPDATE_NOT_ABORTABLE";

@@ -6,7 +6,7 @@ import { checkTrace, type CheckReport } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InvalidOptionError, RequestExpiredError, RequestIdReusedError, RequestTimeoutError, RetiredVersionError, WireFormatError, messageOf } from "../core/errors.js";
+import { InvalidOptionError, NoUpdateError, RequestExpiredError, RequestIdReusedError, RequestTimeoutError, RetiredVersionError, WireFormatError, messageOf } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
@@ -530,7 +530,7 @@ export class ClusterClient {
    */
   async watch(opts: { readonly root?: NodeId; readonly id?: number; readonly onProgress?: (p: UpdateProgress) => void; readonly onView?: (v: UpdateView) => void } = {}): Promise<UpdateReport> {
     const root = opts.root ?? (await this.updateView())?.root;
-    if (root === undefined) throw new InvalidOptionError("watch", "no update is running, and no node coordinated one");
+    if (root === undefined) throw new NoUpdateError("watch", "no update is running, and no running node coordinated one (`ctl update` starts one)");
     const seen = new Set<string>();
     let lastContact = wallNow();
     for (;;) {
@@ -545,7 +545,7 @@ export class ClusterClient {
         continue;
       }
       if (view === null || (opts.id !== undefined && view.id !== opts.id)) {
-        throw new InvalidOptionError("watch", `node "${root}" coordinates no update${opts.id !== undefined ? ` #${opts.id}` : ""}${view !== null ? ` (its last is #${view.id})` : ""}`);
+        throw new NoUpdateError("watch", `node "${root}" coordinates no update${opts.id !== undefined ? ` #${opts.id}` : ""}${view !== null ? ` (its last is #${view.id})` : ""}`);
       }
       opts.onView?.(view);
       if (view.outcome === undefined && view.prepared.length === view.nodes.length) failpoint("ctl.watch-prepared");
@@ -569,7 +569,7 @@ export class ClusterClient {
   /** Give the running update up (only while it prepares: UpdateNotAbortableError after). */
   async abortUpdate(reason = "ctl abort"): Promise<UpdateView> {
     const view = await this.updateView();
-    if (view === null || view.outcome !== undefined && view.phase !== "halted") throw new InvalidOptionError("abort", "no update is running");
+    if (view === null || view.outcome !== undefined && view.phase !== "halted") throw new NoUpdateError("abort", `no update is running${view !== null ? ` (the last, #${view.id}, is ${view.phase})` : ""}; nothing to abort`);
     return (await this.command(view.root, { kind: "update-abort", reason })) as UpdateView;
   }
 
@@ -577,7 +577,7 @@ export class ClusterClient {
   async resumeUpdate(pkgText: string, opts: { readonly onProgress?: (p: UpdateProgress) => void } = {}): Promise<UpdateReport> {
     parsePackage(pkgText);
     const view = await this.updateView();
-    if (view === null || view.phase !== "halted") throw new InvalidOptionError("resume", `no update is halted${view !== null ? ` (update #${view.id} is ${view.phase})` : ""}`);
+    if (view === null || view.phase !== "halted") throw new NoUpdateError("resume", `no update is halted${view !== null ? ` (update #${view.id} is ${view.phase})` : ""}; resume finishes an update whose transfer threw at swap time`);
     await this.command(view.root, { kind: "update-resume", package: pkgText });
     return await this.watch({ root: view.root, id: view.id, ...(opts.onProgress !== undefined ? { onProgress: opts.onProgress } : {}) });
   }

@@ -30,6 +30,7 @@ describe("the package subpath liveswap/cluster", () => {
       "DEFAULT_RETENTION",
       "DEFAULT_RETRY",
       "LiveswapError",
+      "NoUpdateError",
       "NodeAliveError",
       "NodeNotAnsweringError",
       "NodeUnreachableError",

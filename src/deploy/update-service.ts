@@ -1,6 +1,6 @@
 import type { UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InvalidOptionError, InvalidUpdateError, PrepareFailedError, UpdateFailedError, asError, messageOf } from "../core/errors.js";
+import { InvalidOptionError, NoUpdateError, InvalidUpdateError, PrepareFailedError, UpdateFailedError, asError, messageOf } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
 import type { NodeId } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
@@ -100,7 +100,7 @@ export class UpdateService implements PlaneHandler {
   /** `ctl abort`: only while the update prepares. */
   abort(reason: string): UpdateView {
     const h = this.host;
-    if (h === undefined || h.ended) throw new InvalidOptionError("abort", `no update is running at this root ("${this.o.self}")`);
+    if (h === undefined || h.ended) throw new NoUpdateError("abort", `no update is running at this root ("${this.o.self}")`);
     h.abort(reason);
     return this.view() as UpdateView;
   }
@@ -108,7 +108,7 @@ export class UpdateService implements PlaneHandler {
   /** `ctl resume`: the halted update's nodes take the corrected package. */
   resume(pkgText: string): void {
     const h = this.host;
-    if (h === undefined || h.run.phase !== "halted") throw new InvalidOptionError("resume", `no update is halted at this root ("${this.o.self}")`);
+    if (h === undefined || h.run.phase !== "halted") throw new NoUpdateError("resume", `no update is halted at this root ("${this.o.self}")`);
     const pkg = parsePackage(pkgText);
     const info = h.run.info;
     const from = [...new Set(Object.values(info.from))];
