@@ -7,67 +7,14 @@
  * every channel deliver each number exactly once, in order, and the coordinator do nothing while its root is down.
  */
 import { describe, expect, it } from "vitest";
-import { CONTROL, type NodeId } from "../core/ids.js";
+import { CONTROL } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Strategy } from "../core/update.js";
-import { System } from "../system.js";
-import { ledgerUpdate, ledgerV1, type LedgerRequest, type LedgerState } from "./ledger.js";
+import { eventsWithoutCrash, LINE_NODES, ledgerFindings, startLedgerLine, stepOnce, steps } from "../../test/support/ledger-line.js";
 
-const NODES = ["a", "b", "c"] as const;
+const NODES = LINE_NODES;
 const ROOT = "a";
-
-interface Run {
-  readonly sys: System;
-  readonly update: Promise<string>;
-  readonly answers: Promise<unknown>[];
-}
-
-function start(strategy: Strategy, groupCommitMs: number): Run {
-  const sys = new System({ seed: 13, scheduler: "scripted", groupCommitMs });
-  for (const n of NODES) sys.create(n, ledgerV1);
-  sys.link("a", "b");
-  sys.link("b", "c");
-  const ask = (n: NodeId, r: LedgerRequest): Promise<unknown> => sys.request(n, r);
-  const answers = [ask("a", { kind: "burst", count: 2, hops: 2 }), ask("c", { kind: "burst", count: 2, hops: 1 }), ask("b", { kind: "tick", delay: 4, times: 2 })];
-  const update = sys.update(ledgerUpdate, { strategy, root: ROOT }).then(
-    () => "complete",
-    (e: unknown) => `rejected: ${String(e)}`,
-  );
-  return { sys, update, answers };
-}
-
-function stepOnce(sys: System): boolean {
-  const next = sys.pending()[0];
-  if (next === undefined) return false;
-  sys.step(next.seq);
-  return true;
-}
-
-function steps(sys: System, n: number): void {
-  for (let i = 0; i < n && stepOnce(sys); i++);
-}
-
-function eventsWithoutCrash(strategy: Strategy, groupCommitMs: number): number {
-  const { sys } = start(strategy, groupCommitMs);
-  let n = 0;
-  while (stepOnce(sys)) n++;
-  sys.abandon();
-  return n;
-}
-
-function ledgerFindings(sys: System): string[] {
-  const out: string[] = [];
-  for (const n of NODES) {
-    const s = sys.state(n) as LedgerState;
-    out.push(...s.anomalies.map((a) => `${n}: anomaly ${a}`));
-    for (const [rid, times] of Object.entries(s.ran)) if (times > 1) out.push(`${n}: request ${rid} ran ${times} times`);
-    for (const [to, sent] of Object.entries(s.sent)) {
-      const got = (sys.state(to) as LedgerState).got[n] ?? 0;
-      if (got !== sent) out.push(`${n} -> ${to}: ${sent} sent, ${got} delivered`);
-    }
-  }
-  return out;
-}
+const SEED = 13;
 
 /** The coordinator's events while its root was down (there must be none), and whether it acted both before and after. */
 function coordinatorAcross(trace: readonly TraceEvent[]): { readonly whileDown: number; readonly resumed: boolean } {
@@ -90,7 +37,7 @@ function coordinatorAcross(trace: readonly TraceEvent[]): { readonly whileDown: 
 
 /** Crash the root after k events, restart it `downFor` events later (again `again` events after, if given). */
 async function crashRootAt(strategy: Strategy, groupCommitMs: number, k: number, downFor: number, again?: number): Promise<{ found: string[]; resumed: boolean }> {
-  const run = start(strategy, groupCommitMs);
+  const run = startLedgerLine(strategy, groupCommitMs, SEED);
   const { sys } = run;
   steps(sys, k);
   const crashes = again === undefined ? 1 : 2;
@@ -121,7 +68,7 @@ describe("the root (and its coordinator) crashed at every step of an update (scr
   for (const strategy of ["conservative", "rollback", "snapshot", "cut"] as const) {
     for (const groupCommitMs of [0, 2]) {
       it(`${strategy}${groupCommitMs > 0 ? `, group commit ${groupCommitMs} ms` : ""}: the update completes after every crash of its root, exactly once per channel`, async () => {
-        const total = eventsWithoutCrash(strategy, groupCommitMs);
+        const total = eventsWithoutCrash(strategy, groupCommitMs, SEED);
         expect(total).toBeGreaterThan(20);
         const found: string[] = [];
         let resumed = 0;
