@@ -45,10 +45,11 @@ describe("the update's coordinator lives in the cluster: killing `ctl update` ch
   let cluster: TestCluster | undefined;
   let client: ClusterClient | undefined;
   beforeAll(async () => {
-    // Each node stalls before reporting it turned new, r0 not at all, r1 400 ms, r2 800 ms, and r2 300 ms more before
-    // reporting its part over: the watcher sees the update between its steps (and dies there), not only after it.
+    // Each node stalls before reporting it turned new, r0 not at all, r1 1 s, r2 2 s, and r2 500 ms more before
+    // reporting its part over: the watcher (polling every 100 ms, on a loaded machine maybe late) sees the update
+    // between its steps (and dies there), not only after it.
     const env = (id: string): Record<string, string> => ({
-      LIVESWAP_FAILPOINTS: [id !== "r0" ? `daemon.before-report-swapped=stall(${id === "r1" ? 400 : 800})` : "", id === "r2" ? "daemon.before-report-done=stall(300)" : ""].filter(Boolean).join(";"),
+      LIVESWAP_FAILPOINTS: [id !== "r0" ? `daemon.before-report-swapped=stall(${id === "r1" ? 1000 : 2000})` : "", id === "r2" ? "daemon.before-report-done=stall(500)" : ""].filter(Boolean).join(";"),
     });
     cluster = await startDbCluster({ nodes: NODES, keys, traceFiles: true, store: true, env });
     client = new ClusterClient(cluster.cluster);
