@@ -14,6 +14,7 @@ import { ClusterClient } from "./cluster-client.js";
 import { keysInit } from "./keys.js";
 import { clusterUp, type StartedNode } from "./cluster-processes.js";
 import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.js";
+import { quiesce } from "../../test/support/db-load.js";
 import { pack } from "./update-package.js";
 
 const NODES = 7;
@@ -63,15 +64,6 @@ function workload(client: ClusterClient, seed: number) {
   };
 }
 
-/** Until nothing is unacknowledged between nodes and no request is open: then the trace is complete. */
-async function quiesce(client: ClusterClient): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const { up } = await client.statusAll();
-    if (up.every((s) => s.openRequests === 0 && s.neighbors.every((n) => n.unacked === 0 && n.connected))) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe.each(["conservative", "cut", "rollback", "snapshot"] as Strategy[])("7 OS processes on loopback, mutual TLS: the replicated database updated with %s from the far end", (strategy) => {
   let c: TestCluster;
   let client: ClusterClient;
@@ -99,7 +91,7 @@ describe.each(["conservative", "cut", "rollback", "snapshot"] as Strategy[])("7 
     await severed;
     await new Promise((r) => setTimeout(r, 300));
     await load.stop();
-    await quiesce(client);
+    await quiesce(client, NODES); // nothing unacknowledged, no request open: the trace is complete
 
     expect(load.tally.failed).toEqual([]);
     expect(load.tally.globalReads).toBeGreaterThan(20);
