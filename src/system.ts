@@ -29,6 +29,7 @@ import {
   NodeNotDownError,
   PartitionError,
   RequestExpiredError,
+  ForgetRefusedError,
 } from "./core/errors.js";
 import { Rng } from "./core/rng.js";
 import { channelKey, type ChannelsSnapshot } from "./runtime/channels.js";
@@ -49,7 +50,7 @@ import { SimulatedNetwork } from "./network/sim/simulated-network.js";
 import { TimeOrderedScheduler } from "./network/sim/time-ordered-scheduler.js";
 import { AlphaSynchronizer } from "./node/alpha-synchronizer.js";
 import { Fault } from "./node/swap-node.js";
-import { checkUpdateObjects, planUpdate, type UpdatePlan } from "./runtime/control-plane.js";
+import { checkUpdateObjects, forgetRefusal, planUpdate, type UpdatePlan } from "./runtime/control-plane.js";
 import { NodeHost, type HostEnvironment, type OutputGate } from "./runtime/node-host.js";
 import type { Ack } from "./runtime/host-record.js";
 import type { UpdateCoordinator } from "./update/coordinator.js";
@@ -286,6 +287,11 @@ export class System {
    */
   private readonly lostOnWire = new Map<string, AppEnvelope[]>();
   /**
+   * Per crashed node, per neighbour: the frames it had applied at its crash beyond what it had applied durably (its
+   * crash undid those steps; the sender resends them at its restart, and a forget drops them).
+   */
+  private readonly undoneAtCrash = new Map<NodeId, Map<NodeId, { readonly link: number; readonly durable: number; readonly applied: number }>>();
+  /**
    * Per link incarnation and direction ("link:from>to"), the network's event number when the link last reconnected:
    * a copy scheduled before it was on the wire then, and the reconnection sent again everything the receiver had not
    * applied, so that copy is dropped on the wire (one live copy per frame: a copy that outlived its link's
@@ -447,6 +453,61 @@ export class System {
     const neighbors = [...this.topology.neighbors(id)];
     // The node itself may be down (it never comes back); its neighbours' links stay as they are while they are.
     for (const n of neighbors) this.assertUp(n, "destroy");
+    this.removeNode(id, neighbors);
+    if (this.tracing) this.record({ kind: "destroy", t: this.now(), node: id });
+  }
+
+  /**
+   * Ours: a crashed node is lost for good (its disk is gone): it is destroyed, also while an update runs (DESIGN.md,
+   * "Faults and durability"). The update stops waiting for it: in prepare it is aborted (nothing changed); past prepare
+   * every live node is told, drops its link to it, and its strategy goes on without it. What was in flight to or from
+   * it is dropped (traced). Refused for a running node (destroy it), for the running update's root (takeover), and
+   * when the update could no longer reach some of its nodes from the root.
+   */
+  forget(id: NodeId): void {
+    this.assertOpen("forget");
+    if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "forget");
+    if (this.runtimes.has(id)) throw new ForgetRefusedError(id, `it is running; a node is forgotten once it is lost for good (crashed, its store gone); destroy("${id}") removes a running one`);
+    const neighbors = [...this.topology.neighbors(id)];
+    for (const n of neighbors) this.assertUp(n, "forget");
+    const a = this.active;
+    const run = a?.host?.run;
+    if (a !== undefined && this.down.has(a.root) && a.root !== id) throw new NodeDownError(a.root, "forget (the root of the running update runs its coordinator)");
+    if (a !== undefined && run !== undefined && run.running) {
+      const why = forgetRefusal({ topology: this.topology, run: run.info, live: run.live() }, id);
+      if (why !== undefined) throw new ForgetRefusedError(id, why);
+    } else if (a !== undefined && a.root === id) {
+      throw new ForgetRefusedError(id, `it is the root of update #${a.id}, which has not started; take the update over at another node (takeover)`);
+    }
+    this.dropUnapplied(id, neighbors);
+    this.removeNode(id, neighbors);
+    if (this.tracing) this.record({ kind: "forget", t: this.now(), node: id, ...(a !== undefined ? { update: a.id } : {}) });
+    if (a?.host !== undefined && run?.running === true) {
+      a.host.forget(id);
+      this.kick();
+    }
+  }
+
+  /**
+   * What a node lost for good applied in steps its crash undid is dropped with it (traced): those messages left the
+   * wire when it took them, so neither removeLink (lost on the wire) nor the routing (in flight) will say so.
+   */
+  private dropUnapplied(id: NodeId, neighbors: readonly NodeId[]): void {
+    const undone = this.undoneAtCrash.get(id);
+    this.undoneAtCrash.delete(id);
+    if (!this.tracing || undone === undefined) return;
+    for (const n of neighbors) {
+      const rt = this.runtimes.get(n);
+      const range = undone.get(n);
+      if (rt === undefined || range === undefined) continue;
+      for (const env of rt.resendTo(id, range.link, range.durable)) {
+        if (env.kind === "app" && env.seq !== undefined && env.seq <= range.applied) this.record({ kind: "drop", t: this.now(), node: id, from: n, msg: env.id, reason: "destroyed" });
+      }
+    }
+  }
+
+  /** Remove a node, its links (in-flight messages on them dropped) and everything the simulator keeps of it. */
+  private removeNode(id: NodeId, neighbors: readonly NodeId[]): void {
     for (const n of neighbors) this.removeLink(id, n);
     const rt = this.runtimes.get(id);
     if (rt !== undefined) this.messageCounters.set(id, rt.messagesSent);
@@ -457,7 +518,6 @@ export class System {
     this.journals.delete(id);
     this.coordinators.destroyed(id);
     this.reportsTaken.delete(id);
-    if (this.tracing) this.record({ kind: "destroy", t: this.now(), node: id });
     for (const [rid, r] of [...this.openRequests]) {
       if (r.node === id) this.failRequest(rid, new RequestFailedError(id, rid, "the node was destroyed"));
     }
@@ -1041,6 +1101,13 @@ export class System {
     }
     this.runtimes.delete(id);
     this.commitDue.delete(rt);
+    const undone = new Map<NodeId, { readonly link: number; readonly durable: number; readonly applied: number }>();
+    for (const [n, link] of this.topology.linksOf(id)) {
+      const durable = rt.appliedDurably(n, link);
+      const applied = rt.channels.applied(n, link);
+      if (applied > durable) undone.set(n, { link, durable, applied });
+    }
+    this.undoneAtCrash.set(id, undone);
     this.down.set(id, { version: rt.durableVersion, epoch: rt.durableEpoch });
     this.messageCounters.set(id, rt.messagesSent);
     // The update coordinators it runs stop with it: all they did is journaled; reports to them wait in the outboxes.
@@ -1062,6 +1129,7 @@ export class System {
       if (record === undefined) throw new InternalError(`restart: node "${id}" has an empty store`);
       const rt = NodeHost.recover(id, record, ++this.incarnations, this.host, (v) => this.behaviorOf(v), this.baseAgent(), this.gate());
       this.down.delete(id);
+      this.undoneAtCrash.delete(id);
       this.runtimes.set(id, rt);
       if (this.tracing) this.record({ kind: "restart", t: this.now(), node: id, version: rt.version, epoch: rt.epoch, replayed: record.log.length });
       for (const n of this.topology.neighbors(id)) this.reconnect(id, n);

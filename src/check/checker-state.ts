@@ -15,6 +15,13 @@ export interface MessageRecord {
   droppedAsOrphan: boolean;
   /** Held by its sender or buffered by its receiver: what a halted update leaves waiting, not lost. */
   waiting: boolean;
+  /**
+   * Its sender or receiver was lost for good and forgotten: an undo that node owed (its send of an orphan, its
+   * execution of a message whose send was undone) is lost with its state, and is not owed any more.
+   */
+  endForgotten?: true;
+  /** Held by its sender (a hold event): it never left, so it is lost with its sender if that node is forgotten. */
+  heldBySender?: true;
 }
 
 /** How an update's life ended so far: an update-end's outcome, or "aborted" when the coordinator gave it up in prepare. */
@@ -31,6 +38,8 @@ export interface UpdateRecord {
   /** Something beyond prepare happened (a swap, a protocol message, an end): the update did start, traced or not. */
   ran: boolean;
   readonly turnedNew: Set<NodeId>;
+  /** Nodes lost for good and forgotten while it ran: it no longer has them to turn new. */
+  readonly forgotten: Set<NodeId>;
   /** The last ending traced; a halted update is not over: swaps and a completion of the same id may follow. */
   ending: UpdateEnding | undefined;
   /** The detail of the last halt, for the termination violation if the update never completes. */
@@ -135,6 +144,7 @@ export function updateRecord(s: CheckerState, id: number, t: number, what: () =>
     firstSeen: { t, what: what() },
     ran: false,
     turnedNew: new Set(),
+    forgotten: new Set(),
     ending: undefined,
     haltDetail: undefined,
   };
@@ -144,7 +154,7 @@ export function updateRecord(s: CheckerState, id: number, t: number, what: () =>
 
 /** The nodes of `u` that have not turned new. */
 export function stillOld(u: UpdateRecord): NodeId[] {
-  return u.nodes.filter((n) => !u.turnedNew.has(n));
+  return u.nodes.filter((n) => !u.turnedNew.has(n) && !u.forgotten.has(n));
 }
 
 /** From a horizon, an update without a traced start began before it: its termination cannot be judged. */

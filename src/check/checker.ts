@@ -72,9 +72,9 @@ function judgeUnfinishedMessages(s: CheckerState, halted: ReadonlyMap<NodeId, Up
   const waiting = new Map<number, number>();
   for (const [id, m] of s.messages) {
     const what = `message ${id} from "${m.from}" to "${m.to}"`;
-    if (m.droppedAsOrphan && !m.sendUndone) {
+    if (m.droppedAsOrphan && !m.sendUndone && m.endForgotten !== true) {
       violate(s, "awareness", `${what} was dropped as an orphan but "${m.from}" never undid its send`, s.lastT);
-    } else if (m.sendUndone && m.status !== "dropped") {
+    } else if (m.sendUndone && m.status !== "dropped" && m.endForgotten !== true) {
       violate(s, "awareness", `${what}: its send was undone but its execution was not (${m.status})`, s.lastT);
     } else if (m.status === "pending") {
       if (s.down.has(m.to) || s.down.has(m.from)) {

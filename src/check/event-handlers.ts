@@ -167,7 +167,9 @@ function onControl(s: CheckerState, ev: EventOf<"control-send"> | EventOf<"contr
 /** Held by its sender or buffered by its receiver: still pending, but known to be waiting (a halted update may leave it so). */
 function onWaiting(s: CheckerState, ev: EventOf<"hold"> | EventOf<"buffer">): void {
   const m = s.messages.get(ev.msg);
-  if (m !== undefined) m.waiting = true;
+  if (m === undefined) return;
+  m.waiting = true;
+  if (ev.kind === "hold") m.heldBySender = true;
 }
 
 function onRollback(s: CheckerState, ev: EventOf<"rollback">): void {
@@ -188,6 +190,19 @@ function onRollback(s: CheckerState, ev: EventOf<"rollback">): void {
 function onDestroy(s: CheckerState, ev: EventOf<"destroy">): void {
   s.nodeEpoch.delete(ev.node);
   s.down.delete(ev.node);
+}
+
+/** A node lost for good, destroyed while down: an update it was in no longer has it to turn new. */
+function onForget(s: CheckerState, ev: EventOf<"forget">): void {
+  s.nodeEpoch.delete(ev.node);
+  s.down.delete(ev.node);
+  if (ev.update !== undefined) updateRecord(s, ev.update, ev.t, () => `the forget of "${ev.node}"`).forgotten.add(ev.node);
+  for (const m of s.messages.values()) {
+    if (m.from !== ev.node && m.to !== ev.node) continue;
+    m.endForgotten = true;
+    // Held by the forgotten sender: it never left that node, and is gone with its state.
+    if (m.from === ev.node && m.status === "pending" && m.heldBySender === true) m.status = "dropped";
+  }
 }
 
 /** A crash erases nothing from the trace (it holds committed steps only); the node's work waits for its restart. */
@@ -225,6 +240,7 @@ function atLiveNode(s: CheckerState, ev: { readonly node: NodeId; readonly kind:
 export const EVENT_HANDLERS: { readonly [K in TraceKind]: Handler<K> } = {
   create: onCreate,
   destroy: onDestroy,
+  forget: onForget,
   swap: onSwap,
   send: onSend,
   transform: onTransform,

@@ -103,6 +103,11 @@ export type CoordinatorMessage =
    */
   | { readonly kind: "resume"; readonly code: UpdateCode }
   /**
+   * A node of the update was lost for good and forgotten (`forget`, or a takeover of its root): the receiver drops
+   * its link to it if it has one (what it still held for it is dropped, traced) and its strategy stops waiting for it.
+   */
+  | { readonly kind: "gone"; readonly node: NodeId }
+  /**
    * The coordinator gave the update up after a node turned new (a transfer threw, or it stalled). The node keeps
    * its agent (what it holds or filters stays so), but no longer counts as in the update: configuration and a
    * later update may proceed, as before one runtime. It is not safe: a later prepare replaces the agent, and what

@@ -161,6 +161,21 @@ export class UpdateAbortedError extends LiveswapError {
   }
 }
 
+/**
+ * forget was refused: the node still runs (a running node is destroyed, not forgotten), it is the root of the running
+ * update (its coordinator lives there: take the update over at another node), or forgetting it would cut nodes of the
+ * update off from the root.
+ */
+export class ForgetRefusedError extends LiveswapError {
+  readonly code = "FORGET_REFUSED";
+  constructor(
+    readonly node: NodeId,
+    readonly reason: string,
+  ) {
+    super(`forget "${node}" was refused: ${reason}`);
+  }
+}
+
 /** A node without a store was lost after nodes turned new: its state is gone, so the update cannot finish. */
 export class UpdateFailedError extends LiveswapError {
   readonly code = "UPDATE_FAILED";

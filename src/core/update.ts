@@ -64,6 +64,8 @@ export interface UpdateReport {
   controlPlaneMessages: number;
   /** Ours: when update() was called. */
   requestedAt: number;
+  /** Ours: nodes lost for good and forgotten while the update ran (their `turnedNewAt` is NaN), sorted. */
+  forgotten?: NodeId[];
   /** Ours, rollback only: the cost of optimism. */
   rollback?: {
     replayedEvents: number;

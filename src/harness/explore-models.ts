@@ -57,7 +57,7 @@ function lifeModel(
   description: string,
   then: readonly ExploreAction[],
   shape: LifeShape = "line",
-  faults: { readonly crash?: boolean | readonly string[]; readonly groupCommitMs?: number; readonly root?: string } = {},
+  faults: { readonly crash?: boolean | readonly string[]; readonly groupCommitMs?: number; readonly root?: string; readonly lostForGood?: boolean } = {},
 ): ExploreModel {
   const links = LIFE_LINKS[shape];
   const nodes = [...new Set(links.flat())].sort();
@@ -66,7 +66,7 @@ function lifeModel(
     name,
     description,
     root: faults.root ?? "a",
-    ...(crash !== undefined ? { crash: { nodes: crash } } : {}),
+    ...(crash !== undefined ? { crash: { nodes: crash, ...(faults.lostForGood === true ? { lostForGood: true } : {}) } } : {}),
     build(sys: System) {
       for (const n of nodes) sys.create(n, relayAt("a", 1));
       for (const [a, b] of links) sys.link(a, b);
@@ -126,6 +126,27 @@ export const EXPLORE_MODELS: Readonly<Record<string, ExploreModel>> = {
     [],
     "line",
     { crash: ["b"], root: "b" },
+  ),
+  "line3-forget": lifeModel(
+    "line3-forget",
+    "3 nodes in a line, 1 -> 2 at any point from a; the end node c crashes at any point and is lost for good: forgotten at any point after (in prepare the update aborts, past it the update goes on without it)",
+    [],
+    "line",
+    { crash: ["c"], lostForGood: true },
+  ),
+  "triangle3-forget": lifeModel(
+    "triangle3-forget",
+    "3 nodes in a triangle, 1 -> 2 at any point from a; b (c's parent in conservative's orientation) crashes at any point and is lost for good: forgotten at any point after",
+    [],
+    "triangle",
+    { crash: ["b"], lostForGood: true },
+  ),
+  "pair-forget-commit": lifeModel(
+    "pair-forget-commit",
+    "2 linked nodes, 1 -> 2 at any point from a, with a group-commit window; b crashes at any point (perhaps between a step and its commit) and is lost for good: forgotten at any point after",
+    [],
+    "pair",
+    { crash: ["b"], lostForGood: true, groupCommitMs: 1 },
   ),
   "pair-crash": lifeModel("pair-crash", "2 linked nodes, 1 -> 2 at any point; one of them crashes at any point, and restarts at any point after", [], "pair", { crash: true }),
   "pair-crash-commit": lifeModel(

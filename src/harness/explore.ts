@@ -65,7 +65,14 @@ export interface ExploreModel {
    * while it runs, after it; with a group-commit window, between a step and its commit), and its restart at any
    * point after. Each is one more choice of the search.
    */
-  readonly crash?: { readonly nodes: readonly NodeId[] };
+  readonly crash?: {
+    readonly nodes: readonly NodeId[];
+    /**
+     * The crashed node is lost for good: instead of its restart, it is forgotten (System.forget) at any point after
+     * the crash, whatever the update is doing then (prepare: the update aborts; past it: it goes on without the node).
+     */
+    readonly lostForGood?: boolean;
+  };
 }
 
 /** An outside action of a model after its update. */
@@ -142,6 +149,7 @@ const UPDATE = "update()";
 const THEN = "then";
 const CRASH = "crash:";
 const RESTART = "restart";
+const FORGET = "forget";
 /** Joins the places of a choice that happens at several (see `independent`). */
 const PLACES = "\u0000";
 /** The place every crash choice shares. */
@@ -254,7 +262,8 @@ class Replay {
     const c = this.model.crash;
     if (c === undefined || this.crash.phase === "over") return [];
     // A restart resends on every link of its node and acknowledges in its neighbours' outboxes: it commutes with nothing.
-    if (this.crash.phase === "down") return [{ key: RESTART, at: ANYWHERE, seq: -1, lane: RESTART }];
+    // A forget removes links at its neighbours and tells the coordinator: it commutes with nothing either.
+    if (this.crash.phase === "down") return [{ key: c.lostForGood === true ? FORGET : RESTART, at: ANYWHERE, seq: -1, lane: RESTART }];
     // A crash changes its node only: another node's step or commit leaves the crashed node's durable record as it is
     // (an acknowledgement it misses is sent again at its restart), so they commute. An update's root runs its
     // coordinator: its crash stops the coordinator too, so it commutes with no event of the coordinator either.
@@ -265,6 +274,12 @@ class Replay {
   }
 
   private takeFault(c: Choice): void {
+    if (c.key === FORGET && this.crash.phase === "down") {
+      this.sys.forget(this.crash.node);
+      this.committed.delete(this.crash.node);
+      this.crash = { phase: "over" };
+      return;
+    }
     if (c.key === RESTART && this.crash.phase === "down") {
       this.sys.restart(this.crash.node).catch(() => undefined);
       this.committed.delete(this.crash.node); // back from its record, nothing uncommitted
@@ -317,7 +332,7 @@ class Replay {
       for (const h of this.sys.inspect().hosts) if (!h.dirty) this.committed.delete(h.id);
       return;
     }
-    if (c.key === RESTART || c.key.startsWith(CRASH)) return this.takeFault(c);
+    if (c.key === RESTART || c.key === FORGET || c.key.startsWith(CRASH)) return this.takeFault(c);
     this.laneCount.set(c.lane, (this.laneCount.get(c.lane) ?? 0) + 1);
     if (c.at === CONTROL) this.sys.step(c.seq); // throws if the replay diverged (the event is not enabled)
     else this.stepAt(c.at, c.seq);

@@ -21,6 +21,11 @@ export interface NodeAgent {
   onRespond?(request: RequestId, result: unknown): void;
   /** A handler set a timer; without this hook it starts at once. */
   onSetTimer?(delayMs: number, tag: string): void;
+  /**
+   * A neighbour of the update was lost for good and forgotten: its link is gone (neighbors() no longer lists it) and
+   * nothing more arrives from it. The agent stops waiting for what it would have sent and drops what it held for it.
+   */
+  onNeighborGone?(node: NodeId): void;
   /** The update this agent was armed for was aborted in prepare. */
   onAbort?(): void;
   /**

@@ -117,6 +117,40 @@ function checkDescriptors(descriptors: readonly UpdateDescriptor[]): Map<string,
   return byFrom;
 }
 
+/** What the control plane knows of a running update when a node of it is to be forgotten. */
+export interface ForgetTarget {
+  readonly topology: Topology;
+  readonly run: RunInfo;
+  /** The nodes of the update not forgotten yet. */
+  readonly live: readonly NodeId[];
+}
+
+/**
+ * Why `node` (lost for good) may not be forgotten from the running update, or undefined. The root runs the update's
+ * coordinator: it is taken over, not forgotten. A strategy that runs over the links needs every other live node of
+ * the update still reachable from the root once the node and its links are gone, or its wave would never reach them.
+ */
+export function forgetRefusal(target: ForgetTarget, node: NodeId): string | undefined {
+  const run = target.run;
+  if (!target.live.includes(node)) return undefined;
+  if (node === run.root) {
+    return `it is the root of update #${run.id} and runs its coordinator; take the update over at another node of it (takeover with a new root, \`liveswap ctl takeover --root R\`), which forgets "${node}"`;
+  }
+  if (!strategyModule(run.strategy)?.needsConnectedTopology) return undefined;
+  const reached = new Set<NodeId>([run.root]);
+  const queue: NodeId[] = [run.root];
+  for (let i = 0; i < queue.length; i++) {
+    for (const m of target.topology.neighbors(queue[i] as NodeId)) {
+      if (m === node || reached.has(m)) continue;
+      reached.add(m);
+      queue.push(m);
+    }
+  }
+  const cut = target.live.filter((n) => n !== node && !reached.has(n));
+  if (cut.length === 0) return undefined;
+  return `without it, node(s) ${cut.map((n) => `"${n}"`).join(", ")} of update #${run.id} could not be reached from its root "${run.root}" and the ${run.strategy} update would never reach them; bring "${node}" back (restart it from its store) or forget those nodes first`;
+}
+
 /** The strategy's messages travel the application's links: every node must be reachable from the root. */
 function checkReachable(topology: Topology, root: NodeId, strategy: string): void {
   const reached = topology.distances(root);

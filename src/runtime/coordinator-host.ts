@@ -33,6 +33,8 @@ export type CoordinatorInput =
   | { readonly kind: "deadline"; readonly t: number }
   | { readonly kind: "abort"; readonly t: number; readonly reason: string }
   | { readonly kind: "resume"; readonly t: number; readonly code: UpdateCode }
+  /** A node lost for good was forgotten: the update stops waiting for it (aborted if still in prepare). */
+  | { readonly kind: "forget"; readonly t: number; readonly node: NodeId }
   /** The simulator gave a stalled update up (nothing can move it any more): every node is told it is no longer in it. */
   | { readonly kind: "give-up"; readonly t: number };
 
@@ -199,6 +201,14 @@ export class CoordinatorHost {
   }
 
   /**
+   * A node lost for good is forgotten (the caller checked forgetRefusal): journaled, then the coordinator stops waiting
+   * for it and tells every live node; in prepare the update aborts. Nothing to do once the update is over.
+   */
+  forget(node: NodeId): void {
+    if (!this.over) this.input({ kind: "forget", t: this.env.now(), node });
+  }
+
+  /**
    * The simulator's stalled update (UpdateStalledError: nothing is in flight and a node is still not new): the update
    * failed, every node is told it is no longer in it ("end"), journaled like any decision so that a restarted root
    * does not resume it. Nothing to do once the update is over.
@@ -229,7 +239,7 @@ export class CoordinatorHost {
 
   /** Over, and every node has what it was sent (an abort is resent until acknowledged): nothing left to resume. */
   private forgetIfSettled(): void {
-    if (this.over && this.run.nodes.every((n) => this.pending(n) === 0)) this.journal.clear();
+    if (this.over && this.run.live().every((n) => this.pending(n) === 0)) this.journal.clear();
   }
 
   /** What to send `node` again after its position `after` (a session to it opened again). */
@@ -276,6 +286,8 @@ export class CoordinatorHost {
         return this.coordinator.operatorAbort(input.reason);
       case "resume":
         return this.coordinator.resume(input.code);
+      case "forget":
+        return this.coordinator.forget(input.node);
       case "give-up":
         this.coordinator.giveUp();
         this.over = true;

@@ -50,6 +50,12 @@ export interface HostEnvironment extends NodeSurroundings, PrepareEnvironment {
   traced?(): unknown;
   /** A wall clock (ms) to time the step in which the node swaps (TCP); absent where time is virtual. */
   wallClock?(): number;
+  /**
+   * A neighbour was lost for good and forgotten during an update ("gone"): remove this node's link to it, as the live
+   * side of an unlink does, outside the configuration lock. Idempotent (a replay runs it again); absent where the
+   * network removed the link itself when the node was forgotten (the simulator).
+   */
+  dropNeighbor?(node: NodeId, gone: NodeId): void;
 }
 
 /**
@@ -153,6 +159,7 @@ export class NodeHost implements NodePort {
       now: () => host.replayAt ?? outer.now(),
       neighbors: (n) => outer.neighbors(n),
       linksOf: (n) => outer.linksOf(n),
+      ...(outer.dropNeighbor !== undefined ? { dropNeighbor: (n: NodeId, gone: NodeId) => outer.dropNeighbor?.(n, gone) } : {}),
       hasOpenRequest: (_n, rid) => host.requests.isOpen(rid),
       loadCode: (code) => outer.loadCode(code),
       transmit: (e) => host.emitTransmit(host.durability ? host.channels.stamp(e) : e),
@@ -776,6 +783,7 @@ export class NodeHost implements NodePort {
     if (msg.kind === "prepare") return this.onPrepare(env.update, msg);
     if (msg.kind === "abort") return this.onAbort(env.update);
     if (msg.kind === "resume") return this.onResume(env.update, msg.code);
+    if (msg.kind === "gone") return this.onGone(env.update, msg.node);
     if (msg.kind === "end") {
       if (this.part?.run.id === env.update) this.part.ended = true;
       this.forgetStrays(env.update);
@@ -840,6 +848,15 @@ export class NodeHost implements NodePort {
         this.releaseChannels(p);
       });
     });
+  }
+
+  /**
+   * A neighbour was lost for good and forgotten: the link to it goes (over TCP now; the simulator removed it when the
+   * node was forgotten) and, if this node is still in that update, its agent stops waiting for the neighbour.
+   */
+  private onGone(update: number, gone: NodeId): void {
+    if (this.links.has(gone)) this.env.dropNeighbor?.(this.id, gone);
+    if (this.part?.run.id === update) this.agent.onNeighborGone?.(gone);
   }
 
   private onAbort(update: number): void {

@@ -101,7 +101,7 @@ export class RootCoordinators {
   /** After a resend from the nodes' positions: an ended coordinator with nothing unacknowledged is of no use. */
   forgetIfSettled(link: number): void {
     const c = this.byLink.get(link);
-    if (c !== undefined && c.up && c.host.ended && c.host.run.nodes.every((n) => c.host.pending(n) === 0)) this.byLink.delete(link);
+    if (c !== undefined && c.up && c.host.ended && c.host.run.live().every((n) => c.host.pending(n) === 0)) this.byLink.delete(link);
   }
 
   /** Every coordinator's channels to the nodes (frames on every link), for the explorer; `inbound`: the report positions. */

@@ -27,6 +27,9 @@
  *   timers keep being served during the update.
  * - The root is told to start by the coordinator (a control-plane message);
  *   controlMessages counts only m and m': exactly one each per link.
+ * - A neighbour lost for good may be forgotten mid-update (onNeighborGone): the
+ *   orientation loses its links, and a node left without a parent becomes a
+ *   source of m.
  */
 import type { ControlMessage, RunInfo, StrategyPrepare } from "../core/control.js";
 import type { AppEnvelope } from "../core/envelope.js";
@@ -104,14 +107,47 @@ class ConservativeAgent extends PassThroughAgent implements NodeAgent {
       default:
         return;
     }
-    if (this.sentM && !this.turnedNew && this.mFrom.size === this.parents.size && this.mPrimeFrom.size === this.children.size) this.turnNew();
+    this.turnNewIfReady();
+  }
+
+  /**
+   * A neighbour lost for good was forgotten (only ever past prepare): its channels are gone, so this node stops
+   * waiting for its m or m', and what it held for it is dropped (traced). A node left with no parent starts the wave
+   * of m toward its children itself: it is a source of the orientation, as the root is, and the argument above holds
+   * for any number of sources (an acyclic orientation; a node turns new only with m from every live parent and m'
+   * from every live child).
+   */
+  onNeighborGone(gone: NodeId): void {
+    const node = this.node;
+    if (this.children.has(gone)) {
+      const kept = this.held.filter((env) => env.to !== gone);
+      for (const env of this.held) {
+        if (env.to === gone && node.tracing) node.record({ kind: "drop", t: node.now(), node: node.id, from: node.id, msg: env.id, reason: "destroyed" });
+      }
+      this.held.splice(0, this.held.length, ...kept);
+    }
+    if (this.turnedNew) return;
+    if (!this.sentM && this.liveParents().length === 0) this.forwardM();
+    this.turnNewIfReady();
+  }
+
+  /** Parents and children whose link is still there (a forgotten neighbour's is gone). */
+  private liveParents(): NodeId[] {
+    return this.node.neighbors().filter((n) => this.parents.has(n));
+  }
+
+  private turnNewIfReady(): void {
+    if (!this.sentM || this.turnedNew) return;
+    const live = this.node.neighbors();
+    const ready = live.every((n) => (this.parents.has(n) ? this.mFrom.has(n) : !this.children.has(n) || this.mPrimeFrom.has(n)));
+    if (ready) this.turnNew();
   }
 
   /** Send m to every child once, freezing every channel toward them in the same step. */
   private forwardM(): void {
     if (this.sentM) return;
     this.sentM = true;
-    for (const c of this.children) this.node.sendControl(c, { kind: "m" });
+    for (const c of this.node.neighbors()) if (this.children.has(c)) this.node.sendControl(c, { kind: "m" });
   }
 
   /** Atomically: transfer state, send the new-equivalents of held messages, m' to every parent, then run the buffered new messages. */
@@ -135,7 +171,7 @@ class ConservativeAgent extends PassThroughAgent implements NodeAgent {
       }
     }
     this.held.length = 0;
-    for (const p of this.parents) node.sendControl(p, { kind: "m'" });
+    for (const p of this.liveParents()) node.sendControl(p, { kind: "m'" });
     // From here on every message this node can receive is new (parents hold toward it, children are new).
     node.detach();
     for (const env of this.buffered.splice(0)) node.execute({ kind: "receive", env });

@@ -99,13 +99,13 @@ export class UpdateCoordinator implements CoordinatorPort {
     const run = this.update;
     if (run.turnedNewAt.size > 0) throw new InternalError(`update #${run.id}: cannot abort once a node turned new (strategy bug)`);
     run.phase = "aborted";
-    for (const n of run.nodes) this.send(n, { kind: "abort" }, false);
+    for (const n of run.live()) this.send(n, { kind: "abort" }, false);
     this.transport.finished({ error });
   }
 
   /** Nodes that have not acknowledged prepare yet, sorted (empty once the update runs). */
   unprepared(): NodeId[] {
-    return this.update.phase === "preparing" ? this.run.nodes.filter((n) => !this.acks.has(n)) : [];
+    return this.update.phase === "preparing" ? this.update.live().filter((n) => !this.acks.has(n)) : [];
   }
 
   /** Prepare's deadline passed: abort if some node is still not prepared (nothing changed); else nothing to do. */
@@ -129,7 +129,7 @@ export class UpdateCoordinator implements CoordinatorPort {
   giveUp(): void {
     const run = this.update;
     run.phase = "failed";
-    for (const n of run.nodes) this.send(n, { kind: "end" }, false);
+    for (const n of run.live()) this.send(n, { kind: "end" }, false);
   }
 
   /**
@@ -143,17 +143,48 @@ export class UpdateCoordinator implements CoordinatorPort {
     for (const n of [...run.halted.keys()].sort()) this.send(n, { kind: "resume", code }, false);
   }
 
+  /** The nodes the update still waits for (every node but the forgotten ones), sorted. */
+  liveNodes(): readonly NodeId[] {
+    return this.update.live();
+  }
+
+  /**
+   * A node lost for good is forgotten (DESIGN.md, "Faults and durability"); its links are gone by now, so nothing
+   * more arrives from it. In prepare the update is aborted (nothing changed; submit it again). Past prepare the update
+   * no longer waits for it: every live node is told ("gone"), and each strategy's agent stops waiting for what the
+   * node would have sent (a marker, m, m'); a conservative node left with no parent starts the wave of m itself. The
+   * caller (System.forget, the root's update service) refuses the root (takeover is for that) and a forget that would
+   * cut a live node off from the root.
+   */
+  forget(node: NodeId): void {
+    const run = this.update;
+    if (!run.nodes.includes(node) || run.forgotten.has(node) || !run.running) return;
+    run.forgotten.add(node);
+    if (run.phase === "preparing") {
+      this.acks.delete(node);
+      return this.abort(new UpdateAbortedError(run.id, `node "${node}" was forgotten during prepare; submit the update again`));
+    }
+    run.halted.delete(node);
+    run.turnedNewAt.delete(node);
+    run.figures.delete(node);
+    for (const n of run.live()) this.send(n, { kind: "gone", node }, false);
+    this.strategyPart.onForget?.(node);
+    // The forgotten node may have been the only halted one: its neighbours' protocol goes on without it.
+    if (run.phase === "halted" && run.halted.size === 0) run.phase = "running";
+    this.completeIfDone();
+  }
+
   /** The coordinator's state as plain data, for the explorer. */
   fingerprint(): unknown {
     const run = this.update;
-    return [run.id, run.phase, [...this.acks.keys()].sort(), [...run.turnedNewAt.keys()].sort(), [...run.figures.keys()].sort(), Number.isNaN(run.startedAt), this.strategyPart.fingerprint?.() ?? null];
+    return [run.id, run.phase, [...run.forgotten].sort(), [...this.acks.keys()].sort(), [...run.turnedNewAt.keys()].sort(), [...run.figures.keys()].sort(), Number.isNaN(run.startedAt), this.strategyPart.fingerprint?.() ?? null];
   }
 
   private onPrepared(from: NodeId, ack: VectorCut | undefined): void {
     const run = this.update;
     if (run.phase !== "preparing") return;
     this.acks.set(from, ack);
-    if (this.acks.size < run.nodes.length) return;
+    if (run.live().some((n) => !this.acks.has(n))) return;
     run.phase = "running";
     run.preparedAt = this.now();
     if (!this.startsAtRoot) this.markStarted(this.now());
@@ -193,7 +224,7 @@ export class UpdateCoordinator implements CoordinatorPort {
 
   private completeIfDone(): void {
     const run = this.update;
-    const over = run.complete || (!testKnobs.resolveAtCompletion && run.turnedNewAt.size === run.nodes.length);
+    const over = run.complete || (!testKnobs.resolveAtCompletion && run.allNew);
     if (!over || run.phase === "halted") return;
     run.phase = "completed";
     let h = run.startedAt;

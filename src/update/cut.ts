@@ -24,6 +24,9 @@
  * (one per channel); H - G is the time the first marker takes to reach the
  * farthest node, the lower bound for any update started from this root. The
  * price is that every message that can be in flight needs a message mapping.
+ *
+ * A neighbour lost for good and forgotten mid-update (beyond the paper): its channels are gone, so a new node stops
+ * waiting for its marker; an old one waits for another neighbour's (the forget is refused if none could reach it).
  */
 import type { ControlMessage } from "../core/control.js";
 import type { AppEnvelope } from "../core/envelope.js";
@@ -82,9 +85,17 @@ class CutAgent extends PassThroughAgent implements NodeAgent {
     this.detachIfDone();
   }
 
-  /** Every channel has delivered its marker: nothing old can arrive any more. */
+  /**
+   * A neighbour lost for good was forgotten: its channel is gone, so nothing old can come from it any more. An old
+   * node waits for a marker from its other neighbours (the forget keeps every live node reachable from the root).
+   */
+  onNeighborGone(): void {
+    this.detachIfDone();
+  }
+
+  /** Every channel has delivered its marker: nothing old can arrive any more (a forgotten neighbour has no channel). */
   private detachIfDone(): void {
-    if (this.turnedNew && this.markerFrom.size === this.node.neighbors().length) this.node.detach();
+    if (this.turnedNew && this.node.neighbors().every((n) => this.markerFrom.has(n))) this.node.detach();
   }
 
   private turnNew(): void {

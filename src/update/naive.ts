@@ -34,7 +34,7 @@ export const naive: StrategyModule = {
   agent: (node) => new NaiveAgent(node),
   coordinator: (port: CoordinatorPort) => ({
     start(): void {
-      for (const n of port.run.nodes) port.send(n, { kind: "swap" }, true);
+      for (const n of port.liveNodes()) port.send(n, { kind: "swap" }, true);
     },
   }),
 };

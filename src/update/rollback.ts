@@ -54,6 +54,9 @@
  * - Markers are delivered causally only at old nodes; a node sends m on every
  *   channel (exactly 2 per link), so it knows it can drop its machinery once it
  *   has m from every neighbour: nothing old can arrive after that (FIFO).
+ * - A neighbour lost for good may be forgotten mid-update: what it sent and
+ *   nobody received is lost with it, so causal delivery stops counting its
+ *   sends, and a new node stops waiting for its marker.
  */
 import type { ControlMessage, RunInfo, VectorCut } from "../core/control.js";
 import type { AppEnvelope } from "../core/envelope.js";
@@ -124,6 +127,8 @@ class RollbackAgent implements NodeAgent {
   private readonly timerSetAt = new Map<number, number>();
   private cancelledTimers = 0;
   private readonly markerFrom = new Set<NodeId>();
+  /** Indexes of neighbours lost for good and forgotten: causal order no longer waits for their messages. */
+  private readonly gone = new Set<number>();
   private cut: Cut | undefined;
   private turnedNew = false;
   private disarmed = false;
@@ -166,6 +171,7 @@ class RollbackAgent implements NodeAgent {
       disarmed: this.disarmed,
       halted: this.halted,
       cancelled: this.cancelledTimers,
+      gone: [...this.gone].sort((a, b) => a - b),
     };
   }
 
@@ -268,8 +274,23 @@ class RollbackAgent implements NodeAgent {
   // ---- old node ----
 
   private deliverable(st: readonly number[]): boolean {
-    for (let k = 0; k < this.n; k++) if ((this.deliv[k] as number) < (st[k * this.n + this.me] as number)) return false;
+    for (let k = 0; k < this.n; k++) {
+      if (this.gone.has(k)) continue; // lost with a forgotten node: it will never come
+      if ((this.deliv[k] as number) < (st[k * this.n + this.me] as number)) return false;
+    }
     return true;
+  }
+
+  /**
+   * A neighbour lost for good was forgotten: what it sent and this node never got is lost with it (its outbox is
+   * gone, and its link with it), so causal order stops waiting for it; a new node stops waiting for its marker.
+   */
+  onNeighborGone(gone: NodeId): void {
+    const k = this.index.get(gone);
+    if (k !== undefined) this.gone.add(k);
+    if (this.disarmed) return;
+    if (this.turnedNew) return this.maybeDetach();
+    if (!this.halted) this.drainPending();
   }
 
   private absorb(from: NodeId, meta: ArmedMeta): void {
@@ -503,7 +524,7 @@ class RollbackAgent implements NodeAgent {
   }
 
   private maybeDetach(): void {
-    if (this.turnedNew && this.pendingOld.length === 0 && this.markerFrom.size === this.node.neighbors().length) this.node.detach();
+    if (this.turnedNew && this.pendingOld.length === 0 && this.node.neighbors().every((n) => this.markerFrom.has(n))) this.node.detach();
   }
 
   /** The causal metadata of a message armed for this run; none for a message of an earlier run. */

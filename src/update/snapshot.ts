@@ -24,7 +24,8 @@
  * loses the channels' contents; the marker flood (after Chandy and Lamport)
  * makes the frozen state transitless instead, so nothing in flight is lost.
  * controlMessages counts markers (two per link), drained reports and restarts
- * (one each per node).
+ * (one each per node). A node lost for good and forgotten mid-update is no
+ * longer waited for: not its marker at its neighbours, not its drained report.
  */
 import type { ControlMessage, NodeReport } from "../core/control.js";
 import type { AppEnvelope } from "../core/envelope.js";
@@ -88,7 +89,17 @@ class SnapshotAgent implements NodeAgent {
       default:
         return;
     }
-    if (!this.drained && this.markerFrom.size === this.node.neighbors().length) {
+    this.reportIfDrained();
+  }
+
+  /** A neighbour lost for good was forgotten: its channel is gone, nothing more can come from it. */
+  onNeighborGone(): void {
+    if (this.frozen) this.reportIfDrained();
+  }
+
+  /** Frozen with every live channel's marker: nothing of the old epoch can reach this node any more. */
+  private reportIfDrained(): void {
+    if (!this.drained && this.node.neighbors().every((n) => this.markerFrom.has(n))) {
       this.drained = true;
       this.node.report({ kind: "drained" }, true);
     }
@@ -129,6 +140,7 @@ class SnapshotAgent implements NodeAgent {
 /** The coordinator's part: restart every node once all have drained. */
 class SnapshotCoordinator implements StrategyCoordinator {
   private readonly drained = new Set<NodeId>();
+  private restarted = false;
 
   constructor(private readonly port: CoordinatorPort) {}
 
@@ -139,8 +151,19 @@ class SnapshotCoordinator implements StrategyCoordinator {
   onReport(from: NodeId, msg: NodeReport): void {
     if (msg.kind !== "drained") return;
     this.drained.add(from);
-    const nodes = this.port.run.nodes;
-    if (this.drained.size === nodes.length) for (const n of nodes) this.port.send(n, { kind: "restart" }, true);
+    this.restartIfDrained();
+  }
+
+  onForget(): void {
+    this.restartIfDrained();
+  }
+
+  /** Every live node drained: nothing is in flight between them (a forgotten node's channels are gone). */
+  private restartIfDrained(): void {
+    const nodes = this.port.liveNodes();
+    if (this.restarted || !nodes.every((n) => this.drained.has(n))) return;
+    this.restarted = true;
+    for (const n of nodes) this.port.send(n, { kind: "restart" }, true);
   }
 
   fingerprint(): unknown {

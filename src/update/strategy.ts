@@ -12,6 +12,8 @@ export interface CoordinatorPort {
   send(to: NodeId, msg: CoordinatorMessage, algorithm: boolean): void;
   /** Give the update up before any node turned new: every node is told to disarm and update() rejects with `error`. */
   abort(error: Error): void;
+  /** The nodes the update still waits for: every node of the run but those forgotten (lost for good), sorted. */
+  liveNodes(): readonly NodeId[];
 }
 
 /**
@@ -24,6 +26,8 @@ export interface StrategyCoordinator {
   start(acks: ReadonlyMap<NodeId, VectorCut | undefined>): void;
   /** A node's message that the common protocol (prepared, swapped, done) does not handle. */
   onReport?(from: NodeId, msg: NodeReport): void;
+  /** A node was forgotten (lost for good) past prepare: what this part waited for from it is no longer awaited. */
+  onForget?(node: NodeId): void;
   /** This part's state as plain data (see NodeAgent.fingerprint). */
   fingerprint?(): unknown;
 }

@@ -24,6 +24,11 @@ export class UpdateRun {
   readonly figures = new Map<NodeId, UpdateFigures>();
   /** Nodes whose transfer threw at swap time and that have not turned new since, with the error. */
   readonly halted = new Map<NodeId, string>();
+  /**
+   * Nodes lost for good and forgotten while the update ran (`forget`): the update no longer waits for them, and what
+   * was in flight to or from them is dropped (traced). They stay in `nodes`, whose order indexes rollback's vectors.
+   */
+  readonly forgotten = new Set<NodeId>();
 
   constructor(readonly info: RunInfo) {}
 
@@ -33,6 +38,11 @@ export class UpdateRun {
 
   get nodes(): readonly NodeId[] {
     return this.info.nodes;
+  }
+
+  /** The nodes the update still waits for: every node but the forgotten ones, sorted. */
+  live(): NodeId[] {
+    return this.forgotten.size === 0 ? [...this.info.nodes] : this.info.nodes.filter((n) => !this.forgotten.has(n));
   }
 
   /** Not over: preparing, running, halted or resuming. */
@@ -50,19 +60,24 @@ export class UpdateRun {
     return this.swapping || this.phase === "halted";
   }
 
-  /** Every node turned new and every node's part is over. */
+  /** Every live node turned new and every live node's part is over. */
   get complete(): boolean {
-    return this.turnedNewAt.size === this.nodes.length && this.figures.size === this.nodes.length;
+    return this.live().every((n) => this.turnedNewAt.has(n) && this.figures.has(n));
   }
 
-  /** Nodes not yet new, sorted. */
+  /** Every live node turned new. */
+  get allNew(): boolean {
+    return this.live().every((n) => this.turnedNewAt.has(n));
+  }
+
+  /** Live nodes not yet new, sorted. */
   oldNodes(): NodeId[] {
-    return this.nodes.filter((n) => !this.turnedNewAt.has(n));
+    return this.live().filter((n) => !this.turnedNewAt.has(n));
   }
 
-  /** Nodes new but whose part is not over yet, sorted. */
+  /** Live nodes new but whose part is not over yet, sorted. */
   unfinishedNodes(): NodeId[] {
-    return this.nodes.filter((n) => this.turnedNewAt.has(n) && !this.figures.has(n));
+    return this.live().filter((n) => this.turnedNewAt.has(n) && !this.figures.has(n));
   }
 
   report(): UpdateReport {
@@ -97,6 +112,7 @@ export class UpdateRun {
       nodes,
       controlPlaneMessages: this.controlPlaneMessages + sum((x) => x.controlPlaneMessages),
       requestedAt: this.info.requestedAt,
+      ...(this.forgotten.size > 0 ? { forgotten: [...this.forgotten].sort() } : {}),
       ...(this.info.strategy === "rollback" ? { rollback } : {}),
     };
   }

@@ -10,7 +10,7 @@ function onCreate(st: ModelState, ev: EventOf<"create">, t: number): void {
   if (n.version === "?") n.version = str(ev.version);
 }
 
-function onDestroy(st: ModelState, ev: EventOf<"destroy">, t: number): void {
+function onDestroy(st: ModelState, ev: EventOf<"destroy" | "forget">, t: number): void {
   ensureNode(st, ev.node, t).to = t;
 }
 
@@ -182,6 +182,7 @@ function onNodeEvent(st: ModelState, ev: EventOf<"request" | "respond" | "timer"
 const MODEL_HANDLERS: { readonly [K in TraceKind]: Handler<K> } = {
   create: onCreate,
   destroy: onDestroy,
+  forget: onDestroy,
   link: onLinkChange,
   unlink: onLinkChange,
   send: onSend,

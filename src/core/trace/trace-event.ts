@@ -11,6 +11,11 @@ export type TraceEvent =
   // configuration (Conic's commands)
   | { readonly kind: "create"; readonly t: number; readonly node: NodeId; readonly version: string; readonly epoch: number }
   | { readonly kind: "destroy"; readonly t: number; readonly node: NodeId }
+  /**
+   * A node lost for good was forgotten (destroyed while it was down), perhaps during update `update`, which stops
+   * waiting for it. What was in flight to or from it is dropped (traced "unlinked" / "destroyed").
+   */
+  | { readonly kind: "forget"; readonly t: number; readonly node: NodeId; readonly update?: number }
   | { readonly kind: "link"; readonly t: number; readonly a: NodeId; readonly b: NodeId }
   | { readonly kind: "unlink"; readonly t: number; readonly a: NodeId; readonly b: NodeId }
   // faults (DESIGN.md, "Faults and durability"): the trace holds what nodes committed, so a crash erases nothing

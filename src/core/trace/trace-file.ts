@@ -18,6 +18,7 @@ export class TraceFileError extends LiveswapError {
 const NAMED_FIELDS: Record<TraceKind, readonly string[]> = {
   create: ["node", "version"],
   destroy: ["node"],
+  forget: ["node"],
   link: ["a", "b"],
   unlink: ["a", "b"],
   crash: ["node"],
