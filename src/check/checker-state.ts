@@ -20,8 +20,11 @@ export interface MessageRecord {
    * execution of a message whose send was undone) is lost with its state, and is not owed any more.
    */
   endForgotten?: true;
-  /** Held by its sender (a hold event): it never left, so it is lost with its sender if that node is forgotten. */
-  heldBySender?: true;
+  /**
+   * The node that keeps it waiting (its sender holds it, or its receiver buffered it): it is lost with that node's
+   * state if that node is forgotten.
+   */
+  waitingAt?: NodeId;
 }
 
 /** How an update's life ended so far: an update-end's outcome, or "aborted" when the coordinator gave it up in prepare. */

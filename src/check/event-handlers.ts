@@ -169,7 +169,7 @@ function onWaiting(s: CheckerState, ev: EventOf<"hold"> | EventOf<"buffer">): vo
   const m = s.messages.get(ev.msg);
   if (m === undefined) return;
   m.waiting = true;
-  if (ev.kind === "hold") m.heldBySender = true;
+  m.waitingAt = ev.node;
 }
 
 function onRollback(s: CheckerState, ev: EventOf<"rollback">): void {
@@ -200,8 +200,8 @@ function onForget(s: CheckerState, ev: EventOf<"forget">): void {
   for (const m of s.messages.values()) {
     if (m.from !== ev.node && m.to !== ev.node) continue;
     m.endForgotten = true;
-    // Held by the forgotten sender: it never left that node, and is gone with its state.
-    if (m.from === ev.node && m.status === "pending" && m.heldBySender === true) m.status = "dropped";
+    // Held by the forgotten sender, or buffered by the forgotten receiver: gone with that node's state.
+    if (m.status === "pending" && m.waitingAt === ev.node) m.status = "dropped";
   }
 }
 
