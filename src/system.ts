@@ -30,6 +30,8 @@ import {
   PartitionError,
   RequestExpiredError,
   ForgetRefusedError,
+  TakeoverRefusedError,
+  UpdateAbortedError,
 } from "./core/errors.js";
 import { Rng } from "./core/rng.js";
 import { channelKey, type ChannelsSnapshot } from "./runtime/channels.js";
@@ -159,8 +161,11 @@ class SettleActivity {
 
 interface ActiveUpdate {
   readonly id: number;
-  /** Where its coordinator lives (DESIGN.md, "Faults and durability"): a crash of the root stops it until the restart. */
-  readonly root: NodeId;
+  /**
+   * Where its coordinator lives (DESIGN.md, "Faults and durability"): a crash of the root stops it until the restart;
+   * a takeover moves it to the new root.
+   */
+  root: NodeId;
   /**
    * Its coordinator's host, the latest incarnation (while the root is down, a stopped one: what its journal holds);
    * undefined until it starts (the root was down at update(): it starts at the root's restart, see `deferred`).
@@ -504,6 +509,46 @@ export class System {
         if (env.kind === "app" && env.seq !== undefined && env.seq <= range.applied) this.record({ kind: "drop", t: this.now(), node: id, from: n, msg: env.id, reason: "destroyed" });
       }
     }
+  }
+
+  /**
+   * Ours: the running update's root crashed and is lost for good (its disk, with the coordinator's journal, is gone):
+   * a new coordinator at `root`, a live node of the update, takes it over (DESIGN.md, "Faults and durability"). The
+   * lost root is forgotten (as forget() does), every live node is asked for its part, and the update goes on from
+   * what they say: aborted if some node never prepared (the protocol had not begun, nothing changed), started again
+   * at `root` if it had reached no live node, else carried on. update()'s promise settles as it would have.
+   */
+  takeover(root: NodeId): void {
+    this.assertOpen("takeover");
+    const a = this.active;
+    if (a === undefined) throw new TakeoverRefusedError(root, "no update is running; a takeover finishes an update whose root was lost for good");
+    const lost = a.root;
+    if (!this.down.has(lost)) throw new TakeoverRefusedError(root, `the root "${lost}" of update #${a.id} is running; it coordinates the update itself`);
+    if (!this.topology.hasNode(root)) throw new UnknownNodeError(root, "takeover");
+    this.assertUp(root, "takeover");
+    const neighbors = [...this.topology.neighbors(lost)];
+    for (const n of neighbors) this.assertUp(n, "takeover");
+    const old = a.host;
+    if (old === undefined) return this.dropDeferred(a, lost, neighbors);
+    const run = { ...old.run.info, root };
+    if (!old.run.live().includes(root) || root === lost) throw new TakeoverRefusedError(root, `"${root}" is not a live node of update #${a.id} (its nodes: ${old.run.live().join(", ")})`);
+    const why = forgetRefusal({ topology: this.topology, run, live: old.run.live() }, lost);
+    if (why !== undefined) throw new TakeoverRefusedError(root, why);
+    this.dropUnapplied(lost, neighbors);
+    this.removeNode(lost, neighbors);
+    if (this.tracing) this.record({ kind: "forget", t: this.now(), node: lost, update: a.id });
+    a.root = root;
+    a.host = this.coordinators.takeOver(run, lost);
+    this.kick();
+  }
+
+  /** A takeover of an update called while its root was down: it never began anywhere, so it ends, nothing changed. */
+  private dropDeferred(a: ActiveUpdate, lost: NodeId, neighbors: readonly NodeId[]): void {
+    this.dropUnapplied(lost, neighbors);
+    this.removeNode(lost, neighbors);
+    if (this.tracing) this.record({ kind: "forget", t: this.now(), node: lost, update: a.id });
+    a.deferred = undefined;
+    this.finishUpdate(a, { error: new UpdateAbortedError(a.id, `its root "${lost}" was lost for good before the update began`) });
   }
 
   /** Remove a node, its links (in-flight messages on them dropped) and everything the simulator keeps of it. */

@@ -106,7 +106,20 @@ export type CoordinatorMessage =
    * A node of the update was lost for good and forgotten (`forget`, or a takeover of its root): the receiver drops
    * its link to it if it has one (what it still held for it is dropped, traced) and its strategy stops waiting for it.
    */
-  | { readonly kind: "gone"; readonly node: NodeId }
+  | {
+      readonly kind: "gone";
+      readonly node: NodeId;
+      /**
+       * Sent by a takeover before it knows every node prepared: drop the link, but start nothing yet (a conservative
+       * node left without a parent becomes a source only once the update runs: the same "gone" comes again then).
+       */
+      readonly adopting?: true;
+    }
+  /**
+   * The update's root was lost for good and a new coordinator at `root` took the update over: the node answers with
+   * its part as its durable record has it ("part").
+   */
+  | { readonly kind: "takeover"; readonly root: NodeId }
   /**
    * The coordinator gave the update up after a node turned new (a transfer threw, or it stalled). The node keeps
    * its agent (what it holds or filters stays so), but no longer counts as in the update: configuration and a
@@ -130,6 +143,23 @@ export type NodeReport =
   | { readonly kind: "done"; readonly t: number; readonly figures: UpdateFigures }
   /** snapshot: this node has every channel's marker. */
   | { readonly kind: "drained" }
+  /**
+   * The answer to a takeover: this node's part in the update. `prepared`: it holds the update's part (armed, new
+   * and not done, or halted); otherwise `version` tells whether it finished its part (the new version) or never
+   * prepared (the old one). `newAt`: when it turned new; `begun`: the strategy's protocol reached it (a marker, m, a
+   * freeze, or its own swap); `drained`: snapshot's drained; `ack`: rollback's vector time now (a consistent cut
+   * with the others', for a start at the new root).
+   */
+  | {
+      readonly kind: "part";
+      readonly prepared: boolean;
+      readonly version: string;
+      readonly newAt?: number;
+      readonly halted?: string;
+      readonly begun: boolean;
+      readonly drained?: boolean;
+      readonly ack?: VectorCut;
+    }
   /** synchronizer: the asked pulse is too early for every node to learn it. */
   | { readonly kind: "too-early"; readonly asked: number; readonly earliest: number; readonly pulse: number };
 

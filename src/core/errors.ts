@@ -176,6 +176,20 @@ export class ForgetRefusedError extends LiveswapError {
   }
 }
 
+/**
+ * takeover was refused: no update runs, its root still runs (a root that is only down comes back and resumes from
+ * its journal), or the new root cannot take it (not a live node of the update, or some node would be cut off).
+ */
+export class TakeoverRefusedError extends LiveswapError {
+  readonly code = "TAKEOVER_REFUSED";
+  constructor(
+    readonly root: NodeId,
+    readonly reason: string,
+  ) {
+    super(`takeover at "${root}" was refused: ${reason}`);
+  }
+}
+
 /** A node without a store was lost after nodes turned new: its state is gone, so the update cannot finish. */
 export class UpdateFailedError extends LiveswapError {
   readonly code = "UPDATE_FAILED";

@@ -24,8 +24,14 @@ export interface NodeAgent {
   /**
    * A neighbour of the update was lost for good and forgotten: its link is gone (neighbors() no longer lists it) and
    * nothing more arrives from it. The agent stops waiting for what it would have sent and drops what it held for it.
+   * `running`: every node prepared and the protocol may proceed (false while a takeover asks the nodes their parts).
    */
-  onNeighborGone?(node: NodeId): void;
+  onNeighborGone?(node: NodeId, running: boolean): void;
+  /**
+   * For a takeover: has the strategy's protocol reached this node (a marker, m, a freeze, a cut; or it turned new)?
+   * A new coordinator starts the protocol again only if it reached no live node. `drained`: snapshot's drained state.
+   */
+  progress?(): { readonly begun: boolean; readonly drained?: boolean };
   /** The update this agent was armed for was aborted in prepare. */
   onAbort?(): void;
   /**

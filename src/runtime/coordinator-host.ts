@@ -21,7 +21,13 @@ export type CoordinatorInput =
       readonly t: number;
       readonly run: RunInfo;
       readonly prepareData?: readonly (readonly [NodeId, StrategyPrepare])[];
-      readonly code: UpdateCode;
+      /** The update's code, which prepare ships (absent in a takeover: the nodes hold it already). */
+      readonly code?: UpdateCode;
+      /**
+       * A takeover: the update's root (`lost`) was lost for good with its coordinator; this coordinator runs at the
+       * run's new root and rebuilds the update from every live node's part instead of preparing.
+       */
+      readonly takeover?: { readonly lost: NodeId };
       /** The instance of the coordinator's channels to the nodes (their link number). */
       readonly link: number;
       /** Prepare's deadline (ms after `t`); none: prepare waits for every node. */
@@ -146,6 +152,19 @@ export class CoordinatorHost {
     return host;
   }
 
+  /**
+   * Take over a running update whose root was lost for good (its journal with it): `run` names the new root, which
+   * runs this coordinator. Journaled as its begin; the coordinator forgets the lost root and asks every node its part.
+   */
+  static takeOver(env: CoordinatorHostEnvironment, journal: CoordinatorJournal, run: RunInfo, lost: NodeId, opts: { readonly link: number; readonly numbered: boolean }): CoordinatorHost {
+    const begin: CoordinatorInput = { kind: "begin", t: env.now(), run, takeover: { lost }, link: opts.link, numbered: opts.numbered };
+    journal.clear();
+    journal.append(begin);
+    const host = new CoordinatorHost(env, journal, begin);
+    host.launch();
+    return host;
+  }
+
   /** The coordinator of the update the journal holds, rebuilt by replay; undefined when it holds none. */
   static recover(env: CoordinatorHostEnvironment, journal: CoordinatorJournal): CoordinatorHost | undefined {
     const [first, ...rest] = journal.load();
@@ -263,6 +282,8 @@ export class CoordinatorHost {
 
   private launch(): void {
     const b = this.begin;
+    if (b.takeover !== undefined) return this.coordinator.adopt(b.takeover.lost);
+    if (b.code === undefined) throw new InternalError(`the coordinator's journal begins update #${b.run.id} without its code`);
     this.coordinator.begin(b.code, b.prepareData !== undefined ? new Map(b.prepareData) : undefined);
     if (!this.replaying) this.armDeadline();
   }

@@ -449,10 +449,11 @@ export class NodeHost implements NodePort {
   // ---- inputs, from whichever network drives the host ----
 
   deliver(env: Envelope): void {
-    if (env.kind === "app" && this.links.get(env.from) !== env.link) {
+    if ((env.kind === "app" || !env.plane) && this.links.get(env.from) !== env.link) {
       // Recorded at once, not at the next commit: the drop changes nothing here, and once a crash lost its record
       // nothing could bring the message again (its link is gone), so the trace would never say what became of it.
-      if (this.env.tracing) this.outer.record({ kind: "drop", t: this.env.now(), node: this.id, from: env.from, msg: env.id, reason: "unlinked" });
+      // A strategy's signal on a removed link (a forgotten neighbour's marker still on the wire) is dropped too.
+      if (env.kind === "app" && this.env.tracing) this.outer.record({ kind: "drop", t: this.env.now(), node: this.id, from: env.from, msg: env.id, reason: "unlinked" });
       return;
     }
     // Each numbered frame is applied once, in order: a resent duplicate or a frame ahead of a resent one is not.
@@ -783,7 +784,8 @@ export class NodeHost implements NodePort {
     if (msg.kind === "prepare") return this.onPrepare(env.update, msg);
     if (msg.kind === "abort") return this.onAbort(env.update);
     if (msg.kind === "resume") return this.onResume(env.update, msg.code);
-    if (msg.kind === "gone") return this.onGone(env.update, msg.node);
+    if (msg.kind === "gone") return this.onGone(env.update, msg.node, msg.adopting !== true);
+    if (msg.kind === "takeover") return this.onTakeover(env.update);
     if (msg.kind === "end") {
       if (this.part?.run.id === env.update) this.part.ended = true;
       this.forgetStrays(env.update);
@@ -854,9 +856,33 @@ export class NodeHost implements NodePort {
    * A neighbour was lost for good and forgotten: the link to it goes (over TCP now; the simulator removed it when the
    * node was forgotten) and, if this node is still in that update, its agent stops waiting for the neighbour.
    */
-  private onGone(update: number, gone: NodeId): void {
+  private onGone(update: number, gone: NodeId, running: boolean): void {
     if (this.links.has(gone)) this.env.dropNeighbor?.(this.id, gone);
-    if (this.part?.run.id === update) this.agent.onNeighborGone?.(gone);
+    if (this.part?.run.id === update) this.agent.onNeighborGone?.(gone, running);
+  }
+
+  /**
+   * A new coordinator took the update over (its root was lost for good): tell it this node's part, from what the node
+   * holds (its durable record rebuilt it after any crash). A node whose part is over answers with its version.
+   */
+  private onTakeover(update: number): void {
+    const p = this.part;
+    if (p === undefined || p.run.id !== update || p.ended) {
+      this.env.transmit(this.coordinatorEnvelope(update, { kind: "part", prepared: false, version: this.node.behavior.version, begun: false }));
+      return;
+    }
+    const progress = this.agent.progress?.() ?? { begun: p.swappedAt !== undefined };
+    const ack = this.agent.prepareAck?.();
+    this.toCoordinator(p, {
+      kind: "part",
+      prepared: true,
+      version: this.node.behavior.version,
+      ...(p.swappedAt !== undefined ? { newAt: p.swappedAt } : {}),
+      ...(p.halted !== undefined ? { halted: p.halted } : {}),
+      begun: progress.begun || p.swappedAt !== undefined,
+      ...(progress.drained !== undefined ? { drained: progress.drained } : {}),
+      ...(ack !== undefined ? { ack } : {}),
+    }, false);
   }
 
   private onAbort(update: number): void {

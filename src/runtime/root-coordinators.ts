@@ -1,4 +1,4 @@
-import type { UpdateCode } from "../core/control.js";
+import type { RunInfo, UpdateCode } from "../core/control.js";
 import type { NodeId } from "../core/ids.js";
 import type { ChannelsSnapshot } from "./channels.js";
 import type { UpdatePlan } from "./control-plane.js";
@@ -45,6 +45,17 @@ export class RootCoordinators {
     const opts = { link, numbered: true, ...(deadlineMs !== undefined ? { deadlineMs } : {}) };
     const host = CoordinatorHost.start(this.env.hostEnv(root, plan.run.id), new OwnJournal(this.env.journal(root), link, false), plan, code, opts);
     this.byLink.set(link, { root, host, up: true });
+    return host;
+  }
+
+  /**
+   * A running update whose root was lost for good, taken over by a coordinator at the run's new root (`run.root`),
+   * on a new link: it forgets the lost root and rebuilds the update from the nodes' parts.
+   */
+  takeOver(run: RunInfo, lost: NodeId): CoordinatorHost {
+    const link = ++this.lastLink;
+    const host = CoordinatorHost.takeOver(this.env.hostEnv(run.root, run.id), new OwnJournal(this.env.journal(run.root), link, false), run, lost, { link, numbered: true });
+    this.byLink.set(link, { root: run.root, host, up: true });
     return host;
   }
 

@@ -117,7 +117,7 @@ class ConservativeAgent extends PassThroughAgent implements NodeAgent {
    * for any number of sources (an acyclic orientation; a node turns new only with m from every live parent and m'
    * from every live child).
    */
-  onNeighborGone(gone: NodeId): void {
+  onNeighborGone(gone: NodeId, running: boolean): void {
     const node = this.node;
     if (this.children.has(gone)) {
       const kept = this.held.filter((env) => env.to !== gone);
@@ -127,8 +127,13 @@ class ConservativeAgent extends PassThroughAgent implements NodeAgent {
       this.held.splice(0, this.held.length, ...kept);
     }
     if (this.turnedNew) return;
-    if (!this.sentM && this.liveParents().length === 0) this.forwardM();
+    // Only once every node prepared (running): an m to a node not armed yet would be ignored there, and lost.
+    if (running && !this.sentM && this.liveParents().length === 0) this.forwardM();
     this.turnNewIfReady();
+  }
+
+  progress(): { readonly begun: boolean } {
+    return { begun: this.sentM || this.mFrom.size > 0 || this.turnedNew };
   }
 
   /** Parents and children whose link is still there (a forgotten neighbour's is gone). */

@@ -1,5 +1,6 @@
 import type { CoordinatorMessage, NodeReport, StrategyPrepare, UpdateCode, VectorCut } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
+import { noFigures } from "../core/control.js";
 import { InternalError, UpdateAbortedError, PrepareDeadlineError, PrepareFailedError, ResumeRefusedError, UpdateHaltedError, UpdateNotAbortableError } from "../core/errors.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import { testKnobs } from "../core/test-knobs.js";
@@ -31,6 +32,10 @@ export interface CoordinatorTransport {
  */
 export class UpdateCoordinator implements CoordinatorPort {
   private readonly acks = new Map<NodeId, VectorCut | undefined>();
+  /** While adopting (a takeover): each live node's answer. */
+  private readonly parts = new Map<NodeId, NodeReport & { kind: "part" }>();
+  /** Reports that arrived while adopting (a node went on meanwhile): taken, in order, once the update is adopted. */
+  private adoptingReports: ControlEnvelope[] = [];
   private readonly strategyPart: StrategyCoordinator;
 
   constructor(
@@ -71,9 +76,16 @@ export class UpdateCoordinator implements CoordinatorPort {
     const t = this.transport;
     if (t.tracing) t.record({ kind: "control-receive", t: this.now(), node: CONTROL, from: env.from, update: env.update, signal: env.msg.kind, plane: true });
     if (env.update !== this.update.id) return; // a late report of an earlier update
+    if (this.update.forgotten.has(env.from)) return; // sent before it was lost for good: it is no longer in the update
     const msg = env.msg as NodeReport;
     t.progress?.(env.from, msg);
+    if (this.update.phase === "adopting" && msg.kind !== "part") {
+      this.adoptingReports.push(env);
+      return;
+    }
     switch (msg.kind) {
+      case "part":
+        return this.onPart(env.from, msg);
       case "prepared":
         return this.onPrepared(env.from, msg.ack);
       case "refused":
@@ -174,10 +186,69 @@ export class UpdateCoordinator implements CoordinatorPort {
     this.completeIfDone();
   }
 
+  /**
+   * Take the update over (DESIGN.md, "Faults and durability"): its root `lost` was lost for good with the coordinator
+   * and its journal; this coordinator runs at the run's new root (this run's `info.root`). The lost root is forgotten
+   * (every live node is told "gone" first, so that nothing of it is awaited any more), then every live node is asked
+   * for its part ("takeover"); with every answer in, adoptFromParts() rebuilds what the lost coordinator knew and goes on.
+   */
+  adopt(lost: NodeId): void {
+    const run = this.update;
+    run.phase = "adopting";
+    run.forgotten.add(lost);
+    for (const n of run.live()) this.send(n, { kind: "gone", node: lost, adopting: true }, false);
+    for (const n of run.live()) this.send(n, { kind: "takeover", root: run.info.root }, false);
+  }
+
   /** The coordinator's state as plain data, for the explorer. */
   fingerprint(): unknown {
     const run = this.update;
-    return [run.id, run.phase, [...run.forgotten].sort(), [...this.acks.keys()].sort(), [...run.turnedNewAt.keys()].sort(), [...run.figures.keys()].sort(), Number.isNaN(run.startedAt), this.strategyPart.fingerprint?.() ?? null];
+    return [run.id, run.phase, [...run.forgotten].sort(), [...this.parts.keys()].sort(), [...this.acks.keys()].sort(), [...run.turnedNewAt.keys()].sort(), [...run.figures.keys()].sort(), Number.isNaN(run.startedAt), this.strategyPart.fingerprint?.() ?? null];
+  }
+
+  private onPart(from: NodeId, part: NodeReport & { kind: "part" }): void {
+    const run = this.update;
+    if (run.phase !== "adopting" || !run.live().includes(from)) return;
+    this.parts.set(from, part);
+    if (run.live().every((n) => this.parts.has(n))) this.adoptFromParts();
+  }
+
+  /**
+   * Every live node answered. A node that never prepared means the lost coordinator never started the protocol (it
+   * starts once every node prepared), so no node turned new: the update is aborted, nothing changed. Otherwise the
+   * update runs on: what each node says it did is what the lost coordinator knew (figures of nodes done before are
+   * lost with it); if the protocol reached no live node it starts again at the new root (whatever the lost root did
+   * went with it: its markers never left, or were lost with its outbox), else each strategy's part picks up.
+   */
+  private adoptFromParts(): void {
+    const run = this.update;
+    const neverPrepared = [...this.parts].filter(([n, p]) => !p.prepared && p.version === run.info.from[n]).map(([n]) => n);
+    if (neverPrepared.length > 0) {
+      const lost = [...run.forgotten].map((n) => `"${n}"`).join(", ");
+      return this.abort(new UpdateAbortedError(run.id, `its root ${lost} was lost for good before node(s) ${neverPrepared.map((n) => `"${n}"`).join(", ")} prepared; taken over at "${run.info.root}"`));
+    }
+    let begun = false;
+    for (const [n, p] of this.parts) {
+      this.acks.set(n, p.ack);
+      if (p.halted !== undefined) run.halted.set(n, p.halted);
+      if (p.newAt !== undefined || !p.prepared) run.turnedNewAt.set(n, p.newAt ?? this.now());
+      if (!p.prepared) run.figures.set(n, noFigures()); // done before the takeover: its figures were lost with the root
+      begun ||= p.begun || p.newAt !== undefined || !p.prepared;
+    }
+    run.preparedAt = this.now();
+    run.phase = "running";
+    // Every node prepared: the lost root is gone for the protocol too (a conservative node it parented starts m).
+    for (const n of run.live()) for (const lost of run.forgotten) this.send(n, { kind: "gone", node: lost }, false);
+    if (run.halted.size > 0) this.haltAgain(new UpdateHaltedError(run.id, [...run.halted].map(([node, error]) => ({ node, error }))));
+    if (!begun) {
+      if (!this.startsAtRoot) this.markStarted(this.now());
+      this.strategyPart.start(this.acks);
+    } else {
+      this.strategyPart.adopt?.(this.parts);
+    }
+    this.completeIfDone();
+    // What the nodes did after they answered (turned new, finished their part) counts now, in their order.
+    for (const env of this.adoptingReports.splice(0)) if (this.update.running) this.receive(env);
   }
 
   private onPrepared(from: NodeId, ack: VectorCut | undefined): void {

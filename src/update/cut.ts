@@ -79,6 +79,10 @@ class CutAgent extends PassThroughAgent implements NodeAgent {
     this.detachIfDone();
   }
 
+  progress(): { readonly begun: boolean } {
+    return { begun: this.turnedNew || this.markerFrom.size > 0 };
+  }
+
   /** Halted at its swap (the transfer threw), the node retries with the corrected code. */
   onResume(): void {
     this.turnNew();

@@ -36,5 +36,9 @@ export const naive: StrategyModule = {
     start(): void {
       for (const n of port.liveNodes()) port.send(n, { kind: "swap" }, true);
     },
+    // Taken over after some node swapped: the lost coordinator had told every node; tell again those not new.
+    adopt(parts): void {
+      for (const [n, part] of parts) if (part.prepared && part.newAt === undefined) port.send(n, { kind: "swap" }, true);
+    },
   }),
 };

@@ -175,6 +175,10 @@ class RollbackAgent implements NodeAgent {
     };
   }
 
+  progress(): { readonly begun: boolean } {
+    return { begun: this.turnedNew || this.halted || this.pendingMarkers.length > 0 || this.cut !== undefined };
+  }
+
   prepareAck(): Cut {
     return { vt: [...this.vt], st: [...this.sent] };
   }

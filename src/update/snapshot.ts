@@ -92,6 +92,10 @@ class SnapshotAgent implements NodeAgent {
     this.reportIfDrained();
   }
 
+  progress(): { readonly begun: boolean; readonly drained: boolean } {
+    return { begun: this.frozen, drained: this.drained };
+  }
+
   /** A neighbour lost for good was forgotten: its channel is gone, nothing more can come from it. */
   onNeighborGone(): void {
     if (this.frozen) this.reportIfDrained();
@@ -155,6 +159,12 @@ class SnapshotCoordinator implements StrategyCoordinator {
   }
 
   onForget(): void {
+    this.restartIfDrained();
+  }
+
+  /** Taken over: a node drained, new (restarted) or done told the lost coordinator it had drained. */
+  adopt(parts: ReadonlyMap<NodeId, NodeReport & { kind: "part" }>): void {
+    for (const [n, part] of parts) if (part.drained === true || part.newAt !== undefined || !part.prepared) this.drained.add(n);
     this.restartIfDrained();
   }
 

@@ -26,6 +26,11 @@ export interface StrategyCoordinator {
   start(acks: ReadonlyMap<NodeId, VectorCut | undefined>): void;
   /** A node's message that the common protocol (prepared, swapped, done) does not handle. */
   onReport?(from: NodeId, msg: NodeReport): void;
+  /**
+   * A new coordinator took the update over (its root was lost for good) and the protocol had reached some live node:
+   * rebuild this part's state from the nodes' answers and do what the lost coordinator would have done next.
+   */
+  adopt?(parts: ReadonlyMap<NodeId, NodeReport & { kind: "part" }>): void;
   /** A node was forgotten (lost for good) past prepare: what this part waited for from it is no longer awaited. */
   onForget?(node: NodeId): void;
   /** This part's state as plain data (see NodeAgent.fingerprint). */

@@ -2,8 +2,11 @@ import type { RunInfo, UpdateFigures } from "../core/control.js";
 import type { NodeId } from "../core/ids.js";
 import type { UpdateReport } from "../core/update.js";
 
-/** halted: a transfer threw at swap time and the update waits, safely, for resume(); resuming: a resume is under way. */
-export type UpdatePhase = "preparing" | "running" | "halted" | "resuming" | "completed" | "aborted" | "failed";
+/**
+ * halted: a transfer threw at swap time and the update waits, safely, for resume(); resuming: a resume is under way;
+ * adopting: a new coordinator took the update over from a root lost for good and asks every node for its part.
+ */
+export type UpdatePhase = "preparing" | "adopting" | "running" | "halted" | "resuming" | "completed" | "aborted" | "failed";
 
 /**
  * The coordinator's record of one update, from update() to its end. Nodes
@@ -47,7 +50,7 @@ export class UpdateRun {
 
   /** Not over: preparing, running, halted or resuming. */
   get running(): boolean {
-    return this.phase === "preparing" || this.swapping || this.phase === "halted";
+    return this.phase === "preparing" || this.phase === "adopting" || this.swapping || this.phase === "halted";
   }
 
   /** Past prepare and not over, halted excepted: nodes are turning new. */
