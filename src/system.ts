@@ -546,7 +546,8 @@ export class System {
   private dropDeferred(a: ActiveUpdate, lost: NodeId, neighbors: readonly NodeId[]): void {
     this.dropUnapplied(lost, neighbors);
     this.removeNode(lost, neighbors);
-    if (this.tracing) this.record({ kind: "forget", t: this.now(), node: lost, update: a.id });
+    // No update id: it never began anywhere (no node was prepared), so there is nothing of it in the trace.
+    if (this.tracing) this.record({ kind: "forget", t: this.now(), node: lost });
     a.deferred = undefined;
     this.finishUpdate(a, { error: new UpdateAbortedError(a.id, `its root "${lost}" was lost for good before the update began`) });
   }

@@ -57,7 +57,7 @@ function lifeModel(
   description: string,
   then: readonly ExploreAction[],
   shape: LifeShape = "line",
-  faults: { readonly crash?: boolean | readonly string[]; readonly groupCommitMs?: number; readonly root?: string; readonly lostForGood?: boolean } = {},
+  faults: { readonly crash?: boolean | readonly string[]; readonly groupCommitMs?: number; readonly root?: string; readonly lostForGood?: boolean; readonly takeoverAt?: string } = {},
 ): ExploreModel {
   const links = LIFE_LINKS[shape];
   const nodes = [...new Set(links.flat())].sort();
@@ -66,7 +66,9 @@ function lifeModel(
     name,
     description,
     root: faults.root ?? "a",
-    ...(crash !== undefined ? { crash: { nodes: crash, ...(faults.lostForGood === true ? { lostForGood: true } : {}) } } : {}),
+    ...(crash !== undefined
+      ? { crash: { nodes: crash, ...(faults.lostForGood === true ? { lostForGood: true } : {}), ...(faults.takeoverAt !== undefined ? { takeoverAt: faults.takeoverAt } : {}) } }
+      : {}),
     build(sys: System) {
       for (const n of nodes) sys.create(n, relayAt("a", 1));
       for (const [a, b] of links) sys.link(a, b);
@@ -140,6 +142,20 @@ export const EXPLORE_MODELS: Readonly<Record<string, ExploreModel>> = {
     [],
     "triangle",
     { crash: ["b"], lostForGood: true },
+  ),
+  "triangle3-takeover": lifeModel(
+    "triangle3-takeover",
+    "3 nodes in a triangle, 1 -> 2 at any point from a; the root a (its coordinator runs there) crashes at any point and is lost for good: the update is taken over at b at any point after (a is forgotten if no update runs any more)",
+    [],
+    "triangle",
+    { crash: ["a"], lostForGood: true, takeoverAt: "b" },
+  ),
+  "pair-takeover-commit": lifeModel(
+    "pair-takeover-commit",
+    "2 linked nodes, 1 -> 2 at any point from a, with a group-commit window; the root a crashes at any point (perhaps between a step and its commit) and is lost for good: the update is taken over at b at any point after",
+    [],
+    "pair",
+    { crash: ["a"], lostForGood: true, takeoverAt: "b", groupCommitMs: 1 },
   ),
   "pair-forget-commit": lifeModel(
     "pair-forget-commit",

@@ -72,6 +72,11 @@ export interface ExploreModel {
      * the crash, whatever the update is doing then (prepare: the update aborts; past it: it goes on without the node).
      */
     readonly lostForGood?: boolean;
+    /**
+     * With lostForGood: a lost node that is the running update's root is not forgotten but taken over at this node
+     * (System.takeover), which forgets it; with no update running any more it is forgotten.
+     */
+    readonly takeoverAt?: NodeId;
   };
 }
 
@@ -275,7 +280,9 @@ class Replay {
 
   private takeFault(c: Choice): void {
     if (c.key === FORGET && this.crash.phase === "down") {
-      this.sys.forget(this.crash.node);
+      const at = this.model.crash?.takeoverAt;
+      if (at !== undefined && this.sys.updating() && this.sys.inspect().coordinatorDown) this.sys.takeover(at);
+      else this.sys.forget(this.crash.node);
       this.committed.delete(this.crash.node);
       this.crash = { phase: "over" };
       return;
