@@ -1,3 +1,4 @@
+import { TakeoverRefusedError } from "../core/errors.js";
 import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { networkInterfaces } from "node:os";
@@ -608,6 +609,38 @@ export class ClusterClient {
   }
 
   /** The running nodes, their links and versions, as the control plane checks an update against them. */
+  /**
+   * The links between the nodes that answer now (a down node's links left out), as their status says: what a
+   * takeover checks that every live node of the update can still be reached from its new root.
+   */
+  async liveTopology(): Promise<Topology> {
+    const { up } = await this.statusAll();
+    const topology = new Topology();
+    for (const s of up) topology.addNode(s.id);
+    for (const s of up) for (const n of s.neighbors) if (topology.hasNode(n.id) && !topology.linked(s.id, n.id)) topology.addLink(s.id, n.id);
+    return topology;
+  }
+
+  /**
+   * Take the running update over at `root` (DESIGN.md, "Faults and durability"): its root was lost for good (nothing
+   * listens at its address), with its coordinator and journal. `root`, a live node still in the update, coordinates
+   * it from now on: the lost root is forgotten (its store is cleared when it is on this machine) and the update is
+   * aborted, started again or carried on from what every live node says of its part. Resolves with the update's view
+   * once `root` took it over; follow it with watch().
+   */
+  async takeover(root: NodeId): Promise<UpdateView> {
+    this.nodeOf(root, "takeover");
+    // The new root knows the run (it took part in it) and its lost root, and refuses a root it can still reach.
+    const view = (await this.command(root, { kind: "update-takeover" })) as UpdateView;
+    const lost = view.forgotten?.[0];
+    if (lost !== undefined) {
+      const n = this.nodeOf(lost, "takeover");
+      const store = this.cluster.storeDir !== undefined ? join(this.cluster.storeDir, lost) : undefined;
+      if (store !== undefined && isLocalAddress(n.address) && existsSync(store)) rmSync(store, { recursive: true, force: true });
+    }
+    return view;
+  }
+
   async updateTarget(): Promise<{ readonly topology: Topology; readonly synchronizer: false; versionOf(n: NodeId): string }> {
     const { up, down } = await this.statusAll();
     const topology = new Topology();

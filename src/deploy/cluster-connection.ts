@@ -101,6 +101,8 @@ export interface ClusterConnection {
   abortUpdate(reason?: string): Promise<UpdateView>;
   /** Finish a halted update with a corrected package of the same versions; resolves like update(). */
   resumeUpdate(pkg: string, opts?: { readonly onProgress?: (p: UpdateProgress) => void }): Promise<UpdateReport>;
+  /** The running update's root is lost for good: `root`, a live node of it, takes it over (see ClusterClient.takeover). */
+  takeover(root: string): Promise<UpdateView>;
   link(a: NodeId, b: NodeId): Promise<void>;
   /** With one side down, the live side unlinks and `pending` names the other: it drops the link when it restarts (durable). */
   unlink(a: NodeId, b: NodeId): Promise<UnlinkOutcome>;
@@ -191,6 +193,9 @@ class Connection implements ClusterConnection {
   }
   abortUpdate(reason?: string): Promise<UpdateView> {
     return this.client.abortUpdate(reason);
+  }
+  takeover(root: string): Promise<UpdateView> {
+    return this.client.takeover(root);
   }
   resumeUpdate(pkg: string, opts: { readonly onProgress?: (p: UpdateProgress) => void } = {}): Promise<UpdateReport> {
     return this.client.resumeUpdate(pkg, opts);

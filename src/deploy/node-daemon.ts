@@ -150,6 +150,7 @@ export class NodeDaemon {
       clock: this.clock,
       storeDir: cluster.storeDir !== undefined ? join(cluster.storeDir, self.id) : undefined,
       log,
+      partRun: () => (this.host as NodeHost | undefined)?.partRun(),
     });
   }
 
@@ -435,6 +436,7 @@ export class NodeDaemon {
         return loaded ?? this.loadCode(code);
       },
       traced: () => this.trace.mark(),
+      dropNeighbor: (_n, gone) => this.dropForgotten(gone),
       // The step in which the node turns new is timed on the wall clock: its swap pause.
       wallClock: () => performance.now(),
     };
@@ -524,6 +526,12 @@ export class NodeDaemon {
         case "update-resume":
           this.updates.resume(cmd.package);
           return session.reply(id, this.updates.view());
+        case "update-takeover":
+          void this.updates.takeover().then(
+            (view) => session.reply(id, view),
+            (e: unknown) => session.fail(id, asError(e)),
+          );
+          return;
       }
     } catch (e) {
       session.fail(id, asError(e));
@@ -612,6 +620,19 @@ export class NodeDaemon {
     this.log(`"${peer}" unlinked this node while it was down: the link is dropped here too`);
     this.unlink(peer);
     return true;
+  }
+
+  /**
+   * A neighbour lost for good was forgotten during an update ("gone"): its link goes as an unlink's would, outside the
+   * configuration lock, within the host's step (the "gone" input is logged, so a replay drops it again; the topology
+   * is snapshotted with the next commit). What this node still had for it in its outbox is dropped with the channel.
+   */
+  private dropForgotten(peer: NodeId): void {
+    const me = this.self.id;
+    if (!this.topology.linked(me, peer)) return;
+    this.topology.removeLink(me, peer);
+    this.record({ kind: "unlink", t: this.net.now(), a: me < peer ? me : peer, b: me < peer ? peer : me });
+    this.net.removePeer(peer, 0);
   }
 
   private unlink(peer: NodeId): void {

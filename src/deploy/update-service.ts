@@ -1,6 +1,6 @@
-import type { UpdateFigures } from "../core/control.js";
+import type { RunInfo, UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InvalidOptionError, NoUpdateError, InvalidUpdateError, PrepareFailedError, UpdateFailedError, asError, messageOf } from "../core/errors.js";
+import { InvalidOptionError, NoUpdateError, InvalidUpdateError, PrepareFailedError, TakeoverRefusedError, UpdateFailedError, asError, messageOf } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
 import type { NodeId } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
@@ -8,7 +8,7 @@ import type { Strategy } from "../core/update.js";
 import { wallNow, type LamportClock } from "../network/tcp/lamport-clock.js";
 import type { Command, UpdateView } from "../network/tcp/protocol.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
-import { planUpdate } from "../runtime/control-plane.js";
+import { forgetRefusal, planUpdate } from "../runtime/control-plane.js";
 import { CoordinatorHost, MemoryJournal, type CoordinatorJournal, type CoordinatorOutcome } from "../runtime/coordinator-host.js";
 import { ClusterClient, type PlaneHandler } from "./cluster-client.js";
 import type { Cluster } from "./cluster-file.js";
@@ -31,6 +31,8 @@ export interface UpdateServiceOptions {
   /** The node's store directory: the journal lives there (none: a volatile node's coordinator journals in memory). */
   readonly storeDir: string | undefined;
   readonly log: (line: string) => void;
+  /** The run of the update the node takes part in now, if any (a takeover rebuilds the coordinator from it). */
+  readonly partRun?: () => RunInfo | undefined;
 }
 
 /**
@@ -68,7 +70,7 @@ export class UpdateService implements PlaneHandler {
     this.host = host;
     this.o.log(`node "${this.o.self}": resuming the coordination of update #${host.run.id} (${host.run.phase}) from its journal`);
     if (host.ended) this.outcome = this.last?.id === host.run.id ? this.last.outcome : undefined;
-    for (const n of host.run.nodes) this.reach(n);
+    for (const n of host.run.live()) this.reach(n);
   }
 
   /** `ctl update`: plan, journal and begin; resolves with the update's id. */
@@ -82,7 +84,8 @@ export class UpdateService implements PlaneHandler {
     if (pkg.manifest.kind !== "update") throw new InvalidUpdateError(`"${pkg.manifest.name}" holds behaviors, not an update`);
     const client = this.sessions();
     const target = await client.updateTarget();
-    const id = Math.max(Math.floor(wallNow()), (this.last?.id ?? 0) + 1, (h?.run.id ?? 0) + 1);
+    // Past every id and coordinator link this root used (a takeover's link is past its update's id).
+    const id = Math.max(Math.floor(wallNow()), (this.last?.id ?? 0) + 1, (h?.run.id ?? 0) + 1, (h?.link ?? 0) + 1);
     const plan = planUpdate(target, [{ from: String(pkg.manifest.from), to: String(pkg.manifest.to) }], { strategy: cmd.strategy as Strategy, root: this.o.self }, id, wallNow());
     // Every node reachable now, or nothing is journaled and nothing sent.
     await Promise.all(plan.run.nodes.map((n) => client.connect(n)));
@@ -95,6 +98,41 @@ export class UpdateService implements PlaneHandler {
     });
     this.o.log(`node "${this.o.self}": coordinating update #${id} (${plan.run.strategy}, ${plan.run.nodes.length} nodes)`);
     return id;
+  }
+
+  /**
+   * `ctl takeover --root SELF` (DESIGN.md, "Faults and durability"): the running update's root `lost` is lost for good
+   * with its coordinator and journal; this node, still in the update, coordinates it from now on. The lost root is
+   * forgotten (refused if some live node of the update could no longer be reached from here), every live node is asked
+   * for its part, and the update is aborted (some node never prepared), started again here (the protocol reached no
+   * live node) or carried on. Journaled here like any update this node coordinates.
+   */
+  async takeover(): Promise<UpdateView> {
+    const self = this.o.self;
+    const h = this.host;
+    if (h !== undefined && !h.ended) throw new TakeoverRefusedError(self, `"${self}" coordinates update #${h.run.id} (${h.run.phase}) already; follow it with \`ctl watch\``);
+    const info = this.o.partRun?.();
+    if (info === undefined) throw new TakeoverRefusedError(self, `"${self}" never took part in an update; take over at a node of the update (\`ctl status\` shows them)`);
+    const lost = info.root;
+    if (lost === self) throw new TakeoverRefusedError(self, `"${self}" is the root of update #${info.id} itself`);
+    const client = this.sessions();
+    if (await client.connect(lost).then(() => true, () => false)) {
+      throw new TakeoverRefusedError(self, `the root "${lost}" of update #${info.id} is running; it coordinates the update itself (\`ctl watch\` follows it)`);
+    }
+    const topology = await client.liveTopology();
+    const run = { ...info, root: self };
+    const live = info.nodes.filter((n) => n !== lost);
+    const why = forgetRefusal({ topology, run, live }, lost);
+    if (why !== undefined) throw new TakeoverRefusedError(self, why);
+    await Promise.all(live.map((n) => client.connect(n)));
+    if (this.host !== h) throw new TakeoverRefusedError(self, "another update began at this node meanwhile; follow it with `ctl watch`");
+    // A link of its own, past the update's id (the lost coordinator's) and past every id this node used.
+    const link = Math.max(Math.floor(wallNow()), info.id + 1, (this.last?.id ?? 0) + 1);
+    this.outcome = undefined;
+    this.record({ kind: "forget", t: wallNow(), node: lost, update: info.id });
+    this.host = CoordinatorHost.takeOver(this.environment(), this.journal, run, lost, { link, numbered: this.o.storeDir !== undefined });
+    this.o.log(`node "${self}": took update #${info.id} (${info.strategy}) over from its lost root "${lost}"`);
+    return this.view() as UpdateView;
   }
 
   /** `ctl abort`: only while the update prepares. */
@@ -134,10 +172,11 @@ export class UpdateService implements PlaneHandler {
       prepared: run.phase === "preparing" || run.phase === "aborted" ? run.nodes.filter((n) => !unprepared.has(n) && run.phase === "preparing") : run.nodes,
       new: [...run.turnedNewAt.keys()].sort(),
       halted: [...run.halted].map(([node, error]) => ({ node, error })),
-      waiting: h.ended ? [] : run.nodes.filter((n) => !this.client?.connected(n)),
+      waiting: h.ended ? [] : run.live().filter((n) => !this.client?.connected(n)),
       ...(h.deadlineMs !== undefined ? { deadlineMs: h.deadlineMs } : {}),
       begunAt: run.info.requestedAt,
       ...(this.outcome !== undefined ? { outcome: this.outcome } : {}),
+      ...(run.forgotten.size > 0 ? { forgotten: [...run.forgotten].sort() } : {}),
     };
     return view;
   }
@@ -177,7 +216,7 @@ export class UpdateService implements PlaneHandler {
 
   closed(node: NodeId): void {
     const h = this.host;
-    if (this.stopped || h === undefined || !h.run.nodes.includes(node)) return;
+    if (this.stopped || h === undefined || !h.run.live().includes(node)) return;
     if (h.ended && h.pending(node) === 0) return;
     if (this.o.storeDir === undefined && !h.ended) return this.lost(h, node);
     this.reach(node);

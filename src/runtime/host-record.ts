@@ -1,4 +1,5 @@
 import type { Envelope } from "../core/envelope.js";
+import type { RunInfo } from "../core/control.js";
 import type { NodeId, RequestId } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { ChannelsSnapshot } from "./channels.js";
@@ -56,6 +57,8 @@ export type HostSnapshot =
       readonly agent: unknown;
       /** The code of the update that brought the current version (over TCP a signed package), null for the first version. */
       readonly code: unknown;
+      /** The run of the last update the node prepared for (a takeover of that update starts from it). */
+      readonly lastRun?: RunInfo;
       readonly extra?: unknown;
     };
 

@@ -1,5 +1,5 @@
 import type { Behavior } from "../core/behavior.js";
-import type { ChannelSignal, ControlMessage, NodeReport, UpdateCode, UpdateFigures } from "../core/control.js";
+import type { ChannelSignal, ControlMessage, NodeReport, RunInfo, UpdateCode, UpdateFigures } from "../core/control.js";
 import type { AppEnvelope, ControlEnvelope, Envelope } from "../core/envelope.js";
 import { describeError, InternalError } from "../core/errors.js";
 import { CONTROL, messageId, type NodeId, type RequestId } from "../core/ids.js";
@@ -119,6 +119,8 @@ export class NodeHost implements NodePort {
   versionCode: UpdateCode | undefined;
   /** The code of the update this node prepared or resumed with: its version's code once it swaps. */
   private preparedCode: UpdateCode | undefined;
+  /** The run of the last update this node prepared for (kept in its snapshots): what a takeover starts from. */
+  private lastRun: RunInfo | undefined;
   /** The version and epoch of its last commit: what a crash leaves. */
   durableVersion: string;
   durableEpoch: number;
@@ -287,6 +289,7 @@ export class NodeHost implements NodePort {
       requests: this.requests.snapshot(),
       agent: this.baseAgent.snapshot?.() ?? null,
       code: this.versionCode ?? null,
+      ...(this.lastRun !== undefined ? { lastRun: this.lastRun } : {}),
       ...(this.snapshotExtra !== undefined ? { extra: this.snapshotExtra() } : {}),
     };
   }
@@ -324,6 +327,7 @@ export class NodeHost implements NodePort {
   private restoreQuiet(s: HostSnapshot & { kind: "quiet" }): void {
     this.node.state = s.state;
     if (s.code !== null && s.code !== undefined) this.versionCode = s.code as UpdateCode;
+    if (s.lastRun !== undefined) this.lastRun = s.lastRun;
     for (const v of s.retired) this.retired.add(v);
     for (const [id, tag, due] of s.timers) this.pendingTimers.set(id, { tag, due });
     this.nextTimer = s.nextTimer;
@@ -411,6 +415,14 @@ export class NodeHost implements NodePort {
   /** The versions this node's updates replaced, in the order it left them. */
   retiredVersions(): readonly string[] {
     return [...this.retired];
+  }
+
+  /**
+   * The run of the update this node takes part in, or of the last one it took part in (its part may be over while
+   * the update is not: its coordinator died before the others finished). A takeover rebuilds a coordinator from it.
+   */
+  partRun(): RunInfo | undefined {
+    return this.part?.run ?? this.lastRun;
   }
 
   /** What `ctl status` shows of this node's part in an update. */
@@ -812,6 +824,7 @@ export class NodeHost implements NodePort {
       }
       const part = outcome.part;
       this.part = part;
+      this.lastRun = part.run;
       this.preparedCode = msg.code;
       const strategy = outcome.strategy;
       this.agent = strategy.agent(this, part.run, msg.strategy);

@@ -184,6 +184,18 @@ function registerUpdate(ctl: Command, out: Out): void {
       }),
     );
   ctl
+    .command("takeover")
+    .requiredOption("--root <node>", "a live node still in the update: it coordinates the update from now on")
+    .option("--json", "print the UpdateReport as JSON only", false)
+    .description("the running update's root is lost for good (its process dead, its store gone): take the update over at another of its nodes, which forgets the lost root and finishes, restarts or aborts the update from what every node says of its part")
+    .action(async (o: { root: string; json: boolean }, cmd: Command) =>
+      withClient(cmd, async (c) => {
+        const v = await c.takeover(o.root);
+        if (!o.json) out(`update #${v.id} (${v.strategy}) taken over at "${o.root}"; following it`);
+        out(JSON.stringify(await follow(c, { root: o.root, id: v.id }, o.json, out), null, o.json ? 0 : 2));
+      }),
+    );
+  ctl
     .command("resume")
     .argument("<package>", "the halted update's versions, with a corrected transfer or mapping (`liveswap pack`)")
     .option("--json", "print the UpdateReport as JSON only", false)

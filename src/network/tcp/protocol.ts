@@ -91,7 +91,12 @@ export type Command =
   /** To a root: give its update up, only while it prepares. */
   | { readonly kind: "update-abort"; readonly reason?: string }
   /** To a root: finish its halted update with this package (the same versions, a corrected transfer or mapping). */
-  | { readonly kind: "update-resume"; readonly package: string };
+  | { readonly kind: "update-resume"; readonly package: string }
+  /**
+   * To a node of an update whose root was lost for good: coordinate the update from now on (the takeover forgets the
+   * lost root and rebuilds the update from every live node's part).
+   */
+  | { readonly kind: "update-takeover" };
 
 /** How an update a root coordinates stands, as `ctl status`, `ctl watch` and `ctl update` show it. */
 export interface UpdateView {
@@ -112,6 +117,8 @@ export interface UpdateView {
   readonly begunAt: number;
   /** Once it ended or halted: its report, or its error as the client rebuilds it. */
   readonly outcome?: UpdateOutcomeView;
+  /** Nodes lost for good and forgotten during the update (a takeover forgets the lost root), sorted. */
+  readonly forgotten?: readonly string[];
 }
 
 export type UpdateOutcomeView =
