@@ -161,7 +161,14 @@ export class TcpNetwork implements Network {
       this.controller?.conn.send({ kind: "plane", lc, env: env as ControlEnvelope });
       return;
     }
-    this.channels.get(env.to)?.send(lc, env);
+    const channel = this.channels.get(env.to);
+    // No channel: its link was removed after the step that sent this (a group commit released it later, or a
+    // forgotten neighbour's link went in the same batch). It is lost with the link, and said so.
+    if (channel === undefined) {
+      if (env.kind === "app") this.o.onLost?.([env], "unlinked");
+      return;
+    }
+    channel.send(lc, env);
   }
 
   startTimer(node: NodeId, incarnation: number, delayMs: number, tag: string, timer: number): void {
