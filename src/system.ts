@@ -1,4 +1,4 @@
-import type { Behavior } from "./core/behavior.js";
+import { sameBehaviorCode, type Behavior } from "./core/behavior.js";
 import type { AppEnvelope, Envelope } from "./core/envelope.js";
 import {
   DuplicateLinkError,
@@ -394,7 +394,7 @@ export class System {
     const by = this.retired.get(behavior.version);
     if (by !== undefined) throw new RetiredVersionError(id, behavior.version, by, this.currentVersions());
     const known = this.behaviors.get(behavior.version);
-    if (known !== undefined && !sameBehavior(known, behavior)) throw new DuplicateVersionError(behavior.version, `create "${id}"`);
+    if (known !== undefined && !sameBehaviorCode(known, behavior)) throw new DuplicateVersionError(behavior.version, `create "${id}"`);
   }
 
   /**
@@ -680,7 +680,7 @@ export class System {
     for (const one of list) {
       for (const b of [one.from, one.to]) {
         const known = seen.get(b.version);
-        if (known !== undefined && !sameBehavior(known, b)) throw new DuplicateVersionError(b.version, `update ${one.from.version} -> ${one.to.version}`);
+        if (known !== undefined && !sameBehaviorCode(known, b)) throw new DuplicateVersionError(b.version, `update ${one.from.version} -> ${one.to.version}`);
         seen.set(b.version, b);
       }
     }
@@ -1409,26 +1409,6 @@ export class System {
   }
 }
 
-/** Each behavior object's code, as text, computed once per object. */
-const codeOf = new WeakMap<Behavior, string>();
-
-/**
- * One behavior, judged by its code: the same object, or one with the same handlers' source (a factory such as
- * `databaseV1(10)` makes a new object per call with the same code). Two objects whose handlers differ under one
- * version are two behaviors. What a factory's arguments change inside the same source cannot be seen: a limit.
- */
-function sameBehavior(a: Behavior, b: Behavior): boolean {
-  if (a === b) return true;
-  const code = (x: Behavior): string => {
-    let text = codeOf.get(x);
-    if (text === undefined) {
-      text = [x.init, x.receive, x.request, x.timer].map((f) => (typeof f === "function" ? f.toString() : "-")).join("\u0000");
-      codeOf.set(x, text);
-    }
-    return text;
-  };
-  return code(a) === code(b);
-}
 
 /** requestTimeoutMs (the API's name) or requestTimeout (ours, older): one of them, or both the same. */
 function requestTimeoutOf(options: SystemOptions): number | undefined {

@@ -36,3 +36,26 @@ export function defineBehavior<S, M, Q = unknown, R = unknown>(b: Behavior<S, M,
   }
   return b;
 }
+
+/** Each behavior object's code, as text, computed once per object. */
+const codeOf = new WeakMap<Behavior, string>();
+
+/** A behavior's code: its handlers' source, the content its identity is judged by. */
+export function behaviorCode(b: Behavior): string {
+  let text = codeOf.get(b);
+  if (text === undefined) {
+    text = [b.init, b.receive, b.request, b.timer].map((f) => (typeof f === "function" ? f.toString() : "-")).join("\u0000");
+    codeOf.set(b, text);
+  }
+  return text;
+}
+
+/**
+ * One behavior, judged by its code: the same object, or one with the same handlers' source (a factory such as
+ * `databaseV1(10)` makes a new object per call with the same code; a package loaded twice makes new objects of the
+ * same code). Two objects whose handlers differ under one version are two behaviors. What a factory's arguments
+ * change inside the same source cannot be seen: a limit.
+ */
+export function sameBehaviorCode(a: Behavior, b: Behavior): boolean {
+  return a === b || behaviorCode(a) === behaviorCode(b);
+}

@@ -1,3 +1,4 @@
+import { sameBehaviorCode } from "../core/behavior.js";
 import type { RunInfo, StrategyPrepare, UpdateCode, UpdateFigures } from "../core/control.js";
 import { noFigures } from "../core/control.js";
 import { describeError, messageOf } from "../core/errors.js";
@@ -105,6 +106,15 @@ export function revalidate(
     const update = byFrom.get(from);
     if (update === undefined || update.to.version !== part.update.to.version) {
       return done({ kind: "refused", reason: `the resumed code does not update "${from}" to "${part.update.to.version}" as the halted update does` });
+    }
+    // A resume corrects the transfer, the mappings and the timer mapping, never the programs: the same code, by content.
+    for (const [which, mine, theirs] of [["from", part.update.from, update.from], ["to", part.update.to, update.to]] as const) {
+      if (!sameBehaviorCode(mine, theirs)) {
+        return done({
+          kind: "refused",
+          reason: `the resumed code's ${theirs.version} (its "${which}" behavior) is not the halted update's: its handlers differ. A resume may correct only the state transfer and the mappings; a new program is a new version, updated to once this update is over`,
+        });
+      }
     }
     // A node halted by a mapping after its swap is new already: its transfer has run, only the mapping is retried.
     const why = part.swappedAt === undefined ? dryRun(node, env, update) : undefined;
