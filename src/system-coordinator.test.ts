@@ -166,6 +166,22 @@ describe("the coordinator in the root's process (simulated)", () => {
     expect(sys.check().violations).toEqual([]);
   });
 
+  it("a root restarted past prepare's deadline first waits a moment for its nodes' resent reports: they all prepared meanwhile, so the update completes", async () => {
+    const sys = new System({ seed: 9 });
+    line3(sys);
+    const outcome = sys.update(ledgerUpdate, { strategy: "cut", root: "a", prepareDeadlineMs: 30 }).then(
+      () => "completed",
+      (e: unknown) => String(e),
+    );
+    sys.crash("a"); // its coordinator's prepares to b and c are on their way; their answers will be lost on the wire
+    await sys.sleep(100);
+    await sys.restart("a"); // 100 ms after the update began: far past the deadline
+    expect(await outcome).toBe("completed");
+    await sys.settle();
+    expect(NODES.map((n) => sys.version(n))).toEqual(["ledger@2", "ledger@2", "ledger@2"]);
+    expect(sys.check().violations).toEqual([]);
+  });
+
   it("no deadline by default: an update started while a node is down waits for it (API.md); a bad deadline is refused", async () => {
     const sys = new System({ seed: 2 });
     line3(sys);

@@ -44,6 +44,9 @@ export type CoordinatorInput =
   /** The simulator gave a stalled update up (nothing can move it any more): every node is told it is no longer in it. */
   | { readonly kind: "give-up"; readonly t: number };
 
+/** How long a root restarted past prepare's deadline waits for the nodes' resent reports before it aborts (ms). */
+export const RECOVERY_GRACE_MS = 1000;
+
 /** Where the journal is kept: the root's durable store (a file beside it over TCP, the simulated disk in the simulator). */
 export interface CoordinatorJournal {
   /** Every input since the running update began, in order (empty: no update to resume). */
@@ -107,6 +110,8 @@ export class CoordinatorHost {
   /** The instant of the input running now (replay: the journaled one). */
   private t: number;
   private over = false;
+  /** Rebuilt from the journal (a restarted root), not begun here. */
+  private recovered = false;
 
   private constructor(
     private readonly env: CoordinatorHostEnvironment,
@@ -171,6 +176,7 @@ export class CoordinatorHost {
     if (first === undefined) return undefined;
     if (first.kind !== "begin") throw new InternalError(`the coordinator's journal starts with "${first.kind}", not "begin"`);
     const host = new CoordinatorHost(env, journal, first);
+    host.recovered = true;
     host.replaying = true;
     host.launch();
     for (const input of rest) host.apply(input);
@@ -320,7 +326,10 @@ export class CoordinatorHost {
   private armDeadline(): void {
     const ms = this.begin.deadlineMs;
     if (ms === undefined || this.run.phase !== "preparing" || this.cancelDeadline !== undefined) return;
-    const left = Math.max(0, this.begin.t + ms - this.env.now());
+    // A root restarted past the deadline gives the nodes a moment to resend what they reported while it was down
+    // (every node may have prepared meanwhile): it aborts only if some node is still not prepared after it.
+    const remaining = this.begin.t + ms - this.env.now();
+    const left = remaining > 0 ? remaining : this.recovered ? Math.min(ms, RECOVERY_GRACE_MS) : 0;
     this.cancelDeadline = this.env.setTimer(left, () => {
       this.cancelDeadline = undefined;
       if (!this.over && this.run.phase === "preparing") this.input({ kind: "deadline", t: this.env.now() });
