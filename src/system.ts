@@ -188,6 +188,8 @@ export interface SystemInspection {
   readonly update: number | undefined;
   /** The running update's root is down: what reaches its coordinator is lost on the wire (resent at the restart). */
   readonly coordinatorDown: boolean;
+  /** The running update's root (where its coordinator runs), if an update runs. */
+  readonly root: NodeId | undefined;
   readonly epoch: number;
   /** Crashed nodes, sorted. */
   readonly down: readonly NodeId[];
@@ -295,6 +297,11 @@ export class System {
    * Per crashed node, per neighbour: the frames it had applied at its crash beyond what it had applied durably (its
    * crash undid those steps; the sender resends them at its restart, and a forget drops them).
    */
+  /**
+   * Per node, the halves of its links to nodes lost for good during an update that its durable log still needs (see
+   * loseNode): restored before its replay after a crash, dropped again by the replayed "gone".
+   */
+  private readonly keptHalves = new Map<NodeId, Map<NodeId, { readonly incarnation: number; dropped: boolean }>>();
   private readonly undoneAtCrash = new Map<NodeId, Map<NodeId, { readonly link: number; readonly durable: number; readonly applied: number }>>();
   /**
    * Per link incarnation and direction ("link:from>to"), the network's event number when the link last reconnected:
@@ -368,6 +375,7 @@ export class System {
     if (rt === undefined) return;
     this.commitDue.delete(rt);
     const acks = rt.commit(this.disks.get(id) as SimulatedDisk, true);
+    this.settleHalves(id);
     this.routeAcks(rt, acks);
   }
 
@@ -485,10 +493,13 @@ export class System {
       throw new ForgetRefusedError(id, `it is the root of update #${a.id}, which has not started; take the update over at another node (takeover)`);
     }
     this.dropUnapplied(id, neighbors);
-    this.removeNode(id, neighbors);
+    const inUpdate = a?.host !== undefined && run?.running === true;
+    // In an update each neighbour drops its half of the link when it is told ("gone"), in a step of its own.
+    if (inUpdate) this.loseNode(id);
+    else this.removeNode(id, neighbors);
     if (this.tracing) this.record({ kind: "forget", t: this.now(), node: id, ...(a !== undefined ? { update: a.id } : {}) });
-    if (a?.host !== undefined && run?.running === true) {
-      a.host.forget(id);
+    if (inUpdate) {
+      a?.host?.forget(id);
       this.kick();
     }
   }
@@ -535,7 +546,7 @@ export class System {
     const why = forgetRefusal({ topology: this.topology, run, live: old.run.live() }, lost);
     if (why !== undefined) throw new TakeoverRefusedError(root, why);
     this.dropUnapplied(lost, neighbors);
-    this.removeNode(lost, neighbors);
+    this.loseNode(lost);
     if (this.tracing) this.record({ kind: "forget", t: this.now(), node: lost, update: a.id });
     a.root = root;
     a.host = this.coordinators.takeOver(run, lost);
@@ -552,12 +563,70 @@ export class System {
     this.finishUpdate(a, { error: new UpdateAbortedError(a.id, `its root "${lost}" was lost for good before the update began`) });
   }
 
+  /**
+   * A node lost for good during an update: it leaves, but each neighbour keeps its half of their link until it is told
+   * ("gone", see dropHalf), in a step of its own, as a node over TCP does: a neighbour that crashes meanwhile replays
+   * its earlier steps with the link they ran with (an armed node cannot be snapshotted when the link goes, as a
+   * configuration command does). What was lost on the wire between them is dropped now.
+   */
+  private loseNode(id: NodeId): void {
+    for (const n of this.topology.neighbors(id)) {
+      const key = pairKey(id, n);
+      this.partitions.delete(key);
+      this.dropUnlinked(this.lostOnWire.get(key) ?? []);
+      this.lostOnWire.delete(key);
+      if (this.tracing) this.record({ kind: "unlink", t: this.now(), a: id, b: n });
+    }
+    for (const [n, incarnation] of this.topology.removeNodeKeepingHalves(id)) {
+      const halves = this.keptHalves.get(n) ?? new Map<NodeId, { readonly incarnation: number; dropped: boolean }>();
+      halves.set(id, { incarnation, dropped: false });
+      this.keptHalves.set(n, halves);
+    }
+    this.forgetNodeState(id);
+  }
+
+  /** `node` is told its neighbour `gone` was lost for good: its half of their link goes, in this step. */
+  private dropHalf(node: NodeId, gone: NodeId): void {
+    this.topology.dropHalf(node, gone);
+    // What the lost node had sent and the wire lost meanwhile (this node was down): nobody will send it again.
+    const key = pairKey(node, gone);
+    this.dropUnlinked(this.lostOnWire.get(key) ?? []);
+    this.lostOnWire.delete(key);
+    const half = this.keptHalves.get(node)?.get(gone);
+    if (half !== undefined) half.dropped = true;
+  }
+
+  /**
+   * After a commit of `id`: once its durable record holds no step from before a half it dropped (a snapshot emptied
+   * its log), those halves are of no use to a replay any more.
+   */
+  private settleHalves(id: NodeId): void {
+    const halves = this.keptHalves.get(id);
+    if (halves === undefined || (this.disks.get(id)?.logLength ?? 0) > 0) return;
+    for (const [n, h] of halves) if (h.dropped) halves.delete(n);
+    if (halves.size === 0) this.keptHalves.delete(id);
+  }
+
+  /** A restarted node replays its log with the halves of links to lost nodes its steps ran with (dropHalf again). */
+  private restoreHalves(id: NodeId): void {
+    for (const [n, h] of this.keptHalves.get(id) ?? []) {
+      this.topology.restoreHalf(id, n, h.incarnation);
+      h.dropped = false;
+    }
+  }
+
   /** Remove a node, its links (in-flight messages on them dropped) and everything the simulator keeps of it. */
   private removeNode(id: NodeId, neighbors: readonly NodeId[]): void {
     for (const n of neighbors) this.removeLink(id, n);
+    this.topology.removeNode(id);
+    this.forgetNodeState(id);
+  }
+
+  /** Everything the simulator keeps of a node that left. */
+  private forgetNodeState(id: NodeId): void {
     const rt = this.runtimes.get(id);
     if (rt !== undefined) this.messageCounters.set(id, rt.messagesSent);
-    this.topology.removeNode(id);
+    this.keptHalves.delete(id);
     this.runtimes.delete(id);
     this.down.delete(id);
     this.disks.delete(id);
@@ -822,6 +891,7 @@ export class System {
       coordinator: a?.host?.coordinator,
       update: a?.id,
       coordinatorDown: a !== undefined && this.down.has(a.root),
+      root: a?.root,
       epoch: this.epoch,
       down: [...this.down.keys()].sort(),
       partitions: [...this.partitions].sort(),
@@ -1123,7 +1193,9 @@ export class System {
 
   /** Make a node's batch durable, let its outputs leave, and tell each sender how far this node has applied. */
   private commitNode(rt: NodeHost): void {
-    this.routeAcks(rt, rt.commit(this.disks.get(rt.id) as SimulatedDisk));
+    const acks = rt.commit(this.disks.get(rt.id) as SimulatedDisk);
+    this.settleHalves(rt.id);
+    this.routeAcks(rt, acks);
   }
 
   private routeAcks(rt: NodeHost, acks: readonly Ack[]): void {
@@ -1173,6 +1245,7 @@ export class System {
       if (!this.down.has(id)) throw this.runtimes.has(id) ? new NodeNotDownError(id, "restart") : new UnknownNodeError(id, "restart");
       const record = (this.disks.get(id) as SimulatedDisk).load();
       if (record === undefined) throw new InternalError(`restart: node "${id}" has an empty store`);
+      this.restoreHalves(id);
       const rt = NodeHost.recover(id, record, ++this.incarnations, this.host, (v) => this.behaviorOf(v), this.baseAgent(), this.gate());
       this.down.delete(id);
       this.undoneAtCrash.delete(id);
@@ -1307,6 +1380,7 @@ export class System {
       now: () => net.now(),
       neighbors: (node) => topology.neighbors(node),
       linksOf: (node) => topology.linksOf(node),
+      dropNeighbor: (node, gone) => sys.dropHalf(node, gone),
       hasOpenRequest: (node, rid) => sys.openRequests.get(rid)?.node === node,
       record: (ev) => sys.events.push(ev),
       answer: (_node, rid, result) => {

@@ -21,6 +21,11 @@ export interface MessageRecord {
    */
   endForgotten?: true;
   /**
+   * Its sender was forgotten: over TCP a node may commit a step and die before its outputs leave, so a message it sent
+   * may never have reached the wire; nobody alive can say, and it is lost with the node.
+   */
+  senderForgotten?: true;
+  /**
    * The node that keeps it waiting (its sender holds it, or its receiver buffered it): it is lost with that node's
    * state if that node is forgotten.
    */

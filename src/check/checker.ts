@@ -77,6 +77,7 @@ function judgeUnfinishedMessages(s: CheckerState, halted: ReadonlyMap<NodeId, Up
     } else if (m.sendUndone && m.status !== "dropped" && m.endForgotten !== true) {
       violate(s, "awareness", `${what}: its send was undone but its execution was not (${m.status})`, s.lastT);
     } else if (m.status === "pending") {
+      if (m.senderForgotten === true) continue; // perhaps never left its sender, lost for good with it
       if (s.down.has(m.to) || s.down.has(m.from)) {
         // Kept by its sender's durable outbox for a crashed receiver, or sent and committed by a node that crashed
         // since: it waits for the restart (termination), it is not lost.

@@ -203,6 +203,7 @@ function onForget(s: CheckerState, ev: EventOf<"forget">): void {
   for (const m of s.messages.values()) {
     if (m.from !== ev.node && m.to !== ev.node) continue;
     m.endForgotten = true;
+    if (m.from === ev.node) m.senderForgotten = true;
     // Held by the forgotten sender, or buffered by the forgotten receiver: gone with that node's state.
     if (m.status === "pending" && m.waitingAt === ev.node) m.status = "dropped";
   }

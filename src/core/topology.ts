@@ -36,6 +36,34 @@ export class Topology {
     return neighbors;
   }
 
+  /**
+   * A node lost for good leaves, but each neighbour keeps its half of their link until it learns of it (each
+   * neighbour drops its half in a step of its own, dropHalf: its earlier steps, replayed after a crash, ran with it).
+   * Returns the neighbours and the links' incarnations.
+   */
+  removeNodeKeepingHalves(id: NodeId): (readonly [NodeId, number])[] {
+    const halves = [...(this.incarnation.get(id) ?? EMPTY_LINKS)].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    this.links_ -= halves.length;
+    this.adjacency.delete(id);
+    this.incarnation.delete(id);
+    this.sortedNodes = undefined;
+    return halves;
+  }
+
+  /** `a` no longer sees its half of a link to `b` (a node removed with removeNodeKeepingHalves). */
+  dropHalf(a: NodeId, b: NodeId): void {
+    if (this.incarnation.get(a)?.delete(b) !== true) return;
+    this.withNeighbors(a, (list) => removeFrom(list, b));
+  }
+
+  /** `a` sees its half of the link to the removed `b` again (its replay must run with it, see dropHalf). */
+  restoreHalf(a: NodeId, b: NodeId, incarnation: number): void {
+    const links = this.incarnation.get(a);
+    if (links === undefined || links.has(b)) return;
+    links.set(b, incarnation);
+    this.withNeighbors(a, (list) => insertSorted(list, b));
+  }
+
   /** Copy a node's neighbour list, change the copy, freeze it and put it in place (copy on write). */
   private withNeighbors(id: NodeId, change: (list: NodeId[]) => void): void {
     const have = this.adjacency.get(id);
@@ -91,7 +119,8 @@ export class Topology {
   links(): readonly (readonly [NodeId, NodeId])[] {
     const out: [NodeId, NodeId][] = [];
     for (const a of this.nodes()) {
-      for (const b of this.neighbors(a)) if (a < b) out.push([a, b]);
+      // A half kept for a node lost for good (removeNodeKeepingHalves) is no link any more.
+      for (const b of this.neighbors(a)) if (a < b && this.adjacency.has(b)) out.push([a, b]);
     }
     return out;
   }
@@ -108,7 +137,7 @@ export class Topology {
       const n = queue[i] as NodeId;
       const d = dist.get(n) as number;
       for (const m of this.neighbors(n)) {
-        if (!dist.has(m)) {
+        if (!dist.has(m) && this.adjacency.has(m)) {
           dist.set(m, d + 1);
           queue.push(m);
         }

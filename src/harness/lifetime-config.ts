@@ -93,7 +93,7 @@ export function sortedLinks(run: LifetimeRun): (readonly [NodeId, NodeId])[] {
 }
 
 /** Every node reachable from the first over the links: the strategies' control messages travel the links. */
-function connected(nodes: readonly NodeId[], links: readonly (readonly [NodeId, NodeId])[]): boolean {
+export function connected(nodes: readonly NodeId[], links: readonly (readonly [NodeId, NodeId])[]): boolean {
   if (nodes.length === 0) return true;
   const reached = new Set<NodeId>([nodes[0] as NodeId]);
   for (let grew = true; grew; ) {

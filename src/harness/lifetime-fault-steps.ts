@@ -7,9 +7,9 @@
  * lifetime's steps stays a valid lifetime (a restart whose crash the shrinker
  * dropped does nothing).
  */
-import { describeError } from "../core/errors.js";
+import { describeError, ForgetRefusedError, NodeDownError, TakeoverRefusedError } from "../core/errors.js";
 import type { FaultStep } from "./lifetime.js";
-import { sortedLinks } from "./lifetime-config.js";
+import { connected, sortedLinks } from "./lifetime-config.js";
 import { pairKey, splitPair, type LifetimeRun } from "./lifetime-state.js";
 
 export async function applyFault(run: LifetimeRun, step: FaultStep): Promise<string> {
@@ -40,6 +40,8 @@ async function fault(run: LifetimeRun, step: FaultStep): Promise<string> {
       await sys.restart(id);
       return `restart ${id}`;
     }
+    case "lose":
+      return lose(run, step.node);
     case "partition": {
       const links = sortedLinks(run).filter(([a, b]) => !run.isPartitioned(a, b));
       const pair = links[step.link % Math.max(1, links.length)];
@@ -58,6 +60,51 @@ async function fault(run: LifetimeRun, step: FaultStep): Promise<string> {
       return `heal ${a}-${b}`;
     }
   }
+}
+
+/**
+ * A crashed node lost for good: the running update's root is taken over at a live node, any other node is forgotten.
+ * A refusal the system documents (a forget or takeover that would cut nodes off from the root, a neighbour down too,
+ * a node outside the update), or an application that cannot lose a node (its scenario never destroys one: its
+ * verdict would count what the node took with it), restarts the node instead: the lifetime goes on.
+ */
+async function lose(run: LifetimeRun, index: number): Promise<string> {
+  const { sys } = run;
+  const down = run.down();
+  const id = down[index % Math.max(1, down.length)];
+  if (id === undefined) return "lose: skipped (no node is down)";
+  if (!run.life.reconfigure.includes("destroy")) {
+    await sys.restart(id);
+    return `lose ${id}: restarted instead (this application never loses a node)`;
+  }
+  // As a destroy step: never the last nodes, never cutting the graph (the system would refuse every later update).
+  const rest = run.nodes().filter((n) => n !== id);
+  if (rest.length < 2 || !connected(rest, sortedLinks(run).filter(([a, b]) => a !== id && b !== id))) {
+    await sys.restart(id);
+    return `lose ${id}: restarted instead (losing it would ${rest.length < 2 ? "leave too few nodes" : "cut the graph"})`;
+  }
+  try {
+    const what = sys.inspect().root === id ? takeOver(run, id, index) : forget(run, id);
+    for (const key of [...run.partitions]) if (splitPair(key).includes(id)) run.partitions.delete(key);
+    return what;
+  } catch (e) {
+    if (!(e instanceof ForgetRefusedError || e instanceof TakeoverRefusedError || e instanceof NodeDownError)) throw e;
+    await sys.restart(id);
+    return `lose ${id}: refused (${e.message}); restarted instead`;
+  }
+}
+
+function takeOver(run: LifetimeRun, id: string, index: number): string {
+  const up = run.nodes().filter((n) => !run.isDown(n));
+  const at = up[index % Math.max(1, up.length)];
+  if (at === undefined) throw new TakeoverRefusedError(id, "no node is up to take the update over");
+  run.sys.takeover(at);
+  return `lose ${id}: the update taken over at ${at}`;
+}
+
+function forget(run: LifetimeRun, id: string): string {
+  run.sys.forget(id);
+  return `lose ${id}: forgotten`;
 }
 
 /** Restart every crashed node and heal every partition (in name order); what was done, one phrase each. */

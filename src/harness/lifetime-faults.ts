@@ -20,13 +20,15 @@ export interface FaultShape {
   readonly crash: number;
   /** Chance that the crashed node is the update's root. */
   readonly root: number;
+  /** Chance that a crashed node is lost for good (forgotten, or its update taken over) rather than restarted. */
+  readonly lose?: number;
   /** Chance that a lifetime runs with a group-commit window (else every step commits as it ends). */
   readonly commitWindow: number;
   /** Chance that a step other than an update (a load, a configuration command) runs with a node down or a link cut. */
   readonly between: number;
 }
 
-export const DEFAULT_FAULTS: FaultShape = { perUpdate: 0.8, maxEpisodes: 2, crash: 0.7, root: 0.35, commitWindow: 0.5, between: 0.1 };
+export const DEFAULT_FAULTS: FaultShape = { perUpdate: 0.8, maxEpisodes: 2, crash: 0.7, root: 0.35, lose: 0.2, commitWindow: 0.5, between: 0.1 };
 
 /** 0, or a window of whole virtual ms: a step becomes durable (and its outputs leave) that much later. */
 export function drawCommitWindow(rng: Rng, shape: FaultShape): CommitWindow {
@@ -79,7 +81,9 @@ function around(s: LifetimeStep, rng: Rng, shape: FaultShape): LifetimeStep[] {
 function drawEpisode(u: UpdateStep, rng: Rng, shape: FaultShape, before: Timed[], after: Timed[]): void {
   const crash = rng.float() < shape.crash;
   const start: LifetimeStep = crash ? { kind: "crash", node: rng.float() < shape.root ? u.root : rng.int(0, 1023) } : { kind: "partition", link: rng.int(0, 1023) };
-  const end: LifetimeStep = crash ? { kind: "restart", node: 0 } : { kind: "heal", link: 0 };
+  // A crashed node is restarted, or (now and then) lost for good: forgotten, or its update taken over.
+  const lost = crash && shape.lose !== undefined && rng.float() < shape.lose;
+  const end: LifetimeStep = lost ? { kind: "lose", node: rng.int(0, 1023) } : crash ? { kind: "restart", node: 0 } : { kind: "heal", link: 0 };
   const when = rng.pick(["before", "prepare", "during"] as const);
   const lasts = rng.int(0, 40);
   // Ends: after a delay (which may fall after the update completed), or left to the next join.

@@ -103,6 +103,7 @@ async function runStep(run: LifetimeRun, step: LifetimeStep): Promise<string> {
       return runUpdate(run, step);
     case "crash":
     case "restart":
+    case "lose":
     case "partition":
     case "heal":
       return applyFault(run, step);

@@ -55,6 +55,8 @@ function simpler(s: LifetimeStep): LifetimeStep[] {
     case "crash":
     case "restart":
       return s.node !== 0 ? [{ ...s, node: 0 }] : [];
+    case "lose":
+      return [{ kind: "restart", node: s.node }, ...(s.node !== 0 ? [{ ...s, node: 0 }] : [])];
     case "partition":
     case "heal":
       return s.link !== 0 ? [{ ...s, link: 0 }] : [];

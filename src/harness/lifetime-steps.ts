@@ -37,13 +37,20 @@ export type LifetimeStep =
   | { readonly kind: "crash"; readonly node: number }
   /** Restart a crashed node: `node` indexes the crashed ones, so the step stays meaningful whatever the shrinker drops. */
   | { readonly kind: "restart"; readonly node: number }
+  /**
+   * A crashed node is lost for good (`node` indexes the crashed ones): forgotten; the running update's root is taken
+   * over instead at a live node (`node` also picks it). Where the system refuses (a forget would cut nodes off from
+   * the root, a neighbour is down too) or the application cannot lose a node (its scenario does not destroy nodes),
+   * the node is restarted instead, saying so.
+   */
+  | { readonly kind: "lose"; readonly node: number }
   /** Partition a link (`link` indexes the links not partitioned), or heal one (`link` indexes the partitioned ones). */
   | { readonly kind: "partition" | "heal"; readonly link: number };
 
 /** A step that injects a fault or ends one. */
-export type FaultStep = Extract<LifetimeStep, { kind: "crash" | "restart" | "partition" | "heal" }>;
+export type FaultStep = Extract<LifetimeStep, { kind: "crash" | "restart" | "lose" | "partition" | "heal" }>;
 
-export const isFaultStep = (s: LifetimeStep): s is FaultStep => s.kind === "crash" || s.kind === "restart" || s.kind === "partition" || s.kind === "heal";
+export const isFaultStep = (s: LifetimeStep): s is FaultStep => s.kind === "crash" || s.kind === "restart" || s.kind === "lose" || s.kind === "partition" || s.kind === "heal";
 
 /** A group-commit window (System's groupCommitMs): absent or 0, every step commits as it ends. */
 export type CommitWindow = number | { readonly min: number; readonly max: number };

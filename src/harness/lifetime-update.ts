@@ -6,7 +6,7 @@
  * once. Finishing first restarts and heals what is down: an update waits for
  * its crashed nodes, and a partition would stall it.
  */
-import { describeError } from "../core/errors.js";
+import { describeError, UpdateAbortedError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import type { Update } from "../core/update.js";
 import type { System } from "../system.js";
@@ -90,6 +90,11 @@ async function finishUpdate(run: LifetimeRun, s: Started): Promise<string> {
   if (error === STUCK) {
     run.unexpected(`${s.head} (root ${s.root}): still running ${SETTLE_BOUND} virtual ms after its join (every node up, every link healed)`);
     return `${s.head}: stuck${tail(s.notes)}`;
+  }
+  // A node lost for good in prepare (forgotten, or the root's update taken over before every node prepared): the
+  // update is aborted, nothing changed, documented.
+  if (error instanceof UpdateAbortedError && /forgotten during prepare|lost for good/.test(error.message)) {
+    return `${s.head} (root ${s.root}): aborted in prepare, a node lost for good (nothing changed)${tail(s.notes)}`;
   }
   if (s.victim !== undefined) return finishHalted(run, s, error, s.victim);
   if (error !== undefined) {

@@ -174,6 +174,8 @@ export class UpdateCoordinator implements CoordinatorPort {
     run.forgotten.add(node);
     if (run.phase === "preparing") {
       this.acks.delete(node);
+      // Each live node drops its link to it first (starting nothing), then disarms.
+      for (const n of run.live()) this.send(n, { kind: "gone", node, adopting: true }, false);
       return this.abort(new UpdateAbortedError(run.id, `node "${node}" was forgotten during prepare; submit the update again`));
     }
     run.halted.delete(node);
