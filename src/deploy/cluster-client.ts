@@ -466,22 +466,45 @@ export class ClusterClient {
   async forget(node: NodeId, opts: { readonly settleMs?: number } = {}): Promise<ForgetOutcome> {
     const n = this.nodeOf(node, "forget");
     await this.assertLost(n);
-    const { up } = await this.statusAll();
-    const part = up.find((s) => s.update?.root !== undefined)?.update;
+    const view = await this.runningView(node);
     let update: ForgetOutcome["update"];
-    if (part?.root !== undefined) {
-      if (part.root === node) {
-        throw new ForgetRefusedError(node, `it is the root of update #${part.id} and runs its coordinator; take the update over at another node of it (\`liveswap ctl takeover --root R\`), which forgets "${node}"`);
-      }
-      const view = (await this.command(part.root, { kind: "update-view" })) as UpdateView | null;
-      if (view !== null && view.outcome === undefined && view.nodes.includes(node)) {
-        const after = (await this.command(part.root, { kind: "update-forget", node })) as UpdateView;
-        update = { id: after.id, root: after.root, effect: after.phase === "aborted" ? "aborted" : "goes-on" };
-      }
+    if (view !== undefined && view.nodes.includes(node)) {
+      const after = (await this.command(view.root, { kind: "update-forget", node })) as UpdateView;
+      update = { id: after.id, root: after.root, effect: after.phase === "aborted" ? "aborted" : "goes-on" };
     }
     const pending = await this.untilUnlinkable(node, wallNow() + (opts.settleMs ?? FORGET_SETTLE_COMMANDS * this.commandTimeoutMs));
     const down = pending.length === 0 ? await this.destroyDown(n) : this.clearStore(n);
     return { ...down, ...(update !== undefined ? { update } : {}), pending };
+  }
+
+  /**
+   * The update running now, as its root says: the root a node in it names, else a live node whose view shows one
+   * unfinished (every live node may have done its part while the root still waits for `lost`). Refused when `lost`
+   * is that root: its coordinator died with it (takeover).
+   */
+  private async runningView(lost: NodeId): Promise<UpdateView | undefined> {
+    const { up } = await this.statusAll();
+    const part = up.find((s) => s.update?.root !== undefined)?.update;
+    if (part?.root === lost) {
+      throw new ForgetRefusedError(lost, `it is the root of update #${part.id} and runs its coordinator; take the update over at another node of it (\`liveswap ctl takeover --root R\`), which forgets "${lost}"`);
+    }
+    const roots = part?.root !== undefined ? [part.root] : up.map((s) => s.id);
+    const views = await Promise.allSettled(roots.map((r) => this.command(r, { kind: "update-view" }) as Promise<UpdateView | null>));
+    for (const v of views) if (v.status === "fulfilled" && v.value !== null && (v.value.outcome === undefined || v.value.phase === "halted")) return v.value;
+    // The named root did not answer its view: say so rather than forget outside the update it runs.
+    const failed = views.find((v) => v.status === "rejected");
+    if (part?.root !== undefined && failed !== undefined) throw failed.reason;
+    // Every live node may have done its part of `lost`'s last update while its coordinator waited: unless a live
+    // root's view covers that update (taken over, or a later one), nobody can say it ended.
+    const led = Math.max(0, ...up.filter((s) => s.lastUpdate?.root === lost).map((s) => s.lastUpdate?.id ?? 0));
+    const covered = views.some((v) => v.status === "fulfilled" && v.value !== null && v.value.id >= led);
+    if (led > 0 && !covered) {
+      throw new ForgetRefusedError(
+        lost,
+        `it is the root of update #${led}, the last its live nodes took part in, and no live node can say it ended; take the update over at another node of it (\`liveswap ctl takeover --root R\`), which forgets "${lost}" and finishes it; if that update had ended before "${lost}" died, \`ctl destroy ${lost}\` removes it`,
+      );
+    }
+    return undefined;
   }
 
   /** Lost for good: nothing listens at its address. One that answers, or accepts and stays silent, is running. */

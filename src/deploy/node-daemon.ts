@@ -465,7 +465,9 @@ export class NodeDaemon {
   status(): NodeStatus & { readonly lc: number } {
     const h = this.host;
     const update = h.participationStatus();
+    const last = h.partRun();
     return {
+      ...(last !== undefined ? { lastUpdate: { id: last.id, root: last.root } } : {}),
       id: this.self.id,
       version: h.version,
       epoch: h.epoch,

@@ -160,6 +160,11 @@ export interface NodeStatus {
   readonly neighbors: readonly PeerStatus[];
   /** The update this node is taking part in, if any. */
   readonly update: { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean; readonly root?: string } | null;
+  /**
+   * The last update this node prepared for, even once its part is over (its root may still wait for others): what
+   * forget checks a lost root against. Absent from older nodes and from a node that never took part in one.
+   */
+  readonly lastUpdate?: { readonly id: number; readonly root: string };
   readonly openRequests: number;
   readonly pid: number;
   /** A durable node's store (`store:` in the cluster file); absent without one, and from older nodes. */
