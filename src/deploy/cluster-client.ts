@@ -472,7 +472,7 @@ export class ClusterClient {
       const after = (await this.command(view.root, { kind: "update-forget", node })) as UpdateView;
       update = { id: after.id, root: after.root, effect: after.phase === "aborted" ? "aborted" : "goes-on" };
     }
-    const pending = await this.untilUnlinkable(node, wallNow() + (opts.settleMs ?? FORGET_SETTLE_COMMANDS * this.commandTimeoutMs));
+    const pending = await this.untilUnlinkable(node, wallNow() + (opts.settleMs ?? FORGET_SETTLE_COMMANDS * this.commandTimeoutMs), update?.effect === "goes-on");
     const down = pending.length === 0 ? await this.destroyDown(n) : this.clearStore(n);
     return { ...down, ...(update !== undefined ? { update } : {}), pending };
   }
@@ -522,14 +522,15 @@ export class ClusterClient {
   }
 
   /**
-   * Wait (until `deadline`) for every live node still linked to `node` to be out of any update, so that its unlink is
-   * allowed: past prepare they drop the link themselves when the root's notice reaches them; after an abort they leave
-   * the update. Returns the neighbours still linked and in an update at the deadline.
+   * Wait (until `deadline`) for the live nodes still linked to `node` to let it go. Past prepare (`notified`) each
+   * drops the link itself when the root's notice reaches it, in or out of its part (the link is removed once, by
+   * that notice); after an abort, or outside an update, it must be out of any update for its unlink to be allowed.
+   * Returns the neighbours still in the way at the deadline.
    */
-  private async untilUnlinkable(node: NodeId, deadline: number): Promise<NodeId[]> {
+  private async untilUnlinkable(node: NodeId, deadline: number, notified: boolean): Promise<NodeId[]> {
     for (;;) {
       const { up } = await this.statusAll();
-      const blocked = up.filter((s) => s.update !== null && s.neighbors.some((p) => p.id === node)).map((s) => s.id);
+      const blocked = up.filter((s) => (notified || s.update !== null) && s.neighbors.some((p) => p.id === node)).map((s) => s.id);
       if (blocked.length === 0 || wallNow() >= deadline) return blocked;
       await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
     }
@@ -902,7 +903,10 @@ export interface DestroyOutcome {
 export interface ForgetOutcome extends DestroyOutcome {
   /** The update the node was in: aborted (it was in prepare: nothing changed) or going on without it. */
   readonly update?: { readonly id: number; readonly root: NodeId; readonly effect: "aborted" | "goes-on" };
-  /** Live neighbours still linked to it and in an update when forget() stopped waiting: they drop it when the update ends or its notice reaches them. */
+  /**
+   * Live neighbours still linked to it when forget() stopped waiting: past prepare each drops it when the root's
+   * notice reaches it; else they were still in an update (forget the node again once they are out of it).
+   */
   readonly pending: readonly NodeId[];
 }
 

@@ -151,7 +151,9 @@ function registerCreateDestroy(ctl: Command, out: Out): void {
         else if (u.effect === "aborted") out(`forgot ${id}: update #${u.id} was in prepare and is aborted (no node was changed); submit it again`);
         else out(`forgot ${id}: update #${u.id} (root "${u.root}") goes on without it; its live neighbours dropped their links to it (follow the update with \`ctl watch\`)`);
         out(`  ${r.storeCleared ? "its store is cleared" : r.storeElsewhere !== undefined ? `its store ${r.storeElsewhere} is on its own machine: clear it there` : "it had no store here"}; its trace is kept`);
-        if (r.pending.length > 0) out(`  still linked to it, in the update: ${r.pending.join(", ")}; they drop it when the update reaches them (if it aborted, run \`ctl forget ${id}\` again once it ended)`);
+        if (r.pending.length > 0) {
+          out(`  still linked to it: ${r.pending.join(", ")}; ${u?.effect === "goes-on" ? "each drops it when the root's notice reaches it" : `run \`ctl forget ${id}\` again once they are out of the update`}`);
+        }
       }),
     );
 }
