@@ -529,6 +529,7 @@ export class NodeDaemon {
           this.updates.resume(cmd.package);
           return session.reply(id, this.updates.view());
         case "update-forget":
+          if (typeof cmd.node !== "string") throw new NodeConfigError(`update-forget: "node" is ${typeof cmd.node}, not a node id`);
           void this.updates.forgetNode(cmd.node).then(
             (view) => session.reply(id, view),
             (e: unknown) => session.fail(id, asError(e)),
