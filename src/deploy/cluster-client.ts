@@ -1,4 +1,3 @@
-import { TakeoverRefusedError } from "../core/errors.js";
 import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { networkInterfaces } from "node:os";
@@ -7,7 +6,7 @@ import { checkTrace, type CheckReport } from "../check/checker.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InvalidOptionError, NoUpdateError, RequestExpiredError, RequestIdReusedError, RequestTimeoutError, RetiredVersionError, WireFormatError, messageOf } from "../core/errors.js";
+import { ForgetRefusedError, InvalidOptionError, NoUpdateError, RequestExpiredError, RequestIdReusedError, RequestTimeoutError, RetiredVersionError, WireFormatError, messageOf } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
@@ -87,7 +86,7 @@ interface Pending {
 }
 
 /** What an update's progress display is told: a node acknowledged prepare, or turned new. */
-export type UpdateProgress = { readonly kind: "prepared" | "new" | "refused" | "halted" | "waiting"; readonly node: NodeId; readonly detail?: string };
+export type UpdateProgress = { readonly kind: "prepared" | "new" | "refused" | "halted" | "waiting" | "forgotten"; readonly node: NodeId; readonly detail?: string };
 
 interface Session {
   readonly node: ClusterNode;
@@ -452,8 +451,94 @@ export class ClusterClient {
       if (!s.neighbors.some((p) => p.id === n.id)) continue;
       await this.command(s.id, { kind: "unlink", peer: n.id }, { timeout: notAnswering(this.nodeOf(s.id, "destroy"), this.commandTimeoutMs) });
     }
+    return this.clearStore(n);
+  }
+
+  /**
+   * Forget a node lost for good (DESIGN.md, "Faults and durability"): its process is dead (nothing listens at its
+   * address) and its store gone or abandoned. Refused (ForgetRefusedError) for a node that answers (destroy it), one
+   * that accepts connections but does not answer (kill it first), and the root of the running update (take the update
+   * over: takeover()). When the node is in the running update, its root forgets it first: in prepare the update
+   * aborts (nothing changed), past it the update goes on without it and every live node drops its link to it. Then,
+   * within `settleMs`, its live neighbours no longer list it (they unlink it once out of the update), and its store is
+   * cleared when it is on this machine. Neighbours still linked to it past the bound are named in `pending`.
+   */
+  async forget(node: NodeId, opts: { readonly settleMs?: number } = {}): Promise<ForgetOutcome> {
+    const n = this.nodeOf(node, "forget");
+    await this.assertLost(n);
+    const view = await this.runningView(node);
+    let update: ForgetOutcome["update"];
+    if (view !== undefined && view.nodes.includes(node)) {
+      const after = (await this.command(view.root, { kind: "update-forget", node })) as UpdateView;
+      update = { id: after.id, root: after.root, effect: after.phase === "aborted" ? "aborted" : "goes-on" };
+    }
+    const pending = await this.untilUnlinkable(node, wallNow() + (opts.settleMs ?? FORGET_SETTLE_COMMANDS * this.commandTimeoutMs), update?.effect === "goes-on");
+    const down = pending.length === 0 ? await this.destroyDown(n) : this.clearStore(n);
+    return { ...down, ...(update !== undefined ? { update } : {}), pending };
+  }
+
+  /**
+   * The update running now, as its root says: the root a node in it names, else a live node whose view shows one
+   * unfinished (every live node may have done its part while the root still waits for `lost`). Refused when `lost`
+   * is that root: its coordinator died with it (takeover).
+   */
+  private async runningView(lost: NodeId): Promise<UpdateView | undefined> {
+    const { up } = await this.statusAll();
+    const part = up.find((s) => s.update?.root !== undefined)?.update;
+    if (part?.root === lost) {
+      throw new ForgetRefusedError(lost, `it is the root of update #${part.id} and runs its coordinator; take the update over at another node of it (\`liveswap ctl takeover --root R\`), which forgets "${lost}"`);
+    }
+    const roots = part?.root !== undefined ? [part.root] : up.map((s) => s.id);
+    const views = await Promise.allSettled(roots.map((r) => this.command(r, { kind: "update-view" }) as Promise<UpdateView | null>));
+    for (const v of views) if (v.status === "fulfilled" && v.value !== null && (v.value.outcome === undefined || v.value.phase === "halted")) return v.value;
+    // The named root did not answer its view: say so rather than forget outside the update it runs.
+    const failed = views.find((v) => v.status === "rejected");
+    if (part?.root !== undefined && failed !== undefined) throw failed.reason;
+    // Every live node may have done its part of `lost`'s last update while its coordinator waited: unless a live
+    // root's view covers that update (taken over, or a later one), nobody can say it ended.
+    const led = Math.max(0, ...up.filter((s) => s.lastUpdate?.root === lost).map((s) => s.lastUpdate?.id ?? 0));
+    const covered = views.some((v) => v.status === "fulfilled" && v.value !== null && v.value.id >= led);
+    if (led > 0 && !covered) {
+      throw new ForgetRefusedError(
+        lost,
+        `it is the root of update #${led}, the last its live nodes took part in, and no live node can say it ended; take the update over at another node of it (\`liveswap ctl takeover --root R\`), which forgets "${lost}" and finishes it; if that update had ended before "${lost}" died, \`ctl destroy ${lost}\` removes it`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Lost for good: nothing listens at its address. One that answers, or accepts and stays silent, is running. */
+  private async assertLost(n: ClusterNode): Promise<void> {
+    try {
+      await this.status(n.id);
+    } catch (e) {
+      if (e instanceof NodeNotAnsweringError) {
+        throw new ForgetRefusedError(n.id, `it accepts connections at ${n.address} but does not answer within ${this.commandTimeoutMs} ms (a stopped or overloaded process?); kill its process first: a node is forgotten once it is lost for good`);
+      }
+      if (isDown(e)) return;
+      throw e;
+    }
+    throw new ForgetRefusedError(n.id, `it is running (it answers at ${n.address}); a node is forgotten once it is lost for good (its process dead, its store gone); \`ctl destroy ${n.id}\` removes a running one`);
+  }
+
+  /**
+   * Wait (until `deadline`) for the live nodes still linked to `node` to let it go. Past prepare (`notified`) each
+   * drops the link itself when the root's notice reaches it, in or out of its part (the link is removed once, by
+   * that notice); after an abort, or outside an update, it must be out of any update for its unlink to be allowed.
+   * Returns the neighbours still in the way at the deadline.
+   */
+  private async untilUnlinkable(node: NodeId, deadline: number, notified: boolean): Promise<NodeId[]> {
+    for (;;) {
+      const { up } = await this.statusAll();
+      const blocked = up.filter((s) => (notified || s.update !== null) && s.neighbors.some((p) => p.id === node)).map((s) => s.id);
+      if (blocked.length === 0 || wallNow() >= deadline) return blocked;
+      await new Promise((r) => setTimeout(r, WATCH_POLL_MS));
+    }
+  }
+
+  /** Clear a node's store when it is on this machine (its trace stays: the merged trace keeps the node's life). */
+  private clearStore(n: ClusterNode): DestroyOutcome {
     const store = this.cluster.storeDir !== undefined ? join(this.cluster.storeDir, n.id) : undefined;
-    // Its trace file (the cluster's trace directory) stays: the merged trace keeps the node's life.
     const storeCleared = store !== undefined && isLocalAddress(n.address) && existsSync(store);
     if (storeCleared) rmSync(store, { recursive: true, force: true });
     return { down: true, storeCleared, ...(store !== undefined && !isLocalAddress(n.address) ? { storeElsewhere: store } : {}) };
@@ -608,7 +693,23 @@ export class ClusterClient {
     return s !== undefined && !s.conn.closed;
   }
 
-  /** The running nodes, their links and versions, as the control plane checks an update against them. */
+  /**
+   * The links the nodes that answer now have, a down node's among them (as its live neighbours list it): what the
+   * root checks a forget against (without the forgotten node, every live node of the update still reached).
+   */
+  async linkedTopology(): Promise<Topology> {
+    const { up } = await this.statusAll();
+    const topology = new Topology();
+    for (const s of up) topology.addNode(s.id);
+    for (const s of up) {
+      for (const p of s.neighbors) {
+        if (!topology.hasNode(p.id)) topology.addNode(p.id);
+        if (!topology.linked(s.id, p.id)) topology.addLink(s.id, p.id);
+      }
+    }
+    return topology;
+  }
+
   /**
    * The links between the nodes that answer now (a down node's links left out), as their status says: what a
    * takeover checks that every live node of the update can still be reached from its new root.
@@ -641,6 +742,7 @@ export class ClusterClient {
     return view;
   }
 
+  /** The running nodes, their links and versions, as the control plane checks an update against them. */
   async updateTarget(): Promise<{ readonly topology: Topology; readonly synchronizer: false; versionOf(n: NodeId): string }> {
     const { up, down } = await this.statusAll();
     const topology = new Topology();
@@ -761,6 +863,7 @@ function progressOf(v: UpdateView): UpdateProgress[] {
   for (const node of v.new) out.push({ kind: "new", node });
   for (const h of v.halted) out.push({ kind: "halted", node: h.node, detail: h.error });
   for (const node of v.waiting) out.push({ kind: "waiting", node, detail: "no connection to it: the update waits for it" });
+  for (const node of v.forgotten ?? []) out.push({ kind: "forgotten", node, detail: "lost for good and forgotten: the update goes on without it" });
   return out;
 }
 
@@ -795,6 +898,20 @@ export interface DestroyOutcome {
   /** Its store is on another machine (its address is not local): clear it there before creating the node again. */
   readonly storeElsewhere?: string;
 }
+
+/** forget()'s result: destroy()'s, and what the running update did about the node, if it was in one. */
+export interface ForgetOutcome extends DestroyOutcome {
+  /** The update the node was in: aborted (it was in prepare: nothing changed) or going on without it. */
+  readonly update?: { readonly id: number; readonly root: NodeId; readonly effect: "aborted" | "goes-on" };
+  /**
+   * Live neighbours still linked to it when forget() stopped waiting: past prepare each drops it when the root's
+   * notice reaches it; else they were still in an update (forget the node again once they are out of it).
+   */
+  readonly pending: readonly NodeId[];
+}
+
+/** How long forget() waits for the neighbours to let the node go, in command bounds. */
+const FORGET_SETTLE_COMMANDS = 6;
 
 function positiveMs(ms: number, field: string): number {
   if (!(Number.isFinite(ms) && ms > 0)) throw new InvalidOptionError(field, `expected a number of ms > 0, got ${String(ms)}`);

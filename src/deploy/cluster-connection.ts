@@ -7,7 +7,7 @@ import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Strategy, UpdateReport } from "../core/update.js";
 import type { NodeStatus, UpdateView } from "../network/tcp/protocol.js";
 import { parseAddress } from "../network/tcp/sockets.js";
-import { ClusterClient, type DestroyOutcome, type DownNode, type RequestOptions, type StatusOptions, type UnlinkOutcome, type UpdateProgress } from "./cluster-client.js";
+import { ClusterClient, type DestroyOutcome, type DownNode, type ForgetOutcome, type RequestOptions, type StatusOptions, type UnlinkOutcome, type UpdateProgress } from "./cluster-client.js";
 import { loadClusterFile, type Cluster } from "./cluster-file.js";
 import type { ClusterTrace } from "./node-trace.js";
 import type { RetryPolicy } from "./request-retry.js";
@@ -112,6 +112,12 @@ export interface ClusterConnection {
    */
   destroy(node: NodeId): Promise<DestroyOutcome>;
   /**
+   * A node lost for good (its process dead, its store gone): destroyed where it lies, also during an update, which
+   * aborts in prepare and goes on without it past prepare. Refused (ForgetRefusedError) for a running node, one that
+   * does not answer, and the running update's root (takeover). See ClusterClient.forget.
+   */
+  forget(node: NodeId, opts?: { readonly settleMs?: number }): Promise<ForgetOutcome>;
+  /**
    * Every node's trace and the control plane's, merged in Lamport order. When trace retention (`traceRetention:` in
    * the cluster file) dropped the oldest part of some node's trace, it starts at the horizon where every node's part
    * is complete: traceFromHorizon() says where, and what was dropped and left out.
@@ -208,6 +214,9 @@ class Connection implements ClusterConnection {
   }
   destroy(node: NodeId): Promise<DestroyOutcome> {
     return this.client.destroy(node);
+  }
+  forget(node: NodeId, opts: { readonly settleMs?: number } = {}): Promise<ForgetOutcome> {
+    return this.client.forget(node, opts);
   }
   trace(): Promise<TraceEvent[]> {
     return this.client.trace();

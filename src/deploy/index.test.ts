@@ -29,6 +29,7 @@ describe("the package subpath liveswap/cluster", () => {
       "DEFAULT_REQUEST_TIMEOUT_MS",
       "DEFAULT_RETENTION",
       "DEFAULT_RETRY",
+      "ForgetRefusedError",
       "LiveswapError",
       "NoUpdateError",
       "NodeAliveError",

@@ -390,7 +390,7 @@ export class NodeDaemon {
     this.trace.close();
     if (this.destroyed) {
       this.store?.clear();
-      this.updates.forget();
+      this.updates.destroyed();
     }
     this.store?.close();
     this.onStop();
@@ -465,7 +465,9 @@ export class NodeDaemon {
   status(): NodeStatus & { readonly lc: number } {
     const h = this.host;
     const update = h.participationStatus();
+    const last = h.partRun();
     return {
+      ...(last !== undefined ? { lastUpdate: { id: last.id, root: last.root } } : {}),
       id: this.self.id,
       version: h.version,
       epoch: h.epoch,
@@ -526,6 +528,13 @@ export class NodeDaemon {
         case "update-resume":
           this.updates.resume(cmd.package);
           return session.reply(id, this.updates.view());
+        case "update-forget":
+          if (typeof cmd.node !== "string") throw new NodeConfigError(`update-forget: "node" is ${typeof cmd.node}, not a node id`);
+          void this.updates.forgetNode(cmd.node).then(
+            (view) => session.reply(id, view),
+            (e: unknown) => session.fail(id, asError(e)),
+          );
+          return;
         case "update-takeover":
           void this.updates.takeover().then(
             (view) => session.reply(id, view),
@@ -631,7 +640,11 @@ export class NodeDaemon {
     const me = this.self.id;
     if (!this.topology.linked(me, peer)) return;
     this.topology.removeLink(me, peer);
-    this.record({ kind: "unlink", t: this.net.now(), a: me < peer ? me : peer, b: me < peer ? peer : me });
+    // The forgotten side is dead: this side alone says the link went. A replay at recovery (the host not set yet)
+    // says nothing: the first run's line is in the trace already (it committed with the "gone" it explains).
+    const replaying = (this.host as NodeHost | undefined) === undefined;
+    if (!replaying) this.record({ kind: "unlink", t: this.net.now(), a: me < peer ? me : peer, b: me < peer ? peer : me });
+    // No channel yet while recovering (the neighbours are dialled after the replay, from the topology it leaves).
     this.net.removePeer(peer, 0);
   }
 

@@ -1,6 +1,6 @@
 import type { RunInfo, UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { InvalidOptionError, NoUpdateError, InvalidUpdateError, PrepareFailedError, TakeoverRefusedError, UpdateFailedError, asError, messageOf } from "../core/errors.js";
+import { ForgetRefusedError, InvalidOptionError, NoUpdateError, InvalidUpdateError, PrepareFailedError, TakeoverRefusedError, UpdateFailedError, asError, messageOf } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
 import type { NodeId } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
@@ -10,7 +10,7 @@ import type { Command, UpdateView } from "../network/tcp/protocol.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
 import { forgetRefusal, planUpdate } from "../runtime/control-plane.js";
 import { CoordinatorHost, MemoryJournal, type CoordinatorJournal, type CoordinatorOutcome } from "../runtime/coordinator-host.js";
-import { ClusterClient, type PlaneHandler } from "./cluster-client.js";
+import { ClusterClient, NodeNotAnsweringError, NodeUnreachableError, type PlaneHandler } from "./cluster-client.js";
 import type { Cluster } from "./cluster-file.js";
 import { FileJournal, loadLastView, saveLastView } from "./coordinator-journal.js";
 import { NodeTrace } from "./node-trace.js";
@@ -135,6 +135,45 @@ export class UpdateService implements PlaneHandler {
     return this.view() as UpdateView;
   }
 
+  /**
+   * `ctl forget NODE` (DESIGN.md, "Faults and durability"): `node`, a node of the running update, is lost for good
+   * (its process dead, its store gone). Refused when it answers (or accepts connections: kill it first), when it is
+   * this root (takeover is for that), and when its loss would cut live nodes of the update off from this root. Else
+   * traced and journaled: in prepare the update aborts; past it every live node is told ("gone") and drops its link.
+   */
+  async forgetNode(node: NodeId): Promise<UpdateView> {
+    const h = this.host;
+    if (h === undefined || h.ended) throw new NoUpdateError("forget", `no update is running at this root ("${this.o.self}")`);
+    const run = h.run;
+    if (!run.nodes.includes(node)) throw new ForgetRefusedError(node, `it is not a node of update #${run.id} (${run.nodes.join(", ")})`);
+    if (run.forgotten.has(node)) return this.view() as UpdateView;
+    const client = this.sessions();
+    await this.assertLost(client, node);
+    const why = forgetRefusal({ topology: await client.linkedTopology(), run: run.info, live: run.live() }, node);
+    if (why !== undefined) throw new ForgetRefusedError(node, why);
+    if (this.host !== h || h.ended) throw new NoUpdateError("forget", `update #${run.id} ended meanwhile; forget "${node}" again (outside an update it is destroyed where it lies)`);
+    if (run.forgotten.has(node)) return this.view() as UpdateView;
+    // Traced before its input is journaled and run: the abort or the "gone" notices it causes come after it.
+    this.record({ kind: "forget", t: wallNow(), node, update: run.id });
+    h.forget(node);
+    this.o.log(`node "${this.o.self}": update #${run.id}: node "${node}" was forgotten (lost for good); ${run.phase === "aborted" ? "the update is aborted (it was in prepare)" : "the update goes on without it"}`);
+    return this.view() as UpdateView;
+  }
+
+  /** A node is forgotten only when nothing listens at its address: one that answers, or accepts and stays silent, runs. */
+  private async assertLost(client: ClusterClient, node: NodeId): Promise<void> {
+    try {
+      await client.connect(node);
+    } catch (e) {
+      if (e instanceof NodeNotAnsweringError) {
+        throw new ForgetRefusedError(node, `it accepts connections but does not answer (a stopped or overloaded process?); kill its process first: a node is forgotten once it is lost for good`);
+      }
+      if (e instanceof NodeUnreachableError) return;
+      throw e;
+    }
+    throw new ForgetRefusedError(node, `it is running (it answers the root "${this.o.self}"); a node is forgotten once it is lost for good (its process dead, its store gone); \`ctl destroy ${node}\` removes a running one`);
+  }
+
   /** `ctl abort`: only while the update prepares. */
   abort(reason: string): UpdateView {
     const h = this.host;
@@ -182,7 +221,7 @@ export class UpdateService implements PlaneHandler {
   }
 
   /** The node was destroyed: nothing of its coordination is kept (a node created again under its id starts empty). */
-  forget(): void {
+  destroyed(): void {
     this.journal.clear();
   }
 
@@ -240,7 +279,8 @@ export class UpdateService implements PlaneHandler {
     void (async () => {
       for (let attempt = 1; !this.stopped; attempt++) {
         const h = this.host;
-        if (h === undefined || (h.ended && h.pending(node) === 0)) break;
+        // A forgotten node is never waited for again (its process is dead for good).
+        if (h === undefined || (h.ended && h.pending(node) === 0) || h.run.forgotten.has(node)) break;
         try {
           await this.sessions().connect(node);
           break;

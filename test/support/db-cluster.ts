@@ -9,13 +9,22 @@ export type TestCluster = LocalCluster;
  * r0 - r1 - ... , each node on a free port, with mutual TLS when `keys` (a
  * directory made by keysInit) is given.
  */
-export async function startDbCluster(opts: { readonly nodes: number; readonly keys?: string; readonly dir?: string; readonly traceFiles?: boolean; readonly store?: boolean; readonly env?: NodeEnv }): Promise<TestCluster> {
+export async function startDbCluster(opts: {
+  readonly nodes: number;
+  readonly keys?: string;
+  readonly dir?: string;
+  readonly traceFiles?: boolean;
+  readonly store?: boolean;
+  readonly env?: NodeEnv;
+  /** Close the line into a ring (the last node linked to r0 too): any one node lost leaves the others connected. */
+  readonly ring?: boolean;
+}): Promise<TestCluster> {
   const pkg = resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts");
   const ids = Array.from({ length: opts.nodes }, (_, i) => `r${i}`);
   const keys = opts.keys;
   return startLocalCluster({
     nodes: ids.map((id) => ({ id, package: pkg, behavior: "db-v1", ...(keys ? { cert: join(keys, `${id}.crt`), key: join(keys, `${id}.key`) } : {}) })),
-    links: ids.slice(1).map((id, i) => [ids[i] as string, id] as const),
+    links: [...ids.slice(1).map((id, i) => [ids[i] as string, id] as const), ...(opts.ring === true && opts.nodes > 2 ? [[ids[opts.nodes - 1] as string, "r0"] as const] : [])],
     ...(keys
       ? {
           trust: { signingKey: join(keys, "signing.pub") },

@@ -15,7 +15,15 @@ export interface LoadTally {
  * writer node and one write in flight at a time (so its last acknowledged write is the value every replica must
  * end with). One request pair every `everyMs`; stop() waits for every answer.
  */
-export function dbLoad(client: ClusterClient, nodes: number, seed: number, everyMs = 5): { readonly tally: LoadTally; stop(): Promise<void> } {
+export function dbLoad(
+  client: ClusterClient,
+  nodes: number,
+  seed: number,
+  everyMs = 5,
+  /** `writers`: the nodes writes go to (default r0..r(nodes-1)); `globalReads: false`: writes only. */
+  opts: { readonly writers?: readonly string[]; readonly globalReads?: boolean } = {},
+): { readonly tally: LoadTally; stop(): Promise<void> } {
+  const writers = opts.writers ?? Array.from({ length: nodes }, (_, i) => `r${i}`);
   const rng = new Rng(seed);
   const tally: LoadTally = { globalReads: 0, nulls: 0, failed: [], acked: new Map() };
   const busy = new Set<number>();
@@ -26,17 +34,19 @@ export function dbLoad(client: ClusterClient, nodes: number, seed: number, every
   const loop = (async () => {
     while (!stop) {
       const entry = rng.int(0, 37);
-      inflight.push(
-        client.request("r0", { kind: "global-read", entry }).then((r) => {
-          tally.globalReads++;
-          if (Object.values(r as Record<string, string | null>).some((v) => v === null)) tally.nulls++;
-        }, fail),
-      );
+      if (opts.globalReads !== false) {
+        inflight.push(
+          client.request("r0", { kind: "global-read", entry }).then((r) => {
+            tally.globalReads++;
+            if (Object.values(r as Record<string, string | null>).some((v) => v === null)) tally.nulls++;
+          }, fail),
+        );
+      }
       if (!busy.has(entry)) {
         busy.add(entry);
         const value = `w${seed}-${++writes}`;
         inflight.push(
-          client.request(`r${entry % nodes}`, { kind: "write", entry, value }).then(() => {
+          client.request(writers[entry % writers.length] as string, { kind: "write", entry, value }).then(() => {
             tally.acked.set(entry, value);
             busy.delete(entry);
           }, fail),

@@ -138,6 +138,24 @@ function registerCreateDestroy(ctl: Command, out: Out): void {
         if (r.storeElsewhere !== undefined) out(`  its store ${r.storeElsewhere} is on its own machine: clear it there before creating "${id}" again`);
       }),
     );
+  ctl
+    .command("forget")
+    .argument("<id>", "a node lost for good: its process dead (nothing listens at its address), its store gone or abandoned")
+    .description("destroy a node lost for good, also during an update: in prepare the update aborts (nothing changed), past it the update goes on without it and every live node drops its link to it; a running node, one that does not answer, and the update's root (ctl takeover) are refused")
+    .option("--timeout <ms>", "how long each node has to answer", integer("--timeout", 1), DEFAULT_COMMAND_TIMEOUT_MS)
+    .action(async (id: string, o: { timeout: number }, cmd: Command) =>
+      withBoundedClient(cmd, o.timeout, async (c) => {
+        const r = await c.forget(id);
+        const u = r.update;
+        if (u === undefined) out(`forgot ${id}: no update had it; its live neighbours unlinked it`);
+        else if (u.effect === "aborted") out(`forgot ${id}: update #${u.id} was in prepare and is aborted (no node was changed); submit it again`);
+        else out(`forgot ${id}: update #${u.id} (root "${u.root}") goes on without it; its live neighbours dropped their links to it (follow the update with \`ctl watch\`)`);
+        out(`  ${r.storeCleared ? "its store is cleared" : r.storeElsewhere !== undefined ? `its store ${r.storeElsewhere} is on its own machine: clear it there` : "it had no store here"}; its trace is kept`);
+        if (r.pending.length > 0) {
+          out(`  still linked to it: ${r.pending.join(", ")}; ${u?.effect === "goes-on" ? "each drops it when the root's notice reaches it" : `run \`ctl forget ${id}\` again once they are out of the update`}`);
+        }
+      }),
+    );
 }
 
 /** The public client with a bound per node for status and configuration commands (dial included). */
@@ -234,7 +252,7 @@ function progressPrinter(json: boolean, out: Out): (p: UpdateProgress) => void {
     if (p.kind === "prepared") prepared.add(p.node);
     if (p.kind === "new") fresh.add(p.node);
     const line =
-      p.kind === "halted" || p.kind === "refused" || p.kind === "waiting"
+      p.kind === "halted" || p.kind === "refused" || p.kind === "waiting" || p.kind === "forgotten"
         ? `${p.node} ${p.kind.toUpperCase()}: ${p.detail ?? ""}`
         : `prepared ${prepared.size}  new ${fresh.size}  (${p.kind} ${p.node})`;
     out(line);
@@ -273,5 +291,10 @@ function registerTrace(ctl: Command, out: Out): void {
 function describeView(v: UpdateView): string {
   const waiting = v.waiting.length > 0 ? `; waiting for ${v.waiting.join(", ")} (no connection)` : "";
   const halted = v.halted.length > 0 ? `; halted at ${v.halted.map((h) => h.node).join(", ")} (ctl resume PACKAGE)` : "";
-  return `update #${v.id} ${v.strategy} at root "${v.root}": ${v.phase}, prepared ${v.prepared.length}/${v.nodes.length}, new ${v.new.length}/${v.nodes.length}${waiting}${halted}`;
+  // A forgotten node is no longer counted: the update finishes on the others.
+  const forgotten = new Set(v.forgotten ?? []);
+  const live = v.nodes.filter((n) => !forgotten.has(n));
+  const prepared = v.prepared.filter((n) => !forgotten.has(n)).length;
+  const gone = forgotten.size > 0 ? `; forgotten ${[...forgotten].join(", ")} (lost for good)` : "";
+  return `update #${v.id} ${v.strategy} at root "${v.root}": ${v.phase}, prepared ${prepared}/${live.length}, new ${v.new.length}/${live.length}${waiting}${halted}${gone}`;
 }

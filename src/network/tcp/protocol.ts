@@ -10,6 +10,8 @@ import { WireFormatError } from "../../core/errors.js";
  * below), so that any two formats can tell each other apart.
  * 2: the update's coordinator lives in its root (update-submit/view/abort/resume, a coordinator's hello), traces
  * stream as "trace-chunk" frames, heartbeats, and every frame is checked against the protocol (wire-check.ts).
+ * update-takeover and update-forget (a node lost for good) were added while format 2 was being built (the same
+ * issue): they are part of format 2.
  */
 export const WIRE_FORMAT = 2;
 
@@ -96,7 +98,12 @@ export type Command =
    * To a node of an update whose root was lost for good: coordinate the update from now on (the takeover forgets the
    * lost root and rebuilds the update from every live node's part).
    */
-  | { readonly kind: "update-takeover" };
+  | { readonly kind: "update-takeover" }
+  /**
+   * To the running update's root: `node` (a node of the update) is lost for good (its process dead, its store gone):
+   * forget it (in prepare the update aborts; past it every live node drops its link to it). The reply is the view.
+   */
+  | { readonly kind: "update-forget"; readonly node: string };
 
 /** How an update a root coordinates stands, as `ctl status`, `ctl watch` and `ctl update` show it. */
 export interface UpdateView {
@@ -153,6 +160,11 @@ export interface NodeStatus {
   readonly neighbors: readonly PeerStatus[];
   /** The update this node is taking part in, if any. */
   readonly update: { readonly id: number; readonly strategy: string; readonly prepared: boolean; readonly new: boolean; readonly root?: string } | null;
+  /**
+   * The last update this node prepared for, even once its part is over (its root may still wait for others): what
+   * forget checks a lost root against. Absent from older nodes and from a node that never took part in one.
+   */
+  readonly lastUpdate?: { readonly id: number; readonly root: string };
   readonly openRequests: number;
   readonly pid: number;
   /** A durable node's store (`store:` in the cluster file); absent without one, and from older nodes. */
