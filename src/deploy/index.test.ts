@@ -42,6 +42,7 @@ describe("the package subpath liveswap/cluster", () => {
       "RequestFailedError",
       "RequestIdReusedError",
       "RequestTimeoutError",
+      "TakeoverRefusedError",
       "UpdateAbortedError",
       "UpdateFailedError",
       "UpdateHaltedError",

@@ -8,7 +8,7 @@ export { DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_RETRY } from "./request-retry.js";
 export type { NodeStatus, PeerStatus, UpdateView, UpdateOutcomeView } from "../network/tcp/protocol.js";
 export { BusyError, ClusterClientClosedError, NodeAliveError, NodeNotAnsweringError, NodeUnreachableError, RemoteError } from "./errors.js";
 export { RequestExpiredError, RequestFailedError, RequestIdReusedError, RequestTimeoutError, LiveswapError } from "../core/errors.js";
-export { ForgetRefusedError, NoUpdateError, PrepareDeadlineError, PrepareFailedError, UpdateAbortedError, UpdateFailedError, UpdateHaltedError, UpdateNotAbortableError } from "../core/errors.js";
+export { ForgetRefusedError, NoUpdateError, PrepareDeadlineError, PrepareFailedError, TakeoverRefusedError, UpdateAbortedError, UpdateFailedError, UpdateHaltedError, UpdateNotAbortableError } from "../core/errors.js";
 export { DEFAULT_RETENTION } from "./request-records.js";
 export type { RetentionOptions } from "./request-records.js";
 // A cluster of local processes from a cluster file written on the fly: for tests and development.
