@@ -114,11 +114,11 @@ function onDeliver(s: CheckerState, ev: EventOf<"deliver">): void {
 }
 
 function onDrop(s: CheckerState, ev: EventOf<"drop">): void {
-  // A link removed while its sender still kept a copy of a message the receiver had taken (executed, or replaced by
-  // its new-equivalent; the acknowledgement was lost: the receiver died, and was forgotten): the copy goes with the
-  // link, and nothing was lost.
+  // A link removed while its sender still kept a copy of a message the receiver had taken (executed, replaced by its
+  // new-equivalent, or dropped as an orphan; the acknowledgement was lost: the receiver died, and was forgotten): the
+  // copy goes with the link, and nothing was lost.
   const taken = s.messages.get(ev.msg)?.status;
-  if (isConfigurationDrop(ev.reason) && (taken === "executed" || taken === "replaced")) return;
+  if (isConfigurationDrop(ev.reason) && taken !== undefined && taken !== "pending") return;
   const m = consumeMessage(s, ev.msg, ev.t, `dropped by "${ev.node}"`);
   if (m === undefined) return;
   m.status = "dropped";
