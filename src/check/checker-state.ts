@@ -58,6 +58,11 @@ export interface UpdateRecord {
 export interface CheckerState {
   readonly violations: Violation[];
   readonly nodeEpoch: Map<NodeId, number>;
+  /**
+   * Nodes lost for good and forgotten. They keep their epoch: events of theirs may follow the forget in a merged
+   * trace (nothing orders them before it), and are judged at the epoch they ran at; they are in no later update.
+   */
+  readonly forgottenNodes: Set<NodeId>;
   readonly nodeVersion: Map<NodeId, string>;
   /**
    * The epoch of the nodes that run each version: the first create that shows it, then every swap to it. A node
@@ -81,6 +86,7 @@ export function newCheckerState(horizon = false): CheckerState {
   return {
     violations: [],
     nodeEpoch: new Map(),
+    forgottenNodes: new Set(),
     nodeVersion: new Map(),
     versionEpoch: new Map(),
     retiredVersions: new Set(),
@@ -147,7 +153,7 @@ export function updateRecord(s: CheckerState, id: number, t: number, what: () =>
   if (known !== undefined) return known;
   const u: UpdateRecord = {
     id,
-    nodes: [...s.nodeEpoch.keys()].sort(),
+    nodes: [...s.nodeEpoch.keys()].filter((n) => !s.forgottenNodes.has(n)).sort(),
     startedAt: undefined,
     firstSeen: { t, what: what() },
     ran: false,

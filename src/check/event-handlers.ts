@@ -35,6 +35,7 @@ function onCreate(s: CheckerState, ev: EventOf<"create">): void {
   if (epoch === undefined && s.retiredVersions.has(ev.version)) epoch = s.versionEpoch.get(ev.version);
   epoch ??= ev.epoch;
   if (!s.versionEpoch.has(ev.version)) s.versionEpoch.set(ev.version, epoch);
+  s.forgottenNodes.delete(ev.node); // created again under the id of a node lost for good: a new node
   s.nodeEpoch.set(ev.node, epoch);
   s.nodeVersion.set(ev.node, ev.version);
 }
@@ -62,7 +63,7 @@ function onSwap(s: CheckerState, ev: EventOf<"swap">): void {
 /** The highest epoch of the live nodes that run `version`, if any does. */
 function runningEpoch(s: CheckerState, version: string): number | undefined {
   let out: number | undefined;
-  for (const [n, e] of s.nodeEpoch) if (s.nodeVersion.get(n) === version && (out === undefined || e > out)) out = e;
+  for (const [n, e] of s.nodeEpoch) if (s.nodeVersion.get(n) === version && !s.forgottenNodes.has(n) && (out === undefined || e > out)) out = e;
   return out;
 }
 
@@ -199,7 +200,7 @@ function onDestroy(s: CheckerState, ev: EventOf<"destroy">): void {
 
 /** A node lost for good, destroyed while down: an update it was in no longer has it to turn new. */
 function onForget(s: CheckerState, ev: EventOf<"forget">): void {
-  s.nodeEpoch.delete(ev.node);
+  s.forgottenNodes.add(ev.node);
   s.down.delete(ev.node);
   if (ev.update !== undefined) updateRecord(s, ev.update, ev.t, () => `the forget of "${ev.node}"`).forgotten.add(ev.node);
   for (const m of s.messages.values()) {
