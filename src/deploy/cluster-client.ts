@@ -399,7 +399,7 @@ export class ClusterClient {
     let first = true;
     for (const [n, peer] of [[nodes[0], b], [nodes[1], a]] as const) {
       if (pending.includes(n.id)) continue;
-      const done = this.command(n.id, { kind: "unlink", peer }, { timeout: notAnswering(n, this.commandTimeoutMs) });
+      const done = this.command(n.id, { kind: "unlink", peer, ...(pending.length > 0 ? { alone: true as const } : {}) }, { timeout: notAnswering(n, this.commandTimeoutMs) });
       // The first side unlinked may already have told the second (it tells a neighbour it cannot reach): not linked is done.
       await (first ? done : done.catch((e: unknown) => void (codeOf(e) === "UNKNOWN_LINK" ? undefined : rethrow(e))));
       first = false;
@@ -449,7 +449,7 @@ export class ClusterClient {
     const { up } = await this.statusAll();
     for (const s of up) {
       if (!s.neighbors.some((p) => p.id === n.id)) continue;
-      await this.command(s.id, { kind: "unlink", peer: n.id }, { timeout: notAnswering(this.nodeOf(s.id, "destroy"), this.commandTimeoutMs) });
+      await this.command(s.id, { kind: "unlink", peer: n.id, alone: true }, { timeout: notAnswering(this.nodeOf(s.id, "destroy"), this.commandTimeoutMs) });
     }
     return this.clearStore(n);
   }

@@ -498,7 +498,7 @@ export class NodeDaemon {
           this.link(cmd.peer, cmd.address, cmd.incarnation);
           return session.reply(id, "linked");
         case "unlink":
-          this.unlink(cmd.peer);
+          this.unlink(cmd.peer, cmd.alone === true ? "always" : "once");
           return session.reply(id, "unlinked");
         case "destroy": {
           this.assertConfigurable("destroy");
@@ -627,7 +627,7 @@ export class NodeDaemon {
     if (this.topology.linksOf(this.self.id).get(peer) !== link) return true; // that link is gone here already
     if (this.host.updateId !== undefined) return false;
     this.log(`"${peer}" unlinked this node while it was down: the link is dropped here too`);
-    this.unlink(peer);
+    this.unlink(peer, "never");
     return true;
   }
 
@@ -648,12 +648,16 @@ export class NodeDaemon {
     this.net.removePeer(peer, 0);
   }
 
-  private unlink(peer: NodeId): void {
+  /**
+   * `trace`: "once", the end with the smaller id traces it (both ends unlink); "always", this end alone unlinks (the
+   * other is down); "never", the other end traced it when it unlinked alone (this node learns it at its restart).
+   */
+  private unlink(peer: NodeId, trace: "once" | "always" | "never"): void {
     const me = this.self.id;
     this.assertConfigurable("unlink");
     if (!this.topology.linked(me, peer)) throw new UnknownLinkError(me, peer);
     this.topology.removeLink(me, peer);
-    if (me < peer) this.record({ kind: "unlink", t: this.net.now(), a: me, b: peer });
+    if (trace === "always" || (trace === "once" && me < peer)) this.record({ kind: "unlink", t: this.net.now(), a: me < peer ? me : peer, b: me < peer ? peer : me });
     this.commit?.now(true);
     this.net.removePeer(peer);
   }

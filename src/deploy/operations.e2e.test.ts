@@ -237,6 +237,10 @@ describe("unlink and destroy with a node down (durable nodes, store:)", () => {
       await until("r1 - r2 connected again", async () => (await c.status("r1")).neighbors, (n) => n.length === 1 && n[0]?.connected === true);
       expect(await c.request("r1", { kind: "write", entry: 1, value: "after" })).toBe("ok");
       await until("the write reaches r2", () => c.request("r2", { kind: "read", entry: 1 }), (v) => v === "after");
+      // Each unlink is in the merged trace once: traced by the live side whichever id is smaller (r1 unlinked r0
+      // alone), not again by the side that learnt it at its restart.
+      const unlinks = (await c.trace()).flatMap((e) => (e.kind === "unlink" ? [`${e.a}-${e.b}`] : []));
+      expect(unlinks).toEqual(["r1-r2", "r0-r1"]);
     } finally {
       c.close();
     }

@@ -78,7 +78,8 @@ export type Command =
    */
   | { readonly kind: "request"; readonly request: string; readonly body: unknown; readonly since?: number }
   | { readonly kind: "link"; readonly peer: string; readonly address: string; readonly incarnation: number }
-  | { readonly kind: "unlink"; readonly peer: string }
+  /** `alone`: the other side is down, so this side traces the unlink whatever the ids' order (it learns at its restart). */
+  | { readonly kind: "unlink"; readonly peer: string; readonly alone?: true }
   | { readonly kind: "destroy" }
   | { readonly kind: "trace" }
   /** Fault injection for tests and drills: close every connection to other nodes (they reconnect). */
