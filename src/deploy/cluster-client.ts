@@ -695,7 +695,7 @@ export class ClusterClient {
 
   /**
    * The links the nodes that answer now have, a down node's among them (as its live neighbours list it): what the
-   * root checks a forget against (without the forgotten node, every live node of the update still reached).
+   * root checks a forget or a takeover against (without the lost node, every live node of the update still reached).
    */
   async linkedTopology(): Promise<Topology> {
     const { up } = await this.statusAll();
@@ -707,18 +707,6 @@ export class ClusterClient {
         if (!topology.linked(s.id, p.id)) topology.addLink(s.id, p.id);
       }
     }
-    return topology;
-  }
-
-  /**
-   * The links between the nodes that answer now (a down node's links left out), as their status says: what a
-   * takeover checks that every live node of the update can still be reached from its new root.
-   */
-  async liveTopology(): Promise<Topology> {
-    const { up } = await this.statusAll();
-    const topology = new Topology();
-    for (const s of up) topology.addNode(s.id);
-    for (const s of up) for (const n of s.neighbors) if (topology.hasNode(n.id) && !topology.linked(s.id, n.id)) topology.addLink(s.id, n.id);
     return topology;
   }
 

@@ -1,32 +1,22 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkTrace } from "../check/checker.js";
 import { PrepareDeadlineError, UpdateHaltedError } from "../core/errors.js";
 import type { Strategy } from "../core/update.js";
+import { dbPackagePaths, packDbPackages } from "../../test/support/db-packages.js";
 import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.js";
 import { dbLoad, expectReplicasHold, quiesce } from "../../test/support/db-load.js";
 import { ClusterClient } from "./cluster-client.js";
 import { clusterUp, nodeCommand, type StartedNode } from "./cluster-processes.js";
-import { keysInit } from "./keys.js";
-import { pack } from "./update-package.js";
 
 const NODES = 3;
 const ids = Array.from({ length: NODES }, (_, i) => `r${i}`);
-const keys = mkdtempSync(join(tmpdir(), "liveswap-keys-"));
-const packages = { up: join(keys, "up.lspkg"), down: join(keys, "down.lspkg"), flaky: join(keys, "flaky.lspkg") };
+const packages = dbPackagePaths();
+const keys = packages.keys;
 const STRATEGIES: readonly Strategy[] = ["conservative", "cut", "snapshot", "rollback", "naive"];
 const POINTS = ["ctl.watch-prepared", "ctl.watch-first-new"] as const;
 
-beforeAll(async () => {
-  keysInit(keys, ids);
-  const key = join(keys, "signing.key");
-  writeFileSync(packages.up, JSON.stringify(await pack(resolve(import.meta.dirname, "../scenarios/replicated-db/key-update.ts"), { key })));
-  writeFileSync(packages.down, JSON.stringify(await pack(resolve(import.meta.dirname, "../../test/support/db-backout-update.ts"), { key })));
-  writeFileSync(packages.flaky, JSON.stringify(await pack(resolve(import.meta.dirname, "../../test/support/db-flaky-update.ts"), { key })));
-}, 120_000);
+beforeAll(() => packDbPackages(packages, ids, ["up", "down", "flaky"]), 120_000);
 
 /** `liveswap ctl update` as its own process, killed by SIGKILL at `point` (a failpoint); resolves with how it ended. */
 function ctlUpdate(clusterFile: string, pkg: string, strategy: Strategy, point: string): Promise<{ signal: NodeJS.Signals | null; code: number | null; out: string }> {

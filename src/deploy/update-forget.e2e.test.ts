@@ -9,41 +9,25 @@
  * Refused: a running node, and the root of the running update (takeover is for that).
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkTrace } from "../check/checker.js";
 import { ForgetRefusedError, UpdateAbortedError } from "../core/errors.js";
 import type { Strategy } from "../core/update.js";
+import { dbPackagePaths, packDbPackages, until } from "../../test/support/db-packages.js";
 import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.js";
 import { dbLoad, expectReplicasHold, quiesce } from "../../test/support/db-load.js";
 import { ClusterClient, NodeNotAnsweringError } from "./cluster-client.js";
 import { clusterUp, nodeCommand, type StartedNode } from "./cluster-processes.js";
-import { keysInit } from "./keys.js";
-import { pack } from "./update-package.js";
 
 const ids = ["r0", "r1", "r2", "r3"];
 const live = ["r0", "r1", "r3"];
-const keys = mkdtempSync(join(tmpdir(), "liveswap-keys-"));
-const packages = { up: join(keys, "up.lspkg"), down: join(keys, "down.lspkg") };
+const packages = dbPackagePaths();
+const keys = packages.keys;
 
-beforeAll(async () => {
-  keysInit(keys, ids);
-  const key = join(keys, "signing.key");
-  writeFileSync(packages.up, JSON.stringify(await pack(resolve(import.meta.dirname, "../scenarios/replicated-db/key-update.ts"), { key })));
-  writeFileSync(packages.down, JSON.stringify(await pack(resolve(import.meta.dirname, "../../test/support/db-backout-update.ts"), { key })));
-}, 120_000);
+beforeAll(() => packDbPackages(packages, ids), 120_000);
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Is the node blocked (in a failpoint's stall): it accepts connections and does not answer within 500 ms. */
 async function stalled(client: ClusterClient, node: string): Promise<true | undefined> {

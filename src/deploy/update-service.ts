@@ -116,10 +116,11 @@ export class UpdateService implements PlaneHandler {
     const lost = info.root;
     if (lost === self) throw new TakeoverRefusedError(self, `"${self}" is the root of update #${info.id} itself`);
     const client = this.sessions();
-    if (await client.connect(lost).then(() => true, () => false)) {
-      throw new TakeoverRefusedError(self, `the root "${lost}" of update #${info.id} is running; it coordinates the update itself (\`ctl watch\` follows it)`);
-    }
-    const topology = await client.liveTopology();
+    await this.assertLost(client, lost, {
+      silent: () => new TakeoverRefusedError(self, `the root "${lost}" of update #${info.id} accepts connections but does not answer (a stopped or overloaded process?); kill its process first: an update is taken over once its root is lost for good`),
+      running: () => new TakeoverRefusedError(self, `the root "${lost}" of update #${info.id} is running; it coordinates the update itself (\`ctl watch\` follows it)`),
+    });
+    const topology = await client.linkedTopology();
     const run = { ...info, root: self };
     const live = info.nodes.filter((n) => n !== lost);
     const why = forgetRefusal({ topology, run, live }, lost);
@@ -148,7 +149,10 @@ export class UpdateService implements PlaneHandler {
     if (!run.nodes.includes(node)) throw new ForgetRefusedError(node, `it is not a node of update #${run.id} (${run.nodes.join(", ")})`);
     if (run.forgotten.has(node)) return this.view() as UpdateView;
     const client = this.sessions();
-    await this.assertLost(client, node);
+    await this.assertLost(client, node, {
+      silent: () => new ForgetRefusedError(node, `it accepts connections but does not answer (a stopped or overloaded process?); kill its process first: a node is forgotten once it is lost for good`),
+      running: () => new ForgetRefusedError(node, `it is running (it answers the root "${this.o.self}"); a node is forgotten once it is lost for good (its process dead, its store gone); \`ctl destroy ${node}\` removes a running one`),
+    });
     const why = forgetRefusal({ topology: await client.linkedTopology(), run: run.info, live: run.live() }, node);
     if (why !== undefined) throw new ForgetRefusedError(node, why);
     if (this.host !== h || h.ended) throw new NoUpdateError("forget", `update #${run.id} ended meanwhile; forget "${node}" again (outside an update it is destroyed where it lies)`);
@@ -160,18 +164,19 @@ export class UpdateService implements PlaneHandler {
     return this.view() as UpdateView;
   }
 
-  /** A node is forgotten only when nothing listens at its address: one that answers, or accepts and stays silent, runs. */
-  private async assertLost(client: ClusterClient, node: NodeId): Promise<void> {
+  /**
+   * A node is lost for good only when nothing listens at its address: one that answers runs, and one that accepts
+   * connections and stays silent may be a stopped process (forget and takeover refuse both, with `refuse`'s errors).
+   */
+  private async assertLost(client: ClusterClient, node: NodeId, refuse: { readonly silent: () => Error; readonly running: () => Error }): Promise<void> {
     try {
       await client.connect(node);
     } catch (e) {
-      if (e instanceof NodeNotAnsweringError) {
-        throw new ForgetRefusedError(node, `it accepts connections but does not answer (a stopped or overloaded process?); kill its process first: a node is forgotten once it is lost for good`);
-      }
+      if (e instanceof NodeNotAnsweringError) throw refuse.silent();
       if (e instanceof NodeUnreachableError) return;
       throw e;
     }
-    throw new ForgetRefusedError(node, `it is running (it answers the root "${this.o.self}"); a node is forgotten once it is lost for good (its process dead, its store gone); \`ctl destroy ${node}\` removes a running one`);
+    throw refuse.running();
   }
 
   /** `ctl abort`: only while the update prepares. */

@@ -5,40 +5,24 @@
  * cluster must come out of it, and a second update must then run from the new root. Refusals: a root that still runs,
  * and a node that takes part in no update.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkTrace } from "../check/checker.js";
 import { TakeoverRefusedError } from "../core/errors.js";
 import type { Strategy } from "../core/update.js";
+import { dbPackagePaths, packDbPackages, until } from "../../test/support/db-packages.js";
 import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.js";
 import { ClusterClient } from "./cluster-client.js";
 import type { StartedNode } from "./cluster-processes.js";
-import { keysInit } from "./keys.js";
-import { pack } from "./update-package.js";
 
 const ids = ["r0", "r1", "r2"];
 const live = ["r1", "r2"];
-const keys = mkdtempSync(join(tmpdir(), "liveswap-keys-"));
-const packages = { up: join(keys, "up.lspkg"), down: join(keys, "down.lspkg") };
+const packages = dbPackagePaths();
+const keys = packages.keys;
 
-beforeAll(async () => {
-  keysInit(keys, ids);
-  const key = join(keys, "signing.key");
-  writeFileSync(packages.up, JSON.stringify(await pack(resolve(import.meta.dirname, "../scenarios/replicated-db/key-update.ts"), { key })));
-  writeFileSync(packages.down, JSON.stringify(await pack(resolve(import.meta.dirname, "../../test/support/db-backout-update.ts"), { key })));
-}, 120_000);
+beforeAll(() => packDbPackages(packages, ids), 120_000);
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Writes at r1 and r2 while the update runs: each entry's last acknowledged value. */
 function writes(client: ClusterClient, seed: number): { readonly acked: Map<number, string>; readonly failed: string[]; stop(): Promise<void> } {
@@ -79,7 +63,7 @@ describe("a root lost for good mid-update is taken over at another node (real pr
       await new Promise((r) => setTimeout(r, 200));
       const { id } = await client.submitUpdate(readFileSync(packages.up, "utf8"), { strategy, root: "r0" });
       // Past prepare: some node is new (conservative turns the leaf r2 new first, the others the root r0).
-      await until("a node turned new", async () => ((await client.updateView("r0"))?.new.length ?? 0) > 0 || undefined);
+      await until("a node turned new", async () => ((await client.updateView("r0"))?.new.length ?? 0) > 0 || undefined, 20_000);
       const r0 = cluster.nodes.find((n) => n.id === "r0") as StartedNode;
       r0.child.kill("SIGKILL");
       await new Promise<void>((r) => (r0.child.exitCode !== null || r0.child.signalCode !== null ? r() : r0.child.once("exit", () => r())));
@@ -134,7 +118,7 @@ describe("a root lost for good mid-update is taken over at another node (real pr
       expect((none as { code?: string }).code).toBe(new TakeoverRefusedError("r1", "").code);
       expect((none as Error).message).toMatch(/"r1" never took part in an update/);
       const { id } = await client.submitUpdate(readFileSync(packages.up, "utf8"), { strategy: "cut", root: "r0" });
-      await until("r1 prepared", async () => ((await client.status("r1")).update?.id === id ? true : undefined));
+      await until("r1 prepared", async () => ((await client.status("r1")).update?.id === id ? true : undefined), 20_000);
       const running = await client.takeover("r1").then(
         () => undefined,
         (e: unknown) => e,

@@ -9,9 +9,9 @@
 import { describe, expect, it } from "vitest";
 import type { NodeId } from "../core/ids.js";
 import type { Strategy } from "../core/update.js";
-import { ledgerUpdate, ledgerV1, type LedgerRequest, type LedgerState } from "./ledger.js";
+import { ledgerUpdate, ledgerV1, type LedgerRequest } from "./ledger.js";
 import { System } from "../system.js";
-import { stepOnce, steps } from "../../test/support/ledger-line.js";
+import { ledgerFindings, stepOnce, steps } from "../../test/support/ledger-line.js";
 
 const SEED = 29;
 
@@ -63,23 +63,6 @@ function startRing(strategy: Strategy, groupCommitMs: number): { sys: System; up
   return { sys, update, answers };
 }
 
-/** Every channel between live nodes delivered exactly what its sender numbered, once and in order. */
-function liveFindings(sys: System): string[] {
-  const out: string[] = [];
-  const LOST = lostNode();
-  for (const n of shape.nodes.filter((x) => x !== LOST)) {
-    const s = sys.state(n) as LedgerState;
-    out.push(...s.anomalies.filter((a) => !a.startsWith(`${LOST}:`)).map((a) => `${n}: anomaly ${a}`));
-    for (const [rid, times] of Object.entries(s.ran)) if (times > 1) out.push(`${n}: request ${rid} ran ${times} times`);
-    for (const [to, sent] of Object.entries(s.sent)) {
-      if (to === LOST) continue;
-      const got = (sys.state(to) as LedgerState).got[n] ?? 0;
-      if (got !== sent) out.push(`${n} -> ${to}: ${sent} sent, ${got} delivered`);
-    }
-  }
-  return out;
-}
-
 async function forgetAt(strategy: Strategy, groupCommitMs: number, k: number, after: number): Promise<{ found: string[]; outcome: string }> {
   const { sys, update, answers } = startRing(strategy, groupCommitMs);
   const LOST = lostNode();
@@ -100,7 +83,7 @@ async function forgetAt(strategy: Strategy, groupCommitMs: number, k: number, af
     ...(outcome === "complete" || aborted ? [] : [`update ${outcome}`]),
     ...shape.nodes.filter((n) => n !== LOST && sys.version(n) !== version).map((n) => `${n} is at ${sys.version(n)} after "${outcome}"`),
     ...sys.check().violations.map((v) => v.message),
-    ...liveFindings(sys),
+    ...ledgerFindings(sys, shape.nodes.filter((n) => n !== LOST), LOST),
     ...(sys.updating() ? ["the update is still running"] : []),
   ];
   await sys.close();

@@ -52,8 +52,8 @@ export interface HostEnvironment extends NodeSurroundings, PrepareEnvironment {
   wallClock?(): number;
   /**
    * A neighbour was lost for good and forgotten during an update ("gone"): remove this node's link to it, as the live
-   * side of an unlink does, outside the configuration lock. Idempotent (a replay runs it again); absent where the
-   * network removed the link itself when the node was forgotten (the simulator).
+   * side of an unlink does, outside the configuration lock, in this node's step (over TCP its link table; in the
+   * simulator its half of the link). Idempotent: a replay runs it again.
    */
   dropNeighbor?(node: NodeId, gone: NodeId): void;
 }
@@ -866,8 +866,8 @@ export class NodeHost implements NodePort {
   }
 
   /**
-   * A neighbour was lost for good and forgotten: the link to it goes (over TCP now; the simulator removed it when the
-   * node was forgotten) and, if this node is still in that update, its agent stops waiting for the neighbour.
+   * A neighbour was lost for good and forgotten: this node's link to it goes in this step (a replay of the earlier
+   * steps still has it) and, if this node is still in that update, its agent stops waiting for the neighbour.
    */
   private onGone(update: number, gone: NodeId, running: boolean): void {
     if (this.links.has(gone)) this.env.dropNeighbor?.(this.id, gone);
@@ -884,7 +884,7 @@ export class NodeHost implements NodePort {
       this.env.transmit(this.coordinatorEnvelope(update, { kind: "part", prepared: false, version: this.node.behavior.version, begun: false }));
       return;
     }
-    const progress = this.agent.progress?.() ?? { begun: p.swappedAt !== undefined };
+    const progress = this.agent.progress?.() ?? { begun: false };
     const ack = this.agent.prepareAck?.();
     this.toCoordinator(p, {
       kind: "part",

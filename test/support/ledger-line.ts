@@ -50,14 +50,18 @@ export function eventsWithoutCrash(strategy: Strategy, groupCommitMs: number, se
   return n;
 }
 
-/** Every channel delivered exactly what its sender numbered, once and in order; no request ran twice. */
-export function ledgerFindings(sys: System): string[] {
+/**
+ * Every channel between `nodes` delivered exactly what its sender numbered, once and in order; no request ran twice.
+ * `lost`: a node lost for good (not in `nodes`): what went to or came from it is not judged.
+ */
+export function ledgerFindings(sys: System, nodes: readonly NodeId[] = LINE_NODES, lost?: NodeId): string[] {
   const out: string[] = [];
-  for (const n of LINE_NODES) {
+  for (const n of nodes) {
     const s = sys.state(n) as LedgerState;
-    out.push(...s.anomalies.map((a) => `${n}: anomaly ${a}`));
+    out.push(...s.anomalies.filter((a) => lost === undefined || !a.startsWith(`${lost}:`)).map((a) => `${n}: anomaly ${a}`));
     for (const [rid, times] of Object.entries(s.ran)) if (times > 1) out.push(`${n}: request ${rid} ran ${times} times`);
     for (const [to, sent] of Object.entries(s.sent)) {
+      if (to === lost) continue;
       const got = (sys.state(to) as LedgerState).got[n] ?? 0;
       if (got !== sent) out.push(`${n} -> ${to}: ${sent} sent, ${got} delivered`);
     }
