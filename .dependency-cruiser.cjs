@@ -16,6 +16,7 @@
  *   harness/                  all of the above and system.ts
  *   scenarios/                core, check, harness, system.ts, index.ts (the public API, as a user writes them)
  *   viz/                      core, check
+ *   chaos/                    anything but bench and cli (the Jepsen-style harness on real processes)
  *   bench/                    anything but cli
  *   cli/, index.ts            anything in src
  *
@@ -55,7 +56,7 @@ const dirs = (/** @type {string[]} */ ...names) => `^src/(${names.join("|")})/`;
 const BELOW_SYSTEM = ["core", "node", "update", "runtime", "network", "check"];
 
 /** Every place a src/ module may live; anything else has no layer yet and is refused. */
-const PLACED = `${dirs(...BELOW_SYSTEM, "deploy", "harness", "scenarios", "viz", "bench", "cli")}|^src/(system|index)\\.ts$`;
+const PLACED = `${dirs(...BELOW_SYSTEM, "deploy", "harness", "scenarios", "viz", "chaos", "bench", "cli")}|^src/(system|index)\\.ts$`;
 
 /** @type {import("dependency-cruiser").IConfiguration} */
 module.exports = {
@@ -96,6 +97,13 @@ module.exports = {
       to: { path: "^src/", pathNot: `${dirs("core", "scenarios")}`, reachable: true },
     },
     layer("layer-viz", "^src/viz/", dirs("core", "check", "viz"), "the viewer draws a trace and its violations: core and check only"),
+    {
+      name: "layer-chaos",
+      comment: "chaos drives real clusters and judges them; bench and the cli sit on top of it, not under it",
+      severity: "error",
+      from: { path: "^src/chaos/", pathNot: TEST_FILE },
+      to: { path: "^src/(bench|cli)/" },
+    },
     {
       name: "layer-bench",
       comment: "bench measures the runtime; the cli sits on top of it, not under it",

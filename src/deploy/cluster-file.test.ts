@@ -68,6 +68,9 @@ describe("the cluster file", () => {
     const c = parseCluster(good.replace("address: 127.0.0.1:7402", "address: 10.0.0.2:7402\n    listen: 0.0.0.0:7402"), "/c.yaml");
     expect(c.nodes[1]).toMatchObject({ address: "10.0.0.2:7402", listen: "0.0.0.0:7402" });
     expect(c.nodes[0]?.listen).toBeUndefined();
+    const d = parseCluster(good.replace("address: 127.0.0.1:7401", "address: 127.0.0.1:7401\n    dial: { b: 127.0.0.1:9402 }"), "/c.yaml");
+    expect(d.nodes[0]?.dial).toEqual({ b: "127.0.0.1:9402" });
+    expect(d.nodes[1]?.dial).toBeUndefined();
   });
 
   it.each([
@@ -76,6 +79,8 @@ describe("the cluster file", () => {
     [`${good}heartbeat: { intervalMs: "1s" }\n`, /field "heartbeat\.intervalMs"/],
     [`${good}heartbeat: { everyMs: 100 }\n`, /field "heartbeat"/],
     [good.replace("address: 127.0.0.1:7402", "address: 127.0.0.1:7402\n    listen: anywhere"), /field "nodes\.1\.listen": expected host:port/],
+    [good.replace("address: 127.0.0.1:7401", "address: 127.0.0.1:7401\n    dial: { c: 127.0.0.1:9402 }"), /field "nodes\.0\.dial\.c": no node "c" in nodes; name a neighbour of "a"/],
+    [good.replace("address: 127.0.0.1:7401", "address: 127.0.0.1:7401\n    dial: { b: nowhere }"), /field "nodes\.0\.dial\.b": expected host:port/],
   ])("names a bad heartbeat: or listen: (%#)", (text, message) => {
     expect(() => parseCluster(text, "/c.yaml")).toThrow(ClusterFileError);
     expect(() => parseCluster(text, "/c.yaml")).toThrow(message);

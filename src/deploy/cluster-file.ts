@@ -69,6 +69,11 @@ const schema = z
              * with a proxy on `address` in front of it (test/support/blackhole-proxy.ts).
              */
             listen: address.optional(),
+            /**
+             * Where this node dials some of its neighbours, when not at their `address:`: a proxy on the link in
+             * between (liveswap chaos delays and cuts links this way), or a route of this host's own.
+             */
+            dial: z.record(nodeId, address).optional(),
             /** A module exporting `behaviors` (or a signed package of one). */
             package: z.string().min(1),
             /** The export of `behaviors` this node starts with. */
@@ -123,6 +128,8 @@ export interface ClusterNode {
   readonly address: string;
   /** Where it binds, when not `address` (see the schema). */
   readonly listen?: string;
+  /** Where it dials a neighbour, when not at the neighbour's address (see the schema). */
+  readonly dial?: Readonly<Record<string, string>>;
   readonly package: string;
   readonly behavior: string;
   readonly cert?: string;
@@ -201,6 +208,9 @@ export function parseCluster(text: string, file: string): Cluster {
   c.nodes.forEach((n, i) => {
     if (ids.has(n.id)) throw new ClusterFileError(`${where(["nodes", i, "id"])}: field "nodes.${i}.id": node "${n.id}" is listed twice`);
     ids.add(n.id);
+    for (const peer of Object.keys(n.dial ?? {})) {
+      if (!c.nodes.some((m) => m.id === peer)) throw new ClusterFileError(`${where(["nodes", i, "dial", peer])}: field "nodes.${i}.dial.${peer}": no node "${peer}" in nodes; name a neighbour of "${n.id}"`);
+    }
     if (c.tls && (n.cert === undefined || n.key === undefined)) {
       throw new ClusterFileError(`${where(["nodes", i])}: field "nodes.${i}": the cluster uses TLS, so node "${n.id}" needs cert and key`);
     }
@@ -232,6 +242,7 @@ export function parseCluster(text: string, file: string): Cluster {
       id: n.id,
       address: n.address,
       ...(n.listen !== undefined ? { listen: n.listen } : {}),
+      ...(n.dial !== undefined ? { dial: n.dial } : {}),
       package: rel(n.package),
       behavior: n.behavior,
       ...(n.cert !== undefined ? { cert: rel(n.cert) } : {}),

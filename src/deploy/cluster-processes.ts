@@ -63,6 +63,12 @@ export async function clusterUp(
     readonly unlinked?: boolean;
     /** Added to this process's environment for the nodes (a test's LIVESWAP_FAILPOINTS), the same or per node. */
     readonly env?: NodeEnv;
+    /**
+     * A command that starts the node's process in its place, the node's command line after it: `ip netns exec NS`
+     * runs a node in a network namespace of its own (liveswap chaos). It must exec the node, not fork it, so the PID
+     * that answers is the one started.
+     */
+    readonly prefix?: (id: string) => readonly string[];
   } = {},
 ): Promise<StartedNode[]> {
   const { cmd, args } = nodeCommand(cluster.nodes.some((n) => /\.[cm]?ts$/.test(n.package)));
@@ -79,7 +85,9 @@ export async function clusterUp(
   const before = readPids(cluster);
   for (const id of ids) {
     const log = openSync(join(logDir, `${id}.log`), "w");
-    const child = spawn(cmd, [...args, "node", "--cluster", cluster.file, "--id", id, ...(opts.unlinked ? ["--unlinked"] : [])], {
+    const prefix = opts.prefix?.(id) ?? [];
+    const line = [...prefix, cmd, ...args, "node", "--cluster", cluster.file, "--id", id, ...(opts.unlinked ? ["--unlinked"] : [])];
+    const child = spawn(line[0] as string, line.slice(1), {
       stdio: ["ignore", log, log],
       detached: opts.detached ?? false,
       cwd: process.cwd(),

@@ -194,7 +194,7 @@ export class NodeDaemon {
     for (const [a, b] of unlinked ? [] : this.cluster.links) {
       if (a !== me && b !== me) continue;
       const peer = a === me ? b : a;
-      this.addLink(peer, incarnations.get(linkKey(a, b)) as number, (this.cluster.nodes.find((n) => n.id === peer) as ClusterNode).address);
+      this.addLink(peer, incarnations.get(linkKey(a, b)) as number, this.self.dial?.[peer] ?? (this.cluster.nodes.find((n) => n.id === peer) as ClusterNode).address);
     }
     await this.net.start();
     // Message ids must stay unique across a node's lives (destroyed and created again, restarted): each life
