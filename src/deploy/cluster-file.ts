@@ -203,18 +203,15 @@ export function parseCluster(text: string, file: string): Cluster {
     throw new ClusterFileError(`${where(issue.path)}: field "${field}": ${issueInWords(issue, valueAt(raw, issue.path))}`);
   }
   const c = parsed.data;
-  const dir = dirname(file);
   const ids = new Set<string>();
   c.nodes.forEach((n, i) => {
     if (ids.has(n.id)) throw new ClusterFileError(`${where(["nodes", i, "id"])}: field "nodes.${i}.id": node "${n.id}" is listed twice`);
     ids.add(n.id);
-    for (const peer of Object.keys(n.dial ?? {})) {
-      if (!c.nodes.some((m) => m.id === peer)) throw new ClusterFileError(`${where(["nodes", i, "dial", peer])}: field "nodes.${i}.dial.${peer}": no node "${peer}" in nodes; name a neighbour of "${n.id}"`);
-    }
     if (c.tls && (n.cert === undefined || n.key === undefined)) {
       throw new ClusterFileError(`${where(["nodes", i])}: field "nodes.${i}": the cluster uses TLS, so node "${n.id}" needs cert and key`);
     }
   });
+  checkDialMaps(c.nodes, where);
   const addresses = new Map<string, string>();
   c.nodes.forEach((n, i) => {
     const { host, port } = parseAddress(n.address);
@@ -235,7 +232,7 @@ export function parseCluster(text: string, file: string): Cluster {
     seen.add(key);
   });
   const heartbeat = heartbeatOf(c.heartbeat, where);
-  const rel = (p: string): string => resolve(dir, p);
+  const rel = (p: string): string => resolve(dirname(file), p);
   return {
     file,
     nodes: c.nodes.map((n) => ({
@@ -259,6 +256,15 @@ export function parseCluster(text: string, file: string): Cluster {
     ...(heartbeat !== undefined ? { heartbeat } : {}),
     ...(c.requestTimeoutMs !== undefined ? { requestTimeoutMs: c.requestTimeoutMs } : {}),
   };
+}
+
+/** Every `dial:` names a node of the file. */
+function checkDialMaps(nodes: readonly { readonly id: string; readonly dial?: Readonly<Record<string, string>> | undefined }[], where: (path: readonly PropertyKey[]) => string): void {
+  nodes.forEach((n, i) => {
+    for (const peer of Object.keys(n.dial ?? {})) {
+      if (!nodes.some((m) => m.id === peer)) throw new ClusterFileError(`${where(["nodes", i, "dial", peer])}: field "nodes.${i}.dial.${peer}": no node "${peer}" in nodes; name a neighbour of "${n.id}"`);
+    }
+  });
 }
 
 /**

@@ -30,6 +30,9 @@ describe("the replicated database (no update)", () => {
     expect(new Set(entry3).size).toBe(1);
     expect(states.every((s) => Object.keys(s.pending).length === 0)).toBe(true);
     expect(sys.check()).toEqual({ ok: true, violations: [] });
+    // stats: what an outside observer (liveswap chaos, the realtime bench) reads of a replica without a trace.
+    expect(await sys.request("r2", { kind: "stats" })).toEqual({ unknownWrites: 0, reads: 1, entries: 10 });
+    expect(await sys.request("r0", { kind: "stats" })).toEqual({ unknownWrites: 0, reads: 0, entries: 10 });
   });
 
   it("version 2 keys its database differently, and the update converts state and queries", () => {

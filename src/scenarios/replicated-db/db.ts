@@ -53,9 +53,18 @@ export type DbMessage =
 export type DbRequest =
   | { readonly kind: "read"; readonly entry: number }
   | { readonly kind: "write"; readonly entry: number; readonly value: string }
-  | { readonly kind: "global-read"; readonly entry: number };
+  | { readonly kind: "global-read"; readonly entry: number }
+  /** What the replica counted: writes for a key it did not have (dropped), global reads it started, its entries. */
+  | { readonly kind: "stats" };
 
-export type DbResponse = string | null | "ok" | Readonly<Record<NodeId, string | null>>;
+/** The answer to `stats`. */
+export interface DbStats {
+  readonly unknownWrites: number;
+  readonly reads: number;
+  readonly entries: number;
+}
+
+export type DbResponse = string | null | "ok" | Readonly<Record<NodeId, string | null>> | DbStats;
 
 export const DEFAULT_ENTRIES = 38;
 const FINISHED_MEMORY = 256;
@@ -146,9 +155,16 @@ export function databaseVersion(version: string, keyOf: (entry: number) => strin
           const reads = s.reads + 1;
           return startRead({ ...s, reads }, `${ctx.self}#${reads}`, keyOf(req.entry), null, id, ctx);
         }
+        case "stats":
+          ctx.respond(id, statsOf(s));
+          return s;
       }
     },
   });
+}
+
+function statsOf(s: DbState): DbStats {
+  return { unknownWrites: s.unknownWrites, reads: s.reads, entries: Object.keys(s.entries).length };
 }
 
 export function databaseV1(entries = DEFAULT_ENTRIES) {

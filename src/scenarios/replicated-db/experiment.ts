@@ -120,7 +120,7 @@ class ExperimentRun {
     this.rng = new Rng(seed ^ 0x5eed);
   }
 
-  private ask(node: string, req: DbRequest, onAnswer?: (r: unknown) => void): void {
+  private ask(node: string, req: Exclude<DbRequest, { readonly kind: "stats" }>, onAnswer?: (r: unknown) => void): void {
     const { sys, requests } = this;
     requests.issued++;
     const sample = { kind: req.kind, issuedAt: sys.now(), answeredAt: undefined as number | undefined };
