@@ -5,7 +5,8 @@
  * Writes: every entry has one writer (replica `entry % n`) and at most one write in flight, so the entry's last
  * acknowledged write is the value every replica must end with. A write or a global read whose answer does not come
  * (a node killed, stopped or cut off) is retried with the same request id until it is answered or the load stops:
- * the node runs it once whatever the number of attempts (Jepsen's indeterminate operation). A new write to an entry
+ * the node runs it once whatever the number of attempts (Jepsen's indeterminate operation); local reads are retried
+ * the same way. A new write to an entry
  * waits for the answer to the one before, since two writes on two connections could run in either order. A request
  * the node refused (it answered with an error: busy, not running) ran nothing and is not retried.
  */
@@ -119,7 +120,8 @@ class LoadRun implements DbLoad {
 
   private globalRead(): void {
     if (this.o.globalReadsPerSec <= 0) return;
-    this.issue({ kind: "global-read", node: this.o.globalReader ?? (this.o.replicas[0] as string), entry: this.entry() }, { kind: "global-read" }, true);
+    const entry = this.entry();
+    this.issue({ kind: "global-read", node: this.o.globalReader ?? (this.o.replicas[0] as string), entry }, { kind: "global-read", entry });
   }
 
   private localOp(node: string, index: number): void {
@@ -131,14 +133,14 @@ class LoadRun implements DbLoad {
       if (first >= entries || this.writing.has(first)) return;
       const value = `w${this.o.seed}-${++this.writes}`;
       this.writing.add(first);
-      this.issue({ kind: "write", node, entry: first, value }, { kind: "write", entry: first, value }, true);
+      this.issue({ kind: "write", node, entry: first, value }, { kind: "write", entry: first, value });
       return;
     }
     const entry = this.entry();
-    this.issue({ kind: "read", node, entry }, { kind: "read", entry }, false);
+    this.issue({ kind: "read", node, entry }, { kind: "read", entry });
   }
 
-  private issue(what: Pick<DbOp, "kind" | "node" | "entry"> & { readonly value?: string }, body: object, retry: boolean): void {
+  private issue(what: Pick<DbOp, "kind" | "node" | "entry"> & { readonly value?: string }, body: object): void {
     if (this.stopping) return;
     if (this.inflight.size >= (this.o.maxInFlight ?? 2000)) {
       this.skipped++;
@@ -147,12 +149,12 @@ class LoadRun implements DbLoad {
     }
     const op: DbOp = { ...what, sentAt: Date.now(), outcome: "pending", attempts: 0 };
     this.ops.push(op);
-    const p: Promise<void> = this.run(op, body, retry).finally(() => this.inflight.delete(p));
+    const p: Promise<void> = this.run(op, body).finally(() => this.inflight.delete(p));
     this.inflight.add(p);
   }
 
   /** Send until answered (the same id each time), refused, or given up at the end of the drain. */
-  private async run(op: DbOp, body: object, retry: boolean): Promise<void> {
+  private async run(op: DbOp, body: object): Promise<void> {
     const id = randomUUID();
     for (;;) {
       op.attempts++;
@@ -161,7 +163,7 @@ class LoadRun implements DbLoad {
         return this.answered(op, answer);
       } catch (e) {
         op.error = e instanceof Error ? e.message : String(e);
-        if (e instanceof RemoteError || !retry || performance.now() >= this.giveUpAt) return this.failed(op, e instanceof RemoteError ? "refused" : "unanswered");
+        if (e instanceof RemoteError || performance.now() >= this.giveUpAt) return this.failed(op, e instanceof RemoteError ? "refused" : "unanswered");
         await new Promise((r) => setTimeout(r, 200 + this.rng.int(0, 300)));
         if (performance.now() >= this.giveUpAt) return this.failed(op, "unanswered");
       }

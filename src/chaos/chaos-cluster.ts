@@ -1,0 +1,321 @@
+/**
+ * A replicated-db cluster of real processes whose network and processes a harness can hurt: a proxy on every link
+ * (delay and jitter; a cut where there are no namespaces), every node in a network namespace of its own when this
+ * machine allows it (links cut and nodes isolated by dropping packets with tc), and kill -9, restart, SIGSTOP and
+ * SIGCONT of any node. liveswap chaos and the realtime bench start one.
+ *
+ * Links: the node with the smaller id dials the other (network/tcp), so each link has two proxies, one each way,
+ * named in the dialling node's `dial:` map; only one carries traffic, and a cut cuts both.
+ * Loopback: every node also has a proxy in front of its control address, so that a node isolated from everyone is
+ * cut from the control plane (the update's root included) too, as across a real partition.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { stringify } from "yaml";
+import { ClusterClient } from "../deploy/cluster-client.js";
+import { loadClusterFile, type Cluster } from "../deploy/cluster-file.js";
+import { clusterUp, type NodeEnv, type StartedNode } from "../deploy/cluster-processes.js";
+import { keysInit } from "../deploy/keys.js";
+import { freePort } from "../deploy/local-cluster.js";
+import type { HeartbeatOptions } from "../network/tcp/heartbeat.js";
+import { NO_DELAY, startLinkProxy, type LinkDelay, type LinkProxy } from "./link-proxy.js";
+import { ChaosNetworkError } from "./errors.js";
+import { createNetnsNetwork, netnsSupport, type NetnsNetwork } from "./netns.js";
+
+export type ChaosNetworkKind = "netns" | "loopback";
+
+export interface ChaosClusterOptions {
+  readonly nodes: readonly string[];
+  readonly links: readonly (readonly [string, string])[];
+  /** Where the cluster file, keys, stores, traces and logs go (made if missing). */
+  readonly dir: string;
+  /** auto: namespaces where this machine allows them (root, ip, tc), else loopback. Default auto. */
+  readonly network?: ChaosNetworkKind | "auto";
+  /** Every link's delay at the start (default none). */
+  readonly delay?: LinkDelay;
+  readonly seed: number;
+  /** Keep durable stores (a node killed and started again recovers); default true. */
+  readonly store?: boolean;
+  readonly heartbeat?: HeartbeatOptions;
+  /** The nodes' package and behaviour (default: the replicated database at db@1). */
+  readonly package?: string;
+  readonly behavior?: string;
+  readonly env?: NodeEnv;
+}
+
+/** The replicated database's node package, from the sources or from the compiled package. */
+export function dbPackagePath(): string {
+  const fromSource = import.meta.url.endsWith(".ts");
+  return resolve(import.meta.dirname, "..", "scenarios", "replicated-db", fromSource ? "package.ts" : "package.js");
+}
+
+interface Link {
+  readonly a: string;
+  readonly b: string;
+  /** a -> b (a dials b through it) and b -> a. */
+  readonly proxies: readonly [LinkProxy, LinkProxy];
+}
+
+const linkKey = (a: string, b: string): string => (a < b ? `${a}\n${b}` : `${b}\n${a}`);
+const portOf = (address: string): number => Number(address.slice(address.lastIndexOf(":") + 1));
+
+export class ChaosCluster {
+  readonly client: ClusterClient;
+  private readonly started = new Map<string, StartedNode>();
+  private readonly stopped = new Set<string>();
+  private readonly cuts = new Set<string>();
+  private readonly isolated = new Set<string>();
+  private closing = false;
+
+  private constructor(
+    readonly cluster: Cluster,
+    readonly network: ChaosNetworkKind,
+    /** Why namespaces were not used (loopback chosen by auto). */
+    readonly why: string | undefined,
+    /** The directory of keys: signing.key signs update packages. */
+    readonly keys: string,
+    private readonly links: ReadonlyMap<string, Link>,
+    private readonly controlProxies: ReadonlyMap<string, LinkProxy>,
+    private readonly netns: NetnsNetwork | undefined,
+    private readonly env: NodeEnv | undefined,
+  ) {
+    this.client = new ClusterClient(cluster, { commandTimeoutMs: 3_000 });
+  }
+
+  static async start(o: ChaosClusterOptions): Promise<ChaosCluster> {
+    const { kind, why } = await chooseNetwork(o.network ?? "auto");
+    mkdirSync(o.dir, { recursive: true });
+    const keys = join(o.dir, "keys");
+    keysInit(keys, [...o.nodes], { force: true });
+    const netns = kind === "netns" ? await createNetnsNetwork(o.nodes) : undefined;
+    const made: LinkProxy[] = [];
+    try {
+      const layout = await layOut(o, netns, made);
+      const file = join(o.dir, "cluster.yaml");
+      writeFileSync(file, stringify(clusterFileOf(o, keys, layout)));
+      const c = new ChaosCluster(loadClusterFile(file), kind, why, keys, layout.links, layout.control, netns, o.env);
+      await c.startNodes(o.nodes);
+      return c;
+    } catch (e) {
+      for (const p of made) await p.close();
+      await netns?.close();
+      throw e;
+    }
+  }
+
+  get ids(): readonly string[] {
+    return this.cluster.nodes.map((n) => n.id);
+  }
+
+  pid(id: string): number | undefined {
+    const n = this.started.get(id);
+    return n !== undefined && n.child.exitCode === null && n.child.signalCode === null ? n.pid : undefined;
+  }
+
+  running(id: string): boolean {
+    return this.pid(id) !== undefined;
+  }
+
+  /** Start nodes (again: a node killed comes back from its store). */
+  async startNodes(ids: readonly string[]): Promise<void> {
+    const netns = this.netns;
+    const started = await clusterUp(this.cluster, {
+      only: ids,
+      timeoutMs: 60_000,
+      ...(netns !== undefined ? { prefix: (id: string) => ["ip", "netns", "exec", netns.nsName(id)] } : {}),
+      ...(this.env !== undefined ? { env: this.env } : {}),
+    });
+    for (const s of started) {
+      this.started.set(s.id, s);
+      this.stopped.delete(s.id);
+    }
+  }
+
+  /** kill -9, and wait until the process is gone. */
+  async kill(id: string): Promise<void> {
+    const n = this.started.get(id);
+    if (n === undefined || !this.running(id)) return;
+    const gone = new Promise<void>((r) => n.child.once("exit", () => r()));
+    n.child.kill("SIGKILL");
+    await gone;
+    this.stopped.delete(id);
+  }
+
+  /** SIGSTOP: the process stays, its sockets stay open, it answers nothing (the kernel still accepts connections). */
+  stop(id: string): void {
+    if (!this.running(id)) return;
+    this.started.get(id)?.child.kill("SIGSTOP");
+    this.stopped.add(id);
+  }
+
+  cont(id: string): void {
+    if (!this.stopped.delete(id)) return;
+    this.started.get(id)?.child.kill("SIGCONT");
+  }
+
+  private link(a: string, b: string): Link {
+    const l = this.links.get(linkKey(a, b));
+    if (l === undefined) throw new RangeError(`no link between "${a}" and "${b}" in this cluster`);
+    return l;
+  }
+
+  setDelay(a: string, b: string, delay: LinkDelay): void {
+    for (const p of this.link(a, b).proxies) p.setDelay(delay);
+  }
+
+  /** Cut the link a - b, both ways (tc drops its packets in namespaces; its proxies black-hole it on loopback). */
+  async cut(a: string, b: string): Promise<void> {
+    const l = this.link(a, b);
+    this.cuts.add(linkKey(a, b));
+    if (this.netns === undefined) return void l.proxies.forEach((p) => p.blackhole());
+    await this.netns.cutPort(l.a, portOf(l.proxies[0].address));
+    await this.netns.cutPort(l.b, portOf(l.proxies[1].address));
+  }
+
+  async heal(a: string, b: string): Promise<void> {
+    const l = this.link(a, b);
+    this.cuts.delete(linkKey(a, b));
+    if (this.netns === undefined) {
+      // A proxy of a link still cut off by an isolated end stays black-holed.
+      if (!this.isolated.has(l.a) && !this.isolated.has(l.b)) l.proxies.forEach((p) => p.heal());
+      return;
+    }
+    await this.netns.healPort(l.a, portOf(l.proxies[0].address));
+    await this.netns.healPort(l.b, portOf(l.proxies[1].address));
+  }
+
+  /** Cut node `id` from everyone: its links and the control plane. */
+  async isolate(id: string): Promise<void> {
+    this.isolated.add(id);
+    if (this.netns !== undefined) return this.netns.isolate(id);
+    this.controlProxies.get(id)?.blackhole();
+    for (const l of this.links.values()) if (l.a === id || l.b === id) l.proxies.forEach((p) => p.blackhole());
+  }
+
+  async rejoin(id: string): Promise<void> {
+    this.isolated.delete(id);
+    if (this.netns !== undefined) return this.netns.rejoin(id);
+    this.controlProxies.get(id)?.heal();
+    for (const l of this.links.values()) {
+      const other = l.a === id ? l.b : l.b === id ? l.a : undefined;
+      if (other !== undefined && !this.isolated.has(other) && !this.cuts.has(linkKey(l.a, l.b))) l.proxies.forEach((p) => p.heal());
+    }
+  }
+
+  /** Undo every fault: continue stopped nodes, heal cuts, rejoin isolated nodes, start killed nodes. */
+  async healAll(): Promise<void> {
+    for (const id of [...this.stopped]) this.cont(id);
+    for (const id of [...this.isolated]) await this.rejoin(id);
+    for (const k of [...this.cuts]) {
+      const [a, b] = k.split("\n") as [string, string];
+      await this.heal(a, b);
+    }
+    const down = this.ids.filter((id) => !this.running(id));
+    if (down.length > 0) await this.startNodes(down);
+  }
+
+  /** Stop every process (SIGTERM, SIGKILL after 10 s), the proxies and the namespaces. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.client.close();
+    await Promise.all([...this.started.values()].map((n) => stopProcess(n)));
+    for (const l of this.links.values()) for (const p of l.proxies) await p.close();
+    for (const p of this.controlProxies.values()) await p.close();
+    await this.netns?.close();
+  }
+}
+
+function stopProcess(n: StartedNode): Promise<void> {
+  return new Promise<void>((r) => {
+    if (n.child.exitCode !== null || n.child.signalCode !== null) return r();
+    n.child.once("exit", () => r());
+    n.child.kill("SIGCONT");
+    n.child.kill("SIGTERM");
+    setTimeout(() => n.child.kill("SIGKILL"), 10_000).unref();
+  });
+}
+
+async function chooseNetwork(want: ChaosNetworkKind | "auto"): Promise<{ readonly kind: ChaosNetworkKind; readonly why?: string }> {
+  if (want === "loopback") return { kind: "loopback", why: "asked for (--network loopback)" };
+  const support = await netnsSupport();
+  if (support.ok) return { kind: "netns" };
+  if (want === "netns") throw new ChaosNetworkError(`network namespaces are not available here: ${support.why}; run as root on Linux with iproute2, or pass --network loopback`);
+  return { kind: "loopback", why: support.why };
+}
+
+interface Layout {
+  readonly listen: ReadonlyMap<string, string>;
+  readonly address: ReadonlyMap<string, string>;
+  readonly dial: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  readonly links: ReadonlyMap<string, Link>;
+  readonly control: ReadonlyMap<string, LinkProxy>;
+}
+
+/** Where each node listens and is dialled, and a proxy pair on every link. */
+async function layOut(o: ChaosClusterOptions, netns: NetnsNetwork | undefined, made: LinkProxy[]): Promise<Layout> {
+  const listen = new Map<string, string>();
+  const address = new Map<string, string>();
+  const control = new Map<string, LinkProxy>();
+  for (const id of o.nodes) {
+    if (netns !== undefined) {
+      listen.set(id, `${netns.ipOf(id)}:7400`);
+      address.set(id, `${netns.ipOf(id)}:7400`);
+      continue;
+    }
+    const at = `127.0.0.1:${await freePort()}`;
+    const proxy = await startLinkProxy(at);
+    made.push(proxy);
+    control.set(id, proxy);
+    listen.set(id, at);
+    address.set(id, proxy.address);
+  }
+  const host = netns?.hostIp ?? "127.0.0.1";
+  const links = new Map<string, Link>();
+  const dial = new Map<string, Record<string, string>>(o.nodes.map((id) => [id, {}]));
+  let seed = o.seed;
+  for (const [x, y] of o.links) {
+    const [a, b] = x < y ? [x, y] : [y, x];
+    const ab = await startLinkProxy(listen.get(b) as string, { address: `${host}:0`, delay: o.delay ?? NO_DELAY, seed: ++seed });
+    made.push(ab);
+    const ba = await startLinkProxy(listen.get(a) as string, { address: `${host}:0`, delay: o.delay ?? NO_DELAY, seed: ++seed });
+    made.push(ba);
+    (dial.get(a) as Record<string, string>)[b] = ab.address;
+    (dial.get(b) as Record<string, string>)[a] = ba.address;
+    links.set(linkKey(a, b), { a, b, proxies: [ab, ba] });
+  }
+  return { listen, address, dial, links, control };
+}
+
+function clusterFileOf(o: ChaosClusterOptions, keys: string, l: Layout): object {
+  return {
+    nodes: o.nodes.map((id) => ({
+      id,
+      address: l.address.get(id),
+      ...(l.listen.get(id) !== l.address.get(id) ? { listen: l.listen.get(id) } : {}),
+      dial: l.dial.get(id),
+      package: o.package ?? dbPackagePath(),
+      behavior: o.behavior ?? "db-v1",
+      cert: join(keys, `${id}.crt`),
+      key: join(keys, `${id}.key`),
+    })),
+    links: o.links.map(([a, b]) => [a, b]),
+    trust: { signingKey: join(keys, "signing.pub") },
+    tls: { ca: join(keys, "ca.crt"), control: { cert: join(keys, "control.crt"), key: join(keys, "control.key") } },
+    trace: "traces",
+    ...(o.store !== false ? { store: "store" } : {}),
+    ...(o.heartbeat !== undefined ? { heartbeat: o.heartbeat } : {}),
+  };
+}
+
+/** Start a chaos cluster (see ChaosCluster). */
+export function startChaosCluster(o: ChaosClusterOptions): Promise<ChaosCluster> {
+  return ChaosCluster.start(o);
+}
+
+/** The cluster's link ids in a stable order (for schedules drawn from a seed). */
+export function linkPairs(links: readonly (readonly [string, string])[]): readonly (readonly [string, string])[] {
+  return links.map(([x, y]) => (x < y ? ([x, y] as const) : ([y, x] as const)));
+}
+
+export { portOf };
