@@ -9,6 +9,7 @@
  * Loopback: every node also has a proxy in front of its control address, so that a node isolated from everyone is
  * cut from the control plane (the update's root included) too, as across a real partition.
  */
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
@@ -59,9 +60,18 @@ interface Link {
 const linkKey = (a: string, b: string): string => (a < b ? `${a}\n${b}` : `${b}\n${a}`);
 const portOf = (address: string): number => Number(address.slice(address.lastIndexOf(":") + 1));
 
+/** Clusters not closed yet: an interrupted run (SIGINT) closes them all (closeAllChaosClusters). */
+const live = new Set<ChaosCluster>();
+
+/** Stop every chaos cluster of this process: its nodes, ctl processes, proxies and namespaces. */
+export async function closeAllChaosClusters(): Promise<void> {
+  await Promise.all([...live].map((c) => c.close()));
+}
+
 export class ChaosCluster {
   readonly client: ClusterClient;
   private readonly started = new Map<string, StartedNode>();
+  private readonly adopted = new Set<ChildProcess>();
   private readonly stopped = new Set<string>();
   private readonly cuts = new Set<string>();
   private readonly isolated = new Set<string>();
@@ -80,6 +90,13 @@ export class ChaosCluster {
     private readonly env: NodeEnv | undefined,
   ) {
     this.client = new ClusterClient(cluster, { commandTimeoutMs: 3_000 });
+    live.add(this);
+  }
+
+  /** A process of the run's (a `ctl update`): killed at close if still running. */
+  adopt(child: ChildProcess): void {
+    this.adopted.add(child);
+    child.once("exit", () => this.adopted.delete(child));
   }
 
   static async start(o: ChaosClusterOptions): Promise<ChaosCluster> {
@@ -218,6 +235,8 @@ export class ChaosCluster {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    live.delete(this);
+    for (const c of this.adopted) c.kill("SIGKILL");
     this.client.close();
     await Promise.all([...this.started.values()].map((n) => stopProcess(n)));
     for (const l of this.links.values()) for (const p of l.proxies) await p.close();

@@ -191,6 +191,7 @@ class Run {
   private submit(index: number, u: PlannedUpdate): { readonly child: ChildProcess; readonly id: Promise<number | undefined>; log(): string } {
     const { cmd, args } = nodeCommand();
     const child = spawn(cmd, [...args, "ctl", "--cluster", this.cluster.cluster.file, "update", this.packages[index] as string, "--strategy", u.strategy, "--root", u.root], { stdio: ["ignore", "pipe", "pipe"] });
+    this.cluster.adopt(child);
     let text = "";
     child.stdout?.on("data", (d: Buffer) => void (text += d.toString()));
     child.stderr?.on("data", (d: Buffer) => void (text += d.toString()));

@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { registerViz } from "../viz/viz-command.js";
 import { registerBench } from "./commands/bench.js";
+import { registerChaos } from "./commands/chaos.js";
 import { registerCheck } from "./commands/check.js";
 import { registerCluster } from "./commands/cluster.js";
 import { registerCtl } from "./commands/ctl.js";
@@ -28,6 +29,7 @@ export function buildProgram(out: Out = (l) => process.stdout.write(`${l}\n`)): 
   registerNode(program, out);
   registerCtl(program, out);
   registerCluster(program, out);
+  registerChaos(program, out);
   registerPack(program, out);
   registerKeys(program, out);
   return program;
