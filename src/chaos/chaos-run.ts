@@ -18,7 +18,7 @@ import { nodeCommand } from "../deploy/cluster-processes.js";
 import { pack } from "../deploy/update-package.js";
 import { startChaosCluster, type ChaosCluster, type ChaosNetworkKind } from "./chaos-cluster.js";
 import { startDbLoad, type DbLoadResult } from "./db-load.js";
-import { CONSISTENT_STRATEGIES, describeFault, drawPlan, type ChaosFault, type ChaosFaultKind, type ChaosPlan, type PlannedUpdate } from "./schedule.js";
+import { CONSISTENT_STRATEGIES, describeFault, drawPlan, withKillOf, type ChaosFault, type ChaosFaultKind, type ChaosPlan, type PlannedUpdate } from "./schedule.js";
 import { judge, type ChaosVerdict } from "./verdict.js";
 
 export interface ChaosOptions {
@@ -90,7 +90,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRun> {
   const n = o.nodes ?? 5;
   const nodes = Array.from({ length: n }, (_, i) => `r${i}`);
   const links = nodes.slice(1).map((id, i) => [nodes[i] as string, id] as const);
-  const plan = drawPlan({ seed: o.seed, nodes, links, updates: o.updates ?? 3, strategies: o.strategy !== undefined ? [o.strategy] : CONSISTENT_STRATEGIES, ...(o.faults !== undefined ? { faults: o.faults } : {}) });
+  const drawn = drawPlan({ seed: o.seed, nodes, links, updates: o.updates ?? 3, strategies: o.strategy !== undefined ? [o.strategy] : CONSISTENT_STRATEGIES, ...(o.faults !== undefined ? { faults: o.faults } : {}) });
+  const plan = o.wipeStoreOf !== undefined ? withKillOf(drawn, o.wipeStoreOf) : drawn;
   const log = o.log ?? ((): void => undefined);
   mkdirSync(o.dir, { recursive: true });
   const cluster = await startChaosCluster({ nodes, links, dir: o.dir, seed: o.seed, network: o.network ?? "auto", delay: BASE_DELAY });

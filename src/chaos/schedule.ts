@@ -102,6 +102,14 @@ function drawFault(rng: Rng, kind: ChaosFaultKind, o: PlanOptions, busy: Set<str
   }
 }
 
+/** The plan with a kill of `node` in its first update (the broken variant's wiped node must be killed to matter). */
+export function withKillOf(plan: ChaosPlan, node: string): ChaosPlan {
+  const [first, ...rest] = plan.updates;
+  if (first === undefined || first.faults.some((f) => f.kind === "kill" && f.node === node)) return plan;
+  const faults = [...first.faults.filter((f) => !((f.kind === "kill" || f.kind === "pause") && f.node === node)), { kind: "kill" as const, node, atMs: 200, downMs: 500 }].sort((a, b) => a.atMs - b.atMs);
+  return { ...plan, updates: [{ ...first, faults }, ...rest] };
+}
+
 /** A fault in words, for the report's timeline. */
 export function describeFault(f: ChaosFault): string {
   switch (f.kind) {
