@@ -3,7 +3,7 @@ import { once } from "node:events";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChaosNetworkError, ChaosNetworkUsageError } from "./errors.js";
-import { createNetnsNetwork, type NetnsNetwork, netnsSupport, sweepStaleNetns } from "./netns.js";
+import { createNetnsNetwork, netCommand, type NetnsNetwork, netnsSupport, sweepStaleNetns } from "./netns.js";
 
 const support = await netnsSupport();
 if (!support.ok) console.log(`src/chaos/netns.test.ts skipped: ${support.why}`);
@@ -137,6 +137,15 @@ function namesWith(prefix: string): string[] {
 /** The name prefix of a network: its namespaces' names without the kind and index. */
 const prefixOf = (n: NetnsNetwork, id: string): string => n.nsName(id).replace(/-n[0-9a-z]+$/, "-");
 
+describe("the netns fabric's commands", () => {
+  it("a command that cannot run names itself, its purpose and the fix, not the bare ENOENT", async () => {
+    const err = await netCommand(["liveswap-no-such-ip-tool", "link"], "listing the links").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ChaosNetworkError);
+    expect((err as ChaosNetworkError).code).toBe("CHAOS_NETWORK");
+    expect((err as Error).message).toMatch(/`liveswap-no-such-ip-tool link` failed while listing the links; install iproute2/);
+  });
+});
+
 describe.skipIf(!support.ok)("the netns fabric: namespaces on a bridge, links cut with tc", () => {
   let n: NetnsNetwork;
   const p = new Echo();
@@ -187,6 +196,8 @@ describe.skipIf(!support.ok)("the netns fabric: namespaces on a bridge, links cu
     expect(await reachable(n.ipOf("a"), NODE_PORT)).toBe(true);
     expect(await reachable(n.ipOf("c"), NODE_PORT)).toBe(false); // nothing listens in c: refused, which proves the route
     expect(() => n.ipOf("zz")).toThrow(ChaosNetworkUsageError);
+    await expect(n.cutPort("zz", p.port)).rejects.toThrow(/no node "zz"/);
+    await expect(n.cutPort("a", 70000)).rejects.toThrow(ChaosNetworkUsageError);
   });
 
   it("cutPort silences that link both ways and only it; the connection survives; healPort delivers what was held, in order; twice", async () => {
@@ -317,7 +328,8 @@ describe.skipIf(!support.ok)("the netns fabric's cleanup", () => {
     await sleep(100);
     try {
       const removed = await sweepStaleNetns();
-      expect(removed).toEqual(expect.arrayContaining([`${dead}b`, `${dead}n0`]));
+      expect(removed).toEqual(expect.arrayContaining([`${dead}b`, `${dead}h0`, `${dead}n0`]));
+      expect(removed.filter((r) => r.startsWith(alive))).toEqual([]);
       expect(namesWith(dead)).toEqual([]);
       expect(namesWith(alive).sort()).toEqual([`${alive}b`, `${alive}h0`, `${alive}n0`]);
       await until("the orphan in the dead namespace to be killed", () => orphan.signalCode === "SIGKILL", 3000);
