@@ -95,7 +95,7 @@ export async function netCommand(command: readonly string[], purpose: string): P
 }
 
 /** What a command says when the thing it acts on is already gone (deleting twice is not a failure). */
-const GONE = /Cannot find device|No such file or directory|does not exist|Cannot open network namespace|No such device|Cannot find specified qdisc/i;
+const GONE = /Cannot find device|No such file or directory|does not exist|doesn.t exist|Cannot open network namespace|No such device|Cannot find specified (qdisc|filter)|not found/i;
 
 /** Runs a removal; something already gone is fine (returns false), anything else throws. */
 async function remove(command: readonly string[], purpose: string): Promise<boolean> {
