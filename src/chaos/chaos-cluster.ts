@@ -20,7 +20,7 @@ import { keysInit } from "../deploy/keys.js";
 import { freePort } from "../deploy/local-cluster.js";
 import type { HeartbeatOptions } from "../network/tcp/heartbeat.js";
 import { NO_DELAY, startLinkProxy, type LinkDelay, type LinkProxy } from "./link-proxy.js";
-import { ChaosNetworkError } from "./errors.js";
+import { ChaosNetworkUsageError } from "./errors.js";
 import { createNetnsNetwork, netnsSupport, type NetnsNetwork } from "./netns.js";
 
 export type ChaosNetworkKind = "netns" | "loopback";
@@ -259,7 +259,7 @@ async function chooseNetwork(want: ChaosNetworkKind | "auto"): Promise<{ readonl
   if (want === "loopback") return { kind: "loopback", why: "asked for (--network loopback)" };
   const support = await netnsSupport();
   if (support.ok) return { kind: "netns" };
-  if (want === "netns") throw new ChaosNetworkError(`network namespaces are not available here: ${support.why}; run as root on Linux with iproute2, or pass --network loopback`);
+  if (want === "netns") throw new ChaosNetworkUsageError(`network namespaces are not available here: ${support.why}; run as root on Linux with iproute2, or pass --network loopback`);
   return { kind: "loopback", why: support.why };
 }
 

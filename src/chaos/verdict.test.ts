@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { messageId } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import { fifoOf, throughput } from "./verdict.js";
 import type { DbOp } from "./db-load.js";
 
-const send = (t: number, node: string, to: string, msg: string): TraceEvent => ({ kind: "send", t, node, to, msg, epoch: 0 });
-const deliver = (t: number, node: string, from: string, msg: string): TraceEvent => ({ kind: "deliver", t, node, from, msg, epoch: 0 });
+const send = (t: number, node: string, to: string, msg: string): TraceEvent => ({ kind: "send", t, node, to, msg: messageId(msg), epoch: 0 });
+const deliver = (t: number, node: string, from: string, msg: string): TraceEvent => ({ kind: "deliver", t, node, from, msg: messageId(msg), epoch: 0 });
 
 describe("FIFO and exactly-once read from a trace", () => {
   it("a clean channel: nothing found", () => {
