@@ -21,7 +21,7 @@ import { freePort } from "../deploy/local-cluster.js";
 import type { HeartbeatOptions } from "../network/tcp/heartbeat.js";
 import { NO_DELAY, startLinkProxy, type LinkDelay, type LinkProxy } from "./link-proxy.js";
 import { ChaosNetworkUsageError } from "./errors.js";
-import { createNetnsNetwork, netnsSupport, type NetnsNetwork } from "./netns.js";
+import { createNetnsNetwork, netnsSupport, sweepStaleNetns, type NetnsNetwork } from "./netns.js";
 
 export type ChaosNetworkKind = "netns" | "loopback";
 
@@ -104,6 +104,8 @@ export class ChaosCluster {
     mkdirSync(o.dir, { recursive: true });
     const keys = join(o.dir, "keys");
     keysInit(keys, [...o.nodes], { force: true });
+    // Namespaces an earlier run left (killed before its cleanup) go first: their owners are dead.
+    if (kind === "netns") await sweepStaleNetns();
     const netns = kind === "netns" ? await createNetnsNetwork(o.nodes) : undefined;
     const made: LinkProxy[] = [];
     try {
