@@ -40,7 +40,8 @@ function updateRows(run: ChaosRun): string[][] {
       u.root,
       String(u.attempts),
       u.completed ? "yes" : "NO",
-      ms(u.startedAt !== undefined ? u.startedAt - u.submittedAt : undefined),
+      ms(u.requestedAt !== undefined ? u.requestedAt - u.submittedAt : undefined),
+      ms(u.startedAt !== undefined && u.requestedAt !== undefined ? u.startedAt - u.requestedAt : undefined),
       ms(u.finishedAt !== undefined && u.startedAt !== undefined ? u.finishedAt - u.startedAt : undefined),
       ms(u.durationMs),
       rate(u.throughputBefore),
@@ -52,7 +53,7 @@ function updateRows(run: ChaosRun): string[][] {
   });
 }
 
-const UPDATE_HEADER = ["#", "update", "strategy", "root", "submissions", "completed", "submission -> G ms", "G -> H ms", "submission -> completion ms", "reads/s before", "reads/s during", "during / before", "nulls after", "faults that hit it"];
+const UPDATE_HEADER = ["#", "update", "strategy", "root", "submissions", "completed", "ctl start -> root took it ms", "took -> G ms", "G -> H ms", "took -> completion ms", "reads/s before", "reads/s during", "during / before", "nulls after", "faults that hit it"];
 
 function faultRows(run: ChaosRun): string[][] {
   return run.faults.map((f) => [((f.at - run.startedAt) / 1000).toFixed(1), String(f.update + 1), f.text, ms(f.until !== undefined ? f.until - f.at : undefined), f.error ?? ""]);

@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { nodeCommand } from "../deploy/cluster-processes.js";
 import { chaosHtml, chaosMarkdown } from "./chaos-report.js";
 import { runChaos } from "./chaos-run.js";
 import { netnsSupport } from "./netns.js";
@@ -40,11 +42,42 @@ describe("liveswap chaos on real processes", () => {
     expect(chaosHtml(run)).toMatch(/<svg class="timeline"[\s\S]*<\/svg>/);
   }, 240_000);
 
-  it("a deliberately broken run (naive, no faults beyond delay) is caught: null reads or wrong-epoch executions, exit status FAIL", async () => {
-    const run = await runChaos({ seed: 5, nodes: 3, updates: 1, strategy: "naive", faults: ["delay"], globalReadsPerSec: 200, dir: freshDir() });
-    expect(run.verdict.ok).toBe(false);
-    const caught = run.verdict.checker.violations.filter((v) => v.invariant === "correctness").length + (run.verdict.requests.byKind["global-read"]?.nulls ?? 0);
+  it("the command: a deliberately broken run (naive) is caught and exits 1, its report written; interrupted, it leaves no process or namespace", async () => {
+    const out = freshDir();
+    const broken = await liveswap(["chaos", "--seed", "5", "--nodes", "3", "--updates", "1", "--strategy", "naive", "--faults", "", "--rate", "200", "--json", "--out", out]);
+    expect(broken.code).toBe(1);
+    const summary = JSON.parse(broken.stdout.trim().split("\n").at(-1) as string) as { verdict: { ok: boolean; checker: { violations: { invariant: string }[] }; requests: { byKind: Record<string, { nulls: number }> } } };
+    expect(summary.verdict.ok).toBe(false);
+    const caught = summary.verdict.checker.violations.filter((v) => v.invariant === "correctness").length + (summary.verdict.requests.byKind["global-read"]?.nulls ?? 0);
     expect(caught).toBeGreaterThan(0);
-    expect(chaosMarkdown(run)).toContain("FAIL");
+    expect(readFileSync(join(out, "chaos-seed-5.md"), "utf8")).toContain("FAIL");
+
+    const dir = freshDir();
+    const interrupted = await liveswap(["chaos", "--seed", "3", "--nodes", "3", "--dir", dir, "--out", out], (line, child) => {
+      if (line.startsWith("cluster of 3 up")) child.kill("SIGINT");
+    });
+    expect(interrupted.stdout).toContain("SIGINT: stopping");
+    expect(interrupted.code).toBe(130);
+    // No process of the run is left (their command lines name its cluster file), nor a namespace of its pid.
+    const left = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(join(dir, "cluster.yaml")));
+    expect(left).toEqual([]);
+    if (interrupted.pid !== undefined) expect(execFileSync("ip", ["netns", "list"], { encoding: "utf8" })).not.toContain(`lsw${interrupted.pid.toString(36)}_`);
   }, 240_000);
 });
+
+/** `liveswap ...` as a process; `onLine` sees each line of its output as it comes. */
+function liveswap(args: readonly string[], onLine?: (line: string, child: ChildProcess) => void): Promise<{ code: number | null; stdout: string; pid: number | undefined }> {
+  const { cmd, args: pre } = nodeCommand();
+  const child = spawn(cmd, [...pre, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let pending = "";
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+    pending += d.toString();
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const l of lines) onLine?.(l, child);
+  });
+  child.stderr.on("data", (d: Buffer) => void (stdout += d.toString()));
+  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, pid: child.pid })));
+}

@@ -22,12 +22,14 @@ export interface UpdateFigures {
   readonly completed: boolean;
   readonly attempts: number;
   readonly submittedAt: number;
+  /** When the root took the update (its `requestedAt`): the submission's ctl start-up and resubmissions before it. */
+  readonly requestedAt?: number;
   /** G, H and completion (wall ms), when the update completed. */
   readonly startedAt?: number;
   readonly finishedAt?: number;
   readonly completedAt?: number;
   readonly durationMs?: number;
-  /** Completed global reads a second in the 2 s before the submission, and from the submission to the completion. */
+  /** Completed global reads a second in the 2 s before the root took the update, and from then to the completion. */
   readonly throughputBefore: number;
   readonly throughputDuring: number;
   /** Null global reads issued after this update completed and before the next one was submitted. */
@@ -200,6 +202,7 @@ export function throughput(ops: readonly DbOp[], from: number, to: number): numb
 function updateFigures(u: UpdateOutcome, nextSubmittedAt: number | undefined, ops: readonly DbOp[], strategy: Strategy): UpdateFigures {
   const r = u.report;
   const end = r?.completedAt ?? u.endedAt ?? u.submittedAt;
+  const from = r?.requestedAt ?? u.submittedAt;
   const nullsAfter = r === undefined ? 0 : ops.filter((o) => o.kind === "global-read" && o.outcome === "null" && o.sentAt > r.completedAt && (nextSubmittedAt === undefined || o.sentAt < nextSubmittedAt)).length;
   return {
     index: u.index,
@@ -208,9 +211,9 @@ function updateFigures(u: UpdateOutcome, nextSubmittedAt: number | undefined, op
     completed: u.completed,
     attempts: u.attempts,
     submittedAt: u.submittedAt,
-    ...(r !== undefined ? { startedAt: r.startedAt, finishedAt: r.finishedAt, completedAt: r.completedAt, durationMs: r.completedAt - u.submittedAt } : {}),
-    throughputBefore: throughput(ops, u.submittedAt - 2_000, u.submittedAt),
-    throughputDuring: throughput(ops, u.submittedAt, Math.max(end, u.submittedAt + 1)),
+    ...(r !== undefined ? { requestedAt: r.requestedAt, startedAt: r.startedAt, finishedAt: r.finishedAt, completedAt: r.completedAt, durationMs: r.completedAt - r.requestedAt } : {}),
+    throughputBefore: throughput(ops, from - 2_000, from),
+    throughputDuring: throughput(ops, from, Math.max(end, from + 1)),
     nullsAfter,
   };
 }
