@@ -19,6 +19,9 @@ import { pack } from "../deploy/update-package.js";
 import { startChaosCluster, type ChaosCluster, type ChaosNetworkKind } from "./chaos-cluster.js";
 import { startDbLoad, type DbLoadResult } from "./db-load.js";
 import { CONSISTENT_STRATEGIES, describeFault, drawPlan, withKillOf, type ChaosFault, type ChaosFaultKind, type ChaosPlan, type PlannedUpdate } from "./schedule.js";
+
+export type { AppliedFault, UpdateOutcome };
+import type { AppliedFault, UpdateOutcome } from "./outcome.js";
 import { judge, type ChaosVerdict } from "./verdict.js";
 
 export interface ChaosOptions {
@@ -39,30 +42,6 @@ export interface ChaosOptions {
   readonly wipeStoreOf?: string;
   /** Progress lines. */
   readonly log?: (line: string) => void;
-}
-
-export interface AppliedFault {
-  readonly update: number;
-  readonly fault: ChaosFault;
-  readonly text: string;
-  readonly at: number;
-  until?: number;
-  error?: string;
-}
-
-export interface UpdateOutcome {
-  readonly planned: PlannedUpdate;
-  readonly index: number;
-  readonly submittedAt: number;
-  endedAt?: number;
-  /** Submissions (a second after an abort, or when the first never reached the root). */
-  attempts: number;
-  /** Ids the root gave the update's submissions. */
-  readonly ids: number[];
-  report?: UpdateReport;
-  /** Why an attempt did not complete (aborted, ctl's own error), in order. */
-  readonly notes: string[];
-  completed: boolean;
 }
 
 export interface ChaosRun {

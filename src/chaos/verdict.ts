@@ -13,7 +13,7 @@ import type { Violation } from "../check/violation.js";
 import type { Strategy } from "../core/update.js";
 import type { ChaosCluster } from "./chaos-cluster.js";
 import type { DbLoadResult, DbOp } from "./db-load.js";
-import type { UpdateOutcome } from "./chaos-run.js";
+import type { UpdateOutcome } from "./outcome.js";
 
 export interface UpdateFigures {
   readonly index: number;
