@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { UpdateAbortedError } from "../core/errors.js";
-import type { UpdateReport, Strategy } from "../core/update.js";
+import type { Strategy } from "../core/update.js";
 import { nodeCommand } from "../deploy/cluster-processes.js";
 import { pack } from "../deploy/update-package.js";
 import { startChaosCluster, type ChaosCluster, type ChaosNetworkKind } from "./chaos-cluster.js";
