@@ -47,13 +47,14 @@ function updateRows(run: ChaosRun): string[][] {
       rate(u.throughputBefore),
       rate(u.throughputDuring),
       u.throughputBefore > 0 ? (u.throughputDuring / u.throughputBefore).toFixed(2) : "-",
+      `${ms(u.readLatencyMs.p50)} / ${ms(u.readLatencyMs.max)}`,
       String(u.nullsAfter),
       faults.join("; ") || "none",
     ];
   });
 }
 
-const UPDATE_HEADER = ["#", "update", "strategy", "root", "submissions", "completed", "ctl start -> root took it ms", "took -> G ms", "G -> H ms", "took -> completion ms", "reads/s before", "reads/s during", "during / before", "nulls after", "faults that hit it"];
+const UPDATE_HEADER = ["#", "update", "strategy", "root", "submissions", "completed", "ctl start -> root took it ms", "took -> G ms", "G -> H ms", "took -> completion ms", "reads/s before", "reads/s during", "during / before", "read latency p50 / max ms", "nulls after", "faults that hit it"];
 
 function faultRows(run: ChaosRun): string[][] {
   return run.faults.map((f) => [((f.at - run.startedAt) / 1000).toFixed(1), String(f.update + 1), f.text, ms(f.until !== undefined ? f.until - f.at : undefined), f.error ?? ""]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { messageId } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
-import { fifoOf, throughput } from "./verdict.js";
+import { fifoOf, latency, throughput } from "./verdict.js";
 import type { DbOp } from "./db-load.js";
 
 const send = (t: number, node: string, to: string, msg: string): TraceEvent => ({ kind: "send", t, node, to, msg: messageId(msg), epoch: 0 });
@@ -41,5 +41,8 @@ describe("throughput", () => {
     const ops = [op(1000), op(1500), op(1999), op(2000), op(1200, "unanswered"), op(1300, "null")];
     expect(throughput(ops, 1000, 2000)).toBe(4);
     expect(throughput(ops, 2000, 2000)).toBe(0);
+    // Latency is by issue time: the reads sent in [995, 1500) took 5 ms each.
+    expect(latency(ops, 995, 1500)).toEqual({ p50: 5, max: 5 });
+    expect(latency([...ops, { ...op(3000), sentAt: 1000 }], 995, 1500)).toEqual({ p50: 5, max: 2000 });
   });
 });

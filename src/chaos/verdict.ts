@@ -34,6 +34,8 @@ export interface UpdateFigures {
   readonly throughputDuring: number;
   /** Null global reads issued after this update completed and before the next one was submitted. */
   readonly nullsAfter: number;
+  /** The median and the longest latency of the global reads issued from the root taking it to its completion (ms). */
+  readonly readLatencyMs: { readonly p50: number; readonly max: number };
 }
 
 export interface ChaosVerdict {
@@ -215,5 +217,15 @@ function updateFigures(u: UpdateOutcome, nextSubmittedAt: number | undefined, op
     throughputBefore: throughput(ops, from - 2_000, from),
     throughputDuring: throughput(ops, from, Math.max(end, from + 1)),
     nullsAfter,
+    readLatencyMs: latency(ops, from, Math.max(end, from + 1)),
   };
+}
+
+/** The median and longest latency of the answered global reads sent in [from, to) (ms; 0 when none). */
+export function latency(ops: readonly DbOp[], from: number, to: number): { readonly p50: number; readonly max: number } {
+  const l = ops
+    .filter((o) => o.kind === "global-read" && o.doneAt !== undefined && (o.outcome === "ok" || o.outcome === "null") && o.sentAt >= from && o.sentAt < to)
+    .map((o) => (o.doneAt as number) - o.sentAt)
+    .sort((a, b) => a - b);
+  return { p50: l[Math.floor(l.length / 2)] ?? 0, max: l.at(-1) ?? 0 };
 }
