@@ -59,6 +59,9 @@ export interface ChaosRun {
   readonly verdict: ChaosVerdict;
 }
 
+/** Submissions of one update at most: the first, and again after an abort or when it never reached its root. */
+const MAX_SUBMISSIONS = 6;
+
 /** Every link's delay outside a delay fault: the paper's 1-10 ms. */
 export const BASE_DELAY = { minMs: 1, maxMs: 10 } as const;
 
@@ -107,12 +110,17 @@ class Run {
     for (const [i, u] of this.plan.updates.entries()) {
       if (Date.now() > this.deadline) break;
       await this.runUpdate(i, u);
+      // The next update converts from this one's version: without it the stream cannot go on.
+      if (!this.updates.at(-1)?.completed) {
+        this.log(`the stream stops at update ${i + 1}: the later updates convert from the version it did not reach`);
+        break;
+      }
       await sleep(1_000);
     }
     this.log("stopping the load (its requests in flight get 20 s)");
     const result = await load.stop(20_000);
     await this.cluster.healAll();
-    const verdict = await judge({ cluster: this.cluster, nodes: this.nodes, load: result, updates: this.updates, strategyOf: (i) => this.plan.updates[i]?.strategy });
+    const verdict = await judge({ cluster: this.cluster, nodes: this.nodes, load: result, updates: this.updates, planned: this.plan.updates.length, strategyOf: (i) => this.plan.updates[i]?.strategy });
     const { log: _log, ...options } = this.o;
     return {
       options,
@@ -149,7 +157,8 @@ class Run {
     const out: UpdateOutcome = { planned: u, index, submittedAt: Date.now(), attempts: 0, ids: [], notes: [], completed: false };
     this.updates.push(out);
     this.log(`update ${index + 1}: db@${u.from} -> db@${u.from + 1} (${u.strategy}, root ${u.root}); faults: ${u.faults.map(describeFault).join("; ") || "none"}`);
-    for (let attempt = 1; attempt <= 3 && !out.completed && Date.now() < this.deadline; attempt++) {
+    for (let attempt = 1; attempt <= MAX_SUBMISSIONS && !out.completed && Date.now() < this.deadline; attempt++) {
+      if (attempt > 1) await sleep(2_000); // a machine too busy to answer ctl in time gets a moment
       out.attempts = attempt;
       const ctl = this.submit(index, u);
       // kill -9 of ctl counts from its start (it may hit the submission itself); the other faults from the moment
@@ -188,6 +197,12 @@ class Run {
   /** Follow the update to its end; on abort, or when it never reached its root, note why (the caller submits again). */
   private async follow(out: UpdateOutcome, u: PlannedUpdate, said: number | undefined, ctlLog: () => string): Promise<void> {
     const id = said ?? (await this.findSubmitted(u.root, out.ids));
+    if (id === undefined && (await this.atVersion(`db@${u.from + 1}`))) {
+      // It ran, and the root's answer was lost (ctl killed, its view not read in time): its figures are not known.
+      out.completed = true;
+      out.notes.push(`submission ${out.attempts}: every node found at db@${u.from + 1} (the update's report was not seen)`);
+      return;
+    }
     if (id === undefined) {
       out.notes.push(`submission ${out.attempts} never reached root ${u.root} (ctl: ${lastLine(ctlLog())})`);
       return;
@@ -200,6 +215,12 @@ class Run {
     } catch (e) {
       out.notes.push(`#${id}: ${e instanceof UpdateAbortedError ? "aborted" : "failed"}: ${e instanceof Error ? e.message : String(e)}`);
     }
+  }
+
+  /** Does every node answer, at `version`? */
+  private async atVersion(version: string): Promise<boolean> {
+    const { up } = await this.cluster.client.statusAll().catch(() => ({ up: [] as const }));
+    return up.length === this.nodes.length && up.every((s) => s.version === version && s.update === null);
   }
 
   /** ctl died before printing the id: did the root take the update? Its view names an id none of ours had. */

@@ -56,6 +56,8 @@ export interface JudgeInput {
   readonly nodes: readonly string[];
   readonly load: DbLoadResult;
   readonly updates: readonly UpdateOutcome[];
+  /** Updates the plan has: those after one that did not complete were not run. */
+  readonly planned: number;
   strategyOf(index: number): Strategy | undefined;
 }
 
@@ -80,6 +82,7 @@ export async function judge(input: JudgeInput): Promise<ChaosVerdict> {
   }
   const updates = input.updates.map((u, i) => updateFigures(u, input.updates[i + 1]?.submittedAt, input.load.ops, input.strategyOf(u.index) ?? u.planned.strategy));
   for (const u of updates) if (!u.completed) findings.push(`update ${u.index + 1} (${u.strategy}) did not complete`);
+  if (updates.length < input.planned) findings.push(`updates ${updates.length + 1} to ${input.planned} were not run (the run's bound, or an update before them not completed)`);
   return {
     ok: findings.length === 0,
     findings,
