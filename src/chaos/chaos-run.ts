@@ -161,12 +161,13 @@ class Run {
       if (attempt > 1) await sleep(2_000); // a machine too busy to answer ctl in time gets a moment
       out.attempts = attempt;
       const ctl = this.submit(index, u);
-      // kill -9 of ctl counts from its start (it may hit the submission itself); the other faults from the moment
-      // the root took the update (ctl says so), so that they hit the update rather than ctl's start-up.
+      // A kill -9 of ctl from its start may hit the submission itself; the other faults count from the moment the
+      // root took the update (ctl says so), so that they hit the update rather than ctl's start-up.
       const first = attempt === 1;
-      const ctlFaults = first ? this.inject(index, u.faults.filter((f) => f.kind === "kill-ctl"), ctl.child) : Promise.resolve();
+      const fromStart = (f: ChaosFault): boolean => f.kind === "kill-ctl" && f.from === "start";
+      const ctlFaults = first ? this.inject(index, u.faults.filter(fromStart), ctl.child) : Promise.resolve();
       const said = await ctl.id;
-      await Promise.all([ctlFaults, first ? this.inject(index, u.faults.filter((f) => f.kind !== "kill-ctl"), ctl.child) : undefined]);
+      await Promise.all([ctlFaults, first ? this.inject(index, u.faults.filter((f) => !fromStart(f)), ctl.child) : undefined]);
       await this.cluster.healAll();
       await this.follow(out, u, said, ctl.log);
       // ctl follows the update too and exits at its end; one still following a given-up attempt is stopped.

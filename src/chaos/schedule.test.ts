@@ -36,6 +36,9 @@ describe("a chaos plan", () => {
     expect([...seen].sort()).toEqual([...FAULT_KINDS].sort());
     const only = Array.from({ length: 30 }, (_, i) => drawPlan({ ...opts, seed: i, faults: ["cut"] })).flatMap((p) => p.updates.flatMap((u) => u.faults.map((f) => f.kind)));
     expect(new Set(only)).toEqual(new Set(["cut"]));
+    // ctl is killed both before the root took the update (from its start) and while it follows it.
+    const ctlKills = Array.from({ length: 30 }, (_, i) => drawPlan({ ...opts, seed: i, faults: ["kill-ctl"] })).flatMap((p) => p.updates.flatMap((u) => u.faults.flatMap((f) => (f.kind === "kill-ctl" ? [f.from] : []))));
+    expect(new Set(ctlKills)).toEqual(new Set(["start", "taken"]));
   });
 
   it("the broken variant's node is killed in the first update, whatever was drawn", () => {

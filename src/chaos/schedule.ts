@@ -18,8 +18,11 @@ export type ChaosFault =
   | { readonly kind: "isolate"; readonly node: string; readonly atMs: number; readonly forMs: number }
   /** The link's delay raised to minMs..maxMs (jitter) for `forMs`, then back. */
   | { readonly kind: "delay"; readonly a: string; readonly b: string; readonly atMs: number; readonly forMs: number; readonly minMs: number; readonly maxMs: number }
-  /** kill -9 of the `ctl update` process that submitted the update. */
-  | { readonly kind: "kill-ctl"; readonly atMs: number };
+  /**
+   * kill -9 of the `ctl update` process that submitted the update, `atMs` after its start (it may die before the
+   * root took the update) or after the root took it (ctl was following it).
+   */
+  | { readonly kind: "kill-ctl"; readonly atMs: number; readonly from: "start" | "taken" };
 
 export type ChaosFaultKind = ChaosFault["kind"];
 
@@ -98,7 +101,7 @@ function drawFault(rng: Rng, kind: ChaosFaultKind, o: PlanOptions, busy: Set<str
       return a === b ? undefined : { kind, a, b, atMs, forMs: rng.int(1_000, 3_000), minMs, maxMs: minMs + rng.int(5, 40) };
     }
     case "kill-ctl":
-      return { kind, atMs: rng.int(0, 2_500) };
+      return rng.int(0, 1) === 0 ? { kind, atMs: rng.int(0, 2_500), from: "start" } : { kind, atMs, from: "taken" };
   }
 }
 
@@ -124,6 +127,6 @@ export function describeFault(f: ChaosFault): string {
     case "delay":
       return `delay ${f.a} - ${f.b} ${f.minMs}-${f.maxMs} ms for ${f.forMs} ms`;
     case "kill-ctl":
-      return "kill -9 ctl update";
+      return f.from === "start" ? "kill -9 ctl update (from its start)" : "kill -9 ctl update (following the update)";
   }
 }
