@@ -13,6 +13,7 @@
  */
 import { durableBenchmark } from "./durable.js";
 import { outboxBenchmark } from "./outbox.js";
+import { realtimeBenchmark } from "./realtime.js";
 import { simSpeedBenchmark } from "./sim-speed.js";
 import { storeBenchmark } from "./store.js";
 import { tcpBenchmark } from "./tcp.js";
@@ -69,6 +70,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: "outbox",
     description: "a sender's memory (VmRSS) with a neighbour frozen (SIGSTOP) under 300k messages: before / peak / end, spill bytes, Busy refusals, all delivered after SIGCONT; bounds on, memory bound lifted, durable nodes (target peak <= +40 MB with the bounds on)",
     run: (_o, progress) => outboxBenchmark(progress),
+  },
+  {
+    name: "realtime",
+    description: "the paper's experiment on real processes (7 replicas over TCP, 1-10 ms links, 200 global reads/s), every strategy, beside Erlang/OTP's hot upgrade of it when erl is installed: null reads, dropped writes, throughput before / during / after, update ms, max pause",
+    run: realtimeBenchmark,
   },
 ];
 
