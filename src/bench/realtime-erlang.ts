@@ -9,6 +9,12 @@ import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { describeError, LiveswapError } from "../core/errors.js";
+
+/** The Erlang/OTP peer could not be built or run, or wrote what it should not; the message names the step. */
+export class ErlangPeerError extends LiveswapError {
+  readonly code = "ERLANG_PEER";
+}
 
 /** OTP's two ways: node by node from the far end with an operator's pause (rolling), or all replicas at once. */
 export type ErlangVariant = "rolling" | "all";
@@ -65,12 +71,12 @@ function run(cmd: string, args: readonly string[], cwd: string, env: NodeJS.Proc
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.on("error", (e) => {
       clearTimeout(timer);
-      reject(e);
+      reject(new ErlangPeerError(`the Erlang peer: ${cmd} could not start (${describeError(e)}); is erlang-base installed?`));
     });
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolvePromise();
-      else reject(new Error(`${cmd} ${args.join(" ")} ${signal !== null ? `was killed (${signal}) after ${timeoutMs} ms` : `exited ${String(code)}`}: ${stderr.trim().slice(0, 500)}`));
+      else reject(new ErlangPeerError(`the Erlang peer: ${cmd} ${args.join(" ")} ${signal !== null ? `was killed (${signal}) after ${timeoutMs} ms` : `exited ${String(code)}`}: ${stderr.trim().slice(0, 500)}`));
     });
   });
 }
@@ -78,7 +84,7 @@ function run(cmd: string, args: readonly string[], cwd: string, env: NodeJS.Proc
 /** A figure of the run's result map (`#{completed => 1122, thr_after => 200.0, ...}`). */
 function field(term: string, name: string): number {
   const m = new RegExp(`\\b${name} => (-?[0-9.]+(?:e[+-]?[0-9]+)?)`).exec(term);
-  if (m === null) throw new Error(`the Erlang peer's result has no ${name}: ${term.slice(0, 300)}`);
+  if (m === null) throw new ErlangPeerError(`the Erlang peer's result has no ${name}: ${term.slice(0, 300)}`);
   return Number(m[1]);
 }
 
@@ -87,7 +93,7 @@ export function parseErlangResults(text: string): ErlangRun[] {
   const terms = text.split(/\}\.\s*(?:\n|$)/).filter((t) => t.includes("{run,"));
   return terms.map((term) => {
     const head = /\{run,\s*"([^"]+)",\s*"([^"]+)",\s*(\d+),/.exec(term);
-    if (head === null) throw new Error(`not a run of the Erlang peer: ${term.slice(0, 200)}`);
+    if (head === null) throw new ErlangPeerError(`not a run of the Erlang peer: ${term.slice(0, 200)}`);
     return {
       variant: head[2] as ErlangVariant,
       seed: Number(head[3]),
@@ -120,6 +126,7 @@ export async function runErlangHalf(o: ErlangOptions): Promise<ErlangHalf> {
   const peer = o.peer ?? erlangPeerDir();
   const missing = erlangMissing(peer);
   if (missing !== undefined) return { kind: "missing", why: missing };
+  if (o.variants.length === 0 || o.seeds.length === 0) return { kind: "ran", otp: otpRelease(), runs: [] };
   const dir = mkdtempSync(join(tmpdir(), "liveswap-erlang-peer-"));
   try {
     for (const f of SOURCES) copyFileSync(join(peer, f), join(dir, f));

@@ -18,7 +18,7 @@ import { startDbLoad, type DbOp } from "../chaos/db-load.js";
 import type { LinkDelay } from "../chaos/link-proxy.js";
 import type { DbStats } from "../scenarios/replicated-db/db.js";
 import { blockedTimes } from "./disruption.js";
-import { startRealtimeCluster, type RealtimeKeys } from "./realtime-cluster.js";
+import { startRealtimeCluster } from "./realtime-cluster.js";
 
 export interface RealtimeLoad {
   /** Global reads a second from r0, open loop (the peer's rate200). */
@@ -123,8 +123,8 @@ export function windowThroughput(reads: readonly DbOp[], g: number, c: number, w
 }
 
 /** Run the experiment once with `strategy` on a fresh cluster (every replica at db@1). */
-export async function runLiveswap(keys: RealtimeKeys, strategy: Strategy, seed: number, load: RealtimeLoad): Promise<LiveswapRun> {
-  const cluster = await startRealtimeCluster(keys, { delay: load.delay, seed });
+export async function runLiveswap(nodes: number, strategy: Strategy, seed: number, load: RealtimeLoad): Promise<LiveswapRun> {
+  const cluster = await startRealtimeCluster({ nodes, delay: load.delay, seed });
   try {
     const { client, ids } = cluster;
     const meter = cpuMeter([...cluster.pids.values()]);
@@ -134,7 +134,7 @@ export async function runLiveswap(keys: RealtimeKeys, strategy: Strategy, seed: 
     let report: UpdateReport | undefined;
     let error: string | undefined;
     try {
-      report = await client.update(keys.update, { strategy, root: ids[ids.length - 1] as string });
+      report = await client.update(cluster.update, { strategy, root: ids[ids.length - 1] as string });
     } catch (e) {
       error = describeError(e);
     }

@@ -8,9 +8,8 @@
  */
 import type { Strategy } from "../core/update.js";
 import type { BenchmarkOutput, BenchOptions } from "./benchmark.js";
-import { fixed, markdownTable, seedList, short, whole } from "./format.js";
+import { DASH, fixed, markdownTable, seedList, short, whole } from "./format.js";
 import type { ProgressStep } from "./progress.js";
-import { makeRealtimeKeys } from "./realtime-cluster.js";
 import { runErlangHalf, type ErlangHalf, type ErlangRun } from "./realtime-erlang.js";
 import { runLiveswap, type LiveswapRun, type RealtimeLoad } from "./realtime-liveswap.js";
 
@@ -24,8 +23,6 @@ export const PAPER_LOAD: RealtimeLoad = {
   delay: { minMs: 1, maxMs: 10 },
 };
 
-/** The peer's size: 7 replicas (fixed in its driver). */
-const PEER_NODES = 7;
 
 /** One row of the table: a system and a strategy, medians over its runs. */
 export interface RealtimeRow {
@@ -69,24 +66,24 @@ const spread = (xs: readonly number[]): RealtimeRow["nullReads"] => ({ median: m
 const ratioOf = (before: number, during: number): number => (before > 0 ? during / before : Number.NaN);
 
 export function liveswapRow(strategy: Strategy, runs: readonly LiveswapRun[]): RealtimeRow {
+  // The figures are the runs whose update completed; a refused or failed update has nothing to measure.
   const ok = runs.filter((r) => r.error === undefined);
-  const use = ok.length > 0 ? ok : runs;
-  const m = (f: (r: LiveswapRun) => number): number => median(use.map(f));
-  const failed = runs.find((r) => r.error !== undefined)?.error;
+  const m = (f: (r: LiveswapRun) => number): number => median(ok.map(f));
+  const failed = runs.filter((r) => r.error !== undefined);
   return {
     system: "liveswap",
     strategy,
     runs: runs.length,
-    ...(ok.length === 0 && failed !== undefined ? { error: failed } : {}),
-    nullReads: spread(use.map((r) => r.nullReads)),
+    ...(failed.length > 0 ? { error: `${failed.length} of ${runs.length} run(s): ${failed[0]?.error ?? ""}` } : {}),
+    nullReads: ok.length === 0 ? { median: Number.NaN, min: Number.NaN, max: Number.NaN } : spread(ok.map((r) => r.nullReads)),
     droppedWrites: m((r) => r.droppedWrites),
     before: m((r) => r.throughput.before),
-    during: ok.length === 0 ? Number.NaN : m((r) => r.throughput.during),
+    during: m((r) => r.throughput.during),
     after: m((r) => r.throughput.after),
-    ratio: ok.length === 0 ? Number.NaN : m((r) => ratioOf(r.throughput.before, r.throughput.during)),
+    ratio: m((r) => ratioOf(r.throughput.before, r.throughput.during)),
     doneDuring: m((r) => r.throughput.doneDuring),
-    updateMs: ok.length === 0 ? Number.NaN : m((r) => r.updateMs),
-    maxPauseMs: ok.length === 0 ? Number.NaN : m((r) => r.maxPauseMs),
+    updateMs: m((r) => r.updateMs),
+    maxPauseMs: m((r) => r.maxPauseMs),
     maxLatencyMs: m((r) => r.maxLatencyMs),
     unanswered: m((r) => r.unanswered + r.refused),
   };
@@ -152,9 +149,9 @@ const HEADS = [
 export function realtimeTable(rows: readonly RealtimeRow[]): string {
   const cells = rows.map((r) => [
     r.system,
-    r.error !== undefined ? `${r.strategy} (refused)` : r.strategy,
+    r.error !== undefined ? `${r.strategy} (failed: see below)` : r.strategy,
     String(r.runs),
-    `${short(r.nullReads.median)} (${r.nullReads.min}-${r.nullReads.max})`,
+    Number.isFinite(r.nullReads.median) ? `${short(r.nullReads.median)} (${r.nullReads.min}-${r.nullReads.max})` : DASH,
     short(r.droppedWrites),
     whole(r.before),
     whole(r.during),
@@ -182,22 +179,14 @@ export async function measureRealtime(o: {
   const variants = o.erlangVariants ?? ["rolling", "all"];
   const total = o.strategies.length * o.seeds.length + variants.length * o.seeds.length;
   let done = 0;
-  const keys = await makeRealtimeKeys(o.nodes);
   const runs: LiveswapRun[] = [];
-  try {
-    for (const strategy of o.strategies) {
-      for (const seed of o.seeds) {
-        runs.push(await runLiveswap(keys, strategy, seed, load));
-        o.onStep?.(++done, total);
-      }
+  for (const strategy of o.strategies) {
+    for (const seed of o.seeds) {
+      runs.push(await runLiveswap(o.nodes, strategy, seed, load));
+      o.onStep?.(++done, total);
     }
-  } finally {
-    keys.remove();
   }
-  const erlang: ErlangHalf =
-    o.nodes !== PEER_NODES
-      ? { kind: "missing", why: `the Erlang/OTP peer runs ${PEER_NODES} replicas (fixed in its driver), not ${o.nodes}` }
-      : await runErlangHalf({ variants, seeds: o.seeds, onRun: () => o.onStep?.(++done, total) });
+  const erlang = await runErlangHalf({ variants, seeds: o.seeds, onRun: () => o.onStep?.(++done, total) });
   const rows = [
     ...o.strategies.map((s) => liveswapRow(s, runs.filter((r) => r.strategy === s))),
     ...(erlang.kind === "ran" ? variants.map((v) => erlangRow(v, erlang.runs.filter((r) => r.variant === v))) : []),
@@ -212,7 +201,7 @@ export function realtimeLines(r: RealtimeResult): string[] {
     `The paper's experiment in real time: ${r.nodes} replica processes in a line over TCP, links delayed ${l.delay.minMs}-${l.delay.maxMs} ms (seeded, FIFO), ` +
       `${l.globalReadsPerSec} global reads/s from r0 (open loop), ${l.localOpsPerSec} local ops/s at each replica (1 in 20 a write), update db@1 -> db@2 from r${r.nodes - 1}; seeds ${seedList(r.seeds)}, medians.`,
     r.erlang.kind === "ran"
-      ? `Erlang/OTP ${r.erlang.otp}: the peer in ../shared/peers/erlang (rate200), rolling (far end first, 100 ms operator pause) and all at once, the same seeds.`
+      ? `Erlang/OTP ${r.erlang.otp}: the peer in ../shared/peers/erlang (7 replicas whatever --nodes, rate200, ~500 local ops/s per replica), rolling (far end first, 100 ms operator pause) and all at once, the same seeds.`
       : `Erlang/OTP half not run: ${r.erlang.why}. The liveswap half alone:`,
     "",
     realtimeTable(r.rows),
@@ -221,7 +210,7 @@ export function realtimeLines(r: RealtimeResult): string[] {
     "(OTP: the first sys:suspend), completion when nothing of the update is left anywhere (OTP: the last sys:resume). update ms = completion - G.",
     "max pause: liveswap, the longest a replica was held back by the update (first held send, buffered receive or freeze to its swap, plus the swap",
     "step); OTP, max_susp_ms (sys:suspend to the return of sys:resume). unanswered: requests given up after the drain, or refused by a node.",
-    ...(refused.length > 0 ? ["", "Refused:", ...refused] : []),
+    ...(refused.length > 0 ? ["", "Updates refused or failed (no figures):", ...refused] : []),
     "",
     "Targets:",
     ...r.targets.map((t) => `  ${t.met ? "met" : "NOT met"}: ${t.what} (measured: ${t.measured})`),
