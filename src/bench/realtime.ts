@@ -194,6 +194,15 @@ export async function measureRealtime(o: {
   return { nodes: o.nodes, seeds: o.seeds, load, liveswap: runs, erlang, rows, targets: realtimeTargets(rows, runs) };
 }
 
+function runLine(x: LiveswapRun): string {
+  const t = x.throughput;
+  const what = x.error !== undefined ? "update failed" : `G..completion ${short(x.updateMs, 1)} ms (H-G ${short(x.hgMs, 1)}), ${t.doneDuring} reads done in it, max swap step ${short(x.maxSwapMs, 1)} ms`;
+  return (
+    `  ${x.strategy} seed ${x.seed}: ${what}; reads/s ${whole(t.before)} / ${whole(t.during)} / ${whole(t.after)}, ` +
+    `${x.globalReads.completed} of ${x.globalReads.issued} completed, max latency ${whole(x.maxLatencyMs)} ms; CPU nodes ${whole(x.cpu.nodesPct)}%, bench ${whole(x.cpu.benchPct)}%, load ${fixed(x.cpu.loadAvg, 1)}`
+  );
+}
+
 export function realtimeLines(r: RealtimeResult): string[] {
   const l = r.load;
   const refused = r.rows.filter((x) => x.error !== undefined).map((x) => `  ${x.strategy}: ${x.error}`);
@@ -211,6 +220,9 @@ export function realtimeLines(r: RealtimeResult): string[] {
     "max pause: liveswap, the longest a replica was held back by the update (first held send, buffered receive or freeze to its swap, plus the swap",
     "step); OTP, max_susp_ms (sys:suspend to the return of sys:resume). unanswered: requests given up after the drain, or refused by a node.",
     ...(refused.length > 0 ? ["", "Updates refused or failed (no figures):", ...refused] : []),
+    "",
+    "Each liveswap run (the machine's share: CPU of the node processes and of this process, in % of one core, and the 1-minute load average):",
+    ...r.liveswap.map(runLine),
     "",
     "Targets:",
     ...r.targets.map((t) => `  ${t.met ? "met" : "NOT met"}: ${t.what} (measured: ${t.measured})`),
