@@ -12,6 +12,8 @@ export interface BenchOptions {
   readonly nodes: number;
   readonly entries: number;
   readonly report?: string;
+  /** Realtime: global reads a second from r0, in both halves (default 200, the paper's). */
+  readonly rate?: number;
 }
 
 export interface BenchmarkOutput {

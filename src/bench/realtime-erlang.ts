@@ -118,10 +118,12 @@ export interface ErlangOptions {
   /** The rolling variant's operator pause between two replicas (the peer's PAUSE_MS; its default 100). */
   readonly pauseMs?: number;
   readonly peer?: string;
+  /** Global reads a second (the peer's rate<R> mode; default 200). */
+  readonly rate?: number;
   readonly onRun?: (variant: ErlangVariant, seed: number) => void;
 }
 
-/** Build the peer in a temporary copy and run it: rate200 mode, each variant and seed in a fresh VM. */
+/** Build the peer in a temporary copy and run it: rate<R> mode (200 by default), each variant and seed in a fresh VM. */
 export async function runErlangHalf(o: ErlangOptions): Promise<ErlangHalf> {
   const peer = o.peer ?? erlangPeerDir();
   const missing = erlangMissing(peer);
@@ -140,7 +142,7 @@ export async function runErlangHalf(o: ErlangOptions): Promise<ErlangHalf> {
       for (const seed of o.seeds) {
         o.onRun?.(variant, seed);
         // A run is 3 s of warm-up, the upgrade, 2 s and 1 s of drain: a minute is far beyond it.
-        await run("erl", ["-noshell", "-pa", "ebin", "-run", "driver", "run", variant, "rate200", String(seed), "-s", "init", "stop"], dir, env, 60_000);
+        await run("erl", ["-noshell", "-pa", "ebin", "-run", "driver", "run", variant, `rate${o.rate ?? 200}`, String(seed), "-s", "init", "stop"], dir, env, 60_000);
       }
     }
     return { kind: "ran", otp: otpRelease(), runs: parseErlangResults(readFileSync(results, "utf8")) };

@@ -186,7 +186,7 @@ export async function measureRealtime(o: {
       o.onStep?.(++done, total);
     }
   }
-  const erlang = await runErlangHalf({ variants, seeds: o.seeds, onRun: () => o.onStep?.(++done, total) });
+  const erlang = await runErlangHalf({ variants, seeds: o.seeds, rate: load.globalReadsPerSec, onRun: () => o.onStep?.(++done, total) });
   const rows = [
     ...o.strategies.map((s) => liveswapRow(s, runs.filter((r) => r.strategy === s))),
     ...(erlang.kind === "ran" ? variants.map((v) => erlangRow(v, erlang.runs.filter((r) => r.variant === v))) : []),
@@ -210,7 +210,7 @@ export function realtimeLines(r: RealtimeResult): string[] {
     `The paper's experiment in real time: ${r.nodes} replica processes in a line over TCP, links delayed ${l.delay.minMs}-${l.delay.maxMs} ms (seeded, FIFO), ` +
       `${l.globalReadsPerSec} global reads/s from r0 (open loop), ${l.localOpsPerSec} local ops/s at each replica (1 in 20 a write), update db@1 -> db@2 from r${r.nodes - 1}; seeds ${seedList(r.seeds)}, medians.`,
     r.erlang.kind === "ran"
-      ? `Erlang/OTP ${r.erlang.otp}: the peer in ../shared/peers/erlang (7 replicas whatever --nodes, rate200, ~500 local ops/s per replica), rolling (far end first, 100 ms operator pause) and all at once, the same seeds.`
+      ? `Erlang/OTP ${r.erlang.otp}: the peer in ../shared/peers/erlang (7 replicas whatever --nodes, rate${l.globalReadsPerSec}, ~500 local ops/s per replica), rolling (far end first, 100 ms operator pause) and all at once, the same seeds.`
       : `Erlang/OTP half not run: ${r.erlang.why}. The liveswap half alone:`,
     "",
     realtimeTable(r.rows),
@@ -231,6 +231,7 @@ export function realtimeLines(r: RealtimeResult): string[] {
 
 export async function realtimeBenchmark(o: BenchOptions, progress?: ProgressStep): Promise<BenchmarkOutput> {
   const seeds = Array.from({ length: o.seeds }, (_, i) => i + 1);
-  const r = await measureRealtime({ strategies: o.strategies, seeds, nodes: o.nodes, ...(progress !== undefined ? { onStep: progress } : {}) });
+  const load = { ...PAPER_LOAD, globalReadsPerSec: o.rate ?? PAPER_LOAD.globalReadsPerSec };
+  const r = await measureRealtime({ strategies: o.strategies, seeds, nodes: o.nodes, load, ...(progress !== undefined ? { onStep: progress } : {}) });
   return { records: [...r.liveswap.map((x) => ({ system: "liveswap", ...x })), ...(r.erlang.kind === "ran" ? r.erlang.runs.map((x) => ({ system: "erlang/otp", ...x })) : [{ system: "erlang/otp", missing: r.erlang.why }]), { rows: r.rows, targets: r.targets }], lines: realtimeLines(r) };
 }

@@ -11,6 +11,7 @@ interface BenchCommandOptions {
   readonly nodes: number;
   readonly entries: number;
   readonly report?: string;
+  readonly rate?: number;
   readonly scale: boolean;
   readonly overhead: boolean;
   readonly json: boolean;
@@ -28,6 +29,7 @@ export function registerBench(program: Command, out: Out): void {
     .addOption(new Option("--seeds <n>", "disruption: seeds 1..n per strategy").default(5).argParser(integer("--seeds", 1)))
     .addOption(new Option("--nodes <n>", "disruption: replicas on the line").default(7).argParser(integer("--nodes", 2)))
     .addOption(new Option("--entries <n>", "disruption: entries per replica").default(38).argParser(integer("--entries", 1)))
+    .addOption(new Option("--rate <n>", "realtime: global reads/s from r0, open loop, in both halves (default 200, the paper's)").argParser(integer("--rate", 1)))
     .option("--report <dir>", "disruption: write report.md and report.html (tables and charts) there")
     .option("--scale", "run disruption and scale (random graphs of 1,000 / 10,000 / 50,000 nodes, conservative and cut), with any benchmark named", false)
     .option("--overhead", "run disruption and overhead (steady-state cost of idle strategy machinery), with any benchmark named", false)
@@ -48,6 +50,7 @@ export function registerBench(program: Command, out: Out): void {
           nodes: o.nodes,
           entries: o.entries,
           ...(o.report !== undefined ? { report: o.report } : {}),
+          ...(o.rate !== undefined ? { rate: o.rate } : {}),
         },
         out,
       );
