@@ -78,13 +78,16 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Ma
  */
 export function maxPause(trace: readonly TraceEvent[], swapMs: ReadonlyMap<string, number>): number {
   const blocked = blockedTimes(trace);
+  const step = (node: string): number => {
+    const ms = swapMs.get(node);
+    return ms !== undefined && Number.isFinite(ms) ? ms : 0;
+  };
   let worst = 0;
-  for (const [node, step] of swapMs) worst = Math.max(worst, (blocked.get(node) ?? 0) + (Number.isFinite(step) ? step : 0));
-  for (const [node, b] of blocked) worst = Math.max(worst, b + (swapMs.get(node) ?? 0));
+  for (const node of new Set([...swapMs.keys(), ...blocked.keys()])) worst = Math.max(worst, (blocked.get(node) ?? 0) + step(node));
   return worst;
 }
 
-/** CPU ms a process has used so far (utime + stime of /proc/PID/stat); NaN where /proc is not readable. */
+/** CPU ms a process has used so far (utime + stime of /proc/PID/stat, in Linux's 100 ticks a second); NaN where /proc is not readable. */
 function cpuMs(pid: number): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
