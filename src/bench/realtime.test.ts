@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { erlangMissing, parseErlangResults, runErlangHalf } from "./realtime-erlang.js";
 import { measureRealtime, realtimeLines, realtimeTargets, liveswapRow, PAPER_LOAD } from "./realtime.js";
-import type { LiveswapRun } from "./realtime-liveswap.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
+import { maxPause, type LiveswapRun } from "./realtime-liveswap.js";
 
 // Smoke test of the realtime bench on real processes: it measures, it never times (figures are the bench's).
 describe("the realtime bench (3 replica processes, cut, a few seconds of load)", () => {
@@ -54,6 +55,19 @@ describe("the realtime bench's arithmetic", () => {
     const half = await runErlangHalf({ variants: ["rolling"], seeds: [1], peer: "/nonexistent/peers/erlang" });
     expect(half.kind).toBe("missing");
     if (half.kind === "missing") expect(half.why).toMatch(erlangMissing() === undefined ? /not at \/nonexistent\/peers\/erlang .*LIVESWAP_ERLANG_PEER/ : /not installed/);
+  });
+
+  it("max pause: a replica's time from its first held send to its swap, plus its swap step (an unreported step counts 0)", () => {
+    const trace = [
+      { kind: "update-start", t: 0, update: 1, strategy: "conservative", root: "r1", nodes: ["r0", "r1"] },
+      { kind: "hold", t: 10, node: "r1" },
+      { kind: "hold", t: 30, node: "r1" },
+      { kind: "swap", t: 50, node: "r1" },
+      { kind: "swap", t: 60, node: "r0" },
+      { kind: "update-end", t: 70, update: 1, outcome: "completed" },
+    ] as unknown as TraceEvent[];
+    expect(maxPause(trace, new Map([["r1", 2], ["r0", 5]]))).toBe(42);
+    expect(maxPause(trace, new Map([["r1", Number.NaN], ["r0", 45]]))).toBe(45);
   });
 
   it("a row is the median of its runs; the targets read every run; a refused update leaves its row without figures", () => {
