@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { describeError } from "../core/errors.js";
 import { startChaosCluster } from "../chaos/chaos-cluster.js";
 import type { LinkDelay } from "../chaos/link-proxy.js";
 import type { ClusterClient } from "../deploy/cluster-client.js";
@@ -30,8 +31,24 @@ function keyUpdateEntry(): string {
   return resolve(import.meta.dirname, "..", "scenarios", "replicated-db", fromSource ? "key-update.ts" : "key-update.js");
 }
 
-/** Start the line of `nodes` replicas at db@1; close() stops every process and removes its directory. */
-export async function startRealtimeCluster(o: { readonly nodes: number; readonly delay: LinkDelay; readonly seed: number }): Promise<RealtimeCluster> {
+type RealtimeClusterOptions = { readonly nodes: number; readonly delay: LinkDelay; readonly seed: number };
+
+/**
+ * Start the line of `nodes` replicas at db@1; close() stops every process and removes its directory. A port found
+ * free may be taken by another process before its node binds it (a busy machine): then it starts again, on fresh
+ * ports, up to 3 times, as startLocalCluster does.
+ */
+export async function startRealtimeCluster(o: RealtimeClusterOptions): Promise<RealtimeCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(o);
+    } catch (e) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(describeError(e))) throw e;
+    }
+  }
+}
+
+async function startOnce(o: RealtimeClusterOptions): Promise<RealtimeCluster> {
   const dir = mkdtempSync(join(tmpdir(), "liveswap-realtime-"));
   const ids = lineIds(o.nodes);
   try {
