@@ -91,8 +91,12 @@ describe("the realtime bench's arithmetic", () => {
     const runs = [run(1, 0, 200, 196), run(2, 1, 200, 180), run(3, 0, 200, 200)];
     const row = liveswapRow("cut", runs);
     expect(row).toMatchObject({ nullReads: { median: 0, min: 0, max: 1 }, ratio: 0.98, before: 200 });
-    const targets = realtimeTargets([row], runs);
+    const targets = realtimeTargets(runs, 200);
     expect(targets.map((t) => t.met)).toEqual([false, true]); // one run had a null read; the median ratio is 0.98
+    // A run already behind before G (a backlog, not the update) is left out of the ratio.
+    const behind = realtimeTargets([...runs, run(4, 0, 20, 2), run(5, 0, 20, 3)], 200);
+    expect(behind[1]).toMatchObject({ met: true, measured: "0.98 (runs 0.98, 0.90, 1.00; 2 of 5 run(s) behind before G left out)" });
+    expect(realtimeTargets([run(6, 0, 20, 60)], 200)[1]).toMatchObject({ met: false, measured: "not measurable: none of 1 run(s) kept up with 200 reads/s before G" });
     const refused = liveswapRow("synchronizer", [{ ...run(1, 0, 200, 0), strategy: "synchronizer", error: "StrategyUnavailableError: no pulses" }]);
     expect(refused.error).toMatch(/1 of 1 run\(s\): StrategyUnavailableError/);
     expect(Number.isNaN(refused.before)).toBe(true);
