@@ -7,7 +7,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { describeError } from "../core/errors.js";
 import { startChaosCluster } from "../chaos/chaos-cluster.js";
 import type { LinkDelay } from "../chaos/link-proxy.js";
 import type { ClusterClient } from "../deploy/cluster-client.js";
@@ -34,18 +33,11 @@ function keyUpdateEntry(): string {
 type RealtimeClusterOptions = { readonly nodes: number; readonly delay: LinkDelay; readonly seed: number };
 
 /**
- * Start the line of `nodes` replicas at db@1; close() stops every process and removes its directory. A port found
- * free may be taken by another process before its node binds it (a busy machine): then it starts again, on fresh
- * ports, up to 3 times, as startLocalCluster does.
+ * Start the line of `nodes` replicas at db@1; close() stops every process and removes its directory. (A port taken
+ * before its node bound it is retried by startChaosCluster.)
  */
 export async function startRealtimeCluster(o: RealtimeClusterOptions): Promise<RealtimeCluster> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(o);
-    } catch (e) {
-      if (attempt >= 3 || !/EADDRINUSE/.test(describeError(e))) throw e;
-    }
-  }
+  return startOnce(o);
 }
 
 async function startOnce(o: RealtimeClusterOptions): Promise<RealtimeCluster> {

@@ -10,9 +10,10 @@
  * cut from the control plane (the update's root included) too, as across a real partition.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
+import { describeError } from "../core/errors.js";
 import { ClusterClient } from "../deploy/cluster-client.js";
 import { loadClusterFile, type Cluster } from "../deploy/cluster-file.js";
 import { clusterUp, type NodeEnv, type StartedNode } from "../deploy/cluster-processes.js";
@@ -99,24 +100,42 @@ export class ChaosCluster {
     child.once("exit", () => this.adopted.delete(child));
   }
 
+  /**
+   * On loopback a port found free may be taken by another process before its node binds it (a busy machine): the
+   * cluster then starts again on fresh ports, up to 3 times, as startLocalCluster does.
+   */
   static async start(o: ChaosClusterOptions): Promise<ChaosCluster> {
     const { kind, why } = await chooseNetwork(o.network ?? "auto");
     mkdirSync(o.dir, { recursive: true });
-    const keys = join(o.dir, "keys");
-    keysInit(keys, [...o.nodes], { force: true });
+    keysInit(join(o.dir, "keys"), [...o.nodes], { force: true });
     // Namespaces an earlier run left (killed before its cleanup) go first: their owners are dead.
     if (kind === "netns") await sweepStaleNetns();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await ChaosCluster.startOnce(o, kind, why);
+      } catch (e) {
+        if (kind !== "loopback" || attempt >= 3 || !/EADDRINUSE/.test(describeError(e))) throw e;
+        // The nodes that did start kept stores and traces naming the old ports: the next attempt starts afresh.
+        for (const d of ["store", "traces", ".liveswap-trace"]) rmSync(join(o.dir, d), { recursive: true, force: true });
+      }
+    }
+  }
+
+  private static async startOnce(o: ChaosClusterOptions, kind: ChaosNetworkKind, why: string | undefined): Promise<ChaosCluster> {
     const netns = kind === "netns" ? await createNetnsNetwork(o.nodes) : undefined;
     const made: LinkProxy[] = [];
+    let c: ChaosCluster | undefined;
     try {
       const layout = await layOut(o, netns, made);
       const file = join(o.dir, "cluster.yaml");
-      writeFileSync(file, stringify(clusterFileOf(o, keys, layout)));
-      const c = new ChaosCluster(loadClusterFile(file), kind, why, keys, layout.links, layout.control, netns, o.env);
+      writeFileSync(file, stringify(clusterFileOf(o, join(o.dir, "keys"), layout)));
+      c = new ChaosCluster(loadClusterFile(file), kind, why, join(o.dir, "keys"), layout.links, layout.control, netns, o.env);
       await c.startNodes(o.nodes);
       return c;
     } catch (e) {
-      for (const p of made) await p.close();
+      // Its client, any process it started, its proxies and namespaces: nothing of a failed start stays.
+      await c?.close();
+      for (const p of made) await p.close().catch(() => undefined);
       await netns?.close();
       throw e;
     }
