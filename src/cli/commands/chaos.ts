@@ -1,9 +1,9 @@
 /** `liveswap chaos`: a stream of updates on a real cluster under seeded faults and a client load, then the verdict. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { InvalidOptionError } from "../../core/errors.js";
+import { describeError, InvalidOptionError } from "../../core/errors.js";
 import type { Strategy } from "../../core/update.js";
 import { closeAllChaosClusters } from "../../chaos/chaos-cluster.js";
 import { chaosHtml, chaosJson, chaosMarkdown, verdictRows } from "../../chaos/chaos-report.js";
@@ -53,10 +53,27 @@ export function registerChaos(program: Command, out: Out): void {
     .action((o: ChaosCliOptions) => chaosCommand(o, out));
 }
 
+/** Why a directory cannot be made or written, in words. */
+function whyNotWritable(e: unknown): string {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (code === "ENOTDIR" || code === "EEXIST") return "a part of that path is a file, not a directory";
+  if (code === "EACCES" || code === "EPERM") return "permission denied";
+  if (code === "EROFS") return "the file system is read-only";
+  if (code === "ENOSPC") return "the disk is full";
+  return describeError(e);
+}
+
 async function chaosCommand(o: ChaosCliOptions, out: Out): Promise<void> {
   if (o.strategy === "synchronizer") throw new InvalidOptionError("--strategy", "the synchronizer runs in the simulator only; over TCP choose cut, conservative, snapshot, rollback or naive");
   if (o.wipeStore !== undefined && !/^r\d+$/.test(o.wipeStore)) throw new InvalidOptionError("--wipe-store", `"${o.wipeStore}" is no node of the run; the nodes are r0 .. r${o.nodes - 1}`);
   if (o.wipeStore !== undefined && Number(o.wipeStore.slice(1)) >= o.nodes) throw new InvalidOptionError("--wipe-store", `"${o.wipeStore}" is no node of the run; the nodes are r0 .. r${o.nodes - 1}`);
+  // The report is written at the end of a run of minutes: a directory it cannot be written to is said now.
+  try {
+    mkdirSync(o.out, { recursive: true });
+    accessSync(o.out, constants.W_OK);
+  } catch (e) {
+    throw new InvalidOptionError("--out", `cannot write the report under "${o.out}": ${whyNotWritable(e)}; give a directory you can write to`);
+  }
   const dir = o.dir !== undefined ? resolve(o.dir) : mkdtempSync(join(tmpdir(), "liveswap-chaos-"));
   // Interrupted: stop every process, proxy and namespace the run made, then leave as an interrupted command does.
   const interrupted = (signal: NodeJS.Signals): void => {
