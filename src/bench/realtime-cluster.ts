@@ -37,10 +37,6 @@ type RealtimeClusterOptions = { readonly nodes: number; readonly delay: LinkDela
  * before its node bound it is retried by startChaosCluster.)
  */
 export async function startRealtimeCluster(o: RealtimeClusterOptions): Promise<RealtimeCluster> {
-  return startOnce(o);
-}
-
-async function startOnce(o: RealtimeClusterOptions): Promise<RealtimeCluster> {
   const dir = mkdtempSync(join(tmpdir(), "liveswap-realtime-"));
   const ids = lineIds(o.nodes);
   try {

@@ -14,7 +14,7 @@ import { loadavg } from "node:os";
 import { describeError } from "../core/errors.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Strategy, UpdateReport } from "../core/update.js";
-import { startDbLoad, type DbOp } from "../chaos/db-load.js";
+import { answeredGlobalRead, startDbLoad, type DbOp } from "../chaos/db-load.js";
 import type { LinkDelay } from "../chaos/link-proxy.js";
 import type { DbStats } from "../scenarios/replicated-db/db.js";
 import { blockedTimes } from "./disruption.js";
@@ -111,7 +111,7 @@ function cpuMeter(pids: readonly number[]): () => LiveswapRun["cpu"] {
 }
 
 /** Completed global reads: those answered, with or without a null. */
-const completedReads = (ops: readonly DbOp[]): DbOp[] => ops.filter((op) => op.kind === "global-read" && (op.outcome === "ok" || op.outcome === "null"));
+const completedReads = (ops: readonly DbOp[]): DbOp[] => ops.filter(answeredGlobalRead);
 
 export function windowThroughput(reads: readonly DbOp[], g: number, c: number, windowMs: number): LiveswapRun["throughput"] {
   const done = reads.map((op) => op.doneAt as number);

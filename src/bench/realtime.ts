@@ -109,7 +109,6 @@ export function erlangRow(variant: string, runs: readonly ErlangRun[]): Realtime
   };
 }
 
-/** The targets: no null read and no dropped write with cut and conservative; cut's during / before >= 0.95. */
 /** A run kept up with the load before G: it completed at least 90% of the offered global reads/s in [G-2s, G). */
 export const keptUp = (r: LiveswapRun, offeredPerSec: number): boolean => r.throughput.before >= 0.9 * offeredPerSec;
 

@@ -124,12 +124,13 @@ export class ChaosCluster {
   private static async startOnce(o: ChaosClusterOptions, kind: ChaosNetworkKind, why: string | undefined): Promise<ChaosCluster> {
     const netns = kind === "netns" ? await createNetnsNetwork(o.nodes) : undefined;
     const made: LinkProxy[] = [];
+    const keys = join(o.dir, "keys");
     let c: ChaosCluster | undefined;
     try {
       const layout = await layOut(o, netns, made);
       const file = join(o.dir, "cluster.yaml");
-      writeFileSync(file, stringify(clusterFileOf(o, join(o.dir, "keys"), layout)));
-      c = new ChaosCluster(loadClusterFile(file), kind, why, join(o.dir, "keys"), layout.links, layout.control, netns, o.env);
+      writeFileSync(file, stringify(clusterFileOf(o, keys, layout)));
+      c = new ChaosCluster(loadClusterFile(file), kind, why, keys, layout.links, layout.control, netns, o.env);
       await c.startNodes(o.nodes);
       return c;
     } catch (e) {

@@ -4,6 +4,7 @@
  */
 import { escapeHtml } from "../viz/escape.js";
 import type { ChaosRun } from "./chaos-run.js";
+import { answeredGlobalRead } from "./db-load.js";
 
 const n = (x: number): string => x.toLocaleString("en-US");
 const ms = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? "-" : n(Math.round(x)));
@@ -122,8 +123,8 @@ function timeline(run: ChaosRun): string {
   const bucket = 500;
   const counts = new Array<number>(Math.ceil(span / bucket) + 1).fill(0);
   for (const op of run.load.ops)
-    if (op.kind === "global-read" && op.doneAt !== undefined && (op.outcome === "ok" || op.outcome === "null")) {
-      const i = Math.floor((op.doneAt - run.startedAt) / bucket);
+    if (answeredGlobalRead(op)) {
+      const i = Math.floor(((op.doneAt as number) - run.startedAt) / bucket);
       if (i >= 0 && i < counts.length) counts[i] = (counts[i] as number) + 1;
     }
   const top = Math.max(1, ...counts.map((c) => (c * 1000) / bucket));

@@ -19,10 +19,10 @@ import { pack } from "../deploy/update-package.js";
 import { startChaosCluster, type ChaosCluster, type ChaosNetworkKind } from "./chaos-cluster.js";
 import { startDbLoad, type DbLoadResult } from "./db-load.js";
 import { CONSISTENT_STRATEGIES, describeFault, drawPlan, withKillOf, type ChaosFault, type ChaosFaultKind, type ChaosPlan, type PlannedUpdate } from "./schedule.js";
-
-export type { AppliedFault, UpdateOutcome };
 import type { AppliedFault, UpdateOutcome } from "./outcome.js";
 import { judge, type ChaosVerdict } from "./verdict.js";
+
+export type { AppliedFault, UpdateOutcome };
 
 export interface ChaosOptions {
   readonly seed: number;

@@ -31,6 +31,11 @@ export interface DbOp {
   error?: string;
 }
 
+/** An answered global read (with or without a null): what throughput and latency count. Its `doneAt` is set. */
+export function answeredGlobalRead(op: DbOp): boolean {
+  return op.kind === "global-read" && (op.outcome === "ok" || op.outcome === "null");
+}
+
 export interface DbLoadOptions {
   readonly replicas: readonly string[];
   /** Where global reads start (default: the first replica). */

@@ -12,7 +12,7 @@ import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Violation } from "../check/violation.js";
 import type { Strategy } from "../core/update.js";
 import type { ChaosCluster } from "./chaos-cluster.js";
-import type { DbLoadResult, DbOp } from "./db-load.js";
+import { answeredGlobalRead, type DbLoadResult, type DbOp } from "./db-load.js";
 import type { UpdateOutcome } from "./outcome.js";
 
 export interface UpdateFigures {
@@ -200,7 +200,7 @@ function tally(ops: readonly DbOp[]): Record<string, { issued: number; answered:
 export function throughput(ops: readonly DbOp[], from: number, to: number): number {
   if (!(to > from)) return 0;
   let n = 0;
-  for (const op of ops) if (op.kind === "global-read" && op.doneAt !== undefined && op.outcome !== "unanswered" && op.outcome !== "refused" && op.doneAt >= from && op.doneAt < to) n++;
+  for (const op of ops) if (answeredGlobalRead(op) && (op.doneAt as number) >= from && (op.doneAt as number) < to) n++;
   return n / ((to - from) / 1000);
 }
 
@@ -227,7 +227,7 @@ function updateFigures(u: UpdateOutcome, nextSubmittedAt: number | undefined, op
 /** The median and longest latency of the answered global reads sent in [from, to) (ms; 0 when none). */
 export function latency(ops: readonly DbOp[], from: number, to: number): { readonly p50: number; readonly max: number } {
   const l = ops
-    .filter((o) => o.kind === "global-read" && o.doneAt !== undefined && (o.outcome === "ok" || o.outcome === "null") && o.sentAt >= from && o.sentAt < to)
+    .filter((o) => answeredGlobalRead(o) && o.sentAt >= from && o.sentAt < to)
     .map((o) => (o.doneAt as number) - o.sentAt)
     .sort((a, b) => a - b);
   return { p50: l[Math.floor(l.length / 2)] ?? 0, max: l.at(-1) ?? 0 };

@@ -65,8 +65,9 @@ function whyNotWritable(e: unknown): string {
 
 async function chaosCommand(o: ChaosCliOptions, out: Out): Promise<void> {
   if (o.strategy === "synchronizer") throw new InvalidOptionError("--strategy", "the synchronizer runs in the simulator only; over TCP choose cut, conservative, snapshot, rollback or naive");
-  if (o.wipeStore !== undefined && !/^r\d+$/.test(o.wipeStore)) throw new InvalidOptionError("--wipe-store", `"${o.wipeStore}" is no node of the run; the nodes are r0 .. r${o.nodes - 1}`);
-  if (o.wipeStore !== undefined && Number(o.wipeStore.slice(1)) >= o.nodes) throw new InvalidOptionError("--wipe-store", `"${o.wipeStore}" is no node of the run; the nodes are r0 .. r${o.nodes - 1}`);
+  if (o.wipeStore !== undefined && !(/^r\d+$/.test(o.wipeStore) && Number(o.wipeStore.slice(1)) < o.nodes)) {
+    throw new InvalidOptionError("--wipe-store", `"${o.wipeStore}" is no node of the run; the nodes are r0 .. r${o.nodes - 1}`);
+  }
   // The report is written at the end of a run of minutes: a directory it cannot be written to is said now.
   try {
     mkdirSync(o.out, { recursive: true });
