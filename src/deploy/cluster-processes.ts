@@ -214,14 +214,19 @@ async function runningNodes(cluster: Cluster, ids: readonly string[]): Promise<{
 /**
  * Is node `id` running? A process of the PID file on its way out (just destroyed, or killed: the kernel closes its
  * listener after its command line is gone) or on its way in is given a few seconds to settle before it counts.
+ * A live, listening process counts only once it stayed so for about a second: one that `ctl destroy` just answered
+ * closes its listener a moment after the reply, and a SIGTERM its handler already took is no longer pending, so
+ * neither looks like dying at first sight (a `destroy` then `up` at once was refused as running).
  */
 async function runningNode(cluster: Cluster, id: string, pid: number | undefined): Promise<{ readonly id: string; readonly detail: string } | undefined> {
   const address = nodeAddress(cluster, id);
+  let steady = 0;
   for (let i = 0; ; i++) {
     const ours = pid !== undefined && isNodeOf(cluster, id, pid) && !dying(pid);
     const exiting = pid !== undefined && !ours && existsSync(`/proc/${pid}`);
     const listening = await accepts(address);
-    const settled = (ours && listening) || (!ours && !exiting);
+    steady = ours && listening ? steady + 1 : 0;
+    const settled = steady >= 8 || (!ours && !exiting);
     if (settled || i >= 50) {
       if (ours && listening) return { id, detail: `is running (pid ${pid}, started by \`cluster up\`)` };
       if (ours) return { id, detail: `has a process (pid ${pid}) that neither listens at ${address} nor exits` };
