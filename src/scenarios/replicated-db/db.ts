@@ -12,6 +12,7 @@
 import { defineBehavior, type Context } from "../../core/behavior.js";
 import type { NodeId, RequestId } from "../../core/ids.js";
 import { defineUpdate } from "../../core/update.js";
+import { deletePendingRead, emptyPendingReads, getPendingRead, setPendingRead, type PendingReads } from "./pending-reads.js";
 
 /** Last-writer-wins stamp: a write replaces an entry only if its stamp is newer, so replicas converge and floods stop. */
 export interface Stamp {
@@ -37,7 +38,8 @@ export interface DbState {
   readonly entries: Readonly<Record<string, Entry>>;
   readonly clock: number;
   readonly reads: number;
-  readonly pending: Readonly<Record<string, PendingRead>>;
+  /** By read id; a persistent map in plain data (pending-reads.ts), so that a message costs the same however many are pending. */
+  readonly pending: PendingReads;
   /** Recently finished global reads, to answer late duplicates on graphs with cycles (bounded). */
   readonly finished: readonly string[];
   /** Writes for a key this replica does not have (a symptom of old and new nodes mixing). */
@@ -98,15 +100,14 @@ export function databaseVersion(version: string, keyOf: (entry: number) => strin
     } else {
       ctx.send(p.parent, { type: "echo", id, results: p.results });
     }
-    const { [id]: _done, ...rest } = s.pending;
-    return { ...s, pending: rest, finished: [...s.finished.slice(-(FINISHED_MEMORY - 1)), id] };
+    return { ...s, pending: deletePendingRead(s.pending, id), finished: [...s.finished.slice(-(FINISHED_MEMORY - 1)), id] };
   };
 
   const startRead = (s: DbState, id: string, key: string, parent: NodeId | null, request: RequestId | null, ctx: Context<DbMessage, DbResponse>): DbState => {
     const others = ctx.neighbors().filter((n) => n !== parent);
     const pending: PendingRead = { parent, request, waiting: others, results: { [ctx.self]: lookup(s, key) } };
     for (const n of others) ctx.send(n, { type: "read", id, key });
-    const next: DbState = { ...s, pending: { ...s.pending, [id]: pending } };
+    const next: DbState = { ...s, pending: setPendingRead(s.pending, id, pending) };
     return others.length === 0 ? finishRead(next, id, pending, ctx) : next;
   };
 
@@ -121,23 +122,23 @@ export function databaseVersion(version: string, keyOf: (entry: number) => strin
 
   return defineBehavior<DbState, DbMessage, DbRequest, DbResponse>({
     version,
-    init: () => ({ entries: initialEntries(), clock: 0, reads: 0, pending: {}, finished: [], unknownWrites: 0 }),
+    init: () => ({ entries: initialEntries(), clock: 0, reads: 0, pending: emptyPendingReads(), finished: [], unknownWrites: 0 }),
     receive(s, msg, from, ctx) {
       switch (msg.type) {
         case "write":
           return applyWrite(s, msg.key, msg.value, msg.stamp, from, ctx);
         case "read":
-          if (s.pending[msg.id] !== undefined || s.finished.includes(msg.id)) {
+          if (getPendingRead(s.pending, msg.id) !== undefined || s.finished.includes(msg.id)) {
             ctx.send(from, { type: "echo", id: msg.id, results: {} });
             return s;
           }
           return startRead(s, msg.id, msg.key, from, null, ctx);
         case "echo": {
-          const p = s.pending[msg.id];
+          const p = getPendingRead(s.pending, msg.id);
           if (p === undefined) return s;
           const updated: PendingRead = { ...p, waiting: p.waiting.filter((n) => n !== from), results: { ...p.results, ...msg.results } };
           if (updated.waiting.length === 0) return finishRead(s, msg.id, updated, ctx);
-          return { ...s, pending: { ...s.pending, [msg.id]: updated } };
+          return { ...s, pending: setPendingRead(s.pending, msg.id, updated) };
         }
       }
     },
