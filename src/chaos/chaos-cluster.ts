@@ -17,8 +17,9 @@ import { describeError } from "../core/errors.js";
 import { ClusterClient } from "../deploy/cluster-client.js";
 import { loadClusterFile, type Cluster } from "../deploy/cluster-file.js";
 import { clusterUp, type NodeEnv, type StartedNode } from "../deploy/cluster-processes.js";
+import { ClusterRunningError } from "../deploy/errors.js";
 import { keysInit } from "../deploy/keys.js";
-import { freePort } from "../deploy/local-cluster.js";
+import { reservePort } from "../deploy/local-cluster.js";
 import type { HeartbeatOptions } from "../network/tcp/heartbeat.js";
 import { NO_DELAY, startLinkProxy, type LinkDelay, type LinkProxy } from "./link-proxy.js";
 import { ChaosNetworkUsageError } from "./errors.js";
@@ -114,7 +115,9 @@ export class ChaosCluster {
       try {
         return await ChaosCluster.startOnce(o, kind, why);
       } catch (e) {
-        if (kind !== "loopback" || attempt >= 3 || !/EADDRINUSE/.test(describeError(e))) throw e;
+        // Taken before its node bound it: the bind fails (EADDRINUSE), or `cluster up` finds something listening there.
+        const taken = /EADDRINUSE/.test(describeError(e)) || e instanceof ClusterRunningError;
+        if (kind !== "loopback" || attempt >= 3 || !taken) throw e;
         // The nodes that did start kept stores and traces naming the old ports: the next attempt starts afresh.
         for (const d of ["store", "traces", ".liveswap-trace"]) rmSync(join(o.dir, d), { recursive: true, force: true });
       }
@@ -298,19 +301,42 @@ async function layOut(o: ChaosClusterOptions, netns: NetnsNetwork | undefined, m
   const listen = new Map<string, string>();
   const address = new Map<string, string>();
   const control = new Map<string, LinkProxy>();
+  // The nodes' ports stay held until every proxy listens: a proxy on port 0 could otherwise be given one of them, and
+  // its node would find its address taken (`cluster up` refuses an address something listens at).
+  const held: { release(): Promise<void> }[] = [];
+  try {
+    await layOutNodes(o, netns, made, { listen, address, control, held });
+    return { listen, address, ...(await layOutLinks(o, netns, made, listen)), control };
+  } finally {
+    for (const h of held) await h.release();
+  }
+}
+
+async function layOutNodes(
+  o: ChaosClusterOptions,
+  netns: NetnsNetwork | undefined,
+  made: LinkProxy[],
+  into: { listen: Map<string, string>; address: Map<string, string>; control: Map<string, LinkProxy>; held: { release(): Promise<void> }[] },
+): Promise<void> {
+  const { listen, address, control } = into;
   for (const id of o.nodes) {
     if (netns !== undefined) {
       listen.set(id, `${netns.ipOf(id)}:7400`);
       address.set(id, `${netns.ipOf(id)}:7400`);
       continue;
     }
-    const at = `127.0.0.1:${await freePort()}`;
+    const reserved = await reservePort();
+    into.held.push(reserved);
+    const at = `127.0.0.1:${reserved.port}`;
     const proxy = await startLinkProxy(at);
     made.push(proxy);
     control.set(id, proxy);
     listen.set(id, at);
     address.set(id, proxy.address);
   }
+}
+
+async function layOutLinks(o: ChaosClusterOptions, netns: NetnsNetwork | undefined, made: LinkProxy[], listen: ReadonlyMap<string, string>): Promise<Pick<Layout, "dial" | "links">> {
   const host = netns?.hostIp ?? "127.0.0.1";
   const links = new Map<string, Link>();
   const dial = new Map<string, Record<string, string>>(o.nodes.map((id) => [id, {}]));
@@ -325,7 +351,7 @@ async function layOut(o: ChaosClusterOptions, netns: NetnsNetwork | undefined, m
     (dial.get(b) as Record<string, string>)[a] = ba.address;
     links.set(linkKey(a, b), { a, b, proxies: [ab, ba] });
   }
-  return { listen, address, dial, links, control };
+  return { dial, links };
 }
 
 function clusterFileOf(o: ChaosClusterOptions, keys: string, l: Layout): object {
