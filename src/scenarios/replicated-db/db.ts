@@ -12,7 +12,9 @@
 import { defineBehavior, type Context } from "../../core/behavior.js";
 import type { NodeId, RequestId } from "../../core/ids.js";
 import { defineUpdate } from "../../core/update.js";
-import { deletePendingRead, emptyPendingReads, getPendingRead, setPendingRead, type PendingReads } from "./pending-reads.js";
+import { deletePendingRead, emptyPendingReads, getPendingRead, setPendingRead, type PendingRead, type PendingReads } from "./pending-reads.js";
+
+export type { PendingRead, PendingReads } from "./pending-reads.js";
 
 /** Last-writer-wins stamp: a write replaces an entry only if its stamp is newer, so replicas converge and floods stop. */
 export interface Stamp {
@@ -25,14 +27,6 @@ export interface Entry {
   readonly stamp: Stamp;
 }
 
-export interface PendingRead {
-  /** Null at the node that started the read. */
-  readonly parent: NodeId | null;
-  /** The outside request to answer, at the origin. */
-  readonly request: RequestId | null;
-  readonly waiting: readonly NodeId[];
-  readonly results: Readonly<Record<NodeId, string | null>>;
-}
 
 export interface DbState {
   readonly entries: Readonly<Record<string, Entry>>;

@@ -10,7 +10,17 @@
  * Why not a class or a Map: the state must stay plain data that every codec carries (the TCP wire, the durable
  * store, snapshots and checkpoints) and that the checker and the explorer can compare as it is.
  */
-import type { PendingRead } from "./db.js";
+import type { NodeId, RequestId } from "../../core/ids.js";
+
+/** A global read this replica takes part in, waiting for its neighbours' echoes. */
+export interface PendingRead {
+  /** Null at the node that started the read. */
+  readonly parent: NodeId | null;
+  /** The outside request to answer, at the origin. */
+  readonly request: RequestId | null;
+  readonly waiting: readonly NodeId[];
+  readonly results: Readonly<Record<NodeId, string | null>>;
+}
 
 export interface PendingReads {
   readonly size: number;
