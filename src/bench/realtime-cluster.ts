@@ -1,7 +1,8 @@
 /**
  * The realtime bench's cluster: the replicated database on a line r0 - r1 - ... of node processes, started by
  * liveswap chaos's cluster (chaos/chaos-cluster.ts) on loopback with every link delayed by its proxies (seeded
- * jitter, byte order kept), no durable store (the Erlang peer keeps none either), and the db@1 -> db@2 update
+ * jitter, byte order kept), no durable store and traces in memory (the Erlang peer keeps neither; nothing is killed, so
+ * `ctl trace` reads every node's whole trace at the end), and the db@1 -> db@2 update
  * packed and signed with the cluster's key.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -40,7 +41,7 @@ export async function startRealtimeCluster(o: RealtimeClusterOptions): Promise<R
   const dir = mkdtempSync(join(tmpdir(), "liveswap-realtime-"));
   const ids = lineIds(o.nodes);
   try {
-    const c = await startChaosCluster({ nodes: ids, links: ids.slice(1).map((id, i) => [ids[i] as string, id] as const), dir, network: "loopback", delay: o.delay, seed: o.seed, store: false });
+    const c = await startChaosCluster({ nodes: ids, links: ids.slice(1).map((id, i) => [ids[i] as string, id] as const), dir, network: "loopback", delay: o.delay, seed: o.seed, store: false, trace: "memory" });
     const close = async (): Promise<void> => {
       await c.close();
       rmSync(dir, { recursive: true, force: true });

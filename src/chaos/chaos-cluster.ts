@@ -39,6 +39,12 @@ export interface ChaosClusterOptions {
   readonly seed: number;
   /** Keep durable stores (a node killed and started again recovers); default true. */
   readonly store?: boolean;
+  /**
+   * Where the nodes keep their traces: files under the cluster's directory (default; a node killed -9 leaves its
+   * trace behind for the verdict), or each node's memory (read back by `ctl trace` while it runs; no write per
+   * batch of events, for a run that kills nothing, as the realtime bench).
+   */
+  readonly trace?: "files" | "memory";
   readonly heartbeat?: HeartbeatOptions;
   /** The nodes' package and behaviour (default: the replicated database at db@1). */
   readonly package?: string;
@@ -369,7 +375,7 @@ function clusterFileOf(o: ChaosClusterOptions, keys: string, l: Layout): object 
     links: o.links.map(([a, b]) => [a, b]),
     trust: { signingKey: join(keys, "signing.pub") },
     tls: { ca: join(keys, "ca.crt"), control: { cert: join(keys, "control.crt"), key: join(keys, "control.key") } },
-    trace: "traces",
+    ...(o.trace !== "memory" ? { trace: "traces" } : {}),
     ...(o.store !== false ? { store: "store" } : {}),
     ...(o.heartbeat !== undefined ? { heartbeat: o.heartbeat } : {}),
   };

@@ -64,7 +64,11 @@ function toJsonValue(value: unknown): unknown {
     throw new UnsupportedValueError("JSON", `carries plain objects, arrays, Maps, Sets and Dates, not a ${name}; send plain data`);
   }
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = toJsonValue(v);
+  for (const [k, v] of Object.entries(value)) {
+    // A key named "__proto__" (an object of null prototype may hold one) stays a key; assigning it set the prototype.
+    if (k === "__proto__") Object.defineProperty(out, k, { value: toJsonValue(v), enumerable: true, writable: true, configurable: true });
+    else out[k] = toJsonValue(v);
+  }
   return Object.hasOwn(out, TAG) ? { [TAG]: "object", v: out } : out;
 }
 
@@ -113,16 +117,52 @@ function plain(rec: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/**
+ * Does `value` hold anything plain JSON would change or lose (so it must be tagged, or refused)? A walk that
+ * allocates nothing: most frames are plain data, and copying each one only to find nothing to tag cost more than
+ * the JSON itself.
+ */
+function needsTags(value: unknown, depth = 0): boolean {
+  if (value === null) return false;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return false;
+    case "number":
+      return !Number.isFinite(value);
+    case "object":
+      break;
+    default:
+      return true; // undefined, bigint, function, symbol
+  }
+  if (depth > 200) return true; // the tagging walk says what is wrong with a frame nested this deep
+  if (Array.isArray(value)) {
+    for (const v of value as unknown[]) if (needsTags(v, depth + 1)) return true;
+    return false;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype || Object.hasOwn(value, TAG)) return true;
+  for (const k in value) if (needsTags((value as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
+}
+
+/** Frames up to this many characters skip the decoding walk when they hold no tag (most data frames are far shorter). */
+const FAST_DECODE_CHARS = 8192;
+
 export const jsonCodec: Codec = {
   name: "json",
-  encode: (value) => Buffer.from(JSON.stringify(toJsonValue(value)), "utf8"),
+  encode: (value) => Buffer.from(JSON.stringify(needsTags(value) ? toJsonValue(value) : value), "utf8"),
   decode: (bytes) => {
     let parsed: unknown;
+    const text = bytes.toString("utf8");
     try {
-      parsed = JSON.parse(bytes.toString("utf8"));
+      parsed = JSON.parse(text);
     } catch (e) {
       throw new CodecFormatError("JSON", e instanceof RangeError ? "values nested too deep" : `it is not JSON (${messageOf(e)})`);
     }
+    // No tag written, plainly or escaped: JSON.parse's value is already the frame (own properties, "__proto__" too).
+    // Only for a short text, which cannot nest deeper than half its length: a longer one is walked, and refused
+    // there when it nests too deep for what handles it next.
+    if (text.length <= FAST_DECODE_CHARS && !text.includes(TAG) && !text.includes("\\u")) return parsed;
     try {
       return fromJsonValue(parsed);
     } catch (e) {

@@ -1,4 +1,5 @@
 import { PassThrough } from "node:stream";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { AppEnvelope } from "../../core/envelope.js";
 import { messageId } from "../../core/ids.js";
@@ -44,6 +45,27 @@ describe("the JSON codec", () => {
   it("carries what structuredClone carries and plain JSON loses", () => {
     const value = { m: new Map<unknown, unknown>([["x", 1], [2, new Set(["y"])]]), u: undefined, list: [undefined, Number.NaN, Infinity, -Infinity], $ls: "a user's own key" };
     expect(jsonCodec.decode(jsonCodec.encode(value))).toEqual(value);
+  });
+
+  it("round-trips any value it carries, plain or needing tags, nested or not (plain frames skip the tagging walks)", () => {
+    const leaf = fc.oneof(fc.string(), fc.boolean(), fc.constant(null), fc.double(), fc.constant(undefined), fc.date({ noInvalidDate: true }));
+    const { value } = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: "small", withCrossShrink: true }, leaf, tie("array"), tie("object"), tie("map")),
+      array: fc.array(tie("value"), { maxLength: 4 }),
+      object: fc.dictionary(fc.oneof(fc.string(), fc.constantFrom("$ls", "__proto__", "constructor", "\\u0024ls")), tie("value"), { maxKeys: 4 }),
+      map: fc.array(fc.tuple(fc.string(), tie("value")), { maxLength: 3 }).map((pairs) => new Map(pairs)),
+    }));
+    fc.assert(
+      fc.property(value, (v) => {
+        const back = jsonCodec.decode(jsonCodec.encode(v));
+        expect(back).toEqual(v);
+        // A plain object comes back plain (one of null prototype too), never with a prototype taken from a key.
+        if (v !== null && typeof v === "object" && !(v instanceof Map) && !(v instanceof Date)) {
+          expect(Object.getPrototypeOf(back)).toBe(Array.isArray(v) ? Array.prototype : Object.prototype);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("refuses what it cannot carry, naming it", () => {
