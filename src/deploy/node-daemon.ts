@@ -13,6 +13,7 @@ import type { Update } from "../core/update.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import { NodeHost, type HostEnvironment } from "../runtime/node-host.js";
 import type { NodeStore, StoredRecord } from "../runtime/node-store.js";
+import { CodeGate } from "./code-gate.js";
 import { codeIn, codeKey, codesOf, extraOf, GroupCommit, newInstance, type CodeCache, type DaemonExtra } from "./node-durability.js";
 import { openNodeStore } from "./store/open-node-store.js";
 import { jsonCodec } from "../network/tcp/codec.js";
@@ -89,8 +90,17 @@ export class NodeDaemon {
   private destroyed = false;
   /** Update code loaded before the host sees the prepare or resume that carries it (by package text). */
   private readonly codes: CodeCache = new Map();
-  /** Inputs waiting while a prepare's code loads (the host takes inputs one by one, as a replay will). */
-  private queue: (() => void)[] | undefined;
+  /** Inputs waiting while a prepare's code loads (code-gate.ts: only the coordinator's later envelopes, as a rule). */
+  private readonly gate: CodeGate = new CodeGate({
+    loading: (env) => {
+      const code = codeIn(env);
+      const key = code !== undefined ? codeKey(code) : undefined;
+      return code !== undefined && key !== undefined && !this.codes.has(key) ? this.preload([code]) : undefined;
+    },
+    deliver: (env) => this.input(() => this.deliverNow(env)),
+    drained: () => this.commit?.schedule(),
+    stopped: () => this.stopped,
+  });
   private stopped = false;
   /** The coordinator of the updates this node is the root of (DESIGN.md: the coordinator lives in the cluster). */
   private readonly updates: UpdateService;
@@ -321,10 +331,7 @@ export class NodeDaemon {
 
   /** One input for the host, in arrival order; a durable node commits it with the rest of this turn. */
   private input(run: () => void): void {
-    if (this.queue !== undefined) {
-      this.queue.push(run);
-      return;
-    }
+    if (this.gate.holdsAll) return this.gate.hold(run);
     run();
     this.commit?.schedule();
   }
@@ -337,36 +344,9 @@ export class NodeDaemon {
     this.trace = NodeTrace.open({ dir: this.cluster.traceDir, id: this.self.id, retention: this.cluster.traceRetention, cutTo });
   }
 
-  /**
-   * An envelope from a neighbour or the coordinator, to the node host. A prepare's or resume's code is loaded first,
-   * the inputs after it waiting, so that the host takes it in one step (as a replay after a crash will).
-   */
+  /** An envelope from a neighbour or the coordinator, to the node host (through the gate: see code-gate.ts). */
   private deliver(env: Envelope): void {
-    if (this.stopped) return;
-    const code = codeIn(env);
-    const key = code !== undefined ? codeKey(code) : undefined;
-    if (code !== undefined && key !== undefined && !this.codes.has(key) && this.queue === undefined) {
-      const waiting: (() => void)[] = [() => this.deliverNow(env)];
-      this.queue = waiting;
-      void this.preload([code]).then(() => this.drain(waiting));
-      return;
-    }
-    this.input(() => this.deliverNow(env));
-  }
-
-  /** Run the inputs that waited for code to load, in order (one of them may start another wait). */
-  private drain(waiting: (() => void)[]): void {
-    this.queue = undefined;
-    while (waiting.length > 0 && !this.stopped) {
-      const next = waiting.shift() as () => void;
-      next();
-      const again = this.queue as (() => void)[] | undefined; // the step may have started another wait
-      if (again !== undefined) {
-        again.push(...waiting);
-        return;
-      }
-    }
-    this.commit?.schedule();
+    if (!this.stopped) this.gate.offer(env);
   }
 
   /** The failpoints mark the protocol's steps. */
