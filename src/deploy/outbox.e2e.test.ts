@@ -51,18 +51,22 @@ async function frozenNeighbour(store: boolean, restartSender = false): Promise<v
     await client.request("a", FLOOD);
     frozen = cluster.nodes.find((n) => n.id === "b");
     frozen?.child.kill("SIGSTOP");
-    let busy: unknown;
     const acceptedIds: string[] = [];
-    for (let i = 0; i < 400 && busy === undefined; i++) {
-      const id = `flood-${i}`;
-      try {
-        await client.request("a", FLOOD, { id });
-        accepted++;
-        acceptedIds.push(id);
-      } catch (e) {
-        busy = e;
+    // Flood a until it refuses a request (what it refused with), counting what it accepted.
+    const floodUntilBusy = async (prefix: string, most: number): Promise<unknown> => {
+      for (let i = 0; i < most; i++) {
+        const id = `${prefix}-${i}`;
+        try {
+          await client.request("a", FLOOD, { id });
+          accepted++;
+          acceptedIds.push(id);
+        } catch (e) {
+          return e;
+        }
       }
-    }
+      return undefined;
+    };
+    const busy = await floodUntilBusy("flood", 400);
     expect(busy).toBeInstanceOf(BusyError);
     expect(busy).toMatchObject({ code: "BUSY", node: "a", waitingOn: "b" });
     expect((busy as Error).message).toMatch(/node "a" is busy: its outbox to "b" is backed up .* Retry later/);
@@ -88,18 +92,7 @@ async function frozenNeighbour(store: boolean, restartSender = false): Promise<v
       expect(rebuilt?.spilledBytes).toBeGreaterThan(1024 * 1024);
       // And a is busy again once the spill nears the quota: at once when b's share alone was past it, else after
       // a few more requests (c's share, acknowledged meanwhile, is not rebuilt).
-      let busyAgain: unknown;
-      for (let i = 0; i < 100 && busyAgain === undefined; i++) {
-        const id = `flood-again-${i}`;
-        try {
-          await client.request("a", FLOOD, { id });
-          accepted++;
-          acceptedIds.push(id);
-        } catch (e) {
-          busyAgain = e;
-        }
-      }
-      expect(busyAgain).toBeInstanceOf(BusyError);
+      expect(await floodUntilBusy("flood-again", 100)).toBeInstanceOf(BusyError);
     }
     // The retry of a request a accepted is never refused: it gets its recorded answer.
     expect(await client.request("a", FLOOD, { id: acceptedIds.at(-1) as string })).toBe(FLOOD.n);
