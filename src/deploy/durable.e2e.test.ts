@@ -65,6 +65,13 @@ describe("durable nodes over TCP (store: in the cluster file)", () => {
     const client = new ClusterClient(cluster.cluster);
     try {
       await client.request("a", { kind: "burst", count: 2, hops: 0 });
+      // a remembers b only once they have met: a hello from b's first instance. Under load a's first dial could still
+      // be on its way when b was killed, and then nothing remembered b (b rightly served on, and the test failed).
+      for (let i = 0; i < 200; i++) {
+        if ((await client.status("a")).neighbors.some((p) => p.id === "b" && p.connected)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await client.status("a")).neighbors.find((p) => p.id === "b")?.connected).toBe(true);
       const b = cluster.nodes.find((n) => n.id === "b");
       const gone = new Promise((r) => b?.child.once("exit", r));
       b?.child.kill("SIGKILL");
