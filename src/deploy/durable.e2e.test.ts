@@ -83,11 +83,10 @@ describe("durable nodes over TCP (store: in the cluster file)", () => {
       let output = "";
       child.stdout.on("data", (d: Buffer) => (output += d.toString()));
       child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-      // Under heavy load "a" was seen (1 run in 4) still holding its connection to the killed process a minute later
-      // (connected, no reconnect): not understood yet (see the issue note). Closing a's connections makes it dial the
-      // new "b" now; what is tested is b's refusal once a neighbour that remembers it reaches it. Once was not always
-      // enough on a loaded machine (a fresh-clone CI run: a still connected, 0 reconnects, after 60 s), so a's
-      // connections are closed every 2 s until b exits.
+      // a's dial loop backs off while b is down; closing a's connections every 2 s until b exits makes it reach the
+      // new "b" without waiting for its backoff. (What once looked like a holding its connection to the killed
+      // process was a that had never met b's first instance: its first connection was to the new b. The wait above
+      // rules that out.)
       void (async () => {
         for (let i = 0; i < 240 && child.exitCode === null && !output.includes("listening on"); i++) await new Promise((r) => setTimeout(r, 250));
         while (child.exitCode === null && child.signalCode === null) {
