@@ -9,7 +9,7 @@ const plane = (kind: string, code?: string): ControlEnvelope =>
 const name = (e: Envelope): string => (e.kind === "app" ? `app ${String(e.body)}` : `${(e.msg as { kind: string }).kind}`);
 
 /** A gate whose code loads when the test says so; what the host took, in order. */
-function harness() {
+function harness(stopped: () => boolean = () => false) {
   const loads = new Map<string, () => void>();
   const loaded = new Set<string>();
   const taken: string[] = [];
@@ -22,7 +22,7 @@ function harness() {
     },
     deliver: (env) => void taken.push(name(env)),
     drained: () => void batches++,
-    stopped: () => false,
+    stopped,
   });
   const finish = async (text: string): Promise<void> => {
     loads.get(text)?.();
@@ -75,5 +75,15 @@ describe("the code gate (a node's inputs while a prepare's package loads)", () =
     await h.finish("pkg-4");
     expect(h.taken).toEqual(["prepare", "prepare", "prepare", "app 5"]);
     expect(held).toEqual(["timer"]);
+  });
+
+  it("a node stopped while the code loaded takes nothing of what waited, the coordinator's envelopes included", async () => {
+    let stopped = false;
+    const h = harness(() => stopped);
+    h.gate.offer(plane("prepare", "pkg-2"));
+    h.gate.offer(plane("abort"));
+    stopped = true;
+    await h.finish("pkg-2");
+    expect(h.taken).toEqual([]);
   });
 });

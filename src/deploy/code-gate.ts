@@ -72,6 +72,8 @@ export class CodeGate {
       }
     }
     this.hooks.drained();
+    // A node stopped meanwhile takes nothing more (the loop above ran none of what waited either).
+    if (this.hooks.stopped()) return;
     for (const env of w.plane) this.offer(env);
   }
 }

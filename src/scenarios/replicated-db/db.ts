@@ -27,7 +27,6 @@ export interface Entry {
   readonly stamp: Stamp;
 }
 
-
 export interface DbState {
   readonly entries: Readonly<Record<string, Entry>>;
   readonly clock: number;
