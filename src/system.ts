@@ -45,6 +45,7 @@ import { Topology } from "./core/topology.js";
 import type { Strategy, Update, UpdateOptions, UpdateReport } from "./core/update.js";
 import { checkTrace, type CheckReport } from "./check/checker.js";
 import type { TraceEvent } from "./core/trace/trace-event.js";
+import { TraceLog } from "./core/trace/trace-log.js";
 import { isSteerable, type Scheduler, type SteerableScheduler } from "./network/sim/scheduler.js";
 import { ScriptedScheduler, type Chooser } from "./network/sim/scripted-scheduler.js";
 import type { SimEvent } from "./network/sim/sim-event.js";
@@ -86,6 +87,11 @@ export interface SystemOptions {
    * batch; a crash before loses the batch. 0: every step commits as it ends. A number or a range drawn from the seed.
    */
   groupCommitMs?: number | { readonly min: number; readonly max: number };
+  /**
+   * Ours. Give every node its simulated disk (default true). false: nodes keep no durable record (no journal, no
+   * numbered channels, no commits), the figure of the runtime without the store's cost; crash() is then refused.
+   */
+  store?: boolean;
 }
 
 /** settle()'s bound of virtual time when none is given: 1 hour, far beyond any settling run, near for a runaway. */
@@ -123,7 +129,10 @@ interface Settler extends Waiter {
  */
 class SettleActivity {
   readonly timers = new Map<string, { readonly node: NodeId; readonly tag: string; fired: number }>();
+  /** Deliveries by channel: off the links (the control plane) by name; on a link by its slot, named in slotNames. */
   readonly channels = new Map<string, number>();
+  private readonly onLink: number[] = [];
+  private readonly slotNames = new Map<number, string>();
   lastTime: number;
   sameInstant = 0;
 
@@ -142,8 +151,19 @@ class SettleActivity {
       if (t === undefined) this.timers.set(key, { node: ev.node, tag: ev.tag, fired: 1 });
       else t.fired++;
     } else if (ev.kind === "deliver") {
-      const key = ev.env.to === CONTROL ? `${ev.env.from}->control plane` : `${ev.env.from}->${ev.env.to}`;
-      this.channels.set(key, (this.channels.get(key) ?? 0) + 1);
+      const env = ev.env;
+      if (env.link > 0 && !(env.kind === "control" && env.plane)) {
+        // A link's channel by its slot (the simulated network's numbering): an array index, no key built per delivery.
+        const slot = 2 * env.link + (env.from < env.to ? 0 : 1);
+        const n = this.onLink[slot];
+        if (n === undefined) {
+          this.onLink[slot] = 1;
+          this.slotNames.set(slot, env.to === CONTROL ? `${env.from}->control plane` : `${env.from}->${env.to}`);
+        } else this.onLink[slot] = n + 1;
+      } else {
+        const key = env.to === CONTROL ? `${env.from}->control plane` : `${env.from}->${env.to}`;
+        this.channels.set(key, (this.channels.get(key) ?? 0) + 1);
+      }
     }
   }
 
@@ -152,7 +172,10 @@ class SettleActivity {
     const timers = [...this.timers.values()].sort((a, b) => b.fired - a.fired || (a.node + a.tag < b.node + b.tag ? -1 : 1));
     const out = timers.slice(0, 5).map((t) => `timer "${t.tag}" at node "${t.node}" fired ${t.fired} time(s) and keeps re-arming`);
     if (timers.length > 5) out.push(`${timers.length - 5} more timer(s)`);
-    const channels = [...this.channels.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    const byName = new Map(this.channels);
+    for (const [slot, name] of this.slotNames) byName.set(name, (byName.get(name) ?? 0) + (this.onLink[slot] ?? 0));
+    const channels = [...byName.entries()];
+    channels.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
     const total = channels.reduce((n, [, k]) => n + k, 0);
     if (total > 0) out.push(`${total} message(s) delivered (${channels.slice(0, 3).map(([c, k]) => `${c}: ${k}`).join(", ")})`);
     return out;
@@ -235,9 +258,12 @@ export class System {
   readonly network: SimulatedNetwork;
   private readonly topology = new Topology();
   private readonly runtimes = new Map<NodeId, NodeHost>();
-  private readonly events: TraceEvent[] = [];
+  /** The trace, kept in columns (TraceLog): trace() builds its event objects when asked. */
+  private readonly log = new TraceLog();
   private readonly tracing: boolean;
   private readonly synchronizer: boolean;
+  /** options.store: every node has a simulated disk (and journals, numbers its channels, commits). */
+  private readonly durable: boolean;
   private readonly requestTimeout: number | undefined;
   private readonly host: HostEnvironment;
   private readonly messageCounters = new Map<NodeId, number>();
@@ -325,6 +351,7 @@ export class System {
     this.tracing = options.trace ?? true;
     this.synchronizer = options.synchronizer ?? false;
     this.groupCommit = groupCommitOf(options);
+    this.durable = storeOf(options, this.groupCommit.max);
     this.commitRng = new Rng(seed ^ 0x5eed);
     this.host = this.makeHost();
     this.coordinators = new RootCoordinators({
@@ -344,8 +371,9 @@ export class System {
     const epoch = this.epochOf(behavior.version);
     this.topology.addNode(id);
     const rt = new NodeHost(id, behavior, epoch, ++this.incarnations, this.host, this.baseAgent(), this.messageCounters.get(id) ?? 0, this.gate());
+    rt.durability = this.durable;
     this.runtimes.set(id, rt);
-    this.disks.set(id, new SimulatedDisk());
+    this.disks.set(id, this.durable ? new SimulatedDisk() : NO_DISK);
     this.journals.set(id, new SimulatedJournal());
     this.linksBefore.set(id, this.coordinators.links);
     this.reportsTaken.delete(id);
@@ -692,7 +720,7 @@ export class System {
     return {
       now: () => net.now(),
       tracing: this.tracing,
-      record: (ev) => this.events.push(ev),
+      record: (ev) => this.log.push(ev),
       send: (env) => net.transmit(env),
       // The node may forget its reports once the coordinator journaled them.
       ack: (node, seq) => this.runtimes.get(node)?.channels.ack(CONTROL, 0, seq),
@@ -824,14 +852,14 @@ export class System {
   }
 
   trace(): readonly TraceEvent[] {
-    return this.events;
+    return this.log.events();
   }
 
   /** The invariants over the trace so far; a run that is over (nothing in flight, no update) is judged complete. */
   check(): CheckReport {
     // A halted update is judged as it stands: it is not over, and the checker says so (termination).
     const complete = this.network.pendingCount === 0 && (this.active === undefined || this.active.waiter === undefined);
-    return checkTrace(this.events, { complete });
+    return checkTrace(this.log.events(), { complete });
   }
 
   /** Ours: how many events (deliveries, timers, requests) the network has run so far. */
@@ -1025,6 +1053,12 @@ export class System {
   private expireSettlers(next: number, wake: number): boolean {
     const activity = this.settleActivity;
     const stopped = activity !== undefined && activity.sameInstant >= SETTLE_SAME_INSTANT_EVENTS;
+    // The common case, every event while a settle() waits: no bound is passed (a loop, not a filtered copy).
+    if (!stopped) {
+      let passed = false;
+      for (const w of this.settlers) if (w.until < next && w.until < wake) passed = true;
+      if (!passed) return false;
+    }
     const due = stopped ? this.settlers : this.settlers.filter((w) => w.until < next && w.until < wake);
     if (due.length === 0) return false;
     if (!stopped) this.network.advanceTo(Math.max(...due.map((w) => w.until)));
@@ -1217,6 +1251,7 @@ export class System {
     if (this.synchronizer) {
       throw new InvalidOptionError("crash", "a synchronized system (synchronizer: true) cannot crash a node yet: its pulse machinery has no durable snapshot");
     }
+    if (!this.durable) throw new InvalidOptionError("crash", `node "${id}" has no store to come back from (the system was made with store: false); leave store at its default to crash nodes`);
     this.runtimes.delete(id);
     this.commitDue.delete(rt);
     const undone = new Map<NodeId, { readonly link: number; readonly durable: number; readonly applied: number }>();
@@ -1382,7 +1417,8 @@ export class System {
       linksOf: (node) => topology.linksOf(node),
       dropNeighbor: (node, gone) => sys.dropHalf(node, gone),
       hasOpenRequest: (node, rid) => sys.openRequests.get(rid)?.node === node,
-      record: (ev) => sys.events.push(ev),
+      record: (ev) => sys.log.push(ev),
+      traceEnvelope: (kind, t, env) => (kind === "send" ? sys.log.send(t, env) : sys.log.deliver(t, env)),
       answer: (_node, rid, result) => {
         const r = sys.openRequests.get(rid);
         if (r === undefined) return;
@@ -1439,7 +1475,7 @@ export class System {
   }
 
   private record(ev: TraceEvent): void {
-    this.events.push(ev);
+    this.log.push(ev);
   }
 
   private runtime(id: NodeId, where: string): NodeHost {
@@ -1534,6 +1570,24 @@ function prepareDeadlineOf(opts: UpdateOptions): number | undefined {
   }
   return ms;
 }
+
+/** options.store (default true); a group-commit window needs the store it commits to. */
+function storeOf(options: SystemOptions, groupCommitMax: number): boolean {
+  const store = options.store ?? true;
+  if (typeof store !== "boolean") throw new InvalidOptionError("store", `expected true or false, got ${JSON.stringify(store)}`);
+  if (!store && groupCommitMax > 0) throw new InvalidOptionError("store", "store: false leaves nothing for groupCommitMs to commit; drop groupCommitMs or keep the store");
+  return store;
+}
+
+/**
+ * The disk of a node of a system without a store (store: false): it keeps nothing. A node with durability off logs
+ * nothing and numbers nothing, so its only commit is the first (its creation's snapshot), which this discards.
+ */
+const NO_DISK = new (class NoDisk extends SimulatedDisk {
+  override commit(): void {
+    // Nothing is kept: there is no crash to come back from.
+  }
+})();
 
 /** groupCommitMs as a range of whole virtual ms (0: commit every step as it ends). */
 function groupCommitOf(options: SystemOptions): { readonly min: number; readonly max: number } {
