@@ -21,21 +21,23 @@ describe("sim-speed benchmark (smoke, no timing)", () => {
     expect(randomConnectedGraph(50, 4, 3)).toEqual(g);
   });
 
-  it("the runtime (trace off and on) and the bare loop perform the same deliveries", async () => {
+  it("the runtime (trace off and on, store off and on) and the bare loop perform the same deliveries", async () => {
     const r = await simSpeed({ nodes: 20, tokensPerNode: 2, hops: 9, seed: 5, warmup: false });
     const bare = r.bare!;
     const off = r.traceOff!;
     const on = r.traceOn!;
+    const storeOff = r.storeTraceOff!;
+    const storeOn = r.storeTraceOn!;
     // 20 nodes x 2 tokens x 10 deliveries each, and one start timer per node.
     expect(bare.deliveries).toBe(400);
     expect(bare.timers).toBe(20);
-    for (const p of [bare, off, on]) {
+    for (const p of [bare, off, on, storeOff, storeOn]) {
       expect(p.deliveries).toBeGreaterThan(0);
       expect(p.events).toBeGreaterThan(0);
       expect(p.events).toBe(p.deliveries + p.timers + p.requests);
       expect(p.wallMs).toBeGreaterThanOrEqual(0);
     }
-    for (const p of [off, on]) {
+    for (const p of [off, on, storeOff, storeOn]) {
       expect(p.deliveries).toBe(bare.deliveries);
       expect(p.timers).toBe(bare.timers);
       expect(p.events).toBe(bare.events);
@@ -44,7 +46,10 @@ describe("sim-speed benchmark (smoke, no timing)", () => {
       expect(p.checksum).toBe(bare.checksum);
     }
     // The trace agrees with the behavior's counters: one deliver event per delivery, and a send for each.
-    expect(on.traceDeliveries).toBe(on.deliveries);
-    expect(on.traceEvents).toBeGreaterThanOrEqual(2 * on.deliveries + on.timers);
+    for (const p of [on, storeOn]) {
+      expect(p.traceDeliveries).toBe(p.deliveries);
+      expect(p.traceEvents).toBeGreaterThanOrEqual(2 * p.deliveries + p.timers);
+    }
+    expect(storeOn.traceEvents).toBe(on.traceEvents);
   });
 });

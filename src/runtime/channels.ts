@@ -89,12 +89,13 @@ export class Channels {
     if (ch === undefined) return;
     const frames = ch.frames;
     let h = ch.head;
-    while (h < frames.length && ((frames[h] as Envelope).seq ?? 0) <= seq) frames[h++] = ACKED;
+    while (h < frames.length && ((frames[h] as Envelope).seq ?? 0) <= seq) h++;
     if (h === frames.length) {
       frames.length = 0;
       h = 0;
     } else if (h >= 64 && h * 2 >= frames.length) {
-      // Compact now and then: the queue's head moves by index, so an acknowledgement costs no shift of the rest.
+      // Compact now and then: the queue's head moves by index, so an acknowledgement costs no shift of the rest (and
+      // at most 64 acknowledged envelopes wait for the collector a little longer).
       frames.splice(0, h);
       h = 0;
     }
@@ -185,9 +186,6 @@ export class Channels {
 function live(ch: OutChannel): Envelope[] {
   return ch.frames.slice(ch.head);
 }
-
-/** What an acknowledged slot holds until the queue compacts: the envelope itself may be collected. */
-const ACKED = { kind: "control", from: CONTROL, to: CONTROL, update: 0, link: 0, plane: true, seq: 0 } as unknown as Envelope;
 
 interface OutChannel {
   readonly to: NodeId;

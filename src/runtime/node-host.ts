@@ -254,12 +254,12 @@ export class NodeHost implements NodePort {
       store.commit({ entries: [], snapshot: extra === undefined ? genesis : { ...genesis, extra } });
     }
     const entries = this.journal;
-    this.journal = [];
+    if (entries.length > 0) this.journal = [];
     this.sinceSnapshot += entries.length;
     const snapshot = (forceSnapshot || this.sinceSnapshot >= SNAPSHOT_EVERY) && this.quiet ? this.snapshot() : undefined;
     if (snapshot !== undefined) this.sinceSnapshot = 0;
     const outputs = this.outputs;
-    this.outputs = [];
+    if (outputs.length > 0) this.outputs = [];
     // The trace goes first, and the network's bookmark of it (a trace file's length) commits with the batch: a crash
     // after the commit keeps the lines of what committed, a recovery cuts away those of what did not.
     for (const out of outputs) if (out.kind === "record") this.releaseOutput(out);
