@@ -12,7 +12,7 @@ describe("the benchmarks run (smoke, 3 nodes)", () => {
     const dir = mkdtempSync(join(tmpdir(), "liveswap-bench-"));
     const lines: string[] = [];
     await buildProgram((l) => lines.push(l)).parseAsync(["node", "liveswap", "bench", "disruption", "--nodes", "3", "--entries", "5", "--seeds", "1", "--strategy", "naive,cut", "--json", "--report", dir]);
-    const records = lines.map((l) => JSON.parse(l));
+    const records = lines.map((l) => JSON.parse(l)).filter((r) => r.target === undefined);
     expect(records.map((r) => r.strategy)).toEqual(["naive", "cut"]);
     const cut = records[1];
     expect(cut.nullReads).toBe(0);
@@ -36,5 +36,25 @@ describe("the benchmarks run (smoke, 3 nodes)", () => {
     const o = await measureOverhead(["cut"], { nodes: 20, tokens: 10, hops: 20, rounds: 1 });
     expect(o.map((r) => r.strategy)).toEqual(["none", "cut", "none (control)"]);
     expect(new Set(o.map((r) => r.events)).size).toBe(1); // the same work on every system
+  });
+});
+
+describe("targets", () => {
+  it("are judged by their operator and printed beside their figure, met or not, with a count", async () => {
+    const { targetFigure } = await import("./benchmark.js");
+    const { targetTable } = await import("./run.js");
+    const a = targetFigure("trace on / bare loop", 0.42, ">=", 0.5);
+    const b = targetFigure("update of 1M nodes", 21.5, "<", 30, "s");
+    expect(a).toEqual({ figure: "trace on / bare loop", value: 0.42, unit: "", goal: ">= 0.5", met: false });
+    expect(b.met).toBe(true);
+    expect(targetFigure("edge", 0.5, ">=", 0.5).met).toBe(true);
+    expect(targetFigure("edge", 30, "<", 30, "s").met).toBe(false);
+    const lines = targetTable([
+      { benchmark: "sim-speed", t: a },
+      { benchmark: "scale", t: b },
+    ]);
+    expect(lines[0]).toBe("targets (1 of 2 met):");
+    expect(lines[1]).toMatch(/sim-speed: trace on \/ bare loop\s+0\.420\s+target >= 0\.5\s+NOT met$/);
+    expect(lines[2]).toMatch(/scale: update of 1M nodes\s+21\.5 s\s+target < 30 s\s+met$/);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { BenchmarkOutput } from "./benchmark.js";
+import { targetFigure, type BenchmarkOutput } from "./benchmark.js";
 import { benchRoot, filesystemOf } from "./disk.js";
 import { measureRecovery, type DurableRecovery } from "./durable-recovery.js";
 import { measureThroughput, type DurableThroughput } from "./durable-throughput.js";
@@ -62,5 +62,6 @@ export function durableReport(f: DurableFigures): BenchmarkOutput {
       `  group commits: ${count(t.commits)} fsyncs for ${count(t.entries)} log entries, ${fixed(t.entriesPerCommit, 1)} entries/fsync; commit (fsync) ms p50 ${wallMs(t.fsyncP50Ms)}, p99 ${wallMs(t.fsyncP99Ms)}`,
       `  recovery after SIGKILL, ${count(r.history)} entries of history: spawn to status ${wallMs(r.spawnToStatusMs)} ms (started empty: ${wallMs(r.freshSpawnToStatusMs)} ms); replay ${wallMs(r.replayMs)} ms of ${count(r.replayedEntries)} log entries (the most a quiet node's snapshots leave)`,
     ],
+    targets: [targetFigure("durable / in-memory messages/s (group commit, fsync on)", Number(t.ratio.toFixed(2)), ">=", 0.5)],
   };
 }

@@ -22,8 +22,8 @@ import { disruptionBenchmark, overheadBenchmark, scaleBenchmark } from "./update
 import { fixed } from "./format.js";
 import { progressDisplay } from "./progress.js";
 
-export type { BenchOptions, BenchmarkOutput, Benchmark } from "./benchmark.js";
-import type { BenchOptions, Benchmark } from "./benchmark.js";
+export type { BenchOptions, BenchmarkOutput, Benchmark, TargetFigure } from "./benchmark.js";
+import type { BenchOptions, Benchmark, TargetFigure } from "./benchmark.js";
 
 export const BENCHMARKS: readonly Benchmark[] = [
   {
@@ -92,6 +92,7 @@ export function unknownBenchmarks(names: readonly string[]): string[] {
 export async function runBenchmarks(o: BenchOptions, out: (line: string) => void): Promise<boolean> {
   const chosen = o.names.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => o.names.includes(b.name));
   let ok = true;
+  const targets: { readonly benchmark: string; readonly t: TargetFigure }[] = [];
   for (const b of chosen) {
     // Progress goes to stderr so that --json leaves stdout to the JSON lines.
     process.stderr.write(`bench: running ${b.name}...\n`);
@@ -101,8 +102,11 @@ export async function runBenchmarks(o: BenchOptions, out: (line: string) => void
       const result = await b.run(o, display?.step);
       display?.end();
       const durationMs = Math.round(Number(process.hrtime.bigint() - start) / 1e6);
-      if (o.json) for (const r of result.records) out(JSON.stringify({ benchmark: b.name, durationMs, ...r }));
-      else {
+      for (const t of result.targets ?? []) targets.push({ benchmark: b.name, t });
+      if (o.json) {
+        for (const r of result.records) out(JSON.stringify({ benchmark: b.name, durationMs, ...r }));
+        for (const t of result.targets ?? []) out(JSON.stringify({ benchmark: b.name, target: t.figure, value: t.value, unit: t.unit, goal: t.goal, met: t.met }));
+      } else {
         out(`${b.name} (${fixed(durationMs / 1000, 1)} s)`);
         for (const line of result.lines) out(line);
       }
@@ -113,5 +117,17 @@ export async function runBenchmarks(o: BenchOptions, out: (line: string) => void
       out(o.json ? JSON.stringify({ benchmark: b.name, error }) : `${b.name}: FAILED\n${error}`);
     }
   }
+  if (!o.json && targets.length > 0) for (const line of targetTable(targets)) out(line);
   return ok;
+}
+
+/** Every figure with a target, beside it, met or not: the run's summary. */
+export function targetTable(targets: readonly { readonly benchmark: string; readonly t: TargetFigure }[]): string[] {
+  const met = targets.filter((x) => x.t.met).length;
+  const value = (t: TargetFigure): string => `${Number.isInteger(t.value) ? t.value : fixed(t.value, Math.abs(t.value) < 10 ? 3 : 1)}${t.unit === "" ? "" : ` ${t.unit}`}`;
+  const w = Math.max(...targets.map((x) => `${x.benchmark}: ${x.t.figure}`.length));
+  return [
+    `targets (${met} of ${targets.length} met):`,
+    ...targets.map(({ benchmark, t }) => `  ${`${benchmark}: ${t.figure}`.padEnd(w)}  ${value(t).padStart(10)}  target ${t.goal.padEnd(10)} ${t.met ? "met" : "NOT met"}`),
+  ];
 }

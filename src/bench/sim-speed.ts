@@ -24,7 +24,7 @@ import { Rng } from "../core/rng.js";
 import { indexGraph, randomConnectedGraph, type Graph, type IndexedGraph } from "../harness/topologies.js";
 import { System } from "../system.js";
 import { count, fixed } from "./format.js";
-import type { BenchmarkOutput } from "./benchmark.js";
+import { targetFigure, type BenchmarkOutput } from "./benchmark.js";
 
 export interface SimSpeedOptions {
   /** Number of nodes (default 1000). */
@@ -349,5 +349,6 @@ export async function simSpeedBenchmark(): Promise<BenchmarkOutput> {
     `  trace on recorded ${count(pass("traceOn").traceEvents ?? 0)} trace events (built into objects after the timing, by sys.trace())`,
     `  same run in every pass (deliveries, timers, final virtual time ${bare.finalTime}, checksum, deliver events in the trace): ${sameRun ? "yes" : "NO"}`,
   ];
-  return { records: [metrics], lines };
+  const targets = RUNTIME_PASSES.map((p) => targetFigure(`${LABELS[p]} / bare loop (events/s)`, Number(ratio(p).toFixed(3)), ">=", TARGET_RATIO));
+  return { records: [metrics], lines, targets };
 }

@@ -475,7 +475,8 @@ export class NodeHost implements NodePort {
     }
     // Each numbered frame is applied once, in order: a resent duplicate or a frame ahead of a resent one is not.
     if (env.seq !== undefined && this.channels.accept(env) !== "apply") return;
-    this.log({ kind: "deliver", t: this.env.now(), env });
+    // The check before the call spares the entry's allocation where nothing is journaled (no store).
+    if (this.durability) this.log({ kind: "deliver", t: this.env.now(), env });
     // A channel halted by a mapping that threw keeps its order: what follows waits behind the failed message.
     if (env.kind === "control" ? !env.plane : true) {
       if (this.part?.held.holdIn(env) === true) return this.traceHeld(env);
@@ -519,7 +520,7 @@ export class NodeHost implements NodePort {
     if (incarnation !== this.incarnation) return;
     this.pendingTimers.delete(timer);
     if (this.cancelledTimers.size > 0 && this.cancelledTimers.delete(timer)) return;
-    this.log({ kind: "timer", t: this.env.now(), tag, timer });
+    if (this.durability) this.log({ kind: "timer", t: this.env.now(), tag, timer });
     this.step(() => this.agent.onTimer(tag, timer));
   }
 
