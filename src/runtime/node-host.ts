@@ -398,7 +398,8 @@ export class NodeHost implements NodePort {
   }
 
   get tracing(): boolean {
-    return this.env.tracing;
+    // What the gated environment answers, read without its accessor (a hot path: every input and send asks).
+    return this.outer.tracing && this.gate !== "replay";
   }
 
   /** The update this node takes part in (prepared or loading it), if any. */
@@ -931,8 +932,9 @@ export class NodeHost implements NodePort {
   }
 
   private traceInput(input: NodeInput): void {
+    // this.tracing, not env.tracing: the gated environment's accessor costs a generic property load per input.
+    if (!this.tracing) return;
     const env = this.env;
-    if (!env.tracing) return;
     const t = env.now();
     switch (input.kind) {
       case "receive": {
@@ -963,7 +965,7 @@ export class NodeHost implements NodePort {
     const env = this.env;
     if (effects.sends !== undefined) for (const s of effects.sends) {
       const app: AppEnvelope = { kind: "app", id: messageId(`${this.id}.${++this.messagesSent}`), from: this.id, to: s.to, epoch: this.node.epoch, body: s.body, link: s.link };
-      if (env.tracing) this.traceSend(app);
+      if (this.tracing) this.traceSend(app);
       this.agent.onSend(app);
     }
     const agent = this.agent;
