@@ -752,7 +752,8 @@ export class NodeHost implements NodePort {
   /** Run one input, then tell the coordinator what this step changed (turned new, part over), timing a swap's step. */
   private step(run: () => void): void {
     const clock = this.env.wallClock;
-    const t0 = this.part !== undefined && clock !== undefined ? clock() : undefined;
+    // Only a step of a node not new yet can be its swap's: the others read no clock.
+    const t0 = this.part !== undefined && this.part.swappedAt === undefined && clock !== undefined ? clock() : undefined;
     const cpu0 = t0 !== undefined ? this.env.cpuClock?.() : undefined;
     run();
     const p = this.part;
