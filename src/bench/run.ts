@@ -16,6 +16,7 @@ import { outboxBenchmark } from "./outbox.js";
 import { realtimeBenchmark } from "./realtime.js";
 import { simSpeedBenchmark } from "./sim-speed.js";
 import { storeBenchmark } from "./store.js";
+import { swapPauseBenchmark } from "./swap-pause.js";
 import { tcpBenchmark } from "./tcp.js";
 import { traceRetentionBenchmark } from "./trace-retention.js";
 import { disruptionBenchmark, overheadBenchmark, scaleBenchmark } from "./update-benches.js";
@@ -50,6 +51,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: "tcp",
     description: "node processes over TCP: ping-pong messages/s against a raw net echo with the same framing (target ratio 0.5), swap pause p99 (target 5 ms)",
     run: (_o, progress) => tcpBenchmark(progress),
+  },
+  {
+    name: "swap-pause",
+    description: "3 replicated-db node processes over TCP, 38 and 2,000 entries each, 3 runs of 60 swaps each (every key converted): one node's swap pause (its swapping step, wall clock) p50/p99 in parts (target p99 < 1 ms)",
+    run: (_o, progress) => swapPauseBenchmark(progress),
   },
   {
     name: "store",

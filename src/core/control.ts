@@ -69,6 +69,27 @@ export interface UpdateFigures {
   faults: number;
   /** Wall ms of the step in which the node turned new, where the network has a wall clock (TCP); else absent. */
   swapPauseMs?: number;
+  /** That step in parts (they add up to swapPauseMs), beside it. */
+  swapPhasesMs?: SwapPhases;
+  /**
+   * CPU ms the node's process used during that step (every thread of it), where the network measures it (TCP): well
+   * under swapPauseMs means the process waited for a core (a busy machine), not for its own work.
+   */
+  swapCpuMs?: number;
+}
+
+/**
+ * Where a swap's step went, in wall ms: `before` the swap (the agent's handling of the input that makes the node turn
+ * new, the sends it makes first), the `transfer` (the update's state transfer and timer mapping: application code),
+ * the rest of the `swap` (the new behavior and state set, the old version retired, the swap's trace record), and
+ * `after` it (what the agent does in the same step once new: held messages released, markers sent, buffered messages
+ * run by the new code).
+ */
+export interface SwapPhases {
+  readonly before: number;
+  readonly transfer: number;
+  readonly swap: number;
+  readonly after: number;
 }
 
 export function noFigures(): UpdateFigures {

@@ -8,7 +8,7 @@ import type { Update } from "../core/update.js";
 import type { NodeAgent, NodePort } from "../node/agent.js";
 import { PassThroughAgent } from "../node/pass-through-agent.js";
 import { Fault, SwapNode, type Effects, type NodeInput, type NodeSurroundings, type RunOutcome } from "../node/swap-node.js";
-import { prepareNode, revalidate, type Participation, type PrepareEnvironment } from "./prepare.js";
+import { prepareNode, revalidate, timeSwapStep, type Participation, type PrepareEnvironment } from "./prepare.js";
 import { testKnobs } from "../core/test-knobs.js";
 import { Channels } from "./channels.js";
 import { HOST_RECORD_FORMAT, SNAPSHOT_EVERY, type Ack, type HostOutput, type HostSnapshot, type LogEntry } from "./host-record.js";
@@ -55,6 +55,8 @@ export interface HostEnvironment extends NodeSurroundings, PrepareEnvironment {
   traced?(): unknown;
   /** A wall clock (ms) to time the step in which the node swaps (TCP); absent where time is virtual. */
   wallClock?(): number;
+  /** The CPU ms this process has used (TCP): beside the wall clock, what of a swap's step was work. */
+  cpuClock?(): number;
   /**
    * A neighbour was lost for good and forgotten during an update ("gone"): remove this node's link to it, as the live
    * side of an unlink does, outside the configuration lock, in this node's step (over TCP its link table; in the
@@ -188,6 +190,8 @@ export class NodeHost implements NodePort {
     };
     const clock = outer.wallClock;
     if (clock !== undefined) env.wallClock = () => clock.call(outer);
+    const cpu = outer.cpuClock;
+    if (cpu !== undefined) env.cpuClock = () => cpu.call(outer);
     return env;
   }
 
@@ -575,6 +579,8 @@ export class NodeHost implements NodePort {
     if (p.halted !== undefined) return false;
     let next: unknown;
     let timers: readonly TimerRemap[];
+    const clock = this.env.wallClock;
+    const start = clock?.();
     try {
       next = p.update.state(this.node.state, { self: this.id, neighbors: [...this.neighbors()] });
       // Part of the same atomic step: a timer mapping that throws halts the swap as the transfer does.
@@ -586,6 +592,7 @@ export class NodeHost implements NodePort {
       this.toCoordinator(p, { kind: "swap-failed", error: p.halted }, false);
       return false;
     }
+    const transferred = clock?.();
     const from = this.node.version;
     this.node.swap(p.update.to, next);
     this.versionCode = this.preparedCode;
@@ -596,6 +603,7 @@ export class NodeHost implements NodePort {
     if (this.env.tracing) this.env.record({ kind: "swap", t, node: this.id, update: p.run.id, from, to: p.update.to.version, epoch: this.node.epoch });
     p.swappedAt = t;
     p.swapStep = true;
+    if (clock !== undefined && start !== undefined && transferred !== undefined) p.swapMarks = { start, transferred, end: clock() };
     return true;
   }
 
@@ -751,11 +759,13 @@ export class NodeHost implements NodePort {
   /** Run one input, then tell the coordinator what this step changed (turned new, part over), timing a swap's step. */
   private step(run: () => void): void {
     const clock = this.env.wallClock;
-    const t0 = this.part !== undefined && clock !== undefined ? clock() : undefined;
+    // Only a step of a node not new yet can be its swap's: the others read no clock.
+    const t0 = this.part !== undefined && this.part.swappedAt === undefined && clock !== undefined ? clock() : undefined;
+    const cpu0 = t0 !== undefined ? this.env.cpuClock?.() : undefined;
     run();
     const p = this.part;
     if (p === undefined) return;
-    if (p.swapStep && t0 !== undefined && clock !== undefined) p.figures.swapPauseMs = clock() - t0;
+    if (p.swapStep && t0 !== undefined) timeSwapStep(p, this.env, t0, cpu0);
     p.swapStep = false;
     this.reportProgress(p);
   }

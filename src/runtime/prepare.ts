@@ -41,6 +41,8 @@ export interface Participation {
   swappedAt?: number;
   /** It swapped in the step running now (the step's wall time is its swap pause). */
   swapStep: boolean;
+  /** Where the network has a wall clock: when the swap began, when its state transfer returned, when the swap ended. */
+  swapMarks?: { readonly start: number; readonly transferred: number; readonly end: number };
   swapReported: boolean;
   detached: boolean;
   /** The coordinator gave the update up (an "end" message): the node is no longer in it. */
@@ -145,6 +147,27 @@ function dryRun(node: PreparingNode, env: PrepareEnvironment, update: Update): s
     return `the state transfer threw on a copy of its state: ${describeError(e)}`;
   }
   return undefined;
+}
+
+/** The clocks of a network that times swaps (TCP): wall ms, and the CPU ms its process used. */
+export interface SwapClocks {
+  wallClock?(): number;
+  cpuClock?(): number;
+}
+
+/**
+ * The swap's step just ended (`t0`: its start on the wall clock, `cpu0` on the CPU clock): its pause, the pause in
+ * parts, and the CPU the process used meanwhile, into the node's figures.
+ */
+export function timeSwapStep(p: Participation, clocks: SwapClocks, t0: number, cpu0: number | undefined): void {
+  const t1 = clocks.wallClock?.();
+  if (t1 === undefined) return;
+  const cpu1 = cpu0 !== undefined ? clocks.cpuClock?.() : undefined;
+  p.figures.swapPauseMs = t1 - t0;
+  if (cpu0 !== undefined && cpu1 !== undefined) p.figures.swapCpuMs = cpu1 - cpu0;
+  const m = p.swapMarks;
+  if (m === undefined) return;
+  p.figures.swapPhasesMs = { before: m.start - t0, transfer: m.transferred - m.start, swap: m.end - m.transferred, after: t1 - m.end };
 }
 
 function validate(node: PreparingNode, env: PrepareEnvironment, run: RunInfo, updates: readonly Update[], strategy: StrategyModule): PrepareOutcome {
