@@ -11,6 +11,7 @@
  * Adding a benchmark: write a function returning a BenchmarkOutput and add it
  * to BENCHMARKS below.
  */
+import { codecBenchmark } from "./codec.js";
 import { durableBenchmark } from "./durable.js";
 import { outboxBenchmark } from "./outbox.js";
 import { realtimeBenchmark } from "./realtime.js";
@@ -50,6 +51,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: "tcp",
     description: "node processes over TCP: ping-pong messages/s against a raw net echo with the same framing (target ratio 0.5), swap pause p99 (target 5 ms)",
     run: (_o, progress) => tcpBenchmark(progress),
+  },
+  {
+    name: "codec",
+    description: "the wire codecs: encode+decode/s and bytes of a plain data frame and of a Map/Set strategy control message, msgpack (default) against JSON, and the ratio",
+    run: () => Promise.resolve(codecBenchmark()),
   },
   {
     name: "store",
