@@ -101,7 +101,7 @@ const schema = z
     /** How much trace each node keeps (on disk under `trace:`, else in memory): see TraceRetention. */
     traceRetention: traceRetentionSchema.optional(),
     /** The wire codec of every node and control plane (network/tcp/codec-choice.ts): msgpack (the default) or json. */
-    codec: z.enum(CODEC_NAMES).default(DEFAULT_CODEC),
+    codec: z.enum(CODEC_NAMES, { message: `must be ${CODEC_NAMES.map((c) => `"${c}"`).join(" or ")} (the wire codec every node and ctl of the cluster speaks; default "${DEFAULT_CODEC}")` }).default(DEFAULT_CODEC),
     /**
      * Bounds of each node's outboxes to its neighbours: `memoryBytes` of frames per neighbour in memory, beyond which
      * they spill to disk (the node's store directory, else a temporary one) under `diskQuotaBytes` per node; new
