@@ -20,9 +20,9 @@ import type { BenchmarkOutput } from "./benchmark.js";
 import { count, fixed } from "./format.js";
 
 export interface CodecBenchOptions {
-  /** Rounds per codec and message (default 9); the best is kept. */
+  /** Rounds per codec and message (default 7); the best is kept. */
   readonly rounds?: number;
-  /** Wall ms of each round (default 150). */
+  /** Wall ms of each round (default 100). */
   readonly roundMs?: number;
 }
 
@@ -33,6 +33,9 @@ export interface CodecFigures {
   readonly jsonPerSec: number;
   /** msgpackr alone (the codec's options), no refusal walk, no tags, no check of the decoded value (a Map comes back an object). */
   readonly rawMsgpackrPerSec: number;
+  /** Encodes alone and decodes alone a second, each codec: where a round trip's time goes. */
+  readonly encodePerSec: { readonly msgpack: number; readonly json: number };
+  readonly decodePerSec: { readonly msgpack: number; readonly json: number };
   readonly msgpackBytes: number;
   readonly jsonBytes: number;
   /** msgpackPerSec / jsonPerSec: how many times faster msgpack is. */
@@ -105,27 +108,54 @@ function rawMsgpackr(): Pick<Codec, "encode" | "decode"> {
   return { encode: (v) => packr.pack(v), decode: (b) => unpackr.unpack(b) as unknown };
 }
 
+/** Encodes only, or decodes only (of frames encoded beforehand): where a round trip's time goes. */
+function oneWay(work: (i: number) => unknown, n: number, ms: number): number {
+  let i = 0;
+  const t0 = performance.now();
+  let t = t0;
+  while (t - t0 < ms) {
+    for (let k = 0; k < 256; k++) work(i++ % n);
+    t = performance.now();
+  }
+  return (i / (t - t0)) * 1000;
+}
+
 function measure(message: CodecFigures["message"], msgs: readonly unknown[], rounds: number, roundMs: number): CodecFigures {
-  const contenders = { msgpack: wireCodec("msgpack"), json: wireCodec("json"), raw: rawMsgpackr() };
-  const best = { msgpack: 0, json: 0, raw: 0 };
+  const msgpack = wireCodec("msgpack");
+  const json = wireCodec("json");
+  const raw = rawMsgpackr();
+  const mFrames = msgs.map((m) => Buffer.from(msgpack.encode(m)));
+  const jFrames = msgs.map((m) => json.encode(m));
+  const runs = {
+    msgpack: (ms: number) => round(msgpack, msgs, ms),
+    json: (ms: number) => round(json, msgs, ms),
+    raw: (ms: number) => round(raw, msgs, ms),
+    msgpackEncode: (ms: number) => oneWay((i) => msgpack.encode(msgs[i]), msgs.length, ms),
+    jsonEncode: (ms: number) => oneWay((i) => json.encode(msgs[i]), msgs.length, ms),
+    msgpackDecode: (ms: number) => oneWay((i) => msgpack.decode(mFrames[i] as Buffer), msgs.length, ms),
+    jsonDecode: (ms: number) => oneWay((i) => json.decode(jFrames[i] as Buffer), msgs.length, ms),
+  };
+  const order = Object.keys(runs) as (keyof typeof runs)[];
+  const best = Object.fromEntries(order.map((k) => [k, 0])) as Record<keyof typeof runs, number>;
   // Warm up every path first (JIT), then interleave.
-  for (const c of Object.values(contenders)) round(c, msgs, Math.min(100, roundMs));
-  const order = ["msgpack", "json", "raw"] as const;
+  for (const k of order) runs[k](Math.min(100, roundMs));
   for (let r = 0; r < rounds; r++) {
     // The order turns every round: no contender always runs after the same one (and in the garbage it left).
     for (let j = 0; j < order.length; j++) {
-      const k = order[(r + j) % order.length] as (typeof order)[number];
-      best[k] = Math.max(best[k], round(contenders[k], msgs, roundMs));
+      const k = order[(r + j) % order.length] as keyof typeof runs;
+      best[k] = Math.max(best[k], runs[k](roundMs));
     }
   }
-  const bytesOf = (c: Codec): number => msgs.slice(0, 100).reduce<number>((s, m) => s + c.encode(m).length, 0) / 100;
-  const msgpackBytes = bytesOf(contenders.msgpack);
-  const jsonBytes = bytesOf(contenders.json);
+  const bytesOf = (frames: readonly Buffer[]): number => frames.slice(0, 100).reduce<number>((s, f) => s + f.length, 0) / Math.min(100, frames.length);
+  const msgpackBytes = bytesOf(mFrames);
+  const jsonBytes = bytesOf(jFrames);
   return {
     message,
     msgpackPerSec: best.msgpack,
     jsonPerSec: best.json,
     rawMsgpackrPerSec: best.raw,
+    encodePerSec: { msgpack: best.msgpackEncode, json: best.jsonEncode },
+    decodePerSec: { msgpack: best.msgpackDecode, json: best.jsonDecode },
     msgpackBytes,
     jsonBytes,
     speedRatio: best.msgpack / best.json,
@@ -134,8 +164,8 @@ function measure(message: CodecFigures["message"], msgs: readonly unknown[], rou
 }
 
 export function codecBenchmark(o: CodecBenchOptions = {}): BenchmarkOutput {
-  const rounds = o.rounds ?? 9;
-  const roundMs = o.roundMs ?? 150;
+  const rounds = o.rounds ?? 7;
+  const roundMs = o.roundMs ?? 100;
   const load = loadavg()[0] ?? 0;
   const figures = [measure("plain", plainMessages(1000), rounds, roundMs), measure("map-set", mapSetMessages(200), rounds, roundMs)];
   const label = { plain: "plain (a data frame, app envelope)", "map-set": "Map/Set (a strategy's control message)" };
@@ -145,6 +175,7 @@ export function codecBenchmark(o: CodecBenchOptions = {}): BenchmarkOutput {
       `  ${label[f.message]}:`,
       `    msgpack ${count(f.msgpackPerSec)}/s, ${fixed(f.msgpackBytes, 1)} bytes   json ${count(f.jsonPerSec)}/s, ${fixed(f.jsonBytes, 1)} bytes`,
       `    msgpack / json: ${fixed(f.speedRatio, 2)}x the round trips, ${fixed(f.bytesRatio, 2)} of the bytes   (raw msgpackr without the codec's checks: ${count(f.rawMsgpackrPerSec)}/s)`,
+      `    alone: encode msgpack ${count(f.encodePerSec.msgpack)}/s json ${count(f.encodePerSec.json)}/s (${fixed(f.encodePerSec.msgpack / f.encodePerSec.json, 2)}x), decode msgpack ${count(f.decodePerSec.msgpack)}/s json ${count(f.decodePerSec.json)}/s (${fixed(f.decodePerSec.msgpack / f.decodePerSec.json, 2)}x)`,
     ]),
     "  no target: msgpack is the default codec (cluster file codec: msgpack | json)",
   ];

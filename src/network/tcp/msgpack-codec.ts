@@ -105,15 +105,45 @@ function routeAll(values: Iterable<unknown>, depth: number): Route {
   return r;
 }
 
-/** A copy of `value` with its Maps tagged and its objects with a `$ls` key escaped (route said it needs tags). */
+/**
+ * `value` with its Maps tagged and its objects with a `$ls` key escaped (route said it needs tags): copied only along
+ * the paths to what changed, the rest written as it is (a control message's plain parts are not copied).
+ */
 function tagged(value: unknown): unknown {
   if (value === null || typeof value !== "object" || value instanceof Date) return value;
-  if (Array.isArray(value)) return value.map(tagged);
+  if (Array.isArray(value)) return taggedItems(value) ?? value;
   if (value instanceof Map) return { [TAG]: "map", v: Array.from(value, ([k, v]) => [tagged(k), tagged(v)]) };
-  if (value instanceof Set) return new Set(Array.from(value, tagged));
-  const out: Record<string, unknown> = {};
-  for (const k in value) out[k] = tagged((value as Record<string, unknown>)[k]);
-  return Object.hasOwn(value, TAG) ? { [TAG]: "object", v: out } : out;
+  if (value instanceof Set) {
+    const items = taggedItems(Array.from(value));
+    return items === undefined ? value : new Set(items);
+  }
+  const rec = value as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const k in rec) {
+    const v = rec[k];
+    const t = tagged(v);
+    if (out === undefined && t !== v && typeof v === "object") {
+      out = {};
+      for (const before in rec) {
+        if (before === k) break;
+        out[before] = rec[before];
+      }
+    }
+    if (out !== undefined) out[k] = t;
+  }
+  return Object.hasOwn(rec, TAG) ? { [TAG]: "object", v: out ?? rec } : (out ?? rec);
+}
+
+/** The items tagged, or undefined when none changed. */
+function taggedItems(items: readonly unknown[]): unknown[] | undefined {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < items.length; i++) {
+    const v = items[i];
+    const t = tagged(v);
+    if (out === undefined && t !== v && typeof v === "object") out = items.slice(0, i);
+    if (out !== undefined) out.push(t);
+  }
+  return out;
 }
 
 function malformed(detail: string): CodecFormatError {
