@@ -19,6 +19,7 @@ import { WIRE_FORMAT, wireFormatMismatch, type Command, type PeerStatus, type Wi
 export interface TcpNetworkOptions {
   readonly self: NodeId;
   readonly address: string;
+  /** The link's codec, as codec-choice.ts's wireCodec gives it (the handshake frames in JSON whatever the codec). */
   readonly codec: Codec;
   readonly tls?: TlsMaterial;
   readonly clock: LamportClock;
