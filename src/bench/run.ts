@@ -11,6 +11,7 @@
  * Adding a benchmark: write a function returning a BenchmarkOutput and add it
  * to BENCHMARKS below.
  */
+import { codecBenchmark } from "./codec.js";
 import { durableBenchmark } from "./durable.js";
 import { outboxBenchmark } from "./outbox.js";
 import { realtimeBenchmark } from "./realtime.js";
@@ -56,6 +57,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: "swap-pause",
     description: "3 replicated-db node processes over TCP, 38 and 2,000 entries each, 3 runs of 60 swaps each (every key converted): one node's swap pause (its swapping step, wall clock) p50/p99 in parts (target p99 < 1 ms)",
     run: (_o, progress) => swapPauseBenchmark(progress),
+  },
+  {
+    name: "codec",
+    description: "the wire codecs: encode+decode/s and bytes of a plain data frame and of a Map/Set strategy control message, msgpack (default) against JSON, and the ratio",
+    run: () => Promise.resolve(codecBenchmark()),
   },
   {
     name: "store",

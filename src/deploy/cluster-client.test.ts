@@ -1,7 +1,10 @@
 import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { RetiredVersionError, WireFormatError } from "../core/errors.js";
-import { jsonCodec } from "../network/tcp/codec.js";
+import { CodecMismatchError, jsonCodec } from "../network/tcp/codec.js";
+import { wireCodec, type CodecName } from "../network/tcp/codec-choice.js";
+import { LamportClock } from "../network/tcp/lamport-clock.js";
+import { TcpNetwork } from "../network/tcp/tcp-network.js";
 import { encodeFrame, FrameDecoder } from "../network/tcp/frame.js";
 import { WIRE_FORMAT, type NodeStatus, type WireMessage } from "../network/tcp/protocol.js";
 import { ClusterClient, VersionMismatchLinkError, checkLinkVersions } from "./cluster-client.js";
@@ -108,5 +111,36 @@ describe("ctl and a node of another wire format", () => {
     await expect(node.client.status("x")).rejects.toThrow(WireFormatError);
     await expect(node.client.status("x")).rejects.toThrow(/node "x" speaks liveswap wire format 3, this process \(the control plane/);
     await node.close();
+  });
+});
+
+describe("ctl and a node of another wire codec", () => {
+  /** A real node's network speaking `codec`, answering status with its codec's name. */
+  async function codecNode(codec: CodecName): Promise<{ address: string; close(): Promise<void> }> {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", () => r()));
+    const address = `127.0.0.1:${(probe.address() as net.AddressInfo).port}`;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const n = new TcpNetwork({ self: "x", address, codec: wireCodec(codec), clock: new LamportClock(), onEnvelope: () => undefined, onTimer: () => undefined, onCommand: (s, id) => s.reply(id, { codec }) });
+    await n.start();
+    return { address, close: () => n.close() };
+  }
+  const client = (address: string, codec: CodecName): ClusterClient =>
+    new ClusterClient({ file: "/nowhere/cluster.yaml", nodes: [{ id: "x", address, package: "unused.js", behavior: "b" }], links: [], codec });
+
+  it.each([
+    ["json", "msgpack"],
+    ["msgpack", "json"],
+  ] as const)("a %s ctl and a %s node: CodecMismatchError naming both; a ctl of the node's codec is served", async (ours, theirs) => {
+    const x = await codecNode(theirs);
+    const wrong = client(x.address, ours);
+    const err = await wrong.status("x").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CodecMismatchError);
+    expect((err as Error).message).toMatch(new RegExp(`^node "x" speaks the ${theirs} wire codec, this process \\(the control plane "ctl-[^"]+"\\) the ${ours} codec: both ends of a link must use the same one`));
+    wrong.close();
+    const right = client(x.address, theirs);
+    await expect(right.command("x", { kind: "status" })).resolves.toEqual({ codec: theirs });
+    right.close();
+    await x.close();
   });
 });

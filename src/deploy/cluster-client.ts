@@ -11,7 +11,8 @@ import { failpoint } from "../core/failpoints.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
 import type { Strategy, UpdateReport } from "../core/update.js";
-import { jsonCodec } from "../network/tcp/codec.js";
+import { codecMismatch, helloCodec, wireCodec } from "../network/tcp/codec-choice.js";
+import { CodecMismatchError, type Codec } from "../network/tcp/codec.js";
 import { Connection } from "../network/tcp/connection.js";
 import { DEFAULT_HEARTBEAT } from "../network/tcp/heartbeat.js";
 import { DIAL_TIMEOUT, dial, parseAddress, type TlsMaterial } from "../network/tcp/sockets.js";
@@ -119,6 +120,8 @@ export class ClusterClient {
   private readonly opening = new Map<NodeId, Promise<Session>>();
   private readonly name: string;
   private readonly clock: LamportClock;
+  /** The cluster's wire codec: every node of it speaks the same (a node refuses another at the hello). */
+  private readonly codec: Codec;
 
   constructor(
     readonly cluster: Cluster,
@@ -130,6 +133,7 @@ export class ClusterClient {
     this.commandTimeoutMs = positiveMs(options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, "commandTimeoutMs");
     this.name = options.coordinator?.name ?? `ctl-${process.pid}-${Math.floor(wallNow()).toString(36)}`;
     this.clock = options.coordinator?.clock ?? new LamportClock();
+    this.codec = wireCodec(cluster.codec);
     // As the nodes do: later control planes sort after earlier events.
     if (options.coordinator === undefined) this.clock.value = Math.floor(wallNow() * 1000);
   }
@@ -177,7 +181,7 @@ export class ClusterClient {
       let greeted = false;
       const conn = new Connection(
         socket,
-        jsonCodec,
+        this.codec,
         (msg) => {
           if (greeted) return this.onMessage(id, msg);
           const refusal = this.greeting(id, msg, conn);
@@ -202,7 +206,7 @@ export class ClusterClient {
       // another client must not take them).
       const c = this.options.coordinator;
       const hello = c !== undefined ? { ...c.plane.hello(id), coordinator: true } : { recv: 0 };
-      conn.send({ kind: "hello", from: this.name, role: "control", ...hello, format: WIRE_FORMAT });
+      conn.send({ kind: "hello", from: this.name, role: "control", ...hello, format: WIRE_FORMAT, ...helloCodec(this.codec) });
       boundHello(conn, node, this.commandTimeoutMs, reject, () => greeted);
     });
   }
@@ -211,15 +215,17 @@ export class ClusterClient {
    * A message before the session is open: the node's hello, which must speak our wire format (else we refuse it),
    * or its refusal of ours. Returns the error that ends the session, if any.
    */
-  private greeting(id: NodeId, msg: WireMessage, conn: Connection): WireFormatError | undefined {
+  private greeting(id: NodeId, msg: WireMessage, conn: Connection): WireFormatError | CodecMismatchError | undefined {
     const self = `the control plane "${this.name}"`;
     if (msg.kind === "refused") {
       conn.close();
+      // The node refused our codec (its refusal names its own), else our format.
+      if (msg.format === WIRE_FORMAT && msg.codec !== undefined) return new CodecMismatchError(`node "${id}"`, msg.codec, this.codec.name, self);
       return new WireFormatError(`node "${id}"`, msg.format, WIRE_FORMAT, self);
     }
     if (msg.kind !== "hello") return undefined;
-    const mismatch = wireFormatMismatch({ ...msg, from: id }, self);
-    if (mismatch !== undefined) conn.refuse({ kind: "refused", from: this.name, format: WIRE_FORMAT, reason: mismatch.message });
+    const mismatch = wireFormatMismatch({ ...msg, from: id }, self) ?? codecMismatch({ ...msg, from: id }, this.codec, self);
+    if (mismatch !== undefined) conn.refuse({ kind: "refused", from: this.name, format: WIRE_FORMAT, reason: mismatch.message, codec: this.codec.name });
     return mismatch;
   }
 

@@ -6,6 +6,7 @@ import type { NodeId } from "../core/ids.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Strategy, UpdateReport } from "../core/update.js";
 import type { NodeStatus, UpdateView } from "../network/tcp/protocol.js";
+import { CODEC_NAMES, DEFAULT_CODEC, type CodecName } from "../network/tcp/codec-choice.js";
 import { parseAddress } from "../network/tcp/sockets.js";
 import { ClusterClient, type DestroyOutcome, type DownNode, type ForgetOutcome, type RequestOptions, type StatusOptions, type UnlinkOutcome, type UpdateProgress } from "./cluster-client.js";
 import { loadClusterFile, type Cluster } from "./cluster-file.js";
@@ -42,6 +43,8 @@ export type ConnectOptions =
       readonly tls?: ClusterTls;
       /** Where this client keeps the control plane's trace and destroyed nodes' traces (default ./.liveswap-trace). */
       readonly traceDir?: string;
+      /** The cluster's wire codec, as its cluster file's `codec:` says (default "msgpack"); a node of another refuses us. */
+      readonly codec?: CodecName;
     });
 
 /** Every node that answered, with its status, and every other one with why it did not. */
@@ -142,7 +145,7 @@ export async function connectCluster(opts: ConnectOptions): Promise<ClusterConne
     ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
   };
   if ("cluster" in opts) return new Connection(new ClusterClient(loadClusterFile(opts.cluster), common));
-  const cluster = explicitCluster(opts.nodes);
+  const cluster = explicitCluster(opts.nodes, opts.codec);
   const tls = opts.tls === undefined ? undefined : { ca: pem(opts.tls.ca, "tls.ca"), cert: pem(opts.tls.cert, "tls.cert"), key: pem(opts.tls.key, "tls.key") };
   const client = new ClusterClient(cluster, {
     ...common,
@@ -154,11 +157,13 @@ export async function connectCluster(opts: ConnectOptions): Promise<ClusterConne
 }
 
 /** The nodes given by address, as the client needs them (no package: the client never runs node code). */
-function explicitCluster(nodes: Readonly<Record<NodeId, string>>): Cluster {
+function explicitCluster(nodes: Readonly<Record<NodeId, string>>, codec: unknown = DEFAULT_CODEC): Cluster {
   const entries = Object.entries(nodes);
   if (entries.length === 0) throw new InvalidOptionError("nodes", "no node given; pass { nodes: { r0: \"host:port\", ... } } or { cluster: \"cluster.yaml\" }");
   for (const [id, address] of entries) parseAddress(address, `nodes.${id}`);
-  return { file: "connectCluster", nodes: entries.map(([id, address]) => ({ id, address, package: "", behavior: "" })), links: [], codec: "json" };
+  // Checked here too: a JavaScript caller's typo would otherwise surface as every node refusing the connection.
+  if (!CODEC_NAMES.some((c) => c === codec)) throw new InvalidOptionError("codec", `${JSON.stringify(codec) ?? String(codec)} is no wire codec; give ${CODEC_NAMES.map((c) => `"${c}"`).join(" or ")}, as the cluster file's codec: says (default "${DEFAULT_CODEC}")`);
+  return { file: "connectCluster", nodes: entries.map(([id, address]) => ({ id, address, package: "", behavior: "" })), links: [], codec: codec as CodecName };
 }
 
 /** PEM text given as such, or read from the path given. */

@@ -60,6 +60,16 @@ describe("the cluster file", () => {
     expect(() => parseCluster(`${good}outbox:\n  memoryMB: 4\n`, "/c/cluster.yaml")).toThrow(/field "outbox"/);
   });
 
+  it("takes codec: msgpack (the default) or json, and names anything else with the choices", () => {
+    expect(parseCluster(good, "/c.yaml").codec).toBe("msgpack");
+    expect(parseCluster(`${good}codec: json\n`, "/c.yaml").codec).toBe("json");
+    expect(parseCluster(`${good}codec: msgpack\n`, "/c.yaml").codec).toBe("msgpack");
+    expect(() => parseCluster(`${good}codec: protobuf\n`, "/c.yaml")).toThrow(
+      /^\/c\.yaml:14:8: field "codec": must be "msgpack" or "json" \(the wire codec every node and ctl of the cluster speaks; default "msgpack"\)/,
+    );
+    expect(() => parseCluster(`${good}codec: 1\n`, "/c.yaml")).toThrow(/field "codec": must be "msgpack" or "json"/);
+  });
+
   it("takes heartbeat: (either field alone derives the other) and a node's listen: address", () => {
     expect(parseCluster(good, "/c.yaml").heartbeat).toBeUndefined();
     expect(parseCluster(`${good}heartbeat: { intervalMs: 200, suspectAfterMs: 1000 }\n`, "/c.yaml").heartbeat).toEqual({ intervalMs: 200, suspectAfterMs: 1000 });

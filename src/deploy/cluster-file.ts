@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument, isNode } from "yaml";
 import { z } from "zod";
 import { describeError, LiveswapError } from "../core/errors.js";
+import { CODEC_NAMES, DEFAULT_CODEC, type CodecName } from "../network/tcp/codec-choice.js";
 import { DEFAULT_HEARTBEAT, heartbeatProblem, type HeartbeatOptions } from "../network/tcp/heartbeat.js";
 import { fileProblem, UnknownClusterNodeError } from "./errors.js";
 import { parseAddress } from "../network/tcp/sockets.js";
@@ -99,7 +100,8 @@ const schema = z
     store: z.string().min(1).optional(),
     /** How much trace each node keeps (on disk under `trace:`, else in memory): see TraceRetention. */
     traceRetention: traceRetentionSchema.optional(),
-    codec: z.enum(["json"]).default("json"),
+    /** The wire codec of every node and control plane (network/tcp/codec-choice.ts): msgpack (the default) or json. */
+    codec: z.enum(CODEC_NAMES, { message: `must be ${CODEC_NAMES.map((c) => `"${c}"`).join(" or ")} (the wire codec every node and ctl of the cluster speaks; default "${DEFAULT_CODEC}")` }).default(DEFAULT_CODEC),
     /**
      * Bounds of each node's outboxes to its neighbours: `memoryBytes` of frames per neighbour in memory, beyond which
      * they spill to disk (the node's store directory, else a temporary one) under `diskQuotaBytes` per node; new
@@ -148,7 +150,8 @@ export interface Cluster {
   readonly storeDir?: string;
   /** `traceRetention:` with its defaults filled in (absent: DEFAULT_TRACE_RETENTION). */
   readonly traceRetention?: TraceRetention;
-  readonly codec: "json";
+  /** `codec:`, or DEFAULT_CODEC (msgpack). */
+  readonly codec: CodecName;
   /** `outbox:` (bytes); a field left out takes its default (DEFAULT_OUTBOX_MEMORY_BYTES, DEFAULT_OUTBOX_DISK_QUOTA_BYTES). */
   readonly outbox?: { readonly memoryBytes?: number; readonly diskQuotaBytes?: number };
   /** `heartbeat:` with what it leaves out filled in; absent: DEFAULT_HEARTBEAT (1 s, suspected after 10 s). */

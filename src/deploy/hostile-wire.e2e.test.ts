@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonCodec } from "../network/tcp/codec.js";
+import { DEFAULT_CODEC, helloCodec, wireCodec } from "../network/tcp/codec-choice.js";
 import { encodeFrame, FrameDecoder } from "../network/tcp/frame.js";
 import { WIRE_FORMAT, type NodeStatus } from "../network/tcp/protocol.js";
 import { dial } from "../network/tcp/sockets.js";
@@ -40,9 +40,11 @@ async function asH0() {
   const socket: Duplex = await dial(r1?.address as string, material, "r1");
   const decoder = new FrameDecoder();
   const frames: Record<string, unknown>[] = [];
+  // h0 speaks the cluster's codec (the default), as the node it pretends to be would.
+  const codec = wireCodec(DEFAULT_CODEC);
   socket.on("data", (chunk: Buffer) => {
     for (const f of decoder.push(chunk)) {
-      const m = jsonCodec.decode(f) as Record<string, unknown>;
+      const m = codec.decode(f) as Record<string, unknown>;
       if (m.kind !== "heartbeat") frames.push(m);
     }
   });
@@ -51,11 +53,11 @@ async function asH0() {
   return {
     frames,
     closed,
-    send: (m: unknown) => socket.write(encodeFrame(jsonCodec.encode(m))),
+    send: (m: unknown) => socket.write(encodeFrame(codec.encode(m))),
     raw: (b: Buffer) => socket.write(b),
     end: () => socket.end(),
     async hello(fields: Record<string, unknown> = {}) {
-      socket.write(encodeFrame(jsonCodec.encode({ kind: "hello", from: "h0", role: "node", recv: 0, chan: "h0-instance", format: WIRE_FORMAT, ...fields })));
+      socket.write(encodeFrame(codec.encode({ kind: "hello", from: "h0", role: "node", recv: 0, chan: "h0-instance", format: WIRE_FORMAT, ...helloCodec(codec), ...fields })));
     },
     /** r1's hello, once it answered ours. */
     async answer(): Promise<Record<string, unknown>> {
@@ -107,7 +109,7 @@ describe("hostile input from an authenticated peer", () => {
     const cut = await asH0();
     await cut.hello();
     await cut.answer();
-    const frame = encodeFrame(jsonCodec.encode({ kind: "ack", seq: 0 }));
+    const frame = encodeFrame(wireCodec(DEFAULT_CODEC).encode({ kind: "ack", seq: 0 }));
     cut.raw(frame.subarray(0, 6));
     cut.end();
     await refused(cut, new RegExp(`closed the connection with node "h0": closed in the middle of a frame \\(6 of its ${frame.length} bytes arrived\\)`));

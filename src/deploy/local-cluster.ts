@@ -55,6 +55,8 @@ export interface LocalClusterSpec {
   readonly outbox?: { readonly memoryBytes?: number; readonly diskQuotaBytes?: number };
   /** The default bound (ms) of outside requests from clients of the file (`requestTimeoutMs:`). */
   readonly requestTimeoutMs?: number;
+  /** The wire codec (`codec:`); default the file's default (msgpack). */
+  readonly codec?: "msgpack" | "json";
   /** Where cluster.yaml goes (default: a fresh temporary directory). */
   readonly dir?: string;
   /** How long to wait for every node to answer (default 60 s: a loaded machine starts processes slowly). */
@@ -96,6 +98,7 @@ async function startOnFreePorts(spec: LocalClusterSpec, dir: string): Promise<Lo
     ...(spec.traceRetention !== undefined ? { traceRetention: spec.traceRetention } : {}),
     ...(spec.outbox !== undefined ? { outbox: spec.outbox } : {}),
     ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}),
+    ...(spec.codec !== undefined ? { codec: spec.codec } : {}),
   };
   writeFileSync(join(dir, "cluster.yaml"), stringify(file));
   const cluster = loadClusterFile(join(dir, "cluster.yaml"));

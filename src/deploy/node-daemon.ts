@@ -17,6 +17,7 @@ import { CodeGate } from "./code-gate.js";
 import { codeIn, codeKey, codesOf, extraOf, GroupCommit, newInstance, type CodeCache, type DaemonExtra } from "./node-durability.js";
 import { openNodeStore } from "./store/open-node-store.js";
 import { jsonCodec } from "../network/tcp/codec.js";
+import { wireCodec } from "../network/tcp/codec-choice.js";
 import { tlsMaterialProblem, type TlsMaterial } from "../network/tcp/sockets.js";
 import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
@@ -118,7 +119,7 @@ export class NodeDaemon {
       self: self.id,
       // `listen:` when the node binds elsewhere than where it is dialled (behind a proxy, or on 0.0.0.0).
       address: self.listen ?? self.address,
-      codec: jsonCodec,
+      codec: wireCodec(cluster.codec),
       ...(cluster.heartbeat !== undefined ? { heartbeat: cluster.heartbeat } : {}),
       onSuspect: (peer, suspected, silentMs) => this.record({ kind: suspected ? "suspect" : "unsuspect", t: this.net.now(), node: this.self.id, peer, silentMs }),
       ...(cluster.tls ? { tls: tlsFor(cluster, self.cert, self.key) as TlsMaterial } : {}),

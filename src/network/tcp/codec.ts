@@ -1,7 +1,7 @@
 /**
- * How frames' payloads become bytes. JSON first (readable on the wire, every
- * runtime speaks it), behind an interface so a binary codec can replace it.
- * Strategies put Maps and Sets in their control data and `undefined` or NaN in
+ * How frames' payloads become bytes, behind an interface: the JSON codec here
+ * (readable on the wire, every runtime speaks it) and the MessagePack codec
+ * (msgpack-codec.ts, the default: see codec-choice.ts). Strategies put Maps and Sets in their control data and `undefined` or NaN in
  * fields, which plain JSON loses: the JSON codec tags them (and Dates) and
  * restores them. Anything else that is not plain data (a class instance, a
  * typed array) is refused with an error rather than silently changed.
@@ -27,6 +27,36 @@ export class CodecFormatError extends LiveswapError {
   }
 }
 
+/**
+ * The two ends of a link (or a control session) use different codecs: refused at the hello, which every codec writes
+ * in JSON so that each side can read the other's and say so.
+ */
+export class CodecMismatchError extends LiveswapError {
+  readonly code = "CODEC_MISMATCH";
+  constructor(
+    readonly peer: string,
+    readonly theirs: string,
+    readonly ours: string,
+    self: string,
+  ) {
+    super(
+      `${peer} speaks the ${theirs} wire codec, this process (${self}) the ${ours} codec: both ends of a link must use the same one; ` +
+        `give every node and ctl the same cluster file ("codec:", default msgpack) and restart the odd one out`,
+    );
+  }
+}
+
+/** The refusal of a bigint, function or symbol, in words every codec shares (the fix: what to send instead). */
+export function unsupportedPrimitive(codec: string, value: unknown): UnsupportedValueError {
+  return new UnsupportedValueError(codec, `cannot carry a ${typeof value}; send plain data (a bigint as a string, no functions or symbols)`);
+}
+
+/** The refusal of an object that is not plain data (a class instance, a typed array, a Buffer...), naming its class. */
+export function unsupportedObject(codec: string, value: object): UnsupportedValueError {
+  const name = (value as { constructor?: { name?: string } }).constructor?.name ?? "object";
+  return new UnsupportedValueError(codec, `carries plain objects, arrays, Maps, Sets and Dates, not a ${name}; send plain data`);
+}
+
 export interface Codec {
   readonly name: string;
   encode(value: unknown): Buffer;
@@ -48,9 +78,7 @@ function toJsonValue(value: unknown): unknown {
   if (value === undefined) return { [TAG]: "undefined" };
   if (typeof value === "number") return Number.isFinite(value) ? value : { [TAG]: "number", v: String(value) };
   if (value === null || typeof value !== "object") {
-    if (typeof value === "bigint" || typeof value === "function" || typeof value === "symbol") {
-      throw new UnsupportedValueError("JSON", `cannot carry a ${typeof value}; send plain data (a bigint as a string, no functions or symbols)`);
-    }
+    if (typeof value === "bigint" || typeof value === "function" || typeof value === "symbol") throw unsupportedPrimitive("JSON", value);
     return value;
   }
   if (Array.isArray(value)) return value.map(toJsonValue);
@@ -60,8 +88,7 @@ function toJsonValue(value: unknown): unknown {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
     // A class instance, a typed array, a Buffer...: JSON would turn it into something else without a word.
-    const name = (value as { constructor?: { name?: string } }).constructor?.name ?? "object";
-    throw new UnsupportedValueError("JSON", `carries plain objects, arrays, Maps, Sets and Dates, not a ${name}; send plain data`);
+    throw unsupportedObject("JSON", value);
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
@@ -145,6 +172,14 @@ function needsTags(value: unknown, depth = 0): boolean {
   return false;
 }
 
+const MSGPACK_ON_JSON = "it is MessagePack, not JSON: the other side speaks the msgpack codec (both ends of a link must use the same one)";
+
+/** Does a frame begin as the msgpack codec begins every message (a record definition, or a map)? */
+function looksLikeMsgpack(bytes: Buffer): boolean {
+  const b = bytes[0];
+  return b !== undefined && ((b >= 0x80 && b <= 0x8f) || b === 0xde || b === 0xdf || (b >= 0xd4 && b <= 0xd8) || (b >= 0xc7 && b <= 0xc9));
+}
+
 /** Frames up to this many characters skip the decoding walk when they hold no tag (most data frames are far shorter). */
 const FAST_DECODE_CHARS = 8192;
 
@@ -157,7 +192,8 @@ export const jsonCodec: Codec = {
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      throw new CodecFormatError("JSON", e instanceof RangeError ? "values nested too deep" : `it is not JSON (${messageOf(e)})`);
+      if (e instanceof RangeError) throw new CodecFormatError("JSON", "values nested too deep");
+      throw new CodecFormatError("JSON", looksLikeMsgpack(bytes) ? MSGPACK_ON_JSON : `it is not JSON (${messageOf(e)})`);
     }
     // No tag written, plainly or escaped: JSON.parse's value is already the frame (own properties, "__proto__" too).
     // Only for a short text, which cannot nest deeper than half its length: a longer one is walked, and refused

@@ -35,13 +35,18 @@ export type WireMessage =
       readonly format?: number;
       /** A control session opened by a node's daemon coordinating an update: its certificate names that node. */
       readonly coordinator?: boolean;
+      /** The sender's wire codec (codec-choice.ts); absent: JSON. */
+      readonly codec?: string;
     }
-  /** The answer to a hello in another format, before the connection is closed: `reason` as the refusing side logged it. */
+  /**
+   * The answer to a hello in another format or codec, before the connection is closed: `reason` as the refusing side
+   * logged it; `codec`, the refusing side's, when the codecs differ.
+   */
   /**
    * `unlinked`: the refusing side no longer has the link of that incarnation (it was unlinked while the other was
    * down): the other drops it too, and answers with the same refusal once it has (see TcpNetwork's unlinked links).
    */
-  | { readonly kind: "refused"; readonly from: string; readonly format: number; readonly reason: string; readonly unlinked?: number }
+  | { readonly kind: "refused"; readonly from: string; readonly format: number; readonly reason: string; readonly unlinked?: number; readonly codec?: string }
   | { readonly kind: "data"; readonly seq: number; readonly lc: number; readonly env: Envelope }
   | { readonly kind: "ack"; readonly seq: number }
   /**

@@ -6,6 +6,7 @@ import { failpoint } from "../../core/failpoints.js";
 import { CONTROL, type NodeId } from "../../core/ids.js";
 import type { Network } from "../../core/network.js";
 import type { Codec } from "./codec.js";
+import { codecMismatch, helloCodec } from "./codec-choice.js";
 import { Connection } from "./connection.js";
 import { FrameTooLargeToSendError, MAX_FRAME_BYTES } from "./frame.js";
 import { SpillBudget, type BusyState, type OutboxOptions } from "./outbox-spill.js";
@@ -18,6 +19,7 @@ import { WIRE_FORMAT, wireFormatMismatch, type Command, type PeerStatus, type Wi
 export interface TcpNetworkOptions {
   readonly self: NodeId;
   readonly address: string;
+  /** The link's codec, as codec-choice.ts's wireCodec gives it (the handshake frames in JSON whatever the codec). */
   readonly codec: Codec;
   readonly tls?: TlsMaterial;
   readonly clock: LamportClock;
@@ -291,7 +293,7 @@ export class TcpNetwork implements Network {
             return;
           }
           const conn = this.wrap(socket);
-          conn.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello(), format: WIRE_FORMAT });
+          conn.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello(), format: WIRE_FORMAT, ...helloCodec(this.o.codec) });
           // A listener that accepts and never answers our hello (a process stuck, or another program on the port)
           // must not hold the channel for ever: give it HELLO_TIMEOUT_MS, then dial again.
           const silent = setTimeout(() => {
@@ -402,6 +404,12 @@ export class TcpNetwork implements Network {
       c.refuse({ kind: "refused", from: this.o.self, format: WIRE_FORMAT, reason: mismatch.message });
       return;
     }
+    const otherCodec = codecMismatch(msg, this.o.codec, `node "${this.o.self}"`);
+    if (otherCodec !== undefined) {
+      this.logOnce(`codec ${msg.role} ${msg.from} ${String(msg.codec)}`, `refused a connection: ${otherCodec.message}`);
+      c.refuse({ kind: "refused", from: this.o.self, format: WIRE_FORMAT, reason: otherCodec.message, codec: this.o.codec.name });
+      return;
+    }
     c.helloed = true;
     c.limitFrames(MAX_FRAME_BYTES);
     if (msg.role === "control") {
@@ -411,7 +419,7 @@ export class TcpNetwork implements Network {
       const recv = this.o.onControlHello?.(role.session, msg.chan, msg.recv) ?? 0;
       // A coordinating control plane (it names its channel) gets the node's reports from now on.
       if (msg.chan !== undefined) this.controller = role.session;
-      c.send({ kind: "hello", from: this.o.self, role: "node", recv, format: WIRE_FORMAT });
+      c.send({ kind: "hello", from: this.o.self, role: "node", recv, format: WIRE_FORMAT, ...helloCodec(this.o.codec) });
       if (msg.chan !== undefined) this.o.onControlResumed?.(role.session, msg.recv);
       return;
     }
@@ -439,7 +447,7 @@ export class TcpNetwork implements Network {
     const lost = channel.attach(c, { recv: msg.recv, chan: msg.chan ?? "", ...(msg.seen !== undefined ? { seen: msg.seen } : {}) });
     // The accepting side answers with its view after taking the dialer's into account (a restart of theirs
     // resets our numbering first), and before resending anything: the dialer reads our hello first.
-    if (this.o.self > msg.from) c.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello(), format: WIRE_FORMAT });
+    if (this.o.self > msg.from) c.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello(), format: WIRE_FORMAT, ...helloCodec(this.o.codec) });
     if (channel.reconnects > reconnects) failpoint("tcp.reconnect");
     this.liveness.heard(msg.from);
     channel.resend();

@@ -98,11 +98,13 @@ const CHECKS: { readonly [K in WireMessage["kind"]]: Check } = {
     id(m, "chan", true);
     id(m, "seen", true);
     whole(m, "format", 0, true);
+    str(m, "codec", true);
   },
   refused: (m) => {
     id(m, "from");
     whole(m, "format", 0);
     str(m, "reason");
+    str(m, "codec", true);
   },
   data: (m) => {
     whole(m, "seq", 1);
