@@ -29,7 +29,7 @@ import { DEFAULT_ENTRIES } from "../scenarios/replicated-db/db.js";
 import { latencyStats, type LatencyStats } from "./disruption.js";
 import { fixed } from "./format.js";
 import type { ProgressStep } from "./progress.js";
-import type { BenchmarkOutput } from "./benchmark.js";
+import { targetFigure, type BenchmarkOutput } from "./benchmark.js";
 
 /** The target: p99 of one node's swap pause over 60 swaps, in ms. */
 export const SWAP_PAUSE_P99_TARGET_MS = 1;
@@ -223,5 +223,9 @@ export async function swapPauseBenchmark(progress?: ProgressStep, sizes: readonl
       ...reports.flatMap((r) => r.lines),
       `  load average ${fixed(loadAvg, 2)} (a shared machine: figures of one run, compare within it)`,
     ],
+    targets: out.flatMap((f) => [
+      targetFigure(`swap pause p99, worst of ${f.runs.length} runs, ${f.entries.toLocaleString("en-US")} entries`, Number(Math.max(...f.runs.map((r) => r.pause.p99)).toFixed(2)), "<", SWAP_PAUSE_P99_TARGET_MS, "ms"),
+      targetFigure(`swap pause p99 without the state transfer, ${f.entries.toLocaleString("en-US")} entries`, Number(Math.max(...f.runs.map((r) => r.runtime.p99)).toFixed(2)), "<", SWAP_PAUSE_P99_TARGET_MS, "ms"),
+    ]),
   };
 }
