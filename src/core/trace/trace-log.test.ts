@@ -30,12 +30,16 @@ describe("TraceLog", () => {
     for (let i = 0; i < 1500; i++) log.send(i, env("a", "b", i, 1));
     const first = log.events();
     const firstSend = first[0];
-    for (let i = 0; i < 3000; i++) log.deliver(i + 0.5, env("a", "b", i, i % 3));
+    for (let i = 0; i < 40_000; i++) log.deliver(i + 0.5, env("a", "b", i, i % 3));
+    log.push({ kind: "destroy", t: 40_000, node: "b" });
     const again = log.events();
     expect(again).toBe(first);
     expect(again[0]).toBe(firstSend);
-    expect(again.length).toBe(4500);
-    expect(again[4499]).toEqual({ kind: "deliver", t: 2999.5, node: "b", from: "a", msg: "a.2999", epoch: 2 });
+    // Past two chunks of the columns: the events stay in order and whole across them.
+    expect(again.length).toBe(41_501);
+    expect(again[41_499]).toEqual({ kind: "deliver", t: 39_999.5, node: "b", from: "a", msg: "a.39999", epoch: 0 });
+    expect(again[41_500]).toEqual({ kind: "destroy", t: 40_000, node: "b" });
+    expect(again.slice(1500).every((e, i) => e.kind === "deliver" ? e.t === i + 0.5 : i === 40_000)).toBe(true);
     expect(again[1499]).toEqual({ kind: "send", t: 1499, node: "a", to: "b", msg: "a.1499", epoch: 1 });
   });
 });

@@ -17,81 +17,99 @@ import type { TraceEvent } from "./trace-event.js";
  * copying of them was most of the cost of tracing (issue 17).
  */
 export class TraceLog {
-  private kinds = new Uint8Array(1024);
-  private times = new Float64Array(1024);
-  private epochs = new Float64Array(1024);
-  /** Three slots an event: (node, the other end, message id) for a send or a delivery; (event, -, -) for any other. */
-  private readonly refs: unknown[] = [];
-  private count = 0;
+  /** Full chunks and the one being filled: fixed-size, so that growing never copies what is recorded. */
+  private readonly chunks: Chunk[] = [];
+  private chunk: Chunk = newChunk();
+  /** Events in the chunk being filled. */
+  private fill = 0;
   private readonly built: TraceEvent[] = [];
 
   /** Events recorded (built or not). */
   get length(): number {
-    return this.count;
+    return this.chunks.length * CHUNK + this.fill;
   }
 
   push(ev: TraceEvent): void {
-    const i = this.slot();
-    this.kinds[i] = OBJECT;
-    this.refs.push(ev, undefined, undefined);
+    const c = this.slot();
+    const i = this.fill++;
+    c.kinds[i] = OBJECT;
+    c.refs[3 * i] = ev;
   }
 
   /** `env.from` sent `env` at `t` (its trace event: { kind: "send", t, node: from, to, msg: id, epoch }). */
   send(t: number, env: AppEnvelope): void {
-    const i = this.slot();
-    this.kinds[i] = SEND;
-    this.times[i] = t;
-    this.epochs[i] = env.epoch;
-    this.refs.push(env.from, env.to, env.id);
+    const c = this.slot();
+    const i = this.fill++;
+    c.kinds[i] = SEND;
+    c.times[i] = t;
+    c.epochs[i] = env.epoch;
+    const r = 3 * i;
+    c.refs[r] = env.from;
+    c.refs[r + 1] = env.to;
+    c.refs[r + 2] = env.id;
   }
 
   /** `env.to` executed `env` at `t` (its trace event: { kind: "deliver", t, node: to, from, msg: id, epoch }). */
   deliver(t: number, env: AppEnvelope): void {
-    const i = this.slot();
-    this.kinds[i] = DELIVER;
-    this.times[i] = t;
-    this.epochs[i] = env.epoch;
-    this.refs.push(env.to, env.from, env.id);
+    const c = this.slot();
+    const i = this.fill++;
+    c.kinds[i] = DELIVER;
+    c.times[i] = t;
+    c.epochs[i] = env.epoch;
+    const r = 3 * i;
+    c.refs[r] = env.to;
+    c.refs[r + 1] = env.from;
+    c.refs[r + 2] = env.id;
   }
 
   /** Every event recorded, in order, as objects (built from the columns on first ask, then kept). */
   events(): readonly TraceEvent[] {
-    const { refs, built, kinds, times, epochs } = this;
-    for (let i = built.length; i < this.count; i++) {
-      const kind = kinds[i];
-      const node = refs[3 * i] as NodeId;
-      if (kind === OBJECT) {
-        built.push(node as unknown as TraceEvent);
-        continue;
-      }
-      const t = times[i] as number;
-      const other = refs[3 * i + 1] as NodeId;
-      const msg = refs[3 * i + 2] as MessageId;
-      const epoch = epochs[i] as number;
-      built.push(kind === SEND ? { kind: "send", t, node, to: other, msg, epoch } : { kind: "deliver", t, node, from: other, msg, epoch });
+    const built = this.built;
+    const total = this.length;
+    for (let n = built.length; n < total; n++) {
+      const k = Math.floor(n / CHUNK);
+      const c = k < this.chunks.length ? (this.chunks[k] as Chunk) : this.chunk;
+      built.push(eventAt(c, n - k * CHUNK));
     }
     return built;
   }
 
-  /** The index of the next event, the columns grown when full. */
-  private slot(): number {
-    const i = this.count++;
-    if (i === this.kinds.length) this.grow();
-    return i;
+  /** The chunk with room for one more event. */
+  private slot(): Chunk {
+    if (this.fill === CHUNK) {
+      this.chunks.push(this.chunk);
+      this.chunk = newChunk();
+      this.fill = 0;
+    }
+    return this.chunk;
   }
+}
 
-  private grow(): void {
-    const n = this.kinds.length * 2;
-    const kinds = new Uint8Array(n);
-    kinds.set(this.kinds);
-    this.kinds = kinds;
-    const times = new Float64Array(n);
-    times.set(this.times);
-    this.times = times;
-    const epochs = new Float64Array(n);
-    epochs.set(this.epochs);
-    this.epochs = epochs;
-  }
+/** Events a chunk holds. */
+const CHUNK = 16_384;
+
+interface Chunk {
+  readonly kinds: Uint8Array;
+  readonly times: Float64Array;
+  readonly epochs: Float64Array;
+  /** Three slots an event: (node, the other end, message id) for a send or a delivery; (event, -, -) for any other. */
+  readonly refs: unknown[];
+}
+
+function newChunk(): Chunk {
+  return { kinds: new Uint8Array(CHUNK), times: new Float64Array(CHUNK), epochs: new Float64Array(CHUNK), refs: new Array<unknown>(3 * CHUNK).fill(undefined) };
+}
+
+function eventAt(c: Chunk, i: number): TraceEvent {
+  const kind = c.kinds[i];
+  const first = c.refs[3 * i];
+  if (kind === OBJECT) return first as TraceEvent;
+  const t = c.times[i] as number;
+  const node = first as NodeId;
+  const other = c.refs[3 * i + 1] as NodeId;
+  const msg = c.refs[3 * i + 2] as MessageId;
+  const epoch = c.epochs[i] as number;
+  return kind === SEND ? { kind: "send", t, node, to: other, msg, epoch } : { kind: "deliver", t, node, from: other, msg, epoch };
 }
 
 const OBJECT = 0;
