@@ -974,7 +974,13 @@ export class NodeHost implements NodePort {
     if (effects === undefined) return;
     const env = this.env;
     if (effects.sends !== undefined) for (const s of effects.sends) {
-      const app: AppEnvelope = { kind: "app", id: messageId(`${this.id}.${++this.messagesSent}`), from: this.id, to: s.to, epoch: this.node.epoch, body: s.body, link: s.link };
+      const id = messageId(`${this.id}.${++this.messagesSent}`);
+      const epoch = this.node.epoch;
+      // A durable host numbers every envelope it sends (Channels.stamp sets seq in place): made with its seq slot, the
+      // envelope keeps one shape, where adding seq later gave every envelope a second shape (and a property array).
+      const app: AppEnvelope = this.durability
+        ? ({ kind: "app", id, from: this.id, to: s.to, epoch, body: s.body, link: s.link, seq: undefined } as unknown as AppEnvelope)
+        : { kind: "app", id, from: this.id, to: s.to, epoch, body: s.body, link: s.link };
       if (this.tracing) this.traceSend(app);
       this.agent.onSend(app);
     }
