@@ -24,6 +24,17 @@ export interface ConnectionOptions {
 export class Connection {
   private readonly decoder = new FrameDecoder();
   private readonly heartbeat: HeartbeatClock | undefined;
+  /**
+   * The socket is corked from the first write of a turn of the event loop to its end: the frames written meanwhile
+   * leave in one system call (a writev; on TLS one encryption of them all, in full records), not one each. A data
+   * chunk of a hundred frames from the peer is answered with one write. The socket counts corked bytes in its
+   * writableLength, so flow control (and send's answer) see them as before.
+   */
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
   closed = false;
   /** The peer's hello was accepted (a node we link to, or a control session). */
   helloed = false;
@@ -124,7 +135,9 @@ export class Connection {
    */
   send(msg: WireMessage): boolean {
     if (this.closed) return false;
-    return this.socket.write(encodeFrame(this.codec.encode(msg)));
+    const frame = encodeFrame(this.codec.encode(msg));
+    this.corkTurn();
+    return this.socket.write(frame);
   }
 
   /** Until the socket's buffer drained (or the connection closed): a long stream of frames keeps its memory bounded. */
@@ -143,7 +156,17 @@ export class Connection {
 
   /** Write pre-encoded frame bytes (retransmissions reuse the bytes of the first send). */
   write(frame: Buffer): void {
-    if (!this.closed) this.socket.write(frame);
+    if (this.closed) return;
+    this.corkTurn();
+    this.socket.write(frame);
+  }
+
+  /** Cork the socket until the end of this turn (process.nextTick: after the current callback, before any I/O). */
+  private corkTurn(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(this.uncork);
   }
 
   /**
@@ -166,6 +189,8 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.heartbeat?.stop();
+    // What was written this turn goes to the socket before it is destroyed, as when each frame was written at once.
+    if (this.corked) this.uncork();
     this.socket.destroy();
   }
 }
