@@ -9,6 +9,9 @@ import { checkWireMessage } from "./wire-check.js";
 /** The heartbeat frame's kind: handled by the connection itself, never seen by what sits above it. */
 export const HEARTBEAT_KIND = "heartbeat";
 
+/** Past this many bytes corked in one turn, they leave without waiting for the turn's end. */
+const FLUSH_BYTES = 64 * 1024;
+
 export interface ConnectionOptions {
   /** Write a heartbeat every interval and close the connection when the other side is silent too long (see heartbeat.ts). */
   readonly heartbeat?: HeartbeatOptions;
@@ -28,11 +31,14 @@ export class Connection {
    * The socket is corked from the first write of a turn of the event loop to its end: the frames written meanwhile
    * leave in one system call (a writev; on TLS one encryption of them all, in full records), not one each. A data
    * chunk of a hundred frames from the peer is answered with one write. The socket counts corked bytes in its
-   * writableLength, so flow control (and send's answer) see them as before.
+   * writableLength, so flow control (and send's answer) see them as before. A long turn (a request that sends
+   * thousands of messages) lets each FLUSH_BYTES go as they fill, so the peer starts on them before the turn ends.
    */
   private corked = false;
+  private corkedBytes = 0;
   private readonly uncork = (): void => {
     this.corked = false;
+    this.corkedBytes = 0;
     this.socket.uncork();
   };
   closed = false;
@@ -135,9 +141,7 @@ export class Connection {
    */
   send(msg: WireMessage): boolean {
     if (this.closed) return false;
-    const frame = encodeFrame(this.codec.encode(msg));
-    this.corkTurn();
-    return this.socket.write(frame);
+    return this.put(encodeFrame(this.codec.encode(msg)));
   }
 
   /** Until the socket's buffer drained (or the connection closed): a long stream of frames keeps its memory bounded. */
@@ -156,17 +160,25 @@ export class Connection {
 
   /** Write pre-encoded frame bytes (retransmissions reuse the bytes of the first send). */
   write(frame: Buffer): void {
-    if (this.closed) return;
-    this.corkTurn();
-    this.socket.write(frame);
+    if (!this.closed) this.put(frame);
   }
 
-  /** Cork the socket until the end of this turn (process.nextTick: after the current callback, before any I/O). */
-  private corkTurn(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.socket.cork();
-    process.nextTick(this.uncork);
+  /** Into the socket, corked until the end of this turn (process.nextTick: after the current callback, before any I/O). */
+  private put(frame: Buffer): boolean {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    const room = this.socket.write(frame);
+    this.corkedBytes += frame.length;
+    if (this.corkedBytes >= FLUSH_BYTES) {
+      // Out now, and corked again for the rest of the turn (the uncork already scheduled releases it).
+      this.corkedBytes = 0;
+      this.socket.uncork();
+      this.socket.cork();
+    }
+    return room;
   }
 
   /**
