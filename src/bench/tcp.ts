@@ -11,18 +11,16 @@
  * - latency-bound: one ping in flight (the next leaves when the pong is back); round trips per second. Reported
  *   beside the raw socket's, no target.
  *
- * Also, until it moves to its own benchmark, the wall-clock pause of a node's swap.
+ * (The wall-clock pause of a node's swap, once measured here, is its own benchmark: swap-pause.ts.)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ClusterClient } from "../deploy/cluster-client.js";
 import { keysInit } from "../deploy/keys.js";
 import { startLocalCluster, type LocalCluster } from "../deploy/local-cluster.js";
-import { pack } from "../deploy/update-package.js";
 import type { Codec } from "../network/tcp/codec.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
-import { latencyStats, type LatencyStats } from "./disruption.js";
 import { fixed, whole } from "./format.js";
 import type { ProgressStep } from "./progress.js";
 import type { BenchmarkOutput } from "./benchmark.js";
@@ -54,8 +52,6 @@ export interface TcpFigures {
   readonly rounds: number;
   readonly plain: TransportFigures;
   readonly mtls: TransportFigures;
-  readonly swapPauseMs: LatencyStats & { readonly mean: number };
-  readonly swaps: number;
 }
 
 export interface TcpOptions {
@@ -63,10 +59,8 @@ export interface TcpOptions {
   readonly messages?: number;
   /** Round trips of a latency-bound run (default 2,000). */
   readonly roundTrips?: number;
-  /** Runs of each figure, interleaved; the best is kept (default 3). */
+  /** Runs of each figure, interleaved; the best is kept (default 5). */
   readonly rounds?: number;
-  /** Updates whose swap pauses are measured (default 20; 0 skips them). */
-  readonly updates?: number;
   readonly onStep?: ProgressStep;
 }
 
@@ -92,7 +86,7 @@ function pair(liveswap: number, raw: number): Pair {
 }
 
 /** Every figure of both transports, A and B interleaved round after round so both see the same machine. */
-async function measureRates(sides: readonly Side[], codec: Codec, o: Required<Omit<TcpOptions, "onStep" | "updates">>, tick: () => void): Promise<Record<Transport, TransportFigures>> {
+async function measureRates(sides: readonly Side[], codec: Codec, o: Required<Omit<TcpOptions, "onStep">>, tick: () => void): Promise<Record<Transport, TransportFigures>> {
   const best = new Map<string, number>();
   const keep = (key: string, rate: number): void => {
     best.set(key, Math.max(best.get(key) ?? 0, rate));
@@ -118,34 +112,15 @@ async function measureRates(sides: readonly Side[], codec: Codec, o: Required<Om
   };
 }
 
-/** Swap pauses: a chain of updates pump@k -> pump@k+1 over the nodes of `local`, from node a. */
-async function measureSwapPauses(local: LocalCluster, client: ClusterClient, keys: string, updates: number, tick: () => void): Promise<number[]> {
-  const pauses: number[] = [];
-  for (let k = 1; k <= updates; k++) {
-    const entry = join(local.dir, `update-${k}.ts`);
-    writeFileSync(entry, `import { pumpUpdate } from ${JSON.stringify(PUMP)};\nexport const update = pumpUpdate(${k});\n`);
-    const pkg = JSON.stringify(await pack(entry, { key: join(keys, "signing.key") }));
-    await client.update(pkg, { strategy: k % 2 === 0 ? "cut" : "conservative", root: "a" });
-    for (const f of client.lastFigures.values()) if (Number.isFinite(f.swapPauseMs)) pauses.push(f.swapPauseMs);
-    tick();
-  }
-  return pauses;
-}
-
-/** The plain cluster (a - b - c: c takes part in the swaps) and the mutual-TLS one (a - b), pushed onto `into` as each starts. */
+/** The plain cluster and the mutual-TLS one (a - b each), pushed onto `into` as each starts. */
 async function startClusters(dir: string, keys: string, into: LocalCluster[]): Promise<void> {
-  const trust = { signingKey: join(keys, "signing.pub") };
   for (const t of ["plain", "mtls"] as const) mkdirSync(join(dir, t));
-  // Traces to files, as a production cluster keeps them (in memory their garbage collection would show in the swap pause).
+  // Traces to files, as a production cluster keeps them.
   into.push(
     await startLocalCluster({
       dir: join(dir, "plain"),
-      nodes: ["a", "b", "c"].map((id) => ({ id, package: PUMP, behavior: "pump-1" })),
-      links: [
-        ["a", "b"],
-        ["b", "c"],
-      ],
-      trust,
+      nodes: ["a", "b"].map((id) => ({ id, package: PUMP, behavior: "pump-1" })),
+      links: [["a", "b"]],
       trace: "traces",
     }),
   );
@@ -154,7 +129,6 @@ async function startClusters(dir: string, keys: string, into: LocalCluster[]): P
       dir: join(dir, "mtls"),
       nodes: ["a", "b"].map((id) => ({ id, package: PUMP, behavior: "pump-1", cert: join(keys, `${id}.crt`), key: join(keys, `${id}.key`) })),
       links: [["a", "b"]],
-      trust,
       tls: { ca: join(keys, "ca.crt"), control: { cert: join(keys, "control.crt"), key: join(keys, "control.key") } },
       trace: "traces",
     }),
@@ -162,22 +136,20 @@ async function startClusters(dir: string, keys: string, into: LocalCluster[]): P
 }
 
 export async function measureTcp(opts: TcpOptions = {}): Promise<TcpFigures> {
-  const o = { messages: opts.messages ?? 20_000, roundTrips: opts.roundTrips ?? 2_000, rounds: opts.rounds ?? 3 };
-  const updates = opts.updates ?? 20;
+  const o = { messages: opts.messages ?? 20_000, roundTrips: opts.roundTrips ?? 2_000, rounds: opts.rounds ?? 5 };
   let step = 0;
-  const tick = (): void => opts.onStep?.(++step, o.rounds * 2 + updates);
+  const tick = (): void => opts.onStep?.(++step, o.rounds * 2);
   const root = mkdtempSync(join(tmpdir(), "liveswap-tcp-bench-"));
   const keys = join(root, "keys");
-  keysInit(keys, ["a", "b", "c"]);
+  keysInit(keys, ["a", "b"]);
   const rawTls: RawTls = { ca: join(keys, "ca.crt"), server: { cert: join(keys, "b.crt"), key: join(keys, "b.key") }, client: { cert: join(keys, "a.crt"), key: join(keys, "a.key") } };
   const clusters: LocalCluster[] = [];
   let raw: RawServer | undefined;
   const clients: ClusterClient[] = [];
   try {
     await startClusters(root, keys, clusters);
-    const [plain, mtls] = clusters as [LocalCluster, LocalCluster];
     // The raw baseline speaks the codec the nodes speak (the cluster file's, whichever is the default).
-    const codec = codecNamed(plain.cluster.codec);
+    const codec = codecNamed((clusters[0] as LocalCluster).cluster.codec);
     raw = await startRawServer(codec.name, rawTls);
     for (const c of clusters) clients.push(new ClusterClient(c.cluster));
     const [plainClient, mtlsClient] = clients as [ClusterClient, ClusterClient];
@@ -185,10 +157,7 @@ export async function measureTcp(opts: TcpOptions = {}): Promise<TcpFigures> {
       { transport: "plain", client: plainClient, rawPort: raw.plainPort, material: undefined },
       { transport: "mtls", client: mtlsClient, rawPort: raw.tlsPort ?? 0, material: rawMaterial(rawTls) },
     ];
-    const rates = await measureRates(sides, codec, o, tick);
-    const pauses = await measureSwapPauses(plain, plainClient, keys, updates, tick);
-    const stats = latencyStats(pauses);
-    return { codec: codec.name, ...o, ...rates, swapPauseMs: { ...stats, mean: pauses.reduce((a, b) => a + b, 0) / Math.max(1, pauses.length) }, swaps: pauses.length };
+    return { codec: codec.name, ...o, ...(await measureRates(sides, codec, o, tick)) };
   } finally {
     for (const c of clients) c.close();
     raw?.stop();
@@ -230,14 +199,12 @@ function record(r: TcpFigures): Record<string, number | boolean | string> {
 /** The runner's entry: the default measurement, its figures (one JSON record) and printable lines. */
 export async function tcpBenchmark(progress?: ProgressStep): Promise<BenchmarkOutput> {
   const r = await measureTcp(progress ? { onStep: progress } : {});
-  const p = r.swapPauseMs;
   return {
-    records: [{ ...record(r), swapPauseP50Ms: p.p50, swapPauseP99Ms: p.p99, swapPauseMaxMs: p.max, swaps: r.swaps }],
+    records: [record(r)],
     lines: [
       `  node a <-> node b (two processes) against a raw socket with the same framing, codec (${r.codec}) and TLS settings, best of ${r.rounds} interleaved runs:`,
       ...figureLines("plain", r.plain),
       ...figureLines("mtls", r.mtls),
-      `  swap pause over ${r.swaps} swaps: p50 ${fixed(p.p50, 2)} ms, p99 ${fixed(p.p99, 2)} ms, max ${fixed(p.max, 2)} ms, mean ${fixed(p.mean, 2)} ms (target p99 < 5 ms)`,
     ],
   };
 }
