@@ -28,18 +28,21 @@ export class Connection {
   private readonly decoder = new FrameDecoder();
   private readonly heartbeat: HeartbeatClock | undefined;
   /**
-   * The socket is corked from the first write of a turn of the event loop to its end: the frames written meanwhile
-   * leave in one system call (a writev; on TLS one encryption of them all, in full records), not one each. A data
-   * chunk of a hundred frames from the peer is answered with one write. The socket counts corked bytes in its
-   * writableLength, so flow control (and send's answer) see them as before. A long turn (a request that sends
-   * thousands of messages) lets each FLUSH_BYTES go as they fill, so the peer starts on them before the turn ends.
+   * The first frame of a turn of the event loop goes to the socket at once (a lone reply leaves before the rest of
+   * the step that sent it runs: the latency-bound case); from the second on, the socket is corked until the turn
+   * ends, and the frames leave in one system call (a writev; on TLS one encryption of them all, in full records),
+   * not one each: a data chunk of a hundred frames from the peer is answered with two writes, not a hundred. The
+   * socket counts corked bytes in its writableLength, so flow control (and send's answer) see them as before. A long
+   * turn (a request that sends thousands of messages) lets each FLUSH_BYTES go as they fill, so the peer starts on
+   * them before the turn ends.
    */
-  private corked = false;
+  private turn: "idle" | "wrote" | "corked" = "idle";
   private corkedBytes = 0;
-  private readonly uncork = (): void => {
-    this.corked = false;
+  private readonly endTurn = (): void => {
+    const corked = this.turn === "corked";
+    this.turn = "idle";
     this.corkedBytes = 0;
-    this.socket.uncork();
+    if (corked) this.socket.uncork();
   };
   closed = false;
   /** The peer's hello was accepted (a node we link to, or a control session). */
@@ -163,17 +166,21 @@ export class Connection {
     if (!this.closed) this.put(frame);
   }
 
-  /** Into the socket, corked until the end of this turn (process.nextTick: after the current callback, before any I/O). */
+  /** Into the socket: the turn's first frame at once, the next ones corked until the turn ends (see `turn`). */
   private put(frame: Buffer): boolean {
-    if (!this.corked) {
-      this.corked = true;
+    if (this.turn === "idle") {
+      this.turn = "wrote";
+      process.nextTick(this.endTurn);
+      return this.socket.write(frame);
+    }
+    if (this.turn === "wrote") {
+      this.turn = "corked";
       this.socket.cork();
-      process.nextTick(this.uncork);
     }
     const room = this.socket.write(frame);
     this.corkedBytes += frame.length;
     if (this.corkedBytes >= FLUSH_BYTES) {
-      // Out now, and corked again for the rest of the turn (the uncork already scheduled releases it).
+      // Out now, and corked again for the rest of the turn (endTurn releases it).
       this.corkedBytes = 0;
       this.socket.uncork();
       this.socket.cork();
@@ -202,7 +209,7 @@ export class Connection {
     this.closed = true;
     this.heartbeat?.stop();
     // What was written this turn goes to the socket before it is destroyed, as when each frame was written at once.
-    if (this.corked) this.uncork();
+    this.endTurn();
     this.socket.destroy();
   }
 }
