@@ -50,7 +50,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   },
   {
     name: "tcp",
-    description: "node processes over TCP: ping-pong messages/s against a raw net echo with the same framing (target ratio 0.5), swap pause p99 (target 5 ms)",
+    description: "two node processes over plain TCP and over mutual TLS, each against a raw socket with the same framing, codec and TLS settings: pipelined messages/s (n pings at once; target ratio 0.85 plain, 0.8 mutual TLS), latency-bound round trips/s (one message in flight; reported); swap pause p99 (target 5 ms)",
     run: (_o, progress) => tcpBenchmark(progress),
   },
   {

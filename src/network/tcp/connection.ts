@@ -9,6 +9,9 @@ import { checkWireMessage } from "./wire-check.js";
 /** The heartbeat frame's kind: handled by the connection itself, never seen by what sits above it. */
 export const HEARTBEAT_KIND = "heartbeat";
 
+/** Past this many bytes corked in one turn, they leave without waiting for the turn's end. */
+const FLUSH_BYTES = 64 * 1024;
+
 export interface ConnectionOptions {
   /** Write a heartbeat every interval and close the connection when the other side is silent too long (see heartbeat.ts). */
   readonly heartbeat?: HeartbeatOptions;
@@ -24,6 +27,23 @@ export interface ConnectionOptions {
 export class Connection {
   private readonly decoder = new FrameDecoder();
   private readonly heartbeat: HeartbeatClock | undefined;
+  /**
+   * The first frame of a turn of the event loop goes to the socket at once (a lone reply leaves before the rest of
+   * the step that sent it runs: the latency-bound case); from the second on, the socket is corked until the turn
+   * ends, and the frames leave in one system call (a writev; on TLS one encryption of them all, in full records),
+   * not one each: a data chunk of a hundred frames from the peer is answered with two writes, not a hundred. The
+   * socket counts corked bytes in its writableLength, so flow control (and send's answer) see them as before. A long
+   * turn (a request that sends thousands of messages) lets each FLUSH_BYTES go as they fill, so the peer starts on
+   * them before the turn ends.
+   */
+  private turn: "idle" | "wrote" | "corked" = "idle";
+  private corkedBytes = 0;
+  private readonly endTurn = (): void => {
+    const corked = this.turn === "corked";
+    this.turn = "idle";
+    this.corkedBytes = 0;
+    if (corked) this.socket.uncork();
+  };
   closed = false;
   /** The peer's hello was accepted (a node we link to, or a control session). */
   helloed = false;
@@ -124,7 +144,7 @@ export class Connection {
    */
   send(msg: WireMessage): boolean {
     if (this.closed) return false;
-    return this.socket.write(encodeFrame(this.codec.encode(msg)));
+    return this.put(encodeFrame(this.codec.encode(msg)));
   }
 
   /** Until the socket's buffer drained (or the connection closed): a long stream of frames keeps its memory bounded. */
@@ -143,7 +163,29 @@ export class Connection {
 
   /** Write pre-encoded frame bytes (retransmissions reuse the bytes of the first send). */
   write(frame: Buffer): void {
-    if (!this.closed) this.socket.write(frame);
+    if (!this.closed) this.put(frame);
+  }
+
+  /** Into the socket: the turn's first frame at once, the next ones corked until the turn ends (see `turn`). */
+  private put(frame: Buffer): boolean {
+    if (this.turn === "idle") {
+      this.turn = "wrote";
+      process.nextTick(this.endTurn);
+      return this.socket.write(frame);
+    }
+    if (this.turn === "wrote") {
+      this.turn = "corked";
+      this.socket.cork();
+    }
+    const room = this.socket.write(frame);
+    this.corkedBytes += frame.length;
+    if (this.corkedBytes >= FLUSH_BYTES) {
+      // Out now, and corked again for the rest of the turn (endTurn releases it).
+      this.corkedBytes = 0;
+      this.socket.uncork();
+      this.socket.cork();
+    }
+    return room;
   }
 
   /**
@@ -166,6 +208,8 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.heartbeat?.stop();
+    // What was written this turn goes to the socket before it is destroyed, as when each frame was written at once.
+    this.endTurn();
     this.socket.destroy();
   }
 }

@@ -50,9 +50,14 @@ export function encodeFrame(payload: Buffer): Buffer {
   return out;
 }
 
-/** Collects chunks as they come and yields whole frames. */
+/**
+ * Collects chunks as they come and yields whole frames. A chunk usually holds many frames: each is a view of it
+ * (read past with an offset, nothing copied), and chunks are joined only for a frame that spans them.
+ */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
+  /** Where the unread bytes of chunks[0] begin. */
+  private offset = 0;
   private buffered = 0;
   /** The largest frame taken (a connection lowers it until the peer's hello: a length prefix is not allocated blindly). */
   maxFrameBytes = MAX_FRAME_BYTES;
@@ -61,7 +66,7 @@ export class FrameDecoder {
   get partial(): { readonly have: number; readonly need: number } | undefined {
     if (this.buffered === 0) return undefined;
     if (this.buffered < 4) return { have: this.buffered, need: 4 };
-    return { have: this.buffered, need: 4 + this.peek(4).readUInt32BE(0) };
+    return { have: this.buffered, need: 4 + this.length() };
   }
 
   /** Add a chunk; returns the frames it completed, in order. Throws FrameTooLargeError on a bad length. */
@@ -74,6 +79,7 @@ export class FrameDecoder {
 
   /** Add a chunk without taking frames out (next() does, one at a time). */
   add(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
   }
@@ -84,31 +90,36 @@ export class FrameDecoder {
    */
   next(): Buffer | undefined {
     if (this.buffered < 4) return undefined;
-    const len = this.peek(4).readUInt32BE(0);
+    const len = this.length();
     if (len > this.maxFrameBytes) throw new FrameTooLargeError(len, this.maxFrameBytes);
     if (this.buffered < 4 + len) return undefined;
     return this.take(4 + len).subarray(4);
   }
 
-  private peek(n: number): Buffer {
-    const first = this.chunks[0] as Buffer;
-    if (first.length >= n) return first.subarray(0, n);
-    const joined = Buffer.concat(this.chunks);
-    this.chunks = [joined];
-    return joined.subarray(0, n);
+  /** The length prefix of the next frame (4 bytes are buffered). */
+  private length(): number {
+    if ((this.chunks[0] as Buffer).length - this.offset < 4) this.join();
+    return (this.chunks[0] as Buffer).readUInt32BE(this.offset);
+  }
+
+  /** The unread bytes as one chunk (a frame or a length prefix spans chunks). */
+  private join(): void {
+    const first = (this.chunks[0] as Buffer).subarray(this.offset);
+    this.chunks[0] = first;
+    this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    this.offset = 0;
   }
 
   private take(n: number): Buffer {
-    let first = this.chunks[0] as Buffer;
-    if (first.length < n) {
-      first = Buffer.concat(this.chunks);
-      this.chunks = [first];
-    }
-    const out = first.subarray(0, n);
-    const rest = first.subarray(n);
-    if (rest.length === 0) this.chunks.shift();
-    else this.chunks[0] = rest;
+    if ((this.chunks[0] as Buffer).length - this.offset < n) this.join();
+    const first = this.chunks[0] as Buffer;
+    const out = first.subarray(this.offset, this.offset + n);
+    this.offset += n;
     this.buffered -= n;
+    if (this.offset === first.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
     return out;
   }
 }
