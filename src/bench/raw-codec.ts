@@ -3,21 +3,13 @@
  * envelope), encoded with the codec the cluster's nodes use, found by its name through the codec interface, so the
  * baseline follows whichever codec is the default.
  */
-import * as codecs from "../network/tcp/codec.js";
+import { CODEC_NAMES, wireCodec, type CodecName } from "../network/tcp/codec-choice.js";
 import type { Codec } from "../network/tcp/codec.js";
-
-function isCodec(v: unknown): v is Codec {
-  if (typeof v !== "object" || v === null) return false;
-  const c = v as Partial<Codec>;
-  return typeof c.name === "string" && typeof c.encode === "function" && typeof c.decode === "function";
-}
 
 /** The codec named `name` (a cluster file's `codec:`); throws naming the codecs there are. */
 export function codecNamed(name: string): Codec {
-  const all = Object.values(codecs).filter(isCodec);
-  const found = all.find((c) => c.name === name);
-  if (found === undefined) throw new Error(`the TCP benchmark knows no codec "${name}" (codec.ts exports: ${all.map((c) => c.name).join(", ")})`);
-  return found;
+  if (!(CODEC_NAMES as readonly string[]).includes(name)) throw new Error(`the TCP benchmark knows no codec "${name}" (one of: ${CODEC_NAMES.join(", ")})`);
+  return wireCodec(name as CodecName);
 }
 
 /** A data frame's message as a node writes it: sequence number, Lamport time, envelope. */

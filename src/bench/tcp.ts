@@ -23,7 +23,7 @@ import type { Codec } from "../network/tcp/codec.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
 import { fixed, whole } from "./format.js";
 import type { ProgressStep } from "./progress.js";
-import type { BenchmarkOutput } from "./benchmark.js";
+import { targetFigure, type BenchmarkOutput } from "./benchmark.js";
 import { rawMaterial, rawRun, startRawServer, type RawServer, type RawTls } from "./raw-client.js";
 import { codecNamed } from "./raw-codec.js";
 
@@ -206,5 +206,8 @@ export async function tcpBenchmark(progress?: ProgressStep): Promise<BenchmarkOu
       ...figureLines("plain", r.plain),
       ...figureLines("mtls", r.mtls),
     ],
+    targets: (["plain", "mtls"] as const).map((t) =>
+      targetFigure(`${LABEL[t]} pipelined msgs/s / raw socket (${r.codec})`, Number(r[t].pipelined.ratio.toFixed(2)), ">=", PIPELINED_TARGET[t]),
+    ),
   };
 }
