@@ -19,14 +19,19 @@ import type { TraceEvent } from "./trace-event.js";
 export class TraceLog {
   /** Full chunks and the one being filled: fixed-size, so that growing never copies what is recorded. */
   private readonly chunks: Chunk[] = [];
-  private chunk: Chunk = newChunk();
-  /** Events in the chunk being filled. */
+  /** The first chunk is small (a system of a few events, as the explorer makes by the thousand, costs little). */
+  private chunk: Chunk = newChunk(FIRST_CHUNK);
+  /** Events in the chunk being filled, and in the full chunks. */
   private fill = 0;
+  private full = 0;
   private readonly built: TraceEvent[] = [];
+  /** Where events() stopped building: a chunk (an index into chunks, or chunks.length for the one being filled) and an event in it. */
+  private builtChunk = 0;
+  private builtAt = 0;
 
   /** Events recorded (built or not). */
   get length(): number {
-    return this.chunks.length * CHUNK + this.fill;
+    return this.full + this.fill;
   }
 
   push(ev: TraceEvent): void {
@@ -65,30 +70,37 @@ export class TraceLog {
   /** Every event recorded, in order, as objects (built from the columns on first ask, then kept). */
   events(): readonly TraceEvent[] {
     const built = this.built;
-    const total = this.length;
-    for (let n = built.length; n < total; n++) {
-      const k = Math.floor(n / CHUNK);
-      const c = k < this.chunks.length ? (this.chunks[k] as Chunk) : this.chunk;
-      built.push(eventAt(c, n - k * CHUNK));
+    for (;;) {
+      const current = this.builtChunk === this.chunks.length;
+      const c = current ? this.chunk : (this.chunks[this.builtChunk] as Chunk);
+      const end = current ? this.fill : c.size;
+      for (let i = this.builtAt; i < end; i++) built.push(eventAt(c, i));
+      this.builtAt = end;
+      if (current) return built;
+      this.builtChunk++;
+      this.builtAt = 0;
     }
-    return built;
   }
 
   /** The chunk with room for one more event. */
   private slot(): Chunk {
-    if (this.fill === CHUNK) {
+    if (this.fill === this.chunk.size) {
       this.chunks.push(this.chunk);
-      this.chunk = newChunk();
+      this.full += this.fill;
+      // Chunks double up to CHUNK: a long run allocates a few large ones, a short one a small one.
+      this.chunk = newChunk(Math.min(CHUNK, 2 * this.chunk.size));
       this.fill = 0;
     }
     return this.chunk;
   }
 }
 
-/** Events a chunk holds. */
+/** Events the largest chunk holds, and the first. */
 const CHUNK = 16_384;
+const FIRST_CHUNK = 64;
 
 interface Chunk {
+  readonly size: number;
   readonly kinds: Uint8Array;
   readonly times: Float64Array;
   readonly epochs: Float64Array;
@@ -96,8 +108,8 @@ interface Chunk {
   readonly refs: unknown[];
 }
 
-function newChunk(): Chunk {
-  return { kinds: new Uint8Array(CHUNK), times: new Float64Array(CHUNK), epochs: new Float64Array(CHUNK), refs: new Array<unknown>(3 * CHUNK).fill(undefined) };
+function newChunk(size: number): Chunk {
+  return { size, kinds: new Uint8Array(size), times: new Float64Array(size), epochs: new Float64Array(size), refs: new Array<unknown>(3 * size).fill(undefined) };
 }
 
 function eventAt(c: Chunk, i: number): TraceEvent {
