@@ -107,7 +107,7 @@ function peakRssMb(): number {
  * million nodes' transient peak; the figure reported is the resident set, whatever this allows.
  */
 function heapFor(nodes: number): string[] {
-  return nodes >= 200_000 ? [`--max-old-space-size=${Math.ceil(nodes / 1000) * 6}`] : [];
+  return nodes >= 200_000 ? [`--max-old-space-size=${Math.ceil(nodes / 1000) * 12}`] : [];
 }
 
 /** One scale run in a fresh child process (its own peak RSS). */
