@@ -87,11 +87,14 @@ export class RequestRecords {
   }
 
   snapshot(): RequestRecordsSnapshot {
+    // A node that never took a request (most, and every node at every link made while a system is built) shares the
+    // empty lists: a snapshot is immutable, and restore copies them.
+    const none = this.records.size === 0 && this.closed.length === this.closedHead;
     return {
       retention: this.retention,
       horizon: this.horizon,
-      records: [...this.records.entries()].map(([id, r]) => [id, r, this.issuedAt.get(id) ?? 0] as const),
-      closed: this.closed.slice(this.closedHead),
+      records: none ? NO_ENTRIES : [...this.records.entries()].map(([id, r]) => [id, r, this.issuedAt.get(id) ?? 0] as const),
+      closed: none ? NO_IDS : this.closed.slice(this.closedHead),
     };
   }
 
@@ -118,6 +121,8 @@ export class RequestRecords {
 // Never written: every write goes through own() first (a write to them would be one node's records in every node).
 const NO_RECORDS = new Map<RequestId, RequestRecord>();
 const NO_ISSUED = new Map<RequestId, number>();
+const NO_ENTRIES: readonly (readonly [RequestId, RequestRecord, number])[] = Object.freeze([]);
+const NO_IDS: readonly RequestId[] = Object.freeze([]);
 
 export interface RequestRecordsSnapshot {
   readonly retention: number;
