@@ -285,6 +285,13 @@ export class System {
   private settledSomething = false;
   private closed = false;
   private eventsRun = 0;
+  /**
+   * epochOf's answers, valid while its stamp holds: a node's version or epoch changes only in an event, an update,
+   * or when a node leaves or comes back (hostsChanged counts those). A create adds a node of the very epoch it was
+   * given, so a run of creates scans the nodes once, not once per node (that scan made building n nodes O(n^2)).
+   */
+  private epochMemo: { readonly stamp: string; readonly epochs: Map<string, number> } = { stamp: "", epochs: new Map() };
+  private hostsChanged = 0;
   /** Every node's simulated disk: it survives crash(). */
   private readonly disks = new Map<NodeId, SimulatedDisk>();
   /** Crashed nodes (not in `runtimes`), with what their last commit left of them. */
@@ -382,6 +389,7 @@ export class System {
     if (out instanceof Fault) {
       this.topology.removeNode(id);
       this.runtimes.delete(id);
+      this.hostsChanged++;
       this.disks.delete(id);
       this.journals.delete(id);
       if (this.tracing) {
@@ -438,9 +446,15 @@ export class System {
    * highest, should they differ), else the system's (a version new to the system starts where the system is).
    */
   private epochOf(version: string): number {
+    const stamp = `${this.eventsRun}/${this.updates}/${this.epoch}/${this.hostsChanged}`;
+    if (this.epochMemo.stamp !== stamp) this.epochMemo = { stamp, epochs: new Map() };
+    const known = this.epochMemo.epochs.get(version);
+    if (known !== undefined) return known;
     let epoch: number | undefined;
     for (const rt of this.runtimes.values()) if (rt.version === version && (epoch === undefined || rt.epoch > epoch)) epoch = rt.epoch;
-    return epoch ?? this.epoch;
+    const out = epoch ?? this.epoch;
+    this.epochMemo.epochs.set(version, out);
+    return out;
   }
 
   /** The versions nodes run now, sorted. */
@@ -656,6 +670,7 @@ export class System {
     if (rt !== undefined) this.messageCounters.set(id, rt.messagesSent);
     this.keptHalves.delete(id);
     this.runtimes.delete(id);
+    this.hostsChanged++;
     this.down.delete(id);
     this.disks.delete(id);
     this.journals.delete(id);
@@ -1253,6 +1268,7 @@ export class System {
     }
     if (!this.durable) throw new InvalidOptionError("crash", `node "${id}" has no store to come back from (the system was made with store: false); leave store at its default to crash nodes`);
     this.runtimes.delete(id);
+    this.hostsChanged++;
     this.commitDue.delete(rt);
     const undone = new Map<NodeId, { readonly link: number; readonly durable: number; readonly applied: number }>();
     for (const [n, link] of this.topology.linksOf(id)) {
@@ -1285,6 +1301,7 @@ export class System {
       this.down.delete(id);
       this.undoneAtCrash.delete(id);
       this.runtimes.set(id, rt);
+      this.hostsChanged++;
       if (this.tracing) this.record({ kind: "restart", t: this.now(), node: id, version: rt.version, epoch: rt.epoch, replayed: record.log.length });
       for (const n of this.topology.neighbors(id)) this.reconnect(id, n);
       const recovered = this.recoverCoordinator(id);

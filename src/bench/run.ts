@@ -40,7 +40,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   },
   {
     name: "scale",
-    description: "random graphs of 1,000 / 10,000 / 50,000 nodes updated with conservative and cut: wall time, peak RSS, H-G vs bound",
+    description: "random graphs of 10,000 / 100,000 / 1,000,000 nodes updated with conservative and cut: build and update wall time, peak RSS, H-G vs bound (target: cut at 1M under 30 s and 4 GB)",
     run: (_o, progress) => scaleBenchmark(progress),
   },
   {

@@ -27,13 +27,14 @@ export const DEFAULT_REQUEST_RETENTION = 10_000;
  * before the oldest forgotten one is refused as expired.
  */
 export class RequestRecords {
-  private readonly records = new Map<RequestId, RequestRecord>();
+  /** Both maps start as the shared empty ones and are made on the first accept: most nodes never take a request. */
+  private records: Map<RequestId, RequestRecord> = NO_RECORDS;
   /** Closed ids in the order they closed (the oldest is forgotten first). */
   private closed: RequestId[] = [];
   private closedHead = 0;
   /** The issue time of the newest request forgotten: an unknown request issued at or before it has expired. */
   private horizon = Number.NEGATIVE_INFINITY;
-  private readonly issuedAt = new Map<RequestId, number>();
+  private issuedAt: Map<RequestId, number> = NO_ISSUED;
 
   constructor(private readonly retention = DEFAULT_REQUEST_RETENTION) {}
 
@@ -46,6 +47,7 @@ export class RequestRecords {
   }
 
   accept(request: RequestId, issued: number): void {
+    this.own();
     this.records.set(request, { status: "open" });
     this.issuedAt.set(request, issued);
   }
@@ -85,17 +87,28 @@ export class RequestRecords {
   }
 
   snapshot(): RequestRecordsSnapshot {
+    // A node that never took a request (most, and every node at every link made while a system is built) shares the
+    // empty lists: a snapshot is immutable, and restore copies them.
+    const none = this.records.size === 0 && this.closed.length === this.closedHead;
     return {
       retention: this.retention,
       horizon: this.horizon,
-      records: [...this.records.entries()].map(([id, r]) => [id, r, this.issuedAt.get(id) ?? 0] as const),
-      closed: this.closed.slice(this.closedHead),
+      records: none ? NO_ENTRIES : [...this.records.entries()].map(([id, r]) => [id, r, this.issuedAt.get(id) ?? 0] as const),
+      closed: none ? NO_IDS : this.closed.slice(this.closedHead),
     };
+  }
+
+  /** This node's own maps in place of the shared empty ones, before a first write. */
+  private own(): void {
+    if (this.records !== NO_RECORDS) return;
+    this.records = new Map();
+    this.issuedAt = new Map();
   }
 
   static restore(s: RequestRecordsSnapshot): RequestRecords {
     const out = new RequestRecords(s.retention);
     out.horizon = s.horizon;
+    if (s.records.length > 0) out.own();
     for (const [id, r, issued] of s.records) {
       out.records.set(id, r);
       out.issuedAt.set(id, issued);
@@ -104,6 +117,12 @@ export class RequestRecords {
     return out;
   }
 }
+
+// Never written: every write goes through own() first (a write to them would be one node's records in every node).
+const NO_RECORDS = new Map<RequestId, RequestRecord>();
+const NO_ISSUED = new Map<RequestId, number>();
+const NO_ENTRIES: readonly (readonly [RequestId, RequestRecord, number])[] = Object.freeze([]);
+const NO_IDS: readonly RequestId[] = Object.freeze([]);
 
 export interface RequestRecordsSnapshot {
   readonly retention: number;

@@ -32,6 +32,11 @@ export interface CoordinatorTransport {
  */
 export class UpdateCoordinator implements CoordinatorPort {
   private readonly acks = new Map<NodeId, VectorCut | undefined>();
+  /**
+   * How far onPrepared has found live nodes prepared (a prefix of run.live()), and for which list of live nodes (the
+   * count of forgotten ones): each ack resumes the walk there, instead of walking every node again per ack.
+   */
+  private preparedPrefix = { forgotten: 0, length: 0 };
   /** While adopting (a takeover): each live node's answer. */
   private readonly parts = new Map<NodeId, NodeReport & { kind: "part" }>();
   /** Reports that arrived while adopting (a node went on meanwhile): taken, in order, once the update is adopted. */
@@ -257,11 +262,22 @@ export class UpdateCoordinator implements CoordinatorPort {
     const run = this.update;
     if (run.phase !== "preparing") return;
     this.acks.set(from, ack);
-    if (run.live().some((n) => !this.acks.has(n))) return;
+    if (!this.allPrepared()) return;
     run.phase = "running";
     run.preparedAt = this.now();
     if (!this.startsAtRoot) this.markStarted(this.now());
     this.strategyPart.start(this.acks);
+  }
+
+  /** Every live node prepared (acks only grow while the live list stays; a forget starts the walk again). */
+  private allPrepared(): boolean {
+    const live = this.update.live();
+    const forgotten = this.update.forgotten.size;
+    if (this.preparedPrefix.forgotten !== forgotten) this.preparedPrefix = { forgotten, length: 0 };
+    let i = this.preparedPrefix.length;
+    while (i < live.length && this.acks.has(live[i] as NodeId)) i++;
+    this.preparedPrefix.length = i;
+    return i === live.length;
   }
 
   private onSwapped(from: NodeId, msg: NodeReport & { kind: "swapped" }): void {
