@@ -51,3 +51,36 @@ describe("a system without a store (store: false)", () => {
     expect(() => new System({ store: "no" as unknown as boolean })).toThrow(/expected true or false, got "no"/);
   });
 });
+
+describe("a handler's ctx", () => {
+  it("lends its functions: a handler may take send, setTimer and neighbors off ctx", async () => {
+    const { defineBehavior } = await import("./index.js");
+    const loose = defineBehavior<number, number, unknown, unknown>({
+      version: "loose@1",
+      init: (ctx) => {
+        const { setTimer } = ctx;
+        setTimer(1, "go");
+        return 0;
+      },
+      timer: (s, _tag, ctx) => {
+        const { send, neighbors } = ctx;
+        for (const n of neighbors()) send(n, 2);
+        return s;
+      },
+      receive: (s, h, from, ctx) => {
+        const { send } = ctx;
+        if (h > 0) send(from, h - 1);
+        return s + 1;
+      },
+    });
+    const sys = new System({ seed: 3 });
+    sys.create("a", loose);
+    sys.create("b", loose);
+    sys.link("a", "b");
+    await sys.settle();
+    // Each node sends one message (budget 2) and it bounces twice: three deliveries per message, both ways.
+    expect(sys.state("a")).toBe(3);
+    expect(sys.state("b")).toBe(3);
+    expect(sys.check().ok).toBe(true);
+  });
+});

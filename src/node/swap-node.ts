@@ -131,8 +131,9 @@ export class SwapNode {
   }
 
   /**
-   * A node's ctx: one small object whose methods live on a shared prototype (a literal of getters and closures cost
-   * about 750 bytes a node). Inside SwapNode so that it reaches the node's effects and links.
+   * A node's ctx: one small object, its getters on a shared prototype (a literal of getters and closures cost about
+   * 750 bytes a node). Its functions are arrow fields, not prototype methods, so that a handler may take them off ctx
+   * (`const { send } = ctx`) as it could before. Inside SwapNode so that it reaches the node's effects and links.
    */
   private static readonly HandlerContext = class HandlerContext implements Context<unknown, unknown> {
     constructor(private readonly node: SwapNode) {}
@@ -144,31 +145,31 @@ export class SwapNode {
       return this.node.world.now();
     }
     // The topology's frozen list, replaced when a link changes (one map lookup): a handler cannot change it.
-    neighbors(): readonly NodeId[] {
+    readonly neighbors = (): readonly NodeId[] => {
       return this.node.world.neighbors(this.node.id);
-    }
-    send(to: NodeId, msg: unknown): void {
+    };
+    readonly send = (to: NodeId, msg: unknown): void => {
       const node = this.node;
       const fx = node.effects();
       const link = node.links.get(to);
       if (link === undefined) throw new NotNeighborError(node.id, to);
       (fx.sends ??= []).push({ to, body: msg, link });
-    }
-    respond(request: RequestId, result: unknown): void {
+    };
+    readonly respond = (request: RequestId, result: unknown): void => {
       const node = this.node;
       const fx = node.effects();
       if (!node.world.hasOpenRequest(node.id, request) || fx.responses?.some((r) => r.request === request) === true) {
         throw new UnknownRequestError(node.id, request);
       }
       (fx.responses ??= []).push({ request, result });
-    }
-    setTimer(delayMs: number, tag: string): void {
+    };
+    readonly setTimer = (delayMs: number, tag: string): void => {
       const node = this.node;
       const fx = node.effects();
       if (!Number.isFinite(delayMs) || delayMs < 0) {
         throw new InvalidOptionError("setTimer delayMs", `node "${node.id}" asked for ${delayMs}; use a finite number >= 0`);
       }
       (fx.timers ??= []).push({ delayMs, tag: String(tag) });
-    }
+    };
   };
 }

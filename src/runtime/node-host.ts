@@ -174,6 +174,7 @@ export class NodeHost implements NodePort {
   private static readonly Gated = class GatedEnvironment implements HostEnvironment {
     dropNeighbor?: (node: NodeId, gone: NodeId) => void;
     wallClock?: () => number;
+    cpuClock?: () => number;
 
     constructor(
       private readonly host: NodeHost,
