@@ -43,27 +43,23 @@ export class TraceLog {
 
   /** `env.from` sent `env` at `t` (its trace event: { kind: "send", t, node: from, to, msg: id, epoch }). */
   send(t: number, env: AppEnvelope): void {
-    const c = this.slot();
-    const i = this.fill++;
-    c.kinds[i] = SEND;
-    c.times[i] = t;
-    c.epochs[i] = env.epoch;
-    const r = 3 * i;
-    c.refs[r] = env.from;
-    c.refs[r + 1] = env.to;
-    c.refs[r + 2] = env.id;
+    this.envelope(SEND, t, env.from, env.to, env);
   }
 
   /** `env.to` executed `env` at `t` (its trace event: { kind: "deliver", t, node: to, from, msg: id, epoch }). */
   deliver(t: number, env: AppEnvelope): void {
+    this.envelope(DELIVER, t, env.to, env.from, env);
+  }
+
+  private envelope(kind: number, t: number, node: NodeId, other: NodeId, env: AppEnvelope): void {
     const c = this.slot();
     const i = this.fill++;
-    c.kinds[i] = DELIVER;
+    c.kinds[i] = kind;
     c.times[i] = t;
     c.epochs[i] = env.epoch;
     const r = 3 * i;
-    c.refs[r] = env.to;
-    c.refs[r + 1] = env.from;
+    c.refs[r] = node;
+    c.refs[r + 1] = other;
     c.refs[r + 2] = env.id;
   }
 
