@@ -70,13 +70,14 @@ type Tagged =
   | { readonly [TAG]: "map"; readonly v: [unknown, unknown][] }
   | { readonly [TAG]: "set"; readonly v: unknown[] }
   | { readonly [TAG]: "undefined" }
-  | { readonly [TAG]: "number"; readonly v: "NaN" | "Infinity" | "-Infinity" }
+  | { readonly [TAG]: "number"; readonly v: "NaN" | "Infinity" | "-Infinity" | "-0" }
   | { readonly [TAG]: "object"; readonly v: Record<string, unknown> }
   | { readonly [TAG]: "date"; readonly v: number };
 
 function toJsonValue(value: unknown): unknown {
   if (value === undefined) return { [TAG]: "undefined" };
-  if (typeof value === "number") return Number.isFinite(value) ? value : { [TAG]: "number", v: String(value) };
+  // -0 too: JSON writes it as 0 (String(-0) is "0" as well, hence the literal).
+  if (typeof value === "number") return Number.isFinite(value) && !Object.is(value, -0) ? value : { [TAG]: "number", v: Object.is(value, -0) ? "-0" : String(value) };
   if (value === null || typeof value !== "object") {
     if (typeof value === "bigint" || typeof value === "function" || typeof value === "symbol") throw unsupportedPrimitive("JSON", value);
     return value;
@@ -156,7 +157,7 @@ function needsTags(value: unknown, depth = 0): boolean {
     case "boolean":
       return false;
     case "number":
-      return !Number.isFinite(value);
+      return !Number.isFinite(value) || Object.is(value, -0);
     case "object":
       break;
     default:

@@ -54,7 +54,7 @@ describe("the msgpack codec", () => {
   });
 
   it("round-trips what it writes by the JSON codec: bare numbers (123 is `{` in msgpack), strings, a key named $json", () => {
-    const values = [123, 91, 0, -1, "x", "", null, undefined, true, Number.NaN, [{ ["__proto__"]: "" }], { $json: 1 }, JSON.parse('{"$json":1,"__proto__":2}') as unknown, [123]];
+    const values = [123, 91, 0, -0, [-0], { z: -0 }, new Map([["k", -0]]), -1, "x", "", null, undefined, true, Number.NaN, [{ ["__proto__"]: "" }], { $json: 1 }, JSON.parse('{"$json":1,"__proto__":2}') as unknown, [123]];
     for (const v of values) expect(msgpackCodec.decode(msgpackCodec.encode(v))).toEqual(v);
     const wrapped = JSON.parse('[{"__proto__":{"x":1}}]') as unknown;
     const back = msgpackCodec.decode(msgpackCodec.encode(wrapped)) as Record<string, unknown>[];
@@ -65,7 +65,7 @@ describe("the msgpack codec", () => {
     fc.assert(
       fc.property(value, (v) => {
         const back = msgpackCodec.decode(msgpackCodec.encode(v));
-        // What the JSON codec gives back (which is `v`, -0 read as 0 by both: tcp-parts.test.ts shows the JSON codec's).
+        // What the JSON codec gives back (which is `v`, -0 included: tcp-parts.test.ts shows the JSON codec's).
         same(back, jsonCodec.decode(jsonCodec.encode(v)));
         if (v !== null && typeof v === "object" && !(v instanceof Map) && !(v instanceof Set) && !(v instanceof Date)) {
           expect(Object.getPrototypeOf(back)).toBe(Array.isArray(v) ? Array.prototype : Object.prototype);

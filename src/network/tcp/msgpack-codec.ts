@@ -62,8 +62,10 @@ function fromJson(bytes: Buffer): unknown {
  */
 function route(value: unknown, depth: number): Route {
   switch (typeof value) {
-    case "string":
     case "number":
+      // msgpackr writes -0 as the integer 0: a frame holding one goes the JSON way, which keeps it (as structuredClone).
+      return Object.is(value, -0) ? JSON_PATH : PLAIN;
+    case "string":
     case "boolean":
     case "undefined":
       return PLAIN;
@@ -158,8 +160,8 @@ function malformed(detail: string): CodecFormatError {
  */
 function restore(value: unknown, depth: number): unknown {
   switch (typeof value) {
-    case "string":
     case "number":
+    case "string":
     case "boolean":
     case "undefined":
       return value;

@@ -43,7 +43,7 @@ describe("frames", () => {
 
 describe("the JSON codec", () => {
   it("carries what structuredClone carries and plain JSON loses", () => {
-    const value = { m: new Map<unknown, unknown>([["x", 1], [2, new Set(["y"])]]), u: undefined, list: [undefined, Number.NaN, Infinity, -Infinity], $ls: "a user's own key" };
+    const value = { m: new Map<unknown, unknown>([["x", 1], [2, new Set(["y"])]]), u: undefined, list: [undefined, Number.NaN, Infinity, -Infinity, -0], $ls: "a user's own key" };
     expect(jsonCodec.decode(jsonCodec.encode(value))).toEqual(value);
   });
 
