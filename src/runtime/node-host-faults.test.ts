@@ -3,9 +3,9 @@ import { defineBehavior } from "../core/behavior.js";
 import type { ControlMessage, RunInfo } from "../core/control.js";
 import type { AppEnvelope, ControlEnvelope, Envelope } from "../core/envelope.js";
 import { CONTROL, messageId } from "../core/ids.js";
-import { Topology } from "../core/topology.js";
 import { defineUpdate } from "../core/update.js";
-import { NodeHost, type HostEnvironment } from "./node-host.js";
+import { pairHost } from "../../test/support/pair-host.js";
+import type { NodeHost } from "./node-host.js";
 
 // v1 throws on a negative message: a handler fault.
 const v1 = defineBehavior<number, number>({
@@ -19,27 +19,7 @@ const v1 = defineBehavior<number, number>({
 const v2 = defineBehavior<number, number>({ version: "f@2", init: () => 0, receive: (s, m) => s + m });
 
 function host(): { host: NodeHost; sent: Envelope[] } {
-  const topology = new Topology();
-  topology.addNode("a");
-  topology.addNode("b");
-  topology.addLink("a", "b");
-  const sent: Envelope[] = [];
-  const env: HostEnvironment = {
-    tracing: true,
-    now: () => 0,
-    neighbors: (n) => topology.neighbors(n),
-    linksOf: (n) => topology.linksOf(n),
-    hasOpenRequest: () => false,
-    transmit: (e) => void sent.push(e),
-    startTimer: () => 1,
-    record: () => undefined,
-    answer: () => undefined,
-    fail: () => undefined,
-    loadCode: (c) => (c.kind === "inline" ? c.updates : []),
-  };
-  const h = new NodeHost("b", v1, 0, 1, env);
-  h.initialize();
-  return { host: h, sent };
+  return pairHost(v1, { startTimer: () => 1 });
 }
 
 const run: RunInfo = { id: 1, strategy: "naive", root: "a", nodes: ["a", "b"], from: { a: "f@1", b: "f@1" }, requestedAt: 0 };

@@ -3,10 +3,9 @@ import { defineBehavior } from "../core/behavior.js";
 import type { ControlMessage, RunInfo, UpdateCode } from "../core/control.js";
 import type { ControlEnvelope, Envelope } from "../core/envelope.js";
 import { CONTROL, messageId } from "../core/ids.js";
-import { Topology } from "../core/topology.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import { defineUpdate, type Update } from "../core/update.js";
-import { NodeHost, type HostEnvironment } from "./node-host.js";
+import { pairHost } from "../../test/support/pair-host.js";
 
 const v1 = defineBehavior<number, number>({
   version: "n@1",
@@ -19,28 +18,9 @@ const u12 = defineUpdate({ from: v1, to: v2, state: (s) => `${s}` });
 
 /** A network of nothing: it records what the host sends and traces, and loads code as the test says. */
 function harness(loadCode: (code: UpdateCode) => readonly Update[] | Promise<readonly Update[]> = (c) => (c.kind === "inline" ? c.updates : [])) {
-  const topology = new Topology();
-  topology.addNode("a");
-  topology.addNode("b");
-  topology.addLink("a", "b");
-  const sent: Envelope[] = [];
   const trace: TraceEvent[] = [];
   let timers = 0;
-  const env: HostEnvironment = {
-    tracing: true,
-    now: () => 0,
-    neighbors: (n) => topology.neighbors(n),
-    linksOf: (n) => topology.linksOf(n),
-    hasOpenRequest: () => false,
-    transmit: (e) => void sent.push(e),
-    startTimer: () => ++timers,
-    record: (e) => void trace.push(e),
-    answer: () => undefined,
-    fail: () => undefined,
-    loadCode,
-  };
-  const host = new NodeHost("b", v1, 0, 1, env);
-  host.initialize();
+  const { host, topology, sent } = pairHost(v1, { startTimer: () => ++timers, record: (e) => void trace.push(e), loadCode });
   return { host, topology, sent, trace };
 }
 

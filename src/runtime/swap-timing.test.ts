@@ -3,9 +3,9 @@ import { defineBehavior } from "../core/behavior.js";
 import type { ControlMessage, RunInfo, UpdateFigures } from "../core/control.js";
 import type { ControlEnvelope, Envelope } from "../core/envelope.js";
 import { CONTROL } from "../core/ids.js";
-import { Topology } from "../core/topology.js";
 import { defineUpdate, type Update } from "../core/update.js";
-import { NodeHost, type HostEnvironment } from "./node-host.js";
+import { pairHost } from "../../test/support/pair-host.js";
+import type { NodeHost } from "./node-host.js";
 
 /**
  * The swap pause a network with clocks (TCP) reports: the step in which the node turned new, in parts, and the CPU its
@@ -46,31 +46,15 @@ const failing = defineUpdate({
 });
 
 function harness(timed: boolean) {
-  const topology = new Topology();
-  topology.addNode("a");
-  topology.addNode("b");
-  topology.addLink("a", "b");
   const sent: Envelope[] = [];
-  const env: HostEnvironment = {
-    tracing: true,
-    now: () => 0,
-    neighbors: (n) => topology.neighbors(n),
-    linksOf: (n) => topology.linksOf(n),
-    hasOpenRequest: () => false,
+  const { host } = pairHost(v1, {
     // A send takes 1 wall ms: after the swap, it is the step's "after".
     transmit: (e) => {
       if (e.kind === "control" && !e.plane) clocks.wall += 1;
       sent.push(e);
     },
-    startTimer: () => undefined,
-    record: () => undefined,
-    answer: () => undefined,
-    fail: () => undefined,
-    loadCode: (c) => (c.kind === "inline" ? c.updates : []),
     ...(timed ? { wallClock: () => clocks.wall, cpuClock: () => clocks.cpu } : {}),
-  };
-  const host = new NodeHost("b", v1, 0, 1, env);
-  host.initialize();
+  });
   return { host, sent };
 }
 
