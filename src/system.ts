@@ -49,7 +49,7 @@ import { TraceLog } from "./core/trace/trace-log.js";
 import { isSteerable, type Scheduler, type SteerableScheduler } from "./network/sim/scheduler.js";
 import { ScriptedScheduler, type Chooser } from "./network/sim/scripted-scheduler.js";
 import type { SimEvent } from "./network/sim/sim-event.js";
-import { SimulatedNetwork } from "./network/sim/simulated-network.js";
+import { SimulatedNetwork, linkSlot } from "./network/sim/simulated-network.js";
 import { TimeOrderedScheduler } from "./network/sim/time-ordered-scheduler.js";
 import { AlphaSynchronizer } from "./node/alpha-synchronizer.js";
 import { Fault } from "./node/swap-node.js";
@@ -152,9 +152,9 @@ class SettleActivity {
       else t.fired++;
     } else if (ev.kind === "deliver") {
       const env = ev.env;
-      if (env.link > 0 && !(env.kind === "control" && env.plane)) {
-        // A link's channel by its slot (the simulated network's numbering): an array index, no key built per delivery.
-        const slot = 2 * env.link + (env.from < env.to ? 0 : 1);
+      // A link's channel by its slot (the simulated network's numbering): an array index, no key built per delivery.
+      const slot = linkSlot(env);
+      if (slot !== undefined) {
         const n = this.onLink[slot];
         if (n === undefined) {
           this.onLink[slot] = 1;

@@ -63,8 +63,8 @@ export class SimulatedNetwork implements Network {
   transmit(env: Envelope): void {
     let time = this.clock + this.drawDelay();
     // A coordinator's envelopes name the link of its instance (its numbering), not one of the topology's links.
-    if (env.link > 0 && !(env.kind === "control" && env.plane)) {
-      const slot = 2 * env.link + (env.from < env.to ? 0 : 1);
+    const slot = linkSlot(env);
+    if (slot !== undefined) {
       const last = this.lastOnLink[slot];
       if (last !== undefined && last > time) time = last;
       this.lastOnLink[slot] = time;
@@ -109,4 +109,13 @@ export class SimulatedNetwork implements Network {
   nextTime(): number | undefined {
     return this.scheduler.peek()?.time;
   }
+}
+
+/**
+ * The direction of a topology link an envelope travels, as an index (2 x link + direction), or undefined for an
+ * envelope off the links (a coordinator's, whose link numbers its own instance, or link 0).
+ */
+export function linkSlot(env: Envelope): number | undefined {
+  if (env.link <= 0 || (env.kind === "control" && env.plane)) return undefined;
+  return 2 * env.link + (env.from < env.to ? 0 : 1);
 }
