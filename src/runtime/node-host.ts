@@ -182,7 +182,7 @@ export class NodeHost implements NodePort {
     ) {}
 
     get tracing(): boolean {
-      return this.outer.tracing && this.host.gate !== "replay";
+      return this.host.tracing;
     }
     now(): number {
       return this.host.replayAt ?? this.outer.now();
