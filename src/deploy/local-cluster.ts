@@ -5,30 +5,14 @@ import { describeError } from "../core/errors.js";
  * benchmark measures one; tests start them too (test/support/db-cluster.ts).
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { loadClusterFile, type Cluster } from "./cluster-file.js";
 import { clusterUp, type NodeEnv, type StartedNode } from "./cluster-processes.js";
 
-/** A free loopback port (the OS picks it; we release it at once). */
-export async function freePort(): Promise<number> {
-  const { port, release } = await reservePort();
-  await release();
-  return port;
-}
-
-/**
- * A free loopback port held until `release()`: while held, the OS gives it to no other socket of this machine (a
- * proxy that listens on port 0 meanwhile cannot get the port a node is about to bind).
- */
-export async function reservePort(): Promise<{ readonly port: number; release(): Promise<void> }> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  return { port, release: () => new Promise<void>((r) => server.close(() => r())) };
-}
+export { freePort, reservePort } from "./free-port.js";
+import { freePort } from "./free-port.js";
 
 /** A node of the file, without its address (each gets a free port). */
 export interface LocalNodeSpec {

@@ -8,14 +8,7 @@ import { encodeFrame, FrameDecoder } from "./frame.js";
 import { LamportClock } from "./lamport-clock.js";
 import { WIRE_FORMAT, type WireMessage } from "./protocol.js";
 import { TcpNetwork } from "./tcp-network.js";
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+import { freePort } from "../../deploy/free-port.js";
 
 async function until(what: string, ms: number, cond: () => boolean): Promise<void> {
   for (const t0 = performance.now(); !cond(); ) {

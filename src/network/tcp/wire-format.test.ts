@@ -5,15 +5,7 @@ import { encodeFrame, FrameDecoder } from "./frame.js";
 import { LamportClock } from "./lamport-clock.js";
 import { WIRE_FORMAT, type WireMessage } from "./protocol.js";
 import { TcpNetwork } from "./tcp-network.js";
-
-/** A free loopback port (the OS picks it; released at once). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+import { freePort } from "../../deploy/free-port.js";
 
 /** Connect, write hand-made frames, and collect what comes back until the other side closes (or `untilKind` arrives). */
 async function converse(port: number, frames: readonly unknown[], untilKind?: string): Promise<{ got: WireMessage[]; closed: boolean }> {

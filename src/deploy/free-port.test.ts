@@ -1,6 +1,6 @@
 import net from "node:net";
 import { describe, expect, it } from "vitest";
-import { reservePort } from "./local-cluster.js";
+import { ephemeralStart, freePort, reservePort } from "./free-port.js";
 
 const listenOn = (port: number): Promise<NodeJS.ErrnoException | undefined> =>
   new Promise((resolve) => {
@@ -15,5 +15,16 @@ describe("reservePort", () => {
     expect((await listenOn(r.port))?.code).toBe("EADDRINUSE");
     await r.release();
     expect(await listenOn(r.port)).toBeUndefined();
+  });
+});
+
+describe("freePort", () => {
+  it("draws below the ephemeral range (where outbound connections never land) and never hands a port out twice", async () => {
+    const ports = [];
+    for (let i = 0; i < 50; i++) ports.push(await freePort());
+    expect(ports.every((p) => p >= 20_000 && p < ephemeralStart())).toBe(true);
+    expect(new Set(ports).size).toBe(ports.length);
+    // Each is free to bind right after.
+    for (const p of ports.slice(0, 5)) expect(await listenOn(p)).toBeUndefined();
   });
 });
