@@ -76,6 +76,8 @@ export interface UpdateFigures {
    * under swapPauseMs means the process waited for a core (a busy machine), not for its own work.
    */
   swapCpuMs?: number;
+  /** Wall ms the garbage collector held the node's main thread during that step (TCP: V8's GC profiler). */
+  swapGcMs?: number;
 }
 
 /**

@@ -57,6 +57,8 @@ export interface HostEnvironment extends NodeSurroundings, PrepareEnvironment {
   wallClock?(): number;
   /** The CPU ms this process has used (TCP): beside the wall clock, what of a swap's step was work. */
   cpuClock?(): number;
+  /** Start counting garbage-collection pauses (TCP); the function returned stops and gives their ms since. */
+  gcWatch?(): () => number;
   /**
    * A neighbour was lost for good and forgotten during an update ("gone"): remove this node's link to it, as the live
    * side of an unlink does, outside the configuration lock, in this node's step (over TCP its link table; in the
@@ -167,6 +169,8 @@ export class NodeHost implements NodePort {
     if (clock !== undefined) env.wallClock = () => clock.call(outer);
     const cpu = outer.cpuClock;
     if (cpu !== undefined) env.cpuClock = () => cpu.call(outer);
+    const gc = outer.gcWatch;
+    if (gc !== undefined) env.gcWatch = () => gc.call(outer);
     return env;
   }
 
@@ -175,6 +179,7 @@ export class NodeHost implements NodePort {
     dropNeighbor?: (node: NodeId, gone: NodeId) => void;
     wallClock?: () => number;
     cpuClock?: () => number;
+    gcWatch?: () => () => number;
 
     constructor(
       private readonly host: NodeHost,
@@ -791,10 +796,12 @@ export class NodeHost implements NodePort {
     // Only a step of a node not new yet can be its swap's: the others read no clock.
     const t0 = this.part !== undefined && this.part.swappedAt === undefined && clock !== undefined ? clock() : undefined;
     const cpu0 = t0 !== undefined ? this.env.cpuClock?.() : undefined;
+    const gcStop = t0 !== undefined ? this.env.gcWatch?.() : undefined;
     run();
+    const gcMs = gcStop?.();
     const p = this.part;
     if (p === undefined) return;
-    if (p.swapStep && t0 !== undefined) timeSwapStep(p, this.env, t0, cpu0);
+    if (p.swapStep && t0 !== undefined) timeSwapStep(p, this.env, t0, cpu0, gcMs);
     p.swapStep = false;
     this.reportProgress(p);
   }

@@ -157,11 +157,12 @@ export interface SwapClocks {
 
 /**
  * The swap's step just ended (`t0`: its start on the wall clock, `cpu0` on the CPU clock): its pause, the pause in
- * parts, and the CPU the process used meanwhile, into the node's figures.
+ * parts, the CPU the process used meanwhile and the collector's pauses in it (`gcMs`), into the node's figures.
  */
-export function timeSwapStep(p: Participation, clocks: SwapClocks, t0: number, cpu0: number | undefined): void {
+export function timeSwapStep(p: Participation, clocks: SwapClocks, t0: number, cpu0: number | undefined, gcMs?: number): void {
   const t1 = clocks.wallClock?.();
   if (t1 === undefined) return;
+  if (gcMs !== undefined) p.figures.swapGcMs = gcMs;
   const cpu1 = cpu0 !== undefined ? clocks.cpuClock?.() : undefined;
   p.figures.swapPauseMs = t1 - t0;
   if (cpu0 !== undefined && cpu1 !== undefined) p.figures.swapCpuMs = cpu1 - cpu0;

@@ -28,15 +28,18 @@ export class Connection {
   private readonly decoder = new FrameDecoder();
   private readonly heartbeat: HeartbeatClock | undefined;
   /**
-   * The first frame of a turn of the event loop goes to the socket at once (a lone reply leaves before the rest of
-   * the step that sent it runs: the latency-bound case); from the second on, the socket is corked until the turn
-   * ends, and the frames leave in one system call (a writev; on TLS one encryption of them all, in full records),
-   * not one each: a data chunk of a hundred frames from the peer is answered with two writes, not a hundred. The
+   * The socket is corked from a turn's first frame until the turn of the event loop ends (process.nextTick: right
+   * after the step that sent them, before the next input is read), and the frames leave in one system call (a
+   * writev; on TLS one encryption of them all, in full records), not one each: a data chunk of a hundred frames from
+   * the peer is answered with one write, not a hundred. A first frame used to go at once, for a lone reply's latency;
+   * but that write wakes the peer in the middle of the step, and on a machine with fewer cores than busy processes
+   * the woken peer took the core from the sender (a swap's step measured 2 to 3 ms of wall clock for 0.3 ms of CPU).
+   * Deferred, the write costs the lone reply the rest of its step (microseconds), and steps are not cut in two. The
    * socket counts corked bytes in its writableLength, so flow control (and send's answer) see them as before. A long
    * turn (a request that sends thousands of messages) lets each FLUSH_BYTES go as they fill, so the peer starts on
    * them before the turn ends.
    */
-  private turn: "idle" | "wrote" | "corked" = "idle";
+  private turn: "idle" | "corked" = "idle";
   private corkedBytes = 0;
   private readonly endTurn = (): void => {
     const corked = this.turn === "corked";
@@ -166,16 +169,12 @@ export class Connection {
     if (!this.closed) this.put(frame);
   }
 
-  /** Into the socket: the turn's first frame at once, the next ones corked until the turn ends (see `turn`). */
+  /** Into the socket, corked until the turn ends (see `turn`). */
   private put(frame: Buffer): boolean {
     if (this.turn === "idle") {
-      this.turn = "wrote";
-      process.nextTick(this.endTurn);
-      return this.socket.write(frame);
-    }
-    if (this.turn === "wrote") {
       this.turn = "corked";
       this.socket.cork();
+      process.nextTick(this.endTurn);
     }
     const room = this.socket.write(frame);
     this.corkedBytes += frame.length;

@@ -1,0 +1,82 @@
+/**
+ * A core of its own for the process a benchmark measures, as a node has on a machine of its own in production: on a
+ * small shared machine (this one has 2 cores for 3 node processes and the client), a node is otherwise descheduled
+ * in the middle of a step whenever another process wakes, and a wall-clock tail measures the scheduler, not the node.
+ * Linux only, through util-linux's taskset (every thread of each process: V8's GC helpers included). Benchmarks only.
+ */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+export interface CpuIsolation {
+  /** Whether the measured process has a CPU to itself. */
+  readonly isolated: boolean;
+  /** What was done, or why nothing was. */
+  readonly description: string;
+  /** Give every process pinned here (this one included) all CPUs again. */
+  restore(): void;
+}
+
+const NOTHING_TO_RESTORE = (): void => {};
+
+function pin(pid: number, cpus: string): void {
+  execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+}
+
+/**
+ * Put `measured` alone on the last CPU and `others` (and this process, the benchmark's client) on the rest. Refuses
+ * quietly (isolated: false, and says why) on one CPU, off Linux, or without taskset.
+ */
+export function isolateCpu(measured: number, others: readonly number[]): CpuIsolation {
+  const not = (why: string): CpuIsolation => ({ isolated: false, description: `not isolated: ${why}`, restore: NOTHING_TO_RESTORE });
+  if (process.platform !== "linux") return not(`taskset is Linux's (this is ${process.platform})`);
+  // The CPUs this process may use (a container's cpuset need not start at 0), given back as they were.
+  const all = allowedCpus();
+  const cpus = all === undefined ? [] : expand(all);
+  if (all === undefined || cpus.length < 2) return not(all === undefined ? "no /proc/self/status" : "one CPU only");
+  const last = String(cpus[cpus.length - 1]);
+  const rest = cpus.slice(0, -1).join(",");
+  const pinned = [measured, ...others, process.pid];
+  try {
+    pin(measured, last);
+    for (const pid of [...others, process.pid]) pin(pid, rest);
+  } catch (e) {
+    for (const pid of pinned) tryPin(pid, all);
+    return not(`taskset failed (${e instanceof Error ? e.message.split("\n")[0] : String(e)}); install util-linux`);
+  }
+  return {
+    isolated: true,
+    description: `the measured node alone on CPU ${last}, the other nodes and the client on CPU ${rest} (taskset)`,
+    restore: () => {
+      for (const pid of pinned) tryPin(pid, all);
+    },
+  };
+}
+
+/** A process may have exited already: nothing to give back then. */
+function tryPin(pid: number, cpus: string): void {
+  try {
+    pin(pid, cpus);
+  } catch {
+    // gone
+  }
+}
+
+/** This process's allowed CPUs as Linux lists them ("0-1", "2,4-5"). */
+function allowedCpus(): string | undefined {
+  try {
+    return /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** "0-2,5" -> [0, 1, 2, 5]. */
+export function expand(list: string): number[] {
+  const out: number[] = [];
+  for (const part of list.split(",")) {
+    const [lo, hi] = part.split("-").map(Number);
+    if (lo === undefined || !Number.isInteger(lo)) continue;
+    for (let c = lo; c <= (hi !== undefined && Number.isInteger(hi) ? hi : lo); c++) out.push(c);
+  }
+  return out;
+}
