@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { buildProgram } from "../cli/program.js";
 import { measureOverhead } from "./overhead.js";
-import { runScale } from "./scale.js";
+import { runScale, runScaleInChild } from "./scale.js";
 
 // Smoke tests only: benchmarks are measured by `npm run bench`, never timed in tests.
 describe("the benchmarks run (smoke, 3 nodes)", () => {
@@ -36,6 +36,11 @@ describe("the benchmarks run (smoke, 3 nodes)", () => {
     const o = await measureOverhead(["cut"], { nodes: 20, tokens: 10, hops: 20, rounds: 1 });
     expect(o.map((r) => r.strategy)).toEqual(["none", "cut", "none (control)"]);
     expect(new Set(o.map((r) => r.events)).size).toBe(1); // the same work on every system
+  });
+
+  it("a scale size runs in a child of its own, and one that outruns its time limit is stopped and says so", async () => {
+    expect((await runScaleInChild(60, "cut")).nodes).toBe(60);
+    await expect(runScaleInChild(200_000, "cut", 1, 300)).rejects.toThrow(/scale run \(200000 nodes, cut\) stopped after 0.3 s/);
   });
 });
 

@@ -110,16 +110,28 @@ function heapFor(nodes: number): string[] {
   return nodes >= 200_000 ? [`--max-old-space-size=${Math.ceil(nodes / 1000) * 12}`] : [];
 }
 
-/** One scale run in a fresh child process (its own peak RSS). */
-export function runScaleInChild(nodes: number, strategy: Strategy, seed = 1): Promise<ScaleResult> {
-  const child = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./scale-child.ts" : "./scale-child.js", import.meta.url));
+/**
+ * A size's run is stopped past this many times the target's 30 s (at 1,000,000 nodes it used to run for many
+ * minutes and 10 GB): the benchmark reports it stopped, and its other sizes.
+ */
+export const SCALE_CHILD_LIMIT_MS = 10 * 30_000;
+
+/** One scale run in a fresh child process (its own peak RSS), stopped after `limitMs`. */
+export function runScaleInChild(nodes: number, strategy: Strategy, seed = 1, limitMs = SCALE_CHILD_LIMIT_MS): Promise<ScaleResult> {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const child = fileURLToPath(new URL(fromSource ? "./scale-child.ts" : "./scale-child.js", import.meta.url));
   return new Promise((resolve, reject) => {
-    const execArgv = [...process.execArgv, ...heapFor(nodes)];
+    // From the sources the child needs tsx, whoever started this process (the CLI through tsx, or a test runner).
+    const loader = fromSource && !process.execArgv.some((a) => a.includes("tsx")) ? ["--import", import.meta.resolve("tsx")] : [];
+    const execArgv = [...process.execArgv, ...loader, ...heapFor(nodes)];
     const p = fork(child, [String(nodes), strategy, String(seed)], { execArgv, stdio: ["ignore", "pipe", "inherit", "ipc"] });
     let out = "";
+    const limit = setTimeout(() => p.kill("SIGKILL"), limitMs);
     p.stdout?.on("data", (d: Buffer) => (out += d.toString()));
     p.on("error", reject);
-    p.on("exit", (code) => {
+    p.on("exit", (code, signal) => {
+      clearTimeout(limit);
+      if (signal === "SIGKILL") return reject(new Error(`scale run (${nodes} nodes, ${strategy}) stopped after ${limitMs / 1000} s`));
       if (code !== 0) return reject(new Error(`scale run (${nodes} nodes, ${strategy}) exited with code ${code}`));
       try {
         resolve(JSON.parse(out.trim().split("\n").pop() as string) as ScaleResult);
