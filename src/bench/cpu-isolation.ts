@@ -10,6 +10,8 @@ import { readFileSync } from "node:fs";
 export interface CpuIsolation {
   /** Whether the measured process has a CPU to itself. */
   readonly isolated: boolean;
+  /** The CPU the measured process has to itself (taskset's list syntax), when isolated. */
+  readonly cpu?: string;
   /** What was done, or why nothing was. */
   readonly description: string;
   /** Give every process pinned here (this one included) all CPUs again. */
@@ -45,6 +47,7 @@ export function isolateCpu(measured: number, others: readonly number[]): CpuIsol
   }
   return {
     isolated: true,
+    cpu: last,
     description: `the measured node alone on CPU ${last}, the other nodes and the client on CPU ${rest} (taskset)`,
     restore: () => {
       for (const pid of pinned) tryPin(pid, all);
@@ -59,6 +62,14 @@ function tryPin(pid: number, cpus: string): void {
   } catch {
     // gone
   }
+}
+
+/** The CPU isolateCpu gives the measured process (the last this process may use), or undefined off Linux or on one CPU. */
+export function isolatedCpu(): string | undefined {
+  if (process.platform !== "linux") return undefined;
+  const all = allowedCpus();
+  const cpus = all === undefined ? [] : expand(all);
+  return cpus.length < 2 ? undefined : String(cpus[cpus.length - 1]);
 }
 
 /** This process's allowed CPUs as Linux lists them ("0-1", "2,4-5"). */

@@ -36,7 +36,8 @@ import { latencyStats, type LatencyStats } from "./disruption.js";
 import { fixed } from "./format.js";
 import type { ProgressStep } from "./progress.js";
 import { targetFigure, type BenchmarkOutput } from "./benchmark.js";
-import { isolateCpu } from "./cpu-isolation.js";
+import { isolateCpu, isolatedCpu } from "./cpu-isolation.js";
+import { measureNoiseFloor, type NoiseFloor } from "./noise-floor.js";
 
 /** The target: p99 of one node's swap pause over 60 swaps, in ms. */
 export const SWAP_PAUSE_P99_TARGET_MS = 1;
@@ -259,13 +260,17 @@ export async function swapPauseBenchmark(progress?: ProgressStep, sizes: readonl
   for (const entries of sizes) out.push(await measureSwapPause({ entries, runs, updates, onUpdate }));
   const loadAvg = loadavg()[0] ?? 0;
   const reports = out.map((f) => report(f, loadAvg));
+  // The platform's floor under a wall-clock p99, on the measured node's CPU, for a step of a 38-entry swap's CPU.
+  const work = out[0]?.runs.map((r) => r.cpu.p50) ?? [];
+  const floors = await noiseFloors(work.length > 0 ? Math.max(...work) : 0.3, runs);
   return {
-    records: reports.map((r) => r.record),
+    records: [...reports.map((r) => r.record), { noiseFloor: floors.map((f) => ({ workMs: f.workMs, p50Ms: f.steps.p50, p99Ms: f.steps.p99, maxMs: f.steps.max })) }],
     lines: [
       `  one node's swap pause: 3 replicated-db replicas over TCP, each update converting every key; the middle one measured over 60 updates`,
       `  pause = the node's step in which it turned new`,
       `  (input taken -> step end, wall clock), in parts: before the swap (agent) + transfer (state function) + swap (trace record...) + after (markers, held messages)`,
       ...reports.flatMap((r) => r.lines),
+      ...noiseFloorLines(floors),
       `  load average ${fixed(loadAvg, 2)} (a shared machine: figures of one run, compare within it)`,
     ],
     // The issue's target is the replicas' pause; at 2,000 entries the application's own transfer alone takes longer
@@ -275,4 +280,23 @@ export async function swapPauseBenchmark(progress?: ProgressStep, sizes: readonl
       targetFigure(`swap pause p99 without the state transfer, ${f.entries.toLocaleString("en-US")} entries`, Number(Math.max(...f.runs.map((r) => r.runtime.p99)).toFixed(2)), "<", SWAP_PAUSE_P99_TARGET_MS, "ms"),
     ]),
   };
+}
+
+/** `runs` x 60 steps of `workMs` of plain computation alone on the measured CPU, 30 ms apart. */
+async function noiseFloors(workMs: number, runs: number): Promise<NoiseFloor[]> {
+  const cpu = isolatedCpu();
+  const out: NoiseFloor[] = [];
+  for (let r = 0; r < runs; r++) {
+    const f = await measureNoiseFloor({ cpu, workMs, n: 60, gapMs: 30 });
+    if (f !== undefined) out.push(f);
+  }
+  return out;
+}
+
+function noiseFloorLines(floors: readonly NoiseFloor[]): string[] {
+  if (floors.length === 0) return ["  noise floor: not measured (its child process did not run)"];
+  return [
+    `  the machine's floor: a step of plain computation (no liveswap in it; median ${range(floors.map((f) => f.workMs))} ms, as a swap's CPU at 38 entries)`,
+    `    alone on the measured node's CPU, ${floors.length} runs of 60 steps 30 ms apart: p99 ${range(floors.map((f) => f.steps.p99))} ms (the slowest of each 60); over 1 ms in ${floors.filter((f) => f.steps.p99 >= SWAP_PAUSE_P99_TARGET_MS).length} of ${floors.length} runs`,
+  ];
 }
