@@ -93,13 +93,18 @@ function eccentricityOf(g: Graph, root: NodeId): number {
 
 /** The process's peak resident set: VmHWM where /proc has it (Linux), else what resourceUsage reports. */
 function peakRssMb(): number {
+  return peakRssMbOf("self") ?? process.resourceUsage().maxRSS / 1024;
+}
+
+/** A process's peak resident set from /proc (Linux), or undefined. */
+function peakRssMbOf(pid: number | "self" | undefined): number | undefined {
+  if (pid === undefined) return undefined;
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-    if (m !== null) return Number(m[1]) / 1024;
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m === null ? undefined : Number(m[1]) / 1024;
   } catch {
-    // no /proc: fall through
+    return undefined; // no /proc
   }
-  return process.resourceUsage().maxRSS / 1024;
 }
 
 /**
@@ -126,12 +131,18 @@ export function runScaleInChild(nodes: number, strategy: Strategy, seed = 1, lim
     const execArgv = [...process.execArgv, ...loader, ...heapFor(nodes)];
     const p = fork(child, [String(nodes), strategy, String(seed)], { execArgv, stdio: ["ignore", "pipe", "inherit", "ipc"] });
     let out = "";
-    const limit = setTimeout(() => p.kill("SIGKILL"), limitMs);
+    // Stopped, the run says how far its memory had grown (the child's VmHWM, read before the kill).
+    let peakAtStop = "";
+    const limit = setTimeout(() => {
+      const mb = peakRssMbOf(p.pid);
+      if (mb !== undefined) peakAtStop = ` at ${Math.round(mb)} MB peak RSS`;
+      p.kill("SIGKILL");
+    }, limitMs);
     p.stdout?.on("data", (d: Buffer) => (out += d.toString()));
     p.on("error", reject);
     p.on("exit", (code, signal) => {
       clearTimeout(limit);
-      if (signal === "SIGKILL") return reject(new Error(`scale run (${nodes} nodes, ${strategy}) stopped after ${limitMs / 1000} s`));
+      if (signal === "SIGKILL") return reject(new Error(`scale run (${nodes} nodes, ${strategy}) stopped after ${limitMs / 1000} s${peakAtStop}`));
       if (code !== 0) return reject(new Error(`scale run (${nodes} nodes, ${strategy}) exited with code ${code}`));
       try {
         resolve(JSON.parse(out.trim().split("\n").pop() as string) as ScaleResult);
