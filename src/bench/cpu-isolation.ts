@@ -20,6 +20,9 @@ export interface CpuIsolation {
 
 const NOTHING_TO_RESTORE = (): void => {};
 
+/** Nothing pinned (isolation not asked for). */
+export const NOT_ISOLATED: CpuIsolation = { isolated: false, description: "not isolated (isolate: false)", restore: NOTHING_TO_RESTORE };
+
 function pin(pid: number, cpus: string): void {
   execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
 }
@@ -48,7 +51,8 @@ export function isolateCpu(measured: number, others: readonly number[]): CpuIsol
   return {
     isolated: true,
     cpu: last,
-    description: `the measured node alone on CPU ${last}, the other nodes and the client on CPU ${rest} (taskset)`,
+    // Alone among this benchmark's processes: whatever else runs on the machine is not moved.
+    description: `the measured node on CPU ${last}, the benchmark's other processes (nodes, client) on CPU ${rest} (taskset)`,
     restore: () => {
       for (const pid of pinned) tryPin(pid, all);
     },

@@ -31,16 +31,36 @@ setTimeout(step, gapMs);
  */
 export async function measureNoiseFloor(o: { readonly cpu: string | undefined; readonly workMs: number; readonly n: number; readonly gapMs: number }): Promise<NoiseFloor | undefined> {
   const args = ["-e", CHILD, String(o.workMs), String(o.n), String(o.gapMs)];
-  const [cmd, argv] = o.cpu !== undefined && process.platform === "linux" ? ["taskset", ["-c", o.cpu, process.execPath, ...args]] : [process.execPath, args];
+  const [cmd, argv]: [string, string[]] = o.cpu !== undefined && process.platform === "linux" ? ["taskset", ["-c", o.cpu, process.execPath, ...args]] : [process.execPath, args];
+  // Bounded: the steps and their gaps, ten times over, plus the calibration and the start.
+  const limitMs = 10 * o.n * (o.workMs + o.gapMs) + 10_000;
   const text = await new Promise<string | undefined>((resolve) => {
-    const child = spawn(cmd as string, argv as string[], { stdio: ["ignore", "pipe", "ignore"] });
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "ignore"] });
+    const limit = setTimeout(() => child.kill("SIGKILL"), limitMs);
     let out = "";
     child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-    child.on("error", () => resolve(undefined));
-    child.on("exit", (code) => resolve(code === 0 ? out : undefined));
+    child.on("error", () => {
+      clearTimeout(limit);
+      resolve(undefined);
+    });
+    // "close", not "exit": the child's stdout is read to its end.
+    child.on("close", (code) => {
+      clearTimeout(limit);
+      resolve(code === 0 ? out : undefined);
+    });
   });
-  if (text === undefined) return undefined;
-  const times = (JSON.parse(text) as { out: number[] }).out;
+  const times = text === undefined ? undefined : stepTimes(text);
+  if (times === undefined || times.length === 0) return undefined;
   const stats = latencyStats(times);
   return { workMs: stats.p50, steps: stats };
+}
+
+/** The child's step times, or undefined if its output is not what it writes. */
+function stepTimes(text: string): number[] | undefined {
+  try {
+    const out = (JSON.parse(text) as { out?: unknown }).out;
+    return Array.isArray(out) && out.every((x) => typeof x === "number") ? (out as number[]) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -132,18 +132,24 @@ export function runScaleInChild(nodes: number, strategy: Strategy, seed = 1, lim
     const p = fork(child, [String(nodes), strategy, String(seed)], { execArgv, stdio: ["ignore", "pipe", "inherit", "ipc"] });
     let out = "";
     // Stopped, the run says how far its memory had grown (the child's VmHWM, read before the kill).
-    let peakAtStop = "";
+    let stopped: string | undefined;
     const limit = setTimeout(() => {
       const mb = peakRssMbOf(p.pid);
-      if (mb !== undefined) peakAtStop = ` at ${Math.round(mb)} MB peak RSS`;
+      stopped = mb === undefined ? "" : ` at ${Math.round(mb)} MB peak RSS`;
       p.kill("SIGKILL");
     }, limitMs);
     p.stdout?.on("data", (d: Buffer) => (out += d.toString()));
-    p.on("error", reject);
+    p.on("error", (e) => {
+      clearTimeout(limit);
+      reject(e);
+    });
     p.on("exit", (code, signal) => {
       clearTimeout(limit);
-      if (signal === "SIGKILL") return reject(new Error(`scale run (${nodes} nodes, ${strategy}) stopped after ${limitMs / 1000} s${peakAtStop}`));
-      if (code !== 0) return reject(new Error(`scale run (${nodes} nodes, ${strategy}) exited with code ${code}`));
+      const run = `scale run (${nodes} nodes, ${strategy})`;
+      if (stopped !== undefined) return reject(new Error(`${run} stopped after ${limitMs / 1000} s${stopped} (the benchmark's limit: 10 times the target)`));
+      // Killed by anything else: the kernel's out-of-memory killer, most likely, at this size.
+      if (signal !== null) return reject(new Error(`${run} was killed (${signal}): out of memory? its heap cap is ${heapFor(nodes).join(" ") || "V8's default"}`));
+      if (code !== 0) return reject(new Error(`${run} exited with code ${code}`));
       try {
         resolve(JSON.parse(out.trim().split("\n").pop() as string) as ScaleResult);
       } catch (e) {

@@ -36,7 +36,7 @@ import { latencyStats, type LatencyStats } from "./disruption.js";
 import { fixed } from "./format.js";
 import type { ProgressStep } from "./progress.js";
 import { targetFigure, type BenchmarkOutput } from "./benchmark.js";
-import { isolateCpu, isolatedCpu } from "./cpu-isolation.js";
+import { isolateCpu, NOT_ISOLATED, type CpuIsolation } from "./cpu-isolation.js";
 import { measureNoiseFloor, type NoiseFloor } from "./noise-floor.js";
 
 /** The target: p99 of one node's swap pause over 60 swaps, in ms. */
@@ -88,6 +88,8 @@ export interface SwapPauseRun {
   readonly gc: LatencyStats;
   /** The swap at the p99 (the slowest of 60): its parts. */
   readonly p99Swap: SwapSample;
+  /** The machine's own tail there: plain computation of the median swap's CPU, on the measured node's CPU (noise-floor.ts). */
+  readonly floor?: NoiseFloor;
 }
 
 export interface SwapPauseFigures {
@@ -160,13 +162,13 @@ async function oneRun(o: RunShape, onUpdate: () => void): Promise<SwapPauseRun> 
       // Traces to files, as a production cluster keeps them.
       trace: "traces",
     });
-    const measured = local.nodes.find((n) => n.id === o.measured);
-    if (measured === undefined) throw new Error(`no replica "${o.measured}" to measure (replicas ${ids.join(", ")})`);
-    const isolation = o.isolate
-      ? isolateCpu(measured.pid, local.nodes.filter((n) => n !== measured).map((n) => n.pid))
-      : { isolated: false, description: "not isolated (isolate: false)", restore: () => {} };
-    const client = new ClusterClient(local.cluster);
+    let isolation: CpuIsolation = NOT_ISOLATED;
+    let client: ClusterClient | undefined;
     try {
+      const measured = local.nodes.find((n) => n.id === o.measured);
+      if (measured === undefined) throw new Error(`no replica "${o.measured}" to measure (replicas ${ids.join(", ")}): name one of them`);
+      if (o.isolate) isolation = isolateCpu(measured.pid, local.nodes.filter((n) => n !== measured).map((n) => n.pid));
+      client = new ClusterClient(local.cluster);
       const writes: Promise<unknown>[] = [];
       for (let i = 0; i < 200; i++) writes.push(client.request(ids[i % ids.length] as string, { kind: "write", entry: (i * 37) % o.entries, value: `w${i}` }));
       await Promise.all(writes);
@@ -177,10 +179,13 @@ async function oneRun(o: RunShape, onUpdate: () => void): Promise<SwapPauseRun> 
         for (const [node, f] of client.lastFigures) if (Number.isFinite(f.swapPauseMs)) swaps.push({ node, pauseMs: f.swapPauseMs, phases: f.swapPhasesMs ?? NO_PHASES, cpuMs: f.swapCpuMs ?? Number.NaN, gcMs: f.swapGcMs ?? Number.NaN });
         onUpdate();
       }
-      return summarize(swaps, o.measured, isolation.description);
+      const run = summarize(swaps, o.measured, isolation.description);
+      // The floor on the measured node's CPU, the cluster idle and the isolation still in place.
+      const floor = isolation.isolated && run.cpu.p50 > 0 ? await measureNoiseFloor({ cpu: isolation.cpu, workMs: run.cpu.p50, n: 60, gapMs: 30 }) : undefined;
+      return floor === undefined ? run : { ...run, floor };
     } finally {
       isolation.restore();
-      client.close();
+      client?.close();
       await local.stop();
     }
   } finally {
@@ -230,6 +235,7 @@ function report(f: SwapPauseFigures, loadAvg: number): { readonly record: object
       cpuP50Ms: r.cpu.p50,
       cpuP99Ms: r.cpu.p99,
       gcP99Ms: r.gc.p99,
+      ...(r.floor !== undefined ? { floorWorkMs: r.floor.workMs, floorP99Ms: r.floor.steps.p99, floorMaxMs: r.floor.steps.max } : {}),
       p99Swap: { node: r.p99Swap.node, pauseMs: r.p99Swap.pauseMs, phasesMs: r.p99Swap.phases, cpuMs: r.p99Swap.cpuMs, gcMs: r.p99Swap.gcMs },
     })),
     p99MsMin: Math.min(...p99s),
@@ -245,6 +251,7 @@ function report(f: SwapPauseFigures, loadAvg: number): { readonly record: object
     `    state transfer alone (application code) p50 ${range(f.runs.map((r) => r.transfer.p50))} ms, p99 ${range(f.runs.map((r) => r.transfer.p99))} ms; pause without it p99 ${range(f.runs.map((r) => r.runtime.p99))} ms (target < ${SWAP_PAUSE_P99_TARGET_MS} ms: ${verdict(runtimeMet)})`,
     `    the other replicas' swaps (sharing a core with each other and the client) p50 ${range(f.runs.map((r) => r.others.p50))} ms, p99 ${range(f.runs.map((r) => r.others.p99))} ms (reported, no target)`,
     `    CPU of the step (the node's process, all threads) p50 ${range(f.runs.map((r) => r.cpu.p50))} ms, p99 ${range(f.runs.map((r) => r.cpu.p99))} ms; GC pauses in it p99 ${range(f.runs.map((r) => r.gc.p99))} ms`,
+    ...floorLines(f.runs),
     ...f.runs.map((r, i) => `    run ${i + 1} p99 swap (${r.p99Swap.node}) ${fixed(r.p99Swap.pauseMs, 2)} ms = ${phasesText(r.p99Swap.phases)}; CPU ${fixed(r.p99Swap.cpuMs, 2)} ms, of which GC ${fixed(r.p99Swap.gcMs, 2)} ms`),
   ];
   return { record, lines };
@@ -260,17 +267,13 @@ export async function swapPauseBenchmark(progress?: ProgressStep, sizes: readonl
   for (const entries of sizes) out.push(await measureSwapPause({ entries, runs, updates, onUpdate }));
   const loadAvg = loadavg()[0] ?? 0;
   const reports = out.map((f) => report(f, loadAvg));
-  // The platform's floor under a wall-clock p99, on the measured node's CPU, for a step of a 38-entry swap's CPU.
-  const work = out[0]?.runs.map((r) => r.cpu.p50) ?? [];
-  const floors = await noiseFloors(work.length > 0 ? Math.max(...work) : 0.3, runs);
   return {
-    records: [...reports.map((r) => r.record), { noiseFloor: floors.map((f) => ({ workMs: f.workMs, p50Ms: f.steps.p50, p99Ms: f.steps.p99, maxMs: f.steps.max })) }],
+    records: reports.map((r) => r.record),
     lines: [
       `  one node's swap pause: 3 replicated-db replicas over TCP, each update converting every key; the middle one measured over 60 updates`,
       `  pause = the node's step in which it turned new`,
       `  (input taken -> step end, wall clock), in parts: before the swap (agent) + transfer (state function) + swap (trace record...) + after (markers, held messages)`,
       ...reports.flatMap((r) => r.lines),
-      ...noiseFloorLines(floors),
       `  load average ${fixed(loadAvg, 2)} (a shared machine: figures of one run, compare within it)`,
     ],
     // The issue's target is the replicas' pause; at 2,000 entries the application's own transfer alone takes longer
@@ -282,21 +285,13 @@ export async function swapPauseBenchmark(progress?: ProgressStep, sizes: readonl
   };
 }
 
-/** `runs` x 60 steps of `workMs` of plain computation alone on the measured CPU, 30 ms apart. */
-async function noiseFloors(workMs: number, runs: number): Promise<NoiseFloor[]> {
-  const cpu = isolatedCpu();
-  const out: NoiseFloor[] = [];
-  for (let r = 0; r < runs; r++) {
-    const f = await measureNoiseFloor({ cpu, workMs, n: 60, gapMs: 30 });
-    if (f !== undefined) out.push(f);
-  }
-  return out;
-}
-
-function noiseFloorLines(floors: readonly NoiseFloor[]): string[] {
-  if (floors.length === 0) return ["  noise floor: not measured (its child process did not run)"];
+/** The runs' floors (noise-floor.ts), where measured. */
+function floorLines(runs: readonly SwapPauseRun[]): string[] {
+  const floors = runs.flatMap((r) => (r.floor === undefined ? [] : [r.floor]));
+  if (floors.length === 0) return ["    the machine's floor: not measured (the node had no CPU of its own, or the probe did not run)"];
+  const over = floors.filter((f) => f.steps.p99 >= SWAP_PAUSE_P99_TARGET_MS).length;
   return [
-    `  the machine's floor: a step of plain computation (no liveswap in it; median ${range(floors.map((f) => f.workMs))} ms, as a swap's CPU at 38 entries)`,
-    `    alone on the measured node's CPU, ${floors.length} runs of 60 steps 30 ms apart: p99 ${range(floors.map((f) => f.steps.p99))} ms (the slowest of each 60); over 1 ms in ${floors.filter((f) => f.steps.p99 >= SWAP_PAUSE_P99_TARGET_MS).length} of ${floors.length} runs`,
+    `    the machine's floor: plain computation as long as the run's median swap (${range(floors.map((f) => f.workMs))} ms), no liveswap in it, 60 steps 30 ms apart`,
+    `    on the measured node's CPU (the cluster idle, still pinned): p99 ${range(floors.map((f) => f.steps.p99))} ms (the slowest of 60), over 1 ms in ${over} of ${floors.length} runs`,
   ];
 }

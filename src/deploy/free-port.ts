@@ -24,10 +24,24 @@ const handedOut = new Set<number>();
 export function ephemeralStart(): number {
   try {
     const lo = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
-    return Number.isInteger(lo) && lo > LOWEST + 1000 ? lo : DEFAULT_EPHEMERAL_START;
+    return Number.isInteger(lo) && lo > 0 ? lo : DEFAULT_EPHEMERAL_START;
   } catch {
     return DEFAULT_EPHEMERAL_START;
   }
+}
+
+/** Where ports are drawn: [low, end), below the ephemeral range, or an error naming the setting that leaves no room. */
+function drawRange(): { readonly low: number; readonly end: number } {
+  const end = ephemeralStart();
+  // A machine whose ephemeral range starts low still has the ports under it (above the privileged ones).
+  const low = end > LOWEST + 1000 ? LOWEST : 1024;
+  if (end - low < 1000) {
+    throw new Error(
+      `no room for local ports below the ephemeral range (net.ipv4.ip_local_port_range starts at ${end}): raise its start ` +
+        `(sysctl -w net.ipv4.ip_local_port_range="32768 60999") so that nodes' ports and outbound connections do not collide`,
+    );
+  }
+  return { low, end };
 }
 
 function tryListen(port: number): Promise<net.Server | undefined> {
@@ -43,16 +57,16 @@ function tryListen(port: number): Promise<net.Server | undefined> {
  * proxy that listens meanwhile cannot get the port a node is about to bind).
  */
 export async function reservePort(): Promise<{ readonly port: number; release(): Promise<void> }> {
-  const end = ephemeralStart();
+  const { low, end } = drawRange();
   for (let i = 0; i < ATTEMPTS; i++) {
-    const port = randomInt(LOWEST, end);
+    const port = randomInt(low, end);
     if (handedOut.has(port)) continue;
     const server = await tryListen(port);
     if (server === undefined) continue;
     handedOut.add(port);
     return { port, release: () => new Promise<void>((r) => server.close(() => r())) };
   }
-  throw new Error(`no free loopback port found in ${ATTEMPTS} tries between ${LOWEST} and ${end}: free some ports, or stop other local clusters`);
+  throw new Error(`no free loopback port found in ${ATTEMPTS} tries between ${low} and ${end}: free some ports, or stop other local clusters`);
 }
 
 /** A free loopback port, released at once: bind it soon (see the note at the top on why it stays free meanwhile). */

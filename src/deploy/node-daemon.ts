@@ -425,7 +425,8 @@ export class NodeDaemon {
         const u = process.cpuUsage();
         return (u.user + u.system) / 1000;
       },
-      // Only a step that may be a swap's is watched (a few per update): V8's profiler costs about 2 µs a start.
+      // Only a step that may be a swap's is watched: every step of a node armed for an update and not new yet (its
+      // inputs until it swaps; none outside updates). V8's profiler costs about 2 µs a start and stop.
       gcWatch: () => {
         const profiler = new GCProfiler();
         profiler.start();

@@ -797,8 +797,13 @@ export class NodeHost implements NodePort {
     const t0 = this.part !== undefined && this.part.swappedAt === undefined && clock !== undefined ? clock() : undefined;
     const cpu0 = t0 !== undefined ? this.env.cpuClock?.() : undefined;
     const gcStop = t0 !== undefined ? this.env.gcWatch?.() : undefined;
-    run();
-    const gcMs = gcStop?.();
+    let gcMs: number | undefined;
+    try {
+      run();
+    } finally {
+      // Stopped even when the step throws (a runtime invariant or a failpoint): a profiler is never left running.
+      gcMs = gcStop?.();
+    }
     const p = this.part;
     if (p === undefined) return;
     if (p.swapStep && t0 !== undefined) timeSwapStep(p, this.env, t0, cpu0, gcMs);
