@@ -19,7 +19,7 @@ import { loadClusterFile, type Cluster } from "../deploy/cluster-file.js";
 import { clusterUp, type NodeEnv, type StartedNode } from "../deploy/cluster-processes.js";
 import { ClusterRunningError } from "../deploy/errors.js";
 import { keysInit } from "../deploy/keys.js";
-import { reservePort } from "../deploy/local-cluster.js";
+import { reservePort } from "../deploy/free-port.js";
 import type { HeartbeatOptions } from "../network/tcp/heartbeat.js";
 import { NO_DELAY, startLinkProxy, type LinkDelay, type LinkProxy } from "./link-proxy.js";
 import { ChaosNetworkUsageError } from "./errors.js";

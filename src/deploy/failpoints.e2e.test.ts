@@ -6,7 +6,8 @@ import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClusterClient } from "./cluster-client.js";
 import { nodeCommand } from "./cluster-processes.js";
-import { freePort, startLocalCluster, type LocalCluster } from "./local-cluster.js";
+import { freePort } from "./free-port.js";
+import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
 
 const pkg = resolve(import.meta.dirname, "../scenarios/replicated-db/package.ts");
 

@@ -7,7 +7,8 @@ import { buildProgram } from "../cli/program.js";
 import { ClusterClientClosedError } from "./errors.js";
 import { ClusterClient } from "./cluster-client.js";
 import { keysInit } from "./keys.js";
-import { freePort, startLocalCluster, type LocalCluster } from "./local-cluster.js";
+import { freePort } from "./free-port.js";
+import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
 
 const COUNTER = resolve(import.meta.dirname, "../../test/support/counter-package.ts");
 const keys = mkdtempSync(join(tmpdir(), "liveswap-keys-"));

@@ -10,8 +10,6 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { loadClusterFile, type Cluster } from "./cluster-file.js";
 import { clusterUp, type NodeEnv, type StartedNode } from "./cluster-processes.js";
-
-export { freePort, reservePort } from "./free-port.js";
 import { freePort } from "./free-port.js";
 
 /** A node of the file, without its address (each gets a free port). */

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { loadClusterFile, type Cluster } from "../../src/deploy/cluster-file.js";
 import { clusterUp, type NodeEnv, type StartedNode } from "../../src/deploy/cluster-processes.js";
-import { freePort } from "../../src/deploy/local-cluster.js";
+import { freePort } from "../../src/deploy/free-port.js";
 import type { HeartbeatOptions } from "../../src/network/tcp/heartbeat.js";
 import { startBlackholeProxy, type BlackholeProxy } from "./blackhole-proxy.js";
 

@@ -2,7 +2,7 @@ import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { AppEnvelope, Envelope } from "../../core/envelope.js";
 import { messageId } from "../../core/ids.js";
-import { freePort } from "../../deploy/local-cluster.js";
+import { freePort } from "../../deploy/free-port.js";
 import { startBlackholeProxy, type BlackholeProxy } from "../../../test/support/blackhole-proxy.js";
 import { jsonCodec } from "./codec.js";
 import { Connection } from "./connection.js";
