@@ -33,13 +33,9 @@ function pin(pid: number, cpus: string): void {
  */
 export function isolateCpu(measured: number, others: readonly number[]): CpuIsolation {
   const not = (why: string): CpuIsolation => ({ isolated: false, description: `not isolated: ${why}`, restore: NOTHING_TO_RESTORE });
-  if (process.platform !== "linux") return not(`taskset is Linux's (this is ${process.platform})`);
-  // The CPUs this process may use (a container's cpuset need not start at 0), given back as they were.
-  const all = allowedCpus();
-  const cpus = all === undefined ? [] : expand(all);
-  if (all === undefined || cpus.length < 2) return not(all === undefined ? "no /proc/self/status" : "one CPU only");
-  const last = String(cpus[cpus.length - 1]);
-  const rest = cpus.slice(0, -1).join(",");
+  const split = splitCpus();
+  if (typeof split === "string") return not(split);
+  const { all, last, rest } = split;
   const pinned = [measured, ...others, process.pid];
   try {
     pin(measured, last);
@@ -70,10 +66,21 @@ function tryPin(pid: number, cpus: string): void {
 
 /** The CPU isolateCpu gives the measured process (the last this process may use), or undefined off Linux or on one CPU. */
 export function isolatedCpu(): string | undefined {
-  if (process.platform !== "linux") return undefined;
+  const split = splitCpus();
+  return typeof split === "string" ? undefined : split.last;
+}
+
+/**
+ * This process's CPUs (a container's cpuset need not start at 0: `all` is given back as it was) split into the last,
+ * for the measured process, and the rest; or why there is nothing to split.
+ */
+function splitCpus(): { readonly all: string; readonly last: string; readonly rest: string } | string {
+  if (process.platform !== "linux") return `taskset is Linux's (this is ${process.platform})`;
   const all = allowedCpus();
-  const cpus = all === undefined ? [] : expand(all);
-  return cpus.length < 2 ? undefined : String(cpus[cpus.length - 1]);
+  if (all === undefined) return "no /proc/self/status";
+  const cpus = expand(all);
+  if (cpus.length < 2) return "one CPU only";
+  return { all, last: String(cpus[cpus.length - 1]), rest: cpus.slice(0, -1).join(",") };
 }
 
 /** This process's allowed CPUs as Linux lists them ("0-1", "2,4-5"). */
