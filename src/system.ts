@@ -32,10 +32,14 @@ import {
   ForgetRefusedError,
   TakeoverRefusedError,
   UpdateAbortedError,
+  MoveInterruptedError,
+  MoveRefusedError,
+  NodeMovingError,
 } from "./core/errors.js";
 import { Rng } from "./core/rng.js";
 import { channelKey, type ChannelsSnapshot } from "./runtime/channels.js";
 import type { CoordinatorHost, CoordinatorHostEnvironment, CoordinatorOutcome } from "./runtime/coordinator-host.js";
+import { Locations, type Location, type Transit } from "./runtime/locations.js";
 import { RootCoordinators } from "./runtime/root-coordinators.js";
 import { SimulatedDisk } from "./runtime/simulated-disk.js";
 import { SimulatedJournal } from "./runtime/simulated-journal.js";
@@ -56,6 +60,7 @@ import { Fault } from "./node/swap-node.js";
 import { checkUpdateObjects, forgetRefusal, planUpdate, type UpdatePlan } from "./runtime/control-plane.js";
 import { NodeHost, type HostEnvironment, type OutputGate } from "./runtime/node-host.js";
 import type { Ack } from "./runtime/host-record.js";
+import type { StoredRecord } from "./runtime/node-store.js";
 import type { UpdateCoordinator } from "./update/coordinator.js";
 
 export interface SystemOptions {
@@ -343,6 +348,8 @@ export class System {
    * reconnection would be a duplicate, which the receiver cannot tell as such once the link is gone).
    */
   private readonly reconnectedAt = new Map<string, number>();
+  /** Where each node runs, and the moves under way (a moving node is in `down` too: it runs nowhere meanwhile). */
+  private readonly locations = new Locations();
 
   constructor(options: SystemOptions = {}) {
     const seed = options.seed ?? 1;
@@ -505,6 +512,8 @@ export class System {
     this.assertOpen("destroy");
     this.assertConfigurable("destroy");
     if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "destroy");
+    const moving = this.locations.transit(id);
+    if (moving !== undefined) throw new NodeMovingError(id, moving.to, "destroy");
     const neighbors = [...this.topology.neighbors(id)];
     // The node itself may be down (it never comes back); its neighbours' links stay as they are while they are.
     for (const n of neighbors) this.assertUp(n, "destroy");
@@ -522,6 +531,8 @@ export class System {
   forget(id: NodeId): void {
     this.assertOpen("forget");
     if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "forget");
+    const moving = this.locations.transit(id);
+    if (moving !== undefined) throw new ForgetRefusedError(id, `it is moving to "${moving.to}" (it arrives by itself; a crash of it interrupts the move and leaves it down where it was)`);
     if (this.runtimes.has(id)) throw new ForgetRefusedError(id, `it is running; a node is forgotten once it is lost for good (crashed, its store gone); destroy("${id}") removes a running one`);
     const neighbors = [...this.topology.neighbors(id)];
     for (const n of neighbors) this.assertUp(n, "forget");
@@ -577,6 +588,7 @@ export class System {
     if (a === undefined) throw new TakeoverRefusedError(root, "no update is running; a takeover finishes an update whose root was lost for good");
     const lost = a.root;
     if (!this.down.has(lost)) throw new TakeoverRefusedError(root, `the root "${lost}" of update #${a.id} is running; it coordinates the update itself`);
+    if (this.isMoving(lost)) throw new TakeoverRefusedError(root, `the root "${lost}" of update #${a.id} is moving; it coordinates the update again once it arrives`);
     if (!this.topology.hasNode(root)) throw new UnknownNodeError(root, "takeover");
     this.assertUp(root, "takeover");
     const neighbors = [...this.topology.neighbors(lost)];
@@ -672,6 +684,7 @@ export class System {
     this.runtimes.delete(id);
     this.hostsChanged++;
     this.down.delete(id);
+    this.locations.remove(id);
     this.disks.delete(id);
     this.journals.delete(id);
     this.coordinators.destroyed(id);
@@ -777,7 +790,7 @@ export class System {
       }
     }
     // The resume is submitted to the root's process, which runs the halted update's coordinator.
-    if (this.down.has(a.root)) return Promise.reject(new NodeDownError(a.root, "resume"));
+    if (this.down.has(a.root)) return Promise.reject(this.notRunning(a.root, "resume"));
     const done = new Promise<UpdateReport>((resolve, reject) => {
       a.waiter = { resolve, reject };
     });
@@ -897,6 +910,7 @@ export class System {
     this.openRequests.clear();
     this.sleepers.length = 0;
     this.takeSettlers();
+    this.locations.takeAll();
     this.active = undefined;
   }
 
@@ -911,6 +925,7 @@ export class System {
     for (const rid of [...this.openRequests.keys()]) this.failRequest(rid, err);
     for (const w of this.sleepers.splice(0)) w.reject(err);
     for (const w of this.takeSettlers()) w.reject(err);
+    for (const t of this.locations.takeAll()) t.reject(err);
     const a = this.active;
     if (a) {
       this.active = undefined;
@@ -996,7 +1011,7 @@ export class System {
   };
 
   private hasWaiters(): boolean {
-    return this.sleepers.length > 0 || this.settlers.length > 0 || this.openRequests.size > 0 || this.active?.waiter !== undefined;
+    return this.sleepers.length > 0 || this.settlers.length > 0 || this.openRequests.size > 0 || this.active?.waiter !== undefined || this.locations.moving();
   }
 
   private runUntilSomethingSettles(): void {
@@ -1261,12 +1276,27 @@ export class System {
    */
   crash(id: NodeId): void {
     this.assertOpen("crash");
+    const moving = this.locations.transit(id);
+    if (moving !== undefined) return this.interruptMove(id, moving);
     const rt = this.runtimes.get(id);
     if (rt === undefined) throw this.down.has(id) ? new NodeDownError(id, "crash") : new UnknownNodeError(id, "crash");
     if (this.synchronizer) {
       throw new InvalidOptionError("crash", "a synchronized system (synchronizer: true) cannot crash a node yet: its pulse machinery has no durable snapshot");
     }
     if (!this.durable) throw new InvalidOptionError("crash", `node "${id}" has no store to come back from (the system was made with store: false); leave store at its default to crash nodes`);
+    const lost = rt.uncommitted;
+    this.stopHost(rt);
+    if (this.tracing) this.record({ kind: "crash", t: this.now(), node: id, lost });
+    this.kick();
+  }
+
+  /**
+   * The node's process stops: its host is gone, what it applied in steps not yet durable is noted (a forget drops
+   * it), it waits in `down` at the version and epoch of its last commit; the update coordinators it runs stop with it
+   * (all they did is journaled; reports to them wait in the outboxes).
+   */
+  private stopHost(rt: NodeHost): void {
+    const id = rt.id;
     this.runtimes.delete(id);
     this.hostsChanged++;
     this.commitDue.delete(rt);
@@ -1279,40 +1309,111 @@ export class System {
     this.undoneAtCrash.set(id, undone);
     this.down.set(id, { version: rt.durableVersion, epoch: rt.durableEpoch });
     this.messageCounters.set(id, rt.messagesSent);
-    // The update coordinators it runs stop with it: all they did is journaled; reports to them wait in the outboxes.
     this.coordinators.crashed(id);
-    if (this.tracing) this.record({ kind: "crash", t: this.now(), node: id, lost: rt.uncommitted });
-    this.kick();
   }
 
   /**
    * The node comes back from its durable store: its snapshot, then its log replayed (outputs held back: they left
    * when committed), its timers re-armed for their remaining time; then every channel of it resumes where the other
-   * end applied, and the requests still open at it are sent again (one it had accepted runs once).
+   * end applied, and the requests still open at it are sent again (one it had accepted runs once). The source of an
+   * interrupted move comes back where it was, fencing that move (traced).
    */
   restart(id: NodeId): Promise<void> {
     try {
       this.assertOpen("restart");
+      const moving = this.locations.transit(id);
+      if (moving !== undefined) throw new NodeMovingError(id, moving.to, "restart");
       if (!this.down.has(id)) throw this.runtimes.has(id) ? new NodeNotDownError(id, "restart") : new UnknownNodeError(id, "restart");
-      const record = (this.disks.get(id) as SimulatedDisk).load();
-      if (record === undefined) throw new InternalError(`restart: node "${id}" has an empty store`);
-      this.restoreHalves(id);
-      const rt = NodeHost.recover(id, record, ++this.incarnations, this.host, (v) => this.behaviorOf(v), this.baseAgent(), this.gate());
-      this.down.delete(id);
-      this.undoneAtCrash.delete(id);
-      this.runtimes.set(id, rt);
-      this.hostsChanged++;
-      if (this.tracing) this.record({ kind: "restart", t: this.now(), node: id, version: rt.version, epoch: rt.epoch, replayed: record.log.length });
-      for (const n of this.topology.neighbors(id)) this.reconnect(id, n);
-      const recovered = this.recoverCoordinator(id);
-      this.reconnectPlane(rt, recovered);
-      for (const [rid, r] of this.openRequests) if (r.node === id) this.network.injectRequest(id, rid, r.body);
-      this.afterInput(rt);
-      this.kick();
+      const fenced = this.locations.fence(id);
+      this.startHost(id, (rt, record) => ({ kind: "restart", t: this.now(), node: id, version: rt.version, epoch: rt.epoch, replayed: record.log.length }));
+      if (fenced !== undefined && this.tracing) this.record({ kind: "fence", t: this.now(), node: id, at: fenced.at, locationEpoch: fenced.epoch });
       return Promise.resolve();
     } catch (e) {
       return Promise.reject(asError(e));
     }
+  }
+
+  /** A stopped node runs again from its durable record (a restart, or an arrival), `traced` once its host is up. */
+  private startHost(id: NodeId, traced: (rt: NodeHost, record: StoredRecord) => TraceEvent): void {
+    const record = (this.disks.get(id) as SimulatedDisk).load();
+    if (record === undefined) throw new InternalError(`node "${id}" has an empty store`);
+    this.restoreHalves(id);
+    const rt = NodeHost.recover(id, record, ++this.incarnations, this.host, (v) => this.behaviorOf(v), this.baseAgent(), this.gate());
+    this.down.delete(id);
+    this.undoneAtCrash.delete(id);
+    this.runtimes.set(id, rt);
+    this.hostsChanged++;
+    if (this.tracing) this.record(traced(rt, record));
+    for (const n of this.topology.neighbors(id)) this.reconnect(id, n);
+    const recovered = this.recoverCoordinator(id);
+    this.reconnectPlane(rt, recovered);
+    for (const [rid, r] of this.openRequests) if (r.node === id) this.network.injectRequest(id, rid, r.body);
+    this.afterInput(rt);
+    this.kick();
+  }
+
+  /**
+   * Ours (Polylith's change of geometry): the node continues at location `to`. It commits and snapshots what it ran
+   * (its outputs leave), stops, and its durable record travels for one message delay drawn from the seed; meanwhile
+   * it runs nowhere and what is sent to it waits in its senders' outboxes (requests wait too). It then runs at `to`
+   * from that record: same identity, links, version, state, channel positions, timers (overdue ones fire at once)
+   * and part in a halted update; its channels resume where it left them, so nothing is lost, duplicated or
+   * reordered. Refused while an update runs (a halted one does not block a move: draining a location must stay
+   * possible). A crash of the node while it travels is a crash of its source before the destination committed: the
+   * move rejects with MoveInterruptedError and the node is down where it was; its restart brings it back there.
+   */
+  move(id: NodeId, to: string): Promise<void> {
+    try {
+      this.assertOpen("move");
+      const rt = this.movable(id, to);
+      this.syncDisk(id);
+      this.stopHost(rt);
+      const promise = new Promise<void>((resolve, reject) => {
+        const t = this.locations.leave(id, to, { resolve, reject });
+        if (this.tracing) this.record({ kind: "move", t: this.now(), node: id, from: t.from, to, locationEpoch: t.locationEpoch });
+        this.network.deadline(this.network.drawDelay(), `move of ${id} to ${to}`, () => this.arrive(id, t));
+      });
+      this.kick();
+      return promise;
+    } catch (e) {
+      return Promise.reject(asError(e));
+    }
+  }
+
+  /** The running node a move may take to `to`, or the error that says why not. */
+  private movable(id: NodeId, to: string): NodeHost {
+    if (typeof to !== "string" || to.trim() === "") throw new MoveRefusedError(id, `the destination must be a location label (a non-empty string), got ${JSON.stringify(to) ?? String(to)}`);
+    if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "move");
+    const rt = this.runtime(id, "move");
+    const a = this.active;
+    if (a !== undefined && a.host?.run.phase !== "halted") throw new UpdateInProgressError("move", a.id);
+    if (this.synchronizer) throw new MoveRefusedError(id, "a synchronized system (synchronizer: true) cannot move a node yet: its pulse machinery has no durable snapshot");
+    if (!this.durable) throw new MoveRefusedError(id, "a node travels as its durable record, and the system was made with store: false; leave store at its default to move nodes");
+    const here = this.locations.of(id);
+    if (here.at === to) throw new MoveRefusedError(id, `it is at "${to}" already`);
+    return rt;
+  }
+
+  /** The record reached the destination, which commits it: the node runs there now, one life with its past. */
+  private arrive(id: NodeId, t: Transit): void {
+    if (this.closed || !this.locations.arrive(id, t)) return;
+    this.startHost(id, (rt) => ({ kind: "arrive", t: this.now(), node: id, at: t.to, locationEpoch: t.locationEpoch, version: rt.version, epoch: rt.epoch }));
+    this.settle1(t.resolve);
+  }
+
+  /** The source crashed while its record travelled: the destination never commits it; the node is down where it was. */
+  private interruptMove(id: NodeId, t: Transit): void {
+    this.locations.interrupt(id);
+    if (this.tracing) this.record({ kind: "crash", t: this.now(), node: id, lost: 0 });
+    const err = new MoveInterruptedError(id, t.from, t.to, `its source crashed before "${t.to}" committed its record`);
+    this.settle1(() => t.reject(err));
+    this.kick();
+  }
+
+  /** Where the node runs now (a location label; every node starts at "origin") and under which location epoch. */
+  location(id: NodeId): Location {
+    if (!this.topology.hasNode(id)) throw new UnknownNodeError(id, "location");
+    return this.locations.of(id);
   }
 
   /** Both channels of the link stop delivering (what is in flight is lost on the wire and kept in the outboxes). */
@@ -1411,7 +1512,12 @@ export class System {
 
   /** Is the node crashed (and not restarted yet)? */
   isDown(id: NodeId): boolean {
-    return this.down.has(id);
+    return this.down.has(id) && this.locations.transit(id) === undefined;
+  }
+
+  /** Is the node moving (it runs nowhere until it arrives)? */
+  isMoving(id: NodeId): boolean {
+    return this.locations.transit(id) !== undefined;
   }
 
   // ---- plumbing ----
@@ -1497,7 +1603,7 @@ export class System {
 
   private runtime(id: NodeId, where: string): NodeHost {
     const rt = this.runtimes.get(id);
-    if (rt === undefined) throw this.down.has(id) ? new NodeDownError(id, where) : new UnknownNodeError(id, where);
+    if (rt === undefined) throw this.down.has(id) ? this.notRunning(id, where) : new UnknownNodeError(id, where);
     return rt;
   }
 
@@ -1509,7 +1615,13 @@ export class System {
 
   /** Links of a crashed node are left as they are until it is back (its replay must see the topology it ran under). */
   private assertUp(id: NodeId, operation: string): void {
-    if (this.down.has(id)) throw new NodeDownError(id, operation);
+    if (this.down.has(id)) throw this.notRunning(id, operation);
+  }
+
+  /** Why a node in `down` cannot take part: it is crashed, or moving. */
+  private notRunning(id: NodeId, operation: string): Error {
+    const t = this.locations.transit(id);
+    return t !== undefined ? new NodeMovingError(id, t.to, operation) : new NodeDownError(id, operation);
   }
 
   private assertOpen(operation: string): void {

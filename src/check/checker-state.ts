@@ -78,6 +78,8 @@ export interface CheckerState {
   lastT: number;
   /** Nodes crashed and not restarted yet: what waits for them is pending, not lost. */
   readonly down: Set<NodeId>;
+  /** Nodes moving (also in `down`: they run nowhere until they arrive), with where to and under which location epoch. */
+  readonly moving: Map<NodeId, { readonly to: string; readonly locationEpoch: number }>;
   /** Set when the trace starts mid-run (CheckOptions.horizon): what began before it is counted here, not judged. */
   readonly beforeHorizon: BeforeHorizon | undefined;
 }
@@ -94,6 +96,7 @@ export function newCheckerState(horizon = false): CheckerState {
     updates: new Map(),
     lastT: 0,
     down: new Set(),
+    moving: new Map(),
     beforeHorizon: horizon ? { messages: 0, deliveries: 0, updates: 0 } : undefined,
   };
 }

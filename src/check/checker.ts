@@ -99,7 +99,13 @@ const DOWN = -1;
 function judgeDownNodes(s: CheckerState, waitingMessages: number): void {
   if (s.down.size === 0) return;
   const wait = waitingMessages > 0 ? `; ${waitingMessages} message(s) wait for them` : "";
-  violate(s, "termination", `node(s) ${quoteList([...s.down].sort())} crashed and never restarted${wait}`, s.lastT);
+  const crashed = [...s.down].filter((n) => !s.moving.has(n)).sort();
+  const moving = [...s.moving.keys()].sort();
+  const what = [
+    ...(crashed.length > 0 ? [`node(s) ${quoteList(crashed)} crashed and never restarted`] : []),
+    ...(moving.length > 0 ? [`node(s) ${quoteList(moving)} started a move and never arrived`] : []),
+  ];
+  violate(s, "termination", `${what.join("; ")}${wait}`, s.lastT);
 }
 
 /** The last update that halted and never completed, if any. */

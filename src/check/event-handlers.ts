@@ -214,13 +214,43 @@ function onForget(s: CheckerState, ev: EventOf<"forget">): void {
 
 /** A crash erases nothing from the trace (it holds committed steps only); the node's work waits for its restart. */
 function onCrash(s: CheckerState, ev: EventOf<"crash">): void {
+  // A crash of a moving node's source before the destination committed interrupts the move: the node is down there.
+  if (s.moving.delete(ev.node)) return;
   if (s.down.has(ev.node)) violate(s, "correctness", `node "${ev.node}" crashed while it was crashed already`, ev.t);
   s.down.add(ev.node);
 }
 
 /** A node comes back at the version and epoch of its last commit, which are the ones the trace shows it at. */
 function onRestart(s: CheckerState, ev: EventOf<"restart">): void {
+  if (s.moving.has(ev.node)) violate(s, "correctness", `node "${ev.node}" restarted while it was moving to "${s.moving.get(ev.node)?.to ?? "?"}"`, ev.t);
   if (!s.down.delete(ev.node)) violate(s, "correctness", `node "${ev.node}" restarted without having crashed`, ev.t);
+  cameBack(s, ev, "came back from its store");
+}
+
+/** A node leaves its location: it runs nowhere until it arrives (what is sent to it waits, as for a crashed node). */
+function onMove(s: CheckerState, ev: EventOf<"move">): void {
+  const moving = s.moving.get(ev.node);
+  if (moving !== undefined) violate(s, "correctness", `node "${ev.node}" started a move to "${ev.to}" while it was moving to "${moving.to}"`, ev.t);
+  else if (s.down.has(ev.node)) violate(s, "correctness", `node "${ev.node}" started a move to "${ev.to}" while it was crashed`, ev.t);
+  s.down.add(ev.node);
+  s.moving.set(ev.node, { to: ev.to, locationEpoch: ev.locationEpoch });
+}
+
+/** A moving node runs again at its destination, at the version and epoch it left with: one life, two locations. */
+function onArrive(s: CheckerState, ev: EventOf<"arrive">): void {
+  const moving = s.moving.get(ev.node);
+  if (moving === undefined && s.beforeHorizon === undefined) {
+    violate(s, "correctness", `node "${ev.node}" arrived at "${ev.at}" without a move`, ev.t);
+  } else if (moving !== undefined && (moving.to !== ev.at || moving.locationEpoch !== ev.locationEpoch)) {
+    violate(s, "correctness", `node "${ev.node}" arrived at "${ev.at}" (location epoch ${ev.locationEpoch}), but it was moving to "${moving.to}" (location epoch ${moving.locationEpoch})`, ev.t);
+  }
+  s.moving.delete(ev.node);
+  s.down.delete(ev.node);
+  cameBack(s, ev, `arrived at "${ev.at}"`);
+}
+
+/** A node runs again (restart or arrival) at what its record holds: the version and epoch it last committed. */
+function cameBack(s: CheckerState, ev: EventOf<"restart" | "arrive">, how: string): void {
   // From a horizon, a node not seen yet comes back where its restart says: nothing before it is in the trace.
   if (s.beforeHorizon !== undefined && !s.nodeEpoch.has(ev.node)) {
     s.nodeEpoch.set(ev.node, ev.epoch);
@@ -232,7 +262,7 @@ function onRestart(s: CheckerState, ev: EventOf<"restart">): void {
     violate(
       s,
       "correctness",
-      `node "${ev.node}" came back from its store at ${ev.version} (epoch ${ev.epoch}), but the last it committed was ${version ?? "nothing"} (epoch ${epoch ?? "?"}): its durable record lost a committed step`,
+      `node "${ev.node}" ${how} at ${ev.version} (epoch ${ev.epoch}), but the last it committed was ${version ?? "nothing"} (epoch ${epoch ?? "?"}): its durable record lost a committed step`,
       ev.t,
     );
   }
@@ -240,7 +270,7 @@ function onRestart(s: CheckerState, ev: EventOf<"restart">): void {
 
 /** Nothing runs at a crashed node: an event there means a step of a dead process became visible. */
 function atLiveNode(s: CheckerState, ev: { readonly node: NodeId; readonly kind: string; readonly t: number }): void {
-  if (s.down.has(ev.node)) violate(s, "correctness", `node "${ev.node}" had a ${ev.kind} event while it was crashed`, ev.t);
+  if (s.down.has(ev.node)) violate(s, "correctness", `node "${ev.node}" had a ${ev.kind} event while it was ${s.moving.has(ev.node) ? "moving" : "crashed"}`, ev.t);
 }
 
 /** One handler per kind: the mapped type makes a new TraceEvent kind a compile error until it is handled here. */
@@ -272,6 +302,9 @@ export const EVENT_HANDLERS: { readonly [K in TraceKind]: Handler<K> } = {
   replay: ignore,
   crash: onCrash,
   restart: onRestart,
+  move: onMove,
+  arrive: onArrive,
+  fence: ignore,
   partition: ignore,
   heal: ignore,
   suspect: ignore,

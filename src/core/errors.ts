@@ -441,6 +441,49 @@ export class NodeDownError extends LiveswapError {
   }
 }
 
+/**
+ * An operation named a node that is moving to another location (docs/design.md "Moving a node"): it runs nowhere until it
+ * arrives; what is sent to it waits for it.
+ */
+export class NodeMovingError extends LiveswapError {
+  readonly code = "NODE_MOVING";
+  constructor(
+    readonly node: NodeId,
+    readonly to: string,
+    operation: string,
+  ) {
+    super(`${operation}: node "${node}" is moving to "${to}"; await its move() first (messages and requests to it wait for it)`);
+  }
+}
+
+/** A move was refused before anything changed: a bad destination, a node that cannot travel, a running update. */
+export class MoveRefusedError extends LiveswapError {
+  readonly code = "MOVE_REFUSED";
+  constructor(
+    readonly node: NodeId,
+    readonly reason: string,
+  ) {
+    super(`move of "${node}" was refused: ${reason}`);
+  }
+}
+
+/**
+ * A move did not complete: the source stopped before the destination committed the node's record (the source
+ * crashed, or the destination refused or failed). The node lives at exactly one location, its source, and nothing
+ * it committed is lost; the destination will refuse this move's record from now on.
+ */
+export class MoveInterruptedError extends LiveswapError {
+  readonly code = "MOVE_INTERRUPTED";
+  constructor(
+    readonly node: NodeId,
+    readonly from: string,
+    readonly to: string,
+    readonly reason: string,
+  ) {
+    super(`the move of "${node}" from "${from}" to "${to}" was interrupted (${reason}); the node stays at "${from}" with nothing lost: bring it up there if it is down, then move it again`);
+  }
+}
+
 /** A node that is not crashed was asked to restart, or one already crashed to crash. */
 export class NodeNotDownError extends LiveswapError {
   readonly code = "NODE_NOT_DOWN";

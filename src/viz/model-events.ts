@@ -174,7 +174,7 @@ function onUpdateEnd(st: ModelState, ev: EventOf<"update-end">, t: number): void
 }
 
 /** Events that only place their node on the diagram. */
-function onNodeEvent(st: ModelState, ev: EventOf<"request" | "respond" | "timer" | "pulse" | "crash" | "restart">, t: number): void {
+function onNodeEvent(st: ModelState, ev: EventOf<"request" | "respond" | "timer" | "pulse" | "crash" | "restart" | "move" | "arrive" | "fence">, t: number): void {
   lane(st, ev.node, t);
 }
 
@@ -207,6 +207,9 @@ const MODEL_HANDLERS: { readonly [K in TraceKind]: Handler<K> } = {
   pulse: onNodeEvent,
   crash: onNodeEvent,
   restart: onNodeEvent,
+  move: onNodeEvent,
+  arrive: onNodeEvent,
+  fence: onNodeEvent,
   partition: ignoreEvent,
   heal: ignoreEvent,
   suspect: ignoreEvent,

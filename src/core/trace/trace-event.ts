@@ -24,6 +24,16 @@ export type TraceEvent =
   /** `replayed`: log entries the node re-ran from its durable store. */
   | { readonly kind: "restart"; readonly t: number; readonly node: NodeId; readonly version: string; readonly epoch: number; readonly replayed: number }
   | { readonly kind: "partition"; readonly t: number; readonly a: NodeId; readonly b: NodeId }
+  /**
+   * Moving a node (docs/design.md "Moving a node", Polylith's change of geometry): `move`: it stopped at `from` with all it
+   * ran made durable, and its record travels to `to` under location epoch `locationEpoch`; it runs nowhere meanwhile
+   * (what is sent to it waits). `arrive`: it runs at `at` from that record, at its version and epoch, one life with
+   * what it did before. `fence`: a move was interrupted before its destination committed the record; the node stays
+   * at `at` under `locationEpoch`, above the interrupted move's, so that move's record is refused forever.
+   */
+  | { readonly kind: "move"; readonly t: number; readonly node: NodeId; readonly from: string; readonly to: string; readonly locationEpoch: number }
+  | { readonly kind: "arrive"; readonly t: number; readonly node: NodeId; readonly at: string; readonly locationEpoch: number; readonly version: string; readonly epoch: number }
+  | { readonly kind: "fence"; readonly t: number; readonly node: NodeId; readonly at: string; readonly locationEpoch: number }
   | { readonly kind: "heal"; readonly t: number; readonly a: NodeId; readonly b: NodeId }
   /**
    * Failure detection over TCP (network/tcp/heartbeat.ts): `node` heard nothing from its neighbour `peer` for

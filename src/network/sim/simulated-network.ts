@@ -55,7 +55,8 @@ export class SimulatedNetwork implements Network {
     return this.scheduler.size;
   }
 
-  private drawDelay(): number {
+  /** One message's delay, drawn from the seed (a moving node's record travels this long). */
+  drawDelay(): number {
     const { min, max } = this.delay;
     return this.wholeDelays ? this.rng.int(min, max) : min + this.rng.float() * (max - min);
   }
