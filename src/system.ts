@@ -555,6 +555,8 @@ export class System {
       a?.host?.forget(id);
       this.kick();
     }
+    // The last node down may be gone now: an update given up in prepare that waited for it ends.
+    this.endAbortIfTaken();
   }
 
   /**
@@ -603,7 +605,8 @@ export class System {
     this.loseNode(lost);
     if (this.tracing) this.record({ kind: "forget", t: this.now(), node: lost, update: a.id });
     a.root = root;
-    a.host = this.coordinators.takeOver(run, lost);
+    // Nodes an earlier takeover of this update forgot stay forgotten: the new coordinator awaits none of them.
+    a.host = this.coordinators.takeOver(run, lost, [...old.run.forgotten].sort());
     this.kick();
   }
 
@@ -1238,11 +1241,7 @@ export class System {
 
   /** A node ran a step: with no commit window it commits now; otherwise its group commit is scheduled (once per batch). */
   private afterInput(rt: NodeHost): void {
-    const aborting = this.aborting;
-    if (aborting !== undefined && !this.abortInFlight(aborting.a.id)) {
-      this.aborting = undefined;
-      this.finishUpdate(aborting.a, aborting.outcome);
-    }
+    this.endAbortIfTaken();
     if (!rt.dirty) return;
     const { min, max } = this.groupCommit;
     if (max === 0) return this.commitNode(rt);
@@ -1253,6 +1252,15 @@ export class System {
       this.commitDue.delete(rt);
       if (this.runtimes.get(rt.id) === rt) this.commitNode(rt);
     });
+  }
+
+  /** An update given up in prepare ends once no node holds its part any more (a forget can be what ends it). */
+  private endAbortIfTaken(): void {
+    const aborting = this.aborting;
+    if (aborting !== undefined && !this.abortInFlight(aborting.a.id)) {
+      this.aborting = undefined;
+      this.finishUpdate(aborting.a, aborting.outcome);
+    }
   }
 
   /** Make a node's batch durable, let its outputs leave, and tell each sender how far this node has applied. */

@@ -27,7 +27,7 @@ export type CoordinatorInput =
        * A takeover: the update's root (`lost`) was lost for good with its coordinator; this coordinator runs at the
        * run's new root and rebuilds the update from every live node's part instead of preparing.
        */
-      readonly takeover?: { readonly lost: NodeId };
+      readonly takeover?: { readonly lost: NodeId; readonly earlier?: readonly NodeId[] };
       /** The instance of the coordinator's channels to the nodes (their link number). */
       readonly link: number;
       /** Prepare's deadline (ms after `t`); none: prepare waits for every node. */
@@ -161,8 +161,16 @@ export class CoordinatorHost {
    * Take over a running update whose root was lost for good (its journal with it): `run` names the new root, which
    * runs this coordinator. Journaled as its begin; the coordinator forgets the lost root and asks every node its part.
    */
-  static takeOver(env: CoordinatorHostEnvironment, journal: CoordinatorJournal, run: RunInfo, lost: NodeId, opts: { readonly link: number; readonly numbered: boolean }): CoordinatorHost {
-    const begin: CoordinatorInput = { kind: "begin", t: env.now(), run, takeover: { lost }, link: opts.link, numbered: opts.numbered };
+  static takeOver(
+    env: CoordinatorHostEnvironment,
+    journal: CoordinatorJournal,
+    run: RunInfo,
+    lost: NodeId,
+    opts: { readonly link: number; readonly numbered: boolean; readonly earlier?: readonly NodeId[] },
+  ): CoordinatorHost {
+    // `earlier`: nodes an earlier coordinator of the update forgot (a root taken over before): none is awaited again.
+    const takeover = opts.earlier !== undefined && opts.earlier.length > 0 ? { lost, earlier: opts.earlier } : { lost };
+    const begin: CoordinatorInput = { kind: "begin", t: env.now(), run, takeover, link: opts.link, numbered: opts.numbered };
     journal.clear();
     journal.append(begin);
     const host = new CoordinatorHost(env, journal, begin);
@@ -288,7 +296,7 @@ export class CoordinatorHost {
 
   private launch(): void {
     const b = this.begin;
-    if (b.takeover !== undefined) return this.coordinator.adopt(b.takeover.lost);
+    if (b.takeover !== undefined) return this.coordinator.adopt(b.takeover.lost, b.takeover.earlier ?? []);
     if (b.code === undefined) throw new InternalError(`the coordinator's journal begins update #${b.run.id} without its code`);
     this.coordinator.begin(b.code, b.prepareData !== undefined ? new Map(b.prepareData) : undefined);
     if (!this.replaying) this.armDeadline();

@@ -52,9 +52,9 @@ export class RootCoordinators {
    * A running update whose root was lost for good, taken over by a coordinator at the run's new root (`run.root`),
    * on a new link: it forgets the lost root and rebuilds the update from the nodes' parts.
    */
-  takeOver(run: RunInfo, lost: NodeId): CoordinatorHost {
+  takeOver(run: RunInfo, lost: NodeId, earlier: readonly NodeId[] = []): CoordinatorHost {
     const link = ++this.lastLink;
-    const host = CoordinatorHost.takeOver(this.env.hostEnv(run.root, run.id), new OwnJournal(this.env.journal(run.root), link, false), run, lost, { link, numbered: true });
+    const host = CoordinatorHost.takeOver(this.env.hostEnv(run.root, run.id), new OwnJournal(this.env.journal(run.root), link, false), run, lost, { link, numbered: true, earlier });
     this.byLink.set(link, { root: run.root, host, up: true });
     return host;
   }

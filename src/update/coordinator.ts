@@ -183,6 +183,13 @@ export class UpdateCoordinator implements CoordinatorPort {
       for (const n of run.live()) this.send(n, { kind: "gone", node, adopting: true }, false);
       return this.abort(new UpdateAbortedError(run.id, `node "${node}" was forgotten during prepare; submit the update again`));
     }
+    if (run.phase === "adopting") {
+      // Taking the update over: its part is no longer awaited (adoptFromParts tells every node it is gone).
+      this.parts.delete(node);
+      for (const n of run.live()) this.send(n, { kind: "gone", node, adopting: true }, false);
+      if (run.live().every((n) => this.parts.has(n))) this.adoptFromParts();
+      return;
+    }
     run.halted.delete(node);
     run.turnedNewAt.delete(node);
     run.figures.delete(node);
@@ -199,9 +206,10 @@ export class UpdateCoordinator implements CoordinatorPort {
    * (every live node is told "gone" first, so that nothing of it is awaited any more), then every live node is asked
    * for its part ("takeover"); with every answer in, adoptFromParts() rebuilds what the lost coordinator knew and goes on.
    */
-  adopt(lost: NodeId): void {
+  adopt(lost: NodeId, earlier: readonly NodeId[] = []): void {
     const run = this.update;
     run.phase = "adopting";
+    for (const n of earlier) run.forgotten.add(n);
     run.forgotten.add(lost);
     for (const n of run.live()) this.send(n, { kind: "gone", node: lost, adopting: true }, false);
     for (const n of run.live()) this.send(n, { kind: "takeover", root: run.info.root }, false);
