@@ -50,11 +50,15 @@ describe("lifetime fuzzing with faults", () => {
     const faulty = drawLifetime(relay, relay.lifetime!, 42, FAULT_SHAPE);
     expect(drawLifetime(relay, relay.lifetime!, 42, FAULT_SHAPE)).toEqual(faulty);
     // The faults' own stream: without its fault steps, sleeps and detachment, it is the plain lifetime.
-    const strip = (steps: readonly LifetimeStep[]): unknown[] => steps.filter((s) => !isFaultStep(s) && s.kind !== "sleep").map((s) => (s.kind === "update" ? { ...s, detached: undefined } : s));
+    const strip = (steps: readonly LifetimeStep[]): unknown[] =>
+      steps.filter((s) => !isFaultStep(s) && s.kind !== "sleep" && s.kind !== "move").map((s) => (s.kind === "update" ? { ...s, detached: undefined, moveHalted: undefined } : s));
     expect(strip(faulty.steps)).toEqual(strip(plain.steps));
     const drawn = Array.from({ length: 50 }, (_, i) => drawLifetime(relay, relay.lifetime!, i, FAULT_SHAPE));
     const kinds = new Set(drawn.flatMap((l) => l.steps.map((s) => s.kind)));
-    for (const k of ["crash", "restart", "partition", "heal"]) expect(kinds.has(k as LifetimeStep["kind"])).toBe(true);
+    for (const k of ["crash", "restart", "partition", "heal", "move"]) expect(kinds.has(k as LifetimeStep["kind"])).toBe(true);
+    // Moves interrupted at once by a crash of the same node, and halted nodes moved before their resume.
+    expect(drawn.some((l) => l.steps.some((s, i) => s.kind === "move" && l.steps[i + 1]?.kind === "crash"))).toBe(true);
+    expect(drawn.some((l) => l.steps.some((s) => s.kind === "update" && s.moveHalted !== undefined))).toBe(true);
     expect(drawn.some((l) => l.steps.some((s) => s.kind === "update" && s.detached === true))).toBe(true);
     expect(drawn.some((l) => l.groupCommitMs !== undefined)).toBe(true);
     const [r1, r2] = [await runLifetime(relay, "cut", faulty), await runLifetime(relay, "cut", faulty)];
@@ -67,15 +71,20 @@ describe("lifetime fuzzing with faults", () => {
       const each = Math.ceil(PER_STRATEGY / SCENARIOS.length);
       let crashes = 0;
       let coordinators = 0;
+      const moves = { arrive: 0, fence: 0 };
       for (const [i, scenario] of SCENARIOS.entries()) {
         for (let k = 0; k < each; k++) {
           const r = await runLifetime(scenario, strategy, drawLifetime(scenario, scenario.lifetime!, 50_000 + 1000 * i + k, FAULT_SHAPE));
           expect(findings(r).slice(0, 3), `${scenario.name} seed ${r.lifetime.seed}`).toEqual([]);
           crashes += r.trace.filter((e) => e.kind === "crash").length;
           coordinators += rootCrashesMidUpdate(r.trace);
+          for (const e of r.trace) if (e.kind === "arrive" || e.kind === "fence") moves[e.kind]++;
         }
       }
       expect(crashes).toBeGreaterThan(PER_STRATEGY);
+      // Nodes moved, and some moves were interrupted by a crash of their source (fenced at the restart).
+      expect(moves.arrive).toBeGreaterThan(10);
+      expect(moves.fence).toBeGreaterThan(0);
       // The root runs its update's coordinator: some crashes stopped a coordinator while its update ran.
       expect(coordinators).toBeGreaterThan(0);
     }, 120_000);
@@ -88,6 +97,38 @@ describe("lifetime fuzzing with faults", () => {
     }
     const r = await runLifetime(relay, "synchronizer", { seed: 1, nodes: 3, steps: [{ kind: "crash", node: 0 }, { kind: "partition", link: 0 }, { kind: "heal", link: 0 }] });
     expect(r.steps).toEqual(["#0 crash: skipped (a synchronized system refuses crash)", "#1 partition n00-n01", "#2 heal n00-n01"]);
+  });
+
+  it("a move lands at the next join; one interrupted by a crash of its node leaves it down where it was; a move while an update runs is refused", async () => {
+    const r = await runLifetime(ledger, "cut", {
+      seed: 3,
+      nodes: 3,
+      steps: [
+        { kind: "load", requests: 4, seed: 7 },
+        { kind: "move", node: 1, to: 0 },
+        { kind: "move", node: 2, to: 5 },
+        { kind: "crash", node: 2 },
+        { kind: "link", a: 0, b: 2 },
+        { kind: "restart", node: 0 },
+        { kind: "update", to: 2, root: 0, during: 2, seed: 9, refuse: false, halt: null, detached: true },
+        { kind: "move", node: 0, to: 1 },
+      ],
+    });
+    expect(findings(r)).toEqual([]);
+    expect(r.steps.slice(1, 6)).toEqual([
+      "#1 move n01 to rack-1",
+      "#2 move n02 to rack-3",
+      "#3 crash n02",
+      "#4 join: n01 arrived at rack-1, n02's move to rack-3 interrupted (its source crashed)",
+      "#4 link n00-n02: skipped (already linked)",
+    ]);
+    expect(r.steps.slice(6)).toEqual([
+      "#5 restart n02",
+      expect.stringMatching(/^#6 update 1->2/),
+      "#7 move n00 to rack-2 (an update runs)",
+      "end join: n00's move to rack-2 refused (an update ran)",
+      expect.stringMatching(/^end join: update 1->2 \(root n00\): complete/),
+    ]);
   });
 
   it("refutes naive with faults too", async () => {

@@ -26,9 +26,15 @@ export interface FaultShape {
   readonly commitWindow: number;
   /** Chance that a step other than an update (a load, a configuration command) runs with a node down or a link cut. */
   readonly between: number;
+  /**
+   * Chance of a node move (docs/design.md "Moving a node"): before a step other than an update (a third of them
+   * interrupted by a crash of the node right away), inside an update's episodes (refused while it runs, carried out
+   * once it is over), and of the halted node while an update is halted. Absent: no moves.
+   */
+  readonly move?: number;
 }
 
-export const DEFAULT_FAULTS: FaultShape = { perUpdate: 0.8, maxEpisodes: 2, crash: 0.7, root: 0.35, lose: 0.2, commitWindow: 0.5, between: 0.1 };
+export const DEFAULT_FAULTS: FaultShape = { perUpdate: 0.8, maxEpisodes: 2, crash: 0.7, root: 0.35, lose: 0.2, commitWindow: 0.5, between: 0.1, move: 0.25 };
 
 /** 0, or a window of whole virtual ms: a step becomes durable (and its outputs leave) that much later. */
 export function drawCommitWindow(rng: Rng, shape: FaultShape): CommitWindow {
@@ -48,11 +54,12 @@ type UpdateStep = Extract<LifetimeStep, { kind: "update" }>;
 /** The lifetime's steps with fault episodes drawn around its updates. */
 export function withFaults(steps: readonly LifetimeStep[], rng: Rng, shape: FaultShape): LifetimeStep[] {
   const out: LifetimeStep[] = [];
-  for (const s of steps) {
-    if (s.kind !== "update") {
-      out.push(...around(s, rng, shape));
+  for (const step of steps) {
+    if (step.kind !== "update") {
+      out.push(...drawMove(rng, shape), ...around(step, rng, shape));
       continue;
     }
+    const s = step.halt !== null && shape.move !== undefined && rng.float() < shape.move ? { ...step, moveHalted: rng.int(0, 1023) } : step;
     if (rng.float() >= shape.perUpdate) {
       out.push(s);
       continue;
@@ -77,6 +84,17 @@ function around(s: LifetimeStep, rng: Rng, shape: FaultShape): LifetimeStep[] {
   return rng.float() < 0.5 ? [start, s, end] : [start, s];
 }
 
+/** A move of a node, perhaps interrupted at once by a crash of it (and perhaps restarted right after), or nothing. */
+function drawMove(rng: Rng, shape: FaultShape): LifetimeStep[] {
+  if (shape.move === undefined || rng.float() >= shape.move) return [];
+  const node = rng.int(0, 1023);
+  const move: LifetimeStep = { kind: "move", node, to: rng.int(0, 1023) };
+  if (rng.float() >= 1 / 3) return [move];
+  // The crash step indexes every node as the move does: the same node, whose record is still travelling.
+  const crash: LifetimeStep = { kind: "crash", node };
+  return rng.float() < 0.5 ? [move, crash, { kind: "restart", node: 0 }] : [move, crash];
+}
+
 /** One crash (and restart) or partition (and heal): where it starts and where it ends. */
 function drawEpisode(u: UpdateStep, rng: Rng, shape: FaultShape, before: Timed[], after: Timed[]): void {
   const crash = rng.float() < shape.crash;
@@ -99,6 +117,10 @@ function drawEpisode(u: UpdateStep, rng: Rng, shape: FaultShape, before: Timed[]
   const at = when === "prepare" ? 0 : rng.int(1, 30);
   after.push({ at, step: start });
   if (ending === "delay") after.push({ at: at + lasts, step: end });
+  // A move while the update runs is refused; one drawn after it ended is carried out.
+  const moves = drawMove(rng, shape);
+  const moveAt = moves.length > 0 ? at + rng.int(0, 60) : 0;
+  for (const m of moves) after.push({ at: moveAt, step: m }); // one instant: a crash drawn with it follows it
 }
 
 /** Timed steps in time order (stable: an end never precedes its start), with sleeps between them. */

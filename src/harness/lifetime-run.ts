@@ -10,9 +10,10 @@
  * lifetime): every draw comes from a seed the lifetime holds, and nothing
  * iterates an unordered collection.
  *
- * Joins: a detached update (lifetime-update.ts) is awaited before the next
- * update or configuration step and at the end; awaiting it first restarts
- * every crashed node and heals every partition (lifetime-fault-steps.ts).
+ * Joins: the moves started since the last join land (lifetime-moves.ts), and a
+ * detached update (lifetime-update.ts) is awaited, before the next update or
+ * configuration step and at the end; awaiting it first restarts every crashed
+ * node and heals every partition (lifetime-fault-steps.ts).
  */
 import { describeError } from "../core/errors.js";
 import type { TraceEvent } from "../core/trace/trace-event.js";
@@ -23,6 +24,7 @@ import { System } from "../system.js";
 import { isFaultStep, type Lifetime, type LifetimeStep } from "./lifetime.js";
 import { applyConfig } from "./lifetime-config.js";
 import { applyFault, recoverAll } from "./lifetime-fault-steps.js";
+import { applyMove, landMoves } from "./lifetime-moves.js";
 import { LifetimeRun } from "./lifetime-state.js";
 import { runUpdate, SETTLE_BOUND } from "./lifetime-update.js";
 import type { Scenario } from "./scenario.js";
@@ -56,7 +58,7 @@ export async function runLifetime(scenario: Scenario, strategy: Strategy, lifeti
       run.steps.push(`#${i} ${step.kind}: not run (the lifetime stopped)`);
       continue;
     }
-    if (step.kind !== "sleep" && step.kind !== "load" && !isFaultStep(step)) await join(run, `#${i}`);
+    if (step.kind !== "sleep" && step.kind !== "load" && step.kind !== "move" && !isFaultStep(step)) await join(run, `#${i}`);
     if (!run.stopped) run.steps.push(`#${i} ${await runStep(run, step)}`);
   }
   if (!run.stopped) await join(run, "end");
@@ -85,6 +87,8 @@ async function verdict(run: LifetimeRun, lifetime: Lifetime): Promise<LifetimeRe
 
 /** The detached update still running, awaited (after every crashed node is back and every partition healed). */
 async function join(run: LifetimeRun, where: string): Promise<void> {
+  const landed = await landMoves(run);
+  if (landed.length > 0) run.steps.push(`${where} join: ${landed.join(", ")}`);
   const running = run.running;
   if (running === undefined) return;
   run.running = undefined;
@@ -101,6 +105,8 @@ async function runStep(run: LifetimeRun, step: LifetimeStep): Promise<string> {
       return `sleep ${step.ms} ms`;
     case "update":
       return runUpdate(run, step);
+    case "move":
+      return applyMove(run, step);
     case "crash":
     case "restart":
     case "lose":

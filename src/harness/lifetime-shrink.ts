@@ -48,6 +48,10 @@ function simpler(s: LifetimeStep): LifetimeStep[] {
       if (s.during > 0) out.push({ ...s, during: 0 }, { ...s, during: s.during - 1 });
       if (s.root !== 0) out.push({ ...s, root: 0 });
       if (s.detached === true) out.push({ ...s, detached: false });
+      if (s.moveHalted !== undefined) {
+        const { moveHalted: _moved, ...unmoved } = s;
+        out.push(unmoved);
+      }
       return out;
     }
     case "create":
@@ -60,6 +64,8 @@ function simpler(s: LifetimeStep): LifetimeStep[] {
     case "partition":
     case "heal":
       return s.link !== 0 ? [{ ...s, link: 0 }] : [];
+    case "move":
+      return s.node !== 0 || s.to !== 0 ? [{ ...s, node: 0, to: 0 }] : [];
     default:
       return [];
   }

@@ -26,6 +26,8 @@ export class LifetimeRun {
   readonly partitions = new Set<string>();
   /** The update started by a detached step and not awaited yet. */
   running: RunningUpdate | undefined;
+  /** Moves started and not landed yet (awaited at the next join): the node, where to, and how it ended. */
+  readonly moves: { readonly id: NodeId; readonly to: string; readonly outcome: Promise<unknown> }[] = [];
   /** Requests issued in the background while a detached update runs (awaited at its join). */
   readonly background: Promise<void>[] = [];
 

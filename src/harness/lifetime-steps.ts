@@ -26,6 +26,8 @@ export type LifetimeStep =
       readonly refuse: boolean;
       readonly halt: number | null;
       readonly detached?: boolean;
+      /** With `halt`: while the update is halted, the halted node moves (to the location this indexes), then resume. */
+      readonly moveHalted?: number;
     }
   /** A node at the current generation, of family `family` (an index), linked to the nodes `links` (indices). */
   | { readonly kind: "create"; readonly family: number; readonly links: readonly number[] }
@@ -44,6 +46,12 @@ export type LifetimeStep =
    * the node is restarted instead, saying so.
    */
   | { readonly kind: "lose"; readonly node: number }
+  /**
+   * Move node `node` (an index into every node) to another location (`to` indexes the locations it is not at). Not
+   * awaited: it lands at the next join, so a crash of the same node drawn right after it interrupts it, and one drawn
+   * while an update runs is refused (expected).
+   */
+  | { readonly kind: "move"; readonly node: number; readonly to: number }
   /** Partition a link (`link` indexes the links not partitioned), or heal one (`link` indexes the partitioned ones). */
   | { readonly kind: "partition" | "heal"; readonly link: number };
 

@@ -6,6 +6,7 @@
  * once. Finishing first restarts and heals what is down: an update waits for
  * its crashed nodes, and a partition would stall it.
  */
+import { moveWhileHalted } from "./lifetime-moves.js";
 import { describeError, UpdateAbortedError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import type { Update } from "../core/update.js";
@@ -123,6 +124,11 @@ async function finishHalted(run: LifetimeRun, s: Started, error: unknown, victim
   if (!isNamed(error, "UpdateHaltedError")) {
     run.unexpected(`${head}: a transfer that throws at swap time at "${victim}" ${error === undefined ? "did not stop the update" : `gave ${describeError(error)}`}, not UpdateHaltedError`);
     return `${head}: no halt${tail(s.notes)}`;
+  }
+  if (s.step.moveHalted !== undefined) {
+    const moved = await moveWhileHalted(run, victim, s.step.moveHalted);
+    if (moved === undefined) return `${head}: halted, move failed${tail(s.notes)}`;
+    s.notes.push(moved);
   }
   const resumed = await awaitUpdate(run, outcome((run.sys as unknown as Resumable).resume(s.real)));
   if (resumed !== undefined) {
