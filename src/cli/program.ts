@@ -12,6 +12,7 @@ import { registerFuzz } from "./commands/fuzz.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerNode } from "./commands/node.js";
 import { registerPack } from "./commands/pack.js";
+import { registerRecord } from "./commands/record.js";
 import { registerReplay } from "./commands/replay.js";
 import type { Out } from "./options.js";
 
@@ -25,6 +26,7 @@ export function buildProgram(out: Out = (l) => process.stdout.write(`${l}\n`)): 
   registerBench(program, out);
   registerFuzz(program, out);
   registerReplay(program, out);
+  registerRecord(program, out);
   registerExplore(program, out);
   registerNode(program, out);
   registerCtl(program, out);

@@ -1,3 +1,4 @@
+import type { NodeRecordFile } from "./node-record-file.js";
 import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { networkInterfaces } from "node:os";
@@ -332,6 +333,12 @@ export class ClusterClient {
    * past it, NodeNotAnsweringError (a stopped process, or a network cut); a node that refuses connections,
    * NodeUnreachableError.
    */
+  /** Node `node`'s durable record as a signed portable file (a copy: the node keeps running). */
+  async exportRecord(node: NodeId): Promise<NodeRecordFile> {
+    this.nodeOf(node, "export");
+    return (await this.command(node, { kind: "export" })) as NodeRecordFile;
+  }
+
   async status(node: NodeId, opts: StatusOptions = {}): Promise<NodeStatus> {
     const n = this.nodeOf(node, "status");
     const ms = positiveMs(opts.timeoutMs ?? this.commandTimeoutMs, "timeoutMs");

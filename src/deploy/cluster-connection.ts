@@ -1,3 +1,4 @@
+import type { NodeRecordFile } from "./node-record-file.js";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { CheckReport } from "../check/checker.js";
@@ -126,6 +127,8 @@ export interface ClusterConnection {
    * is complete: traceFromHorizon() says where, and what was dropped and left out.
    */
   trace(): Promise<TraceEvent[]>;
+  /** Ours: node `node`'s durable record as a signed portable file (`ctl export`); the node keeps running. */
+  exportRecord(node: NodeId): Promise<NodeRecordFile>;
   traceFromHorizon(): Promise<ClusterTrace>;
   /** The checker's verdict on that trace, taken as complete (from its horizon, if it has one). */
   check(): Promise<CheckReport>;
@@ -225,6 +228,9 @@ class Connection implements ClusterConnection {
   }
   trace(): Promise<TraceEvent[]> {
     return this.client.trace();
+  }
+  exportRecord(node: NodeId): Promise<NodeRecordFile> {
+    return this.client.exportRecord(node);
   }
   traceFromHorizon(): Promise<ClusterTrace> {
     return this.client.traceFromHorizon();

@@ -69,6 +69,8 @@ export async function clusterUp(
      * that answers is the one started.
      */
     readonly prefix?: (id: string) => readonly string[];
+    /** More arguments for a node's `liveswap node` command line (`--import FILE`). */
+    readonly args?: (id: string) => readonly string[];
   } = {},
 ): Promise<StartedNode[]> {
   const { cmd, args } = nodeCommand(cluster.nodes.some((n) => /\.[cm]?ts$/.test(n.package)));
@@ -86,7 +88,7 @@ export async function clusterUp(
   for (const id of ids) {
     const log = openSync(join(logDir, `${id}.log`), "w");
     const prefix = opts.prefix?.(id) ?? [];
-    const line = [...prefix, cmd, ...args, "node", "--cluster", cluster.file, "--id", id, ...(opts.unlinked ? ["--unlinked"] : [])];
+    const line = [...prefix, cmd, ...args, "node", "--cluster", cluster.file, "--id", id, ...(opts.unlinked ? ["--unlinked"] : []), ...(opts.args?.(id) ?? [])];
     const child = spawn(line[0] as string, line.slice(1), {
       stdio: ["ignore", log, log],
       detached: opts.detached ?? false,

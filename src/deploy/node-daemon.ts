@@ -1,3 +1,5 @@
+import { importNodeRecord } from "./node-import.js";
+import { sealNodeRecord, type NodeRecordFile } from "./node-record-file.js";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -5,7 +7,7 @@ import { GCProfiler } from "node:v8";
 import { pathToFileURL } from "node:url";
 import type { Behavior } from "../core/behavior.js";
 import type { UpdateCode } from "../core/control.js";
-import { RequestExpiredError, DuplicateLinkError, InvalidUpdateError, RequestFailedError, UnknownLinkError, UpdateInProgressError, asError, messageOf } from "../core/errors.js";
+import { RequestExpiredError, DuplicateLinkError, InvalidUpdateError, RequestFailedError, UnknownLinkError, UpdateInProgressError, asError, InternalError, messageOf } from "../core/errors.js";
 import type { ControlEnvelope, Envelope } from "../core/envelope.js";
 import { failpoint } from "../core/failpoints.js";
 import { CONTROL, type NodeId, type RequestId } from "../core/ids.js";
@@ -138,6 +140,7 @@ export class NodeDaemon {
       },
       onControlHello: (_session, chan) => (this.store !== undefined ? this.host.channels.applied(CONTROL, Number(chan ?? 0) || 0) : 0),
       checkPeer: (peer, seen) => this.checkPeer(peer, seen),
+      onFenced: (peer, reason) => this.fenced(peer, reason),
       onControlResumed: (session, recv) => {
         if (this.store === undefined) return;
         for (const env of this.host.resendTo(CONTROL, 0, recv)) this.net.sendPlane(session, env as ControlEnvelope);
@@ -170,11 +173,12 @@ export class NodeDaemon {
   static async start(
     cluster: Cluster,
     id: string,
-    opts: { onStop?: () => void; log?: (line: string) => void; unlinked?: boolean; retention?: RetentionOptions } = {},
+    opts: { onStop?: () => void; log?: (line: string) => void; unlinked?: boolean; retention?: RetentionOptions; importFrom?: string } = {},
   ): Promise<NodeDaemon> {
     const self = cluster.nodes.find((n) => n.id === id);
     if (self === undefined) throw new NodeConfigError(`no node "${id}" in ${cluster.file} (it has: ${cluster.nodes.map((n) => n.id).join(", ")})`);
     const behavior = await loadInitialBehavior(cluster, self);
+    if (opts.importFrom !== undefined) opts.log?.(importNodeRecord(cluster, id, opts.importFrom));
     const store = cluster.storeDir !== undefined ? openNodeStore(join(cluster.storeDir, id)) : undefined;
     const record = store?.load();
     failpoint("daemon.after-load");
@@ -297,6 +301,14 @@ export class NodeDaemon {
     process.exitCode = 1;
     setImmediate(() => void this.stop());
     return why;
+  }
+
+  /** A neighbour refuses this node for good (it runs from a stale record): it stops, saying why, with exit code 1. */
+  private fenced(peer: NodeId, reason: string): void {
+    if (this.stopped) return;
+    this.log(`node "${this.self.id}" stops: its neighbour "${peer}" refused it for good: ${reason}`);
+    process.exitCode = 1;
+    setImmediate(() => void this.stop());
   }
 
   /** A commit failed (an fsync error): the node stops, never retrying (the pages it was to write may be gone). */
@@ -474,6 +486,22 @@ export class NodeDaemon {
     };
   }
 
+  /**
+   * `ctl export`: everything this node committed, made a snapshot first (a quiet node's export is a snapshot alone),
+   * sealed with its TLS key. A copy, not a move: this node keeps running.
+   */
+  private exportRecord(): NodeRecordFile {
+    const me = this.self.id;
+    if (this.store === undefined) throw new NodeConfigError(`node "${me}" has no durable store to export (${this.cluster.file} has no \`store:\` directory); give the cluster one`);
+    const keys = tlsFor(this.cluster, this.self.cert, this.self.key);
+    if (keys === undefined) throw new NodeConfigError(`node "${me}": a record is signed with the node's TLS key, and ${this.cluster.file} has no \`tls:\`; make keys with \`liveswap keys init\``);
+    this.commit?.now(true);
+    const record = this.store.load();
+    if (record === undefined) throw new InternalError(`node "${me}": its store is empty after a commit`);
+    const h = this.host;
+    return sealNodeRecord(record, { node: me, version: h.version, epoch: h.epoch, retired: h.retiredVersions(), locationEpoch: 0 }, keys, new Date());
+  }
+
   /** Configuration waits for the end of this node's part in an update. */
   private assertConfigurable(operation: string): void {
     const u = this.host.updateId;
@@ -505,6 +533,8 @@ export class NodeDaemon {
         case "trace":
           void this.replyWithTrace(session, id);
           return;
+        case "export":
+          return session.reply(id, this.exportRecord());
         case "sever":
           this.net.sever();
           return session.reply(id, "severed");

@@ -38,6 +38,33 @@ export function registerCtl(program: Command, out: Out): void {
   registerCreateDestroy(ctl, out);
   registerUpdate(ctl, out);
   registerTrace(ctl, out);
+  registerExport(ctl, out);
+}
+
+/** Write `-o FILE`, or say in words why not (never Node's "ENOENT: no such file or directory, open ..."). */
+function writeOut(file: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    const why = code === "ENOENT" ? "its directory does not exist" : code === "EACCES" || code === "EPERM" ? "permission denied" : code === "EISDIR" ? "it is a directory" : messageOf(e);
+    throw new InvalidOptionError("--out", `cannot write ${file}: ${why}`);
+  }
+}
+
+function registerExport(ctl: Command, out: Out): void {
+  ctl
+    .command("export")
+    .description("write a node's durable record as a signed file (a copy: the node keeps running); `liveswap node --import` starts a node from it")
+    .argument("<node>")
+    .requiredOption("-o, --out <file>", "where to write the record")
+    .action(async (node: string, o: { out: string }, cmd: Command) =>
+      withClient(cmd, async (c) => {
+        const f = await c.exportRecord(node);
+        writeOut(o.out, `${JSON.stringify(f, null, 2)}\n`);
+        out(`wrote ${o.out}: node ${f.node} at ${f.version} (epoch ${f.epoch}), ${f.logEntries} log entries after its snapshot`);
+      }),
+    );
 }
 
 function registerStatus(ctl: Command, out: Out): void {
@@ -277,7 +304,7 @@ function registerTrace(ctl: Command, out: Out): void {
     .action(async (o: { out?: string }, cmd: Command) =>
       withClient(cmd, async (c) => {
         const { events: trace, horizon } = await c.traceFromHorizon();
-        if (o.out !== undefined) writeFileSync(o.out, toNdjson(trace));
+        if (o.out !== undefined) writeOut(o.out, toNdjson(trace));
         const r = checkTrace(trace, { complete: false, ...(horizon !== undefined ? { horizon: true } : {}) });
         out(`${trace.length} events${o.out ? ` written to ${o.out}` : ""}; ${r.violations.length} violation(s)`);
         if (horizon !== undefined) for (const line of horizonLines(horizon, r.beforeHorizon)) out(line);

@@ -12,13 +12,14 @@ export function registerNode(program: Command, out: Out): void {
     .requiredOption("--cluster <file>", "the cluster file (YAML)")
     .requiredOption("--id <id>", "which node of the file this process is")
     .option("--unlinked", "start with no links (as `ctl create` does); `ctl link` adds them", false)
-    .action(async (o: { cluster: string; id: string; unlinked: boolean }) => {
+    .option("--import <file>", "start from a record `ctl export` wrote (its store must be empty): disaster recovery onto new hardware")
+    .action(async (o: { cluster: string; id: string; unlinked: boolean; import?: string }) => {
       const cluster = loadClusterFile(o.cluster);
       checkNodeFiles(cluster, o.id);
       // A node that can crash on purpose says so first: its log explains a death that would otherwise look like a bug.
       const armed = describeFailpoints();
       if (armed !== "") out(`failpoints set (${FAILPOINTS_ENV}): ${armed}`);
-      const daemon = await NodeDaemon.start(cluster, o.id, { log: (l) => out(l), onStop: () => process.exit(process.exitCode ?? 0), unlinked: o.unlinked });
+      const daemon = await NodeDaemon.start(cluster, o.id, { log: (l) => out(l), onStop: () => process.exit(process.exitCode ?? 0), unlinked: o.unlinked, ...(o.import !== undefined ? { importFrom: o.import } : {}) });
       const stop = (): void => void daemon.stop();
       process.on("SIGTERM", stop);
       process.on("SIGINT", stop);

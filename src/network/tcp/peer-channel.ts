@@ -88,6 +88,12 @@ export class PeerChannel {
   private ackTimer: NodeJS.Timeout | undefined;
   private conn: Connection | undefined;
   private remote: string | undefined;
+  /**
+   * The highest number the peer's current instance acknowledged. A durable peer acknowledges only what it committed,
+   * so a hello of that instance saying it delivered less comes from a record older than its own commits (a node
+   * started from a stale export): what it acknowledged is gone from this outbox and cannot be sent again.
+   */
+  private remoteAcked = 0;
   /** Connections after the first, and frames that arrived twice (resent after a reconnect) and were dropped. */
   reconnects = 0;
   duplicates = 0;
@@ -138,6 +144,16 @@ export class PeerChannel {
   /** The last sequence number this channel sent: a hello or an ack beyond it (with frames pending) is a lie. */
   get sent(): number {
     return this.nextSeq - 1;
+  }
+
+  /** Does a hello of the peer say it delivered less than its instance had acknowledged (see remoteAcked)? */
+  staleHello(peer: ChannelHello): boolean {
+    return this.remote !== undefined && this.remote === peer.chan && peer.recv < this.remoteAcked;
+  }
+
+  /** What the peer's instance acknowledged of this channel (0: nothing yet, or a new instance). */
+  get acknowledged(): number {
+    return this.remoteAcked;
   }
 
   hello(): ChannelHello {
@@ -240,6 +256,7 @@ export class PeerChannel {
       this.nextSeq = 1;
       this.delivered = 0;
       this.lastAcked = 0;
+      this.remoteAcked = 0;
     }
     this.remote = peer.chan;
     if (this.conn !== undefined && this.conn !== conn) this.conn.close();
@@ -278,6 +295,7 @@ export class PeerChannel {
   }
 
   private dropAcked(seq: number): void {
+    if (seq > this.remoteAcked) this.remoteAcked = seq;
     while (this.head < this.mem.length && (this.mem[this.head] as OutFrame).seq <= seq) {
       this.memBytes -= (this.mem[this.head] as OutFrame).frame.length + ENTRY_OVERHEAD;
       this.head++;

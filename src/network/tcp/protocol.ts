@@ -46,7 +46,11 @@ export type WireMessage =
    * `unlinked`: the refusing side no longer has the link of that incarnation (it was unlinked while the other was
    * down): the other drops it too, and answers with the same refusal once it has (see TcpNetwork's unlinked links).
    */
-  | { readonly kind: "refused"; readonly from: string; readonly format: number; readonly reason: string; readonly unlinked?: number; readonly codec?: string }
+  /**
+   * `fenced`: the refusing side will never take this node's connection again (it came back from a record older than
+   * what it had acknowledged): the refused node stops, saying why.
+   */
+  | { readonly kind: "refused"; readonly from: string; readonly format: number; readonly reason: string; readonly unlinked?: number; readonly codec?: string; readonly fenced?: true }
   | { readonly kind: "data"; readonly seq: number; readonly lc: number; readonly env: Envelope }
   | { readonly kind: "ack"; readonly seq: number }
   /**
@@ -87,6 +91,8 @@ export type Command =
   | { readonly kind: "unlink"; readonly peer: string; readonly alone?: true }
   | { readonly kind: "destroy" }
   | { readonly kind: "trace" }
+  /** The node's durable record as a signed portable file (deploy/node-record-file.ts), after a commit and a snapshot. */
+  | { readonly kind: "export" }
   /** Fault injection for tests and drills: close every connection to other nodes (they reconnect). */
   | { readonly kind: "sever" }
   /**

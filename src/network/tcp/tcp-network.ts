@@ -42,6 +42,8 @@ export interface TcpNetworkOptions {
   readonly onControlHello?: (session: ControlSession, chan: string | undefined, recv: number) => number;
   /** A neighbour's hello names the instance of our channel it last talked to: a reason to refuse it, if any. */
   readonly checkPeer?: (peer: NodeId, seen: string | undefined) => string | undefined;
+  /** A neighbour refused this node for good (`fenced`: it came back from a stale record): the node must stop. */
+  readonly onFenced?: (peer: NodeId, reason: string) => void;
   /** After our hello answered the control plane's: resend the reports it has not applied (after `recv`). */
   readonly onControlResumed?: (session: ControlSession, recv: number) => void;
   /** Bounds of the outboxes to neighbours, and where they spill (default: a temporary directory made on first use). */
@@ -439,7 +441,7 @@ export class TcpNetwork implements Network {
       return undefined;
     }
     this.refusedLogged.delete(msg.from);
-    if (this.o.checkPeer?.(msg.from, msg.seen) !== undefined || this.liesAboutPositions(msg, channel, c)) {
+    if (this.o.checkPeer?.(msg.from, msg.seen) !== undefined || this.liesAboutPositions(msg, channel, c) || this.staleRecord(msg, channel, c)) {
       c.close();
       return undefined;
     }
@@ -458,6 +460,10 @@ export class TcpNetwork implements Network {
   /** The neighbour we dialled refused our hello (another wire format): say so once; the dial loop retries, backing off. */
   private onRefused(msg: Extract<WireMessage, { kind: "refused" }>, c: Connection): void {
     if (msg.unlinked !== undefined) return this.learnUnlinked(msg, msg.unlinked, c);
+    if (msg.fenced === true) {
+      c.close();
+      return this.o.onFenced?.(msg.from, msg.reason);
+    }
     const reason = msg.format === WIRE_FORMAT ? msg.reason : new WireFormatError(`node "${msg.from}"`, msg.format, WIRE_FORMAT, `node "${this.o.self}"`).message;
     this.logOnce(`refused-by ${msg.from} ${msg.format}`, `"${msg.from}" refused our connection: ${reason}`);
     c.close();
@@ -646,6 +652,22 @@ export class TcpNetwork implements Network {
     }
     if (msg.kind === "ack" && ch.pending > 0 && msg.seq > ch.sent) return `an acknowledgement of frame #${msg.seq} when only #${ch.sent} was sent`;
     return undefined;
+  }
+
+  /**
+   * A neighbour's hello, of the instance we talked to, that says it delivered fewer of our frames than it had
+   * acknowledged: it came back from an older record (a stale export imported). Those frames are gone from our outbox
+   * and its own later frames would reuse numbers we already applied: refused for good, telling it so.
+   */
+  private staleRecord(msg: Hello, channel: PeerChannel, c: Connection): boolean {
+    if (!channel.staleHello({ recv: msg.recv, chan: msg.chan ?? "" })) return false;
+    const reason =
+      `node "${msg.from}" came back from a record older than what it had made durable: it says it applied our frames up to #${msg.recv}, ` +
+      `but it had acknowledged up to #${channel.acknowledged} (those are gone from our outbox). It was started from a stale record; ` +
+      `stop it and start it from its latest store (or a record exported after its last step)`;
+    this.logOnce(`stale ${msg.from} ${msg.recv}`, `refused the connection from "${msg.from}": ${reason}`);
+    c.send({ kind: "refused", from: this.o.self, format: WIRE_FORMAT, reason, fenced: true });
+    return true;
   }
 
   /**
