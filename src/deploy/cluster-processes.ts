@@ -100,8 +100,21 @@ export async function clusterUp(
     started.push({ id, pid: child.pid as number, child });
   }
   writeFileSync(pidFile(cluster), JSON.stringify({ ...before, ...Object.fromEntries(started.map((s) => [s.id, s.pid])) }, null, 2));
+  try {
+    await awaitAnswers(cluster, started, logDir, opts.timeoutMs ?? 30_000);
+  } catch (e) {
+    // Leave nothing half-started behind, and the PID file as it was.
+    for (const s of started) s.child.kill("SIGTERM");
+    writeFileSync(pidFile(cluster), JSON.stringify(before, null, 2));
+    throw e;
+  }
+  return started;
+}
+
+/** Until every started node answers its status (as the process started), or one exits, or the bound passes. */
+async function awaitAnswers(cluster: Cluster, started: readonly StartedNode[], logDir: string, timeoutMs: number): Promise<void> {
   const client = new ClusterClient(cluster);
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const deadline = Date.now() + timeoutMs;
   try {
     for (const s of started) {
       for (;;) {
@@ -118,22 +131,14 @@ export async function clusterUp(
           if (e instanceof ClusterStartError) throw e;
           // Another wire format does not go away by waiting: say so now.
           if (e instanceof WireFormatError) throw new ClusterStartError(s.id, `started but cannot be controlled: ${e.message}`, { cause: e });
-          if (Date.now() > deadline) {
-            throw new ClusterStartError(s.id, `did not answer within ${opts.timeoutMs ?? 30_000} ms (${describeError(e)}); see ${join(logDir, `${s.id}.log`)}`, { cause: e });
-          }
+          if (Date.now() > deadline) throw new ClusterStartError(s.id, `did not answer within ${timeoutMs} ms (${describeError(e)}); see ${join(logDir, `${s.id}.log`)}`, { cause: e });
           await new Promise((r) => setTimeout(r, 100));
         }
       }
     }
-  } catch (e) {
-    // Leave nothing half-started behind, and the PID file as it was.
-    for (const s of started) s.child.kill("SIGTERM");
-    writeFileSync(pidFile(cluster), JSON.stringify(before, null, 2));
-    throw e;
   } finally {
     client.close();
   }
-  return started;
 }
 
 /** `liveswap cluster down`: stop the processes `up` started (SIGTERM). */
