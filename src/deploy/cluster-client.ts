@@ -1,3 +1,4 @@
+import { atAddress, readLocations, withLocations } from "./cluster-locations.js";
 import type { NodeRecordFile } from "./node-record-file.js";
 import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
@@ -39,6 +40,8 @@ export { NodeAliveError, NodeNotAnsweringError, NodeUnreachableError, RemoteErro
 
 /** How a client reaches the cluster beyond what the cluster file says. */
 export interface ClusterClientOptions {
+  /** Take the cluster's addresses as given, not moved nodes' from `.liveswap-locations.json` (ctl move's own). */
+  readonly asGiven?: boolean;
   /** The control plane's TLS material itself (PEM texts), instead of the files the cluster names. */
   readonly tls?: TlsMaterial;
   /** How a request whose connection was lost is retried (same id: it runs once). */
@@ -124,10 +127,22 @@ export class ClusterClient {
   /** The cluster's wire codec: every node of it speaks the same (a node refuses another at the hello). */
   private readonly codec: Codec;
 
+  /** The cluster file's nodes, moved ones at their new addresses (cluster-locations.ts). */
+  #cluster: Cluster;
+
+  get cluster(): Cluster {
+    return this.#cluster;
+  }
+
+  private set cluster(c: Cluster) {
+    this.#cluster = c;
+  }
+
   constructor(
-    readonly cluster: Cluster,
+    cluster: Cluster,
     private readonly options: ClusterClientOptions = {},
   ) {
+    this.#cluster = options.asGiven === true ? cluster : withLocations(cluster);
     this.tls = options.tls ?? (cluster.tls ? tlsFor(cluster, cluster.tls.control.cert, cluster.tls.control.key) : undefined);
     this.retry = retryPolicy(options.retry);
     this.requestTimeoutMs = options.requestTimeoutMs ?? cluster.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -313,14 +328,32 @@ export class ClusterClient {
       try {
         return await this.command(node, cmd, { sent: () => void (since ??= wallNow()), timeout });
       } catch (e) {
-        if (!(e instanceof NodeUnreachableError)) throw e;
+        // A node moving (`ctl move`) refuses requests until it runs at its new address: look it up again and retry.
+        const moving = e instanceof RemoteError && e.code === "NODE_MOVING";
+        if (!(e instanceof NodeUnreachableError) && !moving) throw e;
+        this.followMove(node);
         // close() closed the connection on purpose: nothing to retry.
         if (this.closed) throw new ClusterClientClosedError(`request ${id} to node "${node}"`);
         const wait = backoffDelay(attempt, this.retry);
-        if (attempt >= this.retry.attempts || wallNow() + wait >= timeout.at) throw exhausted(e, attempt, wallNow() - started);
+        if (attempt >= this.retry.attempts || wallNow() + wait >= timeout.at) throw e instanceof NodeUnreachableError ? exhausted(e, attempt, wallNow() - started) : e;
         await new Promise((r) => setTimeout(r, wait));
       }
     }
+  }
+
+  /** If `node` moved (ctl's address book says so), talk to it where it is now. */
+  private followMove(node: NodeId): void {
+    if (this.options.asGiven === true) return;
+    let moved: string | undefined;
+    try {
+      moved = readLocations(this.cluster)[node]?.address;
+    } catch {
+      return; // an unreadable address book: the file's address stays
+    }
+    if (moved === undefined || moved === this.nodeOf(node, "request").address) return;
+    this.cluster = atAddress(this.cluster, node, moved);
+    this.sessions.get(node)?.conn.close();
+    this.sessions.delete(node);
   }
 
   /** Fault injection for tests and drills: close this client's connection to a node (the next command reconnects). */
@@ -328,17 +361,17 @@ export class ClusterClient {
     this.sessions.get(node)?.conn.close();
   }
 
-  /**
-   * One node's status, within `timeoutMs` (default: the client's command bound), the connection's opening included:
-   * past it, NodeNotAnsweringError (a stopped process, or a network cut); a node that refuses connections,
-   * NodeUnreachableError.
-   */
   /** Node `node`'s durable record as a signed portable file (a copy: the node keeps running). */
   async exportRecord(node: NodeId): Promise<NodeRecordFile> {
     this.nodeOf(node, "export");
     return (await this.command(node, { kind: "export" })) as NodeRecordFile;
   }
 
+  /**
+   * One node's status, within `timeoutMs` (default: the client's command bound), the connection's opening included:
+   * past it, NodeNotAnsweringError (a stopped process, or a network cut); a node that refuses connections,
+   * NodeUnreachableError.
+   */
   async status(node: NodeId, opts: StatusOptions = {}): Promise<NodeStatus> {
     const n = this.nodeOf(node, "status");
     const ms = positiveMs(opts.timeoutMs ?? this.commandTimeoutMs, "timeoutMs");

@@ -71,6 +71,8 @@ export async function clusterUp(
     readonly prefix?: (id: string) => readonly string[];
     /** More arguments for a node's `liveswap node` command line (`--import FILE`). */
     readonly args?: (id: string) => readonly string[];
+    /** The node's process at its old location may still run (ctl move starts the new one beside it). */
+    readonly moving?: boolean;
   } = {},
 ): Promise<StartedNode[]> {
   const { cmd, args } = nodeCommand(cluster.nodes.some((n) => /\.[cm]?ts$/.test(n.package)));
@@ -82,11 +84,11 @@ export async function clusterUp(
   for (const id of ids) checkNodeFiles(cluster, id);
   // Starting a node again over a running one would die at once (its address taken) while the running one answered
   // for it, and its PID would replace the live one's: refuse, naming what runs.
-  const running = await runningNodes(cluster, ids);
+  const running = opts.moving === true ? [] : await runningNodes(cluster, ids);
   if (running.length > 0) throw new ClusterRunningError(running, cluster.file);
   const before = readPids(cluster);
   for (const id of ids) {
-    const log = openSync(join(logDir, `${id}.log`), "w");
+    const log = openSync(join(logDir, logName(id, cluster, opts.moving === true)), "w");
     const prefix = opts.prefix?.(id) ?? [];
     const line = [...prefix, cmd, ...args, "node", "--cluster", cluster.file, "--id", id, ...(opts.unlinked ? ["--unlinked"] : []), ...(opts.args?.(id) ?? [])];
     const child = spawn(line[0] as string, line.slice(1), {
@@ -101,7 +103,7 @@ export async function clusterUp(
   }
   writeFileSync(pidFile(cluster), JSON.stringify({ ...before, ...Object.fromEntries(started.map((s) => [s.id, s.pid])) }, null, 2));
   try {
-    await awaitAnswers(cluster, started, logDir, opts.timeoutMs ?? 30_000);
+    await awaitAnswers(cluster, started, logDir, opts.timeoutMs ?? 30_000, opts.moving === true);
   } catch (e) {
     // Leave nothing half-started behind, and the PID file as it was.
     for (const s of started) s.child.kill("SIGTERM");
@@ -112,15 +114,16 @@ export async function clusterUp(
 }
 
 /** Until every started node answers its status (as the process started), or one exits, or the bound passes. */
-async function awaitAnswers(cluster: Cluster, started: readonly StartedNode[], logDir: string, timeoutMs: number): Promise<void> {
+async function awaitAnswers(cluster: Cluster, started: readonly StartedNode[], logDir: string, timeoutMs: number, moving: boolean): Promise<void> {
   const client = new ClusterClient(cluster);
   const deadline = Date.now() + timeoutMs;
   try {
     for (const s of started) {
       for (;;) {
         if (s.child.exitCode !== null) {
-          const tail = readFileSync(join(logDir, `${s.id}.log`), "utf8").trim().split("\n").slice(-5).join("\n");
-          throw new ClusterStartError(s.id, `exited (code ${s.child.exitCode}) while starting (its log ${join(logDir, `${s.id}.log`)} ends):\n${tail}`);
+          const file = join(logDir, logName(s.id, cluster, moving));
+          const tail = readFileSync(file, "utf8").trim().split("\n").slice(-5).join("\n");
+          throw new ClusterStartError(s.id, `exited (code ${s.child.exitCode}) while starting (its log ${file} ends):\n${tail}`);
         }
         try {
           const answered = await client.status(s.id);
@@ -131,7 +134,7 @@ async function awaitAnswers(cluster: Cluster, started: readonly StartedNode[], l
           if (e instanceof ClusterStartError) throw e;
           // Another wire format does not go away by waiting: say so now.
           if (e instanceof WireFormatError) throw new ClusterStartError(s.id, `started but cannot be controlled: ${e.message}`, { cause: e });
-          if (Date.now() > deadline) throw new ClusterStartError(s.id, `did not answer within ${timeoutMs} ms (${describeError(e)}); see ${join(logDir, `${s.id}.log`)}`, { cause: e });
+          if (Date.now() > deadline) throw new ClusterStartError(s.id, `did not answer within ${timeoutMs} ms (${describeError(e)}); see ${join(logDir, logName(s.id, cluster, moving))}`, { cause: e });
           await new Promise((r) => setTimeout(r, 100));
         }
       }
@@ -139,6 +142,11 @@ async function awaitAnswers(cluster: Cluster, started: readonly StartedNode[], l
   } finally {
     client.close();
   }
+}
+
+/** A node's log file; a moved node's new process logs beside its old one (both may run for a moment). */
+function logName(id: string, cluster: Cluster, moving: boolean): string {
+  return moving ? `${id}@${nodeAddress(cluster, id).replace(/[^A-Za-z0-9.-]/g, "_")}.log` : `${id}.log`;
 }
 
 /** `liveswap cluster down`: stop the processes `up` started (SIGTERM). */

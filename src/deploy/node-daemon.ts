@@ -1,4 +1,6 @@
 import { importNodeRecord } from "./node-import.js";
+import { locationIn } from "./node-location.js";
+import { NodeMoves, type MovePort } from "./node-moves.js";
 import { sealNodeRecord, type NodeRecordFile } from "./node-record-file.js";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -91,6 +93,10 @@ export class NodeDaemon {
   private instance = newInstance();
   /** Started on an empty store: a neighbour that remembers an earlier instance of this node means its record is lost. */
   private freshStore = false;
+  /** Started from a record (--import): its first start on this store. */
+  private imported = false;
+  /** Its location, and moves in or out of it (node-moves.ts). */
+  private moves: NodeMoves;
   private destroyed = false;
   /** Update code loaded before the host sees the prepare or resume that carries it (by package text). */
   private readonly codes: CodeCache = new Map();
@@ -129,7 +135,7 @@ export class NodeDaemon {
       clock: this.clock,
       onEnvelope: (env) => this.deliver(env),
       onTimer: (_node, incarnation, tag, timer) => {
-        if (!this.stopped) this.input(() => this.host.timer(tag, timer, incarnation));
+        if (!this.stopped && !this.moves.frozen) this.input(() => this.host.timer(tag, timer, incarnation));
       },
       onAcked: (peer, seq) => {
         const link = this.topology.linksOf(this.self.id).get(peer);
@@ -141,6 +147,8 @@ export class NodeDaemon {
       onControlHello: (_session, chan) => (this.store !== undefined ? this.host.channels.applied(CONTROL, Number(chan ?? 0) || 0) : 0),
       checkPeer: (peer, seen) => this.checkPeer(peer, seen),
       onFenced: (peer, reason) => this.fenced(peer, reason),
+      location: () => this.moves.location.epoch,
+      fenceLocation: (peer, loc) => this.moves.fence(peer, loc),
       onControlResumed: (session, recv) => {
         if (this.store === undefined) return;
         for (const env of this.host.resendTo(CONTROL, 0, recv)) this.net.sendPlane(session, env as ControlEnvelope);
@@ -156,6 +164,7 @@ export class NodeDaemon {
       // A durable node's spill lies in its store directory (emptied at start: its outbox comes back from the record).
       outbox: { ...cluster.outbox, ...(cluster.storeDir !== undefined ? { spillDir: join(cluster.storeDir, self.id, "outbox-spill") } : {}) },
     });
+    this.moves = new NodeMoves(this.movePort());
     // Lamport times start at the wall clock in microseconds: a node started (or restarted) later sorts after what came before.
     this.clock.value = Math.floor(wallNow() * 1000);
     this.updates = new UpdateService({
@@ -182,7 +191,17 @@ export class NodeDaemon {
     const store = cluster.storeDir !== undefined ? openNodeStore(join(cluster.storeDir, id)) : undefined;
     const record = store?.load();
     failpoint("daemon.after-load");
+    const location = locationIn(record?.mark);
+    if (location.moved !== undefined) {
+      store?.close();
+      throw new NodeConfigError(
+        `node "${id}" moved to ${location.moved.address} (location epoch ${location.moved.epoch}): its store ${join(cluster.storeDir ?? "", id)} is an old location and does not run again. Remove that directory (the node lives on at ${location.moved.address})`,
+      );
+    }
     const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), opts.log ?? (() => undefined), opts.retention);
+    d.moves = new NodeMoves(d.movePort(), location);
+    d.imported = opts.importFrom !== undefined;
+    if (location.moving !== undefined) opts.log?.(`node "${id}" is moving to ${location.moving.address} (committed before this process stopped): it serves nothing here. \`ctl move ${id} --address ${location.moving.address}\` finishes the move, \`ctl move ${id} --cancel\` gives it up`);
     d.store = store;
     d.freshStore = store !== undefined && record === undefined;
     try {
@@ -241,7 +260,8 @@ export class NodeDaemon {
     if (extra === undefined) throw new NodeConfigError(`node "${me}": its store ${this.storePath()} holds a record without its links (written by another liveswap?); move the directory away to start the node empty`);
     this.instance = extra.instance;
     this.topology.addNode(me);
-    for (const [peer, incarnation, address] of extra.links) this.addLink(peer, incarnation, address);
+    // A neighbour that moved since the snapshot is dialled where it went.
+    for (const [peer, incarnation, address] of extra.links) this.addLink(peer, incarnation, this.moves.location.peers?.[peer]?.address ?? address);
     await this.preload(codesOf(record));
     await this.net.start();
     const t0 = performance.now();
@@ -249,12 +269,27 @@ export class NodeDaemon {
     const replayMs = performance.now() - t0;
     this.setUpDurability();
     if (this.commit !== undefined) this.commit.sinceSnapshot = record.log.length;
-    const t = this.net.now();
-    // The previous process's end, as the simulator traces a crash: nothing it had not committed happened.
-    this.record({ kind: "crash", t, node: me, lost: 0 });
-    this.record({ kind: "restart", t, node: me, version: this.host.version, epoch: this.host.epoch, replayed: record.log.length });
+    this.traceStart(record);
     for (const peer of this.topology.neighbors(me)) this.connectPeer(peer);
     this.log(`node "${me}" (${this.host.version}) recovered from ${this.storePath()} (${record.log.length} log entries replayed in ${replayMs.toFixed(1)} ms), listening on ${listeningAt(this.self)}`);
+  }
+
+  /**
+   * How this process's start reads in the node's one life: an arrival where a move brought it (its record came with
+   * the move), nothing for an old location that is moving away (the node lives on where it goes), else the previous
+   * process's end and this restart, as the simulator traces a crash: nothing it had not committed happened.
+   */
+  private traceStart(record: StoredRecord): void {
+    const me = this.self.id;
+    const t = this.net.now();
+    const l = this.moves.location;
+    if (l.moving !== undefined) return;
+    if (this.imported && l.arrivedFrom !== undefined) {
+      this.record({ kind: "arrive", t, node: me, at: this.self.address, locationEpoch: l.epoch, version: this.host.version, epoch: this.host.epoch });
+      return;
+    }
+    this.record({ kind: "crash", t, node: me, lost: 0 });
+    this.record({ kind: "restart", t, node: me, version: this.host.version, epoch: this.host.epoch, replayed: record.log.length });
   }
 
   private storePath(): string {
@@ -292,6 +327,8 @@ export class NodeDaemon {
    * ours this store never made): the node's record is lost or moved. Serving on would be a silent empty replica.
    */
   private checkPeer(peer: NodeId, seen: string | undefined): string | undefined {
+    // Moving away: its neighbours are refused (they redial, and are told where it went).
+    if (this.moves.frozen) return `node "${this.self.id}" is moving`;
     if (!this.freshStore || seen === undefined || seen.startsWith(`${this.instance}/`)) return undefined;
     const why =
       `node "${this.self.id}" started with an empty store at ${this.storePath()}, but its neighbour "${peer}" remembers an earlier ` +
@@ -306,6 +343,11 @@ export class NodeDaemon {
   /** A neighbour refuses this node for good (it runs from a stale record): it stops, saying why, with exit code 1. */
   private fenced(peer: NodeId, reason: string): void {
     if (this.stopped) return;
+    if (this.moves.location.moving !== undefined) {
+      // Moving away, and a neighbour knows the node at its newer location: the move is done; this location retires.
+      this.log(`node "${this.self.id}": its neighbour "${peer}" knows it at its new location (${reason})`);
+      return this.moves.retire();
+    }
     this.log(`node "${this.self.id}" stops: its neighbour "${peer}" refused it for good: ${reason}`);
     process.exitCode = 1;
     setImmediate(() => void this.stop());
@@ -360,7 +402,8 @@ export class NodeDaemon {
 
   /** An envelope from a neighbour or the coordinator, to the node host (through the gate: see code-gate.ts). */
   private deliver(env: Envelope): void {
-    if (!this.stopped) this.gate.offer(env);
+    // A node moving away takes nothing more here: its senders keep what they sent for its new location.
+    if (!this.stopped && !this.moves.frozen) this.gate.offer(env);
   }
 
   /** The failpoints mark the protocol's steps. */
@@ -429,7 +472,8 @@ export class NodeDaemon {
         if (loaded instanceof Error) throw loaded;
         return loaded ?? this.loadCode(code);
       },
-      traced: () => this.trace.mark(),
+      // The bookmark every commit carries: where the trace ends, and the node's location (node-location.ts).
+      traced: () => (this.store === undefined ? this.trace.mark() : { ...this.trace.mark(), location: this.moves.location }),
       dropNeighbor: (_n, gone) => this.dropForgotten(gone),
       // The step in which the node turns new is timed on the wall clock: its swap pause.
       wallClock: () => performance.now(),
@@ -483,7 +527,44 @@ export class NodeDaemon {
       pid: process.pid,
       ...(this.store !== undefined && this.commit !== undefined ? { store: this.commit.status(this.store.kind) } : {}),
       lc: this.clock.value,
+      location: this.moves.status(),
     };
+  }
+
+  /** What its moves need of this process. */
+  private movePort(): MovePort {
+    return {
+      id: this.self.id,
+      address: this.self.address,
+      traceMove: (to, locationEpoch) => this.record({ kind: "move", t: this.net.now(), node: this.self.id, from: this.self.address, to, locationEpoch }),
+      commitNow: () => this.commit?.now(true),
+      record: () => {
+        const r = this.store?.load();
+        if (r === undefined) throw new NodeConfigError(`node "${this.self.id}" has no durable store to move (${this.cluster.file} has no \`store:\` directory); give the cluster one`);
+        return r;
+      },
+      header: () => ({ node: this.self.id, version: this.host.version, epoch: this.host.epoch, retired: this.host.retiredVersions() }),
+      keys: () => this.recordKeys(),
+      update: () => this.host.updateId,
+      redirect: (peer, address) => {
+        if (!this.addresses.has(peer)) return false;
+        this.addresses.set(peer, address);
+        this.net.redirect(peer, address);
+        return true;
+      },
+      sever: () => this.net.sever(),
+      exit: () => setImmediate(() => void this.stop()),
+      log: (line) => this.log(line),
+    };
+  }
+
+  /** The CA, certificate and key a record is sealed with, or why there are none. */
+  private recordKeys(): { readonly ca: string; readonly cert: string; readonly key: string } {
+    const me = this.self.id;
+    if (this.store === undefined) throw new NodeConfigError(`node "${me}" has no durable store to export (${this.cluster.file} has no \`store:\` directory); give the cluster one`);
+    const keys = tlsFor(this.cluster, this.self.cert, this.self.key);
+    if (keys === undefined) throw new NodeConfigError(`node "${me}": a record is signed with the node's TLS key, and ${this.cluster.file} has no \`tls:\`; make keys with \`liveswap keys init\``);
+    return keys;
   }
 
   /**
@@ -492,14 +573,13 @@ export class NodeDaemon {
    */
   private exportRecord(): NodeRecordFile {
     const me = this.self.id;
-    if (this.store === undefined) throw new NodeConfigError(`node "${me}" has no durable store to export (${this.cluster.file} has no \`store:\` directory); give the cluster one`);
-    const keys = tlsFor(this.cluster, this.self.cert, this.self.key);
-    if (keys === undefined) throw new NodeConfigError(`node "${me}": a record is signed with the node's TLS key, and ${this.cluster.file} has no \`tls:\`; make keys with \`liveswap keys init\``);
+    const keys = this.recordKeys();
     this.commit?.now(true);
-    const record = this.store.load();
+    const record = this.store?.load();
     if (record === undefined) throw new InternalError(`node "${me}": its store is empty after a commit`);
     const h = this.host;
-    return sealNodeRecord(record, { node: me, version: h.version, epoch: h.epoch, retired: h.retiredVersions(), locationEpoch: 0 }, keys, new Date());
+    const location = { ...this.moves.location, epoch: this.moves.location.epoch + 1 };
+    return sealNodeRecord(record, { node: me, version: h.version, epoch: h.epoch, retired: h.retiredVersions(), locationEpoch: location.epoch }, keys, new Date(), location);
   }
 
   /** Configuration waits for the end of this node's part in an update. */
@@ -535,6 +615,17 @@ export class NodeDaemon {
           return;
         case "export":
           return session.reply(id, this.exportRecord());
+        case "move-out":
+          return session.reply(id, this.moves.moveOut(cmd.address));
+        case "move-retire":
+          this.moves.retire();
+          return session.reply(id, "retired");
+        case "move-cancel":
+          this.moves.cancel();
+          return session.reply(id, "cancelled");
+        case "relocate":
+          this.moves.relocate(cmd.peer, cmd.address, cmd.locationEpoch);
+          return session.reply(id, "relocated");
         case "sever":
           this.net.sever();
           return session.reply(id, "severed");
@@ -576,6 +667,8 @@ export class NodeDaemon {
    */
   private request(session: ControlSession, id: number, cmd: Extract<Command, { kind: "request" }>): void {
     const rid = cmd.request as RequestId;
+    const away = this.moves.refusal("request");
+    if (away !== undefined) throw away;
     this.refuseIfBusy(rid, cmd.since);
     if (this.store !== undefined) {
       // The host's durable records decide: run it, join the one execution, or answer from the record (across restarts).

@@ -36,7 +36,8 @@ export function importNodeRecord(cluster: Cluster, id: NodeId, file: string): st
   rmSync(staging, { recursive: true, force: true });
   const store = openNodeStore(staging);
   try {
-    if (record.snapshot !== undefined) store.commit({ entries: [], snapshot: record.snapshot });
+    // The first commit carries the location (in the bookmark); the log follows its snapshot.
+    store.commit({ entries: [], ...(record.snapshot !== undefined ? { snapshot: record.snapshot } : {}), mark: record.mark });
     if (record.log.length > 0) store.commit({ entries: record.log });
   } finally {
     store.close();

@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import { describeError, LiveswapError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import type { StoredRecord } from "../runtime/node-store.js";
+import type { LocationState } from "./node-location.js";
 import { decodeRecord, encodeRecord } from "./store/record-codec.js";
 
 export const NODE_RECORD_FORMAT = "liveswap-node-record/1";
@@ -26,7 +27,10 @@ export interface NodeRecordFile {
   readonly epoch: number;
   /** The versions the node's updates retired (it must never run them again). */
   readonly retired: readonly string[];
-  /** The node's location epoch when it was exported: a node started from it takes the next one. */
+  /**
+   * The location epoch a node started from this record takes: one above the exporter's, so that its neighbours, once
+   * they hear the new location, refuse the old one for good (a copy and its original never both serve).
+   */
   readonly locationEpoch: number;
   readonly exportedAt: string;
   /** Log entries after the snapshot (0 when the export caught the node quiet). */
@@ -66,9 +70,16 @@ export function clusterFingerprint(caPem: string): string {
 }
 
 /** The signed file of `record`, exported by the node whose certificate and key (PEM) are given. */
-export function sealNodeRecord(record: StoredRecord, header: RecordHeader, keys: { readonly ca: string; readonly cert: string; readonly key: string }, now: Date): NodeRecordFile {
+export function sealNodeRecord(
+  record: StoredRecord,
+  header: RecordHeader,
+  keys: { readonly ca: string; readonly cert: string; readonly key: string },
+  now: Date,
+  /** The location the node takes where it is started from the record (node-location.ts); default: the header's epoch. */
+  location: LocationState = { epoch: header.locationEpoch },
+): NodeRecordFile {
   // The trace bookmark is the exporting machine's (its trace file's length): a node started elsewhere starts a new file.
-  const bytes = encodeRecord({ snapshot: record.snapshot, log: record.log });
+  const bytes = encodeRecord({ snapshot: record.snapshot, log: record.log, location });
   const unsigned = {
     format: NODE_RECORD_FORMAT,
     cluster: clusterFingerprint(keys.ca),
@@ -140,9 +151,11 @@ export function openNodeRecord(f: NodeRecordFile, file: string, trust: { readonl
   }
   const bytes = Buffer.from(f.payload, "base64");
   if (createHash("sha256").update(bytes).digest("hex") !== f.sha256) throw new NodeRecordError(file, "its payload was altered after it was signed (sha256 differs); export the node again");
-  const decoded = decodeRecord(bytes, file, "the exported record") as { snapshot?: unknown; log?: unknown };
+  const decoded = decodeRecord(bytes, file, "the exported record") as { snapshot?: unknown; log?: unknown; location?: unknown };
   if (!Array.isArray(decoded.log)) throw new NodeRecordError(file, "its payload is not a node record (no log): export the node again");
-  return { snapshot: decoded.snapshot, log: decoded.log };
+  // The location goes in the bookmark, where a node keeps it (node-location.ts).
+  const location = decoded.location ?? { epoch: f.locationEpoch };
+  return { snapshot: decoded.snapshot, log: decoded.log, mark: { location } };
 }
 
 /** What `liveswap record inspect` shows of a file: its header, one line a field. */

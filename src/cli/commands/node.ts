@@ -1,6 +1,8 @@
 /** `liveswap node`: one node of a cluster in this process. */
 import type { Command } from "commander";
 import { describeFailpoints, FAILPOINTS_ENV } from "../../core/failpoints.js";
+import { resolve } from "node:path";
+import { atAddress } from "../../deploy/cluster-locations.js";
 import { checkNodeFiles, loadClusterFile } from "../../deploy/cluster-file.js";
 import { NodeDaemon } from "../../deploy/node-daemon.js";
 import type { Out } from "../options.js";
@@ -12,9 +14,12 @@ export function registerNode(program: Command, out: Out): void {
     .requiredOption("--cluster <file>", "the cluster file (YAML)")
     .requiredOption("--id <id>", "which node of the file this process is")
     .option("--unlinked", "start with no links (as `ctl create` does); `ctl link` adds them", false)
-    .option("--import <file>", "start from a record `ctl export` wrote (its store must be empty): disaster recovery onto new hardware")
-    .action(async (o: { cluster: string; id: string; unlinked: boolean; import?: string }) => {
-      const cluster = loadClusterFile(o.cluster);
+    .option("--import <file>", "start from a record `ctl export` or `ctl move` wrote (its store must be empty): disaster recovery onto new hardware, or a move")
+    .option("--address <host:port>", "listen here instead of at the file's address (where the node moved to)")
+    .option("--store <dir>", "the directory of stores (DIR/ID) instead of the file's `store:` (a moved node's store on its new machine)")
+    .action(async (o: { cluster: string; id: string; unlinked: boolean; import?: string; address?: string; store?: string }) => {
+      const file = loadClusterFile(o.cluster);
+      const cluster = o.address !== undefined || o.store !== undefined ? atAddress(file, o.id, o.address ?? (file.nodes.find((n) => n.id === o.id)?.address ?? ""), o.store === undefined ? undefined : resolve(o.store)) : file;
       checkNodeFiles(cluster, o.id);
       // A node that can crash on purpose says so first: its log explains a death that would otherwise look like a bug.
       const armed = describeFailpoints();

@@ -37,6 +37,8 @@ export type WireMessage =
       readonly coordinator?: boolean;
       /** The sender's wire codec (codec-choice.ts); absent: JSON. */
       readonly codec?: string;
+      /** The sender's location epoch (it moved this many times: deploy/node-location.ts); absent: 0. */
+      readonly loc?: number;
     }
   /**
    * The answer to a hello in another format or codec, before the connection is closed: `reason` as the refusing side
@@ -93,6 +95,17 @@ export type Command =
   | { readonly kind: "trace" }
   /** The node's durable record as a signed portable file (deploy/node-record-file.ts), after a commit and a snapshot. */
   | { readonly kind: "export" }
+  /**
+   * A move out of this node's location (`ctl move`): it commits "moving to `address`", applies nothing more here,
+   * and answers with its record sealed for the destination (the next location epoch). Sent again, it answers again.
+   */
+  | { readonly kind: "move-out"; readonly address: string }
+  /** The destination runs and every neighbour was told: this old location stops for good (its store says so). */
+  | { readonly kind: "move-retire" }
+  /** Give a move up before its destination ran: the node serves here again, under an epoch above the move's. */
+  | { readonly kind: "move-cancel" }
+  /** Neighbour `peer` moved to `address` under `locationEpoch`: dial it there, refuse it anywhere older. */
+  | { readonly kind: "relocate"; readonly peer: string; readonly address: string; readonly locationEpoch: number }
   /** Fault injection for tests and drills: close every connection to other nodes (they reconnect). */
   | { readonly kind: "sever" }
   /**
@@ -179,6 +192,8 @@ export interface NodeStatus {
   readonly lastUpdate?: { readonly id: number; readonly root: string };
   readonly openRequests: number;
   readonly pid: number;
+  /** Its location epoch, and a move out of here committed (`moving`) or completed (`moved`). Absent from older nodes. */
+  readonly location?: { readonly epoch: number; readonly moving?: { readonly address: string; readonly epoch: number }; readonly moved?: { readonly address: string; readonly epoch: number } };
   /** A durable node's store (`store:` in the cluster file); absent without one, and from older nodes. */
   readonly store?: StoreStatus;
 }

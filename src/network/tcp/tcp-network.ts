@@ -44,6 +44,13 @@ export interface TcpNetworkOptions {
   readonly checkPeer?: (peer: NodeId, seen: string | undefined) => string | undefined;
   /** A neighbour refused this node for good (`fenced`: it came back from a stale record): the node must stop. */
   readonly onFenced?: (peer: NodeId, reason: string) => void;
+  /** This node's location epoch, said in every hello (deploy/node-location.ts); absent: 0. */
+  readonly location?: () => number;
+  /**
+   * A neighbour's hello at location epoch `loc`: why it is refused for good (an older location of a node that moved),
+   * or undefined to take it (a higher epoch than known is the daemon's to remember).
+   */
+  readonly fenceLocation?: (peer: NodeId, loc: number) => string | undefined;
   /** After our hello answered the control plane's: resend the reports it has not applied (after `recv`). */
   readonly onControlResumed?: (session: ControlSession, recv: number) => void;
   /** Bounds of the outboxes to neighbours, and where they spill (default: a temporary directory made on first use). */
@@ -260,6 +267,18 @@ export class TcpNetwork implements Network {
     for (const c of this.channels.values()) c.connection?.close();
   }
 
+  /** Neighbour `peer` moved to `address`: its connection (to the old location) closes, and it is dialled there. */
+  redirect(peer: NodeId, address: string): void {
+    if (!this.addresses.has(peer)) return;
+    this.addresses.set(peer, address);
+    this.channels.get(peer)?.connection?.close();
+  }
+
+  /** Where neighbour `peer` is dialled now. */
+  addressOf(peer: NodeId): string | undefined {
+    return this.addresses.get(peer);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.livenessTimer);
@@ -295,7 +314,7 @@ export class TcpNetwork implements Network {
             return;
           }
           const conn = this.wrap(socket);
-          conn.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello(), format: WIRE_FORMAT, ...helloCodec(this.o.codec) });
+          conn.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello(), format: WIRE_FORMAT, ...helloCodec(this.o.codec), ...this.locationField() });
           // A listener that accepts and never answers our hello (a process stuck, or another program on the port)
           // must not hold the channel for ever: give it HELLO_TIMEOUT_MS, then dial again.
           const silent = setTimeout(() => {
@@ -441,7 +460,7 @@ export class TcpNetwork implements Network {
       return undefined;
     }
     this.refusedLogged.delete(msg.from);
-    if (this.o.checkPeer?.(msg.from, msg.seen) !== undefined || this.liesAboutPositions(msg, channel, c) || this.staleRecord(msg, channel, c)) {
+    if (this.o.checkPeer?.(msg.from, msg.seen) !== undefined || this.oldLocation(msg, c) || this.liesAboutPositions(msg, channel, c) || this.staleRecord(msg, channel, c)) {
       c.close();
       return undefined;
     }
@@ -449,7 +468,7 @@ export class TcpNetwork implements Network {
     const lost = channel.attach(c, { recv: msg.recv, chan: msg.chan ?? "", ...(msg.seen !== undefined ? { seen: msg.seen } : {}) });
     // The accepting side answers with its view after taking the dialer's into account (a restart of theirs
     // resets our numbering first), and before resending anything: the dialer reads our hello first.
-    if (this.o.self > msg.from) c.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello(), format: WIRE_FORMAT, ...helloCodec(this.o.codec) });
+    if (this.o.self > msg.from) c.send({ kind: "hello", from: this.o.self, role: "node", ...channel.hello(), format: WIRE_FORMAT, ...helloCodec(this.o.codec), ...this.locationField() });
     if (channel.reconnects > reconnects) failpoint("tcp.reconnect");
     this.liveness.heard(msg.from);
     channel.resend();
@@ -652,6 +671,21 @@ export class TcpNetwork implements Network {
     }
     if (msg.kind === "ack" && ch.pending > 0 && msg.seq > ch.sent) return `an acknowledgement of frame #${msg.seq} when only #${ch.sent} was sent`;
     return undefined;
+  }
+
+  /** This node's location epoch for its hellos (omitted at 0: an older liveswap's hello has none either). */
+  private locationField(): { readonly loc?: number } {
+    const loc = this.o.location?.() ?? 0;
+    return loc > 0 ? { loc } : {};
+  }
+
+  /** A hello from an old location of a node that moved since: refused for good, telling it so (it stops). */
+  private oldLocation(msg: Hello, c: Connection): boolean {
+    const reason = this.o.fenceLocation?.(msg.from, msg.loc ?? 0);
+    if (reason === undefined) return false;
+    this.logOnce(`old-location ${msg.from} ${msg.loc ?? 0}`, `refused the connection from "${msg.from}": ${reason}`);
+    c.send({ kind: "refused", from: this.o.self, format: WIRE_FORMAT, reason, fenced: true });
+    return true;
   }
 
   /**

@@ -1,0 +1,63 @@
+/**
+ * Where moved nodes run now, as the control plane on this machine knows it: `.liveswap-locations.json` beside the
+ * cluster file, written by `ctl move` (docs/design.md "Moving a node"). A cluster file names each node's first
+ * address; after a move its clients (ctl, a program's ClusterClient, a root's coordinator) find the node where it
+ * went through this file. Nodes learn it from `ctl move` itself (relocate) and keep it in their stores; a node
+ * process never reads this file, so a restarted old location stays where it was (and is fenced there).
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { NodeId } from "../core/ids.js";
+import type { Cluster, ClusterNode } from "./cluster-file.js";
+import { ClusterFileError } from "./cluster-file.js";
+
+export interface MovedNode {
+  readonly address: string;
+  readonly locationEpoch: number;
+  /** The directory of its store there (its `store:`), when not the cluster file's. */
+  readonly store?: string;
+  /** Where it moved from (its old location, retired once the move completes). */
+  readonly from?: string;
+}
+
+export const locationsFile = (cluster: Cluster): string => join(dirname(cluster.file), ".liveswap-locations.json");
+
+export function readLocations(cluster: Cluster): Readonly<Record<NodeId, MovedNode>> {
+  const file = locationsFile(cluster);
+  if (!existsSync(file)) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    throw new ClusterFileError(`${file}: not JSON (\`ctl move\` writes this file of moved nodes' addresses); repair it, or remove it if no node of ${cluster.file} moved`);
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ClusterFileError(`${file}: expected an object of node ids to their new addresses`);
+  return v as Record<NodeId, MovedNode>;
+}
+
+/** Record that `id` runs at `to` now (written whole, then renamed: never half a file). */
+export function writeLocation(cluster: Cluster, id: NodeId, to: MovedNode | undefined): void {
+  const all: Record<NodeId, MovedNode> = { ...readLocations(cluster) };
+  if (to === undefined) delete all[id];
+  else all[id] = to;
+  const file = locationsFile(cluster);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(all, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+/** The cluster with node `id` at `address` (bound there too) and, if given, its store directory `store`. */
+export function atAddress(cluster: Cluster, id: NodeId, address: string, store?: string): Cluster {
+  const nodes = cluster.nodes.map((n): ClusterNode => {
+    if (n.id !== id) return n;
+    const { listen: _listen, ...rest } = n;
+    return { ...rest, address };
+  });
+  return { ...cluster, nodes, ...(store !== undefined ? { storeDir: store } : {}) };
+}
+
+/** The cluster as its clients see it: every moved node at its new address. */
+export function withLocations(cluster: Cluster): Cluster {
+  let out = cluster;
+  for (const [id, moved] of Object.entries(readLocations(cluster))) if (cluster.nodes.some((n) => n.id === id)) out = atAddress(out, id, moved.address);
+  return out;
+}

@@ -1,0 +1,154 @@
+/**
+ * `ctl move ID --address HOST:PORT` (docs/design.md "Moving a node"): node ID continues at another address with its
+ * identity, links, version and everything it committed. Each step is committed where it happens before the next
+ * begins, and running the command again after any failure (ctl, the source or the destination killed) picks it up
+ * where it stands:
+ *
+ * 1. The source commits "moving to D under location epoch e+1", applies nothing more, and hands over its record
+ *    (refused during an update, or while a neighbour does not answer: every neighbour must learn the new address).
+ * 2. The destination starts from the record (on this machine, under `--store`), or from its own store when it had
+ *    imported it before dying; ctl's address book (cluster-locations.ts) points at it.
+ * 3. Every neighbour is told (relocate, durable): it dials D, resends what ID has not applied, and refuses ID's old
+ *    location for good. 4. The source is retired: its store marks it an old location that never runs again.
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { MoveRefusedError, describeError } from "../core/errors.js";
+import type { NodeId } from "../core/ids.js";
+import type { NodeStatus } from "../network/tcp/protocol.js";
+import { ClusterClient } from "./cluster-client.js";
+import type { Cluster } from "./cluster-file.js";
+import { atAddress, readLocations, withLocations, writeLocation } from "./cluster-locations.js";
+import { clusterUp, type StartedNode } from "./cluster-processes.js";
+import type { NodeRecordFile } from "./node-record-file.js";
+import { openNodeStore } from "./store/open-node-store.js";
+
+export interface MoveOptions {
+  /** The destination's address. */
+  readonly to: string;
+  /** Where the destination keeps its store (DIR/ID); default: beside the cluster file, named after the move. */
+  readonly store?: string;
+  /** Start the destination process on this machine (default true); false: print how, and stop after step 1. */
+  readonly start?: boolean;
+  readonly timeoutMs?: number;
+  /** The destination outlives this process (the CLI's); tests keep it attached to stop it. */
+  readonly detached?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export interface MoveOutcome {
+  readonly node: NodeId;
+  readonly from: string;
+  readonly to: string;
+  readonly locationEpoch: number;
+  /** The destination process this command started, if it started one. */
+  readonly started?: StartedNode;
+  /** The record the source handed over (kept beside the cluster file). */
+  readonly recordFile: string;
+  /** false: the destination is to be started by hand (`start: false`); run the command again once it runs. */
+  readonly done: boolean;
+}
+
+const movesDir = (cluster: Cluster): string => join(dirname(cluster.file), ".liveswap-moves");
+
+export async function moveNode(cluster: Cluster, id: NodeId, opts: MoveOptions): Promise<MoveOutcome> {
+  const log = opts.log ?? (() => undefined);
+  const home = cluster.nodes.find((n) => n.id === id);
+  if (home === undefined) throw new MoveRefusedError(id, `${cluster.file} has no node "${id}"`);
+  const entry = readLocations(cluster)[id];
+  // The same move run again (after ctl, the source or the destination died): it goes on from where it stands.
+  const resumed = entry !== undefined && entry.address === opts.to && entry.from !== undefined ? entry : undefined;
+  const from = resumed?.from ?? entry?.address ?? home.address;
+  if (from === opts.to) throw new MoveRefusedError(id, `it is at ${opts.to} already`);
+  const at = (address: string): ClusterClient => new ClusterClient(atAddress(withLocations(cluster), id, address), { asGiven: true, commandTimeoutMs: opts.timeoutMs ?? 10_000 });
+  const source = at(from);
+  try {
+    const here = await statusAt(source, id);
+    if (here === undefined || here.location?.moved !== undefined) {
+      if (resumed === undefined) throw new MoveRefusedError(id, `it does not answer at ${from}; a node moves from a running process`);
+      // The source handed its record over and is gone or retired: finish at the destination.
+      return await finish(cluster, id, opts, resumed.locationEpoch, from, undefined, log);
+    }
+    if (here.location?.moving === undefined) await assertMovable(source, here);
+    const record = (await source.command(id, { kind: "move-out", address: opts.to })) as NodeRecordFile;
+    const recordFile = keep(cluster, record);
+    log(`${id}: moving from ${from} to ${opts.to} (location epoch ${record.locationEpoch}); its record is in ${recordFile}`);
+    const store = resolve(opts.store ?? resumed?.store ?? join(movesDir(cluster), `${id}-${record.locationEpoch}-store`));
+    writeLocation(cluster, id, { address: opts.to, locationEpoch: record.locationEpoch, store, from });
+    return await finish(cluster, id, opts, record.locationEpoch, from, source, log);
+  } finally {
+    source.close();
+  }
+}
+
+/** Steps 2 to 4: the destination running, every neighbour told, the source retired. */
+async function finish(cluster: Cluster, id: NodeId, opts: MoveOptions, epoch: number, from: string, source: ClusterClient | undefined, log: (l: string) => void): Promise<MoveOutcome> {
+  const recordFile = join(movesDir(cluster), `${id}-${epoch}.record.json`);
+  const store = readLocations(cluster)[id]?.store ?? resolve(join(movesDir(cluster), `${id}-${epoch}-store`));
+  const dest = new ClusterClient(atAddress(withLocations(cluster), id, opts.to, store), { asGiven: true, commandTimeoutMs: opts.timeoutMs ?? 10_000 });
+  try {
+    let running = await statusAt(dest, id);
+    let started: StartedNode | undefined;
+    if (running === undefined) {
+      if (opts.start === false) {
+        log(`${id}: start it at ${opts.to}: liveswap node --cluster ${cluster.file} --id ${id} --import ${recordFile} --address ${opts.to} --store DIR; then run this command again`);
+        return { node: id, from, to: opts.to, locationEpoch: epoch, recordFile, done: false };
+      }
+      started = await startDestination(cluster, id, opts.to, store, recordFile, opts.timeoutMs ?? 60_000, opts.detached === true);
+      running = await dest.status(id);
+    }
+    await relocate(dest, running.neighbors.map((n) => n.id), id, opts.to, epoch);
+    if (source !== undefined) {
+      await source.command(id, { kind: "move-retire" }).catch((e: unknown) => log(`${id}: the old location did not take its retirement (${describeError(e)}); its store says it is moving, so it serves nothing if started again`));
+    }
+    log(`${id}: runs at ${opts.to}; its neighbours dial it there and refuse its old location`);
+    return { node: id, from, to: opts.to, locationEpoch: epoch, recordFile, done: true, ...(started !== undefined ? { started } : {}) };
+  } finally {
+    dest.close();
+  }
+}
+
+async function statusAt(client: ClusterClient, id: NodeId): Promise<NodeStatus | undefined> {
+  try {
+    return await client.status(id, { timeoutMs: 3000 });
+  } catch {
+    return undefined;
+  }
+}
+
+/** No update at the node, every neighbour answering (each must learn the new address). */
+async function assertMovable(client: ClusterClient, st: NodeStatus): Promise<void> {
+  if (st.update !== null) throw new MoveRefusedError(st.id, `it takes part in update #${st.update.id}; over TCP a node moves once its update is over (\`ctl watch\`, \`ctl resume\`)`);
+  const silent: string[] = [];
+  await Promise.all(st.neighbors.map((n) => client.status(n.id, { timeoutMs: 5000 }).catch(() => silent.push(n.id))));
+  if (silent.length > 0) throw new MoveRefusedError(st.id, `its neighbour(s) ${silent.sort().map((n) => `"${n}"`).join(", ")} do not answer, and every neighbour must learn the new address; bring them back (or forget them) first`);
+}
+
+function keep(cluster: Cluster, record: NodeRecordFile): string {
+  mkdirSync(movesDir(cluster), { recursive: true });
+  const file = join(movesDir(cluster), `${record.node}-${record.locationEpoch}.record.json`);
+  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+  return file;
+}
+
+/** The destination on this machine: from its own store if it imported the record before, else from the record. */
+async function startDestination(cluster: Cluster, id: NodeId, to: string, store: string, recordFile: string, timeoutMs: number, detached: boolean): Promise<StartedNode | undefined> {
+  const args = ["--address", to, "--store", store, ...(holdsRecord(join(store, id)) ? [] : ["--import", recordFile])];
+  const [started] = await clusterUp(atAddress(cluster, id, to, store), { only: [id], args: () => args, timeoutMs, moving: true, ...(detached ? { detached } : {}) });
+  return started;
+}
+
+function holdsRecord(dir: string): boolean {
+  if (!existsSync(dir)) return false;
+  const s = openNodeStore(dir);
+  try {
+    return s.load() !== undefined;
+  } finally {
+    s.close();
+  }
+}
+
+/** Every neighbour dials the node at its new address and refuses older locations (each one durably). */
+async function relocate(client: ClusterClient, neighbors: readonly NodeId[], id: NodeId, to: string, epoch: number): Promise<void> {
+  await Promise.all(neighbors.map((n) => client.command(n, { kind: "relocate", peer: id, address: to, locationEpoch: epoch })));
+}
