@@ -48,6 +48,14 @@ export const FAILPOINTS = [
   "ctl.watch-prepared",
   // cluster-client.ts (ctl update / ctl watch): the watcher saw the first node turn new.
   "ctl.watch-first-new",
+  // node-moves.ts (the source of a move): "moving" is committed, before its record is handed over.
+  "move.after-moving-commit",
+  // node-import.ts (the destination of a move or an import): the record is written beside the store, before it is renamed into place.
+  "import.before-rename",
+  // cluster-move.ts (ctl move): the destination runs, before any neighbour is told.
+  "ctl.move-started",
+  // cluster-move.ts (ctl move): every neighbour was told, before the source is retired.
+  "ctl.move-relocated",
 ] as const;
 
 export type FailpointName = (typeof FAILPOINTS)[number];

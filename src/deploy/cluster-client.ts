@@ -341,19 +341,20 @@ export class ClusterClient {
     }
   }
 
-  /** If `node` moved (ctl's address book says so), talk to it where it is now. */
-  private followMove(node: NodeId): void {
-    if (this.options.asGiven === true) return;
+  /** If `node` moved (ctl's address book says so), talk to it where it is now; true when its address changed. */
+  private followMove(node: NodeId): boolean {
+    if (this.options.asGiven === true) return false;
     let moved: string | undefined;
     try {
       moved = readLocations(this.cluster)[node]?.address;
     } catch {
-      return; // an unreadable address book: the file's address stays
+      return false; // an unreadable address book: the file's address stays
     }
-    if (moved === undefined || moved === this.nodeOf(node, "request").address) return;
+    if (moved === undefined || moved === this.nodeOf(node, "request").address) return false;
     this.cluster = atAddress(this.cluster, node, moved);
     this.sessions.get(node)?.conn.close();
     this.sessions.delete(node);
+    return true;
   }
 
   /** Fault injection for tests and drills: close this client's connection to a node (the next command reconnects). */
@@ -373,9 +374,18 @@ export class ClusterClient {
    * NodeUnreachableError.
    */
   async status(node: NodeId, opts: StatusOptions = {}): Promise<NodeStatus> {
-    const n = this.nodeOf(node, "status");
     const ms = positiveMs(opts.timeoutMs ?? this.commandTimeoutMs, "timeoutMs");
-    const s = (await this.command(node, { kind: "status" }, { timeout: notAnswering(n, ms) })) as NodeStatus & { lc: number };
+    const ask = async (): Promise<NodeStatus & { lc: number }> => (await this.command(node, { kind: "status" }, { timeout: notAnswering(this.nodeOf(node, "status"), ms) })) as NodeStatus & { lc: number };
+    let s: NodeStatus & { lc: number };
+    try {
+      s = await ask();
+    } catch (e) {
+      // Gone from where this client knew it: it may have moved (ctl move), so look it up again.
+      if (!(e instanceof NodeUnreachableError) || !this.followMove(node)) throw e;
+      s = await ask();
+    }
+    // An old location answered (moving away, or retired): ask the new one.
+    if ((s.location?.moved ?? s.location?.moving) !== undefined && this.followMove(node)) s = await ask();
     this.clock.observe(s.lc);
     return s;
   }

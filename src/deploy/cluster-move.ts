@@ -14,6 +14,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { MoveRefusedError, describeError } from "../core/errors.js";
+import { failpoint } from "../core/failpoints.js";
 import type { NodeId } from "../core/ids.js";
 import type { NodeStatus } from "../network/tcp/protocol.js";
 import { ClusterClient } from "./cluster-client.js";
@@ -97,7 +98,9 @@ async function finish(cluster: Cluster, id: NodeId, opts: MoveOptions, epoch: nu
       started = await startDestination(cluster, id, opts.to, store, recordFile, opts.timeoutMs ?? 60_000, opts.detached === true);
       running = await dest.status(id);
     }
+    failpoint("ctl.move-started");
     await relocate(dest, running.neighbors.map((n) => n.id), id, opts.to, epoch);
+    failpoint("ctl.move-relocated");
     if (source !== undefined) {
       await source.command(id, { kind: "move-retire" }).catch((e: unknown) => log(`${id}: the old location did not take its retirement (${describeError(e)}); its store says it is moving, so it serves nothing if started again`));
     }

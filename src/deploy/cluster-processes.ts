@@ -120,10 +120,12 @@ async function awaitAnswers(cluster: Cluster, started: readonly StartedNode[], l
   try {
     for (const s of started) {
       for (;;) {
-        if (s.child.exitCode !== null) {
+        // Killed by a signal (a crash failpoint: SIGKILL), a child has no exit code, only its signal.
+        if (s.child.exitCode !== null || s.child.signalCode !== null) {
           const file = join(logDir, logName(s.id, cluster, moving));
           const tail = readFileSync(file, "utf8").trim().split("\n").slice(-5).join("\n");
-          throw new ClusterStartError(s.id, `exited (code ${s.child.exitCode}) while starting (its log ${file} ends):\n${tail}`);
+          const how = s.child.exitCode !== null ? `code ${s.child.exitCode}` : `killed by ${String(s.child.signalCode)}`;
+          throw new ClusterStartError(s.id, `exited (${how}) while starting (its log ${file} ends):\n${tail}`);
         }
         try {
           const answered = await client.status(s.id);

@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { failpoint } from "../core/failpoints.js";
 import type { NodeId } from "../core/ids.js";
 import type { Cluster } from "./cluster-file.js";
 import { fileProblem, NodeConfigError } from "./errors.js";
@@ -42,6 +43,7 @@ export function importNodeRecord(cluster: Cluster, id: NodeId, file: string): st
   } finally {
     store.close();
   }
+  failpoint("import.before-rename");
   renameSync(staging, dir);
   return `node "${id}": imported ${file} (${f.version}, exported ${f.exportedAt}, ${f.logEntries} log entries after its snapshot) into ${dir}`;
 }

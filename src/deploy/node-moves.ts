@@ -13,6 +13,7 @@
  *   the destination's record is refused by every neighbour told of it) and exits, to be started again here.
  */
 import { NodeMovingError } from "../core/errors.js";
+import { failpoint } from "../core/failpoints.js";
 import type { NodeId } from "../core/ids.js";
 import type { StoredRecord } from "../runtime/node-store.js";
 import { NodeConfigError } from "./errors.js";
@@ -82,6 +83,7 @@ export class NodeMoves {
       this.loc = { ...this.loc, moving: { address, epoch: this.loc.epoch + 1 } };
       this.port.traceMove(address, this.loc.epoch + 1);
       this.port.commitNow();
+      failpoint("move.after-moving-commit");
       this.port.sever();
       this.port.log(`node "${me}": moving to ${address} (location epoch ${this.loc.epoch + 1}); it applies nothing more here`);
     }
