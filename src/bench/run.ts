@@ -17,6 +17,7 @@ import { outboxBenchmark } from "./outbox.js";
 import { realtimeBenchmark } from "./realtime.js";
 import { simSpeedBenchmark } from "./sim-speed.js";
 import { storeBenchmark } from "./store.js";
+import { moveBenchmark } from "./move.js";
 import { swapPauseBenchmark } from "./swap-pause.js";
 import { tcpBenchmark } from "./tcp.js";
 import { traceRetentionBenchmark } from "./trace-retention.js";
@@ -57,6 +58,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: "swap-pause",
     description: "3 replicated-db node processes over TCP, 38 and 2,000 entries each, 3 runs of 60 swaps each (every key converted): one node's swap pause (its swapping step, wall clock) p50/p99 in parts (target p99 < 1 ms)",
     run: (_o, progress) => swapPauseBenchmark(progress),
+  },
+  {
+    name: "move",
+    description: "ctl move of the middle of 5 replicated-db node processes (10,000 entries each, mutual TLS, stores) 8 times under load: how long the node is unavailable (p50/p99), ctl move's time, global reads/s during the moves against before",
+    run: (_o, progress) => moveBenchmark(progress),
   },
   {
     name: "codec",

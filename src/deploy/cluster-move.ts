@@ -113,7 +113,7 @@ async function finish(cluster: Cluster, id: NodeId, opts: MoveOptions, epoch: nu
 
 async function statusAt(client: ClusterClient, id: NodeId): Promise<NodeStatus | undefined> {
   try {
-    return await client.status(id, { timeoutMs: 3000 });
+    return await client.status(id, { timeoutMs: 10_000 });
   } catch {
     return undefined;
   }
@@ -123,7 +123,7 @@ async function statusAt(client: ClusterClient, id: NodeId): Promise<NodeStatus |
 async function assertMovable(client: ClusterClient, st: NodeStatus): Promise<void> {
   if (st.update !== null) throw new MoveRefusedError(st.id, `it takes part in update #${st.update.id}; over TCP a node moves once its update is over (\`ctl watch\`, \`ctl resume\`)`);
   const silent: string[] = [];
-  await Promise.all(st.neighbors.map((n) => client.status(n.id, { timeoutMs: 5000 }).catch(() => silent.push(n.id))));
+  await Promise.all(st.neighbors.map((n) => client.status(n.id, { timeoutMs: 15_000 }).catch(() => silent.push(n.id))));
   if (silent.length > 0) throw new MoveRefusedError(st.id, `its neighbour(s) ${silent.sort().map((n) => `"${n}"`).join(", ")} do not answer, and every neighbour must learn the new address; bring them back (or forget them) first`);
 }
 
