@@ -147,8 +147,11 @@ export class NodeDaemon {
       onControlHello: (_session, chan) => (this.store !== undefined ? this.host.channels.applied(CONTROL, Number(chan ?? 0) || 0) : 0),
       checkPeer: (peer, seen) => this.checkPeer(peer, seen),
       onFenced: (peer, reason) => this.fenced(peer, reason),
-      location: () => this.moves.location.epoch,
-      fenceLocation: (peer, loc) => this.moves.fence(peer, loc),
+      identity: () => {
+        const version = this.imported ? (this.host as NodeHost | undefined)?.version : undefined;
+        return { loc: this.moves.location.epoch, ...(version !== undefined ? { imported: version } : {}) };
+      },
+      fenceHello: (peer, hello) => this.moves.fence(peer, hello.loc) ?? this.retiredImport(peer, hello.imported),
       onControlResumed: (session, recv) => {
         if (this.store === undefined) return;
         for (const env of this.host.resendTo(CONTROL, 0, recv)) this.net.sendPlane(session, env as ControlEnvelope);
@@ -351,6 +354,17 @@ export class NodeDaemon {
     this.log(`node "${this.self.id}" stops: its neighbour "${peer}" refused it for good: ${reason}`);
     process.exitCode = 1;
     setImmediate(() => void this.stop());
+  }
+
+  /**
+   * A neighbour started from a record (`--import`) runs a version this node's updates retired: the record is older
+   * than an update the cluster went through, and its node cannot rejoin (as a node created at a retired version is
+   * refused). Not while this node takes part in an update (a neighbour may lag a swap behind it then).
+   */
+  private retiredImport(peer: NodeId, version: string | undefined): string | undefined {
+    const host = this.host as NodeHost | undefined;
+    if (version === undefined || host === undefined || host.updateId !== undefined || !host.retiredVersions().includes(version)) return undefined;
+    return `node "${peer}" was started from a record of version ${version}, which an update retired here (this node runs ${this.host.version}): a record older than an update cannot rejoin; restore a record exported after the update, or destroy the node and create it at ${this.host.version}`;
   }
 
   /** A commit failed (an fsync error): the node stops, never retrying (the pages it was to write may be gone). */

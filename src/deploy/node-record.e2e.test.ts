@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { checkTrace } from "../check/checker.js";
 import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.js";
@@ -8,6 +8,7 @@ import { dbLoad, expectReplicasHold, quiesce } from "../../test/support/db-load.
 import { ClusterClient } from "./cluster-client.js";
 import { clusterUp, type StartedNode } from "./cluster-processes.js";
 import { keysInit } from "./keys.js";
+import { pack } from "./update-package.js";
 
 const NODES = 3;
 const IDS = ["r0", "r1", "r2"];
@@ -69,6 +70,32 @@ describe("a node's record exported, its machine lost, and the node started elsew
       expect(readFileSync(join(c.dir, ".liveswap-logs", "r1.log"), "utf8")).toMatch(/imported .*r1\.record\.json \(db@1, exported .*\) into /);
       const trace = await client.trace();
       expect(checkTrace(trace, { complete: true }).violations.map((v) => v.message)).toEqual([]);
+    } finally {
+      client.close();
+    }
+  }, 240_000);
+
+  it("refuses a record of a version an update retired since: the node stops, saying so", async () => {
+    cluster = await startDbCluster({ nodes: NODES, keys, store: true });
+    const c = cluster;
+    const client = new ClusterClient(c.cluster, { requestTimeoutMs: 30_000 });
+    try {
+      const file = join(c.dir, "r1.record.json");
+      writeFileSync(file, JSON.stringify(await client.exportRecord("r1")));
+      const update = JSON.stringify(await pack(resolve(import.meta.dirname, "../scenarios/replicated-db/key-update.ts"), { key: join(keys, "signing.key") }));
+      await client.update(update, { strategy: "cut", root: "r0" });
+      loseMachine(c, "r1");
+      await new Promise((r) => setTimeout(r, 200));
+      rmSync(join(c.dir, "store", "r1"), { recursive: true, force: true });
+      const old = await clusterUp(c.cluster, { only: ["r1"], args: () => ["--import", file], timeoutMs: 60_000 }).then(
+        async ([n]) => {
+          if (n !== undefined) started.push(n);
+          return n === undefined ? "not started" : `exit ${String(await exited(n, 30_000))}`;
+        },
+        (e: unknown) => String(e),
+      );
+      expect(old).toMatch(/exit 1|exited \(code 1\)/);
+      expect(readFileSync(join(c.dir, ".liveswap-logs", "r1.log"), "utf8")).toMatch(/was started from a record of version db@1, which an update retired here \(this node runs db@2\)/);
     } finally {
       client.close();
     }

@@ -39,6 +39,8 @@ export type WireMessage =
       readonly codec?: string;
       /** The sender's location epoch (it moved this many times: deploy/node-location.ts); absent: 0. */
       readonly loc?: number;
+      /** Sent by a node started from a record (`--import`): the version it runs, which a neighbour must not have retired. */
+      readonly imported?: string;
     }
   /**
    * The answer to a hello in another format or codec, before the connection is closed: `reason` as the refusing side

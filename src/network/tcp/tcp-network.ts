@@ -44,13 +44,16 @@ export interface TcpNetworkOptions {
   readonly checkPeer?: (peer: NodeId, seen: string | undefined) => string | undefined;
   /** A neighbour refused this node for good (`fenced`: it came back from a stale record): the node must stop. */
   readonly onFenced?: (peer: NodeId, reason: string) => void;
-  /** This node's location epoch, said in every hello (deploy/node-location.ts); absent: 0. */
-  readonly location?: () => number;
   /**
-   * A neighbour's hello at location epoch `loc`: why it is refused for good (an older location of a node that moved),
-   * or undefined to take it (a higher epoch than known is the daemon's to remember).
+   * What this node says of itself in every hello: its location epoch (deploy/node-location.ts; absent: 0), and, when
+   * it was started from a record, the version it runs (`imported`).
    */
-  readonly fenceLocation?: (peer: NodeId, loc: number) => string | undefined;
+  readonly identity?: () => { readonly loc: number; readonly imported?: string };
+  /**
+   * A neighbour's hello: why it is refused for good (an older location of a node that moved, or a record of a version
+   * this node retired), or undefined to take it.
+   */
+  readonly fenceHello?: (peer: NodeId, hello: { readonly loc: number; readonly imported?: string }) => string | undefined;
   /** After our hello answered the control plane's: resend the reports it has not applied (after `recv`). */
   readonly onControlResumed?: (session: ControlSession, recv: number) => void;
   /** Bounds of the outboxes to neighbours, and where they spill (default: a temporary directory made on first use). */
@@ -673,15 +676,16 @@ export class TcpNetwork implements Network {
     return undefined;
   }
 
-  /** This node's location epoch for its hellos (omitted at 0: an older liveswap's hello has none either). */
-  private locationField(): { readonly loc?: number } {
-    const loc = this.o.location?.() ?? 0;
-    return loc > 0 ? { loc } : {};
+  /** This node's location epoch for its hellos (omitted at 0: an older liveswap's hello has none either), and its imported version. */
+  private locationField(): { readonly loc?: number; readonly imported?: string } {
+    const me = this.o.identity?.();
+    if (me === undefined) return {};
+    return { ...(me.loc > 0 ? { loc: me.loc } : {}), ...(me.imported !== undefined ? { imported: me.imported } : {}) };
   }
 
-  /** A hello from an old location of a node that moved since: refused for good, telling it so (it stops). */
+  /** A hello from an old location of a node that moved since, or a record of a retired version: refused for good, telling it so (it stops). */
   private oldLocation(msg: Hello, c: Connection): boolean {
-    const reason = this.o.fenceLocation?.(msg.from, msg.loc ?? 0);
+    const reason = this.o.fenceHello?.(msg.from, { loc: msg.loc ?? 0, ...(msg.imported !== undefined ? { imported: msg.imported } : {}) });
     if (reason === undefined) return false;
     this.logOnce(`old-location ${msg.from} ${msg.loc ?? 0}`, `refused the connection from "${msg.from}": ${reason}`);
     c.send({ kind: "refused", from: this.o.self, format: WIRE_FORMAT, reason, fenced: true });
