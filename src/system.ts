@@ -1114,6 +1114,8 @@ export class System {
     const out: string[] = [];
     if (this.openRequests.size > 0) out.push(`open request(s) ${[...this.openRequests.entries()].map(([rid, r]) => `${rid} at "${r.node}"`).join(", ")}`);
     if (this.active !== undefined) out.push(`update #${this.active.id} still running`);
+    const moving = this.locations.movingNodes();
+    if (moving.length > 0) out.push(`move(s) of ${moving.join(", ")} under way`);
     return out;
   }
 
@@ -1332,8 +1334,9 @@ export class System {
       const moving = this.locations.transit(id);
       if (moving !== undefined) throw new NodeMovingError(id, moving.to, "restart");
       if (!this.down.has(id)) throw this.runtimes.has(id) ? new NodeNotDownError(id, "restart") : new UnknownNodeError(id, "restart");
-      const fenced = this.locations.fence(id);
       this.startHost(id, (rt, record) => ({ kind: "restart", t: this.now(), node: id, version: rt.version, epoch: rt.epoch, replayed: record.log.length }));
+      // Fenced once it runs again (a restart that threw leaves the interrupted move to the next one).
+      const fenced = this.locations.fence(id);
       if (fenced !== undefined && this.tracing) this.record({ kind: "fence", t: this.now(), node: id, at: fenced.at, locationEpoch: fenced.epoch });
       return Promise.resolve();
     } catch (e) {

@@ -41,8 +41,9 @@ export function writeLocation(cluster: Cluster, id: NodeId, to: MovedNode | unde
   if (to === undefined) delete all[id];
   else all[id] = to;
   const file = locationsFile(cluster);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify(all, null, 2)}\n`);
-  renameSync(`${file}.tmp`, file);
+  const tmp = `${file}.${process.pid}.tmp`; // two ctl moves at once never share a temporary file
+  writeFileSync(tmp, `${JSON.stringify(all, null, 2)}\n`);
+  renameSync(tmp, file);
 }
 
 /** The cluster with node `id` at `address` (bound there too) and, if given, its store directory `store`. */

@@ -153,5 +153,9 @@ function holdsRecord(dir: string): boolean {
 
 /** Every neighbour dials the node at its new address and refuses older locations (each one durably). */
 async function relocate(client: ClusterClient, neighbors: readonly NodeId[], id: NodeId, to: string, epoch: number): Promise<void> {
-  await Promise.all(neighbors.map((n) => client.command(n, { kind: "relocate", peer: id, address: to, locationEpoch: epoch })));
+  const untold: string[] = [];
+  await Promise.all(neighbors.map((n) => client.command(n, { kind: "relocate", peer: id, address: to, locationEpoch: epoch }).catch((e: unknown) => untold.push(`"${n}" (${describeError(e)})`))));
+  if (untold.length > 0) {
+    throw new MoveRefusedError(id, `it runs at ${to}, but its neighbour(s) ${untold.sort().join(", ")} were not told; run \`ctl move ${id} --address ${to}\` again once they answer`);
+  }
 }

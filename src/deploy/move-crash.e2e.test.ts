@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { checkTrace } from "../check/checker.js";
+import { StoreLockedError } from "../core/errors.js";
 import { clearFailpoints, setFailpoint } from "../core/failpoints.js";
 import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.js";
 import { dbLoad, expectReplicasHold, quiesce } from "../../test/support/db-load.js";
@@ -89,7 +90,19 @@ async function finishMove(c: TestCluster, to: string): Promise<void> {
 }
 
 /** The old location's store: it moved (or is moving, when it never heard the end), never back to serving. */
-function oldStore(c: TestCluster): string {
+async function oldStore(c: TestCluster): Promise<string> {
+  // The old process may still be on its way out (it retires, then exits): its store is free once it is gone.
+  for (let i = 0; ; i++) {
+    try {
+      return readOldStore(c);
+    } catch (e) {
+      if (i >= 50 || !(e instanceof StoreLockedError)) throw e;
+      await pause(100);
+    }
+  }
+}
+
+function readOldStore(c: TestCluster): string {
   const store = openNodeStore(join(c.dir, "store", "r1"));
   try {
     const l = locationIn(store.load()?.mark);
@@ -109,7 +122,7 @@ describe("ctl move interrupted by kill -9 at every step, then run again: the nod
         // The failpoint crashed it; started again, it serves nothing (moving), and the move goes on from it.
         extra.push(...(await clusterUp(c.cluster, { only: ["r1"], timeoutMs: 60_000 })));
         await finishMove(c, to);
-        expect(oldStore(c)).toBe("moved");
+        expect(await oldStore(c)).toBe("moved");
       },
       "move.after-moving-commit=crash",
     );
@@ -124,7 +137,7 @@ describe("ctl move interrupted by kill -9 at every step, then run again: the nod
       },
       async (c, to) => {
         await finishMove(c, to);
-        expect(oldStore(c)).toBe("moved");
+        expect(await oldStore(c)).toBe("moved");
       },
     );
   }, 240_000);
@@ -139,7 +152,7 @@ describe("ctl move interrupted by kill -9 at every step, then run again: the nod
       },
       async (c, to) => {
         await finishMove(c, to);
-        expect(oldStore(c)).toBe("moved");
+        expect(await oldStore(c)).toBe("moved");
       },
     );
   }, 240_000);
@@ -156,7 +169,7 @@ describe("ctl move interrupted by kill -9 at every step, then run again: the nod
       async (c, to) => {
         await finishMove(c, to);
         // Killed before or after a neighbour that knew the new location told it (then it retired itself).
-        expect(["moving", "moved"]).toContain(oldStore(c));
+        expect(["moving", "moved"]).toContain(await oldStore(c));
         // Started again on its old store it serves nothing, and the first neighbour that knows the new location
         // tells it: it retires (its store says so) and exits.
         const [old] = await clusterUp(c.cluster, { only: ["r1"], moving: true, timeoutMs: 60_000 }).catch(() => [undefined]);
@@ -165,7 +178,7 @@ describe("ctl move interrupted by kill -9 at every step, then run again: the nod
           await new Promise<void>((res) => (old.child.exitCode !== null ? res() : old.child.once("exit", () => res())));
         }
         await pause(200);
-        expect(oldStore(c)).toBe("moved");
+        expect(await oldStore(c)).toBe("moved");
       },
     );
   }, 240_000);

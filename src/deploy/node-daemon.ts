@@ -204,7 +204,7 @@ export class NodeDaemon {
     const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), opts.log ?? (() => undefined), opts.retention);
     d.moves = new NodeMoves(d.movePort(), location);
     d.imported = opts.importFrom !== undefined;
-    if (location.moving !== undefined) opts.log?.(`node "${id}" is moving to ${location.moving.address} (committed before this process stopped): it serves nothing here. \`ctl move ${id} --address ${location.moving.address}\` finishes the move, \`ctl move ${id} --cancel\` gives it up`);
+    if (location.moving !== undefined) opts.log?.(`node "${id}" is moving to ${location.moving.address} (committed before this process stopped): it serves nothing here; \`ctl move ${id} --address ${location.moving.address}\` finishes the move`);
     d.store = store;
     d.freshStore = store !== undefined && record === undefined;
     try {
@@ -257,7 +257,8 @@ export class NodeDaemon {
    * its neighbours and the control plane resend what it has not applied, and it resends what they have not.
    */
   private async recover(behavior: Behavior, record: StoredRecord): Promise<void> {
-    this.openTrace(record.mark);
+    // A source moving away writes nothing more, and must not cut a trace its destination may append to (same machine).
+    this.openTrace(this.moves.location.moving !== undefined ? undefined : record.mark);
     const me = this.self.id;
     const extra = extraOf(record);
     if (extra === undefined) throw new NodeConfigError(`node "${me}": its store ${this.storePath()} holds a record without its links (written by another liveswap?); move the directory away to start the node empty`);
@@ -566,6 +567,8 @@ export class NodeDaemon {
         this.net.redirect(peer, address);
         return true;
       },
+      addressOf: (peer) => this.addresses.get(peer),
+      commitSoon: () => setImmediate(() => this.commit?.now(true)),
       sever: () => this.net.sever(),
       exit: () => setImmediate(() => void this.stop()),
       log: (line) => this.log(line),
@@ -588,12 +591,34 @@ export class NodeDaemon {
   private exportRecord(): NodeRecordFile {
     const me = this.self.id;
     const keys = this.recordKeys();
+    const away = this.moves.refusal("export");
+    if (away !== undefined) throw away;
     this.commit?.now(true);
     const record = this.store?.load();
     if (record === undefined) throw new InternalError(`node "${me}": its store is empty after a commit`);
     const h = this.host;
-    const location = { ...this.moves.location, epoch: this.moves.location.epoch + 1 };
+    const l = this.moves.location;
+    const location = { epoch: l.epoch + 1, ...(l.peers !== undefined ? { peers: l.peers } : {}) };
     return sealNodeRecord(record, { node: me, version: h.version, epoch: h.epoch, retired: h.retiredVersions(), locationEpoch: location.epoch }, keys, new Date(), location);
+  }
+
+  /** The commands of exports and moves (node-moves.ts); the reply's value. */
+  private locationCommand(cmd: Extract<Command, { kind: "export" | "move-out" | "move-retire" | "move-cancel" | "relocate" }>): unknown {
+    switch (cmd.kind) {
+      case "export":
+        return this.exportRecord();
+      case "move-out":
+        return this.moves.moveOut(cmd.address);
+      case "move-retire":
+        this.moves.retire();
+        return "retired";
+      case "move-cancel":
+        this.moves.cancel();
+        return "cancelled";
+      case "relocate":
+        this.moves.relocate(cmd.peer, cmd.address, cmd.locationEpoch);
+        return "relocated";
+    }
   }
 
   /** Configuration waits for the end of this node's part in an update. */
@@ -628,18 +653,11 @@ export class NodeDaemon {
           void this.replyWithTrace(session, id);
           return;
         case "export":
-          return session.reply(id, this.exportRecord());
         case "move-out":
-          return session.reply(id, this.moves.moveOut(cmd.address));
         case "move-retire":
-          this.moves.retire();
-          return session.reply(id, "retired");
         case "move-cancel":
-          this.moves.cancel();
-          return session.reply(id, "cancelled");
         case "relocate":
-          this.moves.relocate(cmd.peer, cmd.address, cmd.locationEpoch);
-          return session.reply(id, "relocated");
+          return session.reply(id, this.locationCommand(cmd));
         case "sever":
           this.net.sever();
           return session.reply(id, "severed");

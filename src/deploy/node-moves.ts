@@ -39,6 +39,10 @@ export interface MovePort {
   update(): number | undefined;
   /** Neighbour `peer` is dialled at `address` from now on; false: it is no neighbour of this node. */
   redirect(peer: NodeId, address: string): boolean;
+  /** Where neighbour `peer` is dialled now. */
+  addressOf(peer: NodeId): string | undefined;
+  /** Commit soon (after the current input): a neighbour's newer location was learnt. */
+  commitSoon(): void;
   /** Close every connection to a neighbour (they are refused while the node is moving). */
   sever(): void;
   /** Stop this process (after the reply has left). */
@@ -73,7 +77,7 @@ export class NodeMoves {
     if (this.loc.moved !== undefined) throw new NodeConfigError(`move-out: node "${me}" moved to ${this.loc.moved.address} already (location epoch ${this.loc.moved.epoch}); this process is its old location`);
     const moving = this.loc.moving;
     if (moving !== undefined && moving.address !== address) {
-      throw new NodeConfigError(`move-out: node "${me}" is moving to ${moving.address} already; finish that move (\`ctl move ${me} --address ${moving.address}\`) or give it up (\`ctl move ${me} --cancel\`)`);
+      throw new NodeConfigError(`move-out: node "${me}" is moving to ${moving.address} already; finish that move (run \`ctl move ${me} --address ${moving.address}\` again)`);
     }
     if (moving === undefined) {
       const u = this.port.update();
@@ -114,16 +118,25 @@ export class NodeMoves {
   }
 
   relocate(peer: NodeId, address: string, epoch: number): void {
+    // Moving away, this process's links are the record's: the destination must hear it (ctl retries it there).
+    if (this.frozen) throw new NodeConfigError(`relocate: node "${this.port.id}" is moving; tell it at its new location`);
     const known = peerEpoch(this.loc, peer);
     if (epoch < known) throw new NodeConfigError(`relocate: node "${peer}" is at location epoch ${known} already, past ${epoch}`);
     if (!this.port.redirect(peer, address)) throw new NodeConfigError(`relocate: "${peer}" is not a neighbour of node "${this.port.id}"`);
-    this.loc = withPeer(this.loc, peer, { address, epoch });
+    // At an epoch already learnt from a hello the address is news: it is kept whatever was known.
+    this.loc = { ...this.loc, peers: { ...this.loc.peers, [peer]: { address, epoch } } };
     this.port.commitNow();
   }
 
   /** A neighbour's hello at location epoch `loc`: the reason to refuse it for good, if it comes from an old location. */
   fence(peer: NodeId, loc: number): string | undefined {
     const known = this.loc.peers?.[peer];
+    if (loc > (known?.epoch ?? 0)) {
+      // A newer location of the neighbour than any known: remembered (durably), so older ones are refused from now on.
+      this.loc = withPeer(this.loc, peer, { address: this.port.addressOf(peer) ?? known?.address ?? "", epoch: loc });
+      this.port.commitSoon();
+      return undefined;
+    }
     if (known === undefined || loc >= known.epoch) return undefined;
     return `node "${peer}" moved to ${known.address} (location epoch ${known.epoch}); this process is an older location of it (epoch ${loc}) and must not serve again`;
   }

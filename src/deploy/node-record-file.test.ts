@@ -41,7 +41,7 @@ describe("the portable node record (ctl export, node --import, a move's payload)
   it("round-trips the record (Map, Set, undefined) once its signature, certificate and cluster check out", () => {
     const f = parseNodeRecord(JSON.stringify(sealed()), "r1.record");
     expect(openNodeRecord(f, "r1.record", { ca: pem(dir, "ca.crt"), expected: "r1" })).toEqual({ ...record, mark: { location: { epoch: 3 } } });
-    expect(describeNodeRecord(f)).toEqual([
+    expect(describeNodeRecord(f, "r1.record")).toEqual([
       "node r1, version db@2 (epoch 1), location epoch 3",
       "retired versions: db@1",
       expect.stringMatching(/^exported 2026-12-01T12:00:00.000Z; 2 log entries after its snapshot; payload \d+ bytes, sha256 [0-9a-f]{16}\.\.\.$/),

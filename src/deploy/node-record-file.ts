@@ -13,6 +13,7 @@ import { describeError, LiveswapError } from "../core/errors.js";
 import type { NodeId } from "../core/ids.js";
 import type { StoredRecord } from "../runtime/node-store.js";
 import type { LocationState } from "./node-location.js";
+import { NodeConfigError } from "./errors.js";
 import { decodeRecord, encodeRecord } from "./store/record-codec.js";
 
 export const NODE_RECORD_FORMAT = "liveswap-node-record/1";
@@ -66,7 +67,16 @@ export interface RecordHeader {
 
 /** The cluster a CA certificate (PEM) stands for. */
 export function clusterFingerprint(caPem: string): string {
-  return createHash("sha256").update(new X509Certificate(caPem).raw).digest("hex");
+  return createHash("sha256").update(caCertificate(caPem).raw).digest("hex");
+}
+
+/** The cluster's CA certificate, or an error in words (never OpenSSL's "PEM routines::no start line"). */
+function caCertificate(pem: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    throw new NodeConfigError("the cluster's CA file (tls.ca) is not a PEM certificate; make keys with `liveswap keys init`");
+  }
 }
 
 /** The signed file of `record`, exported by the node whose certificate and key (PEM) are given. */
@@ -142,7 +152,7 @@ export function openNodeRecord(f: NodeRecordFile, file: string, trust: { readonl
   } catch {
     throw new NodeRecordError(file, "its certificate is not a certificate: the file was altered; export the node again");
   }
-  const ca = new X509Certificate(trust.ca);
+  const ca = caCertificate(trust.ca);
   if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new NodeRecordError(file, "its certificate was not issued by this cluster's CA: it was altered or comes from elsewhere; export the node again");
   if (!certificateNames(cert, f.node)) throw new NodeRecordError(file, `it is signed with another node's certificate (${cert.subject.replace(/\n/g, ", ")}), not "${f.node}"'s: it was altered`);
   const { signature, ...unsigned } = f;
@@ -159,8 +169,13 @@ export function openNodeRecord(f: NodeRecordFile, file: string, trust: { readonl
 }
 
 /** What `liveswap record inspect` shows of a file: its header, one line a field. */
-export function describeNodeRecord(f: NodeRecordFile): string[] {
-  const cert = new X509Certificate(f.certificate);
+export function describeNodeRecord(f: NodeRecordFile, file: string): string[] {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(f.certificate);
+  } catch {
+    throw new NodeRecordError(file, "its certificate is not a certificate: the file was altered; export the node again");
+  }
   return [
     `node ${f.node}, version ${f.version} (epoch ${f.epoch}), location epoch ${f.locationEpoch}`,
     `retired versions: ${f.retired.length > 0 ? f.retired.join(", ") : "none"}`,

@@ -39,6 +39,11 @@ export class Locations {
     return this.moving_.size > 0;
   }
 
+  /** The nodes moving now, by name, with where to. */
+  movingNodes(): string[] {
+    return [...this.moving_.entries()].map(([id, t]) => `"${id}" to "${t.to}"`).sort();
+  }
+
   transit(id: NodeId): Transit | undefined {
     return this.moving_.get(id);
   }

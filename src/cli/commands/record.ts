@@ -1,6 +1,7 @@
 /** `liveswap record inspect FILE`: what a node record file (`ctl export`) holds, and whether a cluster trusts it. */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
+import { InvalidOptionError } from "../../core/errors.js";
 import { loadClusterFile } from "../../deploy/cluster-file.js";
 import { NodeConfigError } from "../../deploy/errors.js";
 import { describeNodeRecord, openNodeRecord, readNodeRecordFile } from "../../deploy/node-record-file.js";
@@ -16,7 +17,8 @@ export function registerRecord(program: Command, out: Out): void {
     .option("--state", "also print the node's snapshot and log as JSON (Maps and Sets shown as [\"Map\", entries])", false)
     .action((file: string, o: { cluster?: string; state: boolean }) => {
       const f = readNodeRecordFile(file);
-      for (const line of describeNodeRecord(f)) out(line);
+      if (o.state && o.cluster === undefined) throw new InvalidOptionError("--state", "the state is shown once the record is verified: give --cluster too");
+      for (const line of describeNodeRecord(f, file)) out(line);
       if (o.cluster === undefined) return;
       const cluster = loadClusterFile(o.cluster);
       if (cluster.tls === undefined) throw new NodeConfigError(`${o.cluster} has no \`tls:\`, so it cannot check a signed record`);

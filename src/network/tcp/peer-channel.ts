@@ -89,7 +89,7 @@ export class PeerChannel {
   private conn: Connection | undefined;
   private remote: string | undefined;
   /**
-   * The highest number the peer's current instance acknowledged. A durable peer acknowledges only what it committed,
+   * The highest number the peer's current instance acknowledged in an ack frame. A durable peer acks only what it committed,
    * so a hello of that instance saying it delivered less comes from a record older than its own commits (a node
    * started from a stale export): what it acknowledged is gone from this outbox and cannot be sent again.
    */
@@ -289,13 +289,15 @@ export class PeerChannel {
 
   /** The peer acknowledged up to `seq`: those frames are dropped, room is refilled from disk, waiting frames go out. */
   acked(seq: number): void {
+    // Only an ack frame counts: a durable peer sends it after its commit, while its hello's position may run ahead of
+    // what it committed (a crash then brings it back below, rightly: that is no stale record).
+    if (seq > this.remoteAcked) this.remoteAcked = seq;
     this.dropAcked(seq);
     this.refill();
     this.pump();
   }
 
   private dropAcked(seq: number): void {
-    if (seq > this.remoteAcked) this.remoteAcked = seq;
     while (this.head < this.mem.length && (this.mem[this.head] as OutFrame).seq <= seq) {
       this.memBytes -= (this.mem[this.head] as OutFrame).frame.length + ENTRY_OVERHEAD;
       this.head++;

@@ -698,7 +698,9 @@ export class TcpNetwork implements Network {
    * and its own later frames would reuse numbers we already applied: refused for good, telling it so.
    */
   private staleRecord(msg: Hello, channel: PeerChannel, c: Connection): boolean {
-    if (!channel.staleHello({ recv: msg.recv, chan: msg.chan ?? "" })) return false;
+    // Only a node started from a record says so (`imported`): elsewhere a position may go back for good reasons (a
+    // rollback strategy undoes what a node applied, and its peers send it again).
+    if (msg.imported === undefined || !channel.staleHello({ recv: msg.recv, chan: msg.chan ?? "" })) return false;
     const reason =
       `node "${msg.from}" came back from a record older than what it had made durable: it says it applied our frames up to #${msg.recv}, ` +
       `but it had acknowledged up to #${channel.acknowledged} (those are gone from our outbox). It was started from a stale record; ` +
