@@ -34,6 +34,17 @@ const exited = (n: StartedNode, ms: number): Promise<number | null> =>
     });
   });
 
+/** r1 started from `file`: how it ended ("exit N"), or why it never answered (a ClusterStartError's text). */
+function importAndWait(c: TestCluster, file: string): Promise<string> {
+  return clusterUp(c.cluster, { only: ["r1"], args: () => ["--import", file], timeoutMs: 60_000 }).then(
+    async ([n]) => {
+      if (n !== undefined) started.push(n);
+      return n === undefined ? "not started" : `exit ${String(await exited(n, 30_000))}`;
+    },
+    (e: unknown) => String(e),
+  );
+}
+
 /** r1's process killed with SIGKILL and its store deleted: the machine is gone. */
 function loseMachine(c: TestCluster, id: string): void {
   (c.nodes.find((n) => n.id === id) as StartedNode).child.kill("SIGKILL");
@@ -87,13 +98,7 @@ describe("a node's record exported, its machine lost, and the node started elsew
       loseMachine(c, "r1");
       await new Promise((r) => setTimeout(r, 200));
       rmSync(join(c.dir, "store", "r1"), { recursive: true, force: true });
-      const old = await clusterUp(c.cluster, { only: ["r1"], args: () => ["--import", file], timeoutMs: 60_000 }).then(
-        async ([n]) => {
-          if (n !== undefined) started.push(n);
-          return n === undefined ? "not started" : `exit ${String(await exited(n, 30_000))}`;
-        },
-        (e: unknown) => String(e),
-      );
+      const old = await importAndWait(c, file);
       expect(old).toMatch(/exit 1|exited \(code 1\)/);
       expect(readFileSync(join(c.dir, ".liveswap-logs", "r1.log"), "utf8")).toMatch(/was started from a record of version db@1, which an update retired here \(this node runs db@2\)/);
     } finally {
@@ -122,13 +127,7 @@ describe("a node's record exported, its machine lost, and the node started elsew
       expect(nonEmpty).toMatch(/already holds a record; a record is imported into an empty store/);
       rmSync(join(c.dir, "store", "r1"), { recursive: true, force: true });
       // Its neighbours refuse it for good: it stops with exit code 1, saying why (while starting, or just after).
-      const stale = await clusterUp(c.cluster, { only: ["r1"], args: () => ["--import", file], timeoutMs: 60_000 }).then(
-        async ([n]) => {
-          if (n !== undefined) started.push(n);
-          return n === undefined ? "not started" : `exit ${String(await exited(n, 30_000))}`;
-        },
-        (e: unknown) => String(e),
-      );
+      const stale = await importAndWait(c, file);
       expect(stale).toMatch(/exit 1|exited \(code 1\)/);
       expect(readFileSync(join(c.dir, ".liveswap-logs", "r1.log"), "utf8")).toMatch(/refused it for good: node "r1" came back from a record older than what it had made durable/);
       // The others serve on.
