@@ -159,3 +159,50 @@ async function relocate(client: ClusterClient, neighbors: readonly NodeId[], id:
     throw new MoveRefusedError(id, `it runs at ${to}, but its neighbour(s) ${untold.sort().join(", ")} were not told; run \`ctl move ${id} --address ${to}\` again once they answer`);
   }
 }
+
+/**
+ * `ctl move ID --cancel`: give up a move whose destination never ran (its machine is gone, its process cannot
+ * start). The source takes location epoch e+2 where it is (above the move's e+1, so the destination's record is
+ * refused by any neighbour that hears it), its neighbours are told to dial it there, and it is started again (on
+ * this machine, when it is at the cluster file's own address and store). Refused when the destination runs: move it
+ * back instead.
+ */
+export async function cancelMove(cluster: Cluster, id: NodeId, opts: { readonly timeoutMs?: number; readonly log?: (line: string) => void } = {}): Promise<{ readonly at: string; readonly locationEpoch: number; readonly started?: StartedNode }> {
+  const log = opts.log ?? (() => undefined);
+  const home = cluster.nodes.find((n) => n.id === id);
+  if (home === undefined) throw new MoveRefusedError(id, `${cluster.file} has no node "${id}"`);
+  const entry = readLocations(cluster)[id];
+  const from = entry?.from ?? entry?.address ?? home.address;
+  const source = new ClusterClient(atAddress(withLocations(cluster), id, from), { asGiven: true, commandTimeoutMs: opts.timeoutMs ?? 10_000 });
+  try {
+    const here = await statusAt(source, id);
+    if (here === undefined) throw new MoveRefusedError(id, `its source does not answer at ${from}; start it there (it serves nothing while it is moving), then cancel again`);
+    const moving = here.location?.moving;
+    if (moving === undefined) throw new MoveRefusedError(id, here.location?.moved !== undefined ? `its move to ${here.location.moved.address} is done; move it back instead (\`ctl move ${id} --address ${from}\`)` : `it is not moving`);
+    const dest = new ClusterClient(atAddress(withLocations(cluster), id, moving.address), { asGiven: true });
+    const there = await statusAt(dest, id).finally(() => dest.close());
+    if (there !== undefined) throw new MoveRefusedError(id, `its destination runs at ${moving.address}; move it back instead (\`ctl move ${id} --address ${from}\`)`);
+    await source.command(id, { kind: "move-cancel" });
+    const epoch = moving.epoch + 1;
+    writeLocation(cluster, id, from === home.address ? undefined : { address: from, locationEpoch: epoch });
+    await relocate(source, here.neighbors.map((n) => n.id), id, from, epoch);
+    log(`${id}: its move to ${moving.address} is given up; it stays at ${from} under location epoch ${epoch}`);
+    if (from !== home.address) {
+      log(`${id}: start it again at ${from} (liveswap node --cluster ${cluster.file} --id ${id} --address ${from} --store DIR)`);
+      return { at: from, locationEpoch: epoch };
+    }
+    await waitGone(source, id);
+    const [started] = await clusterUp(cluster, { only: [id], moving: true, timeoutMs: opts.timeoutMs ?? 60_000 });
+    return { at: from, locationEpoch: epoch, ...(started !== undefined ? { started } : {}) };
+  } finally {
+    source.close();
+  }
+}
+
+/** Until the process that took a cancel has exited (it answers no more), bounded. */
+async function waitGone(client: ClusterClient, id: NodeId): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await statusAt(client, id)) === undefined) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

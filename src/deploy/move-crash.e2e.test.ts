@@ -9,7 +9,7 @@ import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.
 import { dbLoad, expectReplicasHold, quiesce } from "../../test/support/db-load.js";
 import { ClusterClient } from "./cluster-client.js";
 import { readLocations } from "./cluster-locations.js";
-import { moveNode } from "./cluster-move.js";
+import { cancelMove, moveNode } from "./cluster-move.js";
 import { clusterUp, type StartedNode } from "./cluster-processes.js";
 import { freePort } from "./free-port.js";
 import { keysInit } from "./keys.js";
@@ -181,6 +181,37 @@ describe("ctl move interrupted by kill -9 at every step, then run again: the nod
         expect(await oldStore(c)).toBe("moved");
       },
     );
+  }, 240_000);
+
+  it("a move given up (ctl move --cancel) when its destination never came up: the node serves where it was, under location epoch 2, nothing lost", async () => {
+    cluster = await startDbCluster({ nodes: 3, keys, store: true, traceFiles: true });
+    const c = cluster;
+    const client = new ClusterClient(c.cluster, { retry: { attempts: 400, backoffMs: 20, maxBackoffMs: 200 }, requestTimeoutMs: 90_000 });
+    try {
+      const load = dbLoad(client, 3, 13, 5, { writers: ["r0", "r2"] });
+      await pause(300);
+      process.env.LIVESWAP_FAILPOINTS = "import.before-rename=crash";
+      await expect(moveNode(c.cluster, "r1", { to: `127.0.0.1:${await freePort()}` })).rejects.toThrow(/exited|did not answer/);
+      delete process.env.LIVESWAP_FAILPOINTS;
+      const cancelled = await cancelMove(c.cluster, "r1");
+      if (cancelled.started !== undefined) extra.push(cancelled.started);
+      expect(cancelled.locationEpoch).toBe(2);
+      await expect(cancelMove(c.cluster, "r1")).rejects.toThrow(/move of "r1" was refused: it is not moving/);
+      await pause(300);
+      await load.stop();
+      const after = new ClusterClient(c.cluster);
+      try {
+        await quiesce(after, 3);
+        expect((await after.status("r1")).location).toEqual({ epoch: 2 });
+        expect(load.tally.failed).toEqual([]);
+        expect(await expectReplicasHold(after, IDS, load.tally.acked)).toEqual([]);
+        expect(checkTrace(await after.trace(), { complete: true }).violations.map((v) => v.message)).toEqual([]);
+      } finally {
+        after.close();
+      }
+    } finally {
+      client.close();
+    }
   }, 240_000);
 
   it("the destination killed with SIGKILL after the move: started again where it went, it recovers from its store", async () => {

@@ -204,7 +204,7 @@ export class NodeDaemon {
     const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), opts.log ?? (() => undefined), opts.retention);
     d.moves = new NodeMoves(d.movePort(), location);
     d.imported = opts.importFrom !== undefined;
-    if (location.moving !== undefined) opts.log?.(`node "${id}" is moving to ${location.moving.address} (committed before this process stopped): it serves nothing here; \`ctl move ${id} --address ${location.moving.address}\` finishes the move`);
+    if (location.moving !== undefined) opts.log?.(`node "${id}" is moving to ${location.moving.address} (committed before this process stopped): it serves nothing here; \`ctl move ${id} --address ${location.moving.address}\` finishes the move, \`ctl move ${id} --cancel\` gives it up`);
     d.store = store;
     d.freshStore = store !== undefined && record === undefined;
     try {

@@ -77,7 +77,7 @@ export class NodeMoves {
     if (this.loc.moved !== undefined) throw new NodeConfigError(`move-out: node "${me}" moved to ${this.loc.moved.address} already (location epoch ${this.loc.moved.epoch}); this process is its old location`);
     const moving = this.loc.moving;
     if (moving !== undefined && moving.address !== address) {
-      throw new NodeConfigError(`move-out: node "${me}" is moving to ${moving.address} already; finish that move (run \`ctl move ${me} --address ${moving.address}\` again)`);
+      throw new NodeConfigError(`move-out: node "${me}" is moving to ${moving.address} already; finish that move (run \`ctl move ${me} --address ${moving.address}\` again) or give it up (\`ctl move ${me} --cancel\`)`);
     }
     if (moving === undefined) {
       const u = this.port.update();

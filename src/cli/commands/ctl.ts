@@ -10,7 +10,7 @@ import type { Strategy } from "../../core/update.js";
 import { InvalidOptionError, messageOf } from "../../core/errors.js";
 import { ClusterClient, DEFAULT_COMMAND_TIMEOUT_MS, type UpdateProgress } from "../../deploy/cluster-client.js";
 import { loadClusterFile } from "../../deploy/cluster-file.js";
-import { moveNode } from "../../deploy/cluster-move.js";
+import { cancelMove, moveNode } from "../../deploy/cluster-move.js";
 import { clusterUp } from "../../deploy/cluster-processes.js";
 import { connectCluster, type ClusterConnection, type UpdateView } from "../../deploy/index.js";
 import { integer, jsonArg, oneStrategy, type Out } from "../options.js";
@@ -48,11 +48,17 @@ function registerMove(ctl: Command, out: Out): void {
     .command("move")
     .description("move a running node to another address, nothing lost: its record travels, its neighbours follow it, the old location retires; run it again to finish a move that was interrupted")
     .argument("<node>")
-    .requiredOption("--address <host:port>", "where the node runs from now on")
+    .option("--address <host:port>", "where the node runs from now on")
     .option("--store <dir>", "the destination's directory of stores (default: beside the cluster file)")
     .option("--no-start", "do not start the destination here: print the command to start it there, then run this again")
-    .action(async (node: string, o: { address: string; store?: string; start: boolean }, cmd: Command) => {
+    .option("--cancel", "give up a move whose destination never ran: the node serves where it was again", false)
+    .action(async (node: string, o: { address?: string; store?: string; start: boolean; cancel: boolean }, cmd: Command) => {
       const cluster = loadClusterFile(clusterFileOf(cmd));
+      if (o.cancel) {
+        const c = await cancelMove(cluster, node, { log: out });
+        return out(`${node} stays at ${c.at} (location epoch ${c.locationEpoch})`);
+      }
+      if (o.address === undefined) throw new InvalidOptionError("--address", "where the node moves to is needed (or --cancel to give a move up)");
       const r = await moveNode(cluster, node, { to: o.address, start: o.start, detached: true, ...(o.store !== undefined ? { store: o.store } : {}), log: out });
       out(r.done ? `${node} moved: ${r.from} -> ${r.to} (location epoch ${r.locationEpoch})` : `${node} is moving to ${r.to}: start it there, then run this command again`);
     });
