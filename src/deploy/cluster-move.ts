@@ -61,8 +61,7 @@ export async function moveNode(cluster: Cluster, id: NodeId, opts: MoveOptions):
   const resumed = entry !== undefined && entry.address === opts.to && entry.from !== undefined ? entry : undefined;
   const from = resumed?.from ?? entry?.address ?? home.address;
   if (from === opts.to) throw new MoveRefusedError(id, `it is at ${opts.to} already`);
-  const at = (address: string): ClusterClient => new ClusterClient(atAddress(withLocations(cluster), id, address), { asGiven: true, commandTimeoutMs: opts.timeoutMs ?? 10_000 });
-  const source = at(from);
+  const source = clientAt(cluster, id, from, opts.timeoutMs);
   try {
     const here = await statusAt(source, id);
     if (here === undefined || here.location?.moved !== undefined) {
@@ -86,7 +85,7 @@ export async function moveNode(cluster: Cluster, id: NodeId, opts: MoveOptions):
 async function finish(cluster: Cluster, id: NodeId, opts: MoveOptions, epoch: number, from: string, source: ClusterClient | undefined, log: (l: string) => void): Promise<MoveOutcome> {
   const recordFile = join(movesDir(cluster), `${id}-${epoch}.record.json`);
   const store = readLocations(cluster)[id]?.store ?? resolve(join(movesDir(cluster), `${id}-${epoch}-store`));
-  const dest = new ClusterClient(atAddress(withLocations(cluster), id, opts.to, store), { asGiven: true, commandTimeoutMs: opts.timeoutMs ?? 10_000 });
+  const dest = clientAt(cluster, id, opts.to, opts.timeoutMs, store);
   try {
     let running = await statusAt(dest, id);
     let started: StartedNode | undefined;
@@ -109,6 +108,11 @@ async function finish(cluster: Cluster, id: NodeId, opts: MoveOptions, epoch: nu
   } finally {
     dest.close();
   }
+}
+
+/** A client that talks to node `id` at `address` (one of its locations), and to the others where they are now. */
+function clientAt(cluster: Cluster, id: NodeId, address: string, timeoutMs: number | undefined, store?: string): ClusterClient {
+  return new ClusterClient(atAddress(withLocations(cluster), id, address, store), { asGiven: true, commandTimeoutMs: timeoutMs ?? 10_000 });
 }
 
 async function statusAt(client: ClusterClient, id: NodeId): Promise<NodeStatus | undefined> {
@@ -173,13 +177,13 @@ export async function cancelMove(cluster: Cluster, id: NodeId, opts: { readonly 
   if (home === undefined) throw new MoveRefusedError(id, `${cluster.file} has no node "${id}"`);
   const entry = readLocations(cluster)[id];
   const from = entry?.from ?? entry?.address ?? home.address;
-  const source = new ClusterClient(atAddress(withLocations(cluster), id, from), { asGiven: true, commandTimeoutMs: opts.timeoutMs ?? 10_000 });
+  const source = clientAt(cluster, id, from, opts.timeoutMs);
   try {
     const here = await statusAt(source, id);
     if (here === undefined) throw new MoveRefusedError(id, `its source does not answer at ${from}; start it there (it serves nothing while it is moving), then cancel again`);
     const moving = here.location?.moving;
     if (moving === undefined) throw new MoveRefusedError(id, here.location?.moved !== undefined ? `its move to ${here.location.moved.address} is done; move it back instead (\`ctl move ${id} --address ${from}\`)` : `it is not moving`);
-    const dest = new ClusterClient(atAddress(withLocations(cluster), id, moving.address), { asGiven: true });
+    const dest = clientAt(cluster, id, moving.address, opts.timeoutMs);
     const there = await statusAt(dest, id).finally(() => dest.close());
     if (there !== undefined) throw new MoveRefusedError(id, `its destination runs at ${moving.address}; move it back instead (\`ctl move ${id} --address ${from}\`)`);
     await source.command(id, { kind: "move-cancel" });
