@@ -35,6 +35,8 @@ export const NODE_RETURN_MS = 120_000;
 
 /** How often a watch asks the root how its update stands. */
 const WATCH_POLL_MS = 100;
+/** How often one client asks the nodes where a node it cannot reach went (locate). */
+const LOCATE_EVERY_MS = 500;
 
 export { NodeAliveError, NodeNotAnsweringError, NodeUnreachableError, RemoteError, VersionMismatchLinkError };
 
@@ -122,6 +124,11 @@ export class ClusterClient {
   private readonly requestTimeoutMs: number;
   private readonly commandTimeoutMs: number;
   private readonly opening = new Map<NodeId, Promise<Session>>();
+  /** The location epoch this client knows each moved node at (relocated()). */
+  private readonly locationEpochs = new Map<NodeId, number>();
+  /** Lookups of a node's location under way (shared), and when each node was last looked up (at most twice a second). */
+  private readonly locating = new Map<NodeId, Promise<boolean>>();
+  private readonly locatedAt = new Map<NodeId, number>();
   private readonly name: string;
   private readonly clock: LamportClock;
   /** The cluster's wire codec: every node of it speaks the same (a node refuses another at the hello). */
@@ -143,6 +150,7 @@ export class ClusterClient {
     private readonly options: ClusterClientOptions = {},
   ) {
     this.#cluster = options.asGiven === true ? cluster : withLocations(cluster);
+    if (options.asGiven !== true) for (const [id, moved] of Object.entries(readLocations(cluster))) this.locationEpochs.set(id, moved.locationEpoch);
     this.tls = options.tls ?? (cluster.tls ? tlsFor(cluster, cluster.tls.control.cert, cluster.tls.control.key) : undefined);
     this.retry = retryPolicy(options.retry);
     this.requestTimeoutMs = options.requestTimeoutMs ?? cluster.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -175,10 +183,20 @@ export class ClusterClient {
     if (have !== undefined && !have.conn.closed) return Promise.resolve(have);
     let opening = this.opening.get(id);
     if (opening === undefined) {
-      opening = this.open(id).finally(() => this.opening.delete(id));
+      opening = this.openWhereItIs(id).finally(() => this.opening.delete(id));
       this.opening.set(id, opening);
     }
     return opening;
+  }
+
+  /** Open a session; a node gone from where this client knew it may have moved: look it up (locate) and dial it there. */
+  private async openWhereItIs(id: NodeId): Promise<Session> {
+    try {
+      return await this.open(id);
+    } catch (e) {
+      if (!(e instanceof NodeUnreachableError) || !(await this.locate(id))) throw e;
+      return await this.open(id);
+    }
   }
 
   private async open(id: NodeId): Promise<Session> {
@@ -331,7 +349,7 @@ export class ClusterClient {
         // A node moving (`ctl move`) refuses requests until it runs at its new address: look it up again and retry.
         const moving = e instanceof RemoteError && e.code === "NODE_MOVING";
         if (!(e instanceof NodeUnreachableError) && !moving) throw e;
-        this.followMove(node);
+        if (moving || !(await this.locate(node))) this.followMove(node);
         // close() closed the connection on purpose: nothing to retry.
         if (this.closed) throw new ClusterClientClosedError(`request ${id} to node "${node}"`);
         const wait = backoffDelay(attempt, this.retry);
@@ -344,17 +362,84 @@ export class ClusterClient {
   /** If `node` moved (ctl's address book says so), talk to it where it is now; true when its address changed. */
   private followMove(node: NodeId): boolean {
     if (this.options.asGiven === true) return false;
-    let moved: string | undefined;
+    let moved: { readonly address: string; readonly locationEpoch: number } | undefined;
     try {
-      moved = readLocations(this.cluster)[node]?.address;
+      moved = readLocations(this.cluster)[node];
     } catch {
       return false; // an unreadable address book: the file's address stays
     }
-    if (moved === undefined || moved === this.nodeOf(node, "request").address) return false;
-    this.cluster = atAddress(this.cluster, node, moved);
+    return moved !== undefined && this.relocated(node, moved.address, moved.locationEpoch);
+  }
+
+  /**
+   * Talk to `node` at `address` from now on, unless a location at least as new is known already; true when its address
+   * changed. The cluster file names first addresses only; ctl's address book (on this machine) and the nodes' statuses
+   * (their moved neighbours, everywhere) say where nodes went.
+   */
+  private relocated(node: NodeId, address: string, epoch: number): boolean {
+    if (this.options.asGiven === true || !this.cluster.nodes.some((n) => n.id === node)) return false;
+    const known = this.locationEpochs.get(node) ?? 0;
+    const here = this.nodeOf(node, "control").address;
+    if (epoch <= known || address === here) {
+      if (epoch > known) this.locationEpochs.set(node, epoch);
+      return false;
+    }
+    this.locationEpochs.set(node, epoch);
+    this.cluster = atAddress(this.cluster, node, address);
     this.sessions.get(node)?.conn.close();
     this.sessions.delete(node);
     return true;
+  }
+
+  /** An old location's status says where the node went: true when this client now talks to it there. */
+  private learnt(s: NodeStatus): boolean {
+    const to = s.location?.moved;
+    return to !== undefined && this.relocated(s.id, to.address, to.epoch);
+  }
+
+  /** What a node's status says of locations: its own epoch, where it went if it moved, its neighbours that moved. */
+  private learn(s: NodeStatus): void {
+    const l = s.location;
+    if (l === undefined || this.options.asGiven === true) return;
+    if (l.moved !== undefined) this.relocated(s.id, l.moved.address, l.moved.epoch);
+    else if (l.moving === undefined && l.epoch > (this.locationEpochs.get(s.id) ?? 0)) this.locationEpochs.set(s.id, l.epoch);
+    for (const [peer, to] of Object.entries(l.peers ?? {})) this.relocated(peer, to.address, to.epoch);
+  }
+
+  /**
+   * `node` is not where this client knew it: ask ctl's address book, then the nodes this client has a session with
+   * (a moved node's neighbours know where it went, durably), or every other node when it has none yet. True when its
+   * address changed. At most twice a second per node, and only open sessions are asked when there are some, so a node
+   * that is merely down costs little.
+   */
+  async locate(node: NodeId): Promise<boolean> {
+    if (this.followMove(node)) return true;
+    if (this.options.asGiven === true) return false;
+    const under = this.locating.get(node);
+    if (under !== undefined) return under;
+    if (wallNow() - (this.locatedAt.get(node) ?? -Infinity) < LOCATE_EVERY_MS) return false;
+    this.locatedAt.set(node, wallNow());
+    const p = this.askWhere(node).finally(() => this.locating.delete(node));
+    this.locating.set(node, p);
+    return p;
+  }
+
+  private async askWhere(node: NodeId): Promise<boolean> {
+    const before = this.nodeOf(node, "control").address;
+    const open = [...this.sessions.entries()].filter(([id, s]) => id !== node && !s.conn.closed).map(([id]) => id);
+    // A client that talks to nobody yet (a ctl just started) asks every other node of the file.
+    const asked = open.length > 0 ? open : this.cluster.nodes.map((n) => n.id).filter((id) => id !== node);
+    await Promise.all(
+      asked.map(async (id) => {
+        try {
+          const s = (await this.command(id, { kind: "status" }, { timeout: notAnswering(this.nodeOf(id, "status"), Math.min(this.commandTimeoutMs, 3_000)) })) as NodeStatus;
+          this.learn(s);
+        } catch {
+          // It cannot say: another may.
+        }
+      }),
+    );
+    return this.nodeOf(node, "control").address !== before;
   }
 
   /** Fault injection for tests and drills: close this client's connection to a node (the next command reconnects). */
@@ -381,11 +466,12 @@ export class ClusterClient {
       s = await ask();
     } catch (e) {
       // Gone from where this client knew it: it may have moved (ctl move), so look it up again.
-      if (!(e instanceof NodeUnreachableError) || !this.followMove(node)) throw e;
+      if (!(e instanceof NodeUnreachableError) || !(await this.locate(node))) throw e;
       s = await ask();
     }
     // An old location answered (moving away, or retired): ask the new one.
-    if ((s.location?.moved ?? s.location?.moving) !== undefined && this.followMove(node)) s = await ask();
+    if ((s.location?.moved ?? s.location?.moving) !== undefined && (this.followMove(node) || this.learnt(s))) s = await ask();
+    this.learn(s);
     this.clock.observe(s.lc);
     return s;
   }
@@ -396,7 +482,12 @@ export class ClusterClient {
    * alive). All nodes are asked at once, so the whole answer comes within one bound.
    */
   async statusAll(opts: StatusOptions = {}): Promise<{ readonly up: readonly NodeStatus[]; readonly down: readonly DownNode[] }> {
-    const results = await Promise.allSettled(this.cluster.nodes.map((n) => this.status(n.id, opts)));
+    const addresses = this.cluster.nodes.map((n) => n.address);
+    let results = await Promise.allSettled(this.cluster.nodes.map((n) => this.status(n.id, opts)));
+    // A node that did not answer where this client knew it, and that another's status placed elsewhere: ask it there.
+    if (results.some((r, i) => r.status === "rejected" && this.cluster.nodes[i]?.address !== addresses[i])) {
+      results = await Promise.all(results.map((r, i) => (r.status === "rejected" && this.cluster.nodes[i]?.address !== addresses[i] ? settle(this.status((this.cluster.nodes[i] as ClusterNode).id, opts)) : r)));
+    }
     const up: NodeStatus[] = [];
     const down: DownNode[] = [];
     results.forEach((r, i) => {
@@ -956,6 +1047,13 @@ export interface ForgetOutcome extends DestroyOutcome {
 
 /** How long forget() waits for the neighbours to let the node go, in command bounds. */
 const FORGET_SETTLE_COMMANDS = 6;
+
+function settle<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return p.then(
+    (value) => ({ status: "fulfilled", value }),
+    (reason: unknown) => ({ status: "rejected", reason }),
+  );
+}
 
 function positiveMs(ms: number, field: string): number {
   if (!(Number.isFinite(ms) && ms > 0)) throw new InvalidOptionError(field, `expected a number of ms > 0, got ${String(ms)}`);

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { NodeId } from "../core/ids.js";
 import type { Cluster, ClusterNode } from "./cluster-file.js";
+import { openNodeStore } from "./store/open-node-store.js";
 import { ClusterFileError } from "./cluster-file.js";
 
 export interface MovedNode {
@@ -16,6 +17,8 @@ export interface MovedNode {
   readonly locationEpoch: number;
   /** The directory of its store there (its `store:`), when not the cluster file's. */
   readonly store?: string;
+  /** Where it binds, when not at `address` (behind a proxy or NAT: the cluster file's `listen:`). */
+  readonly listen?: string;
   /** Where it moved from (its old location, retired once the move completes). */
   readonly from?: string;
 }
@@ -46,12 +49,12 @@ export function writeLocation(cluster: Cluster, id: NodeId, to: MovedNode | unde
   renameSync(tmp, file);
 }
 
-/** The cluster with node `id` at `address` (bound there too) and, if given, its store directory `store`. */
-export function atAddress(cluster: Cluster, id: NodeId, address: string, store?: string): Cluster {
+/** The cluster with node `id` at `address` (bound there too, or at `listen`) and, if given, its store directory `store`. */
+export function atAddress(cluster: Cluster, id: NodeId, address: string, store?: string, listen?: string): Cluster {
   const nodes = cluster.nodes.map((n): ClusterNode => {
     if (n.id !== id) return n;
     const { listen: _listen, ...rest } = n;
-    return { ...rest, address };
+    return { ...rest, address, ...(listen !== undefined && listen !== address ? { listen } : {}) };
   });
   return { ...cluster, nodes, ...(store !== undefined ? { storeDir: store } : {}) };
 }
@@ -61,4 +64,15 @@ export function withLocations(cluster: Cluster): Cluster {
   let out = cluster;
   for (const [id, moved] of Object.entries(readLocations(cluster))) if (cluster.nodes.some((n) => n.id === id)) out = atAddress(out, id, moved.address);
   return out;
+}
+
+/** Does the store directory `dir` (DIR/ID) hold a node's record? A moved node's destination does once it imported it. */
+export function holdsRecord(dir: string): boolean {
+  if (!existsSync(dir)) return false;
+  const s = openNodeStore(dir);
+  try {
+    return s.load() !== undefined;
+  } finally {
+    s.close();
+  }
 }

@@ -11,7 +11,7 @@
  * 3. Every neighbour is told (relocate, durable): it dials D, resends what ID has not applied, and refuses ID's old
  *    location for good. 4. The source is retired: its store marks it an old location that never runs again.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { MoveRefusedError, describeError } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
@@ -19,16 +19,19 @@ import type { NodeId } from "../core/ids.js";
 import type { NodeStatus } from "../network/tcp/protocol.js";
 import { ClusterClient } from "./cluster-client.js";
 import type { Cluster } from "./cluster-file.js";
-import { atAddress, readLocations, withLocations, writeLocation } from "./cluster-locations.js";
+import { atAddress, holdsRecord, readLocations, withLocations, writeLocation } from "./cluster-locations.js";
 import { clusterUp, type StartedNode } from "./cluster-processes.js";
 import type { NodeRecordFile } from "./node-record-file.js";
-import { openNodeStore } from "./store/open-node-store.js";
 
 export interface MoveOptions {
   /** The destination's address. */
   readonly to: string;
   /** Where the destination keeps its store (DIR/ID); default: beside the cluster file, named after the move. */
   readonly store?: string;
+  /** Where the destination binds, when it is dialled at `to` through a proxy or NAT (default `to`). */
+  readonly listen?: string;
+  /** A command the destination's process runs under on this machine (`ip netns exec NS`: liveswap chaos). */
+  readonly prefix?: readonly string[];
   /** Start the destination process on this machine (default true); false: print how, and stop after step 1. */
   readonly start?: boolean;
   readonly timeoutMs?: number;
@@ -59,7 +62,7 @@ export async function moveNode(cluster: Cluster, id: NodeId, opts: MoveOptions):
   const entry = readLocations(cluster)[id];
   // The same move run again (after ctl, the source or the destination died): it goes on from where it stands.
   const resumed = entry !== undefined && entry.address === opts.to && entry.from !== undefined ? entry : undefined;
-  const from = resumed?.from ?? entry?.address ?? home.address;
+  const from = resumed?.from ?? entry?.address ?? (await whereIs(cluster, id));
   if (from === opts.to) throw new MoveRefusedError(id, `it is at ${opts.to} already`);
   const source = clientAt(cluster, id, from, opts.timeoutMs);
   try {
@@ -69,12 +72,12 @@ export async function moveNode(cluster: Cluster, id: NodeId, opts: MoveOptions):
       // The source handed its record over and is gone or retired: finish at the destination.
       return await finish(cluster, id, opts, resumed.locationEpoch, from, undefined, log);
     }
-    if (here.location?.moving === undefined) await assertMovable(source, here);
-    const record = (await source.command(id, { kind: "move-out", address: opts.to })) as NodeRecordFile;
+    const halted = here.location?.moving === undefined ? await assertMovable(source, here) : undefined;
+    const record = (await source.command(id, { kind: "move-out", address: opts.to, ...(halted !== undefined ? { halted } : {}) })) as NodeRecordFile;
     const recordFile = keep(cluster, record);
     log(`${id}: moving from ${from} to ${opts.to} (location epoch ${record.locationEpoch}); its record is in ${recordFile}`);
     const store = resolve(opts.store ?? resumed?.store ?? join(movesDir(cluster), `${id}-${record.locationEpoch}-store`));
-    writeLocation(cluster, id, { address: opts.to, locationEpoch: record.locationEpoch, store, from });
+    writeLocation(cluster, id, { address: opts.to, locationEpoch: record.locationEpoch, store, from, ...(opts.listen !== undefined ? { listen: opts.listen } : {}) });
     return await finish(cluster, id, opts, record.locationEpoch, from, source, log);
   } finally {
     source.close();
@@ -91,10 +94,10 @@ async function finish(cluster: Cluster, id: NodeId, opts: MoveOptions, epoch: nu
     let started: StartedNode | undefined;
     if (running === undefined) {
       if (opts.start === false) {
-        log(`${id}: start it at ${opts.to}: liveswap node --cluster ${cluster.file} --id ${id} --import ${recordFile} --address ${opts.to} --store DIR; then run this command again`);
+        log(`${id}: start it at ${opts.to}: liveswap node --cluster ${cluster.file} --id ${id} --import ${recordFile} --address ${opts.to}${opts.listen !== undefined ? ` --listen ${opts.listen}` : ""} --store DIR; then run this command again`);
         return { node: id, from, to: opts.to, locationEpoch: epoch, recordFile, done: false };
       }
-      started = await startDestination(cluster, id, opts.to, store, recordFile, opts.timeoutMs ?? 60_000, opts.detached === true);
+      started = await startDestination(cluster, id, { ...opts, store }, recordFile);
       running = await dest.status(id);
     }
     failpoint("ctl.move-started");
@@ -107,6 +110,20 @@ async function finish(cluster: Cluster, id: NodeId, opts: MoveOptions, epoch: nu
     return { node: id, from, to: opts.to, locationEpoch: epoch, recordFile, done: true, ...(started !== undefined ? { started } : {}) };
   } finally {
     dest.close();
+  }
+}
+
+/**
+ * Where node `id` runs, for a ctl whose address book does not know it (on another machine than the ctl that moved it):
+ * its neighbours' statuses say where it went; the cluster file's address when nobody knows better.
+ */
+async function whereIs(cluster: Cluster, id: NodeId): Promise<string> {
+  const client = new ClusterClient(cluster);
+  try {
+    await client.statusAll({ timeoutMs: 10_000 });
+    return client.cluster.nodes.find((n) => n.id === id)?.address ?? "";
+  } finally {
+    client.close();
   }
 }
 
@@ -123,13 +140,33 @@ async function statusAt(client: ClusterClient, id: NodeId): Promise<NodeStatus |
   }
 }
 
-/** No update at the node, every neighbour answering (each must learn the new address). */
-async function assertMovable(client: ClusterClient, st: NodeStatus): Promise<void> {
-  if (st.update !== null) throw new MoveRefusedError(st.id, `it takes part in update #${st.update.id}; over TCP a node moves once its update is over (\`ctl watch\`, \`ctl resume\`)`);
+/**
+ * No update running at the node (one halted at its root does not block a move: draining a host must stay possible),
+ * none it coordinates, every neighbour answering (each must learn the new address). Resolves with the halted update's
+ * id the node may move in, if any.
+ */
+async function assertMovable(client: ClusterClient, st: NodeStatus): Promise<number | undefined> {
+  const own = await client.updateView(st.id).catch(() => null);
+  if (own !== null && own.root === st.id && !ENDED.has(own.phase)) {
+    throw new MoveRefusedError(st.id, `it is the root of update #${own.id} (${own.phase}), and a root's coordinator stays with its store; move it once that update ended (\`ctl watch\`, \`ctl resume\`)`);
+  }
+  let halted: number | undefined;
+  if (st.update !== null) {
+    const root = st.update.root;
+    const view = root === undefined ? null : await client.updateView(root).catch(() => null);
+    if (view?.id !== st.update.id || view.phase !== "halted") {
+      throw new MoveRefusedError(st.id, `it takes part in update #${st.update.id}, which runs${view !== null && view.id === st.update.id ? ` (${view.phase})` : ""}; a node moves while no update runs or while its update is halted (\`ctl watch\`)`);
+    }
+    halted = view.id;
+  }
   const silent: string[] = [];
   await Promise.all(st.neighbors.map((n) => client.status(n.id, { timeoutMs: 15_000 }).catch(() => silent.push(n.id))));
   if (silent.length > 0) throw new MoveRefusedError(st.id, `its neighbour(s) ${silent.sort().map((n) => `"${n}"`).join(", ")} do not answer, and every neighbour must learn the new address; bring them back (or forget them) first`);
+  return halted;
 }
+
+/** The phases of an update that is over at its root. */
+const ENDED: ReadonlySet<string> = new Set(["completed", "aborted", "failed"]);
 
 function keep(cluster: Cluster, record: NodeRecordFile): string {
   mkdirSync(movesDir(cluster), { recursive: true });
@@ -139,21 +176,20 @@ function keep(cluster: Cluster, record: NodeRecordFile): string {
 }
 
 /** The destination on this machine: from its own store if it imported the record before, else from the record. */
-async function startDestination(cluster: Cluster, id: NodeId, to: string, store: string, recordFile: string, timeoutMs: number, detached: boolean): Promise<StartedNode | undefined> {
-  const args = ["--address", to, "--store", store, ...(holdsRecord(join(store, id)) ? [] : ["--import", recordFile])];
-  const [started] = await clusterUp(atAddress(cluster, id, to, store), { only: [id], args: () => args, timeoutMs, moving: true, ...(detached ? { detached } : {}) });
+async function startDestination(cluster: Cluster, id: NodeId, opts: MoveOptions & { readonly store: string }, recordFile: string): Promise<StartedNode | undefined> {
+  const { to, store, listen, prefix } = opts;
+  const args = ["--address", to, ...(listen !== undefined ? ["--listen", listen] : []), "--store", store, ...(holdsRecord(join(store, id)) ? [] : ["--import", recordFile])];
+  const [started] = await clusterUp(atAddress(cluster, id, to, store, listen), {
+    only: [id],
+    args: () => args,
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    moving: true,
+    ...(opts.detached === true ? { detached: true } : {}),
+    ...(prefix !== undefined ? { prefix: () => prefix } : {}),
+  });
   return started;
 }
 
-function holdsRecord(dir: string): boolean {
-  if (!existsSync(dir)) return false;
-  const s = openNodeStore(dir);
-  try {
-    return s.load() !== undefined;
-  } finally {
-    s.close();
-  }
-}
 
 /** Every neighbour dials the node at its new address and refuses older locations (each one durably). */
 async function relocate(client: ClusterClient, neighbors: readonly NodeId[], id: NodeId, to: string, epoch: number): Promise<void> {

@@ -8,6 +8,7 @@ import { parseAddress } from "../network/tcp/sockets.js";
 import { ClusterRunningError } from "./errors.js";
 import { checkNodeFiles, type Cluster } from "./cluster-file.js";
 import { ClusterClient } from "./cluster-client.js";
+import { holdsRecord, readLocations, withLocations, type MovedNode } from "./cluster-locations.js";
 
 /** `cluster up` could not start a node; the message names it and its log. */
 export class ClusterStartError extends LiveswapError {
@@ -80,17 +81,23 @@ export async function clusterUp(
   mkdirSync(logDir, { recursive: true });
   const started: StartedNode[] = [];
   const ids = opts.only ?? cluster.nodes.map((n) => n.id);
+  // A node that moved (`ctl move`) starts where it went: its address, bind address and store from ctl's address book.
+  const book = opts.moving === true ? {} : readLocations(cluster);
+  const located = opts.moving === true ? cluster : withLocations(cluster);
+  const logOf = (id: string): string => join(logDir, logName(id, located, opts.moving === true || book[id] !== undefined));
   // A missing package or certificate is said now, naming the field, rather than by a node process that dies at once.
   for (const id of ids) checkNodeFiles(cluster, id);
+  for (const id of ids) assertArrived(cluster, id, book[id]);
   // Starting a node again over a running one would die at once (its address taken) while the running one answered
   // for it, and its PID would replace the live one's: refuse, naming what runs.
-  const running = opts.moving === true ? [] : await runningNodes(cluster, ids);
+  const running = opts.moving === true ? [] : await runningNodes(located, ids);
   if (running.length > 0) throw new ClusterRunningError(running, cluster.file);
   const before = readPids(cluster);
   for (const id of ids) {
-    const log = openSync(join(logDir, logName(id, cluster, opts.moving === true)), "w");
+    const log = openSync(logOf(id), "w");
     const prefix = opts.prefix?.(id) ?? [];
-    const line = [...prefix, cmd, ...args, "node", "--cluster", cluster.file, "--id", id, ...(opts.unlinked ? ["--unlinked"] : []), ...(opts.args?.(id) ?? [])];
+    const moved = book[id] !== undefined ? movedArgs(book[id]) : [];
+    const line = [...prefix, cmd, ...args, "node", "--cluster", cluster.file, "--id", id, ...(opts.unlinked ? ["--unlinked"] : []), ...moved, ...(opts.args?.(id) ?? [])];
     const child = spawn(line[0] as string, line.slice(1), {
       stdio: ["ignore", log, log],
       detached: opts.detached ?? false,
@@ -103,7 +110,7 @@ export async function clusterUp(
   }
   writeFileSync(pidFile(cluster), JSON.stringify({ ...before, ...Object.fromEntries(started.map((s) => [s.id, s.pid])) }, null, 2));
   try {
-    await awaitAnswers(cluster, started, logDir, opts.timeoutMs ?? 30_000, opts.moving === true);
+    await awaitAnswers(located, started, logOf, opts.timeoutMs ?? 30_000);
   } catch (e) {
     // Leave nothing half-started behind, and the PID file as it was.
     for (const s of started) s.child.kill("SIGTERM");
@@ -114,7 +121,7 @@ export async function clusterUp(
 }
 
 /** Until every started node answers its status (as the process started), or one exits, or the bound passes. */
-async function awaitAnswers(cluster: Cluster, started: readonly StartedNode[], logDir: string, timeoutMs: number, moving: boolean): Promise<void> {
+async function awaitAnswers(cluster: Cluster, started: readonly StartedNode[], logOf: (id: string) => string, timeoutMs: number): Promise<void> {
   const client = new ClusterClient(cluster);
   const deadline = Date.now() + timeoutMs;
   try {
@@ -122,7 +129,7 @@ async function awaitAnswers(cluster: Cluster, started: readonly StartedNode[], l
       for (;;) {
         // Killed by a signal (a crash failpoint: SIGKILL), a child has no exit code, only its signal.
         if (s.child.exitCode !== null || s.child.signalCode !== null) {
-          const file = join(logDir, logName(s.id, cluster, moving));
+          const file = logOf(s.id);
           const tail = readFileSync(file, "utf8").trim().split("\n").slice(-5).join("\n");
           const how = s.child.exitCode !== null ? `code ${s.child.exitCode}` : `killed by ${String(s.child.signalCode)}`;
           throw new ClusterStartError(s.id, `exited (${how}) while starting (its log ${file} ends):\n${tail}`);
@@ -136,7 +143,7 @@ async function awaitAnswers(cluster: Cluster, started: readonly StartedNode[], l
           if (e instanceof ClusterStartError) throw e;
           // Another wire format does not go away by waiting: say so now.
           if (e instanceof WireFormatError) throw new ClusterStartError(s.id, `started but cannot be controlled: ${e.message}`, { cause: e });
-          if (Date.now() > deadline) throw new ClusterStartError(s.id, `did not answer within ${timeoutMs} ms (${describeError(e)}); see ${join(logDir, logName(s.id, cluster, moving))}`, { cause: e });
+          if (Date.now() > deadline) throw new ClusterStartError(s.id, `did not answer within ${timeoutMs} ms (${describeError(e)}); see ${logOf(s.id)}`, { cause: e });
           await new Promise((r) => setTimeout(r, 100));
         }
       }
@@ -144,6 +151,22 @@ async function awaitAnswers(cluster: Cluster, started: readonly StartedNode[], l
   } finally {
     client.close();
   }
+}
+
+/**
+ * A moved node starts from the record its destination imported: one whose move stopped before that (ctl died) would
+ * start empty there, a new node under an old name. Say how to finish the move instead.
+ */
+function assertArrived(cluster: Cluster, id: string, m: MovedNode | undefined): void {
+  if (m === undefined) return;
+  const dir = m.store ?? cluster.storeDir;
+  if (dir === undefined || holdsRecord(join(dir, id))) return;
+  throw new ClusterStartError(id, `it is moving to ${m.address} and its record is not there yet (${join(dir, id)} holds none); finish the move with \`ctl move ${id} --address ${m.address}\` (or give it up: \`ctl move ${id} --cancel\`)`);
+}
+
+/** The command line that starts a moved node where ctl's address book says it went. */
+function movedArgs(m: MovedNode): readonly string[] {
+  return ["--address", m.address, ...(m.listen !== undefined ? ["--listen", m.listen] : []), ...(m.store !== undefined ? ["--store", m.store] : [])];
 }
 
 /** A node's log file; a moved node's new process logs beside its old one (both may run for a moment). */

@@ -136,6 +136,8 @@ describe("ctl move interrupted by kill -9 at every step, then run again: the nod
         delete process.env.LIVESWAP_FAILPOINTS;
       },
       async (c, to) => {
+        // `cluster up` does not start it empty where it goes: it says how to finish the move.
+        await expect(clusterUp(c.cluster, { only: ["r1"], timeoutMs: 10_000 })).rejects.toThrow(/"r1".*is moving to 127\.0\.0\.1:\d+ and its record is not there yet .*`ctl move r1 --address 127\.0\.0\.1:\d+`/);
         await finishMove(c, to);
         expect(await oldStore(c)).toBe("moved");
       },

@@ -561,6 +561,7 @@ export class NodeDaemon {
       header: () => ({ node: this.self.id, version: this.host.version, epoch: this.host.epoch, retired: this.host.retiredVersions() }),
       keys: () => this.recordKeys(),
       update: () => this.host.updateId,
+      coordinating: () => this.updates.coordinating(),
       redirect: (peer, address) => {
         if (!this.addresses.has(peer)) return false;
         this.addresses.set(peer, address);
@@ -608,7 +609,7 @@ export class NodeDaemon {
       case "export":
         return this.exportRecord();
       case "move-out":
-        return this.moves.moveOut(cmd.address);
+        return this.moves.moveOut(cmd.address, cmd.halted);
       case "move-retire":
         this.moves.retire();
         return "retired";

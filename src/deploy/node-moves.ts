@@ -15,6 +15,7 @@
 import { NodeMovingError } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
 import type { NodeId } from "../core/ids.js";
+import type { NodeLocationStatus } from "../network/tcp/protocol.js";
 import type { StoredRecord } from "../runtime/node-store.js";
 import { NodeConfigError } from "./errors.js";
 import { HOME, peerEpoch, withPeer, type LocationState } from "./node-location.js";
@@ -35,8 +36,10 @@ export interface MovePort {
   header(): Omit<RecordHeader, "locationEpoch">;
   /** The cluster's CA and this node's certificate and key (PEM), or an error saying what is missing. */
   keys(): { readonly ca: string; readonly cert: string; readonly key: string };
-  /** The update this node takes part in, if any (a move waits for it). */
+  /** The update this node takes part in, if any (a move waits for it, unless it is halted). */
   update(): number | undefined;
+  /** The update this node coordinates as its root, not ended yet (its coordinator's journal stays with the store). */
+  coordinating(): number | undefined;
   /** Neighbour `peer` is dialled at `address` from now on; false: it is no neighbour of this node. */
   redirect(peer: NodeId, address: string): boolean;
   /** Where neighbour `peer` is dialled now. */
@@ -71,7 +74,7 @@ export class NodeMoves {
     return away === undefined ? undefined : new NodeMovingError(this.port.id, away.address, operation);
   }
 
-  moveOut(address: string): NodeRecordFile {
+  moveOut(address: string, halted?: number): NodeRecordFile {
     const me = this.port.id;
     const keys = this.port.keys();
     if (this.loc.moved !== undefined) throw new NodeConfigError(`move-out: node "${me}" moved to ${this.loc.moved.address} already (location epoch ${this.loc.moved.epoch}); this process is its old location`);
@@ -80,8 +83,10 @@ export class NodeMoves {
       throw new NodeConfigError(`move-out: node "${me}" is moving to ${moving.address} already; finish that move (run \`ctl move ${me} --address ${moving.address}\` again) or give it up (\`ctl move ${me} --cancel\`)`);
     }
     if (moving === undefined) {
+      const root = this.port.coordinating();
+      if (root !== undefined) throw new NodeConfigError(`move-out: node "${me}" is the root of update #${root}, which has not ended, and its coordinator's journal stays in this store; move it once the update ended (\`ctl watch\`)`);
       const u = this.port.update();
-      if (u !== undefined) throw new NodeConfigError(`move-out: node "${me}" takes part in update #${u}; over TCP a node moves once its update is over (\`ctl watch\`, or \`ctl resume\` a halted one)`);
+      if (u !== undefined && u !== halted) throw new NodeConfigError(`move-out: node "${me}" takes part in update #${u}, which runs; a node moves while no update runs or while its update is halted (\`ctl watch\`)`);
       // What ran before is committed (and traced) first: the move follows every step the record holds.
       this.port.commitNow();
       this.loc = { ...this.loc, moving: { address, epoch: this.loc.epoch + 1 } };
@@ -142,9 +147,10 @@ export class NodeMoves {
   }
 
   /** What `ctl status` shows. */
-  status(): { readonly epoch: number; readonly moving?: { readonly address: string; readonly epoch: number }; readonly moved?: { readonly address: string; readonly epoch: number } } {
+  /** For a status: with the neighbours that moved, so a client without ctl's address book finds them (cluster-client.ts). */
+  status(): NodeLocationStatus {
     const l = this.loc;
-    return { epoch: l.epoch, ...(l.moving !== undefined ? { moving: l.moving } : {}), ...(l.moved !== undefined ? { moved: l.moved } : {}) };
+    return { epoch: l.epoch, ...(l.moving !== undefined ? { moving: l.moving } : {}), ...(l.moved !== undefined ? { moved: l.moved } : {}), ...(l.peers !== undefined ? { peers: l.peers } : {}) };
   }
 }
 

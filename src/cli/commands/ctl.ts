@@ -49,17 +49,18 @@ function registerMove(ctl: Command, out: Out): void {
     .description("move a running node to another address, nothing lost: its record travels, its neighbours follow it, the old location retires; run it again to finish a move that was interrupted")
     .argument("<node>")
     .option("--address <host:port>", "where the node runs from now on")
+    .option("--listen <host:port>", "where the destination binds, when it is dialled at --address through a proxy or NAT")
     .option("--store <dir>", "the destination's directory of stores (default: beside the cluster file)")
     .option("--no-start", "do not start the destination here: print the command to start it there, then run this again")
     .option("--cancel", "give up a move whose destination never ran: the node serves where it was again", false)
-    .action(async (node: string, o: { address?: string; store?: string; start: boolean; cancel: boolean }, cmd: Command) => {
+    .action(async (node: string, o: { address?: string; listen?: string; store?: string; start: boolean; cancel: boolean }, cmd: Command) => {
       const cluster = loadClusterFile(clusterFileOf(cmd));
       if (o.cancel) {
         const c = await cancelMove(cluster, node, { log: out });
         return out(`${node} stays at ${c.at} (location epoch ${c.locationEpoch})`);
       }
       if (o.address === undefined) throw new InvalidOptionError("--address", "where the node moves to is needed (or --cancel to give a move up)");
-      const r = await moveNode(cluster, node, { to: o.address, start: o.start, detached: true, ...(o.store !== undefined ? { store: o.store } : {}), log: out });
+      const r = await moveNode(cluster, node, { to: o.address, start: o.start, detached: true, ...(o.store !== undefined ? { store: o.store } : {}), ...(o.listen !== undefined ? { listen: o.listen } : {}), log: out });
       out(r.done ? `${node} moved: ${r.from} -> ${r.to} (location epoch ${r.locationEpoch})` : `${node} is moving to ${r.to}: start it there, then run this command again`);
     });
 }

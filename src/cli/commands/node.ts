@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { atAddress } from "../../deploy/cluster-locations.js";
 import { checkNodeFiles, loadClusterFile } from "../../deploy/cluster-file.js";
 import { NodeDaemon } from "../../deploy/node-daemon.js";
+import { InvalidOptionError } from "../../core/errors.js";
 import type { Out } from "../options.js";
 
 export function registerNode(program: Command, out: Out): void {
@@ -16,10 +17,12 @@ export function registerNode(program: Command, out: Out): void {
     .option("--unlinked", "start with no links (as `ctl create` does); `ctl link` adds them", false)
     .option("--import <file>", "start from a record `ctl export` or `ctl move` wrote (its store must be empty): disaster recovery onto new hardware, or a move")
     .option("--address <host:port>", "listen here instead of at the file's address (where the node moved to)")
+    .option("--listen <host:port>", "bind here, while dialled at --address (behind a proxy or NAT)")
     .option("--store <dir>", "the directory of stores (DIR/ID) instead of the file's `store:` (a moved node's store on its new machine)")
-    .action(async (o: { cluster: string; id: string; unlinked: boolean; import?: string; address?: string; store?: string }) => {
+    .action(async (o: { cluster: string; id: string; unlinked: boolean; import?: string; address?: string; listen?: string; store?: string }) => {
       const file = loadClusterFile(o.cluster);
-      const cluster = o.address !== undefined || o.store !== undefined ? atAddress(file, o.id, o.address ?? (file.nodes.find((n) => n.id === o.id)?.address ?? ""), o.store === undefined ? undefined : resolve(o.store)) : file;
+      if (o.listen !== undefined && o.address === undefined) throw new InvalidOptionError("--listen", "it goes with --address (where the node is dialled); the cluster file's `listen:` is for a node at its first address");
+      const cluster = o.address !== undefined || o.store !== undefined ? atAddress(file, o.id, o.address ?? (file.nodes.find((n) => n.id === o.id)?.address ?? ""), o.store === undefined ? undefined : resolve(o.store), o.listen) : file;
       checkNodeFiles(cluster, o.id);
       // A node that can crash on purpose says so first: its log explains a death that would otherwise look like a bug.
       const armed = describeFailpoints();

@@ -101,7 +101,12 @@ export type Command =
    * A move out of this node's location (`ctl move`): it commits "moving to `address`", applies nothing more here,
    * and answers with its record sealed for the destination (the next location epoch). Sent again, it answers again.
    */
-  | { readonly kind: "move-out"; readonly address: string }
+  | {
+      readonly kind: "move-out";
+      readonly address: string;
+      /** ctl saw this update halted at its root: the node may move though it takes part in it (a halt does not block a drain). */
+      readonly halted?: number;
+    }
   /** The destination runs and every neighbour was told: this old location stops for good (its store says so). */
   | { readonly kind: "move-retire" }
   /** Give a move up before its destination ran: the node serves here again, under an epoch above the move's. */
@@ -159,6 +164,18 @@ export type UpdateOutcomeView =
   | { readonly ok: true; readonly report: unknown; readonly figures: Readonly<Record<string, unknown>> }
   | { readonly ok: false; readonly error: string; readonly code: string; readonly fields?: Readonly<Record<string, unknown>> };
 
+/** Where a node stands among its locations (ctl move), as its status says. */
+export interface NodeLocationStatus {
+  readonly epoch: number;
+  readonly moving?: { readonly address: string; readonly epoch: number };
+  readonly moved?: { readonly address: string; readonly epoch: number };
+  /**
+   * Its neighbours that moved, where it dials them and under which location epoch: a client that does not have ctl's
+   * address book (a root's coordinator, ctl on another machine) finds a moved node through them. Absent from older nodes.
+   */
+  readonly peers?: Readonly<Record<string, { readonly address: string; readonly epoch: number }>>;
+}
+
 export interface PeerStatus {
   readonly id: string;
   readonly connected: boolean;
@@ -195,7 +212,7 @@ export interface NodeStatus {
   readonly openRequests: number;
   readonly pid: number;
   /** Its location epoch, and a move out of here committed (`moving`) or completed (`moved`). Absent from older nodes. */
-  readonly location?: { readonly epoch: number; readonly moving?: { readonly address: string; readonly epoch: number }; readonly moved?: { readonly address: string; readonly epoch: number } };
+  readonly location?: NodeLocationStatus;
   /** A durable node's store (`store:` in the cluster file); absent without one, and from older nodes. */
   readonly store?: StoreStatus;
 }
