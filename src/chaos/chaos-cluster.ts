@@ -8,6 +8,12 @@
  * named in the dialling node's `dial:` map; only one carries traffic, and a cut cuts both.
  * Loopback: every node also has a proxy in front of its control address, so that a node isolated from everyone is
  * cut from the control plane (the update's root included) too, as across a real partition.
+ *
+ * Moves (`move`): a node moves with `ctl move` to another host: a spare namespace (or one a moved node left), or a
+ * new port on loopback. It binds there and is dialled through a new proxy of its own (its location proxy), so faults
+ * still reach its links: in namespaces a cut drops the dialling neighbour's packets to that proxy, one link exactly;
+ * on loopback a cut or a delay of a link into the moved node holds its location proxy, so every link dialled into it
+ * (an over-approximation of the one link). Its neighbours' links out of it keep their proxies.
  */
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -17,9 +23,10 @@ import { describeError } from "../core/errors.js";
 import { ClusterClient } from "../deploy/cluster-client.js";
 import { loadClusterFile, type Cluster } from "../deploy/cluster-file.js";
 import { clusterUp, type NodeEnv, type StartedNode } from "../deploy/cluster-processes.js";
+import { moveNode } from "../deploy/cluster-move.js";
 import { ClusterRunningError } from "../deploy/errors.js";
 import { keysInit } from "../deploy/keys.js";
-import { reservePort } from "../deploy/free-port.js";
+import { freePort, reservePort } from "../deploy/free-port.js";
 import type { HeartbeatOptions } from "../network/tcp/heartbeat.js";
 import { NO_DELAY, startLinkProxy, type LinkDelay, type LinkProxy } from "./link-proxy.js";
 import { ChaosNetworkUsageError } from "./errors.js";
@@ -50,6 +57,18 @@ export interface ChaosClusterOptions {
   readonly package?: string;
   readonly behavior?: string;
   readonly env?: NodeEnv;
+  /** Spare hosts (namespaces) nodes can move to, besides the ones moved nodes leave (default 1). */
+  readonly spareHosts?: number;
+}
+
+/** Where a move took a node. */
+export interface ChaosMove {
+  readonly node: string;
+  readonly from: string;
+  readonly to: string;
+  /** The host (namespace) it runs in now, or "loopback". */
+  readonly host: string;
+  readonly locationEpoch: number;
 }
 
 /** The replicated database's node package, from the sources or from the compiled package. */
@@ -83,6 +102,14 @@ export class ChaosCluster {
   private readonly stopped = new Set<string>();
   private readonly cuts = new Set<string>();
   private readonly isolated = new Set<string>();
+  /** The host (namespace) each node runs in: its own at first, another after a move. */
+  private readonly hostOf = new Map<string, string>();
+  /** A moved node's location proxy: where it is dialled now. Every one made, for close. */
+  private readonly located = new Map<string, LinkProxy>();
+  private readonly locationProxies: LinkProxy[] = [];
+  /** The processes of nodes' old locations. */
+  private readonly formers: StartedNode[] = [];
+  private moves = 0;
   private closing = false;
 
   private constructor(
@@ -96,8 +123,12 @@ export class ChaosCluster {
     private readonly controlProxies: ReadonlyMap<string, LinkProxy>,
     private readonly netns: NetnsNetwork | undefined,
     private readonly env: NodeEnv | undefined,
+    /** Hosts (namespaces) no node runs in yet: where moves go. */
+    private readonly spares: readonly string[],
+    private readonly o: Pick<ChaosClusterOptions, "delay" | "seed" | "dir">,
   ) {
     this.client = new ClusterClient(cluster, { commandTimeoutMs: 3_000 });
+    for (const n of cluster.nodes) this.hostOf.set(n.id, n.id);
     live.add(this);
   }
 
@@ -131,7 +162,8 @@ export class ChaosCluster {
   }
 
   private static async startOnce(o: ChaosClusterOptions, kind: ChaosNetworkKind, why: string | undefined): Promise<ChaosCluster> {
-    const netns = kind === "netns" ? await createNetnsNetwork(o.nodes) : undefined;
+    const spares = Array.from({ length: o.spareHosts ?? 1 }, (_, i) => `spare${i}`);
+    const netns = kind === "netns" ? await createNetnsNetwork([...o.nodes, ...spares]) : undefined;
     const made: LinkProxy[] = [];
     const keys = join(o.dir, "keys");
     let c: ChaosCluster | undefined;
@@ -139,7 +171,7 @@ export class ChaosCluster {
       const layout = await layOut(o, netns, made);
       const file = join(o.dir, "cluster.yaml");
       writeFileSync(file, stringify(clusterFileOf(o, keys, layout)));
-      c = new ChaosCluster(loadClusterFile(file), kind, why, keys, layout.links, layout.control, netns, o.env);
+      c = new ChaosCluster(loadClusterFile(file), kind, why, keys, layout.links, layout.control, netns, o.env, kind === "netns" ? spares : [], o);
       await c.startNodes(o.nodes);
       return c;
     } catch (e) {
@@ -170,7 +202,7 @@ export class ChaosCluster {
     const started = await clusterUp(this.cluster, {
       only: ids,
       timeoutMs: 60_000,
-      ...(netns !== undefined ? { prefix: (id: string) => ["ip", "netns", "exec", netns.nsName(id)] } : {}),
+      ...(netns !== undefined ? { prefix: (id: string) => ["ip", "netns", "exec", netns.nsName(this.host(id))] } : {}),
       ...(this.env !== undefined ? { env: this.env } : {}),
     });
     for (const s of started) {
@@ -207,47 +239,112 @@ export class ChaosCluster {
     return l;
   }
 
+  /** The host (namespace) node `id` runs in now. */
+  host(id: string): string {
+    return this.hostOf.get(id) ?? id;
+  }
+
+  /** The proxy the link's dialling end (its smaller id) dials: the other end's location proxy once it moved. */
+  private dialled(l: Link): LinkProxy {
+    return this.located.get(l.b) ?? l.proxies[0];
+  }
+
+  /** A link's delay; into a moved node its location proxy carries it (every link dialled into that node). */
   setDelay(a: string, b: string, delay: LinkDelay): void {
-    for (const p of this.link(a, b).proxies) p.setDelay(delay);
+    const l = this.link(a, b);
+    for (const p of new Set([...l.proxies, this.dialled(l)])) p.setDelay(delay);
   }
 
   /** Cut the link a - b, both ways (tc drops its packets in namespaces; its proxies black-hole it on loopback). */
   async cut(a: string, b: string): Promise<void> {
     const l = this.link(a, b);
     this.cuts.add(linkKey(a, b));
-    if (this.netns === undefined) return void l.proxies.forEach((p) => p.blackhole());
-    await this.netns.cutPort(l.a, portOf(l.proxies[0].address));
-    await this.netns.cutPort(l.b, portOf(l.proxies[1].address));
+    if (this.netns === undefined) return this.refreshLoopback();
+    await this.netns.cutPort(this.host(l.a), portOf(this.dialled(l).address));
+    await this.netns.cutPort(this.host(l.b), portOf(l.proxies[1].address));
   }
 
   async heal(a: string, b: string): Promise<void> {
     const l = this.link(a, b);
     this.cuts.delete(linkKey(a, b));
-    if (this.netns === undefined) {
-      // A proxy of a link still cut off by an isolated end stays black-holed.
-      if (!this.isolated.has(l.a) && !this.isolated.has(l.b)) l.proxies.forEach((p) => p.heal());
-      return;
-    }
-    await this.netns.healPort(l.a, portOf(l.proxies[0].address));
-    await this.netns.healPort(l.b, portOf(l.proxies[1].address));
+    if (this.netns === undefined) return this.refreshLoopback();
+    await this.netns.healPort(this.host(l.a), portOf(this.dialled(l).address));
+    await this.netns.healPort(this.host(l.b), portOf(l.proxies[1].address));
   }
 
   /** Cut node `id` from everyone: its links and the control plane. */
   async isolate(id: string): Promise<void> {
     this.isolated.add(id);
-    if (this.netns !== undefined) return this.netns.isolate(id);
-    this.controlProxies.get(id)?.blackhole();
-    for (const l of this.links.values()) if (l.a === id || l.b === id) l.proxies.forEach((p) => p.blackhole());
+    if (this.netns !== undefined) return this.netns.isolate(this.host(id));
+    this.refreshLoopback();
   }
 
   async rejoin(id: string): Promise<void> {
     this.isolated.delete(id);
-    if (this.netns !== undefined) return this.netns.rejoin(id);
-    this.controlProxies.get(id)?.heal();
-    for (const l of this.links.values()) {
-      const other = l.a === id ? l.b : l.b === id ? l.a : undefined;
-      if (other !== undefined && !this.isolated.has(other) && !this.cuts.has(linkKey(l.a, l.b))) l.proxies.forEach((p) => p.heal());
+    if (this.netns !== undefined) return this.netns.rejoin(this.host(id));
+    this.refreshLoopback();
+  }
+
+  /** On loopback every cut is a black-holed proxy: each proxy is held exactly while some cut or isolation needs it. */
+  private refreshLoopback(): void {
+    const held = new Set<LinkProxy>();
+    for (const id of this.isolated) {
+      const control = this.located.get(id) ?? this.controlProxies.get(id);
+      if (control !== undefined) held.add(control);
+      for (const l of this.links.values()) if (l.a === id || l.b === id) for (const p of [...l.proxies, this.dialled(l)]) held.add(p);
     }
+    for (const k of this.cuts) {
+      const l = this.links.get(k);
+      if (l !== undefined) for (const p of [...l.proxies, this.dialled(l)]) held.add(p);
+    }
+    const all = [...this.controlProxies.values(), ...this.locationProxies, ...[...this.links.values()].flatMap((l) => l.proxies)];
+    for (const p of all) {
+      if (held.has(p) && !p.blackholed) p.blackhole();
+      else if (!held.has(p) && p.blackholed) p.heal();
+    }
+  }
+
+  /**
+   * Move node `id` to another host with `ctl move` (under load; the run's faults healed first): a free namespace, or
+   * a new port on loopback, dialled through a new location proxy. Resolves once it runs there and its neighbours know.
+   */
+  async move(id: string): Promise<ChaosMove> {
+    const netns = this.netns;
+    const host = netns !== undefined ? this.freeHost(id) : "loopback";
+    const n = ++this.moves;
+    const listen = netns !== undefined ? `${netns.ipOf(host)}:${7400 + n}` : `127.0.0.1:${await freePort()}`;
+    const proxy = await startLinkProxy(listen, { address: `${netns?.hostIp ?? "127.0.0.1"}:0`, delay: this.o.delay ?? NO_DELAY, seed: this.o.seed * 1000 + n });
+    this.locationProxies.push(proxy);
+    const r = await moveNode(this.cluster, id, {
+      to: proxy.address,
+      listen,
+      store: join(this.o.dir, "moves", `${id}-${n}`),
+      timeoutMs: 60_000,
+      ...(netns !== undefined ? { prefix: ["ip", "netns", "exec", netns.nsName(host)] } : {}),
+    });
+    this.located.set(id, proxy);
+    this.hostOf.set(id, host);
+    if (r.started !== undefined) {
+      // The old process retires and exits by itself; it is stopped at close if it did not.
+      const former = this.started.get(id);
+      if (former !== undefined) this.formers.push(former);
+      this.started.set(id, r.started);
+      this.stopped.delete(id);
+    }
+    return { node: id, from: r.from, to: r.to, host, locationEpoch: r.locationEpoch };
+  }
+
+  /** The processes of node `id`'s old locations (moved from) that have not exited: a retired one exits by itself. */
+  oldLocationsRunning(id: string): number[] {
+    return this.formers.filter((f) => f.id === id && f.child.exitCode === null && f.child.signalCode === null).map((f) => f.pid);
+  }
+
+  /** A namespace no node runs in (a spare, or one a moved node left), other than `id`'s own: the first in order. */
+  private freeHost(id: string): string {
+    const taken = new Set(this.hostOf.values());
+    const free = [...this.spares, ...this.ids].find((h) => !taken.has(h) && h !== this.host(id));
+    if (free === undefined) throw new ChaosNetworkUsageError(`chaos: no free host to move "${id}" to; give the cluster a spare host (spareHosts)`);
+    return free;
   }
 
   /** Undo every fault: continue stopped nodes, heal cuts, rejoin isolated nodes, start killed nodes. */
@@ -269,9 +366,9 @@ export class ChaosCluster {
     live.delete(this);
     for (const c of this.adopted) c.kill("SIGKILL");
     this.client.close();
-    await Promise.all([...this.started.values()].map((n) => stopProcess(n)));
+    await Promise.all([...this.started.values(), ...this.formers].map((n) => stopProcess(n)));
     for (const l of this.links.values()) for (const p of l.proxies) await p.close();
-    for (const p of this.controlProxies.values()) await p.close();
+    for (const p of [...this.controlProxies.values(), ...this.locationProxies]) await p.close();
     await this.netns?.close();
   }
 }

@@ -27,6 +27,7 @@ export function verdictRows(run: ChaosRun): readonly (readonly [string, string])
     ["writes dropped by a replica", n(v.writes.dropped)],
     ["unanswered requests", `${n(unanswered)} of ${n(issued)}`],
     ["updates completed", `${v.updates.filter((u) => u.completed).length} of ${v.updates.length}`],
+    ["nodes moved to another host (ctl move)", `${n(v.moves.made)} move(s), ${n(v.moves.failed)} failed, ${n(v.moves.misplaced.length)} node(s) not at exactly their last location`],
   ];
 }
 
@@ -97,7 +98,7 @@ export function chaosMarkdown(run: ChaosRun): string {
     "",
     run.faults.length > 0 ? mdTable(FAULT_HEADER, faultRows(run)) : "none",
     "",
-    `Rerun: \`liveswap chaos --seed ${run.options.seed} --nodes ${run.nodes.length} --updates ${run.updates.length}${run.options.strategy !== undefined ? ` --strategy ${run.options.strategy}` : ""}\``,
+    `Rerun: \`liveswap chaos --seed ${run.options.seed} --nodes ${run.nodes.length} --updates ${run.updates.length}${run.options.moves !== undefined ? ` --moves ${run.options.moves}` : ""}${run.options.strategy !== undefined ? ` --strategy ${run.options.strategy}` : ""}\``,
     "",
   ].join("\n");
 }

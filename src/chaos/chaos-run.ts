@@ -8,6 +8,10 @@
  * is; the harness follows the update through its own client, finds it at its root when ctl died before saying its
  * id, and submits it again when it never reached the root. An update aborted (a node silent past the prepare
  * deadline) is submitted again once the faults are healed: nothing changed, so that is safe.
+ *
+ * Moves: before some updates (`moves`, drawn from the seed), a node moves to another host with `ctl move` under the
+ * load (chaos-cluster.ts), and the update and its faults then find it there: a kill restarts it at its new location,
+ * a cut drops its new links.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -16,7 +20,7 @@ import { UpdateAbortedError } from "../core/errors.js";
 import type { Strategy } from "../core/update.js";
 import { nodeCommand } from "../deploy/cluster-processes.js";
 import { pack } from "../deploy/update-package.js";
-import { startChaosCluster, type ChaosCluster, type ChaosNetworkKind } from "./chaos-cluster.js";
+import { startChaosCluster, type ChaosCluster, type ChaosMove, type ChaosNetworkKind } from "./chaos-cluster.js";
 import { startDbLoad, type DbLoadResult } from "./db-load.js";
 import { CONSISTENT_STRATEGIES, describeFault, drawPlan, withKillOf, type ChaosFault, type ChaosFaultKind, type ChaosPlan, type PlannedUpdate } from "./schedule.js";
 import type { AppliedFault, UpdateOutcome } from "./outcome.js";
@@ -40,6 +44,8 @@ export interface ChaosOptions {
   readonly localOpsPerSec?: number;
   /** A deliberately broken run: this node's store is wiped each time it is killed, so it restarts from nothing. */
   readonly wipeStoreOf?: string;
+  /** Nodes moved to another host over the run, each before a different update (default 1; 0: none). */
+  readonly moves?: number;
   /** Progress lines. */
   readonly log?: (line: string) => void;
 }
@@ -55,6 +61,8 @@ export interface ChaosRun {
   readonly endedAt: number;
   readonly updates: readonly UpdateOutcome[];
   readonly faults: readonly AppliedFault[];
+  /** The moves that completed, in order. */
+  readonly moves: readonly ChaosMove[];
   readonly load: DbLoadResult;
   readonly verdict: ChaosVerdict;
 }
@@ -72,7 +80,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRun> {
   const n = o.nodes ?? 5;
   const nodes = Array.from({ length: n }, (_, i) => `r${i}`);
   const links = nodes.slice(1).map((id, i) => [nodes[i] as string, id] as const);
-  const drawn = drawPlan({ seed: o.seed, nodes, links, updates: o.updates ?? 3, strategies: o.strategy !== undefined ? [o.strategy] : CONSISTENT_STRATEGIES, ...(o.faults !== undefined ? { faults: o.faults } : {}) });
+  const drawn = drawPlan({ seed: o.seed, nodes, links, updates: o.updates ?? 3, strategies: o.strategy !== undefined ? [o.strategy] : CONSISTENT_STRATEGIES, ...(o.faults !== undefined ? { faults: o.faults } : {}), moves: o.moves ?? 1 });
   const plan = o.wipeStoreOf !== undefined ? withKillOf(drawn, o.wipeStoreOf) : drawn;
   const log = o.log ?? ((): void => undefined);
   mkdirSync(o.dir, { recursive: true });
@@ -87,6 +95,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRun> {
 
 class Run {
   private readonly faults: AppliedFault[] = [];
+  private readonly moves: ChaosMove[] = [];
   private readonly updates: UpdateOutcome[] = [];
   private readonly deadline: number;
   private readonly packages: string[] = [];
@@ -109,6 +118,7 @@ class Run {
     await sleep(1_500);
     for (const [i, u] of this.plan.updates.entries()) {
       if (Date.now() > this.deadline) break;
+      if (u.moveBefore !== undefined) await this.runMove(i, u.moveBefore);
       await this.runUpdate(i, u);
       // The next update converts from this one's version: without it the stream cannot go on.
       if (!this.updates.at(-1)?.completed) {
@@ -120,7 +130,7 @@ class Run {
     this.log("stopping the load (its requests in flight get 20 s)");
     const result = await load.stop(20_000);
     await this.cluster.healAll();
-    const verdict = await judge({ cluster: this.cluster, nodes: this.nodes, load: result, updates: this.updates, planned: this.plan.updates.length, strategyOf: (i) => this.plan.updates[i]?.strategy });
+    const verdict = await judge({ cluster: this.cluster, nodes: this.nodes, load: result, updates: this.updates, planned: this.plan.updates.length, strategyOf: (i) => this.plan.updates[i]?.strategy, moves: this.moves, moveFaults: this.faults.filter((f) => f.fault.kind === "move") });
     const { log: _log, ...options } = this.o;
     return {
       options,
@@ -133,9 +143,26 @@ class Run {
       endedAt: Date.now(),
       updates: this.updates,
       faults: this.faults,
+      moves: this.moves,
       load: result,
       verdict,
     };
+  }
+
+  /** Move `node` to another host under the load; a failure is recorded (the verdict reports it) and the run goes on. */
+  private async runMove(update: number, node: string): Promise<void> {
+    const applied: AppliedFault = { update, fault: { kind: "move", node, atMs: 0 }, text: `ctl move ${node} to another host`, at: Date.now() };
+    this.faults.push(applied);
+    try {
+      const m = await this.cluster.move(node);
+      this.moves.push(m);
+      applied.text = `ctl move ${node}: ${m.from} -> ${m.to} (host ${m.host}, location epoch ${m.locationEpoch})`;
+      this.log(`before update ${update + 1}: ${applied.text}`);
+    } catch (e) {
+      applied.error = e instanceof Error ? e.message : String(e);
+      this.log(`before update ${update + 1}: ctl move ${node} FAILED: ${applied.error}`);
+    }
+    applied.until = Date.now();
   }
 
   /** Sign one package per planned update: db@k -> db@(k+1) (generations.ts), with the cluster's signing key. */

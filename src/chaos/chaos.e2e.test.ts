@@ -19,7 +19,7 @@ afterAll(() => {
 });
 
 describe("liveswap chaos on real processes", () => {
-  it("a short seeded run (3 nodes, seed 14): two updates in a row under kill -9 and restart, the root cut from everyone, delay and jitter, SIGSTOP; the verdict passes", async () => {
+  it("a short seeded run (3 nodes, seed 14): two updates in a row under kill -9 and restart, the root cut from everyone, delay and jitter, SIGSTOP, and r2 moved to another host under the load before the second update (which then SIGSTOPs it there); the verdict passes", async () => {
     const support = await netnsSupport();
     // Where namespaces or tc are missing the same schedule runs on loopback through the link proxies: say which.
     console.info(support.ok ? "chaos test: nodes in network namespaces, links cut with tc" : `chaos test: no network namespaces here (${support.why}); running the same schedule through the userspace proxies on loopback`);
@@ -36,6 +36,9 @@ describe("liveswap chaos on real processes", () => {
     expect(run.faults.filter((f) => f.error !== undefined)).toEqual([]);
     expect(run.verdict.updates.map((u) => u.completed)).toEqual([true, true]);
     expect(run.updates.map((u) => u.report?.strategy)).toEqual(run.plan.updates.map((u) => u.strategy));
+    // The move: r2 went to another host (a spare namespace, or a new port on loopback) and was found there.
+    expect(run.moves.map((m) => [m.node, m.locationEpoch, m.host])).toEqual([["r2", 1, support.ok ? "spare0" : "loopback"]]);
+    expect(run.verdict.moves).toEqual({ made: 1, failed: 0, misplaced: [] });
     const md = chaosMarkdown(run);
     expect(md).toContain("PASS");
     expect(md).toContain("| merged trace through the checker |");

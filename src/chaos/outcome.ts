@@ -5,7 +5,7 @@ import type { ChaosFault, PlannedUpdate } from "./schedule.js";
 export interface AppliedFault {
   readonly update: number;
   readonly fault: ChaosFault;
-  readonly text: string;
+  text: string;
   readonly at: number;
   until?: number;
   error?: string;

@@ -41,6 +41,21 @@ describe("a chaos plan", () => {
     expect(new Set(ctlKills)).toEqual(new Set(["start", "taken"]));
   });
 
+  it("moves nodes before as many different updates as asked (at most one each), from a stream of their own: the updates and faults are the same with or without moves", () => {
+    const movedBy = new Set<string>();
+    for (let seed = 1; seed <= 30; seed++) {
+      const plain = drawPlan({ ...opts, seed });
+      const moving = drawPlan({ ...opts, seed, moves: 2 });
+      expect(moving.updates.map(({ moveBefore: _m, ...u }) => u)).toEqual(plain.updates);
+      expect(plain.updates.filter((u) => u.moveBefore !== undefined)).toEqual([]);
+      const moved = moving.updates.flatMap((u) => (u.moveBefore !== undefined ? [u.moveBefore] : []));
+      expect(moved).toHaveLength(2);
+      for (const n of moved) movedBy.add(n);
+      expect(drawPlan({ ...opts, seed, moves: 9 }).updates.every((u) => u.moveBefore !== undefined)).toBe(true);
+    }
+    expect([...movedBy].sort()).toEqual(nodes);
+  });
+
   it("the broken variant's node is killed in the first update, whatever was drawn", () => {
     for (let seed = 1; seed <= 20; seed++) {
       const plan = withKillOf(drawPlan({ ...opts, seed, faults: ["delay"] }), "r2");

@@ -22,9 +22,14 @@ export type ChaosFault =
    * kill -9 of the `ctl update` process that submitted the update, `atMs` after its start (it may die before the
    * root took the update) or after the root took it (ctl was following it).
    */
-  | { readonly kind: "kill-ctl"; readonly atMs: number; readonly from: "start" | "taken" };
+  | { readonly kind: "kill-ctl"; readonly atMs: number; readonly from: "start" | "taken" }
+  /**
+   * `ctl move` of the node to another host (a free network namespace, or a new port on loopback) under the load,
+   * before the update is submitted (a running update refuses moves over TCP). Planned by `moves`, not drawn per update.
+   */
+  | { readonly kind: "move"; readonly node: string; readonly atMs: number };
 
-export type ChaosFaultKind = ChaosFault["kind"];
+export type ChaosFaultKind = Exclude<ChaosFault["kind"], "move">;
 
 export const FAULT_KINDS: readonly ChaosFaultKind[] = ["kill", "pause", "cut", "isolate", "delay", "kill-ctl"];
 
@@ -34,6 +39,8 @@ export interface PlannedUpdate {
   readonly strategy: Strategy;
   readonly root: string;
   readonly faults: readonly ChaosFault[];
+  /** A node moved to another host before this update is submitted (then the update follows it there). */
+  readonly moveBefore?: string;
 }
 
 export interface ChaosPlan {
@@ -57,6 +64,8 @@ export interface PlanOptions {
   readonly faultsPerUpdate?: number;
   /** Faults begin within this long of the root taking the update (ms, default 800; kill -9 of ctl within 2,500 of its start). */
   readonly windowMs?: number;
+  /** Nodes moved to another host over the run, each before a different update (default 0; at most one per update). */
+  readonly moves?: number;
 }
 
 /** Draw the plan. A node takes at most one process fault (kill, pause) at a time, and the root is a target like any. */
@@ -77,7 +86,22 @@ export function drawPlan(o: PlanOptions): ChaosPlan {
     faults.sort((a, b) => a.atMs - b.atMs);
     updates.push({ from: u + 1, strategy, root, faults });
   }
-  return { seed: o.seed, updates };
+  return { seed: o.seed, updates: withMoves(updates, o) };
+}
+
+/**
+ * Moves before `o.moves` of the updates, drawn from a stream of their own: the same seed gives the same updates and
+ * faults with or without moves.
+ */
+function withMoves(updates: readonly PlannedUpdate[], o: PlanOptions): readonly PlannedUpdate[] {
+  const rng = new Rng(o.seed * 31 + 17);
+  const order = updates.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(0, i);
+    [order[i], order[j]] = [order[j] as number, order[i] as number];
+  }
+  const before = new Map(order.slice(0, Math.min(o.moves ?? 0, updates.length)).map((i) => [i, o.nodes[rng.int(0, o.nodes.length - 1)] as string]));
+  return updates.map((u, i) => (before.has(i) ? { ...u, moveBefore: before.get(i) as string } : u));
 }
 
 function drawFault(rng: Rng, kind: ChaosFaultKind, o: PlanOptions, busy: Set<string>): ChaosFault | undefined {
@@ -128,5 +152,7 @@ export function describeFault(f: ChaosFault): string {
       return `delay ${f.a} - ${f.b} ${f.minMs}-${f.maxMs} ms for ${f.forMs} ms`;
     case "kill-ctl":
       return f.from === "start" ? "kill -9 ctl update (from its start)" : "kill -9 ctl update (following the update)";
+    case "move":
+      return `ctl move ${f.node} to another host`;
   }
 }

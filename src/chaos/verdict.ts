@@ -6,14 +6,16 @@
  *    count: it executes again what it undid or lost, by design);
  *  - the load's answers: no null global read, no write dropped by a replica, every request answered;
  *  - the replicas: every acknowledged write on every replica, and the replicas identical;
- *  - every update completed, with its G / H / completion and the throughput it cost beside the faults that hit it.
+ *  - every update completed, with its G / H / completion and the throughput it cost beside the faults that hit it;
+ *  - every move completed, and each moved node at exactly its last location (answering there, at that location
+ *    epoch, the old location gone).
  */
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Violation } from "../check/violation.js";
 import type { Strategy } from "../core/update.js";
-import type { ChaosCluster } from "./chaos-cluster.js";
+import type { ChaosCluster, ChaosMove } from "./chaos-cluster.js";
 import { answeredGlobalRead, type DbLoadResult, type DbOp } from "./db-load.js";
-import type { UpdateOutcome } from "./outcome.js";
+import type { AppliedFault, UpdateOutcome } from "./outcome.js";
 
 export interface UpdateFigures {
   readonly index: number;
@@ -49,6 +51,8 @@ export interface ChaosVerdict {
   readonly replicas: { readonly identical: boolean; readonly divergent: readonly string[]; readonly unreachable: readonly string[] };
   readonly requests: { readonly byKind: Readonly<Record<string, { issued: number; answered: number; nulls: number; refused: number; unanswered: number }>>; readonly skipped: number };
   readonly updates: readonly UpdateFigures[];
+  /** Moves made, and what is wrong with where moved nodes ended (empty: each at its last location only). */
+  readonly moves: { readonly made: number; readonly failed: number; readonly misplaced: readonly string[] };
 }
 
 export interface JudgeInput {
@@ -59,6 +63,9 @@ export interface JudgeInput {
   /** Updates the plan has: those after one that did not complete were not run. */
   readonly planned: number;
   strategyOf(index: number): Strategy | undefined;
+  /** The moves that completed, and every move attempted (a failed one carries its error). */
+  readonly moves?: readonly ChaosMove[];
+  readonly moveFaults?: readonly AppliedFault[];
 }
 
 /** Judge a finished run (the faults healed, every node up). */
@@ -83,6 +90,10 @@ export async function judge(input: JudgeInput): Promise<ChaosVerdict> {
   const updates = input.updates.map((u, i) => updateFigures(u, input.updates[i + 1]?.submittedAt, input.load.ops, input.strategyOf(u.index) ?? u.planned.strategy));
   for (const u of updates) if (!u.completed) findings.push(`update ${u.index + 1} (${u.strategy}) did not complete`);
   if (updates.length < input.planned) findings.push(`updates ${updates.length + 1} to ${input.planned} were not run (the run's bound, or an update before them not completed)`);
+  const failedMoves = (input.moveFaults ?? []).filter((f) => f.error !== undefined);
+  for (const f of failedMoves) findings.push(`move failed (${f.text}): ${f.error ?? ""}`);
+  const misplaced = await placement(input.cluster, input.moves ?? []);
+  findings.push(...misplaced.map((x) => `moved node misplaced: ${x}`));
   return {
     ok: findings.length === 0,
     findings,
@@ -93,7 +104,31 @@ export async function judge(input: JudgeInput): Promise<ChaosVerdict> {
     replicas: { identical: replicas.divergent.length === 0 && replicas.unreachable.length === 0, divergent: replicas.divergent, unreachable: replicas.unreachable },
     requests: { byKind: requests, skipped: input.load.skipped },
     updates,
+    moves: { made: input.moves?.length ?? 0, failed: failedMoves.length, misplaced },
   };
+}
+
+/**
+ * Each moved node where its last move took it, once: its status there names that location epoch and nothing of
+ * moving, and its old locations accept nothing (their processes retired).
+ */
+async function placement(cluster: ChaosCluster, moves: readonly ChaosMove[]): Promise<string[]> {
+  const last = new Map(moves.map((m) => [m.node, m]));
+  const out: string[] = [];
+  for (const m of last.values()) {
+    const st = await cluster.client.status(m.node).then(
+      (s) => s,
+      (e: unknown) => new Error(e instanceof Error ? e.message : String(e)),
+    );
+    if (st instanceof Error) out.push(`"${m.node}" does not answer (${st.message})`);
+    else if (st.location?.epoch !== m.locationEpoch || st.location.moving !== undefined || st.location.moved !== undefined) {
+      out.push(`"${m.node}" answers at location ${JSON.stringify(st.location)}, not at epoch ${m.locationEpoch} where its last move took it`);
+    }
+    const at = cluster.client.cluster.nodes.find((n) => n.id === m.node)?.address;
+    if (at !== m.to) out.push(`"${m.node}" is reached at ${at ?? "nowhere"}, not at ${m.to} where its last move took it`);
+    for (const pid of cluster.oldLocationsRunning(m.node)) out.push(`"${m.node}": the process of an old location (pid ${pid}) still runs`);
+  }
+  return out;
 }
 
 /** Wait (bounded, 30 s) until every node answers with no open request and nothing unacknowledged on its channels. */

@@ -59,10 +59,10 @@ export function atAddress(cluster: Cluster, id: NodeId, address: string, store?:
   return { ...cluster, nodes, ...(store !== undefined ? { storeDir: store } : {}) };
 }
 
-/** The cluster as its clients see it: every moved node at its new address. */
+/** The cluster as its clients see it: every moved node at its new address (and where it binds, when elsewhere). */
 export function withLocations(cluster: Cluster): Cluster {
   let out = cluster;
-  for (const [id, moved] of Object.entries(readLocations(cluster))) if (cluster.nodes.some((n) => n.id === id)) out = atAddress(out, id, moved.address);
+  for (const [id, moved] of Object.entries(readLocations(cluster))) if (cluster.nodes.some((n) => n.id === id)) out = atAddress(out, id, moved.address, undefined, moved.listen);
   return out;
 }
 

@@ -20,6 +20,7 @@ interface ChaosCliOptions {
   readonly network: "auto" | "netns" | "loopback";
   readonly faults?: readonly ChaosFaultKind[];
   readonly rate: number;
+  readonly moves: number;
   readonly wipeStore?: string;
   readonly dir?: string;
   readonly out: string;
@@ -45,6 +46,7 @@ export function registerChaos(program: Command, out: Out): void {
     .addOption(new Option("--duration <s>", "the run's bound in seconds; an update not completed by then fails the verdict").default(300).argParser(integer("--duration", 10)))
     .addOption(new Option("--network <kind>", "netns (namespaces and tc; needs root), loopback (proxies only), or auto").default("auto").choices(["auto", "netns", "loopback"]))
     .addOption(new Option("--faults <list>", `the fault kinds to draw from (default all): ${FAULT_KINDS.join(",")}`).argParser(faultList))
+    .addOption(new Option("--moves <n>", "nodes moved to another host (a spare network namespace, or a new port on loopback) with ctl move under the load, each before a different update; 0: none").default(1).argParser(integer("--moves", 0)))
     .addOption(new Option("--rate <n>", "global reads a second from r0 (local reads and writes: 20 a second at each replica)").default(50).argParser(integer("--rate", 0)))
     .option("--wipe-store <node>", "a deliberately broken run: this node's store is wiped whenever it is killed (the verdict must catch what it loses)")
     .option("--dir <dir>", "keep the run's cluster (file, keys, stores, traces, logs) here (default: a temporary directory, removed)")
@@ -94,6 +96,7 @@ async function chaosCommand(o: ChaosCliOptions, out: Out): Promise<void> {
       dir,
       ...(o.faults !== undefined ? { faults: o.faults } : {}),
       globalReadsPerSec: o.rate,
+      moves: o.moves,
       ...(o.wipeStore !== undefined ? { wipeStoreOf: o.wipeStore } : {}),
       ...(o.json ? {} : { log: (line: string) => out(line) }),
     });
