@@ -81,6 +81,8 @@ const schema = z
             behavior: z.string().min(1),
             cert: z.string().min(1).optional(),
             key: z.string().min(1).optional(),
+            /** Where the node serves its Prometheus metrics (GET /metrics); absent: none. */
+            metrics: address.optional(),
           })
           .strict(),
       )
@@ -121,6 +123,12 @@ const schema = z
       .optional(),
     /** The default bound (ms) of an outside request sent by `ctl request` and `connectCluster` (else 30,000). */
     requestTimeoutMs: z.number().int("a whole number of ms").positive("a number of ms > 0").optional(),
+    /**
+     * Who may read the nodes' metrics: a token (a file holding it; shown as `Authorization: Bearer TOKEN`) and/or
+     * HTTPS where a client certificate of the cluster's CA (the control certificate) is let in. Absent: plain HTTP,
+     * allowed on loopback only.
+     */
+    metricsAccess: z.object({ tokenFile: z.string().min(1).optional(), clientCert: z.boolean().optional() }).strict().optional(),
   })
   .strict();
 
@@ -136,6 +144,8 @@ export interface ClusterNode {
   readonly behavior: string;
   readonly cert?: string;
   readonly key?: string;
+  /** Where it serves its Prometheus metrics. */
+  readonly metrics?: string;
 }
 
 export interface Cluster {
@@ -158,6 +168,8 @@ export interface Cluster {
   readonly heartbeat?: HeartbeatOptions;
   /** `requestTimeoutMs:`: the default bound of an outside request from a client of this file. */
   readonly requestTimeoutMs?: number;
+  /** `metricsAccess:`, its token file made absolute. */
+  readonly metricsAccess?: { readonly tokenFile?: string; readonly clientCert?: boolean };
 }
 
 
@@ -235,6 +247,9 @@ export function parseCluster(text: string, file: string): Cluster {
     seen.add(key);
   });
   const heartbeat = heartbeatOf(c.heartbeat, where);
+  if (c.metricsAccess?.clientCert === true && c.tls === undefined) {
+    throw new ClusterFileError(`${where(["metricsAccess", "clientCert"])}: field "metricsAccess.clientCert": a client certificate is checked against the cluster's CA, and this file has no \`tls:\`; add \`tls:\`, or give \`metricsAccess.tokenFile\` instead`);
+  }
   const rel = (p: string): string => resolve(dirname(file), p);
   return {
     file,
@@ -247,6 +262,7 @@ export function parseCluster(text: string, file: string): Cluster {
       behavior: n.behavior,
       ...(n.cert !== undefined ? { cert: rel(n.cert) } : {}),
       ...(n.key !== undefined ? { key: rel(n.key) } : {}),
+      ...(n.metrics !== undefined ? { metrics: n.metrics } : {}),
     })),
     links: c.links,
     ...(c.trust ? { signingKey: rel(c.trust.signingKey) } : {}),
@@ -258,6 +274,7 @@ export function parseCluster(text: string, file: string): Cluster {
     ...(c.outbox !== undefined ? { outbox: { ...(c.outbox.memoryBytes !== undefined ? { memoryBytes: c.outbox.memoryBytes } : {}), ...(c.outbox.diskQuotaBytes !== undefined ? { diskQuotaBytes: c.outbox.diskQuotaBytes } : {}) } } : {}),
     ...(heartbeat !== undefined ? { heartbeat } : {}),
     ...(c.requestTimeoutMs !== undefined ? { requestTimeoutMs: c.requestTimeoutMs } : {}),
+    ...(c.metricsAccess !== undefined ? { metricsAccess: { ...(c.metricsAccess.tokenFile !== undefined ? { tokenFile: rel(c.metricsAccess.tokenFile) } : {}), ...(c.metricsAccess.clientCert !== undefined ? { clientCert: c.metricsAccess.clientCert } : {}) } } : {}),
   };
 }
 

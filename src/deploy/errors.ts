@@ -171,3 +171,8 @@ export function fileProblem(e: unknown): string {
       return messageOf(e);
   }
 }
+
+/** An HTTP endpoint of liveswap's (metrics, the console) cannot be served as asked: it would be open, or cannot listen. */
+export class HttpAccessError extends LiveswapError {
+  readonly code = "HTTP_ACCESS";
+}

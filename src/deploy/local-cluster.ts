@@ -39,6 +39,9 @@ export interface LocalClusterSpec {
   readonly requestTimeoutMs?: number;
   /** The wire codec (`codec:`); default the file's default (msgpack). */
   readonly codec?: "msgpack" | "json";
+  /** Every node serves Prometheus metrics on a free loopback port (`metrics:`), read with `metricsAccess` if given. */
+  readonly metrics?: boolean;
+  readonly metricsAccess?: { readonly tokenFile?: string; readonly clientCert?: boolean };
   /** Where cluster.yaml goes (default: a fresh temporary directory). */
   readonly dir?: string;
   /** How long to wait for every node to answer (default 60 s: a loaded machine starts processes slowly). */
@@ -69,7 +72,10 @@ export async function startLocalCluster(spec: LocalClusterSpec): Promise<LocalCl
 
 async function startOnFreePorts(spec: LocalClusterSpec, dir: string): Promise<LocalCluster> {
   const nodes = [];
-  for (const n of spec.nodes) nodes.push({ id: n.id, address: `127.0.0.1:${await freePort()}`, package: n.package, behavior: n.behavior, ...(n.cert ? { cert: n.cert } : {}), ...(n.key ? { key: n.key } : {}) });
+  for (const n of spec.nodes) {
+    const metrics = spec.metrics === true ? { metrics: `127.0.0.1:${await freePort()}` } : {};
+    nodes.push({ id: n.id, address: `127.0.0.1:${await freePort()}`, package: n.package, behavior: n.behavior, ...(n.cert ? { cert: n.cert } : {}), ...(n.key ? { key: n.key } : {}), ...metrics });
+  }
   const file = {
     nodes,
     links: spec.links.map(([a, b]) => [a, b]),
@@ -81,6 +87,7 @@ async function startOnFreePorts(spec: LocalClusterSpec, dir: string): Promise<Lo
     ...(spec.outbox !== undefined ? { outbox: spec.outbox } : {}),
     ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}),
     ...(spec.codec !== undefined ? { codec: spec.codec } : {}),
+    ...(spec.metricsAccess !== undefined ? { metricsAccess: spec.metricsAccess } : {}),
   };
   writeFileSync(join(dir, "cluster.yaml"), stringify(file));
   const cluster = loadClusterFile(join(dir, "cluster.yaml"));

@@ -1,5 +1,8 @@
 import { importNodeRecord } from "./node-import.js";
 import { locationIn } from "./node-location.js";
+import { NodeMetrics } from "./node-metrics.js";
+import { startHttpEndpoint, type HttpEndpoint } from "./http-access.js";
+import { metricsAccess } from "./metrics-access.js";
 import { NodeMoves, type MovePort } from "./node-moves.js";
 import { sealNodeRecord, type NodeRecordFile } from "./node-record-file.js";
 import { createHash } from "node:crypto";
@@ -112,6 +115,9 @@ export class NodeDaemon {
     stopped: () => this.stopped,
   });
   private stopped = false;
+  /** Its Prometheus metrics and their endpoint (`metrics:` in the cluster file, or --metrics). */
+  private metrics: NodeMetrics | undefined;
+  private metricsEndpoint: HttpEndpoint | undefined;
   /** The coordinator of the updates this node is the root of (DESIGN.md: the coordinator lives in the cluster). */
   private readonly updates: UpdateService;
 
@@ -185,7 +191,7 @@ export class NodeDaemon {
   static async start(
     cluster: Cluster,
     id: string,
-    opts: { onStop?: () => void; log?: (line: string) => void; unlinked?: boolean; retention?: RetentionOptions; importFrom?: string } = {},
+    opts: { onStop?: () => void; log?: (line: string) => void; unlinked?: boolean; retention?: RetentionOptions; importFrom?: string; metrics?: string } = {},
   ): Promise<NodeDaemon> {
     const self = cluster.nodes.find((n) => n.id === id);
     if (self === undefined) throw new NodeConfigError(`no node "${id}" in ${cluster.file} (it has: ${cluster.nodes.map((n) => n.id).join(", ")})`);
@@ -217,6 +223,21 @@ export class NodeDaemon {
     }
     // The update this node coordinated when it died goes on (its journal is in the store).
     d.updates.recover();
+    const metricsAt = opts.metrics ?? self.metrics;
+    if (metricsAt !== undefined) {
+      try {
+        await d.serveMetrics(metricsAt);
+      } catch (e) {
+        // Not started after all: what it opened is closed (its store committed), and the caller hears why.
+        d.commit?.now();
+        d.stopped = true;
+        d.updates.close();
+        await d.net.close();
+        d.trace.close();
+        store?.close();
+        throw e;
+      }
+    }
     return d;
   }
 
@@ -437,6 +458,7 @@ export class NodeDaemon {
     if (this.stopped) return;
     if (!this.destroyed) this.commit?.now();
     this.stopped = true;
+    await this.metricsEndpoint?.close();
     this.updates.close();
     await this.net.close();
     this.trace.close();
@@ -490,6 +512,7 @@ export class NodeDaemon {
       // The bookmark every commit carries: where the trace ends, and the node's location (node-location.ts).
       traced: () => (this.store === undefined ? this.trace.mark() : { ...this.trace.mark(), location: this.moves.location }),
       dropNeighbor: (_n, gone) => this.dropForgotten(gone),
+      partBegun: (update, figures) => this.metrics?.partBegun(update, figures),
       // The step in which the node turns new is timed on the wall clock: its swap pause.
       wallClock: () => performance.now(),
       cpuClock: () => {
@@ -544,6 +567,26 @@ export class NodeDaemon {
       lc: this.clock.value,
       location: this.moves.status(),
     };
+  }
+
+  /**
+   * Serve the node's Prometheus metrics at `listen` (GET /metrics), read from its status when scraped; the access
+   * rule is the cluster file's `metricsAccess:` (open on loopback only without one).
+   */
+  async serveMetrics(listen: string): Promise<HttpEndpoint> {
+    this.metrics ??= new NodeMetrics({ status: () => this.status(), coordinator: () => this.updates.view() }, this.self.id);
+    const metrics = this.metrics;
+    this.metricsEndpoint = await startHttpEndpoint(`node "${this.self.id}"'s metrics`, listen, metricsAccess(this.cluster, this.self), async (req, res) => {
+      if (req.method !== "GET" || new URL(req.url ?? "/", "http://x").pathname !== "/metrics") {
+        res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+        return void res.end("liveswap node: metrics are at GET /metrics\n");
+      }
+      const text = await metrics.text();
+      res.writeHead(200, { "content-type": metrics.contentType });
+      res.end(text);
+    });
+    this.log(`node "${this.self.id}": metrics at ${this.metricsEndpoint.url}/metrics`);
+    return this.metricsEndpoint;
   }
 
   /** What its moves need of this process. */

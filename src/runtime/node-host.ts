@@ -65,6 +65,8 @@ export interface HostEnvironment extends NodeSurroundings, PrepareEnvironment {
    * simulator its half of the link). Idempotent: a replay runs it again.
    */
   dropNeighbor?(node: NodeId, gone: NodeId): void;
+  /** This node's part in update `update` began (prepared), with its figures, updated in place until it ends (metrics). */
+  partBegun?(update: number, figures: UpdateFigures): void;
 }
 
 /**
@@ -882,6 +884,7 @@ export class NodeHost implements NodePort {
       }
       const part = outcome.part;
       this.part = part;
+      this.outer.partBegun?.(update, part.figures); // the network's environment (metrics): the gated one does not pass it
       this.lastRun = part.run;
       this.preparedCode = msg.code;
       const strategy = outcome.strategy;

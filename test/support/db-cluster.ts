@@ -18,6 +18,8 @@ export async function startDbCluster(opts: {
   readonly env?: NodeEnv;
   /** Close the line into a ring (the last node linked to r0 too): any one node lost leaves the others connected. */
   readonly ring?: boolean;
+  readonly metrics?: boolean;
+  readonly metricsAccess?: { readonly tokenFile?: string; readonly clientCert?: boolean };
 }): Promise<TestCluster> {
   const pkg = resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts");
   const ids = Array.from({ length: opts.nodes }, (_, i) => `r${i}`);
@@ -35,5 +37,7 @@ export async function startDbCluster(opts: {
     ...(opts.store ? { store: "store" } : {}),
     ...(opts.dir !== undefined ? { dir: opts.dir } : {}),
     ...(opts.env !== undefined ? { env: opts.env } : {}),
+    ...(opts.metrics === true ? { metrics: true } : {}),
+    ...(opts.metricsAccess !== undefined ? { metricsAccess: opts.metricsAccess } : {}),
   });
 }

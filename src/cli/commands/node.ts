@@ -18,8 +18,9 @@ export function registerNode(program: Command, out: Out): void {
     .option("--import <file>", "start from a record `ctl export` or `ctl move` wrote (its store must be empty): disaster recovery onto new hardware, or a move")
     .option("--address <host:port>", "listen here instead of at the file's address (where the node moved to)")
     .option("--listen <host:port>", "bind here, while dialled at --address (behind a proxy or NAT)")
+    .option("--metrics <host:port>", "serve Prometheus metrics here (GET /metrics) instead of at the file's `metrics:`")
     .option("--store <dir>", "the directory of stores (DIR/ID) instead of the file's `store:` (a moved node's store on its new machine)")
-    .action(async (o: { cluster: string; id: string; unlinked: boolean; import?: string; address?: string; listen?: string; store?: string }) => {
+    .action(async (o: { cluster: string; id: string; unlinked: boolean; import?: string; address?: string; listen?: string; store?: string; metrics?: string }) => {
       const file = loadClusterFile(o.cluster);
       if (o.listen !== undefined && o.address === undefined) throw new InvalidOptionError("--listen", "it goes with --address (where the node is dialled); the cluster file's `listen:` is for a node at its first address");
       const cluster = o.address !== undefined || o.store !== undefined ? atAddress(file, o.id, o.address ?? (file.nodes.find((n) => n.id === o.id)?.address ?? ""), o.store === undefined ? undefined : resolve(o.store), o.listen) : file;
@@ -27,7 +28,7 @@ export function registerNode(program: Command, out: Out): void {
       // A node that can crash on purpose says so first: its log explains a death that would otherwise look like a bug.
       const armed = describeFailpoints();
       if (armed !== "") out(`failpoints set (${FAILPOINTS_ENV}): ${armed}`);
-      const daemon = await NodeDaemon.start(cluster, o.id, { log: (l) => out(l), onStop: () => process.exit(process.exitCode ?? 0), unlinked: o.unlinked, ...(o.import !== undefined ? { importFrom: o.import } : {}) });
+      const daemon = await NodeDaemon.start(cluster, o.id, { log: (l) => out(l), onStop: () => process.exit(process.exitCode ?? 0), unlinked: o.unlinked, ...(o.import !== undefined ? { importFrom: o.import } : {}), ...(o.metrics !== undefined ? { metrics: o.metrics } : {}) });
       const stop = (): void => void daemon.stop();
       process.on("SIGTERM", stop);
       process.on("SIGINT", stop);

@@ -193,6 +193,12 @@ export interface PeerStatus {
   readonly suspected?: boolean;
   /** Milliseconds since anything (a frame, a heartbeat) was last heard from it. Absent from older nodes. */
   readonly silentMs?: number;
+  /**
+   * Messages sent to it and received from it on this link (the channel's sequence numbers: they start again when the
+   * link is made anew). Absent from older nodes.
+   */
+  readonly sent?: number;
+  readonly received?: number;
 }
 
 export interface NodeStatus {

@@ -246,7 +246,7 @@ export class TcpNetwork implements Network {
 
   peers(): readonly PeerStatus[] {
     return [...this.channels.values()]
-      .map((c) => ({ id: c.peer, connected: c.connection !== undefined, unacked: c.pending, reconnects: c.reconnects, duplicates: c.duplicates, spilledBytes: c.spilledBytes, ...this.livenessOf(c) }))
+      .map((c) => ({ id: c.peer, connected: c.connection !== undefined, unacked: c.pending, reconnects: c.reconnects, duplicates: c.duplicates, spilledBytes: c.spilledBytes, sent: c.sent, received: c.received, ...this.livenessOf(c) }))
       .sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
