@@ -250,6 +250,11 @@ export function parseCluster(text: string, file: string): Cluster {
   if (c.metricsAccess?.clientCert === true && c.tls === undefined) {
     throw new ClusterFileError(`${where(["metricsAccess", "clientCert"])}: field "metricsAccess.clientCert": a client certificate is checked against the cluster's CA, and this file has no \`tls:\`; add \`tls:\`, or give \`metricsAccess.tokenFile\` instead`);
   }
+  return clusterOf(c, file, heartbeat);
+}
+
+/** The checked file as a Cluster: paths made absolute (from the file's directory), defaults filled in. */
+function clusterOf(c: z.infer<typeof schema>, file: string, heartbeat: HeartbeatOptions | undefined): Cluster {
   const rel = (p: string): string => resolve(dirname(file), p);
   return {
     file,
