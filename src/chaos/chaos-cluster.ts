@@ -13,7 +13,9 @@
  * new port on loopback. It binds there and is dialled through a new proxy of its own (its location proxy), so faults
  * still reach its links: in namespaces a cut drops the dialling neighbour's packets to that proxy, one link exactly;
  * on loopback a cut or a delay of a link into the moved node holds its location proxy, so every link dialled into it
- * (an over-approximation of the one link). Its neighbours' links out of it keep their proxies.
+ * and its control plane too (an over-approximation of the one link); in namespaces a delay of such a link delays its
+ * control plane as well. Its neighbours' links out of it keep their proxies. A move that fails half-way is run
+ * again (twice at most), as an operator would; the broken variant's wiped node is never moved.
  */
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -315,13 +317,9 @@ export class ChaosCluster {
     const listen = netns !== undefined ? `${netns.ipOf(host)}:${7400 + n}` : `127.0.0.1:${await freePort()}`;
     const proxy = await startLinkProxy(listen, { address: `${netns?.hostIp ?? "127.0.0.1"}:0`, delay: this.o.delay ?? NO_DELAY, seed: this.o.seed * 1000 + n });
     this.locationProxies.push(proxy);
-    const r = await moveNode(this.cluster, id, {
-      to: proxy.address,
-      listen,
-      store: join(this.o.dir, "moves", `${id}-${n}`),
-      timeoutMs: 60_000,
-      ...(netns !== undefined ? { prefix: ["ip", "netns", "exec", netns.nsName(host)] } : {}),
-    });
+    const opts = { to: proxy.address, listen, store: join(this.o.dir, "moves", `${id}-${n}`), timeoutMs: 60_000, ...(netns !== undefined ? { prefix: ["ip", "netns", "exec", netns.nsName(host)] } : {}) };
+    // As an operator would: a move that failed half-way is run again (each step is idempotent), twice at most.
+    const r = await moveNode(this.cluster, id, opts).catch(() => moveNode(this.cluster, id, opts)).catch(() => moveNode(this.cluster, id, opts));
     this.located.set(id, proxy);
     this.hostOf.set(id, host);
     if (r.started !== undefined) {

@@ -80,7 +80,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosRun> {
   const n = o.nodes ?? 5;
   const nodes = Array.from({ length: n }, (_, i) => `r${i}`);
   const links = nodes.slice(1).map((id, i) => [nodes[i] as string, id] as const);
-  const drawn = drawPlan({ seed: o.seed, nodes, links, updates: o.updates ?? 3, strategies: o.strategy !== undefined ? [o.strategy] : CONSISTENT_STRATEGIES, ...(o.faults !== undefined ? { faults: o.faults } : {}), moves: o.moves ?? 1 });
+  const drawn = drawPlan({ seed: o.seed, nodes, links, updates: o.updates ?? 3, strategies: o.strategy !== undefined ? [o.strategy] : CONSISTENT_STRATEGIES, ...(o.faults !== undefined ? { faults: o.faults } : {}), moves: o.moves ?? 1, ...(o.wipeStoreOf !== undefined ? { unmovable: [o.wipeStoreOf] } : {}) });
   const plan = o.wipeStoreOf !== undefined ? withKillOf(drawn, o.wipeStoreOf) : drawn;
   const log = o.log ?? ((): void => undefined);
   mkdirSync(o.dir, { recursive: true });
@@ -154,6 +154,8 @@ class Run {
     const applied: AppliedFault = { update, fault: { kind: "move", node, atMs: 0 }, text: `ctl move ${node} to another host`, at: Date.now() };
     this.faults.push(applied);
     try {
+      // A node that has not heard its last update's end yet (its root reported it) refuses to move: wait for all.
+      await this.idle(30_000);
       const m = await this.cluster.move(node);
       this.moves.push(m);
       applied.text = `ctl move ${node}: ${m.from} -> ${m.to} (host ${m.host}, location epoch ${m.locationEpoch})`;
@@ -242,6 +244,16 @@ class Run {
       out.completed = true;
     } catch (e) {
       out.notes.push(`#${id}: ${e instanceof UpdateAbortedError ? "aborted" : "failed"}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /** Until every node answers outside any update, bounded. */
+  private async idle(ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      const { up } = await this.cluster.client.statusAll().catch(() => ({ up: [] as const }));
+      if (up.length === this.nodes.length && up.every((s) => s.update === null)) return;
+      await sleep(200);
     }
   }
 

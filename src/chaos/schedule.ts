@@ -66,6 +66,8 @@ export interface PlanOptions {
   readonly windowMs?: number;
   /** Nodes moved to another host over the run, each before a different update (default 0; at most one per update). */
   readonly moves?: number;
+  /** Nodes never moved (the broken variant's wiped node: its store is wiped where the harness knows it). */
+  readonly unmovable?: readonly string[];
 }
 
 /** Draw the plan. A node takes at most one process fault (kill, pause) at a time, and the root is a target like any. */
@@ -100,7 +102,9 @@ function withMoves(updates: readonly PlannedUpdate[], o: PlanOptions): readonly 
     const j = rng.int(0, i);
     [order[i], order[j]] = [order[j] as number, order[i] as number];
   }
-  const before = new Map(order.slice(0, Math.min(o.moves ?? 0, updates.length)).map((i) => [i, o.nodes[rng.int(0, o.nodes.length - 1)] as string]));
+  const movable = o.nodes.filter((n) => !(o.unmovable ?? []).includes(n));
+  const count = movable.length === 0 ? 0 : Math.min(o.moves ?? 0, updates.length);
+  const before = new Map(order.slice(0, count).map((i) => [i, movable[rng.int(0, movable.length - 1)] as string]));
   return updates.map((u, i) => (before.has(i) ? { ...u, moveBefore: before.get(i) as string } : u));
 }
 

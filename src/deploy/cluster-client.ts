@@ -44,6 +44,8 @@ export { NodeAliveError, NodeNotAnsweringError, NodeUnreachableError, RemoteErro
 export interface ClusterClientOptions {
   /** Take the cluster's addresses as given, not moved nodes' from `.liveswap-locations.json` (ctl move's own). */
   readonly asGiven?: boolean;
+  /** This node is talked to at the cluster's address for it, whatever the address book or the nodes say (ctl move's source or destination); the others are followed. */
+  readonly pin?: NodeId;
   /** The control plane's TLS material itself (PEM texts), instead of the files the cluster names. */
   readonly tls?: TlsMaterial;
   /** How a request whose connection was lost is retried (same id: it runs once). */
@@ -149,8 +151,8 @@ export class ClusterClient {
     cluster: Cluster,
     private readonly options: ClusterClientOptions = {},
   ) {
-    this.#cluster = options.asGiven === true ? cluster : withLocations(cluster);
-    if (options.asGiven !== true) for (const [id, moved] of Object.entries(readLocations(cluster))) this.locationEpochs.set(id, moved.locationEpoch);
+    this.#cluster = options.asGiven === true ? cluster : withLocations(cluster, options.pin);
+    if (options.asGiven !== true) for (const [id, moved] of Object.entries(readLocations(cluster))) if (id !== options.pin) this.locationEpochs.set(id, moved.locationEpoch);
     this.tls = options.tls ?? (cluster.tls ? tlsFor(cluster, cluster.tls.control.cert, cluster.tls.control.key) : undefined);
     this.retry = retryPolicy(options.retry);
     this.requestTimeoutMs = options.requestTimeoutMs ?? cluster.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -194,7 +196,7 @@ export class ClusterClient {
     try {
       return await this.open(id);
     } catch (e) {
-      if (!(e instanceof NodeUnreachableError) || !(await this.locate(id))) throw e;
+      if (!(e instanceof NodeUnreachableError) || e instanceof NodeNotAnsweringError || !(await this.locate(id))) throw e;
       return await this.open(id);
     }
   }
@@ -349,7 +351,7 @@ export class ClusterClient {
         // A node moving (`ctl move`) refuses requests until it runs at its new address: look it up again and retry.
         const moving = e instanceof RemoteError && e.code === "NODE_MOVING";
         if (!(e instanceof NodeUnreachableError) && !moving) throw e;
-        if (moving || !(await this.locate(node))) this.followMove(node);
+        await this.locate(node); // ctl's address book, then the nodes' statuses
         // close() closed the connection on purpose: nothing to retry.
         if (this.closed) throw new ClusterClientClosedError(`request ${id} to node "${node}"`);
         const wait = backoffDelay(attempt, this.retry);
@@ -376,14 +378,17 @@ export class ClusterClient {
    * changed. The cluster file names first addresses only; ctl's address book (on this machine) and the nodes' statuses
    * (their moved neighbours, everywhere) say where nodes went.
    */
-  private relocated(node: NodeId, address: string, epoch: number): boolean {
-    if (this.options.asGiven === true || !this.cluster.nodes.some((n) => n.id === node)) return false;
+  private relocated(node: NodeId, address: string, epoch: number, failedHere = false): boolean {
+    if (this.options.asGiven === true || node === this.options.pin || !this.cluster.nodes.some((n) => n.id === node)) return false;
     const known = this.locationEpochs.get(node) ?? 0;
     const here = this.nodeOf(node, "control").address;
-    if (epoch <= known || address === here) {
+    if (epoch < known) return false;
+    if (address === here) {
       if (epoch > known) this.locationEpochs.set(node, epoch);
       return false;
     }
+    // The same epoch elsewhere: only when it failed where this client knew it (two sources disagreeing otherwise).
+    if (epoch === known && !failedHere) return false;
     this.locationEpochs.set(node, epoch);
     this.cluster = atAddress(this.cluster, node, address);
     this.sessions.get(node)?.conn.close();
@@ -398,12 +403,12 @@ export class ClusterClient {
   }
 
   /** What a node's status says of locations: its own epoch, where it went if it moved, its neighbours that moved. */
-  private learn(s: NodeStatus): void {
+  private learn(s: NodeStatus, failed?: NodeId): void {
     const l = s.location;
     if (l === undefined || this.options.asGiven === true) return;
     if (l.moved !== undefined) this.relocated(s.id, l.moved.address, l.moved.epoch);
-    else if (l.moving === undefined && l.epoch > (this.locationEpochs.get(s.id) ?? 0)) this.locationEpochs.set(s.id, l.epoch);
-    for (const [peer, to] of Object.entries(l.peers ?? {})) this.relocated(peer, to.address, to.epoch);
+    else if (l.moving === undefined && l.epoch > (this.locationEpochs.get(s.id) ?? 0) && s.id !== this.options.pin) this.locationEpochs.set(s.id, l.epoch);
+    for (const [peer, to] of Object.entries(l.peers ?? {})) this.relocated(peer, to.address, to.epoch, peer === failed);
   }
 
   /**
@@ -413,8 +418,8 @@ export class ClusterClient {
    * that is merely down costs little.
    */
   async locate(node: NodeId): Promise<boolean> {
+    if (this.options.asGiven === true || node === this.options.pin) return false;
     if (this.followMove(node)) return true;
-    if (this.options.asGiven === true) return false;
     const under = this.locating.get(node);
     if (under !== undefined) return under;
     if (wallNow() - (this.locatedAt.get(node) ?? -Infinity) < LOCATE_EVERY_MS) return false;
@@ -426,20 +431,29 @@ export class ClusterClient {
 
   private async askWhere(node: NodeId): Promise<boolean> {
     const before = this.nodeOf(node, "control").address;
+    const moved = (): boolean => this.nodeOf(node, "control").address !== before;
+    // The nodes talked to now first (no dialling); then the others, but not one being dialled already (it may be
+    // looking something up itself, or be down: waiting on it would only spend the caller's time).
     const open = [...this.sessions.entries()].filter(([id, s]) => id !== node && !s.conn.closed).map(([id]) => id);
-    // A client that talks to nobody yet (a ctl just started) asks every other node of the file.
-    const asked = open.length > 0 ? open : this.cluster.nodes.map((n) => n.id).filter((id) => id !== node);
+    await this.askStatuses(open, node);
+    if (moved()) return true;
+    const rest = this.cluster.nodes.map((n) => n.id).filter((id) => id !== node && !open.includes(id) && !this.opening.has(id));
+    await this.askStatuses(rest, node);
+    return moved();
+  }
+
+  /** Ask `ids` their statuses (each within 3 s at most) and learn where nodes went; `failed`, the node just not found. */
+  private async askStatuses(ids: readonly NodeId[], failed: NodeId): Promise<void> {
     await Promise.all(
-      asked.map(async (id) => {
+      ids.map(async (id) => {
         try {
           const s = (await this.command(id, { kind: "status" }, { timeout: notAnswering(this.nodeOf(id, "status"), Math.min(this.commandTimeoutMs, 3_000)) })) as NodeStatus;
-          this.learn(s);
+          this.learn(s, failed);
         } catch {
           // It cannot say: another may.
         }
       }),
     );
-    return this.nodeOf(node, "control").address !== before;
   }
 
   /** Fault injection for tests and drills: close this client's connection to a node (the next command reconnects). */
@@ -465,12 +479,13 @@ export class ClusterClient {
     try {
       s = await ask();
     } catch (e) {
-      // Gone from where this client knew it: it may have moved (ctl move), so look it up again.
-      if (!(e instanceof NodeUnreachableError) || !(await this.locate(node))) throw e;
+      // Gone from where this client knew it (nothing listens): it may have moved (ctl move), so look it up again. A
+      // node that does not answer in time is not looked up: the caller's bound is spent already.
+      if (!(e instanceof NodeUnreachableError) || e instanceof NodeNotAnsweringError || !(await this.locate(node))) throw e;
       s = await ask();
     }
     // An old location answered (moving away, or retired): ask the new one.
-    if ((s.location?.moved ?? s.location?.moving) !== undefined && (this.followMove(node) || this.learnt(s))) s = await ask();
+    if ((s.location?.moved ?? s.location?.moving) !== undefined && (this.followMove(node) || this.learnt(s) || (s.location?.moving !== undefined && (await this.locate(node))))) s = await ask();
     this.learn(s);
     this.clock.observe(s.lc);
     return s;

@@ -19,8 +19,10 @@ export interface MovedNode {
   readonly store?: string;
   /** Where it binds, when not at `address` (behind a proxy or NAT: the cluster file's `listen:`). */
   readonly listen?: string;
-  /** Where it moved from (its old location, retired once the move completes). */
+  /** Where it moved from (its old location, retired once the move completes), its store and bind address there. */
   readonly from?: string;
+  readonly fromStore?: string;
+  readonly fromListen?: string;
 }
 
 export const locationsFile = (cluster: Cluster): string => join(dirname(cluster.file), ".liveswap-locations.json");
@@ -59,10 +61,10 @@ export function atAddress(cluster: Cluster, id: NodeId, address: string, store?:
   return { ...cluster, nodes, ...(store !== undefined ? { storeDir: store } : {}) };
 }
 
-/** The cluster as its clients see it: every moved node at its new address (and where it binds, when elsewhere). */
-export function withLocations(cluster: Cluster): Cluster {
+/** The cluster as its clients see it: every moved node (but `except`) at its new address (and where it binds, when elsewhere). */
+export function withLocations(cluster: Cluster, except?: NodeId): Cluster {
   let out = cluster;
-  for (const [id, moved] of Object.entries(readLocations(cluster))) if (cluster.nodes.some((n) => n.id === id)) out = atAddress(out, id, moved.address, undefined, moved.listen);
+  for (const [id, moved] of Object.entries(readLocations(cluster))) if (id !== except && cluster.nodes.some((n) => n.id === id)) out = atAddress(out, id, moved.address, undefined, moved.listen);
   return out;
 }
 

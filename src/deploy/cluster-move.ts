@@ -19,7 +19,7 @@ import type { NodeId } from "../core/ids.js";
 import type { NodeStatus } from "../network/tcp/protocol.js";
 import { ClusterClient } from "./cluster-client.js";
 import type { Cluster } from "./cluster-file.js";
-import { atAddress, holdsRecord, readLocations, withLocations, writeLocation } from "./cluster-locations.js";
+import { atAddress, holdsRecord, readLocations, writeLocation } from "./cluster-locations.js";
 import { clusterUp, type StartedNode } from "./cluster-processes.js";
 import type { NodeRecordFile } from "./node-record-file.js";
 
@@ -62,11 +62,23 @@ export async function moveNode(cluster: Cluster, id: NodeId, opts: MoveOptions):
   const entry = readLocations(cluster)[id];
   // The same move run again (after ctl, the source or the destination died): it goes on from where it stands.
   const resumed = entry !== undefined && entry.address === opts.to && entry.from !== undefined ? entry : undefined;
-  const from = resumed?.from ?? entry?.address ?? (await whereIs(cluster, id));
-  if (from === opts.to) throw new MoveRefusedError(id, `it is at ${opts.to} already`);
-  const source = clientAt(cluster, id, from, opts.timeoutMs);
+  // A re-run keeps where the destination binds unless told again.
+  const listen = opts.listen ?? resumed?.listen;
+  if (listen !== undefined) opts = { ...opts, listen };
+  let from = resumed?.from ?? entry?.address ?? (await whereIs(cluster, id));
+  let source = clientAt(cluster, id, from, opts.timeoutMs);
+  let here = await statusAt(source, id);
+  if (here === undefined && resumed === undefined && entry !== undefined) {
+    // Not where this machine's address book says: another ctl may have moved it since; its neighbours know.
+    const found = await whereIs(cluster, id);
+    if (found !== from) {
+      source.close();
+      [from, source] = [found, clientAt(cluster, id, found, opts.timeoutMs)];
+      here = await statusAt(source, id);
+    }
+  }
   try {
-    const here = await statusAt(source, id);
+    if (from === opts.to) throw new MoveRefusedError(id, `it is at ${opts.to} already`);
     if (here === undefined || here.location?.moved !== undefined) {
       if (resumed === undefined) throw new MoveRefusedError(id, `it does not answer at ${from}; a node moves from a running process`);
       // The source handed its record over and is gone or retired: finish at the destination.
@@ -77,7 +89,17 @@ export async function moveNode(cluster: Cluster, id: NodeId, opts: MoveOptions):
     const recordFile = keep(cluster, record);
     log(`${id}: moving from ${from} to ${opts.to} (location epoch ${record.locationEpoch}); its record is in ${recordFile}`);
     const store = resolve(opts.store ?? resumed?.store ?? join(movesDir(cluster), `${id}-${record.locationEpoch}-store`));
-    writeLocation(cluster, id, { address: opts.to, locationEpoch: record.locationEpoch, store, from, ...(opts.listen !== undefined ? { listen: opts.listen } : {}) });
+    // Where it moves from is kept whole (address, store, bind address): a cancelled move puts the node back there.
+    const back = resumed !== undefined ? { fromStore: resumed.fromStore, fromListen: resumed.fromListen } : { fromStore: entry?.store, fromListen: entry?.listen };
+    writeLocation(cluster, id, {
+      address: opts.to,
+      locationEpoch: record.locationEpoch,
+      store,
+      from,
+      ...(opts.listen !== undefined ? { listen: opts.listen } : {}),
+      ...(back.fromStore !== undefined ? { fromStore: back.fromStore } : {}),
+      ...(back.fromListen !== undefined ? { fromListen: back.fromListen } : {}),
+    });
     return await finish(cluster, id, opts, record.locationEpoch, from, source, log);
   } finally {
     source.close();
@@ -100,9 +122,16 @@ async function finish(cluster: Cluster, id: NodeId, opts: MoveOptions, epoch: nu
       started = await startDestination(cluster, id, { ...opts, store }, recordFile);
       running = await dest.status(id);
     }
-    failpoint("ctl.move-started");
-    await relocate(dest, running.neighbors.map((n) => n.id), id, opts.to, epoch);
-    failpoint("ctl.move-relocated");
+    try {
+      failpoint("ctl.move-started");
+      await relocate(dest, running.neighbors.map((n) => n.id), id, opts.to, epoch, `ctl move ${id} --address ${opts.to}${opts.listen !== undefined ? ` --listen ${opts.listen}` : ""}`);
+      failpoint("ctl.move-relocated");
+    } catch (e) {
+      // A destination attached to this process (a test's, the chaos harness's) would be left to nobody: it stops, and
+      // a re-run starts it again from its own store. The CLI's is detached and runs on, as the move says.
+      if (started !== undefined && opts.detached !== true) started.child.kill("SIGTERM");
+      throw e;
+    }
     if (source !== undefined) {
       await source.command(id, { kind: "move-retire" }).catch((e: unknown) => log(`${id}: the old location did not take its retirement (${describeError(e)}); its store says it is moving, so it serves nothing if started again`));
     }
@@ -129,7 +158,8 @@ async function whereIs(cluster: Cluster, id: NodeId): Promise<string> {
 
 /** A client that talks to node `id` at `address` (one of its locations), and to the others where they are now. */
 function clientAt(cluster: Cluster, id: NodeId, address: string, timeoutMs: number | undefined, store?: string): ClusterClient {
-  return new ClusterClient(atAddress(withLocations(cluster), id, address, store), { asGiven: true, commandTimeoutMs: timeoutMs ?? 10_000 });
+  // Node `id` is pinned at the location asked about; its neighbours are found wherever they went (the book, their statuses).
+  return new ClusterClient(atAddress(cluster, id, address, store), { pin: id, commandTimeoutMs: timeoutMs ?? 10_000 });
 }
 
 async function statusAt(client: ClusterClient, id: NodeId): Promise<NodeStatus | undefined> {
@@ -150,19 +180,21 @@ async function assertMovable(client: ClusterClient, st: NodeStatus): Promise<num
   if (own !== null && own.root === st.id && !ENDED.has(own.phase)) {
     throw new MoveRefusedError(st.id, `it is the root of update #${own.id} (${own.phase}), and a root's coordinator stays with its store; move it once that update ended (\`ctl watch\`, \`ctl resume\`)`);
   }
-  let halted: number | undefined;
-  if (st.update !== null) {
-    const root = st.update.root;
-    const view = root === undefined ? null : await client.updateView(root).catch(() => null);
-    if (view?.id !== st.update.id || view.phase !== "halted") {
-      throw new MoveRefusedError(st.id, `it takes part in update #${st.update.id}, which runs${view !== null && view.id === st.update.id ? ` (${view.phase})` : ""}; a node moves while no update runs or while its update is halted (\`ctl watch\`)`);
-    }
-    halted = view.id;
-  }
+  const halted = st.update !== null ? await haltedUpdate(client, st.id, st.update) : undefined;
   const silent: string[] = [];
   await Promise.all(st.neighbors.map((n) => client.status(n.id, { timeoutMs: 15_000 }).catch(() => silent.push(n.id))));
   if (silent.length > 0) throw new MoveRefusedError(st.id, `its neighbour(s) ${silent.sort().map((n) => `"${n}"`).join(", ")} do not answer, and every neighbour must learn the new address; bring them back (or forget them) first`);
   return halted;
+}
+
+/** The node's update is halted at its root (its id, which the node then accepts), or why the move waits. */
+async function haltedUpdate(client: ClusterClient, id: NodeId, u: NonNullable<NodeStatus["update"]>): Promise<number> {
+  const root = u.root;
+  const view = root === undefined ? undefined : await client.updateView(root).catch(() => undefined);
+  if (view === undefined) throw new MoveRefusedError(id, `it takes part in update #${u.id}, and its root${root !== undefined ? ` "${root}"` : ""} does not answer to say whether it is halted; bring the root back (\`ctl status\`), then move`);
+  if (view?.id === u.id && view.phase === "halted") return view.id;
+  if (view?.id === u.id && ENDED.has(view.phase)) throw new MoveRefusedError(id, `update #${u.id} ${view.phase} at its root, and the node has not heard its end yet; retry in a moment`);
+  throw new MoveRefusedError(id, `it takes part in update #${u.id}, which runs${view?.id === u.id ? ` (${view.phase})` : ""}; a node moves while no update runs or while its update is halted (\`ctl watch\`)`);
 }
 
 /** The phases of an update that is over at its root. */
@@ -192,11 +224,11 @@ async function startDestination(cluster: Cluster, id: NodeId, opts: MoveOptions 
 
 
 /** Every neighbour dials the node at its new address and refuses older locations (each one durably). */
-async function relocate(client: ClusterClient, neighbors: readonly NodeId[], id: NodeId, to: string, epoch: number): Promise<void> {
+async function relocate(client: ClusterClient, neighbors: readonly NodeId[], id: NodeId, to: string, epoch: number, rerun: string): Promise<void> {
   const untold: string[] = [];
   await Promise.all(neighbors.map((n) => client.command(n, { kind: "relocate", peer: id, address: to, locationEpoch: epoch }).catch((e: unknown) => untold.push(`"${n}" (${describeError(e)})`))));
   if (untold.length > 0) {
-    throw new MoveRefusedError(id, `it runs at ${to}, but its neighbour(s) ${untold.sort().join(", ")} were not told; run \`ctl move ${id} --address ${to}\` again once they answer`);
+    throw new MoveRefusedError(id, `it runs at ${to}, but its neighbour(s) ${untold.sort().join(", ")} were not told; run \`${rerun}\` again once they answer`);
   }
 }
 
@@ -224,8 +256,8 @@ export async function cancelMove(cluster: Cluster, id: NodeId, opts: { readonly 
     if (there !== undefined) throw new MoveRefusedError(id, `its destination runs at ${moving.address}; move it back instead (\`ctl move ${id} --address ${from}\`)`);
     await source.command(id, { kind: "move-cancel" });
     const epoch = moving.epoch + 1;
-    writeLocation(cluster, id, from === home.address ? undefined : { address: from, locationEpoch: epoch });
-    await relocate(source, here.neighbors.map((n) => n.id), id, from, epoch);
+    writeLocation(cluster, id, from === home.address ? undefined : { address: from, locationEpoch: epoch, ...(entry?.fromStore !== undefined ? { store: entry.fromStore } : {}), ...(entry?.fromListen !== undefined ? { listen: entry.fromListen } : {}) });
+    await relocate(source, here.neighbors.map((n) => n.id), id, from, epoch, `ctl move ${id} --cancel`);
     log(`${id}: its move to ${moving.address} is given up; it stays at ${from} under location epoch ${epoch}`);
     if (from !== home.address) {
       log(`${id}: start it again at ${from} (liveswap node --cluster ${cluster.file} --id ${id} --address ${from} --store DIR)`);

@@ -160,8 +160,13 @@ async function awaitAnswers(cluster: Cluster, started: readonly StartedNode[], l
 function assertArrived(cluster: Cluster, id: string, m: MovedNode | undefined): void {
   if (m === undefined) return;
   const dir = m.store ?? cluster.storeDir;
-  if (dir === undefined || holdsRecord(join(dir, id))) return;
-  throw new ClusterStartError(id, `it is moving to ${m.address} and its record is not there yet (${join(dir, id)} holds none); finish the move with \`ctl move ${id} --address ${m.address}\` (or give it up: \`ctl move ${id} --cancel\`)`);
+  if (dir === undefined) return;
+  try {
+    if (holdsRecord(join(dir, id))) return;
+  } catch {
+    return; // locked: a process runs on it (the check for running nodes says so), or unreadable (the node will say)
+  }
+  throw new ClusterStartError(id, `it is moving to ${m.address} and its record is not there yet (${join(dir, id)} holds none); finish the move with \`ctl move ${id} --address ${m.address}${m.listen !== undefined ? ` --listen ${m.listen}` : ""}\` (or give it up: \`ctl move ${id} --cancel\`)`);
 }
 
 /** The command line that starts a moved node where ctl's address book says it went. */

@@ -1,4 +1,7 @@
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadClusterFile } from "./cluster-file.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { checkTrace } from "../check/checker.js";
 import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.js";
@@ -87,11 +90,20 @@ describe("ctl move over TCP: a running node continues at another address, nothin
       return client;
     };
     const load = dbLoad(fresh(), 5, 11);
+    // A long-lived client on "another machine": the cluster file copied where no address book ever is, its sessions
+    // open before the moves (it must find r2 through the nodes it talks to).
+    const elsewhere = mkdtempSync(join(tmpdir(), "liveswap-elsewhere-"));
+    writeFileSync(join(elsewhere, "cluster.yaml"), readFileSync(c.cluster.file));
+    const far = new ClusterClient(loadClusterFile(join(elsewhere, "cluster.yaml")), { retry: { attempts: 400, backoffMs: 20, maxBackoffMs: 200 }, requestTimeoutMs: 90_000 });
+    clients.push(far);
     try {
       await pause(300);
+      expect((await far.statusAll()).up).toHaveLength(5);
       const first = await moveNode(c.cluster, "r2", { to: `127.0.0.1:${await freePort()}` });
       if (first.started !== undefined) extra.push(first.started);
       forgetBook();
+      expect(await far.request("r2", { kind: "read", entry: 1 })).not.toBeNull();
+      expect((await far.status("r2")).location?.epoch).toBe(1);
       const { up } = await fresh().statusAll();
       expect(up.map((s) => s.id).sort()).toEqual(["r0", "r1", "r2", "r3", "r4"]);
       const up1 = await fresh().update(readFileSync(packages.up, "utf8"), { strategy: "cut", root: "r2" });
@@ -101,6 +113,8 @@ describe("ctl move over TCP: a running node continues at another address, nothin
       if (second.started !== undefined) extra.push(second.started);
       expect(second.from).toBe(first.to);
       forgetBook();
+      expect(await far.request("r2", { kind: "read", entry: 2 })).not.toBeNull();
+      expect((await far.status("r2")).location?.epoch).toBe(2);
       const down = await fresh().update(readFileSync(packages.down, "utf8"), { strategy: "conservative", root: "r0" });
       expect(Object.keys(down.nodes)).toHaveLength(5);
       await pause(300);
@@ -118,6 +132,7 @@ describe("ctl move over TCP: a running node continues at another address, nothin
       expect(checkTrace(trace, { complete: true }).violations.map((v) => v.message)).toEqual([]);
     } finally {
       for (const client of clients) client.close();
+      rmSync(elsewhere, { recursive: true, force: true });
     }
   }, 300_000);
 

@@ -15,11 +15,19 @@ export interface Relocation {
   readonly epoch: number;
 }
 
+/**
+ * A neighbour's location as this node knows it. `guessed`: learnt from its hello alone (the epoch is sure, the
+ * address is where this node dialled it before, perhaps its old one) until ctl's relocate says where it is.
+ */
+export interface PeerLocation extends Relocation {
+  readonly guessed?: boolean;
+}
+
 export interface LocationState {
   readonly epoch: number;
   readonly moving?: Relocation;
   readonly moved?: Relocation;
-  readonly peers?: Readonly<Record<NodeId, Relocation>>;
+  readonly peers?: Readonly<Record<NodeId, PeerLocation>>;
   /** In a record a move carries: the address the node moved from (its start there traces an arrival). */
   readonly arrivedFrom?: string;
 }
@@ -39,7 +47,7 @@ export function peerEpoch(l: LocationState, peer: NodeId): number {
 }
 
 /** `peer` moved to `to`: kept unless an equal or higher epoch is known already. */
-export function withPeer(l: LocationState, peer: NodeId, to: Relocation): LocationState {
+export function withPeer(l: LocationState, peer: NodeId, to: PeerLocation): LocationState {
   if (to.epoch <= peerEpoch(l, peer)) return l;
   return { ...l, peers: { ...l.peers, [peer]: to } };
 }

@@ -138,7 +138,8 @@ export class NodeMoves {
     const known = this.loc.peers?.[peer];
     if (loc > (known?.epoch ?? 0)) {
       // A newer location of the neighbour than any known: remembered (durably), so older ones are refused from now on.
-      this.loc = withPeer(this.loc, peer, { address: this.port.addressOf(peer) ?? known?.address ?? "", epoch: loc });
+      // Its hello says the epoch, not where it listens: the address is a guess until ctl's relocate says (status leaves it out).
+      this.loc = withPeer(this.loc, peer, { address: this.port.addressOf(peer) ?? known?.address ?? "", epoch: loc, guessed: true });
       this.port.commitSoon();
       return undefined;
     }
@@ -146,11 +147,16 @@ export class NodeMoves {
     return `node "${peer}" moved to ${known.address} (location epoch ${known.epoch}); this process is an older location of it (epoch ${loc}) and must not serve again`;
   }
 
-  /** What `ctl status` shows. */
-  /** For a status: with the neighbours that moved, so a client without ctl's address book finds them (cluster-client.ts). */
+  /** What `ctl status` shows: with the neighbours that moved, so a client without ctl's address book finds them (cluster-client.ts). */
   status(): NodeLocationStatus {
     const l = this.loc;
-    return { epoch: l.epoch, ...(l.moving !== undefined ? { moving: l.moving } : {}), ...(l.moved !== undefined ? { moved: l.moved } : {}), ...(l.peers !== undefined ? { peers: l.peers } : {}) };
+    const peers = Object.entries(l.peers ?? {}).filter(([, p]) => p.guessed !== true);
+    return {
+      epoch: l.epoch,
+      ...(l.moving !== undefined ? { moving: l.moving } : {}),
+      ...(l.moved !== undefined ? { moved: l.moved } : {}),
+      ...(peers.length > 0 ? { peers: Object.fromEntries(peers.map(([id, p]) => [id, { address: p.address, epoch: p.epoch }])) } : {}),
+    };
   }
 }
 

@@ -201,13 +201,13 @@ export class UpdateService implements PlaneHandler {
     h.resume({ kind: "package", text: pkgText });
   }
 
-  /** How the update stands (the running one, or the last). */
   /** The update this node coordinates and that has not ended (its journal is in this store: it does not move). */
   coordinating(): number | undefined {
     const h = this.host;
     return h !== undefined && !h.ended ? h.run.id : undefined;
   }
 
+  /** How the update stands (the running one, or the last). */
   view(): UpdateView | null {
     const h = this.host;
     if (h === undefined) return this.last ?? null;
