@@ -129,6 +129,11 @@ const schema = z
      * allowed on loopback only.
      */
     metricsAccess: z.object({ tokenFile: z.string().min(1).optional(), clientCert: z.boolean().optional() }).strict().optional(),
+    /** The nodes' operational logs (deploy/logger.ts): human lines or JSON records (pino), and the lowest level written. */
+    log: z
+      .object({ format: z.enum(["text", "json"], { message: 'must be "text" or "json"' }).optional(), level: z.enum(["debug", "info", "warn", "error"], { message: 'must be one of "debug", "info", "warn", "error"' }).optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -170,6 +175,8 @@ export interface Cluster {
   readonly requestTimeoutMs?: number;
   /** `metricsAccess:`, its token file made absolute. */
   readonly metricsAccess?: { readonly tokenFile?: string; readonly clientCert?: boolean };
+  /** `log:` of the nodes (their command line's --log-format and --log-level win). */
+  readonly log?: { readonly format?: "text" | "json"; readonly level?: "debug" | "info" | "warn" | "error" };
 }
 
 
@@ -279,6 +286,7 @@ function clusterOf(c: z.infer<typeof schema>, file: string, heartbeat: Heartbeat
     ...(c.outbox !== undefined ? { outbox: { ...(c.outbox.memoryBytes !== undefined ? { memoryBytes: c.outbox.memoryBytes } : {}), ...(c.outbox.diskQuotaBytes !== undefined ? { diskQuotaBytes: c.outbox.diskQuotaBytes } : {}) } } : {}),
     ...(heartbeat !== undefined ? { heartbeat } : {}),
     ...(c.requestTimeoutMs !== undefined ? { requestTimeoutMs: c.requestTimeoutMs } : {}),
+    ...(c.log !== undefined ? { log: { ...(c.log.format !== undefined ? { format: c.log.format } : {}), ...(c.log.level !== undefined ? { level: c.log.level } : {}) } } : {}),
     ...(c.metricsAccess !== undefined ? { metricsAccess: { ...(c.metricsAccess.tokenFile !== undefined ? { tokenFile: rel(c.metricsAccess.tokenFile) } : {}), ...(c.metricsAccess.clientCert !== undefined ? { clientCert: c.metricsAccess.clientCert } : {}) } } : {}),
   };
 }

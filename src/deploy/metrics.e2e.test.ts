@@ -15,7 +15,7 @@ let cluster: TestCluster | undefined;
 beforeAll(async () => {
   await packDbPackages(packages, IDS);
   writeFileSync(join(packages.keys, "metrics.token"), `${TOKEN}\n`);
-  cluster = await startDbCluster({ nodes: 3, keys: packages.keys, store: true, metrics: true, metricsAccess: { tokenFile: join(packages.keys, "metrics.token"), clientCert: true } });
+  cluster = await startDbCluster({ nodes: 3, keys: packages.keys, store: true, metrics: true, metricsAccess: { tokenFile: join(packages.keys, "metrics.token"), clientCert: true }, env: { LIVESWAP_LOG_FORMAT: "json" } });
 }, 120_000);
 afterAll(async () => {
   await cluster?.stop();
@@ -71,6 +71,17 @@ const value = (text: string, name: string, labels: Readonly<Record<string, strin
   samples(text).find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
 
 const phaseOf = (text: string): string | undefined => samples(text).find((s) => s.name === "liveswap_update_phase" && s.value === 1)?.labels.phase;
+
+describe("a node's structured log (LIVESWAP_LOG_FORMAT=json)", () => {
+  it("is one JSON record a line, with level, time, the node and the message, separate from the trace", () => {
+    const c = cluster as TestCluster;
+    const lines = readFileSync(join(c.dir, ".liveswap-logs", "r0.log"), "utf8").trim().split("\n");
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.find((r) => typeof r.msg === "string" && r.msg.includes("listening on"))).toMatchObject({ level: 30, node: "r0", component: "node" });
+    expect(records.find((r) => typeof r.msg === "string" && r.msg.includes("metrics at https://"))).toMatchObject({ level: 30, node: "r0" });
+    expect(records.every((r) => typeof r.time === "string" && typeof r.pid === "number")).toBe(true);
+  });
+});
 
 describe("a node's Prometheus metrics", () => {
   it("are refused without the token or a client certificate of the cluster's CA, and served with either", async () => {

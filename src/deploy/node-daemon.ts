@@ -1,5 +1,6 @@
 import { importNodeRecord } from "./node-import.js";
 import { locationIn } from "./node-location.js";
+import { lineLogger, type Logger } from "./logger.js";
 import { NodeMetrics } from "./node-metrics.js";
 import { startHttpEndpoint, type HttpEndpoint } from "./http-access.js";
 import { metricsAccess } from "./metrics-access.js";
@@ -125,7 +126,7 @@ export class NodeDaemon {
     private readonly cluster: Cluster,
     private readonly self: ClusterNode,
     private readonly onStop: () => void,
-    private readonly log: (line: string) => void,
+    private readonly logger: Logger,
     retention: RetentionOptions | undefined,
   ) {
     this.records = new RequestRecords(self.id, wallNow, retention);
@@ -169,7 +170,7 @@ export class NodeDaemon {
           if (env.kind === "app") this.record({ kind: "drop", t: this.net.now(), node: env.to, from: env.from, msg: env.id, reason });
         }
       },
-      log,
+      log: (line) => logger.info(line, { node: self.id }),
       // A durable node's spill lies in its store directory (emptied at start: its outbox comes back from the record).
       outbox: { ...cluster.outbox, ...(cluster.storeDir !== undefined ? { spillDir: join(cluster.storeDir, self.id, "outbox-spill") } : {}) },
     });
@@ -182,7 +183,7 @@ export class NodeDaemon {
       tls: cluster.tls ? tlsFor(cluster, self.cert, self.key) : undefined,
       clock: this.clock,
       storeDir: cluster.storeDir !== undefined ? join(cluster.storeDir, self.id) : undefined,
-      log,
+      log: (line) => logger.info(line, { node: self.id }),
       partRun: () => (this.host as NodeHost | undefined)?.partRun(),
     });
   }
@@ -191,12 +192,22 @@ export class NodeDaemon {
   static async start(
     cluster: Cluster,
     id: string,
-    opts: { onStop?: () => void; log?: (line: string) => void; unlinked?: boolean; retention?: RetentionOptions; importFrom?: string; metrics?: string } = {},
+    opts: {
+      onStop?: () => void;
+      /** Where its log goes: a Logger (levels, JSON or text), or a function taking each line (info). */
+      logger?: Logger;
+      log?: (line: string) => void;
+      unlinked?: boolean;
+      retention?: RetentionOptions;
+      importFrom?: string;
+      metrics?: string;
+    } = {},
   ): Promise<NodeDaemon> {
+    const logger = opts.logger ?? lineLogger(opts.log ?? (() => undefined));
     const self = cluster.nodes.find((n) => n.id === id);
     if (self === undefined) throw new NodeConfigError(`no node "${id}" in ${cluster.file} (it has: ${cluster.nodes.map((n) => n.id).join(", ")})`);
     const behavior = await loadInitialBehavior(cluster, self);
-    if (opts.importFrom !== undefined) opts.log?.(importNodeRecord(cluster, id, opts.importFrom));
+    if (opts.importFrom !== undefined) logger.info(importNodeRecord(cluster, id, opts.importFrom), { node: id });
     const store = cluster.storeDir !== undefined ? openNodeStore(join(cluster.storeDir, id)) : undefined;
     const record = store?.load();
     failpoint("daemon.after-load");
@@ -207,10 +218,10 @@ export class NodeDaemon {
         `node "${id}" moved to ${location.moved.address} (location epoch ${location.moved.epoch}): its store ${join(cluster.storeDir ?? "", id)} is an old location and does not run again. Remove that directory (the node lives on at ${location.moved.address})`,
       );
     }
-    const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), opts.log ?? (() => undefined), opts.retention);
+    const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), logger, opts.retention);
     d.moves = new NodeMoves(d.movePort(), location);
     d.imported = opts.importFrom !== undefined;
-    if (location.moving !== undefined) opts.log?.(`node "${id}" is moving to ${location.moving.address} (committed before this process stopped): it serves nothing here; \`ctl move ${id} --address ${location.moving.address}\` finishes the move, \`ctl move ${id} --cancel\` gives it up`);
+    if (location.moving !== undefined) logger.warn(`node "${id}" is moving to ${location.moving.address} (committed before this process stopped): it serves nothing here; \`ctl move ${id} --address ${location.moving.address}\` finishes the move, \`ctl move ${id} --cancel\` gives it up`, { node: id });
     d.store = store;
     d.freshStore = store !== undefined && record === undefined;
     try {
@@ -243,6 +254,11 @@ export class NodeDaemon {
 
   get id(): NodeId {
     return this.self.id;
+  }
+
+  /** An operational line of this node (info); warnings and errors go to the logger with their level. */
+  private log(line: string): void {
+    this.logger.info(line, { node: this.self.id });
   }
 
   private async boot(behavior: Behavior, unlinked: boolean): Promise<void> {
@@ -359,7 +375,7 @@ export class NodeDaemon {
       `node "${this.self.id}" started with an empty store at ${this.storePath()}, but its neighbour "${peer}" remembers an earlier ` +
       `instance of it: its durable record is lost or was moved. Restore the store directory and start it again, or ` +
       `\`ctl destroy ${this.self.id}\` and create it again to start it empty on purpose`;
-    this.log(why);
+    this.logger.error(why, { node: this.self.id });
     process.exitCode = 1;
     setImmediate(() => void this.stop());
     return why;
@@ -373,7 +389,7 @@ export class NodeDaemon {
       this.log(`node "${this.self.id}": its neighbour "${peer}" knows it at its new location (${reason})`);
       return this.moves.retire();
     }
-    this.log(`node "${this.self.id}" stops: its neighbour "${peer}" refused it for good: ${reason}`);
+    this.logger.error(`node "${this.self.id}" stops: its neighbour "${peer}" refused it for good: ${reason}`, { node: this.self.id, peer });
     process.exitCode = 1;
     setImmediate(() => void this.stop());
   }
@@ -391,7 +407,7 @@ export class NodeDaemon {
 
   /** A commit failed (an fsync error): the node stops, never retrying (the pages it was to write may be gone). */
   private fatal(e: Error): void {
-    this.log(`node "${this.self.id}": its store failed to commit (${e.message}); the node stops. Start it again: it recovers what was committed`);
+    this.logger.error(`node "${this.self.id}": its store failed to commit (${e.message}); the node stops. Start it again: it recovers what was committed`, { node: this.self.id });
     void this.stop();
   }
 
@@ -818,7 +834,7 @@ export class NodeDaemon {
     if (this.stopped || (this.host as NodeHost | undefined) === undefined) return false;
     if (this.topology.linksOf(this.self.id).get(peer) !== link) return true; // that link is gone here already
     if (this.host.updateId !== undefined) return false;
-    this.log(`"${peer}" unlinked this node while it was down: the link is dropped here too`);
+    this.logger.warn(`"${peer}" unlinked this node while it was down: the link is dropped here too`, { node: this.self.id, peer });
     this.unlink(peer, "never");
     return true;
   }

@@ -14,6 +14,7 @@ import { cancelMove, moveNode } from "../../deploy/cluster-move.js";
 import { clusterUp } from "../../deploy/cluster-processes.js";
 import { connectCluster, type ClusterConnection, type UpdateView } from "../../deploy/index.js";
 import { integer, jsonArg, oneStrategy, type Out } from "../options.js";
+import { logFormat, makeLogger } from "../../deploy/logger.js";
 
 /** The cluster file given to `ctl` itself (every subcommand shares it). */
 function clusterFileOf(cmd: Command): string {
@@ -33,6 +34,17 @@ async function withClient<T>(cmd: Command, f: (c: ClusterConnection) => Promise<
 export function registerCtl(program: Command, out: Out): void {
   const ctl = program.command("ctl").description("the control plane of a live cluster (Conic's configuration manager)");
   ctl.requiredOption("--cluster <file>", "the cluster file (YAML)");
+  ctl.option("--log-format <format>", "text (default) or json: every line ctl prints becomes a pino record (level info, component ctl)", "text");
+  // Each line goes where the chosen format says; the choice is made once the options are read.
+  let say: Out = out;
+  ctl.hook("preAction", () => {
+    const format = logFormat((ctl.opts() as { logFormat: string }).logFormat);
+    if (format === "json") {
+      const logger = makeLogger({ format, base: { component: "ctl" } });
+      say = (line) => logger.info(line);
+    }
+  });
+  out = (line) => say(line);
   registerStatus(ctl, out);
   registerRequest(ctl, out);
   registerLinks(ctl, out);

@@ -6,6 +6,7 @@ import { atAddress } from "../../deploy/cluster-locations.js";
 import { checkNodeFiles, loadClusterFile } from "../../deploy/cluster-file.js";
 import { NodeDaemon } from "../../deploy/node-daemon.js";
 import { InvalidOptionError } from "../../core/errors.js";
+import { logFormat, logLevel, makeLogger } from "../../deploy/logger.js";
 import type { Out } from "../options.js";
 
 export function registerNode(program: Command, out: Out): void {
@@ -19,8 +20,10 @@ export function registerNode(program: Command, out: Out): void {
     .option("--address <host:port>", "listen here instead of at the file's address (where the node moved to)")
     .option("--listen <host:port>", "bind here, while dialled at --address (behind a proxy or NAT)")
     .option("--metrics <host:port>", "serve Prometheus metrics here (GET /metrics) instead of at the file's `metrics:`")
+    .option("--log-format <format>", "text (human lines, the default) or json (one pino record a line); also LIVESWAP_LOG_FORMAT, or the file's log.format")
+    .option("--log-level <level>", "the lowest level written: debug, info (default), warn or error; also LIVESWAP_LOG_LEVEL, or the file's log.level")
     .option("--store <dir>", "the directory of stores (DIR/ID) instead of the file's `store:` (a moved node's store on its new machine)")
-    .action(async (o: { cluster: string; id: string; unlinked: boolean; import?: string; address?: string; listen?: string; store?: string; metrics?: string }) => {
+    .action(async (o: { cluster: string; id: string; unlinked: boolean; import?: string; address?: string; listen?: string; store?: string; metrics?: string; logFormat?: string; logLevel?: string }) => {
       const file = loadClusterFile(o.cluster);
       if (o.listen !== undefined && o.address === undefined) throw new InvalidOptionError("--listen", "it goes with --address (where the node is dialled); the cluster file's `listen:` is for a node at its first address");
       const cluster = o.address !== undefined || o.store !== undefined ? atAddress(file, o.id, o.address ?? (file.nodes.find((n) => n.id === o.id)?.address ?? ""), o.store === undefined ? undefined : resolve(o.store), o.listen) : file;
@@ -28,7 +31,10 @@ export function registerNode(program: Command, out: Out): void {
       // A node that can crash on purpose says so first: its log explains a death that would otherwise look like a bug.
       const armed = describeFailpoints();
       if (armed !== "") out(`failpoints set (${FAILPOINTS_ENV}): ${armed}`);
-      const daemon = await NodeDaemon.start(cluster, o.id, { log: (l) => out(l), onStop: () => process.exit(process.exitCode ?? 0), unlinked: o.unlinked, ...(o.import !== undefined ? { importFrom: o.import } : {}), ...(o.metrics !== undefined ? { metrics: o.metrics } : {}) });
+      const format = logFormat(o.logFormat ?? process.env.LIVESWAP_LOG_FORMAT ?? file.log?.format ?? "text");
+      const level = logLevel(o.logLevel ?? process.env.LIVESWAP_LOG_LEVEL ?? file.log?.level ?? "info");
+      const logger = makeLogger({ format, level, write: out, base: { node: o.id, component: "node" } });
+      const daemon = await NodeDaemon.start(cluster, o.id, { logger, onStop: () => process.exit(process.exitCode ?? 0), unlinked: o.unlinked, ...(o.import !== undefined ? { importFrom: o.import } : {}), ...(o.metrics !== undefined ? { metrics: o.metrics } : {}) });
       const stop = (): void => void daemon.stop();
       process.on("SIGTERM", stop);
       process.on("SIGINT", stop);
