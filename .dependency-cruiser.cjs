@@ -17,6 +17,7 @@
  *   scenarios/                core, check, harness, system.ts, index.ts (the public API, as a user writes them)
  *   viz/                      core, check
  *   chaos/                    anything but bench and cli (the Jepsen-style harness on real processes)
+ *   console/                  anything but chaos, bench and cli (the operator's web view)
  *   bench/                    anything but cli
  *   cli/, index.ts            anything in src
  *
@@ -56,7 +57,7 @@ const dirs = (/** @type {string[]} */ ...names) => `^src/(${names.join("|")})/`;
 const BELOW_SYSTEM = ["core", "node", "update", "runtime", "network", "check"];
 
 /** Every place a src/ module may live; anything else has no layer yet and is refused. */
-const PLACED = `${dirs(...BELOW_SYSTEM, "deploy", "harness", "scenarios", "viz", "chaos", "bench", "cli")}|^src/(system|index)\\.ts$`;
+const PLACED = `${dirs(...BELOW_SYSTEM, "deploy", "harness", "scenarios", "viz", "console", "chaos", "bench", "cli")}|^src/(system|index)\\.ts$`;
 
 /** @type {import("dependency-cruiser").IConfiguration} */
 module.exports = {
@@ -103,6 +104,13 @@ module.exports = {
       severity: "error",
       from: { path: "^src/chaos/", pathNot: TEST_FILE },
       to: { path: "^src/(bench|cli)/" },
+    },
+    {
+      name: "layer-console",
+      comment: "the console shows a cluster (deploy) or a simulated run (scenarios), drawn with viz; chaos, bench and the cli sit on top of it, not under it",
+      severity: "error",
+      from: { path: "^src/console/", pathNot: TEST_FILE },
+      to: { path: "^src/(chaos|bench|cli)/" },
     },
     {
       name: "layer-bench",

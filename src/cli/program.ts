@@ -15,6 +15,7 @@ import { registerPack } from "./commands/pack.js";
 import { registerRecord } from "./commands/record.js";
 import { registerReplay } from "./commands/replay.js";
 import type { Out } from "./options.js";
+import { registerConsole } from "./commands/console.js";
 
 export function buildProgram(out: Out = (l) => process.stdout.write(`${l}\n`)): Command {
   const program = new Command();
@@ -32,6 +33,7 @@ export function buildProgram(out: Out = (l) => process.stdout.write(`${l}\n`)): 
   registerCtl(program, out);
   registerCluster(program, out);
   registerChaos(program, out);
+  registerConsole(program, out);
   registerPack(program, out);
   registerKeys(program, out);
   return program;

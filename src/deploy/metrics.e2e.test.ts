@@ -128,6 +128,7 @@ describe("a node's Prometheus metrics", () => {
       expect(value(after, "liveswap_channel_received_messages", { peer: "r2" })).toBeGreaterThan(0);
       expect(value(after, "liveswap_peer_connected", { peer: "r2" })).toBe(1);
       expect(value(after, "liveswap_store_commits")).toBeGreaterThan(0);
+      expect(value(after, "liveswap_requests_settled_total")).toBeGreaterThan(0);
       // The root's coordinator says how its update ended.
       expect(phaseOf((await scrape("r0", { token: TOKEN })).text)).toBe("idle");
       expect(value((await scrape("r0", { token: TOKEN })).text, "liveswap_coordinator_phase", { phase: "completed" })).toBe(1);

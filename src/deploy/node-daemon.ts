@@ -119,6 +119,8 @@ export class NodeDaemon {
   /** Its Prometheus metrics and their endpoint (`metrics:` in the cluster file, or --metrics). */
   private metrics: NodeMetrics | undefined;
   private metricsEndpoint: HttpEndpoint | undefined;
+  /** Outside requests answered or failed by this process (a recovery's replay counts what it answers again). */
+  private settledRequests = 0;
   /** The coordinator of the updates this node is the root of (DESIGN.md: the coordinator lives in the cluster). */
   private readonly updates: UpdateService;
 
@@ -509,10 +511,12 @@ export class NodeDaemon {
       // A durable node's host keeps the request records (they survive a crash); a volatile node's daemon does.
       answer: (_n, rid, result) => {
         if (this.store === undefined && !this.records.answer(rid, result)) return;
+        this.settledRequests++;
         for (const w of this.takeWaiters(rid)) w.session.reply(w.id, result);
       },
       fail: (node, rid, reason) => {
         if (this.store === undefined && !this.records.fail(rid, reason)) return;
+        this.settledRequests++;
         for (const w of this.takeWaiters(rid)) w.session.fail(w.id, new RequestFailedError(node, rid, reason));
       },
       expired: (node, rid) => {
@@ -578,6 +582,7 @@ export class NodeDaemon {
       neighbors: this.net.peers().filter((p) => this.topology.linked(this.self.id, p.id)),
       update,
       openRequests: this.records.open,
+      requestsSettled: this.settledRequests,
       pid: process.pid,
       ...(this.store !== undefined && this.commit !== undefined ? { store: this.commit.status(this.store.kind) } : {}),
       lc: this.clock.value,

@@ -88,6 +88,15 @@ export class NodeMetrics {
     new Gauge({ name: "liveswap_node_epoch", help: "The node's epoch (updates it took)", registers: r, collect() { this.set(status().epoch); } });
     new Gauge({ name: "liveswap_node_location_epoch", help: "The node's location epoch (moves it made)", registers: r, collect() { this.set(status().location?.epoch ?? 0); } });
     new Gauge({ name: "liveswap_open_requests", help: "Outside requests taken and not answered yet", registers: r, collect() { this.set(status().openRequests); } });
+    new Counter({
+      name: "liveswap_requests_settled_total",
+      help: "Outside requests answered or failed since the process started",
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(status().requestsSettled ?? 0);
+      },
+    });
   }
 
   private channels(status: () => NodeStatus): void {

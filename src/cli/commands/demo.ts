@@ -8,6 +8,9 @@ import { toNdjson } from "../../core/trace/ndjson.js";
 import { availableStrategies, STRATEGIES, type Strategy, type TraceEvent } from "../../index.js";
 import { runExperiment, type ExperimentResult } from "../../scenarios/replicated-db/experiment.js";
 import { integer, strategyList, type Out } from "../options.js";
+import { SimSource } from "../../console/sim-source.js";
+import { startConsole } from "../../console/console-server.js";
+import { announce, consoleAccess, untilInterrupted } from "./console.js";
 
 export function registerDemo(program: Command, out: Out): void {
   program
@@ -19,7 +22,11 @@ export function registerDemo(program: Command, out: Out): void {
     .addOption(new Option("--entries <n>", "entries per replica").default(38).argParser(integer("--entries", 1)))
     .option("--trace <file>", "write the trace as NDJSON to FILE; with several strategies one file each, the strategy before the extension (d.ndjson: d.naive.ndjson, d.cut.ndjson, ...)")
     .option("--json", "one JSON object per strategy, one per line", false)
-    .action(async (o: { strategy?: Strategy[]; seed: number; nodes: number; entries: number; trace?: string; json: boolean }) => {
+    .option("--serve", "play the run in a web page (the console's) instead: the first strategy's run, at --speed", false)
+    .addOption(new Option("--speed <ms>", "with --serve: virtual ms played a wall second (100: a tenth of real time)").default(100).argParser(integer("--speed", 1)))
+    .option("--listen <host:port>", "with --serve: where the page is served", "127.0.0.1:7700")
+    .action(async (o: { strategy?: Strategy[]; seed: number; nodes: number; entries: number; trace?: string; json: boolean; serve: boolean; speed: number; listen: string }) => {
+      if (o.serve) return serveDemo(o, out);
       const strategies = o.strategy ?? availableStrategies();
       const unavailable = strategies.filter((s) => !availableStrategies().includes(s));
       if (unavailable.length > 0) {
@@ -27,6 +34,15 @@ export function registerDemo(program: Command, out: Out): void {
       }
       await runDemo({ strategies, seed: o.seed, nodes: o.nodes, entries: o.entries, json: o.json, ...(o.trace !== undefined ? { trace: o.trace } : {}) }, out);
     });
+}
+
+/** `demo --serve`: the experiment's run played in the console page (a token in the printed URL: never open). */
+async function serveDemo(o: { strategy?: Strategy[]; seed: number; nodes: number; speed: number; listen: string }, out: Out): Promise<void> {
+  const strategy = o.strategy?.[0] ?? "cut";
+  const source = await SimSource.start({ strategy, seed: o.seed, nodes: o.nodes, speed: o.speed });
+  const server = await startConsole(source, { listen: o.listen, access: consoleAccess(undefined, undefined) });
+  announce(server, out, `plays ${Math.round(source.totalMs)} virtual ms of the ${strategy} run (seed ${o.seed}) in ${Math.ceil((source.totalMs / o.speed) * 10) / 10} s`);
+  await untilInterrupted(server);
 }
 
 export interface DemoOptions {

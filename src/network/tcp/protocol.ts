@@ -216,6 +216,8 @@ export interface NodeStatus {
    */
   readonly lastUpdate?: { readonly id: number; readonly root: string };
   readonly openRequests: number;
+  /** Outside requests answered or failed since the process started; absent from older nodes. */
+  readonly requestsSettled?: number;
   readonly pid: number;
   /** Its location epoch, and a move out of here committed (`moving`) or completed (`moved`). Absent from older nodes. */
   readonly location?: NodeLocationStatus;

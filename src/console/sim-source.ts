@@ -1,0 +1,64 @@
+/**
+ * The console's view of a simulated run: the paper's experiment (the replicated database updated under load, from
+ * the far end of a line) run once on the simulated network, then played to the page at a chosen speed (virtual ms
+ * a wall second), so a new user sees an update happen before running a cluster. The run is the seed's: the same
+ * seed plays the same run.
+ */
+import type { Strategy } from "../core/update.js";
+import { runExperiment } from "../scenarios/replicated-db/experiment.js";
+import type { ConsoleSource, ConsoleState } from "./console-state.js";
+import { TracePlayer } from "./trace-player.js";
+
+export interface SimSourceOptions {
+  readonly strategy: Strategy;
+  readonly seed: number;
+  readonly nodes?: number;
+  /** Virtual ms played a wall second (default 100: a tenth of real time). */
+  readonly speed?: number;
+  /** The wall clock (ms); a test gives its own. */
+  readonly now?: () => number;
+}
+
+export class SimSource implements ConsoleSource {
+  private readonly startedAt: number;
+  private readonly now: () => number;
+
+  private constructor(
+    private readonly player: TracePlayer,
+    private readonly speed: number,
+    now: () => number,
+  ) {
+    this.now = now;
+    this.startedAt = now();
+  }
+
+  /** Run the experiment (virtual time: a second or so of wall time), ready to play from its start. */
+  static async start(o: SimSourceOptions): Promise<SimSource> {
+    const result = await runExperiment({ strategy: o.strategy, seed: o.seed, ...(o.nodes !== undefined ? { nodes: o.nodes } : {}) });
+    const title = `the paper's experiment: ${result.nodes} replicas, ${o.strategy}, seed ${o.seed}`;
+    const player = new TracePlayer(result.system.trace(), { title, diagramMs: 60 });
+    await result.system.close();
+    return new SimSource(player, o.speed ?? 100, o.now ?? Date.now);
+  }
+
+  get totalMs(): number {
+    return this.player.totalMs;
+  }
+
+  async state(): Promise<ConsoleState> {
+    const played = Math.min(this.player.totalMs, ((this.now() - this.startedAt) * this.speed) / 1000);
+    return this.player.stateAt(played, { playedMs: played, totalMs: this.player.totalMs, speed: this.speed });
+  }
+
+  abort(): Promise<string> {
+    return Promise.reject(new Error("a simulated run plays what happened: there is nothing to abort"));
+  }
+
+  resume(): Promise<string> {
+    return Promise.reject(new Error("a simulated run plays what happened: there is nothing to resume"));
+  }
+
+  async close(): Promise<void> {
+    // Nothing runs: the run was over before it played.
+  }
+}
