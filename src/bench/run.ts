@@ -18,6 +18,7 @@ import { realtimeBenchmark } from "./realtime.js";
 import { simSpeedBenchmark } from "./sim-speed.js";
 import { storeBenchmark } from "./store.js";
 import { moveBenchmark } from "./move.js";
+import { consoleOverheadBenchmark } from "./console-overhead.js";
 import { swapPauseBenchmark } from "./swap-pause.js";
 import { tcpBenchmark } from "./tcp.js";
 import { traceRetentionBenchmark } from "./trace-retention.js";
@@ -63,6 +64,11 @@ export const BENCHMARKS: readonly Benchmark[] = [
     name: "move",
     description: "ctl move of the middle of 5 replicated-db node processes (10,000 entries each, mutual TLS, stores) 8 times under load: how long the node is unavailable (p50/p99), ctl move's time, global reads/s during the moves against before",
     run: (_o, progress) => moveBenchmark(progress),
+  },
+  {
+    name: "console-overhead",
+    description: "two pump node processes with metrics and a console attached against bare ones, nobody watching (target: cost <= 2% of messages/s), and watched (scraped every second, a page's stream open; reported)",
+    run: (_o, progress) => consoleOverheadBenchmark(progress),
   },
   {
     name: "codec",

@@ -10,6 +10,9 @@ import type { NodeStatus, UpdateView } from "../network/tcp/protocol.js";
 import { renderSpaceTimeSvg } from "../viz/space-time.js";
 import type { ConsoleLink, ConsoleNode, ConsoleSource, ConsoleState, ConsoleUpdate } from "./console-state.js";
 
+/** Characters of each node's trace read for the diagram (a few thousand events). */
+const TAIL_CHARS = 400_000;
+
 interface Counts {
   readonly at: number;
   readonly sent: number;
@@ -120,7 +123,8 @@ export class ClusterSource implements ConsoleSource {
   private async drawn(now: number): Promise<string> {
     if (now - this.diagram.at < (this.o.diagramEveryMs ?? 2_000)) return this.diagram.svg;
     this.diagram = { at: now, svg: this.diagram.svg };
-    const trace = await this.client.trace().catch(() => [] as TraceEvent[]);
+    // Only the end of each node's trace: a long-running cluster's whole trace is far too much to pull every 2 s.
+    const trace = await this.client.traceTail(TAIL_CHARS).catch(() => [] as TraceEvent[]);
     const end = trace.reduce((m, e) => Math.max(m, e.t), -Infinity);
     const shown = trace.filter((e) => e.t >= end - (this.o.diagramMs ?? 3_000)).slice(-4_000);
     this.diagram = { at: now, svg: shown.length === 0 ? "" : renderSpaceTimeSvg(shown, { maxWidth: 1400, maxEvents: 4_000, controlPlane: true }) };

@@ -954,6 +954,17 @@ export class ClusterClient {
     return mergeAtHorizon(segments, other);
   }
 
+  /**
+   * The last part of the cluster's trace: about `charsPerNode` characters of each running node's (and of its
+   * coordinator's), merged in Lamport order. What a watcher of the last seconds reads (the console): the nodes read
+   * only the end of their newest segments. Not for the checker: it is no complete trace.
+   */
+  async traceTail(charsPerNode: number): Promise<TraceEvent[]> {
+    const { up } = await this.statusAll();
+    const parts = await Promise.all(up.map(async (s) => streamedTrace(s.id, await this.command(s.id, { kind: "trace", tailChars: charsPerNode })).events));
+    return mergeStamped(parts.flat());
+  }
+
   /** The checker's verdict on the trace, taken as complete; from the horizon on when retention dropped something. */
   async check(): Promise<CheckReport> {
     const t = await this.traceFromHorizon();

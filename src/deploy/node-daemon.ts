@@ -558,10 +558,14 @@ export class NodeDaemon {
   }
 
   /** This node's trace in pieces ("trace-chunk" frames, none near the frame limit), then a reply saying how many. */
-  private async replyWithTrace(session: ControlSession, id: number): Promise<void> {
+  private async replyWithTrace(session: ControlSession, id: number, tailChars?: number): Promise<void> {
     try {
       // A root's coordinator events follow its own (their Lamport times order them in the merge).
-      const chunks = await session.sendPieces(id, concatPieces(this.trace.pieces(TRACE_PIECE_CHARS), this.updates.trace.pieces(TRACE_PIECE_CHARS)));
+      const pieces =
+        tailChars !== undefined && Number.isInteger(tailChars) && tailChars > 0
+          ? concatPieces(this.trace.tail(tailChars, TRACE_PIECE_CHARS), this.updates.trace.tail(tailChars, TRACE_PIECE_CHARS))
+          : concatPieces(this.trace.pieces(TRACE_PIECE_CHARS), this.updates.trace.pieces(TRACE_PIECE_CHARS));
+      const chunks = await session.sendPieces(id, pieces);
       const reply: TraceReply = { chunks, horizon: this.trace.horizon() };
       session.reply(id, reply);
     } catch (e) {
@@ -715,7 +719,7 @@ export class NodeDaemon {
           return;
         }
         case "trace":
-          void this.replyWithTrace(session, id);
+          void this.replyWithTrace(session, id, cmd.tailChars);
           return;
         case "export":
         case "move-out":

@@ -89,6 +89,23 @@ describe("a node's trace: rotated segments bounded by retention", () => {
     t.close();
   });
 
+  it("its tail: the last events only, whole lines, across segments, on disk and in memory; all of it when it is shorter", () => {
+    for (const dir of [mkdtempSync(join(tmpdir(), "liveswap-trace-")), undefined]) {
+      const t = NodeTrace.open({ dir, id: "a", retention });
+      record(t, 0, 100);
+      const events = (pieces: Iterable<string>): number[] => {
+        const all = [...pieces];
+        return numbers(streamedTrace("a", new StreamedReply({ chunks: all.length, horizon: t.horizon() }, all)).events);
+      };
+      const last = events(t.tail(6000, 1000)); // more than one 4,096-byte segment
+      expect(last.length).toBeGreaterThan(40);
+      expect(last.length).toBeLessThan(100);
+      expect(last).toEqual(range(100 - last.length, 100));
+      expect(events(t.tail(1 << 20, 1000))).toEqual(range(0, 100));
+      t.close();
+    }
+  });
+
   it("a reply whose piece count does not match is refused as incomplete, naming the node", () => {
     expect(() => streamedTrace("a", new StreamedReply({ chunks: 3, horizon: { droppedSegments: 0, droppedEvents: 0, droppedBytes: 0 } }, ["x"]))).toThrow(/trace of node "a" arrived incomplete \(1 of 3 pieces came\)/);
     expect(() => streamedTrace("a", [])).toThrow(/not a trace reply/);

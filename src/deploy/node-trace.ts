@@ -267,6 +267,39 @@ export class NodeTrace {
     for (const t of texts) yield* splitLines(t, maxChars);
   }
 
+  /**
+   * The trace's last `maxChars` characters or fewer, whole lines only, in pieces as `pieces` gives them: what a
+   * watcher of the last seconds needs (the console), read from the end of the newest segments only.
+   */
+  *tail(maxChars: number, pieceChars: number): Generator<string> {
+    this.flush();
+    const list = this.segments.list();
+    const parts: string[] = [];
+    let have = 0;
+    for (let i = list.length - 1; i >= 0 && have < maxChars; i--) {
+      const s = list[i] as number;
+      const want = maxChars - have;
+      let text: string;
+      if (this.segments instanceof FileSegments) {
+        const f = this.segments.open(s);
+        try {
+          const from = Math.max(0, f.size - want);
+          text = readRange(f.fd, from, f.size);
+        } finally {
+          closeSync(f.fd);
+        }
+      } else {
+        text = this.segments.text(s).slice(-want);
+      }
+      parts.unshift(text);
+      have += text.length;
+    }
+    const all = parts.join("");
+    // Cut at a line's start unless the whole trace fits.
+    const whole = have < maxChars ? all : all.slice(all.indexOf("\n") + 1);
+    yield* splitLines(whole, pieceChars);
+  }
+
   /** The whole trace as events (tests, and a node's own reads). */
   events(): StampedEvent[] {
     return [...this.pieces(1 << 24)].flatMap((p) => readStamped(p, this.source));
@@ -345,10 +378,15 @@ export function readSegments(traceDir: string, id: string): { readonly events: S
 }
 
 function readAll(fd: number, size: number): string {
-  const buf = Buffer.allocUnsafe(size);
+  return readRange(fd, 0, size);
+}
+
+/** Bytes from..to of a file as text (a multi-byte character cut at `from` is dropped with its partial line). */
+function readRange(fd: number, from: number, to: number): string {
+  const buf = Buffer.allocUnsafe(to - from);
   let at = 0;
-  while (at < size) {
-    const n = readSync(fd, buf, at, size - at, at);
+  while (at < to - from) {
+    const n = readSync(fd, buf, at, to - from - at, from + at);
     if (n === 0) break;
     at += n;
   }
