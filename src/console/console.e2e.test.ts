@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,8 +19,11 @@ declare const document: { querySelector(selector: string): { getAttribute(name: 
 /** Debian's chromium (.ci/run installs it); LIVESWAP_CHROMIUM names another binary. */
 const CHROMIUM = process.env.LIVESWAP_CHROMIUM ?? "/usr/bin/chromium";
 const skipBrowser = process.env.LIVESWAP_SKIP_BROWSER === "1";
-/** Screenshots for the README (docs/console-*.png), written by this test. */
-const SHOTS = resolve(import.meta.dirname, "../../docs");
+/**
+ * Where the screenshots go: a temporary directory, or LIVESWAP_SCREENSHOTS (the README's are made with
+ * `LIVESWAP_SCREENSHOTS=docs npx vitest run src/console/console.e2e.test.ts`).
+ */
+const SHOTS = resolve(process.env.LIVESWAP_SCREENSHOTS ?? join(tmpdir(), "liveswap-console-shots"));
 const TOKEN = "console-test-token-0123456789abcdef";
 const IDS = ["r0", "r1", "r2"];
 const packages = dbPackagePaths();

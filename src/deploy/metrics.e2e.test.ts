@@ -129,6 +129,8 @@ describe("a node's Prometheus metrics", () => {
       expect(value(after, "liveswap_peer_connected", { peer: "r2" })).toBe(1);
       expect(value(after, "liveswap_store_commits")).toBeGreaterThan(0);
       expect(value(after, "liveswap_requests_settled_total")).toBeGreaterThan(0);
+      expect(value(after, "liveswap_update_buffered_messages_total")).toBeGreaterThanOrEqual(0);
+      expect(value(after, "liveswap_update_held_messages_total")).toBeGreaterThanOrEqual(0);
       // The root's coordinator says how its update ended.
       expect(phaseOf((await scrape("r0", { token: TOKEN })).text)).toBe("idle");
       expect(value((await scrape("r0", { token: TOKEN })).text, "liveswap_coordinator_phase", { phase: "completed" })).toBe(1);

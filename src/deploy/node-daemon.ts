@@ -121,6 +121,7 @@ export class NodeDaemon {
   private metricsEndpoint: HttpEndpoint | undefined;
   /** Outside requests answered or failed by this process (a recovery's replay counts what it answers again). */
   private settledRequests = 0;
+  private bufferedMessages = 0;
   /** The coordinator of the updates this node is the root of (DESIGN.md: the coordinator lives in the cluster). */
   private readonly updates: UpdateService;
 
@@ -489,6 +490,8 @@ export class NodeDaemon {
   }
 
   private record(ev: TraceEvent): void {
+    // A message an update's strategy buffered (an early new-tagged one at an old node): counted for the metrics.
+    if (ev.kind === "buffer") this.bufferedMessages++;
     this.trace.record(ev, this.clock.tick());
   }
 
@@ -599,7 +602,7 @@ export class NodeDaemon {
    * rule is the cluster file's `metricsAccess:` (open on loopback only without one).
    */
   async serveMetrics(listen: string): Promise<HttpEndpoint> {
-    this.metrics ??= new NodeMetrics({ status: () => this.status(), coordinator: () => this.updates.view() }, this.self.id);
+    this.metrics ??= new NodeMetrics({ status: () => this.status(), coordinator: () => this.updates.view(), buffered: () => this.bufferedMessages }, this.self.id);
     const metrics = this.metrics;
     this.metricsEndpoint = await startHttpEndpoint(`node "${this.self.id}"'s metrics`, listen, metricsAccess(this.cluster, this.self), async (req, res) => {
       if (req.method !== "GET" || new URL(req.url ?? "/", "http://x").pathname !== "/metrics") {

@@ -13,6 +13,8 @@ export interface MetricsSource {
   status(): NodeStatus;
   /** The update this node coordinates as its root (its view), if any has run here. */
   coordinator(): UpdateView | null;
+  /** Messages an update's strategy buffered at this node since the process started. */
+  buffered(): number;
 }
 
 /** A node's part in an update, from the moment it began (figures are updated in place until the part ends). */
@@ -190,6 +192,16 @@ export class NodeMetrics {
       });
     };
     counter("liveswap_update_held_messages_total", "Messages a strategy held back during updates (conservative, snapshot)", (x) => x.heldMessages);
+    const source = this.source;
+    new Counter({
+      name: "liveswap_update_buffered_messages_total",
+      help: "Messages a strategy buffered at this node during updates (new ones early at an old node), since the process started",
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(source.buffered());
+      },
+    });
     counter("liveswap_update_transformed_messages_total", "Old messages mapped to the new version during updates", (x) => x.transformedMessages);
     counter("liveswap_update_rolled_back_events_total", "Events undone by rollbacks during updates", (x) => x.rolledBackEvents);
     counter("liveswap_update_control_messages_total", "Control messages (markers, acks) of updates", (x) => x.controlMessages);
