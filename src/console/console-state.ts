@@ -2,6 +2,7 @@
  * What the console page shows, one value a refresh: a cluster's (cluster-source.ts) or a simulated run's
  * (sim-source.ts). The page draws it and nothing else, so both sources look the same to an operator.
  */
+import type { UpdateView } from "../network/tcp/protocol.js";
 
 export type NodeHealth = "up" | "suspected" | "down" | "moving";
 
@@ -32,19 +33,8 @@ export interface ConsoleLink {
   readonly state: "up" | "down";
 }
 
-export interface ConsoleUpdate {
-  readonly id: number;
-  readonly root: string;
-  readonly strategy: string;
-  /** preparing, running, halted, resuming, completed, aborted or failed. */
-  readonly phase: string;
-  readonly nodes: readonly string[];
-  readonly prepared: readonly string[];
-  readonly new: readonly string[];
-  readonly halted: readonly { readonly node: string; readonly error: string }[];
-  /** Nodes the update waits for because they are down or cut off. */
-  readonly waiting: readonly string[];
-}
+/** The running update (or the last one) as its root's control plane shows it (a simulated run's is built alike). */
+export type ConsoleUpdate = Pick<UpdateView, "id" | "root" | "strategy" | "phase" | "nodes" | "prepared" | "new" | "halted" | "waiting">;
 
 export interface ConsoleState {
   readonly source: "cluster" | "simulation";
