@@ -13,7 +13,7 @@ export interface SimSourceOptions {
   readonly strategy: Strategy;
   readonly seed: number;
   readonly nodes?: number;
-  /** Virtual ms played a wall second (default 100: a tenth of real time). */
+  /** Virtual ms played a wall second (default 50: a twentieth of real time). */
   readonly speed?: number;
   /** The wall clock (ms); a test gives its own. */
   readonly now?: () => number;
@@ -38,7 +38,7 @@ export class SimSource implements ConsoleSource {
     const title = `the paper's experiment: ${result.nodes} replicas, ${o.strategy}, seed ${o.seed}`;
     const player = new TracePlayer(result.system.trace(), { title, diagramMs: 60 });
     await result.system.close();
-    return new SimSource(player, o.speed ?? 100, o.now ?? Date.now);
+    return new SimSource(player, o.speed ?? 50, o.now ?? Date.now);
   }
 
   get totalMs(): number {

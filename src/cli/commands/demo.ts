@@ -23,7 +23,7 @@ export function registerDemo(program: Command, out: Out): void {
     .option("--trace <file>", "write the trace as NDJSON to FILE; with several strategies one file each, the strategy before the extension (d.ndjson: d.naive.ndjson, d.cut.ndjson, ...)")
     .option("--json", "one JSON object per strategy, one per line", false)
     .option("--serve", "play the run in a web page (the console's) instead: the first strategy's run, at --speed", false)
-    .addOption(new Option("--speed <ms>", "with --serve: virtual ms played a wall second (100: a tenth of real time)").default(100).argParser(integer("--speed", 1)))
+    .addOption(new Option("--speed <ms>", "with --serve: virtual ms played a wall second (50: a twentieth of real time)").default(50).argParser(integer("--speed", 1)))
     .option("--listen <host:port>", "with --serve: where the page is served", "127.0.0.1:7700")
     .action(async (o: { strategy?: Strategy[]; seed: number; nodes: number; entries: number; trace?: string; json: boolean; serve: boolean; speed: number; listen: string }) => {
       if (o.serve) return serveDemo(o, out);
