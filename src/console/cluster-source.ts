@@ -10,8 +10,8 @@ import type { NodeStatus, UpdateView } from "../network/tcp/protocol.js";
 import { renderSpaceTimeSvg } from "../viz/space-time.js";
 import type { ConsoleLink, ConsoleNode, ConsoleSource, ConsoleState, ConsoleUpdate } from "./console-state.js";
 
-/** Characters of each node's trace read for the diagram (a few thousand events). */
-const TAIL_CHARS = 400_000;
+/** Bytes of the end of each node's trace read for the diagram (a few thousand events). */
+const TAIL_BYTES = 400_000;
 
 interface Counts {
   readonly at: number;
@@ -29,7 +29,7 @@ export interface ClusterSourceOptions {
 }
 
 export class ClusterSource implements ConsoleSource {
-  private readonly client: ClusterClient;
+  private session: ClusterClient | undefined;
   private readonly counts = new Map<string, Counts>();
   /** What each node last said of its version and epoch: a node down shows them. */
   private readonly known = new Map<string, { readonly version: string; readonly epoch: number }>();
@@ -40,7 +40,17 @@ export class ClusterSource implements ConsoleSource {
     private readonly cluster: Cluster,
     private readonly o: ClusterSourceOptions = {},
   ) {
-    this.client = new ClusterClient(cluster, { commandTimeoutMs: o.statusTimeoutMs ?? 2_000 });
+  }
+
+  /** The control sessions, opened again after idle() let them go. */
+  private get client(): ClusterClient {
+    this.session ??= new ClusterClient(this.cluster, { commandTimeoutMs: this.o.statusTimeoutMs ?? 2_000 });
+    return this.session;
+  }
+
+  idle(): void {
+    this.session?.close();
+    this.session = undefined;
   }
 
   async state(): Promise<ConsoleState> {
@@ -64,7 +74,7 @@ export class ClusterSource implements ConsoleSource {
       update,
       messagesPerSec: nodes.reduce((s, n) => s + n.receivedPerSec, 0),
       requestsPerSec: nodes.reduce((s, n) => s + n.requestsPerSec, 0),
-      diagram: await this.drawn(now),
+      diagram: await this.drawn(now, up.map((s) => s.id)),
       actions: { abort: update !== null && ["preparing", "running"].includes(update.phase), resume: update?.phase === "halted" },
     };
   }
@@ -80,7 +90,7 @@ export class ClusterSource implements ConsoleSource {
   }
 
   async close(): Promise<void> {
-    this.client.close();
+    this.idle();
   }
 
   private nodeOf(s: NodeStatus, view: UpdateView | null, now: number, up: readonly NodeStatus[]): ConsoleNode {
@@ -120,13 +130,13 @@ export class ClusterSource implements ConsoleSource {
   }
 
   /** The diagram of the merged trace's last diagramMs, drawn again at most every diagramEveryMs. */
-  private async drawn(now: number): Promise<string> {
+  private async drawn(now: number, nodes: readonly string[]): Promise<string> {
     if (now - this.diagram.at < (this.o.diagramEveryMs ?? 2_000)) return this.diagram.svg;
     this.diagram = { at: now, svg: this.diagram.svg };
     // Only the end of each node's trace: a long-running cluster's whole trace is far too much to pull every 2 s.
-    const trace = await this.client.traceTail(TAIL_CHARS).catch(() => [] as TraceEvent[]);
+    const { events: trace, since } = await this.client.traceTail(TAIL_BYTES, nodes).catch(() => ({ events: [] as TraceEvent[], since: -Infinity }));
     const end = trace.reduce((m, e) => Math.max(m, e.t), -Infinity);
-    const shown = trace.filter((e) => e.t >= end - (this.o.diagramMs ?? 3_000)).slice(-4_000);
+    const shown = trace.filter((e) => e.t >= Math.max(since, end - (this.o.diagramMs ?? 3_000))).slice(-4_000);
     this.diagram = { at: now, svg: shown.length === 0 ? "" : renderSpaceTimeSvg(shown, { maxWidth: 1400, maxEvents: 4_000, controlPlane: true }) };
     return this.diagram.svg;
   }

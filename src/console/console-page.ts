@@ -36,10 +36,10 @@ function topology(s) {
   const at = new Map(s.nodes.map((x, i) => [x.id, n === 1 ? [W / 2, H / 2] : [W / 2 + r * Math.cos((2 * Math.PI * i) / n - Math.PI / 2), H / 2 + r * Math.sin((2 * Math.PI * i) / n - Math.PI / 2)]]));
   let svg = '<svg viewBox="0 0 ' + W + " " + H + '" width="100%" role="img" aria-label="topology">';
   for (const l of s.links) { const a = at.get(l.a), b = at.get(l.b); if (!a || !b) continue;
-    svg += '<line data-link="' + esc(l.a + "-" + l.b) + '" data-state="' + l.state + '" x1="' + a[0] + '" y1="' + a[1] + '" x2="' + b[0] + '" y2="' + b[1] + '" stroke="' + (l.state === "up" ? "#98a2b3" : "#d92d20") + '" stroke-width="2"' + (l.state === "up" ? "" : ' stroke-dasharray="6 4"') + "/>"; }
+    svg += '<line data-link="' + esc(l.a + "-" + l.b) + '" data-state="' + esc(l.state) + '" x1="' + a[0] + '" y1="' + a[1] + '" x2="' + b[0] + '" y2="' + b[1] + '" stroke="' + (l.state === "up" ? "#98a2b3" : "#d92d20") + '" stroke-width="2"' + (l.state === "up" ? "" : ' stroke-dasharray="6 4"') + "/>"; }
   for (const x of s.nodes) { const [cx, cy] = at.get(x.id);
     const stroke = x.health === "down" ? "#b42318" : x.health === "suspected" ? "#f79009" : x.health === "moving" ? "#175cd3" : "#1d232b";
-    svg += '<g data-node="' + esc(x.id) + '" data-version="' + esc(x.version) + '" data-health="' + x.health + '" data-part="' + (x.part || "") + '">' +
+    svg += '<g data-node="' + esc(x.id) + '" data-version="' + esc(x.version) + '" data-health="' + esc(x.health) + '" data-part="' + esc(x.part || "") + '">' +
       "<title>" + esc(x.id + " " + x.version + " epoch " + x.epoch + " " + x.health + (x.why ? ": " + x.why : "")) + "</title>" +
       '<circle cx="' + cx + '" cy="' + cy + '" r="30" fill="' + (x.health === "down" ? "#e4e7ec" : colour(x.version)) + '" stroke="' + stroke + '" stroke-width="' + (x.health === "up" ? 2 : 4) + '"' + (x.health === "suspected" || x.health === "moving" ? ' stroke-dasharray="5 3"' : "") + "/>" +
       '<text x="' + cx + '" y="' + (cy - 4) + '" text-anchor="middle" font-weight="600">' + esc(x.id) + "</text>" +
@@ -50,7 +50,7 @@ function topology(s) {
 function updatePanel(u) {
   if (!u) return '<p class="muted">No update has run here.</p>';
   const done = u.new.length, all = u.nodes.length || 1;
-  return '<p>Update <b>#' + u.id + "</b> (" + esc(u.strategy) + ", root " + esc(u.root) + '): <b id="update-phase" data-phase="' + esc(u.phase) + '">' + esc(u.phase) + "</b></p>" +
+  return '<p>Update <b>#' + esc(u.id) + "</b> (" + esc(u.strategy) + ", root " + esc(u.root) + '): <b id="update-phase" data-phase="' + esc(u.phase) + '">' + esc(u.phase) + "</b></p>" +
     '<div class="bar" title="nodes new"><div style="width:' + Math.round((100 * done) / all) + '%"></div></div>' +
     "<p>" + u.prepared.length + " of " + u.nodes.length + " prepared, " + done + " new" +
     (u.halted.length ? '; <span class="health-down">halted at ' + esc(u.halted.map((h) => h.node + " (" + h.error + ")").join(", ")) + "</span>" : "") +
@@ -58,7 +58,7 @@ function updatePanel(u) {
 }
 function table(s) {
   let h = "<table><tr><th>node</th><th>version</th><th>epoch</th><th>health</th><th>update</th><th>sent/s</th><th>recv/s</th><th>req/s</th><th>open</th><th>outbox</th><th>at</th></tr>";
-  for (const x of s.nodes) h += '<tr data-row="' + esc(x.id) + '"><td>' + esc(x.id) + "</td><td>" + esc(x.version) + "</td><td>" + x.epoch + '</td><td class="health-' + x.health + '" title="' + esc(x.why || "") + '">' + x.health + "</td><td>" + esc(x.part || "") + "</td><td>" + Math.round(x.sentPerSec) + "</td><td>" + Math.round(x.receivedPerSec) + "</td><td>" + Math.round(x.requestsPerSec) + "</td><td>" + x.openRequests + "</td><td>" + x.outbox + "</td><td>" + esc(x.at || "") + "</td></tr>";
+  for (const x of s.nodes) h += '<tr data-row="' + esc(x.id) + '"><td>' + esc(x.id) + "</td><td>" + esc(x.version) + "</td><td>" + esc(x.epoch) + '</td><td class="health-' + esc(x.health) + '" title="' + esc(x.why || "") + '">' + esc(x.health) + "</td><td>" + esc(x.part || "") + "</td><td>" + Math.round(x.sentPerSec) + "</td><td>" + Math.round(x.receivedPerSec) + "</td><td>" + Math.round(x.requestsPerSec) + "</td><td>" + esc(x.openRequests) + "</td><td>" + esc(x.outbox) + "</td><td>" + esc(x.at || "") + "</td></tr>";
   return h + "</table>";
 }
 function render(s) {
@@ -76,7 +76,8 @@ function render(s) {
   $("update").innerHTML = updatePanel(s.update);
   $("rates").textContent = Math.round(s.messagesPerSec) + " messages/s, " + Math.round(s.requestsPerSec) + " requests/s";
   $("nodes").innerHTML = table(s);
-  $("diagram").innerHTML = s.diagram || '<p class="muted">No events in the last seconds.</p>';
+  // The stream leaves the diagram out while it is the one the page has.
+  if (s.diagram !== undefined) $("diagram").innerHTML = s.diagram || '<p class="muted">No events in the last seconds.</p>';
   $("abort").disabled = !s.actions.abort;
   $("resume").disabled = !s.actions.resume;
 }
@@ -95,7 +96,7 @@ $("package").onchange = async () => { const f = $("package").files[0]; if (!f) r
 const events = new EventSource("/api/events");
 events.onmessage = (e) => { $("live").textContent = "live"; render(JSON.parse(e.data)); };
 events.addEventListener("trouble", (e) => { $("live").textContent = "trouble: " + JSON.parse(e.data).error; });
-events.onerror = () => { $("live").textContent = "reconnecting…"; };
+events.onerror = () => { $("live").textContent = events.readyState === EventSource.CLOSED ? "disconnected: open the URL the command printed again" : "reconnecting…"; };
 `;
 
 const PAGE = `<!doctype html>

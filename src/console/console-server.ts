@@ -4,9 +4,10 @@
  * console nobody watches costs the cluster nothing. Access (http-access.ts): a token (the printed URL carries it
  * once; the page keeps it in an HttpOnly cookie) or a client certificate of the cluster's CA; never open.
  */
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { describeError } from "../core/errors.js";
-import { startHttpEndpoint, type HttpAccess, type HttpEndpoint } from "../deploy/http-access.js";
+import { queryOf, startHttpEndpoint, type HttpAccess, type HttpEndpoint } from "../deploy/http-access.js";
 import type { ConsoleSource, ConsoleState } from "./console-state.js";
 import { consolePage } from "./console-page.js";
 
@@ -31,9 +32,11 @@ const MAX_BODY = 16 * 1024 * 1024;
 export async function startConsole(source: ConsoleSource, o: ConsoleOptions): Promise<ConsoleServer> {
   const stream = new StateStream(source, o.refreshMs ?? 500);
   const secure = o.access.tls !== undefined;
-  let endpoint: HttpEndpoint | undefined;
-  endpoint = await startHttpEndpoint("the console", o.listen ?? "127.0.0.1:0", o.access, (req, res) => route(req, res, source, stream, secure));
-  const ep = endpoint;
+  // The cookie is named after the token: a console started again (a new token) is not shadowed by its old cookie,
+  // and two consoles on one host keep theirs apart.
+  const cookie = o.access.token !== undefined ? `liveswap_token_${createHash("sha256").update(o.access.token).digest("hex").slice(0, 12)}` : "liveswap_token";
+  const access: HttpAccess = { ...o.access, cookie, ...(o.access.tls !== undefined ? { tls: { client: "control", ...o.access.tls } } : {}) };
+  const ep: HttpEndpoint = await startHttpEndpoint("the console", o.listen ?? "127.0.0.1:0", access, (req, res) => route(req, res, { source, stream, secure, cookie }));
   return {
     url: ep.url,
     openUrl: o.access.token !== undefined ? `${ep.url}/?token=${encodeURIComponent(o.access.token)}` : ep.url,
@@ -45,20 +48,31 @@ export async function startConsole(source: ConsoleSource, o: ConsoleOptions): Pr
   };
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, source: ConsoleSource, stream: StateStream, secure: boolean): Promise<void> {
-  const url = new URL(req.url ?? "/", "http://console");
-  const path = url.pathname;
+interface Route {
+  readonly source: ConsoleSource;
+  readonly stream: StateStream;
+  readonly secure: boolean;
+  readonly cookie: string;
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, r: Route): Promise<void> {
+  const { source, stream } = r;
+  const path = (req.url ?? "/").split("?")[0] ?? "/";
   if (req.method === "GET" && path === "/") {
-    const token = url.searchParams.get("token");
+    const token = queryOf(req.url).get("token");
     if (token !== null) {
       // The token moves from the URL (history, logs) into a cookie only this page's requests carry.
-      res.writeHead(303, { location: "/", "set-cookie": `liveswap_token=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/${secure ? "; Secure" : ""}` });
+      res.writeHead(303, { location: "/", "set-cookie": `${r.cookie}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/${r.secure ? "; Secure" : ""}` });
       return void res.end();
     }
     res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "content-security-policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:" });
     return void res.end(consolePage());
   }
-  if (req.method === "GET" && path === "/api/state") return json(res, 200, await source.state());
+  if (req.method === "GET" && path === "/api/state") {
+    const state = await source.state();
+    stream.settle();
+    return json(res, 200, state);
+  }
   if (req.method === "GET" && path === "/api/events") return stream.add(res);
   if (req.method === "POST" && (path === "/api/abort" || path === "/api/resume")) {
     // Only the page's own script sends this header (a form or a link from elsewhere cannot).
@@ -92,11 +106,20 @@ function body(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** The live stream: one poll loop, while at least one page listens, its states sent to every listener. */
+/** A listener that has not taken this much of what was sent (a sleeping laptop, a stalled link) is let go. */
+const MAX_BACKLOG = 4 * 1024 * 1024;
+/** The source's sessions are let go this long after the last page left (they heartbeat every node). */
+const IDLE_MS = 30_000;
+
+/**
+ * The live stream: one poll loop, while at least one page listens, its states sent to every listener; a state's
+ * diagram only to a listener that does not have it yet (it changes every few seconds, and is the bulk).
+ */
 class StateStream {
-  private readonly listeners = new Set<ServerResponse>();
+  private readonly listeners = new Map<ServerResponse, { diagram: string | undefined }>();
   private running = false;
   private closed = false;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly source: ConsoleSource,
@@ -106,14 +129,27 @@ class StateStream {
   add(res: ServerResponse): void {
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
     res.write(": liveswap console\n\n");
-    this.listeners.add(res);
-    res.on("close", () => this.listeners.delete(res));
+    this.listeners.set(res, { diagram: undefined });
+    clearTimeout(this.idleTimer);
+    res.on("close", () => {
+      this.listeners.delete(res);
+      this.settle();
+    });
     if (!this.running) void this.loop();
+  }
+
+  /** Nobody listens: after a while, the source lets its sessions go (a one-off /api/state too). */
+  settle(): void {
+    if (this.listeners.size > 0 || this.closed) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.source.idle?.(), IDLE_MS);
+    this.idleTimer.unref();
   }
 
   close(): void {
     this.closed = true;
-    for (const r of this.listeners) r.end();
+    clearTimeout(this.idleTimer);
+    for (const r of this.listeners.keys()) r.end();
     this.listeners.clear();
   }
 
@@ -122,18 +158,31 @@ class StateStream {
     try {
       while (!this.closed && this.listeners.size > 0) {
         const t0 = Date.now();
-        let event: string;
+        let state: ConsoleState | undefined;
+        let trouble: string | undefined;
         try {
-          event = `data: ${JSON.stringify(await this.source.state())}\n\n`;
+          state = await this.source.state();
         } catch (e) {
-          event = `event: trouble\ndata: ${JSON.stringify({ error: describeError(e) })}\n\n`;
+          trouble = `event: trouble\ndata: ${JSON.stringify({ error: describeError(e) })}\n\n`;
         }
-        for (const r of this.listeners) r.write(event);
+        for (const [r, seen] of this.listeners) this.send(r, seen, state, trouble);
         await new Promise((r) => setTimeout(r, Math.max(50, this.everyMs - (Date.now() - t0))));
       }
     } finally {
       this.running = false;
     }
+  }
+
+  private send(r: ServerResponse, seen: { diagram: string | undefined }, state: ConsoleState | undefined, trouble: string | undefined): void {
+    if (r.writableLength > MAX_BACKLOG) {
+      this.listeners.delete(r);
+      r.destroy();
+      return;
+    }
+    if (state === undefined) return void r.write(trouble ?? "");
+    const same = seen.diagram === state.diagram;
+    seen.diagram = state.diagram;
+    r.write(`data: ${JSON.stringify(same ? { ...state, diagram: undefined } : state)}\n\n`);
   }
 }
 

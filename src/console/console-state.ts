@@ -63,5 +63,7 @@ export interface ConsoleSource {
   abort(): Promise<string>;
   /** Resume a halted update with a package (a cluster's signed package text). */
   resume(pkg: string): Promise<string>;
+  /** Nobody watches any more: let go of what costs the watched (a cluster's control sessions); state() takes them again. */
+  idle?(): void;
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -41,6 +42,18 @@ afterAll(async () => {
   await browser?.close();
 });
 
+/** The status of a GET over HTTPS (the cluster's CA trusted), with a client certificate if given. */
+function httpsStatus(url: string, ca: string, client?: { readonly cert: string; readonly key: string }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca: readFileSync(ca), checkServerIdentity: () => undefined, ...(client !== undefined ? { cert: readFileSync(client.cert), key: readFileSync(client.key) } : {}) }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 /** The page of `server`, opened with its token URL (which moves the token into a cookie). */
 async function open(server: ConsoleServer): Promise<Page> {
   const page = await (browser as Browser).newPage({ viewport: { width: 1300, height: 1100 }, ignoreHTTPSErrors: true });
@@ -72,7 +85,11 @@ describe.skipIf(skipBrowser)("the operator's console in a real browser (headless
       refreshMs: 300,
     });
     try {
-      expect((await fetch(`${server.url.replace("https", "http")}/api/state`).catch(() => ({ status: 0 }))).status).not.toBe(200);
+      // No token: 401. A node's certificate (signed by the same CA) is not the control certificate: 401. The control one: in.
+      const keys = packages.keys;
+      expect(await httpsStatus(`${server.url}/api/state`, t.ca)).toBe(401);
+      expect(await httpsStatus(`${server.url}/api/state`, t.ca, { cert: join(keys, "r0.crt"), key: join(keys, "r0.key") })).toBe(401);
+      expect(await httpsStatus(`${server.url}/api/state`, t.ca, { cert: t.control.cert, key: t.control.key })).toBe(200);
       const page = await open(server);
       await allShow(page, "data-version", "db@1", IDS);
       await allShow(page, "data-health", "up", IDS);

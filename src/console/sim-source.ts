@@ -13,40 +13,52 @@ export interface SimSourceOptions {
   readonly strategy: Strategy;
   readonly seed: number;
   readonly nodes?: number;
+  readonly entries?: number;
   /** Virtual ms played a wall second (default 50: a twentieth of real time). */
   readonly speed?: number;
   /** The wall clock (ms); a test gives its own. */
   readonly now?: () => number;
 }
 
+/** How long the end of a run stays on screen before it plays again (wall ms). */
+const HOLD_MS = 5_000;
+
 export class SimSource implements ConsoleSource {
-  private readonly startedAt: number;
-  private readonly now: () => number;
+  /** When the current playback began: at the first look (a page opened), not when the run was made. */
+  private startedAt: number | undefined;
+  private player: TracePlayer;
 
   private constructor(
-    private readonly player: TracePlayer,
+    private readonly makePlayer: () => TracePlayer,
     private readonly speed: number,
-    now: () => number,
+    private readonly now: () => number,
   ) {
-    this.now = now;
-    this.startedAt = now();
+    this.player = makePlayer();
   }
 
   /** Run the experiment (virtual time: a second or so of wall time), ready to play from its start. */
   static async start(o: SimSourceOptions): Promise<SimSource> {
-    const result = await runExperiment({ strategy: o.strategy, seed: o.seed, ...(o.nodes !== undefined ? { nodes: o.nodes } : {}) });
+    const result = await runExperiment({ strategy: o.strategy, seed: o.seed, ...(o.nodes !== undefined ? { nodes: o.nodes } : {}), ...(o.entries !== undefined ? { entries: o.entries } : {}) });
     const title = `the paper's experiment: ${result.nodes} replicas, ${o.strategy}, seed ${o.seed}`;
-    const player = new TracePlayer(result.system.trace(), { title, diagramMs: 60 });
+    const trace = result.system.trace();
     await result.system.close();
-    return new SimSource(player, o.speed ?? 50, o.now ?? Date.now);
+    return new SimSource(() => new TracePlayer(trace, { title, diagramMs: 60 }), o.speed ?? 50, o.now ?? Date.now);
   }
 
   get totalMs(): number {
     return this.player.totalMs;
   }
 
+  /** The state at the playback's point; once the run's end has been shown for a while, it plays again from the start. */
   async state(): Promise<ConsoleState> {
-    const played = Math.min(this.player.totalMs, ((this.now() - this.startedAt) * this.speed) / 1000);
+    const now = this.now();
+    this.startedAt ??= now;
+    const endsAt = this.startedAt + (this.player.totalMs * 1000) / this.speed;
+    if (now > endsAt + HOLD_MS) {
+      this.player = this.makePlayer();
+      this.startedAt = now;
+    }
+    const played = Math.min(this.player.totalMs, ((now - this.startedAt) * this.speed) / 1000);
     return this.player.stateAt(played, { playedMs: played, totalMs: this.player.totalMs, speed: this.speed });
   }
 

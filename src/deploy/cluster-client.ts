@@ -955,14 +955,19 @@ export class ClusterClient {
   }
 
   /**
-   * The last part of the cluster's trace: about `charsPerNode` characters of each running node's (and of its
+   * The last part of the cluster's trace: the last `bytesPerNode` bytes of each node's (the running ones, or `nodes`; and of a root's
    * coordinator's), merged in Lamport order. What a watcher of the last seconds reads (the console): the nodes read
    * only the end of their newest segments. Not for the checker: it is no complete trace.
    */
-  async traceTail(charsPerNode: number): Promise<TraceEvent[]> {
-    const { up } = await this.statusAll();
-    const parts = await Promise.all(up.map(async (s) => streamedTrace(s.id, await this.command(s.id, { kind: "trace", tailChars: charsPerNode })).events));
-    return mergeStamped(parts.flat());
+  async traceTail(bytesPerNode: number, nodes?: readonly NodeId[]): Promise<{ readonly events: TraceEvent[]; readonly since: number }> {
+    const ids = nodes ?? (await this.statusAll()).up.map((s) => s.id);
+    // A node that does not answer leaves its lane empty; the others still show.
+    const parts = (await Promise.allSettled(ids.map(async (id) => streamedTrace(id, await this.command(id, { kind: "trace", tailBytes: bytesPerNode })).events)))
+      .filter((r): r is PromiseFulfilledResult<StampedEvent[]> => r.status === "fulfilled")
+      .map((r) => r.value);
+    // From the latest first event of the tails on, every node's lane is whole (a busy node's tail covers less time).
+    const since = parts.reduce((m, p) => (p.length === 0 ? m : Math.max(m, (p[0] as StampedEvent).ev.t)), -Infinity);
+    return { events: mergeStamped(parts.flat()), since };
   }
 
   /** The checker's verdict on the trace, taken as complete; from the horizon on when retention dropped something. */

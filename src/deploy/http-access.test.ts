@@ -1,5 +1,18 @@
 import { describe, expect, it } from "vitest";
+import { connect } from "node:net";
 import { checkAccess, startHttpEndpoint } from "./http-access.js";
+
+/** Send `request` as written (a request line fetch would not send) and give the answer's text. */
+function raw(address: string, request: string): Promise<string> {
+  const i = address.lastIndexOf(":");
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) }, () => s.write(request));
+    let text = "";
+    s.on("data", (d: Buffer) => void (text += d.toString()));
+    s.on("end", () => resolve(text));
+    s.on("error", reject);
+  });
+}
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 
@@ -22,6 +35,22 @@ describe("an HTTP endpoint of liveswap's (metrics, console)", () => {
       expect((await fetch(`${ep.url}/x?token=${TOKEN}`)).status).toBe(200);
     } finally {
       await ep.close();
+    }
+  });
+
+  it("survives what it cannot read (a malformed cookie, a request line of `//`), a stale cookie does not hide a good token, and an open loopback endpoint refuses another Host name (DNS rebinding)", async () => {
+    const ep = await startHttpEndpoint("test endpoint", "127.0.0.1:0", { token: TOKEN }, (_req, res) => void res.end("ok"));
+    const open = await startHttpEndpoint("open endpoint", "127.0.0.1:0", { openOnLoopback: true }, (_req, res) => void res.end("ok"));
+    try {
+      expect((await fetch(`${ep.url}/x`, { headers: { cookie: "liveswap_token=%E0%A4%A" } })).status).toBe(401);
+      expect(await raw(ep.address, "GET // HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")).toMatch(/^HTTP\/1\.1 401/);
+      expect((await fetch(`${ep.url}/x?token=${TOKEN}`, { headers: { cookie: "liveswap_token=an-old-consoles-token-0000" } })).status).toBe(200);
+      expect((await fetch(`${ep.url}/x`)).status).toBe(401); // still serving
+      expect((await fetch(`${open.url}/metrics`)).status).toBe(200);
+      expect(await raw(open.address, "GET /metrics HTTP/1.1\r\nHost: attacker.example:80\r\nConnection: close\r\n\r\n")).toMatch(/^HTTP\/1\.1 401/);
+    } finally {
+      await ep.close();
+      await open.close();
     }
   });
 

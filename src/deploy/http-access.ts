@@ -7,7 +7,7 @@ import { createServer as createHttp, type IncomingMessage, type ServerResponse }
 import { createServer as createHttps } from "node:https";
 import { timingSafeEqual } from "node:crypto";
 import type { TLSSocket } from "node:tls";
-import { parseAddress } from "../network/tcp/sockets.js";
+import { parseAddress, peerName } from "../network/tcp/sockets.js";
 import { HttpAccessError } from "./errors.js";
 
 export interface HttpAccess {
@@ -15,8 +15,13 @@ export interface HttpAccess {
   readonly openOnLoopback?: boolean;
   /** A secret a request shows as `Authorization: Bearer TOKEN`, a `liveswap_token` cookie, or `?token=` (console). */
   readonly token?: string;
-  /** Serve HTTPS with this key and certificate; a client certificate signed by `ca` lets a request in. */
-  readonly tls?: { readonly key: string; readonly cert: string; readonly ca: string };
+  /**
+   * Serve HTTPS with this key and certificate; a client certificate signed by `ca` whose common name is `client`
+   * (the cluster's control certificate: CN "control", the name the control plane itself requires) lets a request in.
+   */
+  readonly tls?: { readonly key: string; readonly cert: string; readonly ca: string; readonly client?: string };
+  /** The cookie that carries the token (default `liveswap_token`): one a port, so two consoles do not mix. */
+  readonly cookie?: string;
 }
 
 export interface HttpEndpoint {
@@ -42,22 +47,50 @@ export function checkAccess(what: string, listen: string, access: HttpAccess): v
   if (access.token !== undefined && access.token.length < 16) throw new HttpAccessError(`${what}: the token is ${access.token.length} characters; give one of 16 or more (\`openssl rand -hex 16\`)`);
 }
 
-/** Does the request show the token, or a client certificate the server verified against the cluster's CA? */
+/**
+ * Does the request show the token (any of the ways it can: a stale cookie does not hide a good header or query), or
+ * a client certificate the server verified against the cluster's CA, with the expected name? Never throws: a
+ * malformed cookie or request line is a request not let in.
+ */
 export function allowed(req: IncomingMessage, access: HttpAccess): boolean {
-  if (access.token === undefined && access.tls === undefined) return access.openOnLoopback === true;
+  if (access.token === undefined && access.tls === undefined) return access.openOnLoopback === true && loopbackHost(req.headers.host);
   const socket = req.socket as Partial<TLSSocket>;
-  if (access.tls !== undefined && socket.authorized === true) return true;
-  if (access.token === undefined) return false;
-  const shown = tokenOf(req);
-  return shown !== undefined && same(shown, access.token);
+  if (access.tls !== undefined && socket.authorized === true && peerName(req.socket) === (access.tls.client ?? "control")) return true;
+  const token = access.token;
+  return token !== undefined && tokensOf(req, access.cookie ?? "liveswap_token").some((t) => same(t, token));
 }
 
-function tokenOf(req: IncomingMessage): string | undefined {
+/** The Host header names loopback (an open endpoint refuses a DNS-rebinding page that reaches it by another name). */
+function loopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const name = host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d+$/, "");
+  return isLoopback(name);
+}
+
+/** Every token the request shows: the Authorization header, its cookie, the `token` query parameter. */
+export function tokensOf(req: IncomingMessage, cookie: string): string[] {
+  const out: string[] = [];
   const auth = req.headers.authorization;
-  if (auth?.startsWith("Bearer ")) return auth.slice(7).trim();
-  const cookie = /(?:^|;\s*)liveswap_token=([^;]+)/.exec(req.headers.cookie ?? "")?.[1];
-  if (cookie !== undefined) return decodeURIComponent(cookie);
-  return new URL(req.url ?? "/", "http://x").searchParams.get("token") ?? undefined;
+  if (auth?.startsWith("Bearer ")) out.push(auth.slice(7).trim());
+  const c = new RegExp(`(?:^|;\\s*)${cookie}=([^;]+)`).exec(req.headers.cookie ?? "")?.[1];
+  if (c !== undefined) out.push(safeDecode(c));
+  const q = queryOf(req.url).get("token");
+  if (q !== null) out.push(q);
+  return out;
+}
+
+/** The query of a request line, whatever its path looks like (`//`, `%zz`). */
+export function queryOf(url: string | undefined): URLSearchParams {
+  const i = (url ?? "").indexOf("?");
+  return new URLSearchParams(i < 0 ? "" : (url ?? "").slice(i + 1));
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 function same(a: string, b: string): boolean {
@@ -71,9 +104,15 @@ export async function startHttpEndpoint(what: string, listen: string, access: Ht
   checkAccess(what, listen, access);
   const { host, port } = parseAddress(listen, what);
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
-    if (!allowed(req, access)) {
+    let ok = false;
+    try {
+      ok = allowed(req, access);
+    } catch {
+      ok = false; // a request this server cannot read is one it does not let in
+    }
+    if (!ok) {
       res.writeHead(401, { "content-type": "text/plain; charset=utf-8", "www-authenticate": 'Bearer realm="liveswap"' });
-      res.end(`${what}: show the token (Authorization: Bearer TOKEN) or a client certificate of the cluster's CA\n`);
+      res.end(`${what}: not let in. In a browser, open the URL the command printed (it carries the token once); a program shows Authorization: Bearer TOKEN, or the cluster's control certificate over HTTPS\n`);
       return;
     }
     Promise.resolve(handler(req, res)).catch((e: unknown) => {

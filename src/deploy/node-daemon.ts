@@ -173,7 +173,7 @@ export class NodeDaemon {
           if (env.kind === "app") this.record({ kind: "drop", t: this.net.now(), node: env.to, from: env.from, msg: env.id, reason });
         }
       },
-      log: (line) => logger.info(line, { node: self.id }),
+      log: (line) => logger.info(line),
       // A durable node's spill lies in its store directory (emptied at start: its outbox comes back from the record).
       outbox: { ...cluster.outbox, ...(cluster.storeDir !== undefined ? { spillDir: join(cluster.storeDir, self.id, "outbox-spill") } : {}) },
     });
@@ -186,7 +186,7 @@ export class NodeDaemon {
       tls: cluster.tls ? tlsFor(cluster, self.cert, self.key) : undefined,
       clock: this.clock,
       storeDir: cluster.storeDir !== undefined ? join(cluster.storeDir, self.id) : undefined,
-      log: (line) => logger.info(line, { node: self.id }),
+      log: (line) => logger.info(line),
       partRun: () => (this.host as NodeHost | undefined)?.partRun(),
     });
   }
@@ -210,7 +210,7 @@ export class NodeDaemon {
     const self = cluster.nodes.find((n) => n.id === id);
     if (self === undefined) throw new NodeConfigError(`no node "${id}" in ${cluster.file} (it has: ${cluster.nodes.map((n) => n.id).join(", ")})`);
     const behavior = await loadInitialBehavior(cluster, self);
-    if (opts.importFrom !== undefined) logger.info(importNodeRecord(cluster, id, opts.importFrom), { node: id });
+    if (opts.importFrom !== undefined) logger.info(importNodeRecord(cluster, id, opts.importFrom));
     const store = cluster.storeDir !== undefined ? openNodeStore(join(cluster.storeDir, id)) : undefined;
     const record = store?.load();
     failpoint("daemon.after-load");
@@ -224,7 +224,7 @@ export class NodeDaemon {
     const d = new NodeDaemon(cluster, self, opts.onStop ?? (() => undefined), logger, opts.retention);
     d.moves = new NodeMoves(d.movePort(), location);
     d.imported = opts.importFrom !== undefined;
-    if (location.moving !== undefined) logger.warn(`node "${id}" is moving to ${location.moving.address} (committed before this process stopped): it serves nothing here; \`ctl move ${id} --address ${location.moving.address}\` finishes the move, \`ctl move ${id} --cancel\` gives it up`, { node: id });
+    if (location.moving !== undefined) logger.warn(`node "${id}" is moving to ${location.moving.address} (committed before this process stopped): it serves nothing here; \`ctl move ${id} --address ${location.moving.address}\` finishes the move, \`ctl move ${id} --cancel\` gives it up`);
     d.store = store;
     d.freshStore = store !== undefined && record === undefined;
     try {
@@ -261,7 +261,7 @@ export class NodeDaemon {
 
   /** An operational line of this node (info); warnings and errors go to the logger with their level. */
   private log(line: string): void {
-    this.logger.info(line, { node: this.self.id });
+    this.logger.info(line);
   }
 
   private async boot(behavior: Behavior, unlinked: boolean): Promise<void> {
@@ -378,7 +378,7 @@ export class NodeDaemon {
       `node "${this.self.id}" started with an empty store at ${this.storePath()}, but its neighbour "${peer}" remembers an earlier ` +
       `instance of it: its durable record is lost or was moved. Restore the store directory and start it again, or ` +
       `\`ctl destroy ${this.self.id}\` and create it again to start it empty on purpose`;
-    this.logger.error(why, { node: this.self.id });
+    this.logger.error(why);
     process.exitCode = 1;
     setImmediate(() => void this.stop());
     return why;
@@ -392,7 +392,7 @@ export class NodeDaemon {
       this.log(`node "${this.self.id}": its neighbour "${peer}" knows it at its new location (${reason})`);
       return this.moves.retire();
     }
-    this.logger.error(`node "${this.self.id}" stops: its neighbour "${peer}" refused it for good: ${reason}`, { node: this.self.id, peer });
+    this.logger.error(`node "${this.self.id}" stops: its neighbour "${peer}" refused it for good: ${reason}`, { peer });
     process.exitCode = 1;
     setImmediate(() => void this.stop());
   }
@@ -410,7 +410,7 @@ export class NodeDaemon {
 
   /** A commit failed (an fsync error): the node stops, never retrying (the pages it was to write may be gone). */
   private fatal(e: Error): void {
-    this.logger.error(`node "${this.self.id}": its store failed to commit (${e.message}); the node stops. Start it again: it recovers what was committed`, { node: this.self.id });
+    this.logger.error(`node "${this.self.id}": its store failed to commit (${e.message}); the node stops. Start it again: it recovers what was committed`);
     void this.stop();
   }
 
@@ -561,12 +561,13 @@ export class NodeDaemon {
   }
 
   /** This node's trace in pieces ("trace-chunk" frames, none near the frame limit), then a reply saying how many. */
-  private async replyWithTrace(session: ControlSession, id: number, tailChars?: number): Promise<void> {
+  private async replyWithTrace(session: ControlSession, id: number, tailBytes?: number): Promise<void> {
     try {
       // A root's coordinator events follow its own (their Lamport times order them in the merge).
+      if (tailBytes !== undefined && !(Number.isInteger(tailBytes) && tailBytes > 0)) throw new NodeConfigError(`trace: tailBytes is ${String(tailBytes)}; give a whole number of bytes > 0, or leave it out for the whole trace`);
       const pieces =
-        tailChars !== undefined && Number.isInteger(tailChars) && tailChars > 0
-          ? concatPieces(this.trace.tail(tailChars, TRACE_PIECE_CHARS), this.updates.trace.tail(tailChars, TRACE_PIECE_CHARS))
+        tailBytes !== undefined
+          ? concatPieces(this.trace.tail(tailBytes, TRACE_PIECE_CHARS), this.updates.trace.tail(tailBytes, TRACE_PIECE_CHARS))
           : concatPieces(this.trace.pieces(TRACE_PIECE_CHARS), this.updates.trace.pieces(TRACE_PIECE_CHARS));
       const chunks = await session.sendPieces(id, pieces);
       const reply: TraceReply = { chunks, horizon: this.trace.horizon() };
@@ -722,7 +723,7 @@ export class NodeDaemon {
           return;
         }
         case "trace":
-          void this.replyWithTrace(session, id, cmd.tailChars);
+          void this.replyWithTrace(session, id, cmd.tailBytes);
           return;
         case "export":
         case "move-out":
@@ -846,7 +847,7 @@ export class NodeDaemon {
     if (this.stopped || (this.host as NodeHost | undefined) === undefined) return false;
     if (this.topology.linksOf(this.self.id).get(peer) !== link) return true; // that link is gone here already
     if (this.host.updateId !== undefined) return false;
-    this.logger.warn(`"${peer}" unlinked this node while it was down: the link is dropped here too`, { node: this.self.id, peer });
+    this.logger.warn(`"${peer}" unlinked this node while it was down: the link is dropped here too`, { peer });
     this.unlink(peer, "never");
     return true;
   }

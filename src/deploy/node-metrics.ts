@@ -30,12 +30,17 @@ export const NODE_PHASES = ["idle", "preparing", "prepared", "new"] as const;
 /** A root's update phases (the coordinator's view), as `liveswap_coordinator_phase` names them. */
 export const COORDINATOR_PHASES = ["none", "preparing", "running", "halted", "resuming", "completed", "aborted", "failed"] as const;
 
+/** The figures the counters sum. */
+const COUNTED = ["heldMessages", "transformedMessages", "rolledBackEvents", "controlMessages"] as const;
+
 /** Parts kept for their figures (the counters sum them): the oldest go first. */
 const MAX_PARTS = 256;
 
 export class NodeMetrics {
   readonly registry = new Registry();
   private readonly parts = new Map<number, Part>();
+  /** The counts of parts dropped from `parts` (beyond MAX_PARTS). */
+  private readonly forgotten: Record<(typeof COUNTED)[number], number> = { heldMessages: 0, transformedMessages: 0, rolledBackEvents: 0, controlMessages: 0 };
   private readonly swaps: Histogram;
 
   constructor(
@@ -55,7 +60,13 @@ export class NodeMetrics {
   partBegun(id: number, figures: UpdateFigures): void {
     this.parts.delete(id);
     this.parts.set(id, { id, figures, swapObserved: false });
-    while (this.parts.size > MAX_PARTS) this.parts.delete(this.parts.keys().next().value as number);
+    while (this.parts.size > MAX_PARTS) {
+      const oldest = this.parts.keys().next().value as number;
+      // Its counts stay in the totals (a counter never goes down while the process lives).
+      const f = (this.parts.get(oldest) as Part).figures;
+      for (const k of COUNTED) this.forgotten[k] += f[k];
+      this.parts.delete(oldest);
+    }
   }
 
   /** The exposition text (Prometheus format 0.0.4). */
@@ -92,7 +103,7 @@ export class NodeMetrics {
     new Gauge({ name: "liveswap_open_requests", help: "Outside requests taken and not answered yet", registers: r, collect() { this.set(status().openRequests); } });
     new Counter({
       name: "liveswap_requests_settled_total",
-      help: "Outside requests answered or failed since the process started",
+      help: "Outside requests answered or failed since the process started (a recovery's replay counts what it answers again)",
       registers: r,
       collect() {
         this.reset();
@@ -179,19 +190,20 @@ export class NodeMetrics {
   private figures(): Histogram {
     const r = [this.registry];
     const parts = this.parts;
-    const sum = (f: (x: UpdateFigures) => number): number => [...parts.values()].reduce((s, p) => s + f(p.figures), 0);
-    const counter = (name: string, help: string, f: (x: UpdateFigures) => number): void => {
+    const forgotten = this.forgotten;
+    const sum = (k: (typeof COUNTED)[number]): number => [...parts.values()].reduce((s, p) => s + p.figures[k], forgotten[k]);
+    const counter = (name: string, help: string, k: (typeof COUNTED)[number]): void => {
       new Counter({
         name,
         help,
         registers: r,
         collect() {
           this.reset();
-          this.inc(sum(f));
+          this.inc(sum(k));
         },
       });
     };
-    counter("liveswap_update_held_messages_total", "Messages a strategy held back during updates (conservative, snapshot)", (x) => x.heldMessages);
+    counter("liveswap_update_held_messages_total", "Messages a strategy held back during updates (conservative, snapshot)", "heldMessages");
     const source = this.source;
     new Counter({
       name: "liveswap_update_buffered_messages_total",
@@ -202,9 +214,9 @@ export class NodeMetrics {
         this.inc(source.buffered());
       },
     });
-    counter("liveswap_update_transformed_messages_total", "Old messages mapped to the new version during updates", (x) => x.transformedMessages);
-    counter("liveswap_update_rolled_back_events_total", "Events undone by rollbacks during updates", (x) => x.rolledBackEvents);
-    counter("liveswap_update_control_messages_total", "Control messages (markers, acks) of updates", (x) => x.controlMessages);
+    counter("liveswap_update_transformed_messages_total", "Old messages mapped to the new version during updates", "transformedMessages");
+    counter("liveswap_update_rolled_back_events_total", "Events undone by rollbacks during updates", "rolledBackEvents");
+    counter("liveswap_update_control_messages_total", "Control messages (markers, acks) of updates", "controlMessages");
     new Gauge({ name: "liveswap_update_parts", help: "Update parts this process saw begin (the counters above sum them)", registers: r, collect() { this.set(parts.size); } });
     return new Histogram({ name: "liveswap_swap_pause_seconds", help: "The step in which the node turned new, wall time", buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r });
   }

@@ -106,6 +106,21 @@ describe("a node's trace: rotated segments bounded by retention", () => {
     }
   });
 
+  it("its tail cuts at a line's start in bytes, whatever the characters (multi-byte UTF-8 in the events)", () => {
+    for (const dir of [mkdtempSync(join(tmpdir(), "liveswap-trace-")), undefined]) {
+      const t = NodeTrace.open({ dir, id: "a", retention });
+      for (let i = 0; i < 100; i++) t.record({ kind: "send", t: i, node: "a", to: "b", msg: `a.${i}→é€𝄞`, epoch: 0 } as TraceEvent, 1000 + i);
+      for (const bytes of [777, 3000, 6000, 9001]) {
+        const all = [...t.tail(bytes, 500)];
+        const got = numbers(streamedTrace("a", new StreamedReply({ chunks: all.length, horizon: t.horizon() }, all)).events);
+        expect(got.length, `${bytes} bytes`).toBeGreaterThan(0);
+        expect(got).toEqual(range(100 - got.length, 100));
+        expect(Buffer.byteLength(all.join(""))).toBeLessThanOrEqual(bytes);
+      }
+      t.close();
+    }
+  });
+
   it("a reply whose piece count does not match is refused as incomplete, naming the node", () => {
     expect(() => streamedTrace("a", new StreamedReply({ chunks: 3, horizon: { droppedSegments: 0, droppedEvents: 0, droppedBytes: 0 } }, ["x"]))).toThrow(/trace of node "a" arrived incomplete \(1 of 3 pieces came\)/);
     expect(() => streamedTrace("a", [])).toThrow(/not a trace reply/);

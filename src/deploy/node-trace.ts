@@ -268,36 +268,42 @@ export class NodeTrace {
   }
 
   /**
-   * The trace's last `maxChars` characters or fewer, whole lines only, in pieces as `pieces` gives them: what a
+   * The trace's last `maxBytes` bytes or fewer, whole lines only, in pieces as `pieces` gives them: what a
    * watcher of the last seconds needs (the console), read from the end of the newest segments only.
    */
-  *tail(maxChars: number, pieceChars: number): Generator<string> {
+  *tail(maxBytes: number, pieceChars: number): Generator<string> {
     this.flush();
     const list = this.segments.list();
-    const parts: string[] = [];
+    const parts: Buffer[] = [];
     let have = 0;
-    for (let i = list.length - 1; i >= 0 && have < maxChars; i--) {
+    let cut = false; // read from inside a segment: the first line may be partial
+    for (let i = list.length - 1; i >= 0 && have < maxBytes; i--) {
       const s = list[i] as number;
-      const want = maxChars - have;
-      let text: string;
+      const want = maxBytes - have;
+      let bytes: Buffer;
       if (this.segments instanceof FileSegments) {
         const f = this.segments.open(s);
         try {
-          const from = Math.max(0, f.size - want);
-          text = readRange(f.fd, from, f.size);
+          bytes = readBytes(f.fd, Math.max(0, f.size - want), f.size);
+          cut = f.size > want;
         } finally {
           closeSync(f.fd);
         }
       } else {
-        text = this.segments.text(s).slice(-want);
+        const all = Buffer.from(this.segments.text(s), "utf8");
+        bytes = all.subarray(Math.max(0, all.length - want));
+        cut = all.length > want;
       }
-      parts.unshift(text);
-      have += text.length;
+      parts.unshift(bytes);
+      have += bytes.length;
     }
-    const all = parts.join("");
-    // Cut at a line's start unless the whole trace fits.
-    const whole = have < maxChars ? all : all.slice(all.indexOf("\n") + 1);
-    yield* splitLines(whole, pieceChars);
+    let all = Buffer.concat(parts);
+    // Counted in bytes, cut at a newline byte: never inside a line, nor inside a multi-byte character.
+    if (cut) {
+      const nl = all.indexOf(0x0a);
+      all = nl < 0 ? Buffer.alloc(0) : all.subarray(nl + 1);
+    }
+    yield* splitLines(all.toString("utf8"), pieceChars);
   }
 
   /** The whole trace as events (tests, and a node's own reads). */
@@ -378,11 +384,11 @@ export function readSegments(traceDir: string, id: string): { readonly events: S
 }
 
 function readAll(fd: number, size: number): string {
-  return readRange(fd, 0, size);
+  return readBytes(fd, 0, size).toString("utf8");
 }
 
-/** Bytes from..to of a file as text (a multi-byte character cut at `from` is dropped with its partial line). */
-function readRange(fd: number, from: number, to: number): string {
+/** Bytes from..to of a file. */
+function readBytes(fd: number, from: number, to: number): Buffer {
   const buf = Buffer.allocUnsafe(to - from);
   let at = 0;
   while (at < to - from) {
@@ -390,7 +396,7 @@ function readRange(fd: number, from: number, to: number): string {
     if (n === 0) break;
     at += n;
   }
-  return buf.toString("utf8", 0, at);
+  return buf.subarray(0, at);
 }
 
 /** Pieces of `text` of at most about `maxChars` characters, cut after a newline (a longer line is a piece alone). */

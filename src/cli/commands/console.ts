@@ -1,6 +1,5 @@
 /** `liveswap console`: the operator's live web view of a cluster (src/console/). */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { Option, type Command } from "commander";
 import { ClusterSource } from "../../console/cluster-source.js";
 import { startConsole, type ConsoleServer } from "../../console/console-server.js";
@@ -30,7 +29,7 @@ export function registerConsole(program: Command, out: Out): void {
 export function consoleAccess(cluster: Cluster | undefined, tokenFile: string | undefined): HttpAccess {
   const token = tokenFile !== undefined ? readSecret(tokenFile, "--token-file") : randomBytes(16).toString("hex");
   const t = cluster?.tls;
-  return { token, ...(t !== undefined ? { tls: { key: readFileSync(t.control.key, "utf8"), cert: readFileSync(t.control.cert, "utf8"), ca: readFileSync(t.ca, "utf8") } } : {}) };
+  return { token, ...(t !== undefined ? { tls: { key: readSecret(t.control.key, "tls.control.key"), cert: readSecret(t.control.cert, "tls.control.cert"), ca: readSecret(t.ca, "tls.ca") } } : {}) };
 }
 
 export function announce(server: ConsoleServer, out: Out, note?: string): void {

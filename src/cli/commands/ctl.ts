@@ -34,11 +34,11 @@ async function withClient<T>(cmd: Command, f: (c: ClusterConnection) => Promise<
 export function registerCtl(program: Command, out: Out): void {
   const ctl = program.command("ctl").description("the control plane of a live cluster (Conic's configuration manager)");
   ctl.requiredOption("--cluster <file>", "the cluster file (YAML)");
-  ctl.option("--log-format <format>", "text (default) or json: every line ctl prints becomes a pino record (level info, component ctl)", "text");
+  ctl.option("--log-format <format>", "text (default; also LIVESWAP_LOG_FORMAT) or json: every line ctl prints, its answers included, becomes a pino record (level info, component ctl)");
   // Each line goes where the chosen format says; the choice is made once the options are read.
   let say: Out = out;
   ctl.hook("preAction", () => {
-    const format = logFormat((ctl.opts() as { logFormat: string }).logFormat);
+    const format = logFormat((ctl.opts() as { logFormat?: string }).logFormat ?? process.env.LIVESWAP_LOG_FORMAT ?? "text");
     if (format === "json") {
       const logger = makeLogger({ format, base: { component: "ctl" } });
       say = (line) => logger.info(line);

@@ -22,24 +22,27 @@ export function registerDemo(program: Command, out: Out): void {
     .addOption(new Option("--entries <n>", "entries per replica").default(38).argParser(integer("--entries", 1)))
     .option("--trace <file>", "write the trace as NDJSON to FILE; with several strategies one file each, the strategy before the extension (d.ndjson: d.naive.ndjson, d.cut.ndjson, ...)")
     .option("--json", "one JSON object per strategy, one per line", false)
-    .option("--serve", "play the run in a web page (the console's) instead: the first strategy's run, at --speed", false)
+    .option("--serve", "play the run in a web page (the console's) instead: one strategy's run (--strategy, default cut), at --speed", false)
     .addOption(new Option("--speed <ms>", "with --serve: virtual ms played a wall second (50: a twentieth of real time)").default(50).argParser(integer("--speed", 1)))
     .option("--listen <host:port>", "with --serve: where the page is served", "127.0.0.1:7700")
     .action(async (o: { strategy?: Strategy[]; seed: number; nodes: number; entries: number; trace?: string; json: boolean; serve: boolean; speed: number; listen: string }) => {
-      if (o.serve) return serveDemo(o, out);
       const strategies = o.strategy ?? availableStrategies();
       const unavailable = strategies.filter((s) => !availableStrategies().includes(s));
       if (unavailable.length > 0) {
         throw new InvalidArgumentError(`strategy ${unavailable.join(", ")} is not available in this version yet (available: ${availableStrategies().join(", ")})`);
       }
+      if (o.serve) return serveDemo({ ...o, strategy: o.strategy ?? ["cut"] }, out);
+      if (o.listen !== "127.0.0.1:7700" || o.speed !== 50) throw new InvalidArgumentError("--listen and --speed go with --serve (the page that plays the run)");
       await runDemo({ strategies, seed: o.seed, nodes: o.nodes, entries: o.entries, json: o.json, ...(o.trace !== undefined ? { trace: o.trace } : {}) }, out);
     });
 }
 
 /** `demo --serve`: the experiment's run played in the console page (a token in the printed URL: never open). */
-async function serveDemo(o: { strategy?: Strategy[]; seed: number; nodes: number; speed: number; listen: string }, out: Out): Promise<void> {
-  const strategy = o.strategy?.[0] ?? "cut";
-  const source = await SimSource.start({ strategy, seed: o.seed, nodes: o.nodes, speed: o.speed });
+async function serveDemo(o: { strategy: readonly Strategy[]; seed: number; nodes: number; entries: number; speed: number; listen: string; trace?: string; json: boolean }, out: Out): Promise<void> {
+  if (o.trace !== undefined || o.json) throw new InvalidArgumentError("--serve plays the run in a page: --trace and --json go without it");
+  if (o.strategy.length !== 1) throw new InvalidArgumentError(`--serve plays one run: give one strategy (--strategy ${o.strategy[0] ?? "cut"}), not ${o.strategy.length}`);
+  const strategy = o.strategy[0] as Strategy;
+  const source = await SimSource.start({ strategy, seed: o.seed, nodes: o.nodes, entries: o.entries, speed: o.speed });
   const server = await startConsole(source, { listen: o.listen, access: consoleAccess(undefined, undefined) });
   announce(server, out, `plays ${Math.round(source.totalMs)} virtual ms of the ${strategy} run (seed ${o.seed}) in ${Math.ceil((source.totalMs / o.speed) * 10) / 10} s`);
   await untilInterrupted(server);

@@ -94,8 +94,8 @@ export type Command =
   /** `alone`: the other side is down, so this side traces the unlink whatever the ids' order (it learns at its restart). */
   | { readonly kind: "unlink"; readonly peer: string; readonly alone?: true }
   | { readonly kind: "destroy" }
-  /** Its trace (with a root's coordinator events); `tailChars`: only about the last this many characters of each (the console). */
-  | { readonly kind: "trace"; readonly tailChars?: number }
+  /** Its trace (with a root's coordinator events); `tailBytes`: only the last this many bytes of each, whole lines (the console). */
+  | { readonly kind: "trace"; readonly tailBytes?: number }
   /** The node's durable record as a signed portable file (deploy/node-record-file.ts), after a commit and a snapshot. */
   | { readonly kind: "export" }
   /**
