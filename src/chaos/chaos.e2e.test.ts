@@ -47,7 +47,7 @@ describe("liveswap chaos on real processes", () => {
 
   it("the command: a deliberately broken run (naive) is caught and exits 1, its report written; interrupted, it leaves no process or namespace", async () => {
     const out = freshDir();
-    const broken = await liveswap(["chaos", "--seed", "5", "--nodes", "3", "--updates", "1", "--strategy", "naive", "--faults", "", "--rate", "200", "--json", "--out", out]);
+    const broken = await liveswap(["chaos", "--seed", "5", "--nodes", "3", "--updates", "1", "--strategy", "naive", "--faults", "", "--moves", "0", "--rate", "200", "--json", "--out", out]);
     expect(broken.code).toBe(1);
     const summary = JSON.parse(broken.stdout.trim().split("\n").at(-1) as string) as { verdict: { ok: boolean; checker: { violations: { invariant: string }[] }; requests: { byKind: Record<string, { nulls: number }> } } };
     expect(summary.verdict.ok).toBe(false);
