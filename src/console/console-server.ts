@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { describeError } from "../core/errors.js";
-import { queryOf, startHttpEndpoint, type HttpAccess, type HttpEndpoint } from "../deploy/http-access.js";
+import { pathOf, queryOf, startHttpEndpoint, type HttpAccess, type HttpEndpoint } from "../deploy/http-access.js";
 import type { ConsoleSource, ConsoleState } from "./console-state.js";
 import { consolePage } from "./console-page.js";
 
@@ -57,7 +57,7 @@ interface Route {
 
 async function route(req: IncomingMessage, res: ServerResponse, r: Route): Promise<void> {
   const { source, stream } = r;
-  const path = (req.url ?? "/").split("?")[0] ?? "/";
+  const path = pathOf(req.url);
   if (req.method === "GET" && path === "/") {
     const token = queryOf(req.url).get("token");
     if (token !== null) {

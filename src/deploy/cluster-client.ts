@@ -1,4 +1,4 @@
-import { atAddress, readLocations, withLocations } from "./cluster-locations.js";
+import { atAddress, readLocations } from "./cluster-locations.js";
 import type { NodeRecordFile } from "./node-record-file.js";
 import { randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
@@ -151,8 +151,9 @@ export class ClusterClient {
     cluster: Cluster,
     private readonly options: ClusterClientOptions = {},
   ) {
-    this.#cluster = options.asGiven === true ? cluster : withLocations(cluster, options.pin);
-    if (options.asGiven !== true) for (const [id, moved] of Object.entries(readLocations(cluster))) if (id !== options.pin) this.locationEpochs.set(id, moved.locationEpoch);
+    this.#cluster = cluster;
+    // Moved nodes where ctl's address book (on this machine) says, by the one rule every later hint follows too.
+    if (options.asGiven !== true) for (const [id, moved] of Object.entries(readLocations(cluster))) this.relocated(id, moved.address, moved.locationEpoch);
     this.tls = options.tls ?? (cluster.tls ? tlsFor(cluster, cluster.tls.control.cert, cluster.tls.control.key) : undefined);
     this.retry = retryPolicy(options.retry);
     this.requestTimeoutMs = options.requestTimeoutMs ?? cluster.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;

@@ -61,10 +61,10 @@ export function atAddress(cluster: Cluster, id: NodeId, address: string, store?:
   return { ...cluster, nodes, ...(store !== undefined ? { storeDir: store } : {}) };
 }
 
-/** The cluster as its clients see it: every moved node (but `except`) at its new address (and where it binds, when elsewhere). */
-export function withLocations(cluster: Cluster, except?: NodeId): Cluster {
+/** The cluster with every moved node of `book` (ctl's address book, read unless given) at its new address and bind address. */
+export function withLocations(cluster: Cluster, book: Readonly<Record<NodeId, MovedNode>> = readLocations(cluster)): Cluster {
   let out = cluster;
-  for (const [id, moved] of Object.entries(readLocations(cluster))) if (id !== except && cluster.nodes.some((n) => n.id === id)) out = atAddress(out, id, moved.address, undefined, moved.listen);
+  for (const [id, moved] of Object.entries(book)) if (cluster.nodes.some((n) => n.id === id)) out = atAddress(out, id, moved.address, undefined, moved.listen);
   return out;
 }
 

@@ -222,7 +222,6 @@ async function startDestination(cluster: Cluster, id: NodeId, opts: MoveOptions 
   return started;
 }
 
-
 /** Every neighbour dials the node at its new address and refuses older locations (each one durably). */
 async function relocate(client: ClusterClient, neighbors: readonly NodeId[], id: NodeId, to: string, epoch: number, rerun: string): Promise<void> {
   const untold: string[] = [];

@@ -83,7 +83,7 @@ export async function clusterUp(
   const ids = opts.only ?? cluster.nodes.map((n) => n.id);
   // A node that moved (`ctl move`) starts where it went: its address, bind address and store from ctl's address book.
   const book = opts.moving === true ? {} : readLocations(cluster);
-  const located = opts.moving === true ? cluster : withLocations(cluster);
+  const located = opts.moving === true ? cluster : withLocations(cluster, book);
   const logOf = (id: string): string => join(logDir, logName(id, located, opts.moving === true || book[id] !== undefined));
   // A missing package or certificate is said now, naming the field, rather than by a node process that dies at once.
   for (const id of ids) checkNodeFiles(cluster, id);

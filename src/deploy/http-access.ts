@@ -79,6 +79,11 @@ export function tokensOf(req: IncomingMessage, cookie: string): string[] {
   return out;
 }
 
+/** The path of a request line, without its query (no URL parsing: `//` or `%zz` must not throw). */
+export function pathOf(url: string | undefined): string {
+  return (url ?? "/").split("?")[0] ?? "/";
+}
+
 /** The query of a request line, whatever its path looks like (`//`, `%zz`). */
 export function queryOf(url: string | undefined): URLSearchParams {
   const i = (url ?? "").indexOf("?");

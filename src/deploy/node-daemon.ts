@@ -2,7 +2,7 @@ import { importNodeRecord } from "./node-import.js";
 import { locationIn } from "./node-location.js";
 import { lineLogger, type Logger } from "./logger.js";
 import { NodeMetrics } from "./node-metrics.js";
-import { startHttpEndpoint, type HttpEndpoint } from "./http-access.js";
+import { pathOf, startHttpEndpoint, type HttpEndpoint } from "./http-access.js";
 import { metricsAccess } from "./metrics-access.js";
 import { NodeMoves, type MovePort } from "./node-moves.js";
 import { sealNodeRecord, type NodeRecordFile } from "./node-record-file.js";
@@ -243,12 +243,7 @@ export class NodeDaemon {
         await d.serveMetrics(metricsAt);
       } catch (e) {
         // Not started after all: what it opened is closed (its store committed), and the caller hears why.
-        d.commit?.now();
-        d.stopped = true;
-        d.updates.close();
-        await d.net.close();
-        d.trace.close();
-        store?.close();
+        await d.release();
         throw e;
       }
     }
@@ -475,6 +470,12 @@ export class NodeDaemon {
 
   async stop(): Promise<void> {
     if (this.stopped) return;
+    await this.release();
+    this.onStop();
+  }
+
+  /** Commit, then close what this process opened (metrics, coordinator, network, trace, store); stop() says so after. */
+  private async release(): Promise<void> {
     if (!this.destroyed) this.commit?.now();
     this.stopped = true;
     await this.metricsEndpoint?.close();
@@ -486,7 +487,6 @@ export class NodeDaemon {
       this.updates.destroyed();
     }
     this.store?.close();
-    this.onStop();
   }
 
   private record(ev: TraceEvent): void {
@@ -606,7 +606,7 @@ export class NodeDaemon {
     this.metrics ??= new NodeMetrics({ status: () => this.status(), coordinator: () => this.updates.view(), buffered: () => this.bufferedMessages }, this.self.id);
     const metrics = this.metrics;
     this.metricsEndpoint = await startHttpEndpoint(`node "${this.self.id}"'s metrics`, listen, metricsAccess(this.cluster, this.self), async (req, res) => {
-      if (req.method !== "GET" || new URL(req.url ?? "/", "http://x").pathname !== "/metrics") {
+      if (req.method !== "GET" || pathOf(req.url) !== "/metrics") {
         res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
         return void res.end("liveswap node: metrics are at GET /metrics\n");
       }
