@@ -23,6 +23,7 @@ import { join, resolve } from "node:path";
 import { stringify } from "yaml";
 import { describeError } from "../core/errors.js";
 import { ClusterClient } from "../deploy/cluster-client.js";
+import type { NodeStatus } from "../network/tcp/protocol.js";
 import { loadClusterFile, type Cluster } from "../deploy/cluster-file.js";
 import { clusterUp, type NodeEnv, type StartedNode } from "../deploy/cluster-processes.js";
 import { moveNode } from "../deploy/cluster-move.js";
@@ -330,6 +331,17 @@ export class ChaosCluster {
       this.stopped.delete(id);
     }
     return { node: id, from: r.from, to: r.to, host, locationEpoch: r.locationEpoch };
+  }
+
+  /** Until every node answers and `each` holds of each status (polled every `everyMs`), or `ms` passed: whether it came. */
+  async untilEvery(each: (s: NodeStatus) => boolean, ms: number, everyMs: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const { up } = await this.client.statusAll().catch(() => ({ up: [] as const }));
+      if (up.length === this.ids.length && up.every(each)) return true;
+      if (Date.now() + everyMs > end) return false;
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
   }
 
   /** The processes of node `id`'s old locations (moved from) that have not exited: a retired one exits by itself. */

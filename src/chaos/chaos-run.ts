@@ -155,7 +155,7 @@ class Run {
     this.faults.push(applied);
     try {
       // A node that has not heard its last update's end yet (its root reported it) refuses to move: wait for all.
-      await this.idle(30_000);
+      await this.cluster.untilEvery((s) => s.update === null, 30_000, 200);
       const m = await this.cluster.move(node);
       this.moves.push(m);
       applied.text = `ctl move ${node}: ${m.from} -> ${m.to} (host ${m.host}, location epoch ${m.locationEpoch})`;
@@ -244,16 +244,6 @@ class Run {
       out.completed = true;
     } catch (e) {
       out.notes.push(`#${id}: ${e instanceof UpdateAbortedError ? "aborted" : "failed"}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-
-  /** Until every node answers outside any update, bounded. */
-  private async idle(ms: number): Promise<void> {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      const { up } = await this.cluster.client.statusAll().catch(() => ({ up: [] as const }));
-      if (up.length === this.nodes.length && up.every((s) => s.update === null)) return;
-      await sleep(200);
     }
   }
 

@@ -71,7 +71,8 @@ export interface JudgeInput {
 /** Judge a finished run (the faults healed, every node up). */
 export async function judge(input: JudgeInput): Promise<ChaosVerdict> {
   const findings: string[] = [];
-  await quiesce(input.cluster, input.nodes);
+  // Every node answering with no open request and nothing unacknowledged on its channels (30 s at most).
+  await input.cluster.untilEvery((s) => s.openRequests === 0 && s.neighbors.every((n) => n.unacked === 0 && n.connected), 30_000, 250);
   const trace = await input.cluster.client.trace();
   const checked = await input.cluster.client.check();
   for (const v of checked.violations.slice(0, 20)) findings.push(`checker (${v.invariant}): ${v.message}`);
@@ -129,15 +130,6 @@ async function placement(cluster: ChaosCluster, moves: readonly ChaosMove[]): Pr
     for (const pid of cluster.oldLocationsRunning(m.node)) out.push(`"${m.node}": the process of an old location (pid ${pid}) still runs`);
   }
   return out;
-}
-
-/** Wait (bounded, 30 s) until every node answers with no open request and nothing unacknowledged on its channels. */
-async function quiesce(cluster: ChaosCluster, nodes: readonly string[]): Promise<void> {
-  for (let i = 0; i < 120; i++) {
-    const { up } = await cluster.client.statusAll().catch(() => ({ up: [] as const }));
-    if (up.length === nodes.length && up.every((s) => s.openRequests === 0 && s.neighbors.every((n) => n.unacked === 0 && n.connected))) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 interface FifoResult {
