@@ -101,15 +101,7 @@ export class NodeMetrics {
     new Gauge({ name: "liveswap_node_epoch", help: "The node's epoch (updates it took)", registers: r, collect() { this.set(status().epoch); } });
     new Gauge({ name: "liveswap_node_location_epoch", help: "The node's location epoch (moves it made)", registers: r, collect() { this.set(status().location?.epoch ?? 0); } });
     new Gauge({ name: "liveswap_open_requests", help: "Outside requests taken and not answered yet", registers: r, collect() { this.set(status().openRequests); } });
-    new Counter({
-      name: "liveswap_requests_settled_total",
-      help: "Outside requests answered or failed since the process started (a recovery's replay counts what it answers again)",
-      registers: r,
-      collect() {
-        this.reset();
-        this.inc(status().requestsSettled ?? 0);
-      },
-    });
+    readCounter(r, "liveswap_requests_settled_total", "Outside requests answered or failed since the process started (a recovery's replay counts what it answers again)", () => status().requestsSettled ?? 0);
   }
 
   private channels(status: () => NodeStatus): void {
@@ -192,32 +184,26 @@ export class NodeMetrics {
     const parts = this.parts;
     const forgotten = this.forgotten;
     const sum = (k: (typeof COUNTED)[number]): number => [...parts.values()].reduce((s, p) => s + p.figures[k], forgotten[k]);
-    const counter = (name: string, help: string, k: (typeof COUNTED)[number]): void => {
-      new Counter({
-        name,
-        help,
-        registers: r,
-        collect() {
-          this.reset();
-          this.inc(sum(k));
-        },
-      });
-    };
+    const counter = (name: string, help: string, k: (typeof COUNTED)[number]): void => readCounter(r, name, help, () => sum(k));
     counter("liveswap_update_held_messages_total", "Messages a strategy held back during updates (conservative, snapshot)", "heldMessages");
-    const source = this.source;
-    new Counter({
-      name: "liveswap_update_buffered_messages_total",
-      help: "Messages a strategy buffered at this node during updates (new ones early at an old node), since the process started",
-      registers: r,
-      collect() {
-        this.reset();
-        this.inc(source.buffered());
-      },
-    });
+    readCounter(r, "liveswap_update_buffered_messages_total", "Messages a strategy buffered at this node during updates (new ones early at an old node), since the process started", () => this.source.buffered());
     counter("liveswap_update_transformed_messages_total", "Old messages mapped to the new version during updates", "transformedMessages");
     counter("liveswap_update_rolled_back_events_total", "Events undone by rollbacks during updates", "rolledBackEvents");
     counter("liveswap_update_control_messages_total", "Control messages (markers, acks) of updates", "controlMessages");
     new Gauge({ name: "liveswap_update_parts", help: "Update parts this process saw begin (the counters above sum them)", registers: r, collect() { this.set(parts.size); } });
     return new Histogram({ name: "liveswap_swap_pause_seconds", help: "The step in which the node turned new, wall time", buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r });
   }
+}
+
+/** A counter whose value is read when scraped (the node keeps the count; prom-client only shows it). */
+function readCounter(registers: Registry[], name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
 }
