@@ -24,7 +24,7 @@ import { stringify } from "yaml";
 import { describeError } from "../core/errors.js";
 import { ClusterClient } from "../deploy/cluster-client.js";
 import type { NodeStatus } from "../network/tcp/protocol.js";
-import { loadClusterFile, type Cluster } from "../deploy/cluster-file.js";
+import { linkKey, loadClusterFile, type Cluster } from "../deploy/cluster-file.js";
 import { clusterUp, type NodeEnv, type StartedNode } from "../deploy/cluster-processes.js";
 import { moveNode } from "../deploy/cluster-move.js";
 import { ClusterRunningError } from "../deploy/errors.js";
@@ -87,7 +87,6 @@ interface Link {
   readonly proxies: readonly [LinkProxy, LinkProxy];
 }
 
-const linkKey = (a: string, b: string): string => (a < b ? `${a}\n${b}` : `${b}\n${a}`);
 const portOf = (address: string): number => Number(address.slice(address.lastIndexOf(":") + 1));
 
 /** Clusters not closed yet: an interrupted run (SIGINT) closes them all (closeAllChaosClusters). */

@@ -5,7 +5,7 @@
  */
 import type { TraceEvent } from "../core/trace/trace-event.js";
 import { ClusterClient } from "../deploy/cluster-client.js";
-import type { Cluster } from "../deploy/cluster-file.js";
+import { linkKey, type Cluster } from "../deploy/cluster-file.js";
 import type { NodeStatus, UpdateView } from "../network/tcp/protocol.js";
 import { renderSpaceTimeSvg } from "../viz/space-time.js";
 import type { ConsoleLink, ConsoleNode, ConsoleSource, ConsoleState, ConsoleUpdate } from "./console-state.js";
@@ -150,7 +150,7 @@ function updateOf(v: UpdateView): ConsoleUpdate {
 function linksOf(cluster: Cluster, up: readonly NodeStatus[]): ConsoleLink[] {
   const seen = new Map<string, ConsoleLink>();
   const add = (a: string, b: string, ok: boolean): void => {
-    const k = a < b ? `${a}\n${b}` : `${b}\n${a}`;
+    const k = linkKey(a, b);
     const was = seen.get(k);
     seen.set(k, { a: a < b ? a : b, b: a < b ? b : a, state: was?.state === "down" || !ok ? "down" : "up" });
   };

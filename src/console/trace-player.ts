@@ -4,6 +4,7 @@
  * the last window. Events are folded once each, as v only grows.
  */
 import type { TraceEvent } from "../core/trace/trace-event.js";
+import { linkKey } from "../deploy/cluster-file.js";
 import { renderSpaceTimeSvg } from "../viz/space-time.js";
 import type { ConsoleLink, ConsoleNode, ConsoleState, ConsoleUpdate, NodeHealth } from "./console-state.js";
 
@@ -139,11 +140,11 @@ export class TracePlayer {
         return this.patch(e.node, { health: "up", at: e.at, why: undefined });
       case "link":
       case "heal":
-        return void this.links.set(key(e.a, e.b), { a: e.a, b: e.b, state: "up" });
+        return void this.links.set(linkKey(e.a, e.b), { a: e.a, b: e.b, state: "up" });
       case "unlink":
-        return void this.links.delete(key(e.a, e.b));
+        return void this.links.delete(linkKey(e.a, e.b));
       case "partition":
-        return void this.links.set(key(e.a, e.b), { a: e.a, b: e.b, state: "down" });
+        return void this.links.set(linkKey(e.a, e.b), { a: e.a, b: e.b, state: "down" });
       case "update-start":
         return void (this.update = { id: e.update, root: e.root, strategy: e.strategy, phase: "running", nodes: e.nodes, prepared: new Set(), new: new Set() });
       case "update-end":
@@ -169,4 +170,3 @@ export class TracePlayer {
   }
 }
 
-const key = (a: string, b: string): string => (a < b ? `${a}\n${b}` : `${b}\n${a}`);

@@ -249,7 +249,7 @@ export function parseCluster(text: string, file: string): Cluster {
       if (!ids.has(x)) throw new ClusterFileError(`${where(["links", i, k])}: field "links.${i}.${k}": no node "${x}" in nodes`);
     }
     if (a === b) throw new ClusterFileError(`${where(["links", i])}: field "links.${i}": a node cannot link to itself ("${a}")`);
-    const key = a < b ? `${a}\n${b}` : `${b}\n${a}`;
+    const key = linkKey(a, b);
     if (seen.has(key)) throw new ClusterFileError(`${where(["links", i])}: field "links.${i}": "${a}" and "${b}" are linked twice`);
     seen.add(key);
   });
