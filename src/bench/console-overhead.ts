@@ -11,7 +11,6 @@
  * order) and gives a paired ratio, unwatched / bare; the overhead is 1 - the median of those ratios. The best of
  * each side is printed too, but one lucky run decides a best-of, so the paired median is the figure.
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,6 +19,7 @@ import { startConsole, type ConsoleServer } from "../console/console-server.js";
 import { ClusterClient } from "../deploy/cluster-client.js";
 import { startLocalCluster, type LocalCluster } from "../deploy/local-cluster.js";
 import { targetFigure, type BenchmarkOutput } from "./benchmark.js";
+import { pin } from "./cpu-isolation.js";
 import { fixed, whole } from "./format.js";
 import type { ProgressStep } from "./progress.js";
 
@@ -133,7 +133,7 @@ function median(xs: readonly number[]): number {
 function pinPairs(sides: readonly Side[]): string {
   try {
     for (const s of sides) {
-      for (const n of s.cluster.nodes) execFileSync("taskset", ["-a", "-p", "-c", n.id === "a" ? "0" : "1", String(n.pid)], { stdio: "ignore" });
+      for (const n of s.cluster.nodes) pin(n.pid, n.id === "a" ? "0" : "1");
     }
     return "placement: node a of every pair on CPU 0, node b on CPU 1 (taskset)";
   } catch (e) {

@@ -23,7 +23,8 @@ const NOTHING_TO_RESTORE = (): void => {};
 /** Nothing pinned (isolation not asked for). */
 export const NOT_ISOLATED: CpuIsolation = { isolated: false, description: "not isolated (isolate: false)", restore: NOTHING_TO_RESTORE };
 
-function pin(pid: number, cpus: string): void {
+/** Put every thread of process `pid` on `cpus` (taskset's list syntax); throws where taskset fails. */
+export function pin(pid: number, cpus: string): void {
   execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
 }
 
