@@ -18,6 +18,8 @@ import { CodecMismatchError, type Codec } from "../network/tcp/codec.js";
 import { Connection } from "../network/tcp/connection.js";
 import { DEFAULT_HEARTBEAT } from "../network/tcp/heartbeat.js";
 import { DIAL_TIMEOUT, dial, parseAddress, type TlsMaterial } from "../network/tcp/sockets.js";
+import { natsName } from "../network/nats/nats-sockets.js";
+import { holdNats, type NatsHold } from "./nats-transport.js";
 import { readStampedFile, stampedLine, type StampedEvent } from "../core/trace/stamped.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
 import { WIRE_FORMAT, wireFormatMismatch, type Command, type NodeStatus, type UpdateView, type WireMessage } from "../network/tcp/protocol.js";
@@ -113,6 +115,8 @@ export class ClusterClient {
   private readonly pending = new Map<number, Pending>();
   private readonly events: StampedEvent[] = [];
   private readonly tls: TlsMaterial | undefined;
+  /** The process's NATS connection, when the cluster's transport is NATS (released by close()). */
+  private readonly nats: NatsHold | undefined;
   /** Each node's own figures of the last update (its swap's wall-clock pause among them). */
   lastFigures: ReadonlyMap<NodeId, UpdateFigures & { readonly swapPauseMs: number }> = new Map();
   /** The traces of nodes this client destroyed (their processes are gone), and what retention had dropped of them. */
@@ -161,6 +165,7 @@ export class ClusterClient {
     this.name = options.coordinator?.name ?? `ctl-${process.pid}-${Math.floor(wallNow()).toString(36)}`;
     this.clock = options.coordinator?.clock ?? new LamportClock();
     this.codec = wireCodec(cluster.codec);
+    this.nats = cluster.transport !== undefined ? holdNats(cluster.transport, this.name) : undefined;
     // As the nodes do: later control planes sort after earlier events.
     if (options.coordinator === undefined) this.clock.value = Math.floor(wallNow() * 1000);
   }
@@ -206,7 +211,7 @@ export class ClusterClient {
     const node = this.nodeOf(id, "control");
     let socket;
     try {
-      socket = await dial(node.address, this.tls, id, this.commandTimeoutMs);
+      socket = await dial(node.address, this.tls, id, this.commandTimeoutMs, this.nats);
     } catch (e) {
       throw unreachable(e, node, this.commandTimeoutMs, this.tls !== undefined);
     }
@@ -981,6 +986,7 @@ export class ClusterClient {
     this.closed = true;
     for (const s of this.sessions.values()) s.conn.close();
     this.sessions.clear();
+    void this.nats?.release();
   }
 }
 
@@ -1115,6 +1121,8 @@ function codeOf(e: unknown): string | undefined {
 
 /** Is this address one of this machine's (loopback, or an address of one of its interfaces)? */
 function isLocalAddress(address: string): boolean {
+  // Over NATS a node is anywhere: its store under this file's \`store:\` is the one \`cluster up\` would start it from here.
+  if (natsName(address) !== undefined) return true;
   const { host } = parseAddress(address);
   if (host === "localhost" || host.startsWith("127.") || host === "::1" || host === "0.0.0.0" || host === "::") return true;
   return Object.values(networkInterfaces()).some((list) => (list ?? []).some((i) => i.address === host));

@@ -52,6 +52,28 @@ describe("the cluster file", () => {
     expect(() => parseCluster(text, "/srv/cluster/cluster.yaml")).toThrow(message);
   });
 
+  it("takes transport: nats (nodes reached by id, files relative to the file) and refuses what NATS cannot carry", () => {
+    const nats = `transport:\n  kind: nats\n  servers: [nats://127.0.0.1:4222]\n  name: shop\n  tokenFile: secret/token\n${good.replace(/\n    address: [^\n]+/g, "")}`;
+    const c = parseCluster(nats, "/srv/cluster/cluster.yaml");
+    expect(c.nodes.map((n) => n.address)).toEqual(["nats:a", "nats:b"]);
+    expect(c.transport).toEqual({ kind: "nats", servers: ["nats://127.0.0.1:4222"], name: "shop", tokenFile: "/srv/cluster/secret/token" });
+    expect(parseCluster(nats.replace("  name: shop\n", ""), "/c.yaml").transport?.name).toBe("liveswap");
+    expect(parseCluster(good, "/c.yaml").transport).toBeUndefined();
+    expect(parseCluster(`transport: { kind: tcp }\n${good}`, "/c.yaml").transport).toBeUndefined();
+    for (const [text, message] of [
+      [nats.replace("id: b", "id: b.1"), /field "nodes\.1\.id": "b\.1" cannot name a NATS subject \(the cluster's transport is nats\)/],
+      [nats.replace("id: b\n", "id: b\n    address: 127.0.0.1:7402\n"), /field "nodes\.1\.address": the cluster's transport is nats, where node "b" is reached by its id; remove the address/],
+      [nats.replace("id: b\n", "id: b\n    listen: 0.0.0.0:7402\n"), /field "nodes\.1\.listen": the cluster's transport is nats/],
+      [nats.replace("nats://127.0.0.1:4222", "127.0.0.1:4222"), /field "transport\.servers\.0": a NATS server is nats:\/\/host:port/],
+      [nats.replace("servers: [nats://127.0.0.1:4222]", "servers: []"), /field "transport\.servers": list at least one NATS server/],
+      [nats.replace("kind: nats", "kind: kafka"), /field "transport\.kind": must say its kind: "tcp" or "nats"/],
+      [nats.replace("name: shop", "name: my.shop"), /field "transport\.name": a NATS cluster name is letters/],
+      [good.replace("\n    address: 127.0.0.1:7402", ""), /field "nodes\.1\.address": node "b" has no address; give the host:port it listens on/],
+    ] as const) {
+      expect(() => parseCluster(text, "/c.yaml")).toThrow(message);
+    }
+  });
+
   it("takes the outbox bounds (bytes), each optional, and refuses a bad one naming the field", () => {
     expect(parseCluster(good, "/c/cluster.yaml").outbox).toBeUndefined();
     expect(parseCluster(`${good}outbox:\n  memoryBytes: 65536\n`, "/c/cluster.yaml").outbox).toEqual({ memoryBytes: 65536 });

@@ -63,8 +63,8 @@ const schema = z
         z
           .object({
             id: nodeId,
-            /** Where peers and the control plane dial this node. */
-            address,
+            /** Where peers and the control plane dial this node (with `transport: nats`, nothing: it is `nats:<id>`). */
+            address: address.optional(),
             /**
              * Where the node binds, when not `address`: 0.0.0.0:7401 behind a public address, or a test's private port
              * with a proxy on `address` in front of it (test/support/blackhole-proxy.ts).
@@ -129,6 +129,29 @@ const schema = z
      * allowed on loopback only.
      */
     metricsAccess: z.object({ tokenFile: z.string().min(1).optional(), clientCert: z.boolean().optional() }).strict().optional(),
+    /**
+     * What carries the nodes' connections: the direct TCP mesh (the default), or NATS (every connection, the control
+     * plane's included, rides on the servers listed; see network/nats/nats-sockets.ts). Paths are relative to the file.
+     */
+    transport: z
+      .discriminatedUnion("kind", [
+        z.object({ kind: z.literal("tcp") }).strict(),
+        z
+          .object({
+            kind: z.literal("nats"),
+            servers: z.array(z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, "a NATS server is nats://host:port (or tls://host:port)")).min(1, "list at least one NATS server, e.g. nats://127.0.0.1:4222"),
+            /** The prefix of the cluster's subjects (`liveswap.<name>.`): clusters sharing NATS servers need names of their own. */
+            name: z.string().regex(/^[A-Za-z0-9_-]+$/, "a NATS cluster name is letters, digits, '_' and '-' (it is part of every subject)").default("liveswap"),
+            /** A NATS credentials file (.creds) the servers expect. */
+            credentials: z.string().min(1).optional(),
+            /** A file holding the token the servers expect (`nats-server --auth TOKEN`). */
+            tokenFile: z.string().min(1).optional(),
+            /** TLS to the NATS servers: their CA, and a client certificate if they ask for one (PEM files). */
+            tls: z.object({ ca: z.string().min(1).optional(), cert: z.string().min(1).optional(), key: z.string().min(1).optional() }).strict().optional(),
+          })
+          .strict(),
+      ], { message: 'must say its kind: "tcp" or "nats"' })
+      .optional(),
     /** The nodes' operational logs (deploy/logger.ts): human lines or JSON records (pino), and the lowest level written. */
     log: z
       .object({ format: z.enum(["text", "json"], { message: 'must be "text" or "json"' }).optional(), level: z.enum(["debug", "info", "warn", "error"], { message: 'must be one of "debug", "info", "warn", "error"' }).optional() })
@@ -175,10 +198,23 @@ export interface Cluster {
   readonly requestTimeoutMs?: number;
   /** `metricsAccess:`, its token file made absolute. */
   readonly metricsAccess?: { readonly tokenFile?: string; readonly clientCert?: boolean };
+  /** `transport:` when it is NATS (its files made absolute); absent: the direct TCP mesh. */
+  readonly transport?: NatsTransport;
   /** `log:` of the nodes (their command line's --log-format and --log-level win). */
   readonly log?: { readonly format?: "text" | "json"; readonly level?: "debug" | "info" | "warn" | "error" };
 }
 
+
+/** The cluster file's `transport: { kind: nats, ... }`: where the NATS servers are and how this cluster talks to them. */
+export interface NatsTransport {
+  readonly kind: "nats";
+  readonly servers: readonly string[];
+  /** The subjects' prefix is `liveswap.<name>.` (default "liveswap"). */
+  readonly name: string;
+  readonly credentials?: string;
+  readonly tokenFile?: string;
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
+}
 
 export class ClusterFileError extends LiveswapError {
   readonly code = "CLUSTER_FILE";
@@ -234,15 +270,8 @@ export function parseCluster(text: string, file: string): Cluster {
     }
   });
   checkDialMaps(c.nodes, where);
-  const addresses = new Map<string, string>();
-  c.nodes.forEach((n, i) => {
-    const { host, port } = parseAddress(n.address);
-    if (port === 0) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": port 0 is no address its neighbours can dial; give the port node "${n.id}" listens on`);
-    const key = `${host.toLowerCase()}:${port}`;
-    const other = addresses.get(key);
-    if (other !== undefined) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": ${n.address} is node "${other}"'s address too; each node listens on its own`);
-    addresses.set(key, n.id);
-  });
+  if (c.transport?.kind === "nats") checkNatsNodes(c.nodes, where);
+  else checkTcpAddresses(c.nodes, where);
   const seen = new Set<string>();
   c.links.forEach(([a, b], i) => {
     for (const [k, x] of [[0, a], [1, b]] as const) {
@@ -260,6 +289,37 @@ export function parseCluster(text: string, file: string): Cluster {
   return clusterOf(c, file, heartbeat);
 }
 
+/**
+ * Over NATS a node is reached by its id (`nats:<id>`): an id NATS cannot carry in a subject is refused, and so is a
+ * TCP address, a `listen:` or a `dial:` (nothing would use them).
+ */
+function checkNatsNodes(nodes: readonly SchemaNode[], where: (path: readonly PropertyKey[]) => string): void {
+  nodes.forEach((n, i) => {
+    if (!/^[A-Za-z0-9_-]+$/.test(n.id)) throw new ClusterFileError(`${where(["nodes", i, "id"])}: field "nodes.${i}.id": "${n.id}" cannot name a NATS subject (the cluster's transport is nats); use letters, digits, '_' and '-'`);
+    if (n.address !== undefined && n.address !== `nats:${n.id}`) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": the cluster's transport is nats, where node "${n.id}" is reached by its id; remove the address (or write nats:${n.id})`);
+    for (const field of ["listen", "dial"] as const) {
+      if (n[field] !== undefined) throw new ClusterFileError(`${where(["nodes", i, field])}: field "nodes.${i}.${field}": the cluster's transport is nats, where nodes bind and dial nothing of TCP; remove it`);
+    }
+  });
+}
+
+type SchemaNode = z.infer<typeof schema>["nodes"][number];
+
+/** On the TCP mesh every node has an address of its own, a port it listens on. */
+function checkTcpAddresses(nodes: readonly SchemaNode[], where: (path: readonly PropertyKey[]) => string): void {
+  const addresses = new Map<string, string>();
+  nodes.forEach((n, i) => {
+    if (n.address === undefined) throw new ClusterFileError(`${where(["nodes", i])}: field "nodes.${i}.address": node "${n.id}" has no address; give the host:port it listens on, e.g. 127.0.0.1:7401 (or use \`transport: { kind: nats, servers: [...] }\`)`);
+    const { host, port } = parseAddress(n.address);
+    if (port === 0) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": port 0 is no address its neighbours can dial; give the port node "${n.id}" listens on`);
+    const key = `${host.toLowerCase()}:${port}`;
+    const other = addresses.get(key);
+    if (other !== undefined) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": ${n.address} is node "${other}"'s address too; each node listens on its own`);
+    addresses.set(key, n.id);
+  });
+}
+
+
 /** The checked file as a Cluster: paths made absolute (from the file's directory), defaults filled in. */
 function clusterOf(c: z.infer<typeof schema>, file: string, heartbeat: HeartbeatOptions | undefined): Cluster {
   const rel = (p: string): string => resolve(dirname(file), p);
@@ -267,7 +327,7 @@ function clusterOf(c: z.infer<typeof schema>, file: string, heartbeat: Heartbeat
     file,
     nodes: c.nodes.map((n) => ({
       id: n.id,
-      address: n.address,
+      address: n.address ?? `nats:${n.id}`,
       ...(n.listen !== undefined ? { listen: n.listen } : {}),
       ...(n.dial !== undefined ? { dial: n.dial } : {}),
       package: rel(n.package),
@@ -286,8 +346,20 @@ function clusterOf(c: z.infer<typeof schema>, file: string, heartbeat: Heartbeat
     ...(c.outbox !== undefined ? { outbox: { ...(c.outbox.memoryBytes !== undefined ? { memoryBytes: c.outbox.memoryBytes } : {}), ...(c.outbox.diskQuotaBytes !== undefined ? { diskQuotaBytes: c.outbox.diskQuotaBytes } : {}) } } : {}),
     ...(heartbeat !== undefined ? { heartbeat } : {}),
     ...(c.requestTimeoutMs !== undefined ? { requestTimeoutMs: c.requestTimeoutMs } : {}),
+    ...(c.transport?.kind === "nats" ? { transport: natsTransportOf(c.transport, rel) } : {}),
     ...(c.log !== undefined ? { log: { ...(c.log.format !== undefined ? { format: c.log.format } : {}), ...(c.log.level !== undefined ? { level: c.log.level } : {}) } } : {}),
     ...(c.metricsAccess !== undefined ? { metricsAccess: { ...(c.metricsAccess.tokenFile !== undefined ? { tokenFile: rel(c.metricsAccess.tokenFile) } : {}), ...(c.metricsAccess.clientCert !== undefined ? { clientCert: c.metricsAccess.clientCert } : {}) } } : {}),
+  };
+}
+
+function natsTransportOf(t: Extract<NonNullable<z.infer<typeof schema>["transport"]>, { kind: "nats" }>, rel: (p: string) => string): NatsTransport {
+  return {
+    kind: "nats",
+    servers: t.servers,
+    name: t.name,
+    ...(t.credentials !== undefined ? { credentials: rel(t.credentials) } : {}),
+    ...(t.tokenFile !== undefined ? { tokenFile: rel(t.tokenFile) } : {}),
+    ...(t.tls !== undefined ? { tls: { ...(t.tls.ca !== undefined ? { ca: rel(t.tls.ca) } : {}), ...(t.tls.cert !== undefined ? { cert: rel(t.tls.cert) } : {}), ...(t.tls.key !== undefined ? { key: rel(t.tls.key) } : {}) } } : {}),
   };
 }
 

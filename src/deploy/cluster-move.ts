@@ -59,6 +59,9 @@ export async function moveNode(cluster: Cluster, id: NodeId, opts: MoveOptions):
   const log = opts.log ?? (() => undefined);
   const home = cluster.nodes.find((n) => n.id === id);
   if (home === undefined) throw new MoveRefusedError(id, `${cluster.file} has no node "${id}"`);
+  if (cluster.transport !== undefined) {
+    throw new MoveRefusedError(id, `the cluster's transport is NATS, where a node is reached by its id wherever it runs: there is no address to move. Stop it (\`cluster down\` on its host, or kill it) and start it on the other host with its store (or \`ctl export ${id}\` there and \`liveswap node --import\`)`);
+  }
   const entry = readLocations(cluster)[id];
   // The same move run again (after ctl, the source or the destination died): it goes on from where it stands.
   const resumed = entry !== undefined && entry.address === opts.to && entry.from !== undefined ? entry : undefined;

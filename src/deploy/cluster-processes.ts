@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import net from "node:net";
 import { describeError, LiveswapError, WireFormatError } from "../core/errors.js";
 import { parseAddress } from "../network/tcp/sockets.js";
+import { natsName } from "../network/nats/nats-sockets.js";
 import { ClusterRunningError } from "./errors.js";
 import { checkNodeFiles, type Cluster } from "./cluster-file.js";
 import { ClusterClient } from "./cluster-client.js";
@@ -269,7 +270,8 @@ async function runningNode(cluster: Cluster, id: string, pid: number | undefined
   for (let i = 0; ; i++) {
     const ours = pid !== undefined && isNodeOf(cluster, id, pid) && !dying(pid);
     const exiting = pid !== undefined && !ours && existsSync(`/proc/${pid}`);
-    const listening = await accepts(address);
+    // Over NATS nothing of TCP listens: our process alive is what there is to see (it answers once awaitAnswers asks).
+    const listening = natsName(address) !== undefined ? ours : await accepts(address);
     steady = ours && listening ? steady + 1 : 0;
     const settled = steady >= 8 || (!ours && !exiting);
     if (settled || i >= 50) {

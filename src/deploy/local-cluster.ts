@@ -42,6 +42,8 @@ export interface LocalClusterSpec {
   /** Every node serves Prometheus metrics on a free loopback port (`metrics:`), read with `metricsAccess` if given. */
   readonly metrics?: boolean;
   readonly metricsAccess?: { readonly tokenFile?: string; readonly clientCert?: boolean };
+  /** Connections over NATS (`transport:`) instead of the direct TCP mesh: nodes then have no address of their own. */
+  readonly transport?: { readonly kind: "nats"; readonly servers: readonly string[]; readonly name?: string };
   /** Where cluster.yaml goes (default: a fresh temporary directory). */
   readonly dir?: string;
   /** How long to wait for every node to answer (default 60 s: a loaded machine starts processes slowly). */
@@ -74,7 +76,8 @@ async function startOnFreePorts(spec: LocalClusterSpec, dir: string): Promise<Lo
   const nodes = [];
   for (const n of spec.nodes) {
     const metrics = spec.metrics === true ? { metrics: `127.0.0.1:${await freePort()}` } : {};
-    nodes.push({ id: n.id, address: `127.0.0.1:${await freePort()}`, package: n.package, behavior: n.behavior, ...(n.cert ? { cert: n.cert } : {}), ...(n.key ? { key: n.key } : {}), ...metrics });
+    const address = spec.transport === undefined ? { address: `127.0.0.1:${await freePort()}` } : {};
+    nodes.push({ id: n.id, ...address, package: n.package, behavior: n.behavior, ...(n.cert ? { cert: n.cert } : {}), ...(n.key ? { key: n.key } : {}), ...metrics });
   }
   const file = {
     nodes,
@@ -88,6 +91,7 @@ async function startOnFreePorts(spec: LocalClusterSpec, dir: string): Promise<Lo
     ...(spec.requestTimeoutMs !== undefined ? { requestTimeoutMs: spec.requestTimeoutMs } : {}),
     ...(spec.codec !== undefined ? { codec: spec.codec } : {}),
     ...(spec.metricsAccess !== undefined ? { metricsAccess: spec.metricsAccess } : {}),
+    ...(spec.transport !== undefined ? { transport: spec.transport } : {}),
   };
   writeFileSync(join(dir, "cluster.yaml"), stringify(file));
   const cluster = loadClusterFile(join(dir, "cluster.yaml"));

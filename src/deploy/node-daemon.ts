@@ -28,6 +28,7 @@ import { openNodeStore } from "./store/open-node-store.js";
 import { jsonCodec } from "../network/tcp/codec.js";
 import { wireCodec } from "../network/tcp/codec-choice.js";
 import { tlsMaterialProblem, type TlsMaterial } from "../network/tcp/sockets.js";
+import { holdNats, type NatsHold } from "./nats-transport.js";
 import { ControlSession, TcpNetwork } from "../network/tcp/tcp-network.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
 import type { Command, NodeStatus, TraceReply } from "../network/tcp/protocol.js";
@@ -124,6 +125,8 @@ export class NodeDaemon {
   private bufferedMessages = 0;
   /** The coordinator of the updates this node is the root of (DESIGN.md: the coordinator lives in the cluster). */
   private readonly updates: UpdateService;
+  /** The process's NATS connection, when the cluster's transport is NATS: every connection of the node rides on it. */
+  private readonly nats: NatsHold | undefined;
 
   private constructor(
     private readonly cluster: Cluster,
@@ -134,8 +137,10 @@ export class NodeDaemon {
   ) {
     this.records = new RequestRecords(self.id, wallNow, retention);
     this.trusted = cluster.signingKey ? readKey(cluster.signingKey, "public") : undefined;
+    this.nats = cluster.transport !== undefined ? holdNats(cluster.transport, `node ${self.id}`) : undefined;
     this.net = new TcpNetwork({
       self: self.id,
+      ...(this.nats !== undefined ? { sockets: this.nats } : {}),
       // `listen:` when the node binds elsewhere than where it is dialled (behind a proxy, or on 0.0.0.0).
       address: self.listen ?? self.address,
       codec: wireCodec(cluster.codec),
@@ -233,6 +238,7 @@ export class NodeDaemon {
     } catch (e) {
       store?.close();
       await d.net.close();
+      await d.nats?.release();
       throw e;
     }
     // The update this node coordinated when it died goes on (its journal is in the store).
@@ -481,6 +487,7 @@ export class NodeDaemon {
     await this.metricsEndpoint?.close();
     this.updates.close();
     await this.net.close();
+    await this.nats?.release();
     this.trace.close();
     if (this.destroyed) {
       this.store?.clear();

@@ -20,6 +20,8 @@ export async function startDbCluster(opts: {
   readonly ring?: boolean;
   readonly metrics?: boolean;
   readonly metricsAccess?: { readonly tokenFile?: string; readonly clientCert?: boolean };
+  /** Every connection over this NATS server (`transport: { kind: nats }`), under a subject prefix of the test's own. */
+  readonly nats?: { readonly url: string; readonly name: string };
 }): Promise<TestCluster> {
   const pkg = resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts");
   const ids = Array.from({ length: opts.nodes }, (_, i) => `r${i}`);
@@ -39,5 +41,6 @@ export async function startDbCluster(opts: {
     ...(opts.env !== undefined ? { env: opts.env } : {}),
     ...(opts.metrics === true ? { metrics: true } : {}),
     ...(opts.metricsAccess !== undefined ? { metricsAccess: opts.metricsAccess } : {}),
+    ...(opts.nats !== undefined ? { transport: { kind: "nats" as const, servers: [opts.nats.url], name: opts.nats.name } } : {}),
   });
 }

@@ -66,6 +66,34 @@ export function listen(address: string, material: TlsMaterial | undefined, onSoc
 }
 
 /**
+ * Another way than TCP to carry a node's connections (the NATS transport: network/nats/nats-sockets.ts): raw duplex
+ * streams that behave as TCP sockets do (in order or broken), at addresses of its own. TLS is laid over them here.
+ */
+export interface SocketTransport {
+  connect(address: string, timeoutMs: number): Promise<Duplex>;
+  serve(address: string, onSocket: (s: Duplex) => void): Promise<{ close(): Promise<void> }>;
+}
+
+/** What listenOn gives back: something to close. */
+export interface Listening {
+  close(): Promise<void>;
+}
+
+/** listen(), over TCP or over `transport` (TLS laid over its streams: the same mutual check as a TLS server's). */
+export async function listenOn(address: string, material: TlsMaterial | undefined, onSocket: (s: Duplex) => void, transport?: SocketTransport): Promise<Listening> {
+  if (transport === undefined) {
+    const server = await listen(address, material, onSocket);
+    return { close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+  return await transport.serve(address, (raw) => {
+    if (material === undefined) return onSocket(raw);
+    const secure = new tls.TLSSocket(raw, { isServer: true, requestCert: true, rejectUnauthorized: true, secureContext: tls.createSecureContext({ ca: material.ca, cert: material.cert, key: material.key }) });
+    secure.once("secure", () => onSocket(secure));
+    secure.on("error", () => secure.destroy()); // a refused client: nothing to keep
+  });
+}
+
+/**
  * How long a dial may take, TLS handshake included. Across a partition a connect (or a handshake through a proxy that
  * accepted) hangs for minutes (the kernel's SYN retries); the dialler gives up and tries again, so it reconnects soon
  * after the heal.
@@ -79,18 +107,20 @@ export const DIAL_TIMEOUT = "DIAL_TIMEOUT";
  * Connect to `address`; with TLS, the server's certificate must name `expected` (its node id, or "control").
  * `timeoutMs` bounds the connect and the handshake (without it a host that drops packets takes minutes to fail).
  */
-export function dial(address: string, material: TlsMaterial | undefined, expected: string, timeoutMs = DIAL_TIMEOUT_MS): Promise<Duplex> {
+export async function dial(address: string, material: TlsMaterial | undefined, expected: string, timeoutMs = DIAL_TIMEOUT_MS, transport?: SocketTransport): Promise<Duplex> {
+  if (transport === undefined) return await dialTcp(address, material, expected, timeoutMs);
+  const raw = await transport.connect(address, timeoutMs);
+  return material === undefined ? raw : await handshake(raw, address, material, expected, timeoutMs);
+}
+
+function dialTcp(address: string, material: TlsMaterial | undefined, expected: string, timeoutMs: number): Promise<Duplex> {
   const { host, port } = parseAddress(address, "dial");
   return new Promise((resolve, reject) => {
     const socket: Duplex = material
       ? tls.connect({
           host,
           port,
-          ca: material.ca,
-          cert: material.cert,
-          key: material.key,
-          checkServerIdentity: (_host, cert) =>
-            cert.subject?.CN === expected ? undefined : new Error(`the server at ${address} showed a certificate for "${String(cert.subject?.CN)}", expected "${expected}"`),
+          ...tlsClient(address, material, expected),
         })
       : net.connect({ host, port });
     const ready = material ? "secureConnect" : "connect";
@@ -111,6 +141,36 @@ export function dial(address: string, material: TlsMaterial | undefined, expecte
       resolve(socket);
     });
   });
+}
+
+/** TLS over a stream another transport connected. */
+function handshake(raw: Duplex, address: string, material: TlsMaterial, expected: string, timeoutMs: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ socket: raw, ...tlsClient(address, material, expected) });
+    const timer = setTimeout(() => socket.destroy(new DialTimeoutError(address, timeoutMs)), timeoutMs);
+    const fail = (e: Error): void => {
+      clearTimeout(timer);
+      raw.destroy();
+      reject(e);
+    };
+    // `on`, not `once`: a refused handshake can err twice (ours, then the other end's reset) and the second must not throw.
+    socket.on("error", fail);
+    socket.once("secureConnect", () => {
+      clearTimeout(timer);
+      socket.off("error", fail);
+      resolve(socket);
+    });
+  });
+}
+
+function tlsClient(address: string, material: TlsMaterial, expected: string): tls.ConnectionOptions {
+  return {
+    ca: material.ca,
+    cert: material.cert,
+    key: material.key,
+    checkServerIdentity: (_host, cert) =>
+      cert.subject?.CN === expected ? undefined : new Error(`the server at ${address} showed a certificate for "${String(cert.subject?.CN)}", expected "${expected}"`),
+  };
 }
 
 /**

@@ -12,7 +12,7 @@ import { FrameTooLargeToSendError, MAX_FRAME_BYTES } from "./frame.js";
 import { SpillBudget, type BusyState, type OutboxOptions } from "./outbox-spill.js";
 import { DEFAULT_HEARTBEAT, PeerLiveness, type HeartbeatOptions } from "./heartbeat.js";
 import { PeerChannel, type DurableChannel } from "./peer-channel.js";
-import { dial, listen, peerName, type TlsMaterial } from "./sockets.js";
+import { dial, listenOn, peerName, type Listening, type SocketTransport, type TlsMaterial } from "./sockets.js";
 import { wallNow, type LamportClock } from "./lamport-clock.js";
 import { WIRE_FORMAT, wireFormatMismatch, type Command, type PeerStatus, type WireMessage } from "./protocol.js";
 
@@ -22,6 +22,8 @@ export interface TcpNetworkOptions {
   /** The link's codec, as codec-choice.ts's wireCodec gives it (the handshake frames in JSON whatever the codec). */
   readonly codec: Codec;
   readonly tls?: TlsMaterial;
+  /** What carries the connections when not TCP (the NATS transport); addresses are then that transport's. */
+  readonly sockets?: SocketTransport;
   readonly clock: LamportClock;
   /** An envelope from a neighbour (in channel order) or from the control plane. */
   readonly onEnvelope: (env: Envelope) => void;
@@ -139,7 +141,7 @@ export class TcpNetwork implements Network {
   /** Durable links removed here, by neighbour: a reconnection of that incarnation is refused as unlinked (see tellUnlinked). */
   private readonly unlinked = new Map<NodeId, { readonly link: number; readonly address: string }>();
   private controller: ControlSession | undefined;
-  private server: net.Server | undefined;
+  private server: Listening | undefined;
   private nextTimer = 0;
   private closed = false;
   private readonly heartbeat: HeartbeatOptions;
@@ -161,7 +163,7 @@ export class TcpNetwork implements Network {
   }
 
   async start(): Promise<void> {
-    this.server = await listen(this.o.address, this.o.tls, (s) => this.accept(s));
+    this.server = await listenOn(this.o.address, this.o.tls, (s) => this.accept(s), this.o.sockets);
     this.watchLiveness();
   }
 
@@ -298,7 +300,7 @@ export class TcpNetwork implements Network {
     setTimeout(() => {
       for (const sock of this.sockets) sock.destroy();
     }, 1100).unref();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.server?.close();
     this.spill.close();
   }
 
@@ -311,7 +313,7 @@ export class TcpNetwork implements Network {
       if (address === undefined) return;
       if (channel.connection === undefined) {
         try {
-          const socket = await dial(address, this.o.tls, peer);
+          const socket = await dial(address, this.o.tls, peer, undefined, this.o.sockets);
           if (this.closed || !mine()) {
             socket.destroy();
             return;
@@ -552,7 +554,7 @@ export class TcpNetwork implements Network {
   private async tellOnce(peer: NodeId, address: string, link: number): Promise<boolean> {
     let socket: Duplex;
     try {
-      socket = await dial(address, this.o.tls, peer, HELLO_TIMEOUT_MS);
+      socket = await dial(address, this.o.tls, peer, HELLO_TIMEOUT_MS, this.o.sockets);
     } catch {
       return false;
     }

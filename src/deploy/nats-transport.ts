@@ -1,0 +1,70 @@
+/**
+ * The cluster file's `transport: { kind: nats }` made into what the node daemon's network and the control plane's
+ * client dial and listen through (network/nats/nats-sockets.ts). One NATS connection per process and cluster file,
+ * shared by the daemon and the coordinator inside it, opened at first use and closed when its last user lets go.
+ */
+import { readFileSync } from "node:fs";
+import type { Duplex } from "node:stream";
+import { openNats } from "../network/nats/nats-connection.js";
+import { NatsSockets } from "../network/nats/nats-sockets.js";
+import type { SocketTransport } from "../network/tcp/sockets.js";
+import type { NatsTransport } from "./cluster-file.js";
+import { ClusterFileError } from "./cluster-file.js";
+import { fileProblem } from "./errors.js";
+
+interface Shared {
+  readonly hub: Promise<NatsSockets>;
+  users: number;
+}
+
+const shared = new Map<string, Shared>();
+
+/** A user's hold on the process's NATS connection: dial and listen through it, then release it (once). */
+export interface NatsHold extends SocketTransport {
+  release(): Promise<void>;
+}
+
+/** A hold on the NATS connection for `t` (opened at the first dial or listen, not now: a constructor may call this). */
+export function holdNats(t: NatsTransport, who: string): NatsHold {
+  const key = JSON.stringify(t);
+  let entry = shared.get(key);
+  if (entry === undefined) {
+    const hub = (async () => new NatsSockets(await openNats({ servers: t.servers, name: `liveswap ${who}`, ...natsSecrets(t) }), t.name))();
+    hub.catch(() => shared.delete(key)); // a failed open is tried again by the next user
+    entry = { hub, users: 0 };
+    shared.set(key, entry);
+  }
+  const mine = entry;
+  mine.users++;
+  let released = false;
+  return {
+    connect: async (address: string, timeoutMs: number): Promise<Duplex> => await (await mine.hub).connect(address, timeoutMs),
+    serve: async (address, onSocket) => await (await mine.hub).serve(address, onSocket),
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--mine.users > 0) return;
+      if (shared.get(key) === mine) shared.delete(key);
+      const hub = await mine.hub.catch(() => undefined);
+      hub?.close();
+      await hub?.nc.drain().catch(() => hub.nc.close());
+    },
+  };
+}
+
+/** The credentials, token and TLS files of `transport:`, read now, with an error naming the field and the file. */
+function natsSecrets(t: NatsTransport): { credentials?: string; token?: string; tls?: { ca?: string; cert?: string; key?: string } } {
+  const read = (field: string, path: string): string => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch (e) {
+      throw new ClusterFileError(`field "transport.${field}": ${path} cannot be read: ${fileProblem(e)} (paths are relative to the cluster file)`, { cause: e });
+    }
+  };
+  const tls = t.tls === undefined ? undefined : { ...(t.tls.ca !== undefined ? { ca: read("tls.ca", t.tls.ca) } : {}), ...(t.tls.cert !== undefined ? { cert: read("tls.cert", t.tls.cert) } : {}), ...(t.tls.key !== undefined ? { key: read("tls.key", t.tls.key) } : {}) };
+  return {
+    ...(t.credentials !== undefined ? { credentials: read("credentials", t.credentials) } : {}),
+    ...(t.tokenFile !== undefined ? { token: read("tokenFile", t.tokenFile).trim() } : {}),
+    ...(tls !== undefined ? { tls } : {}),
+  };
+}

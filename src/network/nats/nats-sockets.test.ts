@@ -1,0 +1,163 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Duplex } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { natsMissing, startNatsServer, type NatsServer } from "../../../test/support/nats-server.js";
+import { keysInit } from "../../deploy/keys.js";
+import { dial, listenOn, peerName } from "../tcp/sockets.js";
+import { openNats } from "./nats-connection.js";
+import { NatsSockets } from "./nats-sockets.js";
+
+const missing = natsMissing();
+let server: NatsServer | undefined;
+let clusters = 0;
+
+beforeAll(async () => {
+  if (missing === undefined) server = await startNatsServer();
+}, 30_000);
+afterAll(async () => {
+  await server?.close();
+});
+
+async function hub(cluster: string, name: string): Promise<NatsSockets> {
+  return new NatsSockets(await openNats({ servers: [(server as NatsServer).url], name }), cluster);
+}
+
+async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** What a socket reads, as text, and whether it closed (and why). */
+function reader(s: Duplex): { text: () => string; closed: () => boolean; error: () => string | undefined } {
+  const chunks: Buffer[] = [];
+  let closed = false;
+  let error: string | undefined;
+  s.on("data", (c: Buffer) => chunks.push(c));
+  s.on("error", (e) => (error = e.message));
+  s.on("close", () => (closed = true));
+  return { text: () => Buffer.concat(chunks).toString(), closed: () => closed, error: () => error };
+}
+
+describe.skipIf(missing !== undefined)(`connections over NATS${missing !== undefined ? ` (skipped: ${missing})` : ""}`, () => {
+  it("carries bytes both ways in order, large writes included, and closes both ends", async () => {
+    const cluster = `s${++clusters}`;
+    const a = await hub(cluster, "a");
+    const b = await hub(cluster, "b");
+    try {
+      const accepted: Duplex[] = [];
+      const l = await b.serve("nats:b", (s) => {
+        accepted.push(s);
+        s.on("error", () => undefined);
+        s.on("data", (c: Buffer) => s.write(c)); // echo
+      });
+      const s = await a.connect("nats:b", 2_000);
+      const r = reader(s);
+      const big = "x".repeat(3 * 1024 * 1024);
+      let sent = "";
+      for (let i = 0; i < 200; i++) {
+        const piece = i === 100 ? big : `line ${i}\n`;
+        sent += piece;
+        s.write(piece);
+      }
+      await until("the echo", () => r.text().length === sent.length);
+      expect(r.text()).toBe(sent);
+      s.end();
+      await until("both ends closed", () => r.closed() && accepted.every((x) => x.destroyed));
+      await l.close();
+    } finally {
+      a.close();
+      b.close();
+      await a.nc.close();
+      await b.nc.close();
+    }
+  }, 30_000);
+
+  it("no NATS server where the cluster file says: an error that names the servers and the fix", async () => {
+    const { freePort } = await import("../../deploy/free-port.js");
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    await expect(openNats({ servers: [url], name: "t" })).rejects.toThrow(new RegExp(`cannot connect to NATS at ${url}: nothing listens there; start nats-server`));
+  });
+
+  it("a dial where nothing listens is refused at once (ECONNREFUSED), as over TCP", async () => {
+    const a = await hub(`s${++clusters}`, "a");
+    try {
+      const t0 = Date.now();
+      await expect(a.connect("nats:nobody", 5_000)).rejects.toMatchObject({ code: "ECONNREFUSED", message: expect.stringContaining('no node "nobody"') });
+      expect(Date.now() - t0).toBeLessThan(4_000);
+      await expect(a.connect("10.0.0.1:7401", 1_000)).rejects.toThrow(/not a NATS address; write nats:<node id>/);
+    } finally {
+      a.close();
+      await a.nc.close();
+    }
+  });
+
+  it("a listener that starts again breaks the connections to its earlier life, and a restart of the server breaks every connection", async () => {
+    const cluster = `s${++clusters}`;
+    const a = await hub(cluster, "a");
+    let b = await hub(cluster, "b");
+    try {
+      await b.serve("nats:b", (s) => void s.on("error", () => undefined));
+      const r1 = reader(await a.connect("nats:b", 2_000));
+      // b's process dies without a word (kill -9) and a new one listens: a hears of it and breaks what it had.
+      b.close();
+      await b.nc.close();
+      b = await hub(cluster, "b");
+      await b.serve("nats:b", (s) => void s.on("error", () => undefined));
+      await until("the stale connection broken", () => r1.closed());
+      expect(r1.error()).toMatch(/"b" started again/);
+      const r2 = reader(await a.connect("nats:b", 2_000));
+      await (server as NatsServer).stop();
+      await until("the connection broken by the server's restart", () => r2.closed());
+      await (server as NatsServer).start();
+      // Both reconnect on their own; a dial then works again.
+      const end = Date.now() + 15_000;
+      let s: Duplex | undefined;
+      while (s === undefined && Date.now() < end) s = await a.connect("nats:b", 1_000).catch(() => undefined);
+      expect(s).toBeDefined();
+      s?.destroy();
+    } finally {
+      a.close();
+      b.close();
+      await a.nc.close();
+      await b.nc.close();
+    }
+  }, 40_000);
+
+  it("mutual TLS over NATS: each end shows a certificate of the cluster's CA naming it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "liveswap-nats-tls-"));
+    const cluster = `s${++clusters}`;
+    const a = await hub(cluster, "a");
+    const b = await hub(cluster, "b");
+    try {
+      keysInit(dir, ["a", "b"]);
+      const m = (n: string): { ca: string; cert: string; key: string } => ({ ca: readFileSync(join(dir, "ca.crt"), "utf8"), cert: readFileSync(join(dir, `${n}.crt`), "utf8"), key: readFileSync(join(dir, `${n}.key`), "utf8") });
+      const names: (string | undefined)[] = [];
+      const l = await listenOn("nats:b", m("b"), (s) => {
+        names.push(peerName(s));
+        s.on("error", () => undefined);
+        s.on("data", (c: Buffer) => s.write(c));
+      }, b);
+      const s = await dial("nats:b", m("a"), "b", 5_000, a);
+      expect(peerName(s)).toBe("b");
+      const r = reader(s);
+      s.write("over tls");
+      await until("the echo", () => r.text() === "over tls");
+      expect(names).toEqual(["a"]);
+      // A dialler expecting another name refuses b's certificate.
+      await expect(dial("nats:b", m("a"), "c", 5_000, a)).rejects.toThrow(/showed a certificate for "b", expected "c"/);
+      s.destroy();
+      await l.close();
+    } finally {
+      a.close();
+      b.close();
+      await a.nc.close();
+      await b.nc.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
