@@ -11,6 +11,9 @@
  * - latency-bound: one ping in flight (the next leaves when the pong is back); round trips per second. Reported
  *   beside the raw socket's, no target.
  *
+ * Then the NATS transport beside the direct mesh (nats.ts): pipelined msgs/s and the update's duration on the paper's
+ * experiment, with and without stores, when this machine has nats-server.
+ *
  * (The wall-clock pause of a node's swap, once measured here, is its own benchmark: swap-pause.ts.)
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -26,6 +29,7 @@ import type { ProgressStep } from "./progress.js";
 import { targetFigure, type BenchmarkOutput } from "./benchmark.js";
 import { rawMaterial, rawRun, startRawServer, type RawServer, type RawTls } from "./raw-client.js";
 import { codecNamed } from "./raw-codec.js";
+import { measureNats, natsBenchMissing, natsLines, natsRecord } from "./nats.js";
 
 export type Transport = "plain" | "mtls";
 /** Pipelined msgs/s over raw msgs/s, at least. */
@@ -199,12 +203,16 @@ function record(r: TcpFigures): Record<string, number | boolean | string> {
 /** The runner's entry: the default measurement, its figures (one JSON record) and printable lines. */
 export async function tcpBenchmark(progress?: ProgressStep): Promise<BenchmarkOutput> {
   const r = await measureTcp(progress ? { onStep: progress } : {});
+  // The NATS transport beside the mesh (nats.ts), when this machine has a nats-server to start.
+  const missing = natsBenchMissing();
+  const nats = missing === undefined ? await measureNats(progress ? { onStep: progress } : {}) : undefined;
   return {
-    records: [record(r)],
+    records: [{ ...record(r), ...(nats !== undefined ? natsRecord(nats) : {}) }],
     lines: [
       `  node a <-> node b (two processes) against a raw socket with the same framing, codec (${r.codec}) and TLS settings, best of ${r.rounds} interleaved runs:`,
       ...figureLines("plain", r.plain),
       ...figureLines("mtls", r.mtls),
+      ...(nats !== undefined ? natsLines(nats) : [`  NATS figures not measured: ${String(missing)}`]),
     ],
     targets: (["plain", "mtls"] as const).map((t) =>
       targetFigure(`${LABEL[t]} pipelined msgs/s / raw socket (${r.codec})`, Number(r[t].pipelined.ratio.toFixed(2)), ">=", PIPELINED_TARGET[t]),

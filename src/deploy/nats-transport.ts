@@ -6,7 +6,10 @@
 import { readFileSync } from "node:fs";
 import type { Duplex } from "node:stream";
 import { openNats } from "../network/nats/nats-connection.js";
+import { JetStreamChannels } from "../network/nats/jetstream-channels.js";
 import { NatsSockets } from "../network/nats/nats-sockets.js";
+import type { StreamCarrier } from "../network/tcp/tcp-network.js";
+import type { NodeId } from "../core/ids.js";
 import type { SocketTransport } from "../network/tcp/sockets.js";
 import type { NatsTransport } from "./cluster-file.js";
 import { ClusterFileError } from "./cluster-file.js";
@@ -21,6 +24,8 @@ const shared = new Map<string, Shared>();
 
 /** A user's hold on the process's NATS connection: dial and listen through it, then release it (once). */
 export interface NatsHold extends SocketTransport {
+  /** Node `self`'s durable channels in the cluster's JetStream stream (for a node with a store). */
+  stream(self: NodeId): StreamCarrier;
   release(): Promise<void>;
 }
 
@@ -37,18 +42,36 @@ export function holdNats(t: NatsTransport, who: string): NatsHold {
   const mine = entry;
   mine.users++;
   let released = false;
+  const streams: Promise<JetStreamChannels>[] = [];
   return {
     connect: async (address: string, timeoutMs: number): Promise<Duplex> => await (await mine.hub).connect(address, timeoutMs),
     serve: async (address, onSocket) => await (await mine.hub).serve(address, onSocket),
+    stream: (self) => {
+      const jet = (async () => await JetStreamChannels.on((await mine.hub).nc, t.name, self))();
+      jet.catch(() => undefined); // said by ready(), which the daemon awaits before it starts
+      streams.push(jet);
+      return streamOf(jet);
+    },
     release: async () => {
       if (released) return;
       released = true;
+      for (const jet of streams) await (await jet.catch(() => undefined))?.close();
       if (--mine.users > 0) return;
       if (shared.get(key) === mine) shared.delete(key);
       const hub = await mine.hub.catch(() => undefined);
       hub?.close();
       await hub?.nc.drain().catch(() => hub.nc.close());
     },
+  };
+}
+
+function streamOf(jet: Promise<JetStreamChannels>): StreamCarrier {
+  return {
+    ready: async () => void (await jet),
+    publish: async (to, link, seq, frame, instance) => await (await jet).publish(to, link, seq, frame, instance),
+    listen: async (from, link, after, instance, onFrame) => await (await jet).listen(from, link, after, instance, onFrame),
+    ack: (from, link, seq) => void jet.then((j) => j.ack(from, link, seq)),
+    forget: async (from, link) => await (await jet).forget(from, link, true),
   };
 }
 

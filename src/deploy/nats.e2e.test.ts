@@ -1,6 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { connect } from "nats";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { checkTrace } from "../check/checker.js";
 import type { Strategy } from "../core/update.js";
@@ -118,6 +119,50 @@ describe.skipIf(missing !== undefined)(`7 OS processes over NATS${missing !== un
       expect(trace.some((e) => e.kind === "restart" && e.node === "r3")).toBe(true);
     } finally {
       client.close();
+    }
+  }, 240_000);
+
+  it("messages to a node that is down wait in the JetStream stream and reach it when it is back: nothing lost", async () => {
+    const { c, client } = await start();
+    const name = c.cluster.transport?.name as string;
+    const nc = await connect({ servers: (server as NatsServer).url });
+    try {
+      const jsm = await nc.jetstreamManager();
+      /** Frames in the stream for r3, by channel, not yet acknowledged by it. */
+      const waitingFor = async (id: string): Promise<number> => {
+        const info = await jsm.streams.info(`LIVESWAP_${name}`, { subjects_filter: `liveswap.${name}.ch.*.${id}.>` });
+        return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+      };
+      const r3 = c.nodes.find((n) => n.id === "r3") as StartedNode;
+      r3.child.kill("SIGKILL");
+      await new Promise((r) => r3.child.once("exit", r));
+      // Writes on both sides of r3 replicate through it: what its neighbours send it waits in the stream.
+      const load = dbLoad(client, NODES, 13, 5, { writers: ["r0", "r1", "r2", "r4", "r5", "r6"], globalReads: false });
+      let waiting = 0;
+      for (let i = 0; i < 100 && waiting < 20; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        waiting = await waitingFor("r3");
+      }
+      expect(waiting).toBeGreaterThanOrEqual(20);
+      restarted.push(...(await clusterUp(c.cluster, { only: ["r3"], timeoutMs: 90_000 })));
+      await new Promise((r) => setTimeout(r, 500));
+      await load.stop();
+      await quiesce(client, NODES);
+      expect(load.tally.failed).toEqual([]);
+      const { up } = await client.statusAll();
+      expect(await expectReplicasHold(client, up.map((s) => s.id), load.tally.acked)).toEqual([]);
+      const trace = await client.trace();
+      expect(checkTrace(trace, { complete: true }).violations).toEqual([]);
+      // r3 acknowledged what it committed: nothing of it is left in the stream.
+      let left = -1;
+      for (let i = 0; i < 100 && left !== 0; i++) {
+        left = await waitingFor("r3");
+        if (left !== 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(left).toBe(0);
+    } finally {
+      client.close();
+      await nc.close();
     }
   }, 240_000);
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsMissing, startNatsServer, type NatsServer } from "../../../test/support/nats-server.js";
 import { JetStreamChannels } from "./jetstream-channels.js";
+import { openNats } from "./nats-connection.js";
 
 const missing = natsMissing();
 let server: NatsServer | undefined;
@@ -16,11 +17,24 @@ afterAll(async () => {
 const frame = (i: number): Uint8Array => new TextEncoder().encode(`frame ${i}`);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
-/** A node's receiving end: the frames it got, in the order it got them. */
-async function node(cluster: string, self: string, got: string[] = []): Promise<{ readonly ch: JetStreamChannels; readonly got: string[] }> {
-  const ch = await JetStreamChannels.open({ servers: [(server as NatsServer).url], cluster, self, onFrame: (from, seq, f) => void got.push(`${from}#${seq}:${text(f)}`) });
-  return { ch, got };
+/** A node: its channels, and the frames it got, in the order it got them. */
+async function node(cluster: string, self: string): Promise<{ readonly ch: JetStreamChannels; readonly got: string[]; listen(from: string, after: number, instance?: string): Promise<void>; close(): Promise<void> }> {
+  const nc = await openNats({ servers: [(server as NatsServer).url], name: self });
+  const ch = await JetStreamChannels.on(nc, cluster, self);
+  const got: string[] = [];
+  return {
+    ch,
+    got,
+    listen: (from, after, instance = `${self}-1`) => ch.listen(from, 1, after, instance, (seq, f) => void got.push(`${from}#${seq}:${text(f)}`)),
+    close: async () => {
+      await ch.close();
+      await nc.close();
+    },
+  };
 }
+
+/** Frame i of a -> b on link 1, for b's instance "b-1". */
+const send = (a: { readonly ch: JetStreamChannels }, i: number, to = "b", instance = `${to}-1`): Promise<void> => a.ch.publish(to, 1, i, frame(i), instance);
 
 async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -38,15 +52,15 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
     const a = await node(cluster, "a");
     const b = await node(cluster, "b");
     try {
-      await b.ch.listen("a", 0);
-      for (let i = 1; i <= 500; i++) await a.ch.send("b", i, frame(i));
-      await a.ch.send("b", 500, frame(500)); // the sender restarted and sent its last frame again
+      await b.listen("a", 0);
+      for (let i = 1; i <= 500; i++) await send(a, i);
+      await send(a, 500); // the sender restarted and sent its last frame again
       await until("500 frames", () => b.got.length >= 500);
       await new Promise((r) => setTimeout(r, 200));
       expect(b.got).toEqual(expected("a", 1, 500));
     } finally {
-      await a.ch.close();
-      await b.ch.close();
+      await a.close();
+      await b.close();
     }
   });
 
@@ -54,29 +68,29 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
     const cluster = `t${++clusters}`;
     const a = await node(cluster, "a");
     try {
-      for (let i = 1; i <= 100; i++) await a.ch.send("b", i, frame(i));
+      for (let i = 1; i <= 100; i++) await send(a, i);
       const b1 = await node(cluster, "b");
-      await b1.ch.listen("a", 0);
+      await b1.listen("a", 0);
       await until("100 frames", () => b1.got.length >= 100);
-      b1.ch.ack("a", 40); // its store committed up to 60, but only 40 were acknowledged before it died
-      await b1.ch.close();
-      for (let i = 101; i <= 120; i++) await a.ch.send("b", i, frame(i));
+      b1.ch.ack("a", 1, 40); // its store committed up to 60, but only 40 were acknowledged before it died
+      await b1.close();
+      for (let i = 101; i <= 120; i++) await send(a, i);
       const b2 = await node(cluster, "b");
-      await b2.ch.listen("a", 60);
+      await b2.listen("a", 60);
       await until("61..120", () => b2.got.length >= 60);
       await new Promise((r) => setTimeout(r, 200));
       expect(b2.got).toEqual(expected("a", 61, 120));
-      expect(await a.ch.pending("b")).toBe(60); // delivered, not yet acknowledged: still in the stream
-      b2.ch.ack("a", 120);
+      expect(await a.ch.pending("b", 1)).toBe(60); // delivered, not yet acknowledged: still in the stream
+      b2.ch.ack("a", 1, 120);
       let left = -1;
       for (let i = 0; i < 100 && left !== 0; i++) {
-        left = await a.ch.pending("b");
+        left = await a.ch.pending("b", 1);
         await new Promise((r) => setTimeout(r, 20));
       }
       expect(left).toBe(0); // acknowledged: gone from the stream
-      await b2.ch.close();
+      await b2.close();
     } finally {
-      await a.ch.close();
+      await a.close();
     }
   });
 
@@ -85,17 +99,17 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
     const a = await node(cluster, "a");
     const b = await node(cluster, "b");
     try {
-      await b.ch.listen("a", 0);
-      for (let i = 1; i <= 50; i++) await a.ch.send("b", i, frame(i));
+      await b.listen("a", 0);
+      for (let i = 1; i <= 50; i++) await send(a, i);
       await until("50 frames", () => b.got.length >= 50);
-      b.ch.ack("a", 50);
+      b.ch.ack("a", 1, 50);
       await (server as NatsServer).stop();
       await (server as NatsServer).start();
       // Sends during the reconnection retry until the server has them.
       for (let i = 51; i <= 100; i++) {
         for (let attempt = 0; ; attempt++) {
           try {
-            await a.ch.send("b", i, frame(i));
+            await send(a, i);
             break;
           } catch (e) {
             if (attempt > 100) throw e;
@@ -106,13 +120,60 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
       await until("100 frames", () => b.got.length >= 100, 20_000);
       expect(b.got).toEqual(expected("a", 1, 100));
     } finally {
-      await a.ch.close();
-      await b.ch.close();
+      await a.close();
+      await b.close();
     }
   }, 60_000);
 
-  it("refuses a name NATS cannot carry, and says when NATS is not there", async () => {
-    await expect(JetStreamChannels.open({ servers: [(server as NatsServer).url], cluster: "a.b", self: "x", onFrame: () => undefined })).rejects.toThrow(/the cluster "a\.b" cannot name a NATS subject; use letters, digits/);
-    await expect(JetStreamChannels.open({ servers: ["nats://127.0.0.1:1"], cluster: "c", self: "x", onFrame: () => undefined })).rejects.toThrow(/cannot reach NATS at nats:\/\/127\.0\.0\.1:1 .*check that nats-server runs there with JetStream/);
+  it("a frame published again after a failure (stored after its successors) waits for nothing: its successors wait for it", async () => {
+    const cluster = `t${++clusters}`;
+    const a = await node(cluster, "a");
+    const b = await node(cluster, "b");
+    try {
+      await b.listen("a", 0);
+      await send(a, 1);
+      for (const i of [3, 4, 2, 5]) await send(a, i);
+      await until("5 frames", () => b.got.length >= 5);
+      expect(b.got).toEqual(expected("a", 1, 5));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("frames left in the stream for an earlier store of the receiver are dropped, not applied", async () => {
+    const cluster = `t${++clusters}`;
+    const a = await node(cluster, "a");
+    const b = await node(cluster, "b");
+    try {
+      for (let i = 1; i <= 3; i++) await send(a, i, "b", "b-old");
+      for (let i = 1; i <= 2; i++) await send(a, i, "b", "b-new");
+      await b.listen("a", 0, "b-new");
+      await until("2 frames", () => b.got.length >= 2);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(b.got).toEqual(expected("a", 1, 2));
+      b.ch.ack("a", 1, 2);
+      // The earlier store's frames were let go of: nothing is left.
+      let left = -1;
+      for (let i = 0; i < 100 && left !== 0; i++) {
+        left = await a.ch.pending("b", 1);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(left).toBe(0);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("refuses a name NATS cannot carry", async () => {
+    const nc = await openNats({ servers: [(server as NatsServer).url], name: "x" });
+    try {
+      await expect(JetStreamChannels.on(nc, "a.b", "x")).rejects.toThrow(/the cluster "a\.b" cannot name a NATS subject; use letters, digits/);
+      const ch = await JetStreamChannels.on(nc, "c", "x");
+      await expect(ch.publish("y.z", 1, 1, frame(1), "i")).rejects.toThrow(/the node id "y\.z" cannot name a NATS subject/);
+    } finally {
+      await nc.close();
+    }
   });
 });

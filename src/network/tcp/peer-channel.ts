@@ -22,6 +22,22 @@ export const SOCKET_BUFFER_BYTES = 256 * 1024;
 /** What an entry of the in-memory outbox costs beyond its frame's bytes (the object, its slot): counted against the bound. */
 const ENTRY_OVERHEAD = 64;
 
+/**
+ * Where a durable channel's data frames go instead of its connection (the NATS transport's JetStream stream:
+ * network/nats/jetstream-channels.ts): frames to a neighbour that is down wait there, not only in this outbox.
+ */
+export interface FrameStream {
+  /** Store frame `seq` for the peer's channel instance `instance`; resolves once it is stored, rejects if it may not be. */
+  publish(seq: number, frame: Uint8Array, instance: string): Promise<void>;
+  /** This node committed what the peer's frames up to `seq` did: they may leave the stream. */
+  ack(seq: number): void;
+}
+
+/** Frames a stream channel has published and not yet seen stored: its flow control. */
+const STREAM_WINDOW = 512;
+/** After a failed publication (NATS reconnecting), the channel publishes again from that frame after this pause. */
+const STREAM_RETRY_MS = 250;
+
 /** What a side says of the channel in its hello. */
 export interface ChannelHello {
   /** The last sequence number this side delivered from the other. */
@@ -94,6 +110,9 @@ export class PeerChannel {
    * started from a stale export): what it acknowledged is gone from this outbox and cannot be sent again.
    */
   private remoteAcked = 0;
+  /** Publications to the stream not yet stored (stream channels only), and the pause after a failed one. */
+  private inflight = 0;
+  private retry: NodeJS.Timeout | undefined;
   /** Connections after the first, and frames that arrived twice (resent after a reconnect) and were dropped. */
   reconnects = 0;
   duplicates = 0;
@@ -105,6 +124,8 @@ export class PeerChannel {
     durable?: DurableChannel,
     /** The node's spill area and quota; without one the outbox stays in memory whatever its size. */
     private readonly budget?: SpillBudget,
+    /** A durable channel's stream (the NATS transport): data frames go there, not on the connection. */
+    private readonly stream?: FrameStream,
   ) {
     this.id = durable?.instance ?? randomUUID();
     this.durable = durable !== undefined;
@@ -220,6 +241,7 @@ export class PeerChannel {
    * The socket is never paused for reading: flow control holds back only what this side writes.
    */
   private pump(): void {
+    if (this.stream !== undefined) return this.pumpStream(this.stream);
     const conn = this.conn;
     if (conn === undefined || conn.closed || this.drainOn === conn) return;
     const socket = conn.socket;
@@ -237,10 +259,47 @@ export class PeerChannel {
     }
   }
 
-  /** A durable node committed the step that applied `seq`: the peer may forget what precedes it. */
+  /**
+   * Publish waiting frames to the stream, up to STREAM_WINDOW unconfirmed, once the peer's instance is known (a frame
+   * is addressed to it: one left for an earlier store of the peer is never applied). They stay in the outbox until the
+   * peer acknowledges them, as on a connection (and are published again after a reconnection, as they are written
+   * again on one); a failed publication is published again, with what followed it (the stream drops a frame it already
+   * has, the receiver reorders).
+   */
+  private pumpStream(stream: FrameStream): void {
+    const remote = this.remote;
+    if (remote === undefined || this.retry !== undefined) return;
+    while (this.sentTo < this.mem.length && this.inflight < STREAM_WINDOW) {
+      const f = this.mem[this.sentTo++] as OutFrame;
+      this.inflight++;
+      stream.publish(f.seq, f.frame, remote).then(
+        () => {
+          this.inflight--;
+          this.pump();
+        },
+        () => {
+          this.inflight--;
+          this.republishFrom(f.seq);
+        },
+      );
+    }
+  }
+
+  private republishFrom(seq: number): void {
+    let i = this.head;
+    while (i < this.sentTo && (this.mem[i] as OutFrame).seq < seq) i++;
+    this.sentTo = Math.min(this.sentTo, i);
+    this.retry ??= setTimeout(() => {
+      this.retry = undefined;
+      this.pump();
+    }, STREAM_RETRY_MS);
+  }
+
+  /** A durable node committed the step that applied `seq`: the peer may forget what precedes it (and the stream too). */
   ackTo(seq: number): void {
     if (seq <= this.lastAcked) return;
     this.lastAcked = seq;
+    this.stream?.ack(seq);
     this.conn?.send({ kind: "ack", seq });
   }
 
@@ -276,6 +335,8 @@ export class PeerChannel {
    */
   resend(): void {
     if (this.conn === undefined) return;
+    // A stream channel publishes again too: the stream drops what it has, the receiver what it applied, and a frame
+    // the stream let go of before the peer committed it (a redelivery acknowledged, a server's disk lost) is not lost.
     this.sentTo = this.head;
     // The peer's position may be past everything in memory (a durable node restarted with its outbox spilled).
     this.refill();
@@ -347,6 +408,19 @@ export class PeerChannel {
     return true;
   }
 
+  /**
+   * A data frame from the stream (in order: the stream's reader reorders): true if it is the next one (deliver it),
+   * false if it was delivered before (the stream may let it go at once).
+   */
+  acceptStreamed(seq: number): boolean {
+    if (seq !== this.delivered + 1) {
+      if (seq <= this.delivered) this.duplicates++;
+      return false;
+    }
+    this.delivered = seq;
+    return true;
+  }
+
   /** What is still unacknowledged (for a drop record when the channel goes away), spilled frames read back. */
   unacknowledged(): Envelope[] {
     const frames = [...this.mem.slice(this.head), ...(this.spill?.peekAll() ?? []), ...this.over.slice(this.overHead)];
@@ -366,6 +440,8 @@ export class PeerChannel {
   }
 
   close(): void {
+    if (this.retry !== undefined) clearTimeout(this.retry);
+    this.retry = undefined;
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     this.conn?.close();

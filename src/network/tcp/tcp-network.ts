@@ -11,10 +11,27 @@ import { Connection } from "./connection.js";
 import { FrameTooLargeToSendError, MAX_FRAME_BYTES } from "./frame.js";
 import { SpillBudget, type BusyState, type OutboxOptions } from "./outbox-spill.js";
 import { DEFAULT_HEARTBEAT, PeerLiveness, type HeartbeatOptions } from "./heartbeat.js";
-import { PeerChannel, type DurableChannel } from "./peer-channel.js";
+import { PeerChannel, type DurableChannel, type FrameStream } from "./peer-channel.js";
+import { checkWireMessage } from "./wire-check.js";
 import { dial, listenOn, peerName, type Listening, type SocketTransport, type TlsMaterial } from "./sockets.js";
 import { wallNow, type LamportClock } from "./lamport-clock.js";
 import { WIRE_FORMAT, wireFormatMismatch, type Command, type PeerStatus, type WireMessage } from "./protocol.js";
+
+/**
+ * Durable channels' data through a stream instead of the connections (the NATS transport's JetStream:
+ * network/nats/jetstream-channels.ts), by neighbour and link incarnation. Hellos, acknowledgements, heartbeats and
+ * the control plane stay on the connections.
+ */
+export interface StreamCarrier {
+  /** Resolves once the stream can be used (the daemon waits for it before it starts). */
+  ready(): Promise<void>;
+  publish(to: NodeId, link: number, seq: number, frame: Uint8Array, instance: string): Promise<void>;
+  /** Read channel `from` -> self of `link` after `after`, for this side's channel instance `instance`, in order. */
+  listen(from: NodeId, link: number, after: number, instance: string, onFrame: (seq: number, frame: Uint8Array) => void): Promise<void>;
+  ack(from: NodeId, link: number, seq: number): void;
+  /** Stop reading a channel whose link is gone, and let go of what is left of it. */
+  forget(from: NodeId, link: number): Promise<void>;
+}
 
 export interface TcpNetworkOptions {
   readonly self: NodeId;
@@ -24,6 +41,8 @@ export interface TcpNetworkOptions {
   readonly tls?: TlsMaterial;
   /** What carries the connections when not TCP (the NATS transport); addresses are then that transport's. */
   readonly sockets?: SocketTransport;
+  /** Where durable channels' data frames go instead (the NATS transport's JetStream), if anywhere. */
+  readonly stream?: StreamCarrier;
   readonly clock: LamportClock;
   /** An envelope from a neighbour (in channel order) or from the control plane. */
   readonly onEnvelope: (env: Envelope) => void;
@@ -163,6 +182,7 @@ export class TcpNetwork implements Network {
   }
 
   async start(): Promise<void> {
+    await this.o.stream?.ready();
     this.server = await listenOn(this.o.address, this.o.tls, (s) => this.accept(s), this.o.sockets);
     this.watchLiveness();
   }
@@ -209,9 +229,43 @@ export class TcpNetwork implements Network {
     this.liveness.watch(peer);
     const revived = durable === undefined ? this.draining.get(peer) : undefined;
     if (revived !== undefined) this.draining.delete(peer);
-    const channel = revived ?? new PeerChannel(peer, this.o.codec, durable, this.spill);
+    const link = durable !== undefined ? linkOf(durable.instance) : undefined;
+    const stream = this.o.stream !== undefined && link !== undefined ? this.o.stream : undefined;
+    const channel = revived ?? new PeerChannel(peer, this.o.codec, durable, this.spill, stream !== undefined && link !== undefined ? frameStream(stream, peer, link) : undefined);
     this.channels.set(peer, channel);
+    if (stream !== undefined && link !== undefined && durable !== undefined && revived === undefined) {
+      stream.listen(peer, link, durable.delivered, durable.instance, (seq, frame) => this.streamed(channel, seq, frame)).catch((e: unknown) => {
+        this.o.log?.(`cannot read the stream of "${peer}"'s frames (link ${link}): ${messageOf(e)}; they wait there`);
+      });
+    }
     if (this.o.self < peer && revived === undefined) void this.dialLoop(peer, channel);
+  }
+
+  /**
+   * A data frame of a durable neighbour from the stream, in order: checked as one from a connection is (a frame that
+   * does not decode, is not a data frame or names other ends is refused, logged), then delivered once.
+   */
+  private streamed(channel: PeerChannel, seq: number, frame: Uint8Array): void {
+    if (this.closed || (this.channels.get(channel.peer) !== channel && this.draining.get(channel.peer) !== channel)) return;
+    let msg: WireMessage;
+    try {
+      msg = checkWireMessage(this.o.codec.decode(Buffer.from(frame.buffer, frame.byteOffset + 4, frame.length - 4)));
+    } catch (e) {
+      this.o.log?.(`refused frame #${seq} of "${channel.peer}" from the stream: ${messageOf(e)}`);
+      return;
+    }
+    if (msg.kind !== "data" || msg.seq !== seq || msg.env.from !== channel.peer || msg.env.to !== this.o.self) {
+      this.o.log?.(`refused frame #${seq} of "${channel.peer}" from the stream: a "${msg.kind}" frame${msg.kind === "data" ? ` #${msg.seq} from "${msg.env.from}" to "${msg.env.to}"` : ""}`);
+      return;
+    }
+    if (!channel.acceptStreamed(seq)) return;
+    failpoint("tcp.frame-received");
+    this.o.clock.observe(msg.lc);
+    try {
+      this.o.onEnvelope(msg.env);
+    } catch (e) {
+      this.o.log?.(`refused ${envelopeName(msg.env)} from node "${channel.peer}" (the stream): the node could not take it (${describeError(e)})`);
+    }
   }
 
   /**
@@ -236,6 +290,8 @@ export class TcpNetwork implements Network {
       }
       this.draining.delete(peer);
       this.addresses.delete(peer);
+      const link = linkOf(channel.id);
+      if (this.o.stream !== undefined && link !== undefined) void this.o.stream.forget(peer, link).catch(() => undefined);
       const lost = channel.unacknowledged();
       if (lost.length > 0) {
         this.o.log?.(`link to "${peer}" removed with ${lost.length} message(s) unacknowledged after ${drainMs} ms: reported lost`);
@@ -498,9 +554,9 @@ export class TcpNetwork implements Network {
    * be told when it comes back). When the neighbour is not connected it may be down: tell it until it hears.
    */
   private rememberUnlinked(peer: NodeId, channel: PeerChannel): void {
-    const link = Number(/\/(\d+)$/.exec(channel.id)?.[1]);
+    const link = linkOf(channel.id);
     const address = this.addresses.get(peer);
-    if (!Number.isInteger(link) || address === undefined) return; // a volatile channel: a restart starts from the file
+    if (link === undefined || address === undefined) return; // a volatile channel: a restart starts from the file
     this.unlinked.set(peer, { link, address });
     if (channel.connection === undefined) void this.tellUnlinked(peer, link);
   }
@@ -638,8 +694,7 @@ export class TcpNetwork implements Network {
     try {
       this.o.onEnvelope(env);
     } catch (e) {
-      const what = env.kind === "control" ? `a control envelope ("${String((env.msg as { kind?: unknown }).kind)}" of update #${env.update})` : `application message ${env.id}`;
-      this.o.log?.(`refused ${what} from ${this.nameOf(role, c)}: the node could not take it (${describeError(e)}); closing the connection`);
+      this.o.log?.(`refused ${envelopeName(env)} from ${this.nameOf(role, c)}: the node could not take it (${describeError(e)}); closing the connection`);
       c.close();
     }
   }
@@ -725,6 +780,25 @@ export class TcpNetwork implements Network {
     );
     return true;
   }
+}
+
+/** An envelope as a log line names it. */
+function envelopeName(env: Envelope): string {
+  return env.kind === "control" ? `a control envelope ("${String((env.msg as { kind?: unknown }).kind)}" of update #${env.update})` : `application message ${env.id}`;
+}
+
+/** The link incarnation a durable channel's instance (`<node instance>/<link>`) names; undefined for a volatile one. */
+function linkOf(instance: string): number | undefined {
+  const link = Number(/\/(\d+)$/.exec(instance)?.[1]);
+  return Number.isInteger(link) ? link : undefined;
+}
+
+/** A channel's view of the stream: its neighbour's frames of its link. */
+function frameStream(stream: StreamCarrier, peer: NodeId, link: number): FrameStream {
+  return {
+    publish: (seq, frame, instance) => stream.publish(peer, link, seq, frame, instance),
+    ack: (seq) => stream.ack(peer, link, seq),
+  };
 }
 
 /** The far end of a socket, for a log line about a connection that has not said who it is. */

@@ -1,0 +1,59 @@
+/**
+ * A nats-server with JetStream of this machine's own, on a free loopback port, its store in a temporary directory:
+ * for the benchmarks and the tests (a production cluster runs its NATS servers as a service of their own).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "./free-port.js";
+
+/** Debian's nats-server (`apt-get install nats-server`); LIVESWAP_NATS_SERVER names another binary. */
+export const NATS_SERVER = process.env.LIVESWAP_NATS_SERVER ?? (existsSync("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "/usr/bin/nats-server");
+
+/** Why a local NATS server cannot be started here, or undefined. */
+export function natsServerMissing(): string | undefined {
+  return existsSync(NATS_SERVER) ? undefined : `${NATS_SERVER} is missing: install nats-server 2.9 or later (apt-get install nats-server), or name it with LIVESWAP_NATS_SERVER`;
+}
+
+export interface LocalNatsServer {
+  readonly url: string;
+  /** Stop it (SIGTERM), keeping its JetStream directory. */
+  stop(): Promise<void>;
+  /** Start it again on the same port and directory (a restart mid-run). */
+  start(): Promise<void>;
+  /** Stop it and remove its directory. */
+  close(): Promise<void>;
+}
+
+export async function startLocalNats(): Promise<LocalNatsServer> {
+  const dir = mkdtempSync(join(tmpdir(), "liveswap-nats-"));
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    child = spawn(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: "ignore" });
+    for (let i = 0; i < 100; i++) {
+      if (await accepts(port)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`nats-server did not listen on 127.0.0.1:${port} within 5 s`);
+  };
+  const stop = async (): Promise<void> => {
+    const c = child;
+    if (c === undefined || c.exitCode !== null) return;
+    await new Promise<void>((r) => {
+      c.once("exit", () => r());
+      c.kill("SIGTERM");
+    });
+  };
+  await start();
+  return { url: `nats://127.0.0.1:${port}`, stop, start, close: async () => (await stop(), rmSync(dir, { recursive: true, force: true })) };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tcpConnect({ host: "127.0.0.1", port }, () => (s.destroy(), resolve(true)));
+    s.on("error", () => resolve(false));
+  });
+}
