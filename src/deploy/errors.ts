@@ -12,7 +12,7 @@ export class NodeUnreachableError extends LiveswapError {
   constructor(readonly node: string, readonly address: string, readonly reason: string) {
     super(
       `node "${node}" at ${address} cannot be reached (${reason}). Check that it is running (\`liveswap cluster up\` or ` +
-        `\`liveswap node --id ${node}\`), that ${address} is the address it listens on, and with TLS that both certificates come from the cluster's CA`,
+        `\`liveswap node --id ${node}\`), ${address.startsWith("nats:") ? "that it reaches the NATS servers of the cluster file's `transport:` (its log says)" : `that ${address} is the address it listens on`}, and with TLS that both certificates come from the cluster's CA`,
     );
   }
 }
@@ -42,7 +42,8 @@ export function explainConnectionError(e: unknown, tls: boolean): string {
   const raw = e instanceof Error ? e.message : String(e);
   switch (code) {
     case "ECONNREFUSED":
-      return "nothing listens there: connection refused";
+      // Over NATS the dial's own words say it ("no process listens for node "r1" on NATS").
+      return raw.startsWith("no process listens for node") ? raw : "nothing listens there: connection refused";
     case "ECONNRESET":
     case "EPIPE":
       return tls ? "the connection was reset (during the TLS handshake this means a certificate was refused)" : "the connection was reset";

@@ -24,6 +24,8 @@ const shared = new Map<string, Shared>();
 
 /** A user's hold on the process's NATS connection: dial and listen through it, then release it (once). */
 export interface NatsHold extends SocketTransport {
+  /** `c` is told when another process listens under a name this process listens at (see NatsSockets.onConflict). */
+  onConflict(c: (name: string) => void): void;
   /** Node `self`'s durable channels in the cluster's JetStream stream (for a node with a store). */
   stream(self: NodeId): StreamCarrier;
   release(): Promise<void>;
@@ -46,6 +48,7 @@ export function holdNats(t: NatsTransport, who: string): NatsHold {
   return {
     connect: async (address: string, timeoutMs: number): Promise<Duplex> => await (await mine.hub).connect(address, timeoutMs),
     serve: async (address, onSocket) => await (await mine.hub).serve(address, onSocket),
+    onConflict: (c) => void mine.hub.then((h) => h.onConflict(c), () => undefined),
     stream: (self) => {
       const jet = (async () => await JetStreamChannels.on((await mine.hub).nc, t.name, self))();
       jet.catch(() => undefined); // said by ready(), which the daemon awaits before it starts

@@ -138,6 +138,12 @@ export class NodeDaemon {
     this.records = new RequestRecords(self.id, wallNow, retention);
     this.trusted = cluster.signingKey ? readKey(cluster.signingKey, "public") : undefined;
     this.nats = cluster.transport !== undefined ? holdNats(cluster.transport, `node ${self.id}`) : undefined;
+    this.nats?.onConflict((name) => {
+      if (name !== self.id || this.stopped) return;
+      this.logger.error(`node "${self.id}" stops: another process listens for it on NATS (started elsewhere while this one ran, or this one is back from a partition while a replacement ran). Two processes of one node must not both serve; keep the one whose store is the node's latest, and start it alone`);
+      process.exitCode = 1;
+      setImmediate(() => void this.stop());
+    });
     this.net = new TcpNetwork({
       self: self.id,
       ...(this.nats !== undefined ? { sockets: this.nats } : {}),

@@ -87,7 +87,7 @@ describe.skipIf(missing !== undefined)(`connections over NATS${missing !== undef
     const a = await hub(`s${++clusters}`, "a");
     try {
       const t0 = Date.now();
-      await expect(a.connect("nats:nobody", 5_000)).rejects.toMatchObject({ code: "ECONNREFUSED", message: expect.stringContaining('no node "nobody"') });
+      await expect(a.connect("nats:nobody", 5_000)).rejects.toMatchObject({ code: "ECONNREFUSED", message: expect.stringContaining('no process listens for node "nobody" on NATS') });
       expect(Date.now() - t0).toBeLessThan(4_000);
       await expect(a.connect("10.0.0.1:7401", 1_000)).rejects.toThrow(/not a NATS address; write nats:<node id>/);
     } finally {
@@ -127,6 +127,51 @@ describe.skipIf(missing !== undefined)(`connections over NATS${missing !== undef
       await b.nc.close();
     }
   }, 40_000);
+
+  it("a dial waiting for its answer when the connection to NATS drops is given up at once, not at its timeout", async () => {
+    const cluster = `s${++clusters}`;
+    const a = await hub(cluster, "a");
+    // A listener that takes the dial and never answers (a process stalled): the dial waits.
+    const silent = await openNats({ servers: [(server as NatsServer).url], name: "silent" });
+    silent.subscribe(`liveswap.${cluster}.open.x`, { callback: () => undefined });
+    await silent.flush();
+    try {
+      const t0 = Date.now();
+      const dial = a.connect("nats:x", 60_000);
+      dial.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200));
+      await (server as NatsServer).stop();
+      await expect(dial).rejects.toMatchObject({ code: "ECONNRESET", message: expect.stringMatching(/connection reset while dialling: this process lost its connection to NATS/) });
+      expect(Date.now() - t0).toBeLessThan(30_000);
+    } finally {
+      await (server as NatsServer).start();
+      a.close();
+      await a.nc.close();
+      await silent.close();
+    }
+  }, 60_000);
+
+  it("two processes of one node: the second is refused at its start, and one that hears another listening under its name is told", async () => {
+    const cluster = `s${++clusters}`;
+    const b1 = await hub(cluster, "b1");
+    const b2 = await hub(cluster, "b2");
+    try {
+      const told: string[] = [];
+      b1.onConflict((name) => told.push(name));
+      await b1.serve("nats:b", (s) => void s.on("error", () => undefined));
+      await expect(b2.serve("nats:b", () => undefined)).rejects.toThrow(/another process already listens for node "b" on NATS \(cluster "s\d+"\); stop it first/);
+      expect(told).toEqual([]); // its own announcement is no conflict
+      // A process back from a partition announces itself under b (it listened before b1 started): b1 is told.
+      b2.nc.publish(`liveswap.${cluster}.up.b`, new TextEncoder().encode("another-life"));
+      await until("the conflict told", () => told.length > 0);
+      expect(told).toEqual(["b"]);
+    } finally {
+      b1.close();
+      b2.close();
+      await b1.nc.close();
+      await b2.nc.close();
+    }
+  });
 
   it("mutual TLS over NATS: each end shows a certificate of the cluster's CA naming it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "liveswap-nats-tls-"));

@@ -44,8 +44,14 @@ export class NatsSockets {
   /** This process's life on NATS: a new one after each reconnection (its connections of before are gone). */
   private life = randomUUID();
   private readonly sockets = new Set<NatsSocket>();
+  /** Dials waiting for their listener's answer: given up when the connection to NATS drops. */
+  private readonly dialling = new Set<(e: Error) => void>();
   private readonly listeners = new Map<string, Subscription>();
   private readonly control: Subscription[] = [];
+  /** Every life of this process (its announcements come back to it too). */
+  private readonly ownLives = new Set<string>();
+  /** Told when another process announces itself under a name this one listens at (see serve). */
+  private readonly conflicts: ((name: string) => void)[] = [];
   private unflushed = 0;
   private flushing: Promise<void> | undefined;
   private closed = false;
@@ -61,11 +67,21 @@ export class NatsSockets {
       nc.subscribe(this.subject("up.*"), {
         callback: (_e, m) => {
           const name = m.subject.slice(this.subject("up.").length);
+          if (this.listeners.has(name) && !this.ownLives.has(text(m.data))) for (const c of this.conflicts) c(name);
           this.breakAll((s) => s.remoteName === name && s.remoteLife !== "" && s.remoteLife !== text(m.data), `"${name}" started again, or reconnected to NATS`);
         },
       }),
     );
+    this.ownLives.add(this.life);
     void this.watchStatus();
+  }
+
+  /**
+   * Call `c` when another process listens under a name this one listens at: two processes of one node (one started
+   * elsewhere while this one ran, or this one back from a partition while a replacement ran) must not both serve.
+   */
+  onConflict(c: (name: string) => void): void {
+    this.conflicts.push(c);
   }
 
   private subject(rest: string): string {
@@ -82,17 +98,26 @@ export class NatsSockets {
     let broken: Error | undefined;
     const early = (e: Error): void => void (broken = e);
     socket.on("error", early);
+    // A dial in flight when this process's connection to NATS drops is given up at once (its request may be lost, or
+    // reach the listener before it subscribed again): the dialler tries again, instead of waiting out the timeout.
+    let giveUp: (e: Error) => void = () => undefined;
+    const givenUp = new Promise<never>((_, reject) => (giveUp = reject));
+    givenUp.catch(() => undefined);
+    this.dialling.add(giveUp);
     try {
-      const reply = await this.nc.request(this.subject(`open.${name}`), new TextEncoder().encode(JSON.stringify({ conn, life: this.life })), { timeout: timeoutMs });
+      const request = this.nc.request(this.subject(`open.${name}`), new TextEncoder().encode(JSON.stringify({ conn, life: this.life })), { timeout: timeoutMs });
+      const reply = await Promise.race([request, givenUp]);
       socket.remoteLife = text(reply.data);
       socket.off("error", early);
       if (socket.destroyed) throw broken ?? Object.assign(new Error(`connection to ${address} reset while dialling`), { code: "ECONNRESET" });
     } catch (e) {
       socket.destroy();
       const code = (e as { code?: unknown }).code;
-      if (code === "503") throw Object.assign(new Error(`nothing listens at ${address} (no node "${name}" on NATS)`), { code: "ECONNREFUSED" });
+      if (code === "503") throw Object.assign(new Error(`no process listens for node "${name}" on NATS`), { code: "ECONNREFUSED" });
       if (code === "TIMEOUT") throw Object.assign(new Error(`no answer from ${address} within ${timeoutMs} ms`), { code: "DIAL_TIMEOUT" });
       throw e;
+    } finally {
+      this.dialling.delete(giveUp);
     }
     return socket;
   }
@@ -101,6 +126,10 @@ export class NatsSockets {
   async serve(address: string, onSocket: (s: Duplex) => void): Promise<{ close(): Promise<void> }> {
     const name = this.nameIn(address);
     if (this.listeners.has(name)) throw new NatsTransportError(`this process already listens at ${address}`);
+    // Another process answering for this name: two processes of one node must not both serve (TCP says so with
+    // EADDRINUSE on one host; NATS spans hosts).
+    const other = await this.nc.request(this.subject(`open.${name}`), new TextEncoder().encode(JSON.stringify({ probe: true })), { timeout: 1_000 }).then(() => true, () => false);
+    if (other) throw new NatsTransportError(`another process already listens for node "${name}" on NATS (cluster "${this.cluster}"); stop it first, or give this node another id`);
     const sub = this.nc.subscribe(this.subject(`open.${name}`), {
       callback: (_e, m) => {
         let req: { conn?: unknown; life?: unknown };
@@ -109,7 +138,9 @@ export class NatsSockets {
         } catch {
           return;
         }
-        if (typeof req.conn !== "string" || !NAME.test(req.conn) || typeof req.life !== "string" || this.closed) return;
+        if (this.closed) return;
+        if ((req as { probe?: unknown }).probe === true) return m.respond(new TextEncoder().encode(this.life)); // "is anyone here?"
+        if (typeof req.conn !== "string" || !NAME.test(req.conn) || typeof req.life !== "string") return;
         const socket = new NatsSocket(this, req.conn, "b", undefined);
         socket.remoteLife = req.life;
         this.adopt(socket);
@@ -173,6 +204,10 @@ export class NatsSockets {
   }
 
   /** Break the connections `which` picks (as a reset TCP connection breaks: each side's reader sees the error). */
+  private giveUpDials(why: string): void {
+    for (const giveUp of [...this.dialling]) giveUp(Object.assign(new Error(`connection reset while dialling: ${why}`), { code: "ECONNRESET" }));
+  }
+
   private breakAll(which: (s: NatsSocket) => boolean, why: string): void {
     for (const s of [...this.sockets]) if (which(s)) s.destroy(Object.assign(new Error(`connection reset: ${why}`), { code: "ECONNRESET" }));
   }
@@ -181,10 +216,15 @@ export class NatsSockets {
   private async watchStatus(): Promise<void> {
     for await (const s of this.nc.status()) {
       if (this.closed) return;
-      if (s.type === "disconnect") this.breakAll(() => true, "this process lost its connection to NATS");
+      if (s.type === "disconnect") {
+        this.breakAll(() => true, "this process lost its connection to NATS");
+        this.giveUpDials("this process lost its connection to NATS");
+      }
       if (s.type === "reconnect") {
+        this.giveUpDials("this process reconnected to NATS");
         const before = this.life;
         this.life = randomUUID();
+        this.ownLives.add(this.life);
         this.breakAll(() => true, "this process reconnected to NATS");
         this.nc.publish(this.subject("reset"), new TextEncoder().encode(before));
         for (const name of this.listeners.keys()) this.nc.publish(this.subject(`up.${name}`), new TextEncoder().encode(this.life));
