@@ -709,7 +709,9 @@ export class ClusterClient {
     const store = this.cluster.storeDir !== undefined ? join(this.cluster.storeDir, n.id) : undefined;
     const storeCleared = store !== undefined && isLocalAddress(n.address) && existsSync(store);
     if (storeCleared) rmSync(store, { recursive: true, force: true });
-    return { down: true, storeCleared, ...(store !== undefined && !isLocalAddress(n.address) ? { storeElsewhere: store } : {}) };
+    // Over NATS the node may have run on any host: a store not here is said to be elsewhere (remove it there).
+    const elsewhere = store !== undefined && !storeCleared && (!isLocalAddress(n.address) || natsName(n.address) !== undefined);
+    return { down: true, storeCleared, ...(elsewhere ? { storeElsewhere: store } : {}) };
   }
 
   /** Close a node's connections to its neighbours (they reconnect and resend): the reconnect drill. */

@@ -22,6 +22,8 @@ const address = z.string().refine((a) => {
     return false;
   }
 }, "expected host:port, e.g. 127.0.0.1:7401");
+/** A node's address: host:port, or over NATS `nats:<its id>` (checked against the transport below). */
+const nodeAddress = z.string().refine((a) => a.startsWith("nats:") || address.safeParse(a).success, "expected host:port, e.g. 127.0.0.1:7401");
 
 const nodeId = z.string().regex(/^[A-Za-z0-9_.-]+$/, "a node id is letters, digits, '_', '.', '-'");
 
@@ -64,7 +66,7 @@ const schema = z
           .object({
             id: nodeId,
             /** Where peers and the control plane dial this node (with `transport: nats`, nothing: it is `nats:<id>`). */
-            address: address.optional(),
+            address: nodeAddress.optional(),
             /**
              * Where the node binds, when not `address`: 0.0.0.0:7401 behind a public address, or a test's private port
              * with a proxy on `address` in front of it (test/support/blackhole-proxy.ts).
@@ -310,6 +312,7 @@ function checkTcpAddresses(nodes: readonly SchemaNode[], where: (path: readonly 
   const addresses = new Map<string, string>();
   nodes.forEach((n, i) => {
     if (n.address === undefined) throw new ClusterFileError(`${where(["nodes", i])}: field "nodes.${i}.address": node "${n.id}" has no address; give the host:port it listens on, e.g. 127.0.0.1:7401 (or use \`transport: { kind: nats, servers: [...] }\`)`);
+    if (n.address.startsWith("nats:")) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": ${n.address} is an address on NATS, and this file has no \`transport: { kind: nats, servers: [...] }\`; add it, or give the host:port node "${n.id}" listens on`);
     const { host, port } = parseAddress(n.address);
     if (port === 0) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": port 0 is no address its neighbours can dial; give the port node "${n.id}" listens on`);
     const key = `${host.toLowerCase()}:${port}`;

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import net from "node:net";
 import { describeError, LiveswapError, WireFormatError } from "../core/errors.js";
 import { parseAddress } from "../network/tcp/sockets.js";
-import { natsName } from "../network/nats/nats-sockets.js";
+import { holdNats } from "./nats-transport.js";
 import { ClusterRunningError } from "./errors.js";
 import { checkNodeFiles, type Cluster } from "./cluster-file.js";
 import { ClusterClient } from "./cluster-client.js";
@@ -253,8 +253,15 @@ function nodeAddress(cluster: Cluster, id: string): string {
 /** Which of `ids` already run: a live process of the PID file, or anything that accepts connections at the node's address. */
 async function runningNodes(cluster: Cluster, ids: readonly string[]): Promise<{ readonly id: string; readonly detail: string }[]> {
   const pids = readPids(cluster);
-  const found = await Promise.all(ids.map((id) => runningNode(cluster, id, pids[id])));
-  return found.filter((f) => f !== undefined);
+  // Over NATS a node's process may run on any host: one that answers for the node's name on NATS is running.
+  const nats = cluster.transport !== undefined ? holdNats(cluster.transport, "cluster up") : undefined;
+  try {
+    const probe = nats !== undefined ? (address: string) => nats.listening(address) : accepts;
+    const found = await Promise.all(ids.map((id) => runningNode(cluster, id, pids[id], probe)));
+    return found.filter((f) => f !== undefined);
+  } finally {
+    await nats?.release();
+  }
 }
 
 /**
@@ -264,20 +271,19 @@ async function runningNodes(cluster: Cluster, ids: readonly string[]): Promise<{
  * closes its listener a moment after the reply, and a SIGTERM its handler already took is no longer pending, so
  * neither looks like dying at first sight (a `destroy` then `up` at once was refused as running).
  */
-async function runningNode(cluster: Cluster, id: string, pid: number | undefined): Promise<{ readonly id: string; readonly detail: string } | undefined> {
+async function runningNode(cluster: Cluster, id: string, pid: number | undefined, accepts: (address: string) => Promise<boolean>): Promise<{ readonly id: string; readonly detail: string } | undefined> {
   const address = nodeAddress(cluster, id);
   let steady = 0;
   for (let i = 0; ; i++) {
     const ours = pid !== undefined && isNodeOf(cluster, id, pid) && !dying(pid);
     const exiting = pid !== undefined && !ours && existsSync(`/proc/${pid}`);
-    // Over NATS nothing of TCP listens: our process alive is what there is to see (it answers once awaitAnswers asks).
-    const listening = natsName(address) !== undefined ? ours : await accepts(address);
+    const listening = await accepts(address);
     steady = ours && listening ? steady + 1 : 0;
     const settled = steady >= 8 || (!ours && !exiting);
     if (settled || i >= 50) {
       if (ours && listening) return { id, detail: `is running (pid ${pid}, started by \`cluster up\`)` };
       if (ours) return { id, detail: `has a process (pid ${pid}) that neither listens at ${address} nor exits` };
-      return listening ? { id, detail: `has a process listening at its address ${address} (one started by hand, or another \`up\`)` } : undefined;
+      return listening ? { id, detail: `has a process listening at its address ${address} (one started by hand, another \`up\`${address.startsWith("nats:") ? ", or a process on another host" : ""})` } : undefined;
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -32,7 +32,9 @@ export async function startLocalNats(): Promise<LocalNatsServer> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    child = spawn(NATS_SERVER, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: "ignore" });
+    // Through a shell that stops the server when its stdin closes: when this process dies, even by SIGKILL, its end
+    // of the pipe closes and the server goes with it (no nats-server left behind by a killed test run).
+    child = spawn("sh", ["-c", '"$0" "$@" & p=$!; cat >/dev/null; kill "$p"; wait "$p"', NATS_SERVER, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: ["pipe", "ignore", "ignore"] });
     for (let i = 0; i < 100; i++) {
       if (await accepts(port)) return;
       await new Promise((r) => setTimeout(r, 50));
@@ -44,7 +46,7 @@ export async function startLocalNats(): Promise<LocalNatsServer> {
     if (c === undefined || c.exitCode !== null) return;
     await new Promise<void>((r) => {
       c.once("exit", () => r());
-      c.kill("SIGTERM");
+      c.stdin?.end(); // the shell stops the server (SIGTERM) and waits for it
     });
   };
   await start();

@@ -24,10 +24,12 @@ const shared = new Map<string, Shared>();
 
 /** A user's hold on the process's NATS connection: dial and listen through it, then release it (once). */
 export interface NatsHold extends SocketTransport {
+  /** Does a process answer at `address` (`nats:<id>`)? (A probe: nothing is opened.) */
+  listening(address: string): Promise<boolean>;
   /** `c` is told when another process listens under a name this process listens at (see NatsSockets.onConflict). */
   onConflict(c: (name: string) => void): void;
-  /** Node `self`'s durable channels in the cluster's JetStream stream (for a node with a store). */
-  stream(self: NodeId): StreamCarrier;
+  /** Node `self`'s durable channels in the cluster's JetStream stream (for a node with a store); `log` hears its troubles. */
+  stream(self: NodeId, log: (line: string) => void): StreamCarrier;
   release(): Promise<void>;
 }
 
@@ -48,9 +50,10 @@ export function holdNats(t: NatsTransport, who: string): NatsHold {
   return {
     connect: async (address: string, timeoutMs: number): Promise<Duplex> => await (await mine.hub).connect(address, timeoutMs),
     serve: async (address, onSocket) => await (await mine.hub).serve(address, onSocket),
+    listening: async (address) => await (await mine.hub).listening(address),
     onConflict: (c) => void mine.hub.then((h) => h.onConflict(c), () => undefined),
-    stream: (self) => {
-      const jet = (async () => await JetStreamChannels.on((await mine.hub).nc, t.name, self))();
+    stream: (self, log) => {
+      const jet = (async () => await JetStreamChannels.on((await mine.hub).nc, t.name, self, log))();
       jet.catch(() => undefined); // said by ready(), which the daemon awaits before it starts
       streams.push(jet);
       return streamOf(jet);
@@ -71,10 +74,11 @@ export function holdNats(t: NatsTransport, who: string): NatsHold {
 function streamOf(jet: Promise<JetStreamChannels>): StreamCarrier {
   return {
     ready: async () => void (await jet),
-    publish: async (to, link, seq, frame, instance) => await (await jet).publish(to, link, seq, frame, instance),
-    listen: async (from, link, after, instance, onFrame) => await (await jet).listen(from, link, after, instance, onFrame),
+    publish: async (to, link, seq, frame, instance, round) => await (await jet).publish(to, link, seq, frame, instance, round),
+    listen: (from, link, after, instance, onFrame) => void jet.then((j) => j.listen(from, link, after, instance, onFrame)),
     ack: (from, link, seq) => void jet.then((j) => j.ack(from, link, seq)),
-    forget: async (from, link) => await (await jet).forget(from, link, true),
+    forget: async (from, link) => await (await jet).forget(from, link),
+    retract: async (to, link) => await (await jet).retract(to, link),
   };
 }
 

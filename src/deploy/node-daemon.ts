@@ -149,7 +149,7 @@ export class NodeDaemon {
       ...(this.nats !== undefined ? { sockets: this.nats } : {}),
       // A durable node's frames to its neighbours go through the cluster's JetStream stream: they wait there for a
       // neighbour that is down. A node without a store has nothing to resume from: its frames ride its connections.
-      ...(this.nats !== undefined && cluster.storeDir !== undefined ? { stream: this.nats.stream(self.id) } : {}),
+      ...(this.nats !== undefined && cluster.storeDir !== undefined ? { stream: this.nats.stream(self.id, (line) => this.logger.warn(line)) } : {}),
       // `listen:` when the node binds elsewhere than where it is dialled (behind a proxy, or on 0.0.0.0).
       address: self.listen ?? self.address,
       codec: wireCodec(cluster.codec),

@@ -18,7 +18,7 @@ const frame = (i: number): Uint8Array => new TextEncoder().encode(`frame ${i}`);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 /** A node: its channels, and the frames it got, in the order it got them. */
-async function node(cluster: string, self: string): Promise<{ readonly ch: JetStreamChannels; readonly got: string[]; listen(from: string, after: number, instance?: string): Promise<void>; close(): Promise<void> }> {
+async function node(cluster: string, self: string): Promise<{ readonly ch: JetStreamChannels; readonly got: string[]; listen(from: string, after: number, instance?: string): void; close(): Promise<void> }> {
   const nc = await openNats({ servers: [(server as NatsServer).url], name: self });
   const ch = await JetStreamChannels.on(nc, cluster, self);
   const got: string[] = [];
@@ -34,7 +34,7 @@ async function node(cluster: string, self: string): Promise<{ readonly ch: JetSt
 }
 
 /** Frame i of a -> b on link 1, for b's instance "b-1". */
-const send = (a: { readonly ch: JetStreamChannels }, i: number, to = "b", instance = `${to}-1`): Promise<void> => a.ch.publish(to, 1, i, frame(i), instance);
+const send = (a: { readonly ch: JetStreamChannels }, i: number, to = "b", instance = `${to}-1`): Promise<void> => a.ch.publish(to, 1, i, frame(i), instance, 1);
 
 async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
@@ -52,7 +52,7 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
     const a = await node(cluster, "a");
     const b = await node(cluster, "b");
     try {
-      await b.listen("a", 0);
+      b.listen("a", 0);
       for (let i = 1; i <= 500; i++) await send(a, i);
       await send(a, 500); // the sender restarted and sent its last frame again
       await until("500 frames", () => b.got.length >= 500);
@@ -70,13 +70,13 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
     try {
       for (let i = 1; i <= 100; i++) await send(a, i);
       const b1 = await node(cluster, "b");
-      await b1.listen("a", 0);
+      b1.listen("a", 0);
       await until("100 frames", () => b1.got.length >= 100);
       b1.ch.ack("a", 1, 40); // its store committed up to 60, but only 40 were acknowledged before it died
       await b1.close();
       for (let i = 101; i <= 120; i++) await send(a, i);
       const b2 = await node(cluster, "b");
-      await b2.listen("a", 60);
+      b2.listen("a", 60);
       await until("61..120", () => b2.got.length >= 60);
       await new Promise((r) => setTimeout(r, 200));
       expect(b2.got).toEqual(expected("a", 61, 120));
@@ -99,7 +99,7 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
     const a = await node(cluster, "a");
     const b = await node(cluster, "b");
     try {
-      await b.listen("a", 0);
+      b.listen("a", 0);
       for (let i = 1; i <= 50; i++) await send(a, i);
       await until("50 frames", () => b.got.length >= 50);
       b.ch.ack("a", 1, 50);
@@ -130,7 +130,7 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
     const a = await node(cluster, "a");
     const b = await node(cluster, "b");
     try {
-      await b.listen("a", 0);
+      b.listen("a", 0);
       await send(a, 1);
       for (const i of [3, 4, 2, 5]) await send(a, i);
       await until("5 frames", () => b.got.length >= 5);
@@ -148,7 +148,7 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
     try {
       for (let i = 1; i <= 3; i++) await send(a, i, "b", "b-old");
       for (let i = 1; i <= 2; i++) await send(a, i, "b", "b-new");
-      await b.listen("a", 0, "b-new");
+      b.listen("a", 0, "b-new");
       await until("2 frames", () => b.got.length >= 2);
       await new Promise((r) => setTimeout(r, 200));
       expect(b.got).toEqual(expected("a", 1, 2));
@@ -166,12 +166,54 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
     }
   });
 
+  it("a frame larger than the servers take in one message goes in parts and arrives whole, in its place", async () => {
+    const cluster = `t${++clusters}`;
+    const a = await node(cluster, "a");
+    const b = await node(cluster, "b");
+    const big = new Uint8Array(2_600_000).map((_, i) => i % 251);
+    const got: string[] = [];
+    let whole: Uint8Array | undefined;
+    try {
+      b.ch.listen("a", 1, 0, "b-1", (seq, f) => {
+        got.push(`${seq}:${f.length}`);
+        if (seq === 2) whole = f;
+      });
+      await send(a, 1);
+      await a.ch.publish("b", 1, 2, big, "b-1", 1);
+      await send(a, 3);
+      await until("3 frames", () => got.length >= 3);
+      expect(got).toEqual([`1:${frame(1).length}`, "2:2600000", `3:${frame(3).length}`]);
+      expect(Buffer.from(whole as Uint8Array).equals(Buffer.from(big))).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it("a channel whose reading could not start (the server away) starts once the server is back", async () => {
+    const cluster = `t${++clusters}`;
+    const a = await node(cluster, "a");
+    const b = await node(cluster, "b");
+    try {
+      await send(a, 1);
+      await (server as NatsServer).stop();
+      b.listen("a", 0);
+      await new Promise((r) => setTimeout(r, 1_500));
+      await (server as NatsServer).start();
+      await until("the frame", () => b.got.length >= 1, 20_000);
+      expect(b.got).toEqual(expected("a", 1, 1));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 40_000);
+
   it("refuses a name NATS cannot carry", async () => {
     const nc = await openNats({ servers: [(server as NatsServer).url], name: "x" });
     try {
       await expect(JetStreamChannels.on(nc, "a.b", "x")).rejects.toThrow(/the cluster "a\.b" cannot name a NATS subject; use letters, digits/);
       const ch = await JetStreamChannels.on(nc, "c", "x");
-      await expect(ch.publish("y.z", 1, 1, frame(1), "i")).rejects.toThrow(/the node id "y\.z" cannot name a NATS subject/);
+      await expect(ch.publish("y.z", 1, 1, frame(1), "i", 1)).rejects.toThrow(/the node id "y\.z" cannot name a NATS subject/);
     } finally {
       await nc.close();
     }

@@ -77,6 +77,40 @@ describe.skipIf(missing !== undefined)(`connections over NATS${missing !== undef
     }
   }, 30_000);
 
+  it("a reader that does not read holds the writer back (credit), instead of NATS cutting it off as a slow consumer", async () => {
+    const cluster = `s${++clusters}`;
+    const a = await hub(cluster, "a");
+    const b = await hub(cluster, "b");
+    try {
+      let reader: Duplex | undefined;
+      await b.serve("nats:b", (s) => {
+        reader = s;
+        s.on("error", () => undefined);
+        s.pause();
+      });
+      const w = await a.connect("nats:b", 2_000);
+      w.on("error", () => undefined);
+      const piece = Buffer.alloc(256 * 1024, 7);
+      for (let i = 0; i < 64; i++) w.write(piece); // 16 MiB
+      await until("the reader", () => reader !== undefined);
+      await new Promise((r) => setTimeout(r, 1_000));
+      // At most the window (and a piece) left the writer; the rest waits in its buffer.
+      expect(w.writableLength).toBeGreaterThan(16 * 1024 * 1024 - 3 * 1024 * 1024);
+      const r = reader as Duplex;
+      let got = 0;
+      r.on("data", (c: Buffer) => void (got += c.length));
+      r.resume();
+      await until("16 MiB read", () => got === 64 * piece.length, 20_000);
+      expect(w.destroyed).toBe(false);
+      w.destroy();
+    } finally {
+      a.close();
+      b.close();
+      await a.nc.close();
+      await b.nc.close();
+    }
+  }, 40_000);
+
   it("no NATS server where the cluster file says: an error that names the servers and the fix", async () => {
     const { freePort } = await import("../../deploy/free-port.js");
     const url = `nats://127.0.0.1:${await freePort()}`;

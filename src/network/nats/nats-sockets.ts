@@ -28,6 +28,16 @@ const UNFLUSHED_BYTES = 256 * 1024;
 const DATA = 0;
 const FIN = 1;
 const RESET = 2;
+/** The reader consumed this many bytes: the writer may send as many more (flow control, below). */
+const CREDIT = 3;
+/**
+ * Flow control: a writer sends at most this many bytes the reader has not yet consumed (its JavaScript took them).
+ * NATS does not slow a publisher for a slow subscriber: it disconnects the subscriber (a "slow consumer"), which would
+ * break every connection of that process. TCP's window does this on a socket; this credit does it here.
+ */
+const WINDOW_BYTES = 2 * 1024 * 1024;
+/** The reader grants credit back once it consumed this many bytes (well under the window: the writer never waits idle). */
+const GRANT_BYTES = 256 * 1024;
 const NAME = /^[A-Za-z0-9_-]+$/;
 
 /** The address a node listens at over NATS: `nats:<its id>`. */
@@ -128,8 +138,7 @@ export class NatsSockets {
     if (this.listeners.has(name)) throw new NatsTransportError(`this process already listens at ${address}`);
     // Another process answering for this name: two processes of one node must not both serve (TCP says so with
     // EADDRINUSE on one host; NATS spans hosts).
-    const other = await this.nc.request(this.subject(`open.${name}`), new TextEncoder().encode(JSON.stringify({ probe: true })), { timeout: 1_000 }).then(() => true, () => false);
-    if (other) throw new NatsTransportError(`another process already listens for node "${name}" on NATS (cluster "${this.cluster}"); stop it first, or give this node another id`);
+    if (await this.listening(address)) throw new NatsTransportError(`another process already listens for node "${name}" on NATS (cluster "${this.cluster}"); stop it first, or give this node another id`);
     const sub = this.nc.subscribe(this.subject(`open.${name}`), {
       callback: (_e, m) => {
         let req: { conn?: unknown; life?: unknown };
@@ -160,6 +169,15 @@ export class NatsSockets {
         await this.nc.flush().catch(() => undefined);
       },
     };
+  }
+
+  /** Does some process answer at `address` (within a second)? Nothing is opened. */
+  async listening(address: string): Promise<boolean> {
+    const name = this.nameIn(address);
+    return await this.nc.request(this.subject(`open.${name}`), new TextEncoder().encode(JSON.stringify({ probe: true })), { timeout: 1_000 }).then(
+      () => true,
+      () => false,
+    );
   }
 
   private nameIn(address: string): string {
@@ -253,6 +271,13 @@ export class NatsSocket extends Duplex {
   private sent = 0;
   private expected = 1;
   private ended = false;
+  /** Bytes this end may still send before the reader grants more. */
+  private credit = WINDOW_BYTES;
+  /** A write waiting for credit. */
+  private blocked: (() => void) | undefined;
+  /** Bytes consumed here and not yet granted back; `owed`: consumed only once the reader takes more (_read). */
+  private consumed = 0;
+  private owed = 0;
   /** For log lines, as net.Socket has them. */
   readonly remoteAddress: string;
 
@@ -269,10 +294,27 @@ export class NatsSocket extends Duplex {
   }
 
   override _read(): void {
-    // Push mode: NATS cannot be paused; what arrives is buffered (the peer channel above bounds what is in flight).
+    // The reader wants more: what it was handed while it did not is consumed now (credit for the writer).
+    this.consumed += this.owed;
+    this.owed = 0;
+    this.grant();
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+  private grant(): void {
+    if (this.consumed < GRANT_BYTES || this.destroyed || this.ended) return;
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, this.consumed);
+    this.consumed = 0;
+    void this.hub.send(this, CREDIT, ++this.sent, b);
+  }
+
+  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    // Out of credit: the write (and the stream's writes behind it) waits for the reader to grant more.
+    if (this.credit <= 0) {
+      this.blocked = () => this._write(chunk, encoding, callback);
+      return;
+    }
+    this.credit -= chunk.length;
     let wait: Promise<void> | undefined;
     for (let at = 0; at < chunk.length; at += MAX_CHUNK) wait = this.hub.send(this, DATA, ++this.sent, chunk.subarray(at, at + MAX_CHUNK)) ?? wait;
     if (wait === undefined) callback();
@@ -304,8 +346,18 @@ export class NatsSocket extends Duplex {
     }
     this.expected++;
     const kind = data[0];
-    if (kind === DATA) this.push(Buffer.from(data.subarray(5))); // a copy: the client's read buffer is not ours to keep
-    else if (kind === FIN) this.push(null);
+    if (kind === DATA) {
+      // A copy: the client's read buffer is not ours to keep. Taken at once (flowing), the bytes count as consumed;
+      // else once the reader asks for more.
+      if (this.push(Buffer.from(data.subarray(5)))) this.consumed += data.length - 5;
+      else this.owed += data.length - 5;
+      this.grant();
+    } else if (kind === CREDIT && data.length >= 9) {
+      this.credit += view.getUint32(5);
+      const go = this.blocked;
+      this.blocked = undefined;
+      go?.();
+    } else if (kind === FIN) this.push(null);
     else this.destroy(Object.assign(new Error("connection reset by the other side"), { code: "ECONNRESET" }));
   }
 }

@@ -27,16 +27,20 @@ const ENTRY_OVERHEAD = 64;
  * network/nats/jetstream-channels.ts): frames to a neighbour that is down wait there, not only in this outbox.
  */
 export interface FrameStream {
-  /** Store frame `seq` for the peer's channel instance `instance`; resolves once it is stored, rejects if it may not be. */
-  publish(seq: number, frame: Uint8Array, instance: string): Promise<void>;
+  /**
+   * Store frame `seq` for the peer's channel instance `instance`; resolves once it is stored, rejects if it may not
+   * be. `round` counts the channel's connections: a copy published again within one round is dropped by the stream.
+   */
+  publish(seq: number, frame: Uint8Array, instance: string, round: number): Promise<void>;
   /** This node committed what the peer's frames up to `seq` did: they may leave the stream. */
   ack(seq: number): void;
 }
 
 /** Frames a stream channel has published and not yet seen stored: its flow control. */
 const STREAM_WINDOW = 512;
-/** After a failed publication (NATS reconnecting), the channel publishes again from that frame after this pause. */
+/** After a failed publication (NATS reconnecting), the channel publishes again from that frame after this pause, doubled for each failure in a row up to the last. */
 const STREAM_RETRY_MS = 250;
+const STREAM_RETRY_MAX_MS = 5_000;
 
 /** What a side says of the channel in its hello. */
 export interface ChannelHello {
@@ -113,6 +117,8 @@ export class PeerChannel {
   /** Publications to the stream not yet stored (stream channels only), and the pause after a failed one. */
   private inflight = 0;
   private retry: NodeJS.Timeout | undefined;
+  /** Failed publications in a row (the pause before the next attempt doubles with each). */
+  private failures = 0;
   /** Connections after the first, and frames that arrived twice (resent after a reconnect) and were dropped. */
   reconnects = 0;
   duplicates = 0;
@@ -272,9 +278,10 @@ export class PeerChannel {
     while (this.sentTo < this.mem.length && this.inflight < STREAM_WINDOW) {
       const f = this.mem[this.sentTo++] as OutFrame;
       this.inflight++;
-      stream.publish(f.seq, f.frame, remote).then(
+      stream.publish(f.seq, f.frame, remote, this.attached).then(
         () => {
           this.inflight--;
+          this.failures = 0;
           this.pump();
         },
         () => {
@@ -285,14 +292,17 @@ export class PeerChannel {
     }
   }
 
+  /** A publication failed: from that frame on, everything is published again after a pause (longer each time in a row). */
   private republishFrom(seq: number): void {
     let i = this.head;
     while (i < this.sentTo && (this.mem[i] as OutFrame).seq < seq) i++;
     this.sentTo = Math.min(this.sentTo, i);
-    this.retry ??= setTimeout(() => {
+    if (this.retry !== undefined) return;
+    const pause = Math.min(STREAM_RETRY_MAX_MS, STREAM_RETRY_MS * 2 ** this.failures++);
+    this.retry = setTimeout(() => {
       this.retry = undefined;
       this.pump();
-    }, STREAM_RETRY_MS);
+    }, pause);
   }
 
   /** A durable node committed the step that applied `seq`: the peer may forget what precedes it (and the stream too). */

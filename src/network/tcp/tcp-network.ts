@@ -25,12 +25,15 @@ import { WIRE_FORMAT, wireFormatMismatch, type Command, type PeerStatus, type Wi
 export interface StreamCarrier {
   /** Resolves once the stream can be used (the daemon waits for it before it starts). */
   ready(): Promise<void>;
-  publish(to: NodeId, link: number, seq: number, frame: Uint8Array, instance: string): Promise<void>;
-  /** Read channel `from` -> self of `link` after `after`, for this side's channel instance `instance`, in order. */
-  listen(from: NodeId, link: number, after: number, instance: string, onFrame: (seq: number, frame: Uint8Array) => void): Promise<void>;
+  /** `round`: the sender's round of publications (its connections to the peer so far): a copy within one is dropped. */
+  publish(to: NodeId, link: number, seq: number, frame: Uint8Array, instance: string, round: number): Promise<void>;
+  /** Read channel `from` -> self of `link` after `after`, for this side's channel instance `instance`, in order, until forgotten. */
+  listen(from: NodeId, link: number, after: number, instance: string, onFrame: (seq: number, frame: Uint8Array) => void): void;
   ack(from: NodeId, link: number, seq: number): void;
   /** Stop reading a channel whose link is gone, and let go of what is left of it. */
   forget(from: NodeId, link: number): Promise<void>;
+  /** What this node sent on a link now gone and the peer never read leaves the stream (rejects if it cannot now). */
+  retract(to: NodeId, link: number): Promise<void>;
 }
 
 export interface TcpNetworkOptions {
@@ -159,6 +162,8 @@ export class TcpNetwork implements Network {
   private readonly formatLogged = new Set<string>();
   /** Durable links removed here, by neighbour: a reconnection of that incarnation is refused as unlinked (see tellUnlinked). */
   private readonly unlinked = new Map<NodeId, { readonly link: number; readonly address: string }>();
+  /** Durable channels whose frames this process reads from the stream (see readStream). */
+  private readonly reading = new WeakSet<PeerChannel>();
   private controller: ControlSession | undefined;
   private server: Listening | undefined;
   private nextTimer = 0;
@@ -231,14 +236,22 @@ export class TcpNetwork implements Network {
     if (revived !== undefined) this.draining.delete(peer);
     const link = durable !== undefined ? linkOf(durable.instance) : undefined;
     const stream = this.o.stream !== undefined && link !== undefined ? this.o.stream : undefined;
-    const channel = revived ?? new PeerChannel(peer, this.o.codec, durable, this.spill, stream !== undefined && link !== undefined ? frameStream(stream, peer, link) : undefined);
+    const channel = revived ?? new PeerChannel(peer, this.o.codec, durable, this.spill, stream !== undefined && link !== undefined ? frameStream(stream, peer, link, this.o.log) : undefined);
     this.channels.set(peer, channel);
-    if (stream !== undefined && link !== undefined && durable !== undefined && revived === undefined) {
-      stream.listen(peer, link, durable.delivered, durable.instance, (seq, frame) => this.streamed(channel, seq, frame)).catch((e: unknown) => {
-        this.o.log?.(`cannot read the stream of "${peer}"'s frames (link ${link}): ${messageOf(e)}; they wait there`);
-      });
-    }
     if (this.o.self < peer && revived === undefined) void this.dialLoop(peer, channel);
+  }
+
+  /**
+   * Start reading a durable neighbour's frames from the stream, once this process took a hello of it on that link: a
+   * link the neighbour removed while this node was down is refused in that hello (and dropped here), never read from
+   * the stream first. From then on the stream is read whether or not the connection is up.
+   */
+  private readStream(channel: PeerChannel): void {
+    const link = linkOf(channel.id);
+    const stream = this.o.stream;
+    if (stream === undefined || link === undefined || this.reading.has(channel)) return;
+    this.reading.add(channel);
+    stream.listen(channel.peer, link, channel.received, channel.id, (seq, frame) => this.streamed(channel, seq, frame));
   }
 
   /**
@@ -290,16 +303,36 @@ export class TcpNetwork implements Network {
       }
       this.draining.delete(peer);
       this.addresses.delete(peer);
-      const link = linkOf(channel.id);
-      if (this.o.stream !== undefined && link !== undefined) void this.o.stream.forget(peer, link).catch(() => undefined);
-      const lost = channel.unacknowledged();
-      if (lost.length > 0) {
-        this.o.log?.(`link to "${peer}" removed with ${lost.length} message(s) unacknowledged after ${drainMs} ms: reported lost`);
-        this.o.onLost?.(lost, "unlinked");
-      }
-      channel.close();
+      void this.retire(peer, channel, drainMs);
     };
     check();
+  }
+
+  /**
+   * A removed link's channel, drained: over a stream, what it sent and the peer never read leaves the stream first
+   * (tried until the servers answer), so that nothing reported lost is applied later; then the rest is reported lost.
+   */
+  private async retire(peer: NodeId, channel: PeerChannel, drainMs: number): Promise<void> {
+    const link = linkOf(channel.id);
+    const stream = this.o.stream;
+    if (stream !== undefined && link !== undefined) {
+      void stream.forget(peer, link).catch(() => undefined); // the neighbour's frames to us: a consumer left behind expires
+      for (let attempt = 0; !this.closed; attempt++) {
+        try {
+          await stream.retract(peer, link);
+          break;
+        } catch (e) {
+          if (attempt === 2) this.o.log?.(`link to "${peer}" removed: cannot take its unread frames out of the stream yet (${messageOf(e)}); retrying`);
+          await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt)));
+        }
+      }
+    }
+    const lost = channel.unacknowledged();
+    if (lost.length > 0) {
+      this.o.log?.(`link to "${peer}" removed with ${lost.length} message(s) unacknowledged after ${drainMs} ms: reported lost`);
+      this.o.onLost?.(lost, "unlinked");
+    }
+    channel.close();
   }
 
   peers(): readonly PeerStatus[] {
@@ -526,6 +559,7 @@ export class TcpNetwork implements Network {
       return undefined;
     }
     const reconnects = channel.reconnects;
+    this.readStream(channel);
     const lost = channel.attach(c, { recv: msg.recv, chan: msg.chan ?? "", ...(msg.seen !== undefined ? { seen: msg.seen } : {}) });
     // The accepting side answers with its view after taking the dialer's into account (a restart of theirs
     // resets our numbering first), and before resending anything: the dialer reads our hello first.
@@ -793,10 +827,21 @@ function linkOf(instance: string): number | undefined {
   return Number.isInteger(link) ? link : undefined;
 }
 
-/** A channel's view of the stream: its neighbour's frames of its link. */
-function frameStream(stream: StreamCarrier, peer: NodeId, link: number): FrameStream {
+/** A channel's view of the stream: its neighbour's frames of its link; a failed publication is logged (at most every 30 s). */
+function frameStream(stream: StreamCarrier, peer: NodeId, link: number, log: ((line: string) => void) | undefined): FrameStream {
+  let logged = -Infinity;
   return {
-    publish: (seq, frame, instance) => stream.publish(peer, link, seq, frame, instance),
+    publish: async (seq, frame, instance, round) => {
+      try {
+        await stream.publish(peer, link, seq, frame, instance, round);
+      } catch (e) {
+        if (performance.now() - logged > 30_000) {
+          logged = performance.now();
+          log?.(`cannot put frame #${seq} for "${peer}" in the stream (${messageOf(e)}); it is kept and published again`);
+        }
+        throw e;
+      }
+    },
     ack: (seq) => stream.ack(peer, link, seq),
   };
 }

@@ -1,0 +1,82 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { natsMissing, startNatsServer, type NatsServer } from "../../../test/support/nats-server.js";
+import type { Envelope } from "../../core/envelope.js";
+import { holdNats } from "../../deploy/nats-transport.js";
+import { jsonCodec } from "../tcp/codec.js";
+import { LamportClock } from "../tcp/lamport-clock.js";
+import { TcpNetwork } from "../tcp/tcp-network.js";
+
+/**
+ * Durable channels between two TcpNetworks over NATS, their frames through JetStream (the daemon's wiring, without
+ * the daemon): what a removed link's sender reports lost is never applied afterwards.
+ */
+const missing = natsMissing();
+let server: NatsServer | undefined;
+let names = 0;
+const dir = mkdtempSync(join(tmpdir(), "liveswap-stream-channels-"));
+
+beforeAll(async () => {
+  if (missing === undefined) server = await startNatsServer();
+}, 30_000);
+afterAll(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const LINK = 7;
+
+function node(t: { kind: "nats"; servers: string[]; name: string }, self: string, events: string[]) {
+  const hold = holdNats(t, self);
+  const net = new TcpNetwork({
+    self,
+    address: `nats:${self}`,
+    codec: jsonCodec,
+    clock: new LamportClock(),
+    sockets: hold,
+    stream: hold.stream(self, (l) => events.push(`${self} log: ${l}`)),
+    onEnvelope: (e) => void events.push(`${self} applied ${(e as { id: string }).id}`),
+    onTimer: () => undefined,
+    onCommand: () => undefined,
+    onLost: (envs, why) => void events.push(`${self} reported lost (${why}): ${envs.map((e) => (e as { id: string }).id).join(",")}`),
+    outbox: { spillDir: join(dir, `${self}-${++names}`) },
+  });
+  return { net, hold, close: async () => (await net.close(), await hold.release()) };
+}
+
+const env = (i: number): Envelope => ({ kind: "app", id: `m${i}`, from: "a", to: "b", epoch: 0, body: i, link: LINK, seq: i }) as unknown as Envelope;
+const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(missing !== undefined)(`durable channels through JetStream${missing !== undefined ? ` (skipped: ${missing})` : ""}`, () => {
+  it("a link removed while the neighbour is down: its frames are reported lost, and the neighbour back with the link never applies them", async () => {
+    const t = { kind: "nats" as const, servers: [(server as NatsServer).url], name: `sc${++names}` };
+    const events: string[] = [];
+    const a = node(t, "a", events);
+    let b = node(t, "b", events);
+    await a.net.start();
+    await b.net.start();
+    a.net.addPeer("b", "nats:b", { instance: `ainst/${LINK}`, delivered: 0, unacked: [], lc: 1 });
+    b.net.addPeer("a", "nats:a", { instance: `binst/${LINK}`, delivered: 0, unacked: [], lc: 1 });
+    try {
+      for (let i = 0; i < 100 && a.net.peers()[0]?.connected !== true; i++) await wait(50);
+      a.net.transmit(env(1));
+      for (let i = 0; i < 100 && !events.includes("b applied m1"); i++) await wait(50);
+      b.net.ackPeer("a", 1);
+      await b.close(); // b goes down
+      for (let i = 2; i <= 4; i++) a.net.transmit(env(i)); // they wait in the stream for b
+      await wait(500);
+      a.net.removePeer("b", 300); // the link is removed on a while b is down
+      for (let i = 0; i < 100 && !events.some((e) => e.startsWith("a reported lost")); i++) await wait(50);
+      b = node(t, "b", events); // b comes back with the link still in its store
+      await b.net.start();
+      b.net.addPeer("a", "nats:a", { instance: `binst/${LINK}`, delivered: 1, unacked: [], lc: 1 });
+      await wait(3_000);
+      expect(events.filter((e) => !e.includes(" log: "))).toEqual(["b applied m1", "a reported lost (unlinked): m2,m3,m4"]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 30_000);
+});
