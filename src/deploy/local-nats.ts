@@ -27,14 +27,15 @@ export interface LocalNatsServer {
   close(): Promise<void>;
 }
 
-export async function startLocalNats(): Promise<LocalNatsServer> {
+/** `args`: more of nats-server's options (`--auth TOKEN` for a server that wants a token). */
+export async function startLocalNats(args: readonly string[] = []): Promise<LocalNatsServer> {
   const dir = mkdtempSync(join(tmpdir(), "liveswap-nats-"));
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
     // Through a shell that stops the server when its stdin closes: when this process dies, even by SIGKILL, its end
     // of the pipe closes and the server goes with it (no nats-server left behind by a killed test run).
-    child = spawn("sh", ["-c", '"$0" "$@" & p=$!; cat >/dev/null; kill "$p"; wait "$p"', NATS_SERVER, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: ["pipe", "ignore", "ignore"] });
+    child = spawn("sh", ["-c", '"$0" "$@" & p=$!; cat >/dev/null; kill "$p"; wait "$p"', NATS_SERVER, "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir, ...args], { stdio: ["pipe", "ignore", "ignore"] });
     for (let i = 0; i < 100; i++) {
       if (await accepts(port)) return;
       await new Promise((r) => setTimeout(r, 50));

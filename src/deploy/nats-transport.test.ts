@@ -1,0 +1,47 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { natsMissing, startNatsServer, type NatsServer } from "../../test/support/nats-server.js";
+import type { NatsTransport } from "./cluster-file.js";
+import { holdNats } from "./nats-transport.js";
+
+/** The cluster file's NATS credentials reach the server; a wrong or missing one is said in words, naming the field. */
+const missing = natsMissing();
+let server: NatsServer | undefined;
+const dir = mkdtempSync(join(tmpdir(), "liveswap-nats-auth-"));
+
+beforeAll(async () => {
+  if (missing === undefined) server = await startNatsServer(["--auth", "s3cret"]);
+}, 30_000);
+afterAll(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(missing !== undefined)(`a NATS server that wants a token${missing !== undefined ? ` (skipped: ${missing})` : ""}`, () => {
+  const transport = (extra: Partial<NatsTransport>): NatsTransport => ({ kind: "nats", servers: [(server as NatsServer).url], name: "auth", ...extra });
+
+  it("takes the token of transport.tokenFile, and refuses none, a wrong one, or an unreadable file with the fix", async () => {
+    writeFileSync(join(dir, "token"), "s3cret\n");
+    writeFileSync(join(dir, "wrong"), "guess\n");
+    const good = holdNats(transport({ tokenFile: join(dir, "token") }), "test");
+    try {
+      expect(await good.listening("nats:nobody")).toBe(false); // connected: asked, and nobody answered
+    } finally {
+      await good.release();
+    }
+    for (const [extra, message] of [
+      [{}, /cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: the server refused our credentials; give the cluster file's `transport\.credentials`/],
+      [{ tokenFile: join(dir, "wrong") }, /the server refused our credentials/],
+      [{ tokenFile: join(dir, "absent") }, /field "transport\.tokenFile": .*absent cannot be read: .*\(paths are relative to the cluster file\)/],
+    ] as const) {
+      const hold = holdNats(transport(extra), "test");
+      try {
+        await expect(hold.listening("nats:x")).rejects.toThrow(message);
+      } finally {
+        await hold.release();
+      }
+    }
+  }, 30_000);
+});
