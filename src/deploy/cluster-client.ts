@@ -20,11 +20,12 @@ import { DEFAULT_HEARTBEAT } from "../network/tcp/heartbeat.js";
 import { DIAL_TIMEOUT, dial, parseAddress, type TlsMaterial } from "../network/tcp/sockets.js";
 import { natsName } from "../network/nats/nats-sockets.js";
 import { holdNats, type NatsHold } from "./nats-transport.js";
+import { NatsTransportError } from "../network/nats/errors.js";
 import { readStampedFile, stampedLine, type StampedEvent } from "../core/trace/stamped.js";
 import { LamportClock, wallNow } from "../network/tcp/lamport-clock.js";
 import { WIRE_FORMAT, wireFormatMismatch, type Command, type NodeStatus, type UpdateView, type WireMessage } from "../network/tcp/protocol.js";
 import { checkUpdateOptions } from "../runtime/control-plane.js";
-import type { Cluster, ClusterNode } from "./cluster-file.js";
+import { ClusterFileError, type Cluster, type ClusterNode } from "./cluster-file.js";
 import { tlsFor } from "./tls-material.js";
 import { BusyError, ClusterClientClosedError, UnknownClusterNodeError, NodeAliveError, NodeNotAnsweringError, NodeUnreachableError, RemoteError, VersionMismatchLinkError, explainConnectionError } from "./errors.js";
 import { backoffDelay, DEFAULT_REQUEST_TIMEOUT_MS, retryPolicy, type RetryPolicy } from "./request-retry.js";
@@ -213,6 +214,8 @@ export class ClusterClient {
     try {
       socket = await dial(node.address, this.tls, id, this.commandTimeoutMs, this.nats);
     } catch (e) {
+      // This client cannot reach NATS at all (or read its credentials): its own trouble, not the node's.
+      if (e instanceof NatsTransportError || e instanceof ClusterFileError) throw e;
       throw unreachable(e, node, this.commandTimeoutMs, this.tls !== undefined);
     }
     if (this.closed) {
@@ -509,6 +512,9 @@ export class ClusterClient {
     if (results.some((r, i) => r.status === "rejected" && this.cluster.nodes[i]?.address !== addresses[i])) {
       results = await Promise.all(results.map((r, i) => (r.status === "rejected" && this.cluster.nodes[i]?.address !== addresses[i] ? settle(this.status((this.cluster.nodes[i] as ClusterNode).id, opts)) : r)));
     }
+    // Every node "down" because this client cannot reach NATS would hide the one fault: say it instead.
+    const own = results.find((r) => r.status === "rejected" && (r.reason instanceof NatsTransportError || r.reason instanceof ClusterFileError));
+    if (own !== undefined) throw (own as PromiseRejectedResult).reason;
     const up: NodeStatus[] = [];
     const down: DownNode[] = [];
     results.forEach((r, i) => {

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsMissing, startNatsServer, type NatsServer } from "../../test/support/nats-server.js";
-import type { NatsTransport } from "./cluster-file.js";
+import { parseCluster, type NatsTransport } from "./cluster-file.js";
+import { ClusterClient } from "./cluster-client.js";
 import { holdNats } from "./nats-transport.js";
 
 /** The cluster file's NATS credentials reach the server; a wrong or missing one is said in words, naming the field. */
@@ -17,6 +18,21 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe("a control plane that cannot reach NATS", () => {
+  it("says so once (not every node \"down\"), naming the servers and the fix", async () => {
+    const { freePort } = await import("./free-port.js");
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    const cluster = parseCluster(`transport: { kind: nats, servers: [${url}] }\nnodes:\n  - { id: a, package: p.ts, behavior: v1 }\n  - { id: b, package: p.ts, behavior: v1 }\nlinks: [[a, b]]\n`, join(dir, "cluster.yaml"));
+    const client = new ClusterClient(cluster);
+    try {
+      await expect(client.statusAll()).rejects.toThrow(new RegExp(`^cannot connect to NATS at ${url}: nothing listens there; start nats-server`));
+      await expect(client.request("a", { kind: "read" })).rejects.toThrow(/cannot connect to NATS at/);
+    } finally {
+      client.close();
+    }
+  });
 });
 
 describe.skipIf(missing !== undefined)(`a NATS server that wants a token${missing !== undefined ? ` (skipped: ${missing})` : ""}`, () => {

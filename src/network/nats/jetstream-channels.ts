@@ -299,6 +299,6 @@ function reason(e: unknown): string {
   const code = (e as { code?: unknown }).code;
   const text = e instanceof Error ? e.message : String(e);
   if (code === "TIMEOUT" || text === "TIMEOUT") return "the servers did not answer in time (restarting, or electing a JetStream leader)";
-  if (code === "503") return "no JetStream answers (nats-server without -js?)";
+  if (code === "503") return "nothing answered its API";
   return text;
 }
