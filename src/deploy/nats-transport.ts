@@ -74,7 +74,7 @@ export function holdNats(t: NatsTransport, who: string): NatsHold {
 function streamOf(jet: Promise<JetStreamChannels>): StreamCarrier {
   return {
     ready: async () => void (await jet),
-    publish: async (to, link, seq, frame, instance, round) => await (await jet).publish(to, link, seq, frame, instance, round),
+    publish: async (to, link, seq, frames, instance, round, count) => await (await jet).publish(to, link, seq, frames, instance, round, count),
     listen: (from, link, after, instance, onFrame) => void jet.then((j) => j.listen(from, link, after, instance, onFrame)),
     ack: (from, link, seq) => void jet.then((j) => j.ack(from, link, seq)),
     forget: async (from, link) => await (await jet).forget(from, link),

@@ -23,6 +23,8 @@ import { NatsTransportError } from "./errors.js";
 const SEQ = "Liveswap-Seq";
 const FOR = "Liveswap-For";
 const PART = "Liveswap-Part";
+/** How many frames a message carries (absent: one), each with its 4-byte length as on a connection. */
+const COUNT = "Liveswap-Count";
 const NAME = /^[A-Za-z0-9_-]+$/;
 /** How long JetStream waits for an acknowledgement before it delivers a frame again (a commit is far quicker). */
 const ACK_WAIT_MS = 60_000;
@@ -36,10 +38,20 @@ const RELISTEN_MS = [100, 250, 500, 1000, 2000, 5000];
 /** A channel's frames as they arrive, in order, each once. */
 export type FrameHandler = (seq: number, frame: Uint8Array) => void;
 
-/** A frame as it came from the stream: its messages (one, or its parts), acknowledged together. */
-interface Arrived {
+/**
+ * A message as it came from the stream (or a frame's parts put together): the frames it carries, from `first` on, in
+ * order (a sender puts the frames of a turn in one message), acknowledged together once the last was committed.
+ */
+interface Batch {
   readonly msgs: JsMsg[];
-  readonly data: Uint8Array;
+  readonly first: number;
+  readonly frames: readonly Uint8Array[];
+}
+
+/** Messages handed over, acknowledged once the node committed up to `last`. */
+interface Handed {
+  readonly last: number;
+  readonly msgs: JsMsg[];
 }
 
 interface Incoming {
@@ -47,10 +59,12 @@ interface Incoming {
   readonly link: number;
   /** The last sequence number handed to onFrame (a frame at or below it was applied: acknowledged and skipped). */
   delivered: number;
-  /** Frames handed over and not yet acknowledged, oldest first. */
-  readonly unacked: Map<number, JsMsg[]>;
-  /** Frames that came before one they follow (published again after a failure): they wait for it. */
-  readonly early: Map<number, Arrived>;
+  /** Messages handed over and not yet acknowledged, oldest first (their `last` increasing). */
+  readonly unacked: Handed[];
+  /** The same, by the stream sequence of each of their messages: a message delivered again joins its own. */
+  readonly byStreamSeq: Map<number, Handed>;
+  /** Batches that came before one they follow (published again after a failure): they wait for it. */
+  readonly early: Batch[];
   /** Parts of a frame sent in parts, until the last arrives. */
   readonly parts: Map<number, (JsMsg | undefined)[]>;
   readonly instance: string;
@@ -112,25 +126,32 @@ export class JetStreamChannels {
   }
 
   /** The largest piece of a frame one message carries: the servers' max_payload, less room for the headers. */
-  private get partBytes(): number {
+  get partBytes(): number {
     return Math.max(4096, (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM);
   }
 
   /**
-   * Put frame `seq` of channel self -> `to` (link incarnation `link`) in the stream, for the receiver's channel
-   * instance `instance`, in parts if it is larger than a message; resolves once JetStream stored it. `round` names the
-   * sender's round of publications (a copy published again in the same round is dropped by JetStream).
+   * Put frames `seq`.. of channel self -> `to` (link incarnation `link`) in the stream, for the receiver's channel
+   * instance `instance`: `count` frames, each with its 4-byte length, in one message (a frame larger than a message
+   * goes in parts); resolves once JetStream stored them. `round` names the sender's round of publications (a copy
+   * published again in the same round is dropped by JetStream).
    */
-  async publish(to: NodeId, link: number, seq: number, frame: Uint8Array, instance: string, round: number): Promise<void> {
+  async publish(to: NodeId, link: number, seq: number, frame: Uint8Array, instance: string, round: number, count = 1): Promise<void> {
     if (!NAME.test(to)) throw new NatsTransportError(`the node id "${to}" cannot name a NATS subject; use letters, digits, "-" and "_"`);
     const size = this.partBytes;
     const n = Math.max(1, Math.ceil(frame.length / size));
-    const id = `${this.self}>${to}/${link}#${seq}@${instance}~${this.life}.${round}`;
+    // A batch larger than a message (servers with a small max_payload) goes frame by frame, each in parts if need be.
+    if (n > 1 && count > 1) {
+      await Promise.all(split(frame, count).map((f, i) => this.publish(to, link, seq + i, f, instance, round)));
+      return;
+    }
+    const id = `${this.self}>${to}/${link}#${seq}+${count}@${instance}~${this.life}.${round}`;
     const sent: Promise<unknown>[] = [];
     for (let i = 0; i < n; i++) {
       const h = headers();
       h.set(SEQ, String(seq));
       h.set(FOR, instance);
+      if (count > 1) h.set(COUNT, String(count));
       if (n > 1) h.set(PART, `${i + 1}/${n}`);
       sent.push(this.js.publish(this.subject(this.self, to, link), frame.subarray(i * size, (i + 1) * size), { msgID: n > 1 ? `${id}:${i + 1}` : id, headers: h }));
     }
@@ -146,7 +167,7 @@ export class JetStreamChannels {
   listen(from: NodeId, link: number, after: number, instance: string, onFrame: FrameHandler): void {
     const key = `${from}/${link}`;
     if (this.incoming.has(key)) return;
-    const inc: Incoming = { from, link, delivered: after, unacked: new Map(), early: new Map(), parts: new Map(), instance, onFrame, stopped: false };
+    const inc: Incoming = { from, link, delivered: after, unacked: [], byStreamSeq: new Map(), early: [], parts: new Map(), instance, onFrame, stopped: false };
     this.incoming.set(key, inc);
     void this.keepReading(inc);
   }
@@ -184,7 +205,7 @@ export class JetStreamChannels {
     const messages = await consumer.consume({ max_messages: 1_000 });
     inc.messages = messages;
     // What was waiting for a frame, or half put together, comes again from the new consumer.
-    inc.early.clear();
+    inc.early.length = 0;
     inc.parts.clear();
     if (inc.stopped || this.closed) return void (await messages.close());
     for await (const m of messages) {
@@ -194,40 +215,42 @@ export class JetStreamChannels {
   }
 
   private arrived(inc: Incoming, m: JsMsg): void {
-    const seq = Number(m.headers?.get(SEQ));
-    const held = inc.unacked.get(seq);
-    if (held !== undefined) {
-      held.push(m); // delivered again (its ack wait passed before the commit): acknowledged with the commit
+    const handed = inc.byStreamSeq.get(m.seq);
+    if (handed !== undefined) {
+      handed.msgs.push(m); // delivered again (its ack wait passed before the commit): acknowledged with the commit
       return;
     }
-    if (!Number.isInteger(seq) || seq <= inc.delivered || m.headers?.get(FOR) !== inc.instance) {
-      m.ack(); // a second copy of a frame applied before, or for an earlier store of this node: let it go
+    const first = Number(m.headers?.get(SEQ));
+    if (!Number.isInteger(first) || first < 1 || m.headers?.get(FOR) !== inc.instance) {
+      m.ack(); // for an earlier store of this node (or not ours): let it go
       return;
     }
-    const whole = this.assemble(inc, seq, m);
-    if (whole === undefined) return;
-    if (seq > inc.delivered + 1) {
-      inc.early.set(seq, whole);
+    const batch = this.assemble(inc, first, m);
+    if (batch === undefined) return;
+    if (first > inc.delivered + 1) {
+      inc.early.push(batch);
       return;
     }
-    this.hand(inc, seq, whole);
-    for (let next = inc.early.get(inc.delivered + 1); next !== undefined; next = inc.early.get(inc.delivered + 1)) {
-      inc.early.delete(inc.delivered + 1);
-      this.hand(inc, inc.delivered + 1, next);
+    this.hand(inc, batch);
+    // Batches that waited for this one, in the order they can go (a later publication's may cover an earlier's).
+    for (let i = inc.early.findIndex((b) => b.first <= inc.delivered + 1); i >= 0; i = inc.early.findIndex((b) => b.first <= inc.delivered + 1)) {
+      const [next] = inc.early.splice(i, 1);
+      this.hand(inc, next as Batch);
     }
   }
 
-  /** The frame `m` is (a whole one), or completes (its last part), or undefined (a part of one still coming). */
-  private assemble(inc: Incoming, seq: number, m: JsMsg): Arrived | undefined {
+  /** The batch `m` is (whole), or completes (its last part), or undefined (a part of one still coming). */
+  private assemble(inc: Incoming, first: number, m: JsMsg): Batch | undefined {
     const part = /^(\d+)\/(\d+)$/.exec(m.headers?.get(PART) ?? "");
-    if (part === null) return { msgs: [m], data: m.data };
+    if (part === null) return { msgs: [m], first, frames: split(m.data, Number(m.headers?.get(COUNT) ?? 1)) };
     const [i, n] = [Number(part[1]), Number(part[2])];
-    const have = inc.parts.get(seq) ?? new Array<JsMsg | undefined>(n).fill(undefined);
-    inc.parts.set(seq, have);
+    const key = first;
+    const have = inc.parts.get(key) ?? new Array<JsMsg | undefined>(n).fill(undefined);
+    inc.parts.set(key, have);
     if (have[i - 1] !== undefined) m.ack(); // a second copy of that part
     else have[i - 1] = m;
     if (have.some((x) => x === undefined)) return undefined;
-    inc.parts.delete(seq);
+    inc.parts.delete(key);
     const msgs = have as JsMsg[];
     const data = new Uint8Array(msgs.reduce((a, x) => a + x.data.length, 0));
     let at = 0;
@@ -235,23 +258,35 @@ export class JetStreamChannels {
       data.set(x.data, at);
       at += x.data.length;
     }
-    return { msgs, data };
+    return { msgs, first, frames: [data] };
   }
 
-  private hand(inc: Incoming, seq: number, a: Arrived): void {
-    inc.delivered = seq;
-    inc.unacked.set(seq, a.msgs);
-    inc.onFrame(seq, a.data);
+  /** Hand over the frames of a batch not applied yet (those at or below `delivered` were), in order. */
+  private hand(inc: Incoming, b: Batch): void {
+    const last = b.first + b.frames.length - 1;
+    if (last <= inc.delivered) {
+      for (const m of b.msgs) m.ack(); // a copy of what was applied: let it go
+      return;
+    }
+    const entry: Handed = { last, msgs: b.msgs };
+    inc.unacked.push(entry);
+    for (const m of b.msgs) inc.byStreamSeq.set(m.seq, entry);
+    for (let seq = inc.delivered + 1; seq <= last; seq++) {
+      inc.delivered = seq;
+      inc.onFrame(seq, b.frames[seq - b.first] as Uint8Array);
+    }
   }
 
   /** The node committed what channel `from`'s frames up to `seq` did: they may leave the stream. */
   ack(from: NodeId, link: number, seq: number): void {
     const inc = this.incoming.get(`${from}/${link}`);
     if (inc === undefined) return;
-    for (const [s, msgs] of inc.unacked) {
-      if (s > seq) break;
-      for (const m of msgs) m.ack();
-      inc.unacked.delete(s);
+    while (inc.unacked.length > 0 && (inc.unacked[0] as Handed).last <= seq) {
+      const done = inc.unacked.shift() as Handed;
+      for (const m of done.msgs) {
+        m.ack();
+        inc.byStreamSeq.delete(m.seq);
+      }
     }
   }
 
@@ -292,6 +327,19 @@ export class JetStreamChannels {
     }
     this.incoming.clear();
   }
+}
+
+/** A message's frames: `count` of them, each its 4-byte length (big-endian, as frame.ts writes it) and its bytes. */
+function split(data: Uint8Array, count: number): Uint8Array[] {
+  if (count <= 1) return [data];
+  const view = new DataView(data.buffer, data.byteOffset, data.length);
+  const out: Uint8Array[] = [];
+  for (let at = 0; out.length < count && at + 4 <= data.length; ) {
+    const end = at + 4 + view.getUint32(at);
+    out.push(data.subarray(at, end));
+    at = end;
+  }
+  return out;
 }
 
 /** A NATS client error in words (its code, not a bare "TIMEOUT"). */

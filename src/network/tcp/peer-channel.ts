@@ -28,16 +28,23 @@ const ENTRY_OVERHEAD = 64;
  */
 export interface FrameStream {
   /**
-   * Store frame `seq` for the peer's channel instance `instance`; resolves once it is stored, rejects if it may not
-   * be. `round` counts the channel's connections: a copy published again within one round is dropped by the stream.
+   * Store `count` frames from `seq` on (length-prefixed, concatenated) for the peer's channel instance `instance`;
+   * resolves once they are stored, rejects if they may not be. `round` counts the channel's connections: a copy
+   * published again within one round is dropped by the stream.
    */
-  publish(seq: number, frame: Uint8Array, instance: string, round: number): Promise<void>;
+  publish(seq: number, frames: Uint8Array, instance: string, round: number, count: number): Promise<void>;
   /** This node committed what the peer's frames up to `seq` did: they may leave the stream. */
   ack(seq: number): void;
 }
 
-/** Frames a stream channel has published and not yet seen stored: its flow control. */
-const STREAM_WINDOW = 512;
+/** Publications a stream channel has made and not yet seen stored: its flow control. */
+const STREAM_WINDOW = 64;
+/**
+ * A publication carries the frames waiting at the end of a turn, up to this many bytes (and STREAM_BATCH frames): a
+ * JetStream publication costs the same small or large (the server stores and acknowledges each), as a socket write does.
+ */
+const STREAM_BATCH_BYTES = 256 * 1024;
+const STREAM_BATCH = 512;
 /** After a failed publication (NATS reconnecting), the channel publishes again from that frame after this pause, doubled for each failure in a row up to the last. */
 const STREAM_RETRY_MS = 250;
 const STREAM_RETRY_MAX_MS = 5_000;
@@ -119,6 +126,7 @@ export class PeerChannel {
   private retry: NodeJS.Timeout | undefined;
   /** Failed publications in a row (the pause before the next attempt doubles with each). */
   private failures = 0;
+  private pumpQueued = false;
   /** Connections after the first, and frames that arrived twice (resent after a reconnect) and were dropped. */
   reconnects = 0;
   duplicates = 0;
@@ -190,7 +198,14 @@ export class PeerChannel {
   /** Encodes first, so a message the codec refuses throws here and takes no sequence number. */
   send(lc: number, env: Envelope): void {
     this.push(lc, env);
-    this.pump();
+    if (this.stream === undefined) return this.pump();
+    // A stream channel publishes at the end of the turn: the frames of one step go in one publication.
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    process.nextTick(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
   }
 
   /** A durable node's frames carry the host's number (env.seq); a volatile node's, this channel's own. */
@@ -276,9 +291,15 @@ export class PeerChannel {
     const remote = this.remote;
     if (remote === undefined || this.retry !== undefined) return;
     while (this.sentTo < this.mem.length && this.inflight < STREAM_WINDOW) {
-      const f = this.mem[this.sentTo++] as OutFrame;
+      const f = this.mem[this.sentTo] as OutFrame;
+      const batch = [f.frame];
+      let bytes = f.frame.length;
+      for (let next = this.mem[++this.sentTo]; next !== undefined && batch.length < STREAM_BATCH && bytes + next.frame.length <= STREAM_BATCH_BYTES; next = this.mem[++this.sentTo]) {
+        batch.push(next.frame);
+        bytes += next.frame.length;
+      }
       this.inflight++;
-      stream.publish(f.seq, f.frame, remote, this.attached).then(
+      stream.publish(f.seq, batch.length === 1 ? f.frame : Buffer.concat(batch, bytes), remote, this.attached, batch.length).then(
         () => {
           this.inflight--;
           this.failures = 0;

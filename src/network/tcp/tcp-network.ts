@@ -25,8 +25,11 @@ import { WIRE_FORMAT, wireFormatMismatch, type Command, type PeerStatus, type Wi
 export interface StreamCarrier {
   /** Resolves once the stream can be used (the daemon waits for it before it starts). */
   ready(): Promise<void>;
-  /** `round`: the sender's round of publications (its connections to the peer so far): a copy within one is dropped. */
-  publish(to: NodeId, link: number, seq: number, frame: Uint8Array, instance: string, round: number): Promise<void>;
+  /**
+   * `count` frames from `seq` on (each length-prefixed, as on a connection) in one publication. `round`: the sender's
+   * round of publications (its connections to the peer so far): a copy within one is dropped.
+   */
+  publish(to: NodeId, link: number, seq: number, frames: Uint8Array, instance: string, round: number, count: number): Promise<void>;
   /** Read channel `from` -> self of `link` after `after`, for this side's channel instance `instance`, in order, until forgotten. */
   listen(from: NodeId, link: number, after: number, instance: string, onFrame: (seq: number, frame: Uint8Array) => void): void;
   ack(from: NodeId, link: number, seq: number): void;
@@ -831,9 +834,9 @@ function linkOf(instance: string): number | undefined {
 function frameStream(stream: StreamCarrier, peer: NodeId, link: number, log: ((line: string) => void) | undefined): FrameStream {
   let logged = -Infinity;
   return {
-    publish: async (seq, frame, instance, round) => {
+    publish: async (seq, frames, instance, round, count) => {
       try {
-        await stream.publish(peer, link, seq, frame, instance, round);
+        await stream.publish(peer, link, seq, frames, instance, round, count);
       } catch (e) {
         if (performance.now() - logged > 30_000) {
           logged = performance.now();
