@@ -14,4 +14,4 @@ export type { RetentionOptions } from "./request-records.js";
 // A cluster of local processes from a cluster file written on the fly: for tests and development.
 export { startLocalCluster } from "./local-cluster.js";
 export type { LocalCluster, LocalClusterSpec, LocalNodeSpec } from "./local-cluster.js";
-export type { Cluster, ClusterNode } from "./cluster-file.js";
+export type { Cluster, ClusterNode, NatsTransport } from "./cluster-file.js";
