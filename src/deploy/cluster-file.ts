@@ -144,6 +144,8 @@ const schema = z
             servers: z.array(z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, "a NATS server is nats://host:port (or tls://host:port)")).min(1, "list at least one NATS server, e.g. nats://127.0.0.1:4222"),
             /** The prefix of the cluster's subjects (`liveswap.<name>.`): clusters sharing NATS servers need names of their own. */
             name: z.string().regex(/^[A-Za-z0-9_-]+$/, "a NATS cluster name is letters, digits, '_' and '-' (it is part of every subject)").default("liveswap"),
+            /** Copies of the cluster's JetStream stream in a NATS cluster (default 1; 3 survives a server lost for good). */
+            replicas: z.number().int("a whole number of copies").min(1, "at least 1").max(5, "JetStream keeps at most 5 copies").optional(),
             /** A NATS credentials file (.creds) the servers expect. */
             credentials: z.string().min(1).optional(),
             /** A file holding the token the servers expect (`nats-server --auth TOKEN`). */
@@ -213,6 +215,8 @@ export interface NatsTransport {
   readonly servers: readonly string[];
   /** The subjects' prefix is `liveswap.<name>.` (default "liveswap"). */
   readonly name: string;
+  /** Copies of the JetStream stream (default 1). */
+  readonly replicas?: number;
   readonly credentials?: string;
   readonly tokenFile?: string;
   readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
@@ -360,6 +364,7 @@ function natsTransportOf(t: Extract<NonNullable<z.infer<typeof schema>["transpor
     kind: "nats",
     servers: t.servers,
     name: t.name,
+    ...(t.replicas !== undefined ? { replicas: t.replicas } : {}),
     ...(t.credentials !== undefined ? { credentials: rel(t.credentials) } : {}),
     ...(t.tokenFile !== undefined ? { tokenFile: rel(t.tokenFile) } : {}),
     ...(t.tls !== undefined ? { tls: { ...(t.tls.ca !== undefined ? { ca: rel(t.tls.ca) } : {}), ...(t.tls.cert !== undefined ? { cert: rel(t.tls.cert) } : {}), ...(t.tls.key !== undefined ? { key: rel(t.tls.key) } : {}) } } : {}),

@@ -53,7 +53,7 @@ export function holdNats(t: NatsTransport, who: string): NatsHold {
     listening: async (address) => await (await mine.hub).listening(address),
     onConflict: (c) => void mine.hub.then((h) => h.onConflict(c), () => undefined),
     stream: (self, log) => {
-      const jet = (async () => await JetStreamChannels.on((await mine.hub).nc, t.name, self, log))();
+      const jet = (async () => await JetStreamChannels.on((await mine.hub).nc, t.name, self, log, t.replicas ?? 1))();
       jet.catch(() => undefined); // said by ready(), which the daemon awaits before it starts
       streams.push(jet);
       return streamOf(jet);

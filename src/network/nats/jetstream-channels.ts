@@ -23,6 +23,8 @@ import { NatsTransportError } from "./errors.js";
 const SEQ = "Liveswap-Seq";
 const FOR = "Liveswap-For";
 const PART = "Liveswap-Part";
+/** A frame is at most 64 MiB (frame.ts): in parts of at least 4 KiB, never more than this many. */
+const MAX_PARTS = 16_384;
 /** How many frames a message carries (absent: one), each with its 4-byte length as on a connection. */
 const COUNT = "Liveswap-Count";
 const NAME = /^[A-Za-z0-9_-]+$/;
@@ -86,17 +88,19 @@ export class JetStreamChannels {
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly log: (line: string) => void,
+    /** Copies of the stream in a NATS cluster (1 on a single server). */
+    private readonly replicas: number,
   ) {}
 
   /** On an open NATS connection: make sure the cluster's stream exists (created by whichever node comes first). */
-  static async on(nc: NatsConnection, cluster: string, self: NodeId, log: (line: string) => void = () => undefined): Promise<JetStreamChannels> {
+  static async on(nc: NatsConnection, cluster: string, self: NodeId, log: (line: string) => void = () => undefined, replicas = 1): Promise<JetStreamChannels> {
     for (const [what, v] of [["cluster", cluster], ["node id", self]] as const) {
       if (!NAME.test(v)) throw new NatsTransportError(`the ${what} "${v}" cannot name a NATS subject; use letters, digits, "-" and "_"`);
     }
     const jsm = await nc.jetstreamManager({ timeout: 5_000 }).catch((e: unknown) => {
       throw new NatsTransportError(`NATS has no JetStream (${reason(e)}); a cluster with stores keeps its frames in a stream: start nats-server with -js and a store directory (-sd)`, { cause: e });
     });
-    const c = new JetStreamChannels(nc, cluster, self, nc.jetstream(), jsm, log);
+    const c = new JetStreamChannels(nc, cluster, self, nc.jetstream(), jsm, log, replicas);
     await c.ensureStream();
     return c;
   }
@@ -114,7 +118,7 @@ export class JetStreamChannels {
   }
 
   private async ensureStream(): Promise<void> {
-    const config = { name: this.stream, subjects: [`liveswap.${this.cluster}.ch.>`], storage: StorageType.File, retention: RetentionPolicy.Workqueue, duplicate_window: 120 * 1_000_000_000 };
+    const config = { name: this.stream, subjects: [`liveswap.${this.cluster}.ch.>`], storage: StorageType.File, retention: RetentionPolicy.Workqueue, duplicate_window: 120 * 1_000_000_000, num_replicas: this.replicas };
     if (await this.jsm.streams.info(this.stream).then(() => true, () => false)) return;
     try {
       await this.jsm.streams.add(config);
@@ -155,7 +159,13 @@ export class JetStreamChannels {
       if (n > 1) h.set(PART, `${i + 1}/${n}`);
       sent.push(this.js.publish(this.subject(this.self, to, link), frame.subarray(i * size, (i + 1) * size), { msgID: n > 1 ? `${id}:${i + 1}` : id, headers: h }));
     }
-    await Promise.all(sent);
+    try {
+      await Promise.all(sent);
+    } catch (e) {
+      // No stream takes the subject (a server that lost its store): it is made again; the sender publishes again.
+      if ((e as { code?: unknown }).code === "503") void this.ensureStream().catch(() => undefined);
+      throw e;
+    }
   }
 
   /**
@@ -188,6 +198,8 @@ export class JetStreamChannels {
   /** Make the consumer anew and read until the reading stops (or the channel is forgotten). */
   private async readOnce(inc: Incoming): Promise<void> {
     const durable = this.durable(inc.from, inc.link);
+    // The stream itself may be gone (a server that lost its store): made again, empty.
+    await this.ensureStream();
     // This process is the channel's only reader: the consumer an earlier process (or reading) left is made anew, so
     // that frames it delivered and nobody acknowledged come again first, in order, now rather than after its ack wait.
     await this.jsm.consumers.delete(this.stream, durable).catch(() => false);
@@ -202,7 +214,8 @@ export class JetStreamChannels {
     });
     if (inc.stopped || this.closed) return void (await this.jsm.consumers.delete(this.stream, durable).catch(() => false));
     const consumer = await this.js.consumers.get(this.stream, durable);
-    const messages = await consumer.consume({ max_messages: 1_000 });
+    // The reading ends (and starts again, above) if the consumer or the stream disappears, instead of waiting for it.
+    const messages = await consumer.consume({ max_messages: 1_000, abort_on_missing_resource: true });
     inc.messages = messages;
     // What was waiting for a frame, or half put together, comes again from the new consumer.
     inc.early.length = 0;
@@ -244,6 +257,10 @@ export class JetStreamChannels {
     const part = /^(\d+)\/(\d+)$/.exec(m.headers?.get(PART) ?? "");
     if (part === null) return { msgs: [m], first, frames: split(m.data, Number(m.headers?.get(COUNT) ?? 1)) };
     const [i, n] = [Number(part[1]), Number(part[2])];
+    if (n > MAX_PARTS || i < 1 || i > n) {
+      m.ack(); // not a part this side would ever have sent: let it go
+      return undefined;
+    }
     const key = first;
     const have = inc.parts.get(key) ?? new Array<JsMsg | undefined>(n).fill(undefined);
     inc.parts.set(key, have);

@@ -111,6 +111,37 @@ describe.skipIf(missing !== undefined)(`connections over NATS${missing !== undef
     }
   }, 40_000);
 
+  it("credit still flows after the reader ended its own writes (a half-close), so the writer's last bytes arrive", async () => {
+    const cluster = `s${++clusters}`;
+    const a = await hub(cluster, "a");
+    const b = await hub(cluster, "b");
+    try {
+      let reader: Duplex | undefined;
+      await b.serve("nats:b", (s) => {
+        reader = s;
+        s.on("error", () => undefined);
+        s.pause();
+      });
+      const w = await a.connect("nats:b", 2_000);
+      w.on("error", () => undefined);
+      w.write(Buffer.alloc(3 * 1024 * 1024, 1)); // past the window: the writer waits for credit
+      await until("the reader", () => reader !== undefined);
+      await new Promise((r) => setTimeout(r, 300));
+      const r = reader as Duplex;
+      let got = 0;
+      r.on("data", (c: Buffer) => void (got += c.length));
+      r.end(); // its own writes end; it reads on
+      r.resume();
+      await until("3 MiB read", () => got === 3 * 1024 * 1024, 10_000);
+      w.destroy();
+    } finally {
+      a.close();
+      b.close();
+      await a.nc.close();
+      await b.nc.close();
+    }
+  }, 30_000);
+
   it("no NATS server where the cluster file says: an error that names the servers and the fix", async () => {
     const { freePort } = await import("../../deploy/free-port.js");
     const url = `nats://127.0.0.1:${await freePort()}`;

@@ -62,6 +62,7 @@ export class NatsSockets {
   private readonly ownLives = new Set<string>();
   /** Told when another process announces itself under a name this one listens at (see serve). */
   private readonly conflicts: ((name: string) => void)[] = [];
+  private readonly conflicted = new Set<string>();
   private unflushed = 0;
   private flushing: Promise<void> | undefined;
   private closed = false;
@@ -77,7 +78,7 @@ export class NatsSockets {
       nc.subscribe(this.subject("up.*"), {
         callback: (_e, m) => {
           const name = m.subject.slice(this.subject("up.").length);
-          if (this.listeners.has(name) && !this.ownLives.has(text(m.data))) for (const c of this.conflicts) c(name);
+          if (this.listeners.has(name) && !this.ownLives.has(text(m.data))) this.conflict(name);
           this.breakAll((s) => s.remoteName === name && s.remoteLife !== "" && s.remoteLife !== text(m.data), `"${name}" started again, or reconnected to NATS`);
         },
       }),
@@ -92,6 +93,19 @@ export class NatsSockets {
    */
   onConflict(c: (name: string) => void): void {
     this.conflicts.push(c);
+  }
+
+  /**
+   * Another process listens under `name` too. Neither can tell which one is the node's rightful process (a replacement
+   * started while this one was cut off, or this one the replacement): both stop. This one says itself again, once, so
+   * the other hears it even if it missed this one's first announcement (it was cut off then).
+   */
+  private conflict(name: string): void {
+    if (!this.conflicted.has(name)) {
+      this.conflicted.add(name);
+      this.nc.publish(this.subject(`up.${name}`), new TextEncoder().encode(this.life));
+    }
+    for (const c of this.conflicts) c(name);
   }
 
   private subject(rest: string): string {
@@ -301,7 +315,8 @@ export class NatsSocket extends Duplex {
   }
 
   private grant(): void {
-    if (this.consumed < GRANT_BYTES || this.destroyed || this.ended) return;
+    // Credit is for the other direction: it is granted after this side ended its writes too (a half-close).
+    if (this.consumed < GRANT_BYTES || this.destroyed) return;
     const b = new Uint8Array(4);
     new DataView(b.buffer).setUint32(0, this.consumed);
     this.consumed = 0;

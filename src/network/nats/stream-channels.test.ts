@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsMissing, startNatsServer, type NatsServer } from "../../../test/support/nats-server.js";
 import type { Envelope } from "../../core/envelope.js";
@@ -28,16 +29,17 @@ afterAll(async () => {
 
 const LINK = 7;
 
-function node(t: { kind: "nats"; servers: string[]; name: string }, self: string, events: string[]) {
+function node(t: { kind: "nats"; servers: string[]; name: string }, self: string, events: string[], o: { onEnvelope?: (e: Envelope) => void; onPublish?: (seq: number) => void } = {}) {
   const hold = holdNats(t, self);
+  const stream = hold.stream(self, (l) => events.push(`${self} log: ${l}`));
   const net = new TcpNetwork({
     self,
     address: `nats:${self}`,
     codec: jsonCodec,
     clock: new LamportClock(),
     sockets: hold,
-    stream: hold.stream(self, (l) => events.push(`${self} log: ${l}`)),
-    onEnvelope: (e) => void events.push(`${self} applied ${(e as { id: string }).id}`),
+    stream: { ...stream, publish: (to, link, seq, f, inst, round, count) => (o.onPublish?.(seq), stream.publish(to, link, seq, f, inst, round, count)) },
+    onEnvelope: o.onEnvelope ?? ((e) => void events.push(`${self} applied ${(e as { id: string }).id}`)),
     onTimer: () => undefined,
     onCommand: () => undefined,
     onLost: (envs, why) => void events.push(`${self} reported lost (${why}): ${envs.map((e) => (e as { id: string }).id).join(",")}`),
@@ -46,7 +48,7 @@ function node(t: { kind: "nats"; servers: string[]; name: string }, self: string
   return { net, hold, close: async () => (await net.close(), await hold.release()) };
 }
 
-const env = (i: number): Envelope => ({ kind: "app", id: `m${i}`, from: "a", to: "b", epoch: 0, body: i, link: LINK, seq: i }) as unknown as Envelope;
+const env = (i: number, body: unknown = i): Envelope => ({ kind: "app", id: `m${i}`, from: "a", to: "b", epoch: 0, body, link: LINK, seq: i }) as unknown as Envelope;
 const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(missing !== undefined)(`durable channels through JetStream${missing !== undefined ? ` (skipped: ${missing})` : ""}`, () => {
@@ -79,4 +81,55 @@ describe.skipIf(missing !== undefined)(`durable channels through JetStream${miss
       await b.close();
     }
   }, 30_000);
+
+  it("a link removed while its neighbour reads slowly: nothing is published after the report of loss, nothing of it is left in the stream, and every frame was applied or reported lost", async () => {
+    const t = { kind: "nats" as const, servers: [(server as NatsServer).url], name: `sc${++names}` };
+    const N = 20_000;
+    const events: string[] = [];
+    let reportedAt = Infinity;
+    const lost = new Set<string>();
+    const applied = new Set<string>();
+    let publishedAfter = 0;
+    let last = 0;
+    const a = node(t, "a", events, {
+      onPublish: () => void (performance.now() > reportedAt && publishedAfter++),
+    });
+    const b = node(t, "b", events, {
+      onEnvelope: (e) => {
+        const end = performance.now() + 0.1;
+        while (performance.now() < end); // a slow reader (in this same process: it slows the sender's turns too)
+        applied.add((e as { id: string }).id);
+        last = Number((e as { id: string }).id.slice(1));
+      },
+    });
+    const commit = setInterval(() => b.net.ackPeer("a", last), 50);
+    const nc = await connect({ servers: (server as NatsServer).url });
+    const subject = `liveswap.${t.name}.ch.a.b.${LINK}`;
+    const inStream = async (): Promise<number> => (await (await nc.jetstreamManager()).streams.info(`LIVESWAP_${t.name}`, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
+    try {
+      await a.net.start();
+      await b.net.start();
+      a.net.addPeer("b", "nats:b", { instance: `ainst/${LINK}`, delivered: 0, unacked: [], lc: 1 });
+      b.net.addPeer("a", "nats:a", { instance: `binst/${LINK}`, delivered: 0, unacked: [], lc: 1 });
+      for (let i = 0; i < 200 && a.net.peers()[0]?.connected !== true; i++) await wait(50);
+      for (let i = 1; i <= N; i++) a.net.transmit(env(i, "y".repeat(100)));
+      await wait(500);
+      a.net.removePeer("b", 300); // b is not told: it reads on
+      for (let i = 0; i < 1200 && !events.some((e) => e.startsWith("a reported lost")); i++) await wait(25);
+      reportedAt = performance.now();
+      for (const id of (events.find((e) => e.startsWith("a reported lost")) ?? "").split(": ")[1]?.split(",") ?? []) lost.add(id);
+      expect(await inStream()).toBe(0);
+      await wait(2_000);
+      expect(publishedAfter).toBe(0);
+      expect(await inStream()).toBe(0);
+      const missing = Array.from({ length: N }, (_, i) => `m${i + 1}`).filter((id) => !applied.has(id) && !lost.has(id));
+      expect(missing).toEqual([]);
+      expect(lost.size).toBeGreaterThan(0);
+    } finally {
+      clearInterval(commit);
+      await nc.close();
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
 });

@@ -127,6 +127,9 @@ export class PeerChannel {
   /** Failed publications in a row (the pause before the next attempt doubles with each). */
   private failures = 0;
   private pumpQueued = false;
+  /** Publishing stopped for good (stopPublishing, close), and who waits for the publications in flight to settle. */
+  private halted = false;
+  private readonly idle: (() => void)[] = [];
   /** Connections after the first, and frames that arrived twice (resent after a reconnect) and were dropped. */
   reconnects = 0;
   duplicates = 0;
@@ -289,7 +292,7 @@ export class PeerChannel {
    */
   private pumpStream(stream: FrameStream): void {
     const remote = this.remote;
-    if (remote === undefined || this.retry !== undefined) return;
+    if (remote === undefined || this.retry !== undefined || this.halted) return;
     while (this.sentTo < this.mem.length && this.inflight < STREAM_WINDOW) {
       const f = this.mem[this.sentTo] as OutFrame;
       const batch = [f.frame];
@@ -301,16 +304,33 @@ export class PeerChannel {
       this.inflight++;
       stream.publish(f.seq, batch.length === 1 ? f.frame : Buffer.concat(batch, bytes), remote, this.attached, batch.length).then(
         () => {
-          this.inflight--;
+          this.published();
           this.failures = 0;
           this.pump();
         },
         () => {
-          this.inflight--;
+          this.published();
           this.republishFrom(f.seq);
         },
       );
     }
+  }
+
+  /** A publication settled (stored or failed): those waiting for none to be in flight (stopPublishing) are told. */
+  private published(): void {
+    if (--this.inflight > 0) return;
+    for (const done of this.idle.splice(0)) done();
+  }
+
+  /**
+   * Publish nothing more (a removed link's channel, before its unread frames leave the stream and the rest is reported
+   * lost: a publication after that would put back what is reported lost); resolves once none is in flight.
+   */
+  stopPublishing(): Promise<void> {
+    this.halted = true;
+    if (this.retry !== undefined) clearTimeout(this.retry);
+    this.retry = undefined;
+    return this.inflight === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
   }
 
   /** A publication failed: from that frame on, everything is published again after a pause (longer each time in a row). */
@@ -318,12 +338,13 @@ export class PeerChannel {
     let i = this.head;
     while (i < this.sentTo && (this.mem[i] as OutFrame).seq < seq) i++;
     this.sentTo = Math.min(this.sentTo, i);
-    if (this.retry !== undefined) return;
+    if (this.retry !== undefined || this.halted) return;
     const pause = Math.min(STREAM_RETRY_MAX_MS, STREAM_RETRY_MS * 2 ** this.failures++);
     this.retry = setTimeout(() => {
       this.retry = undefined;
       this.pump();
     }, pause);
+    this.retry.unref();
   }
 
   /** A durable node committed the step that applied `seq`: the peer may forget what precedes it (and the stream too). */
@@ -471,6 +492,7 @@ export class PeerChannel {
   }
 
   close(): void {
+    this.halted = true;
     if (this.retry !== undefined) clearTimeout(this.retry);
     this.retry = undefined;
     if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);

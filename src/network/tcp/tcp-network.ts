@@ -320,11 +320,15 @@ export class TcpNetwork implements Network {
     const stream = this.o.stream;
     if (stream !== undefined && link !== undefined) {
       void stream.forget(peer, link).catch(() => undefined); // the neighbour's frames to us: a consumer left behind expires
-      for (let attempt = 0; !this.closed; attempt++) {
+      // Nothing more goes into the stream, and what was on its way got there (or failed), before the unread is taken out.
+      await channel.stopPublishing();
+      // Closing: one attempt (the process stops; over TCP the rest would be reported lost at once too).
+      for (let attempt = 0; ; attempt++) {
         try {
           await stream.retract(peer, link);
           break;
         } catch (e) {
+          if (this.closed) break;
           if (attempt === 2) this.o.log?.(`link to "${peer}" removed: cannot take its unread frames out of the stream yet (${messageOf(e)}); retrying`);
           await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt)));
         }
