@@ -58,6 +58,8 @@ describe("the cluster file", () => {
     expect(c.nodes.map((n) => n.address)).toEqual(["nats:a", "nats:b"]);
     expect(c.transport).toEqual({ kind: "nats", servers: ["nats://127.0.0.1:4222"], name: "shop", tokenFile: "/srv/cluster/secret/token" });
     expect(parseCluster(nats.replace("  name: shop\n", ""), "/c.yaml").transport?.name).toBe("liveswap");
+    expect(parseCluster(nats.replace("  name: shop\n", "  name: shop\n  replicas: 3\n"), "/c.yaml").transport?.replicas).toBe(3);
+    expect(() => parseCluster(nats.replace("  name: shop\n", "  name: shop\n  replicas: 9\n"), "/c.yaml")).toThrow(/field "transport\.replicas": JetStream keeps at most 5 copies/);
     expect(parseCluster(nats.replace("id: b\n", "id: b\n    address: nats:b\n"), "/c.yaml").nodes[1]?.address).toBe("nats:b");
     expect(() => parseCluster(good.replace("127.0.0.1:7402", "nats:b"), "/c.yaml")).toThrow(/field "nodes\.1\.address": nats:b is an address on NATS, and this file has no `transport: \{ kind: nats/);
     expect(parseCluster(good, "/c.yaml").transport).toBeUndefined();
