@@ -23,6 +23,7 @@ const NODES = 7;
 const missing = natsMissing();
 const keys = mkdtempSync(join(tmpdir(), "liveswap-keys-"));
 let signedUpdate = "";
+let backOut = "";
 let server: NatsServer | undefined;
 let names = 0;
 let cluster: TestCluster | undefined;
@@ -33,6 +34,7 @@ beforeAll(async () => {
   server = await startNatsServer();
   keysInit(keys, Array.from({ length: NODES }, (_, i) => `r${i}`));
   signedUpdate = JSON.stringify(await pack(resolve(import.meta.dirname, "../scenarios/replicated-db/key-update.ts"), { key: join(keys, "signing.key") }));
+  backOut = JSON.stringify(await pack(resolve(import.meta.dirname, "../../test/support/db-backout-update.ts"), { key: join(keys, "signing.key") }));
 }, 120_000);
 afterEach(async () => {
   for (const n of restarted.splice(0)) n.child.kill("SIGTERM");
@@ -51,14 +53,14 @@ async function start(): Promise<{ readonly c: TestCluster; readonly client: Clus
 }
 
 /** What every run must show once the load stopped: nothing failed, lost or read null, all new, a clean merged trace. */
-async function expectClean(client: ClusterClient, load: ReturnType<typeof dbLoad>, report: { readonly nodes: object }): Promise<ReturnType<typeof checkTrace> extends infer V ? V : never> {
+async function expectClean(client: ClusterClient, load: ReturnType<typeof dbLoad>, report: { readonly nodes: object }, version = "db@2"): Promise<ReturnType<typeof checkTrace> extends infer V ? V : never> {
   await quiesce(client, NODES);
   expect(load.tally.failed).toEqual([]);
   expect(load.tally.nulls).toBe(0);
   expect(load.tally.globalReads).toBeGreaterThan(20);
   expect(Object.keys(report.nodes)).toHaveLength(NODES);
   const { up } = await client.statusAll();
-  expect(up.map((s) => s.version)).toEqual(Array(NODES).fill("db@2"));
+  expect(up.map((s) => s.version)).toEqual(Array(NODES).fill(version));
   expect(await expectReplicasHold(client, up.map((s) => s.id), load.tally.acked)).toEqual([]);
   const trace = await client.trace();
   const verdict = checkTrace(trace, { complete: true });
@@ -96,7 +98,7 @@ describe.skipIf(missing !== undefined)(`7 OS processes over NATS${missing !== un
     }, 240_000);
   });
 
-  it("a node killed with SIGKILL mid-update and started again from its store: the update completes, nothing lost", async () => {
+  it("a node killed with SIGKILL mid-update and started again from its store: the update completes, nothing lost; then a second update (the back-out) from the other end", async () => {
     const { c, client } = await start();
     try {
       const load = dbLoad(client, NODES, 11);
@@ -117,6 +119,13 @@ describe.skipIf(missing !== undefined)(`7 OS processes over NATS${missing !== un
       await expectClean(client, load, report);
       const trace = await client.trace();
       expect(trace.some((e) => e.kind === "restart" && e.node === "r3")).toBe(true);
+      // And then a second update in a row, over the restarted node's links, rooted at the other end.
+      const load2 = dbLoad(client, NODES, 21);
+      await new Promise((r) => setTimeout(r, 300));
+      const back = await client.update(backOut, { strategy: "cut", root: "r0" });
+      await new Promise((r) => setTimeout(r, 300));
+      await load2.stop();
+      await expectClean(client, load2, back, "db@1");
     } finally {
       client.close();
     }
