@@ -44,6 +44,16 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
   }
 }
 
+/** Frames of a -> b (link 1) left in the stream, once none is (or after 2 s, what is). */
+async function drained(a: { readonly ch: JetStreamChannels }): Promise<number> {
+  let left = await a.ch.pending("b", 1);
+  for (let i = 0; i < 100 && left !== 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    left = await a.ch.pending("b", 1);
+  }
+  return left;
+}
+
 const expected = (from: string, a: number, b: number): string[] => Array.from({ length: b - a + 1 }, (_, i) => `${from}#${a + i}:frame ${a + i}`);
 
 describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStream${missing !== undefined ? ` (skipped: ${missing})` : ""}`, () => {
@@ -82,12 +92,7 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
       expect(b2.got).toEqual(expected("a", 61, 120));
       expect(await a.ch.pending("b", 1)).toBe(60); // delivered, not yet acknowledged: still in the stream
       b2.ch.ack("a", 1, 120);
-      let left = -1;
-      for (let i = 0; i < 100 && left !== 0; i++) {
-        left = await a.ch.pending("b", 1);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(left).toBe(0); // acknowledged: gone from the stream
+      expect(await drained(a)).toBe(0); // acknowledged: gone from the stream
       await b2.close();
     } finally {
       await a.close();
@@ -154,12 +159,7 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
       expect(b.got).toEqual(expected("a", 1, 2));
       b.ch.ack("a", 1, 2);
       // The earlier store's frames were let go of: nothing is left.
-      let left = -1;
-      for (let i = 0; i < 100 && left !== 0; i++) {
-        left = await a.ch.pending("b", 1);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(left).toBe(0);
+      expect(await drained(a)).toBe(0);
     } finally {
       await a.close();
       await b.close();
@@ -216,12 +216,7 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
       await new Promise((r) => setTimeout(r, 200));
       expect(got).toEqual(Array.from({ length: 7 }, (_, k) => `${k + 1}:frame ${k + 1}`));
       b.ch.ack("a", 1, 7);
-      let left = -1;
-      for (let i = 0; i < 100 && left !== 0; i++) {
-        left = await a.ch.pending("b", 1);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(left).toBe(0); // the copies were let go of too
+      expect(await drained(a)).toBe(0); // the copies were let go of too
     } finally {
       await a.close();
       await b.close();
