@@ -283,7 +283,7 @@ async function runningNode(cluster: Cluster, id: string, pid: number | undefined
     if (settled || i >= 50) {
       if (ours && listening) return { id, detail: `is running (pid ${pid}, started by \`cluster up\`)` };
       if (ours) return { id, detail: `has a process (pid ${pid}) that neither listens at ${address} nor exits` };
-      return listening ? { id, detail: `has a process listening at its address ${address} (one started by hand, another \`up\`${address.startsWith("nats:") ? ", or a process on another host" : ""})` } : undefined;
+      return listening ? { id, detail: `has a process listening at its address ${address} (${address.startsWith("nats:") ? "one started by hand, another \`up\`, or one on another host" : "one started by hand, or another \`up\`"})` } : undefined;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
