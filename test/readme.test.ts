@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildProgram } from "../src/cli/program.js";
+import { parseCluster } from "../src/deploy/cluster-file.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const README = readFileSync(join(ROOT, "README.md"), "utf8");
@@ -88,6 +89,14 @@ describe("README.md", () => {
     expect(at, "the README introduces the quick start with 'This is `examples/quickstart/quickstart.ts`'").toBeGreaterThan(0);
     const block = /```ts\n([\s\S]*?)```/.exec(README.slice(at))?.[1];
     expect(block).toBe(readFileSync(join(ROOT, "examples/quickstart/quickstart.ts"), "utf8"));
+  });
+
+  it("the NATS walkthrough's cluster file is one the cluster file parser takes (every node reached by id over NATS)", () => {
+    const block = /cat > cluster\.yaml <<'YAML'\n([\s\S]*?)^YAML$/m.exec(README)?.[1];
+    expect(block, "the README's NATS walkthrough writes cluster.yaml with a here-document").toBeDefined();
+    const c = parseCluster(block as string, join(dir, "cluster.yaml"));
+    expect(c.transport?.kind).toBe("nats");
+    expect(c.nodes.map((n) => n.address)).toEqual(["nats:r0", "nats:r1", "nats:r2"]);
   });
 
   const all = transcripts(README);
