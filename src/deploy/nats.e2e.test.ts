@@ -131,7 +131,7 @@ describe.skipIf(missing !== undefined)(`7 OS processes over NATS${missing !== un
     }
   }, 240_000);
 
-  it("messages to a node that is down wait in the JetStream stream and reach it when it is back: nothing lost", async () => {
+  it("messages to a node that is down wait in the JetStream stream and reach it when it is back: nothing lost; then its link unlinked and linked again, and an update across it", async () => {
     const { c, client } = await start();
     const name = c.cluster.transport?.name as string;
     const nc = await connect({ servers: (server as NatsServer).url });
@@ -169,6 +169,18 @@ describe.skipIf(missing !== undefined)(`7 OS processes over NATS${missing !== un
         if (left !== 0) await new Promise((r) => setTimeout(r, 100));
       }
       expect(left).toBe(0);
+      // And then the configuration changes over NATS: r3's link to r4 removed and made again (a new incarnation, a
+      // new subject), and an update across it under load.
+      expect((await client.unlink("r3", "r4")).pending).toEqual([]);
+      await client.link("r3", "r4");
+      const load2 = dbLoad(client, NODES, 14);
+      await new Promise((r) => setTimeout(r, 300));
+      const report = await client.update(signedUpdate, { strategy: "conservative", root: "r6" });
+      await new Promise((r) => setTimeout(r, 300));
+      await load2.stop();
+      await expectClean(client, load2, report);
+      const links = (await client.statusAll()).up.find((st) => st.id === "r3")?.neighbors.map((n) => n.id);
+      expect(links).toEqual(["r2", "r4"]);
     } finally {
       client.close();
       await nc.close();
