@@ -7,6 +7,7 @@ import { CODEC_NAMES, DEFAULT_CODEC, type CodecName } from "../network/tcp/codec
 import { DEFAULT_HEARTBEAT, heartbeatProblem, type HeartbeatOptions } from "../network/tcp/heartbeat.js";
 import { fileProblem, UnknownClusterNodeError } from "./errors.js";
 import { parseAddress } from "../network/tcp/sockets.js";
+import { natsAddress, natsName } from "../network/nats/nats-sockets.js";
 
 /**
  * The cluster file: which nodes exist, where they listen, what code each
@@ -23,7 +24,7 @@ const address = z.string().refine((a) => {
   }
 }, "expected host:port, e.g. 127.0.0.1:7401");
 /** A node's address: host:port, or over NATS `nats:<its id>` (checked against the transport below). */
-const nodeAddress = z.string().refine((a) => a.startsWith("nats:") || address.safeParse(a).success, "expected host:port, e.g. 127.0.0.1:7401");
+const nodeAddress = z.string().refine((a) => natsName(a) !== undefined || address.safeParse(a).success, "expected host:port, e.g. 127.0.0.1:7401");
 
 const nodeId = z.string().regex(/^[A-Za-z0-9_.-]+$/, "a node id is letters, digits, '_', '.', '-'");
 
@@ -302,7 +303,7 @@ export function parseCluster(text: string, file: string): Cluster {
 function checkNatsNodes(nodes: readonly SchemaNode[], where: (path: readonly PropertyKey[]) => string): void {
   nodes.forEach((n, i) => {
     if (!/^[A-Za-z0-9_-]+$/.test(n.id)) throw new ClusterFileError(`${where(["nodes", i, "id"])}: field "nodes.${i}.id": "${n.id}" cannot name a NATS subject (the cluster's transport is nats); use letters, digits, '_' and '-'`);
-    if (n.address !== undefined && n.address !== `nats:${n.id}`) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": the cluster's transport is nats, where node "${n.id}" is reached by its id; remove the address (or write nats:${n.id})`);
+    if (n.address !== undefined && n.address !== natsAddress(n.id)) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": the cluster's transport is nats, where node "${n.id}" is reached by its id; remove the address (or write ${natsAddress(n.id)})`);
     for (const field of ["listen", "dial"] as const) {
       if (n[field] !== undefined) throw new ClusterFileError(`${where(["nodes", i, field])}: field "nodes.${i}.${field}": the cluster's transport is nats, where nodes bind and dial nothing of TCP; remove it`);
     }
@@ -316,7 +317,7 @@ function checkTcpAddresses(nodes: readonly SchemaNode[], where: (path: readonly 
   const addresses = new Map<string, string>();
   nodes.forEach((n, i) => {
     if (n.address === undefined) throw new ClusterFileError(`${where(["nodes", i])}: field "nodes.${i}.address": node "${n.id}" has no address; give the host:port it listens on, e.g. 127.0.0.1:7401 (or use \`transport: { kind: nats, servers: [...] }\`)`);
-    if (n.address.startsWith("nats:")) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": ${n.address} is an address on NATS, and this file has no \`transport: { kind: nats, servers: [...] }\`; add it, or give the host:port node "${n.id}" listens on`);
+    if (natsName(n.address) !== undefined) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": ${n.address} is an address on NATS, and this file has no \`transport: { kind: nats, servers: [...] }\`; add it, or give the host:port node "${n.id}" listens on`);
     const { host, port } = parseAddress(n.address);
     if (port === 0) throw new ClusterFileError(`${where(["nodes", i, "address"])}: field "nodes.${i}.address": port 0 is no address its neighbours can dial; give the port node "${n.id}" listens on`);
     const key = `${host.toLowerCase()}:${port}`;
@@ -334,7 +335,7 @@ function clusterOf(c: z.infer<typeof schema>, file: string, heartbeat: Heartbeat
     file,
     nodes: c.nodes.map((n) => ({
       id: n.id,
-      address: n.address ?? `nats:${n.id}`,
+      address: n.address ?? natsAddress(n.id),
       ...(n.listen !== undefined ? { listen: n.listen } : {}),
       ...(n.dial !== undefined ? { dial: n.dial } : {}),
       package: rel(n.package),

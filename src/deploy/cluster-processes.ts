@@ -6,6 +6,7 @@ import net from "node:net";
 import { describeError, LiveswapError, WireFormatError } from "../core/errors.js";
 import { parseAddress } from "../network/tcp/sockets.js";
 import { holdNats } from "./nats-transport.js";
+import { natsName } from "../network/nats/nats-sockets.js";
 import { ClusterRunningError } from "./errors.js";
 import { checkNodeFiles, type Cluster } from "./cluster-file.js";
 import { ClusterClient } from "./cluster-client.js";
@@ -283,7 +284,7 @@ async function runningNode(cluster: Cluster, id: string, pid: number | undefined
     if (settled || i >= 50) {
       if (ours && listening) return { id, detail: `is running (pid ${pid}, started by \`cluster up\`)` };
       if (ours) return { id, detail: `has a process (pid ${pid}) that neither listens at ${address} nor exits` };
-      return listening ? { id, detail: `has a process listening at its address ${address} (${address.startsWith("nats:") ? "one started by hand, another \`up\`, or one on another host" : "one started by hand, or another \`up\`"})` } : undefined;
+      return listening ? { id, detail: `has a process listening at its address ${address} (${natsName(address) !== undefined ? "one started by hand, another \`up\`, or one on another host" : "one started by hand, or another \`up\`"})` } : undefined;
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,5 +1,6 @@
 import { LiveswapError, messageOf, UnknownNodeError } from "../core/errors.js";
 import { DIAL_TIMEOUT } from "../network/tcp/sockets.js";
+import { natsName } from "../network/nats/nats-sockets.js";
 
 /** A node process cannot start as its cluster file says (no such node, unreadable certificates, a package without the behavior). */
 export class NodeConfigError extends LiveswapError {
@@ -12,7 +13,7 @@ export class NodeUnreachableError extends LiveswapError {
   constructor(readonly node: string, readonly address: string, readonly reason: string) {
     super(
       `node "${node}" at ${address} cannot be reached (${reason}). Check that it is running (\`liveswap cluster up\` or ` +
-        `\`liveswap node --id ${node}\`), ${address.startsWith("nats:") ? "that it reaches the NATS servers of the cluster file's `transport:` (its log says)" : `that ${address} is the address it listens on`}, and with TLS that both certificates come from the cluster's CA`,
+        `\`liveswap node --id ${node}\`), ${natsName(address) !== undefined ? "that it reaches the NATS servers of the cluster file's `transport:` (its log says)" : `that ${address} is the address it listens on`}, and with TLS that both certificates come from the cluster's CA`,
     );
   }
 }

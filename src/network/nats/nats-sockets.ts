@@ -39,6 +39,8 @@ const WINDOW_BYTES = 2 * 1024 * 1024;
 /** The reader grants credit back once it consumed this many bytes (well under the window: the writer never waits idle). */
 const GRANT_BYTES = 256 * 1024;
 const NAME = /^[A-Za-z0-9_-]+$/;
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
 
 /** The address a node listens at over NATS: `nats:<its id>`. */
 export function natsAddress(name: string): string {
@@ -103,7 +105,7 @@ export class NatsSockets {
   private conflict(name: string): void {
     if (!this.conflicted.has(name)) {
       this.conflicted.add(name);
-      this.nc.publish(this.subject(`up.${name}`), new TextEncoder().encode(this.life));
+      this.nc.publish(this.subject(`up.${name}`), utf8.encode(this.life));
     }
     for (const c of this.conflicts) c(name);
   }
@@ -129,11 +131,11 @@ export class NatsSockets {
     givenUp.catch(() => undefined);
     this.dialling.add(giveUp);
     try {
-      const request = this.nc.request(this.subject(`open.${name}`), new TextEncoder().encode(JSON.stringify({ conn, life: this.life })), { timeout: timeoutMs });
+      const request = this.nc.request(this.subject(`open.${name}`), utf8.encode(JSON.stringify({ conn, life: this.life })), { timeout: timeoutMs });
       const reply = await Promise.race([request, givenUp]);
       socket.remoteLife = text(reply.data);
       socket.off("error", early);
-      if (socket.destroyed) throw broken ?? Object.assign(new Error(`connection to ${address} reset while dialling`), { code: "ECONNRESET" });
+      if (socket.destroyed) throw broken ?? reset(`connection to ${address} reset while dialling`);
     } catch (e) {
       socket.destroy();
       const code = (e as { code?: unknown }).code;
@@ -162,18 +164,18 @@ export class NatsSockets {
           return;
         }
         if (this.closed) return;
-        if ((req as { probe?: unknown }).probe === true) return m.respond(new TextEncoder().encode(this.life)); // "is anyone here?"
+        if ((req as { probe?: unknown }).probe === true) return m.respond(utf8.encode(this.life)); // "is anyone here?"
         if (typeof req.conn !== "string" || !NAME.test(req.conn) || typeof req.life !== "string") return;
         const socket = new NatsSocket(this, req.conn, "b", undefined);
         socket.remoteLife = req.life;
         this.adopt(socket);
         // Subscribed (above) before the answer leaves: the dialler's first bytes find us listening.
-        m.respond(new TextEncoder().encode(this.life));
+        m.respond(utf8.encode(this.life));
         onSocket(socket);
       },
     });
     this.listeners.set(name, sub);
-    this.nc.publish(this.subject(`up.${name}`), new TextEncoder().encode(this.life));
+    this.nc.publish(this.subject(`up.${name}`), utf8.encode(this.life));
     // Listening once the server has our subscription (a flush is a round trip after it): a dial from now on finds us.
     await this.nc.flush();
     return {
@@ -188,7 +190,7 @@ export class NatsSockets {
   /** Does some process answer at `address` (within a second)? Nothing is opened. */
   async listening(address: string): Promise<boolean> {
     const name = this.nameIn(address);
-    return await this.nc.request(this.subject(`open.${name}`), new TextEncoder().encode(JSON.stringify({ probe: true })), { timeout: 1_000 }).then(
+    return await this.nc.request(this.subject(`open.${name}`), utf8.encode(JSON.stringify({ probe: true })), { timeout: 1_000 }).then(
       () => true,
       () => false,
     );
@@ -237,11 +239,11 @@ export class NatsSockets {
 
   /** Break the connections `which` picks (as a reset TCP connection breaks: each side's reader sees the error). */
   private giveUpDials(why: string): void {
-    for (const giveUp of [...this.dialling]) giveUp(Object.assign(new Error(`connection reset while dialling: ${why}`), { code: "ECONNRESET" }));
+    for (const giveUp of [...this.dialling]) giveUp(reset(`connection reset while dialling: ${why}`));
   }
 
   private breakAll(which: (s: NatsSocket) => boolean, why: string): void {
-    for (const s of [...this.sockets]) if (which(s)) s.destroy(Object.assign(new Error(`connection reset: ${why}`), { code: "ECONNRESET" }));
+    for (const s of [...this.sockets]) if (which(s)) s.destroy(reset(`connection reset: ${why}`));
   }
 
   /** A disconnection from the server loses what was in flight: every connection breaks; after the reconnection the peers are told. */
@@ -258,8 +260,8 @@ export class NatsSockets {
         this.life = randomUUID();
         this.ownLives.add(this.life);
         this.breakAll(() => true, "this process reconnected to NATS");
-        this.nc.publish(this.subject("reset"), new TextEncoder().encode(before));
-        for (const name of this.listeners.keys()) this.nc.publish(this.subject(`up.${name}`), new TextEncoder().encode(this.life));
+        this.nc.publish(this.subject("reset"), utf8.encode(before));
+        for (const name of this.listeners.keys()) this.nc.publish(this.subject(`up.${name}`), utf8.encode(this.life));
       }
     }
   }
@@ -274,7 +276,12 @@ export class NatsSockets {
 }
 
 function text(b: Uint8Array): string {
-  return new TextDecoder().decode(b);
+  return fromUtf8.decode(b);
+}
+
+/** A broken connection's error, as a reset TCP socket's is (ECONNRESET: the dialler redials). */
+function reset(message: string): Error {
+  return Object.assign(new Error(message), { code: "ECONNRESET" });
 }
 
 /** One end of a connection over NATS: a Duplex as a net.Socket is one (half-closing ends the whole, as allowHalfOpen false does). */
@@ -356,7 +363,7 @@ export class NatsSocket extends Duplex {
     const view = new DataView(data.buffer, data.byteOffset, data.length);
     const seq = view.getUint32(1);
     if (seq !== this.expected) {
-      this.destroy(Object.assign(new Error(`connection reset: frame #${this.expected} was lost on the way (NATS delivers at most once); the connection is dialled again`), { code: "ECONNRESET" }));
+      this.destroy(reset(`connection reset: frame #${this.expected} was lost on the way (NATS delivers at most once); the connection is dialled again`));
       return;
     }
     this.expected++;
@@ -373,6 +380,6 @@ export class NatsSocket extends Duplex {
       this.blocked = undefined;
       go?.();
     } else if (kind === FIN) this.push(null);
-    else this.destroy(Object.assign(new Error("connection reset by the other side"), { code: "ECONNRESET" }));
+    else this.destroy(reset("connection reset by the other side"));
   }
 }

@@ -85,9 +85,11 @@ export async function listenOn(address: string, material: TlsMaterial | undefine
     const server = await listen(address, material, onSocket);
     return { close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
   }
+  // One context for every connection of this listener (made from the PEMs once, as a TLS server makes its own).
+  const secureContext = material !== undefined ? tls.createSecureContext({ ca: material.ca, cert: material.cert, key: material.key }) : undefined;
   return await transport.serve(address, (raw) => {
-    if (material === undefined) return onSocket(raw);
-    const secure = new tls.TLSSocket(raw, { isServer: true, requestCert: true, rejectUnauthorized: true, secureContext: tls.createSecureContext({ ca: material.ca, cert: material.cert, key: material.key }) });
+    if (secureContext === undefined) return onSocket(raw);
+    const secure = new tls.TLSSocket(raw, { isServer: true, requestCert: true, rejectUnauthorized: true, secureContext });
     secure.once("secure", () => onSocket(secure));
     secure.on("error", () => secure.destroy()); // a refused client: nothing to keep
   });

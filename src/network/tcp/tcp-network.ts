@@ -238,8 +238,8 @@ export class TcpNetwork implements Network {
     const revived = durable === undefined ? this.draining.get(peer) : undefined;
     if (revived !== undefined) this.draining.delete(peer);
     const link = durable !== undefined ? linkOf(durable.instance) : undefined;
-    const stream = this.o.stream !== undefined && link !== undefined ? this.o.stream : undefined;
-    const channel = revived ?? new PeerChannel(peer, this.o.codec, durable, this.spill, stream !== undefined && link !== undefined ? frameStream(stream, peer, link, this.o.log) : undefined);
+    const frames = this.o.stream !== undefined && link !== undefined ? frameStream(this.o.stream, peer, link, this.o.log) : undefined;
+    const channel = revived ?? new PeerChannel(peer, this.o.codec, durable, this.spill, frames);
     this.channels.set(peer, channel);
     if (this.o.self < peer && revived === undefined) void this.dialLoop(peer, channel);
   }
