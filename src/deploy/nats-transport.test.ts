@@ -1,22 +1,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { natsMissing, startNatsServer, type NatsServer } from "../../test/support/nats-server.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { natsServerForTests } from "../../test/support/nats-server.js";
 import { parseCluster, type NatsTransport } from "./cluster-file.js";
 import { ClusterClient } from "./cluster-client.js";
 import { holdNats } from "./nats-transport.js";
 
 /** The cluster file's NATS credentials reach the server; a wrong or missing one is said in words, naming the field. */
-const missing = natsMissing();
-let server: NatsServer | undefined;
+const nats = natsServerForTests(["--auth", "s3cret"]);
+const missing = nats.missing;
 const dir = mkdtempSync(join(tmpdir(), "liveswap-nats-auth-"));
 
-beforeAll(async () => {
-  if (missing === undefined) server = await startNatsServer(["--auth", "s3cret"]);
-}, 30_000);
 afterAll(async () => {
-  await server?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -36,7 +32,7 @@ describe("a control plane that cannot reach NATS", () => {
 });
 
 describe.skipIf(missing !== undefined)(`a NATS server that wants a token${missing !== undefined ? ` (skipped: ${missing})` : ""}`, () => {
-  const transport = (extra: Partial<NatsTransport>): NatsTransport => ({ kind: "nats", servers: [(server as NatsServer).url], name: "auth", ...extra });
+  const transport = (extra: Partial<NatsTransport>): NatsTransport => ({ kind: "nats", servers: [nats.server().url], name: "auth", ...extra });
 
   it("takes the token of transport.tokenFile, and refuses none, a wrong one, or an unreadable file with the fix", async () => {
     writeFileSync(join(dir, "token"), "s3cret\n");

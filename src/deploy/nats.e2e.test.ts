@@ -2,12 +2,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect } from "nats";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { checkTrace } from "../check/checker.js";
 import type { Strategy } from "../core/update.js";
 import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.js";
 import { dbLoad, expectReplicasHold, quiesce } from "../../test/support/db-load.js";
-import { natsMissing, startNatsServer, type NatsServer } from "../../test/support/nats-server.js";
+import { natsServerForTests } from "../../test/support/nats-server.js";
 import { ClusterClient } from "./cluster-client.js";
 import { clusterUp, type StartedNode } from "./cluster-processes.js";
 import { keysInit } from "./keys.js";
@@ -20,18 +20,17 @@ import { pack } from "./update-package.js";
  * restarted mid-update. Nothing may be lost, read null or executed twice.
  */
 const NODES = 7;
-const missing = natsMissing();
+const nats = natsServerForTests();
+const missing = nats.missing;
 const keys = mkdtempSync(join(tmpdir(), "liveswap-keys-"));
 let signedUpdate = "";
 let backOut = "";
-let server: NatsServer | undefined;
 let names = 0;
 let cluster: TestCluster | undefined;
 const restarted: StartedNode[] = [];
 
 beforeAll(async () => {
   if (missing !== undefined) return;
-  server = await startNatsServer();
   keysInit(keys, Array.from({ length: NODES }, (_, i) => `r${i}`));
   signedUpdate = JSON.stringify(await pack(resolve(import.meta.dirname, "../scenarios/replicated-db/key-update.ts"), { key: join(keys, "signing.key") }));
   backOut = JSON.stringify(await pack(resolve(import.meta.dirname, "../../test/support/db-backout-update.ts"), { key: join(keys, "signing.key") }));
@@ -41,12 +40,9 @@ afterEach(async () => {
   await cluster?.stop();
   cluster = undefined;
 });
-afterAll(async () => {
-  await server?.close();
-});
 
 async function start(): Promise<{ readonly c: TestCluster; readonly client: ClusterClient }> {
-  const c = await startDbCluster({ nodes: NODES, keys, store: true, traceFiles: true, nats: { url: (server as NatsServer).url, name: `e2e${++names}` } });
+  const c = await startDbCluster({ nodes: NODES, keys, store: true, traceFiles: true, nats: { url: nats.server().url, name: `e2e${++names}` } });
   cluster = c;
   // Requests to a node that is down (killed, or NATS restarting) are retried under their id until it answers (once).
   return { c, client: new ClusterClient(c.cluster, { retry: { attempts: 400, backoffMs: 50, maxBackoffMs: 500 }, requestTimeoutMs: 120_000 }) };
@@ -134,7 +130,7 @@ describe.skipIf(missing !== undefined)(`7 OS processes over NATS${missing !== un
   it("messages to a node that is down wait in the JetStream stream and reach it when it is back: nothing lost; then its link unlinked and linked again, and an update across it", async () => {
     const { c, client } = await start();
     const name = c.cluster.transport?.name as string;
-    const nc = await connect({ servers: (server as NatsServer).url });
+    const nc = await connect({ servers: nats.server().url });
     try {
       const jsm = await nc.jetstreamManager();
       /** Frames in the stream for r3, by channel, not yet acknowledged by it. */
@@ -198,7 +194,7 @@ describe.skipIf(missing !== undefined)(`7 OS processes over NATS${missing !== un
         root: `r${NODES - 1}`,
         onProgress: (p) => {
           if (p.kind !== "new" || bounced !== undefined) return;
-          const s = server as NatsServer;
+          const s = nats.server();
           bounced = (async () => {
             await s.stop();
             await new Promise((r) => setTimeout(r, 1_000));

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "vitest";
 import { natsServerMissing, startLocalNats, type LocalNatsServer } from "../../src/deploy/local-nats.js";
 
 export type NatsServer = LocalNatsServer;
@@ -11,3 +12,25 @@ export function natsMissing(): string | undefined {
 
 /** nats-server with JetStream on a free loopback port, its store in a new temporary directory. */
 export const startNatsServer = startLocalNats;
+
+/**
+ * A test file's NATS server: started before its tests when the binary is here (with nats-server options `args`),
+ * closed after them. `missing` says why the file's tests skip; `server()` is the running server.
+ */
+export function natsServerForTests(args: readonly string[] = []): { readonly missing: string | undefined; server(): NatsServer } {
+  const missing = natsMissing();
+  let running: NatsServer | undefined;
+  beforeAll(async () => {
+    if (missing === undefined) running = await startNatsServer(args);
+  }, 30_000);
+  afterAll(async () => {
+    await running?.close();
+  });
+  return {
+    missing,
+    server: () => {
+      if (running === undefined) throw new Error(`no NATS server for this test: ${missing ?? "it has not started yet (use it inside a test)"}`);
+      return running;
+    },
+  };
+}

@@ -1,25 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { natsMissing, startNatsServer, type NatsServer } from "../../../test/support/nats-server.js";
+import { describe, expect, it } from "vitest";
+import { natsServerForTests } from "../../../test/support/nats-server.js";
 import { JetStreamChannels } from "./jetstream-channels.js";
 import { openNats } from "./nats-connection.js";
 
-const missing = natsMissing();
-let server: NatsServer | undefined;
+const nats = natsServerForTests();
+const missing = nats.missing;
 let clusters = 0;
 
-beforeAll(async () => {
-  if (missing === undefined) server = await startNatsServer();
-}, 30_000);
-afterAll(async () => {
-  await server?.close();
-});
 
 const frame = (i: number): Uint8Array => new TextEncoder().encode(`frame ${i}`);
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 /** A node: its channels, and the frames it got, in the order it got them. */
 async function node(cluster: string, self: string): Promise<{ readonly ch: JetStreamChannels; readonly got: string[]; listen(from: string, after: number, instance?: string): void; close(): Promise<void> }> {
-  const nc = await openNats({ servers: [(server as NatsServer).url], name: self });
+  const nc = await openNats({ servers: [nats.server().url], name: self });
   const ch = await JetStreamChannels.on(nc, cluster, self);
   const got: string[] = [];
   return {
@@ -108,8 +102,8 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
       for (let i = 1; i <= 50; i++) await send(a, i);
       await until("50 frames", () => b.got.length >= 50);
       b.ch.ack("a", 1, 50);
-      await (server as NatsServer).stop();
-      await (server as NatsServer).start();
+      await nats.server().stop();
+      await nats.server().start();
       // Sends during the reconnection retry until the server has them.
       for (let i = 51; i <= 100; i++) {
         for (let attempt = 0; ; attempt++) {
@@ -229,10 +223,10 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
     const b = await node(cluster, "b");
     try {
       await send(a, 1);
-      await (server as NatsServer).stop();
+      await nats.server().stop();
       b.listen("a", 0);
       await new Promise((r) => setTimeout(r, 1_500));
-      await (server as NatsServer).start();
+      await nats.server().start();
       await until("the frame", () => b.got.length >= 1, 20_000);
       expect(b.got).toEqual(expected("a", 1, 1));
     } finally {
@@ -242,7 +236,7 @@ describe.skipIf(missing !== undefined)(`node-to-node channels over NATS JetStrea
   }, 40_000);
 
   it("refuses a name NATS cannot carry", async () => {
-    const nc = await openNats({ servers: [(server as NatsServer).url], name: "x" });
+    const nc = await openNats({ servers: [nats.server().url], name: "x" });
     try {
       await expect(JetStreamChannels.on(nc, "a.b", "x")).rejects.toThrow(/the cluster "a\.b" cannot name a NATS subject; use letters, digits/);
       const ch = await JetStreamChannels.on(nc, "c", "x");

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "nats";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { natsMissing, startNatsServer, type NatsServer } from "../../../test/support/nats-server.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { natsServerForTests } from "../../../test/support/nats-server.js";
 import type { Envelope } from "../../core/envelope.js";
 import { holdNats } from "../../deploy/nats-transport.js";
 import { jsonCodec } from "../tcp/codec.js";
@@ -14,16 +14,12 @@ import { TcpNetwork } from "../tcp/tcp-network.js";
  * Durable channels between two TcpNetworks over NATS, their frames through JetStream (the daemon's wiring, without
  * the daemon): what a removed link's sender reports lost is never applied afterwards.
  */
-const missing = natsMissing();
-let server: NatsServer | undefined;
+const nats = natsServerForTests();
+const missing = nats.missing;
 let names = 0;
 const dir = mkdtempSync(join(tmpdir(), "liveswap-stream-channels-"));
 
-beforeAll(async () => {
-  if (missing === undefined) server = await startNatsServer();
-}, 30_000);
 afterAll(async () => {
-  await server?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -57,7 +53,7 @@ const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms)
 
 describe.skipIf(missing !== undefined)(`durable channels through JetStream${missing !== undefined ? ` (skipped: ${missing})` : ""}`, () => {
   it("a link removed while the neighbour is down: its frames are reported lost, and the neighbour back with the link never applies them", async () => {
-    const t = { kind: "nats" as const, servers: [(server as NatsServer).url], name: `sc${++names}` };
+    const t = { kind: "nats" as const, servers: [nats.server().url], name: `sc${++names}` };
     const events: string[] = [];
     const a = node(t, "a", events);
     let b = node(t, "b", events);
@@ -87,7 +83,7 @@ describe.skipIf(missing !== undefined)(`durable channels through JetStream${miss
   }, 30_000);
 
   it("a link removed while its neighbour reads slowly: nothing is published once its unread frames are taken out of the stream, nothing of it is left there, and every frame was applied or reported lost", async () => {
-    const t = { kind: "nats" as const, servers: [(server as NatsServer).url], name: `sc${++names}` };
+    const t = { kind: "nats" as const, servers: [nats.server().url], name: `sc${++names}` };
     const N = 20_000;
     const events: string[] = [];
     let retractedAt = Infinity;
@@ -111,7 +107,7 @@ describe.skipIf(missing !== undefined)(`durable channels through JetStream${miss
       },
     });
     const commit = setInterval(() => b.net.ackPeer("a", last), 50);
-    const nc = await connect({ servers: (server as NatsServer).url });
+    const nc = await connect({ servers: nats.server().url });
     const subject = `liveswap.${t.name}.ch.a.b.${LINK}`;
     const inStream = async (): Promise<number> => (await (await nc.jetstreamManager()).streams.info(`LIVESWAP_${t.name}`, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
     try {
