@@ -38,6 +38,23 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
   }
 }
 
+/** A connection whose reading end does not read (paused) until the test resumes it: the writer, and the reader once accepted. */
+async function pausedReader(): Promise<{ readonly w: Duplex; readonly reader: Promise<Duplex> }> {
+  const cluster = `s${++clusters}`;
+  const a = await hub(cluster, "a");
+  const b = await hub(cluster, "b");
+  let accepted: (s: Duplex) => void = () => undefined;
+  const reader = new Promise<Duplex>((resolve) => (accepted = resolve));
+  await b.serve("nats:b", (s) => {
+    s.on("error", () => undefined);
+    s.pause();
+    accepted(s);
+  });
+  const w = await a.connect("nats:b", 2_000);
+  w.on("error", () => undefined);
+  return { w, reader };
+}
+
 /** What a socket reads, as text, and whether it closed (and why). */
 function reader(s: Duplex): { text: () => string; closed: () => boolean; error: () => string | undefined } {
   const chunks: Buffer[] = [];
@@ -77,24 +94,13 @@ describe.skipIf(missing !== undefined)(`connections over NATS${missing !== undef
   }, 30_000);
 
   it("a reader that does not read holds the writer back (credit), instead of NATS cutting it off as a slow consumer", async () => {
-    const cluster = `s${++clusters}`;
-    const a = await hub(cluster, "a");
-    const b = await hub(cluster, "b");
-    let reader: Duplex | undefined;
-    await b.serve("nats:b", (s) => {
-      reader = s;
-      s.on("error", () => undefined);
-      s.pause();
-    });
-    const w = await a.connect("nats:b", 2_000);
-    w.on("error", () => undefined);
+    const { w, reader } = await pausedReader();
     const piece = Buffer.alloc(256 * 1024, 7);
     for (let i = 0; i < 64; i++) w.write(piece); // 16 MiB
-    await until("the reader", () => reader !== undefined);
     await new Promise((r) => setTimeout(r, 1_000));
     // At most the window (and a piece) left the writer; the rest waits in its buffer.
     expect(w.writableLength).toBeGreaterThan(16 * 1024 * 1024 - 3 * 1024 * 1024);
-    const r = reader as Duplex;
+    const r = await reader;
     let got = 0;
     r.on("data", (c: Buffer) => void (got += c.length));
     r.resume();
@@ -104,21 +110,10 @@ describe.skipIf(missing !== undefined)(`connections over NATS${missing !== undef
   }, 40_000);
 
   it("credit still flows after the reader ended its own writes (a half-close), so the writer's last bytes arrive", async () => {
-    const cluster = `s${++clusters}`;
-    const a = await hub(cluster, "a");
-    const b = await hub(cluster, "b");
-    let reader: Duplex | undefined;
-    await b.serve("nats:b", (s) => {
-      reader = s;
-      s.on("error", () => undefined);
-      s.pause();
-    });
-    const w = await a.connect("nats:b", 2_000);
-    w.on("error", () => undefined);
+    const { w, reader } = await pausedReader();
     w.write(Buffer.alloc(3 * 1024 * 1024, 1)); // past the window: the writer waits for credit
-    await until("the reader", () => reader !== undefined);
     await new Promise((r) => setTimeout(r, 300));
-    const r = reader as Duplex;
+    const r = await reader;
     let got = 0;
     r.on("data", (c: Buffer) => void (got += c.length));
     r.end(); // its own writes end; it reads on
