@@ -74,7 +74,7 @@ export class ClusterSource implements ConsoleSource {
       update,
       messagesPerSec: nodes.reduce((s, n) => s + n.receivedPerSec, 0),
       requestsPerSec: nodes.reduce((s, n) => s + n.requestsPerSec, 0),
-      diagram: await this.drawn(now, up.map((s) => s.id)),
+      diagram: await this.drawn(now, up),
       actions: { abort: update !== null && ["preparing", "running"].includes(update.phase), resume: update?.phase === "halted" },
     };
   }
@@ -129,15 +129,19 @@ export class ClusterSource implements ConsoleSource {
     return view;
   }
 
-  /** The diagram of the merged trace's last diagramMs, drawn again at most every diagramEveryMs. */
-  private async drawn(now: number, nodes: readonly string[]): Promise<string> {
+  /**
+   * The diagram of the merged trace's last diagramMs, drawn again at most every diagramEveryMs. A lane that neither
+   * starts nor swaps in the window is labelled with the version its node's status said: the statuses are asked before
+   * the trace, so a swap after a status is in the window (its own label shows the new version).
+   */
+  private async drawn(now: number, up: readonly NodeStatus[]): Promise<string> {
     if (now - this.diagram.at < (this.o.diagramEveryMs ?? 2_000)) return this.diagram.svg;
     this.diagram = { at: now, svg: this.diagram.svg };
     // Only the end of each node's trace: a long-running cluster's whole trace is far too much to pull every 2 s.
-    const { events: trace, since } = await this.client.traceTail(TAIL_BYTES, nodes).catch(() => ({ events: [] as TraceEvent[], since: -Infinity }));
+    const { events: trace, since } = await this.client.traceTail(TAIL_BYTES, up.map((s) => s.id)).catch(() => ({ events: [] as TraceEvent[], since: -Infinity }));
     const end = trace.reduce((m, e) => Math.max(m, e.t), -Infinity);
     const shown = trace.filter((e) => e.t >= Math.max(since, end - (this.o.diagramMs ?? 3_000))).slice(-4_000);
-    this.diagram = { at: now, svg: shown.length === 0 ? "" : renderSpaceTimeSvg(shown, { maxWidth: 1400, maxEvents: 4_000, controlPlane: true }) };
+    this.diagram = { at: now, svg: shown.length === 0 ? "" : renderSpaceTimeSvg(shown, { maxWidth: 1400, maxEvents: 4_000, controlPlane: true, versionsAtEnd: Object.fromEntries(up.map((s) => [s.id, s.version])) }) };
     return this.diagram.svg;
   }
 }

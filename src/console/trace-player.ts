@@ -77,7 +77,7 @@ export class TracePlayer {
       update: this.updateState(),
       messagesPerSec: perSec(recent.filter((e) => e.kind === "deliver").length),
       requestsPerSec: perSec(recent.filter((e) => e.kind === "respond").length),
-      diagram: shown.length === 0 ? "" : renderSpaceTimeSvg(shown, { maxWidth: 1400, maxEvents: 4_000 }),
+      diagram: shown.length === 0 ? "" : renderSpaceTimeSvg(shown, { maxWidth: 1400, maxEvents: 4_000, versionsAtEnd: Object.fromEntries([...this.nodes].map(([id, n]) => [id, n.version])) }),
       actions: { abort: false, resume: false },
       ...(playback !== undefined ? { playback } : {}),
     };

@@ -123,4 +123,10 @@ export interface ModelOptions {
   readonly maxEvents?: number;
   /** Give the coordinator "@control" a lane and draw control-plane messages (default false). */
   readonly controlPlane?: boolean;
+  /**
+   * Each node's version at the trace's end, for a trace that is the last window of a longer one: a lane that neither
+   * starts nor swaps in the window ran that version throughout, and is labelled with it (its create event, which
+   * names the version otherwise, lies before the window).
+   */
+  readonly versionsAtEnd?: Readonly<Record<string, string>>;
 }

@@ -66,6 +66,10 @@ export function buildModel(trace: readonly TraceEvent[], options: ModelOptions =
   for (const sp of st.spans) {
     if (sp.open) sp.to = Math.max(sp.to, tEnd);
   }
+  for (const n of st.nodes.values()) {
+    const v = options.versionsAtEnd?.[n.id];
+    if (n.version === "?" && n.swaps.length === 0 && v !== undefined) n.version = v;
+  }
   const violations = options.violations ?? [];
   linkViolations(violations, st.nodes, st.messages);
   return {

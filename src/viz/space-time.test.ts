@@ -122,6 +122,24 @@ describe("renderSpaceTimeSvg on a hand-made trace", () => {
   });
 });
 
+describe("a window cut from a longer trace (the console's diagram)", () => {
+  // From 25 ms on: no create event is in it; r9 and r2 swap in it, r10 swapped before it.
+  const window = handTrace().filter((e) => e.t >= 25);
+  const labels = (svg: string): Record<string, string> =>
+    Object.fromEntries([...svg.matchAll(/data-node="([^"]+)" x="10" y="(\d+)">[^<]*<\/text>\s*(?:<text class="node-version" x="10" y="\d+">([^<]*)<\/text>)?/g)].map((m) => [m[1] as string, m[3] ?? ""]));
+
+  it("labels no lane with a version the window does not show", () => {
+    expect(labels(renderSpaceTimeSvg(window))).toEqual({ r2: "", r9: "", r10: "" });
+  });
+
+  it("labels a lane that neither starts nor swaps in it with its version at the end, and leaves a lane that swaps in it to its swap's label", () => {
+    const svg = renderSpaceTimeSvg(window, { versionsAtEnd: { r2: "v2", r9: "v2", r10: "v2" } });
+    expect(labels(svg)).toEqual({ r2: "", r9: "", r10: "v2" });
+    expect(elements(svg, "node-line").find((l) => l.attrs["data-node"] === "r10")?.attrs["data-version"]).toBe("v2");
+    expect(elements(svg, "swap-label").length).toBe(2);
+  });
+});
+
 describe("held, buffered, dropped, rolled back", () => {
   const trace: TraceEvent[] = [
     { kind: "create", t: 0, node: "p", version: "v1", epoch: 0 },

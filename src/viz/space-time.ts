@@ -36,6 +36,8 @@ export interface SpaceTimeOptions {
   readonly maxEvents?: number;
   /** Give the update coordinator "@control" a lane and draw the control-plane messages (default: left out). */
   readonly controlPlane?: boolean;
+  /** Each node's version at the trace's end, for a window cut from a longer trace (ModelOptions.versionsAtEnd). */
+  readonly versionsAtEnd?: Readonly<Record<string, string>>;
 }
 
 export interface SpaceTimeHtmlOptions extends SpaceTimeOptions {
@@ -54,6 +56,7 @@ export function renderSpaceTime(trace: readonly TraceEvent[], options: SpaceTime
     maxEvents: options.maxEvents ?? DEFAULT_MAX_EVENTS,
     ...(options.violations !== undefined ? { violations: options.violations } : {}),
     ...(options.controlPlane !== undefined ? { controlPlane: options.controlPlane } : {}),
+    ...(options.versionsAtEnd !== undefined ? { versionsAtEnd: options.versionsAtEnd } : {}),
   });
   return drawDiagram(model, options.pxPerMs ?? DEFAULT_PX_PER_MS, options.maxWidth ?? DEFAULT_MAX_WIDTH);
 }
