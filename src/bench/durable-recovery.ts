@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { ClusterClient } from "../deploy/cluster-client.js";
-import { nodeCommand } from "../deploy/cluster-processes.js";
+import { nodeCommandFor } from "../deploy/cluster-processes.js";
 import type { Cluster } from "../deploy/cluster-file.js";
 import type { LocalCluster } from "../deploy/local-cluster.js";
 import { SNAPSHOT_EVERY } from "../runtime/host-record.js";
@@ -30,7 +30,7 @@ export interface DurableRecovery {
 
 /** Node `id` of `cluster` started in a process of its own, its output kept (it logs its recovery there). */
 function startNode(cluster: Cluster, id: string): { readonly child: ChildProcess; readonly output: () => string } {
-  const { cmd, args } = nodeCommand(true);
+  const { cmd, args } = nodeCommandFor(cluster);
   const child = spawn(cmd, [...args, "node", "--cluster", cluster.file, "--id", id], { stdio: ["ignore", "pipe", "pipe"] });
   let text = "";
   child.stdout?.on("data", (b: Buffer) => (text += b.toString()));

@@ -29,8 +29,9 @@ export interface RawServer {
 }
 
 export async function startRawServer(codec: string, tls: RawTls | undefined): Promise<RawServer> {
-  const { cmd, args } = nodeCommand();
   const script = resolve(here, import.meta.url.endsWith(".ts") ? "raw-echo-server.ts" : "raw-echo-server.js");
+  // The command's loader (tsx for a TypeScript script), its CLI script left out.
+  const { cmd, args } = nodeCommand(script.endsWith(".ts"));
   const tlsArgs = tls === undefined ? [] : [tls.ca, tls.server.cert, tls.server.key];
   const child: ChildProcess = spawn(cmd, [...args.slice(0, -1), script, codec, ...tlsArgs], { stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((res, rej) => {

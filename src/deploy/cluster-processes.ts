@@ -32,13 +32,23 @@ function tsxLoader(): string | undefined {
 /**
  * How to start `liveswap node` in a child process: the compiled CLI, or the
  * sources through tsx; tsx also when a node's package is TypeScript.
+ *
+ * LIVESWAP_CHILD_MAIN names a JavaScript CLI script to run instead, and LIVESWAP_CHILD_MAIN_TS the TypeScript one
+ * to run through tsx when a package is TypeScript (a package from the sources imports the sources: its node must run
+ * them, not a second copy). The tests set both: the sources transpiled once (test/support/child-tree.ts), as tsx
+ * would in each process, which costs a second or more of CPU a process on this machine.
  */
 export function nodeCommand(typescriptPackages = false): { readonly cmd: string; readonly args: readonly string[] } {
   const here = fileURLToPath(import.meta.url);
-  const fromSource = here.endsWith(".ts");
-  const main = join(dirname(here), "..", "cli", fromSource ? "main.ts" : "main.js");
-  const loader = fromSource || typescriptPackages ? tsxLoader() : undefined;
+  const own = join(dirname(here), "..", "cli", here.endsWith(".ts") ? "main.ts" : "main.js");
+  const main = (typescriptPackages ? process.env.LIVESWAP_CHILD_MAIN_TS : process.env.LIVESWAP_CHILD_MAIN) ?? own;
+  const loader = typescriptPackages || main.endsWith(".ts") ? tsxLoader() : undefined;
   return { cmd: process.execPath, args: loader !== undefined ? ["--import", loader, main] : [main] };
+}
+
+/** How to start the nodes of `cluster` (through tsx when a package of it is TypeScript). */
+export function nodeCommandFor(cluster: Cluster): { readonly cmd: string; readonly args: readonly string[] } {
+  return nodeCommand(cluster.nodes.some((n) => /\.[cm]?ts$/.test(n.package)));
 }
 
 const pidFile = (cluster: Cluster): string => join(dirname(cluster.file), ".liveswap-cluster.json");
@@ -78,7 +88,7 @@ export async function clusterUp(
     readonly moving?: boolean;
   } = {},
 ): Promise<StartedNode[]> {
-  const { cmd, args } = nodeCommand(cluster.nodes.some((n) => /\.[cm]?ts$/.test(n.package)));
+  const { cmd, args } = nodeCommandFor(cluster);
   const logDir = join(dirname(cluster.file), ".liveswap-logs");
   mkdirSync(logDir, { recursive: true });
   const started: StartedNode[] = [];

@@ -11,6 +11,7 @@ import { keysInit } from "./keys.js";
 import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
 import { segmentDir } from "./node-trace.js";
 import { pack } from "./update-package.js";
+import { childModule } from "../../test/support/child-tree.js";
 
 /**
  * A 2-node cluster (mutual TLS, traces in files) with each wire codec: load, a cut update whose control messages
@@ -33,7 +34,7 @@ afterEach(async () => {
 
 describe.each(["msgpack", "json"] as const)("a 2-node cluster speaking %s", (codec) => {
   it("serves requests, runs an update, answers ctl and streams its trace; a ctl of the other codec is refused, naming both", async () => {
-    const pkg = resolve(import.meta.dirname, "../scenarios/replicated-db/package.ts");
+    const pkg = childModule(resolve(import.meta.dirname, "../scenarios/replicated-db/package.ts"));
     cluster = await startLocalCluster({
       nodes: ["r0", "r1"].map((id) => ({ id, package: pkg, behavior: "db-v1", cert: join(keys, `${id}.crt`), key: join(keys, `${id}.key`) })),
       links: [["r0", "r1"]],
@@ -64,7 +65,7 @@ describe.each(["msgpack", "json"] as const)("a 2-node cluster speaking %s", (cod
       expect(lines.length).toBeGreaterThan(0);
       for (const l of lines.slice(0, 50)) expect(() => JSON.parse(l) as unknown).not.toThrow();
 
-      const { cmd, args } = nodeCommand(true);
+      const { cmd, args } = nodeCommand();
       // Not spawnSync: this process's own control session must keep its heartbeats going meanwhile.
       const ctl = (file: string, ...rest: string[]) =>
         new Promise<{ status: number | null; stdout: string; stderr: string }>((done) => {

@@ -3,10 +3,11 @@ import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ClusterClient } from "./cluster-client.js";
 import { spawn } from "node:child_process";
-import { clusterUp, nodeCommand, type StartedNode } from "./cluster-processes.js";
+import { clusterUp, nodeCommandFor, type StartedNode } from "./cluster-processes.js";
 import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
+import { childModule } from "../../test/support/child-tree.js";
 
-const pkg = resolve(import.meta.dirname, "../../test/support/ledger-package.ts");
+const pkg = childModule(resolve(import.meta.dirname, "../../test/support/ledger-package.ts"));
 let cluster: LocalCluster | undefined;
 const extra: StartedNode[] = [];
 
@@ -78,7 +79,7 @@ describe("durable nodes over TCP (store: in the cluster file)", () => {
       await gone;
       rmSync(join(cluster.dir, "store", "b"), { recursive: true, force: true }); // the record is lost
       // Started by hand (no status poll): it must exit on its own, with code 1, once "a" reconnects and remembers it.
-      const { cmd, args } = nodeCommand(true);
+      const { cmd, args } = nodeCommandFor(cluster.cluster);
       const child = spawn(cmd, [...args, "node", "--cluster", cluster.cluster.file, "--id", "b"], { stdio: ["ignore", "pipe", "pipe"] });
       let output = "";
       child.stdout.on("data", (d: Buffer) => (output += d.toString()));

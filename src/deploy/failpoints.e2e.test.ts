@@ -8,8 +8,9 @@ import { ClusterClient } from "./cluster-client.js";
 import { nodeCommand } from "./cluster-processes.js";
 import { freePort } from "./free-port.js";
 import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
+import { childModule } from "../../test/support/child-tree.js";
 
-const pkg = resolve(import.meta.dirname, "../scenarios/replicated-db/package.ts");
+const pkg = childModule(resolve(import.meta.dirname, "../scenarios/replicated-db/package.ts"));
 
 /** A one-node cluster file on a free port. */
 async function oneNodeCluster(): Promise<string> {
@@ -31,7 +32,7 @@ interface Run {
  * SIGTERM, and its exit is awaited too).
  */
 async function runNode(spec: string, stopWhen?: (out: { stdout: string; stderr: string }) => boolean): Promise<Run> {
-  const { cmd, args } = nodeCommand(true);
+  const { cmd, args } = nodeCommand(pkg.endsWith(".ts"));
   const child = spawn(cmd, [...args, "node", "--cluster", await oneNodeCluster(), "--id", "n0"], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, LIVESWAP_FAILPOINTS: spec },

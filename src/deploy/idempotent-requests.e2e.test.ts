@@ -9,8 +9,9 @@ import { ClusterClient } from "./cluster-client.js";
 import { keysInit } from "./keys.js";
 import { freePort } from "./free-port.js";
 import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
+import { childModule } from "../../test/support/child-tree.js";
 
-const COUNTER = resolve(import.meta.dirname, "../../test/support/counter-package.ts");
+const COUNTER = childModule(resolve(import.meta.dirname, "../../test/support/counter-package.ts"));
 const keys = mkdtempSync(join(tmpdir(), "liveswap-keys-"));
 let c: LocalCluster;
 let client: ClusterClient;

@@ -11,7 +11,7 @@ import { ClusterClient } from "./cluster-client.js";
 import { locationsFile } from "./cluster-locations.js";
 import { moveNode } from "./cluster-move.js";
 import { spawnSync } from "node:child_process";
-import { clusterUp, nodeCommand, type StartedNode } from "./cluster-processes.js";
+import { clusterUp, nodeCommandFor, type StartedNode } from "./cluster-processes.js";
 import { freePort } from "./free-port.js";
 import { dbPackagePaths, packDbPackages } from "../../test/support/db-packages.js";
 
@@ -69,7 +69,7 @@ describe("ctl move over TCP: a running node continues at another address, nothin
       expect((await client.status("r3")).location?.epoch).toBe(2);
       expect(await expectReplicasHold(client, IDS, load.tally.acked)).toEqual([]);
       // The old locations never run again.
-      const { cmd, args } = nodeCommand(true);
+      const { cmd, args } = nodeCommandFor(c.cluster);
       const old = spawnSync(cmd, [...args, "node", "--cluster", c.cluster.file, "--id", "r3"], { encoding: "utf8", timeout: 60_000 });
       expect(old.status).not.toBe(0);
       expect(old.stderr + old.stdout).toMatch(/moved to 127\.0\.0\.1:\d+ \(location epoch 1\): its store .* is an old location and does not run again/);

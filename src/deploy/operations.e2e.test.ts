@@ -11,8 +11,9 @@ import { ClusterRunningError, NodeAliveError, NodeNotAnsweringError } from "./er
 import { keysInit } from "./keys.js";
 import { readSegments } from "./node-trace.js";
 import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
+import { childModule } from "../../test/support/child-tree.js";
 
-const dbPackage = resolve(import.meta.dirname, "../scenarios/replicated-db/package.ts");
+const dbPackage = childModule(resolve(import.meta.dirname, "../scenarios/replicated-db/package.ts"));
 const keys = mkdtempSync(join(tmpdir(), "liveswap-ops-keys-"));
 let cluster: LocalCluster | undefined;
 

@@ -5,8 +5,9 @@ import { ClusterClient } from "./cluster-client.js";
 import { clusterUp, type StartedNode } from "./cluster-processes.js";
 import { BusyError } from "./errors.js";
 import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
+import { childModule } from "../../test/support/child-tree.js";
 
-const pkg = resolve(import.meta.dirname, "../bench/outbox-flood.ts");
+const pkg = childModule(resolve(import.meta.dirname, "../bench/outbox-flood.ts"));
 let cluster: LocalCluster | undefined;
 let frozen: StartedNode | undefined;
 const extra: StartedNode[] = [];

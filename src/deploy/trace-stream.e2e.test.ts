@@ -6,8 +6,9 @@ import { ClusterClient } from "./cluster-client.js";
 import { clusterUp, nodeCommand, type StartedNode } from "./cluster-processes.js";
 import { startLocalCluster, type LocalCluster } from "./local-cluster.js";
 import { segmentDir } from "./node-trace.js";
+import { childModule } from "../../test/support/child-tree.js";
 
-const pkg = resolve(import.meta.dirname, "../../test/support/big-answer-package.ts");
+const pkg = childModule(resolve(import.meta.dirname, "../../test/support/big-answer-package.ts"));
 /** The nodes' frame limit in these tests (LIVESWAP_MAX_FRAME_BYTES): small, so a trace passes it many times over quickly. */
 const FRAME = 16384;
 let cluster: LocalCluster | undefined;
@@ -99,7 +100,7 @@ describe("ctl trace streams a node's trace; a reply over the frame limit fails i
       expect(report.beforeHorizon).toBeDefined(); // checked from the horizon, counting what began before it
 
       // The CLI says where its check starts and what it left out.
-      const { cmd, args } = nodeCommand(true);
+      const { cmd, args } = nodeCommand();
       const out = spawnSync(cmd, [...args, "ctl", "--cluster", cluster.cluster.file, "trace"], { encoding: "utf8", timeout: 60_000 });
       expect(out.stdout).toMatch(/^\d+ events; 0 violation\(s\)\ntrace retention: "a" dropped \d+ events \(\d+ segments, \d+ bytes\); "b" dropped .* Checked from the horizon at Lamport time \d+, where every node's trace is complete; \d+ retained events before it left out\n {2}begun before the horizon, not judged: \d+ message\(s\), \d+ update\(s\)/);
       expect(out.status).toBe(0);

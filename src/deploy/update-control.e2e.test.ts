@@ -20,7 +20,7 @@ beforeAll(() => packDbPackages(packages, ids, ["up", "down", "flaky"]), 120_000)
 
 /** `liveswap ctl update` as its own process, killed by SIGKILL at `point` (a failpoint); resolves with how it ended. */
 function ctlUpdate(clusterFile: string, pkg: string, strategy: Strategy, point: string): Promise<{ signal: NodeJS.Signals | null; code: number | null; out: string }> {
-  const { cmd, args } = nodeCommand(true);
+  const { cmd, args } = nodeCommand();
   const child = spawn(cmd, [...args, "ctl", "--cluster", clusterFile, "update", pkg, "--strategy", strategy, "--root", "r2"], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, LIVESWAP_FAILPOINTS: `${point}=crash` },

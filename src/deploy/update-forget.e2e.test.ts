@@ -49,7 +49,7 @@ async function loseForGood(cluster: TestCluster, id: string): Promise<string> {
 
 /** `liveswap ctl forget NODE` as its own process: its exit code and what it printed. */
 function ctlForget(clusterFile: string, node: string): Promise<{ code: number | null; out: string }> {
-  const { cmd, args } = nodeCommand(true);
+  const { cmd, args } = nodeCommand();
   const child = spawn(cmd, [...args, "ctl", "--cluster", clusterFile, "forget", node], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout.on("data", (b: Buffer) => void (out += b.toString()));

@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import { startLocalCluster, type LocalCluster } from "../../src/deploy/local-cluster.js";
 import type { NodeEnv } from "../../src/deploy/cluster-processes.js";
+import { childModule } from "./child-tree.js";
 
 export type TestCluster = LocalCluster;
 
@@ -23,7 +24,7 @@ export async function startDbCluster(opts: {
   /** Every connection over this NATS server (`transport: { kind: nats }`), under a subject prefix of the test's own. */
   readonly nats?: { readonly url: string; readonly name: string };
 }): Promise<TestCluster> {
-  const pkg = resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts");
+  const pkg = childModule(resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts"));
   const ids = Array.from({ length: opts.nodes }, (_, i) => `r${i}`);
   const keys = opts.keys;
   return startLocalCluster({
