@@ -7,6 +7,7 @@ import { clusterUp, type NodeEnv, type StartedNode } from "../../src/deploy/clus
 import { freePort } from "../../src/deploy/free-port.js";
 import type { HeartbeatOptions } from "../../src/network/tcp/heartbeat.js";
 import { startBlackholeProxy, type BlackholeProxy } from "./blackhole-proxy.js";
+import { childModule } from "./child-tree.js";
 
 /** A replicated-db cluster with some nodes behind a blackhole proxy (`listen:` private, `address:` the proxy's). */
 export interface ProxiedCluster {
@@ -37,7 +38,7 @@ export async function startProxiedDbCluster(opts: {
   readonly env?: NodeEnv;
 }): Promise<ProxiedCluster> {
   const dir = mkdtempSync(join(tmpdir(), "liveswap-proxied-"));
-  const pkg = resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts");
+  const pkg = childModule(resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts"));
   const proxies = new Map<string, BlackholeProxy>();
   const keys = opts.keys;
   try {
