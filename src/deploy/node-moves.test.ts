@@ -31,3 +31,23 @@ describe("a node's knowledge of its neighbours' locations", () => {
     expect(moves.status().peers).toEqual({ r3: { address: "10.0.0.7:7400", epoch: 1 }, r5: { address: "10.0.0.9:7400", epoch: 1 } });
   });
 });
+
+describe("a cancelled move", () => {
+  it("leaves the process frozen until it exits: nothing is applied between the cancel's commit and the stop (the restart serves)", () => {
+    const p = port();
+    let exits = 0;
+    Object.assign(p, { exit: () => void exits++, log: () => undefined });
+    const moves = new NodeMoves(p, { epoch: 0, moving: { address: "10.0.0.8:7400", epoch: 1 } });
+    expect(moves.frozen).toBe(true);
+    moves.cancel();
+    expect(exits).toBe(1);
+    expect(p.commits).toBe(1);
+    // Committed and shown: epoch 2, not moving (the restarted process reads it from the store).
+    expect(moves.location).toEqual({ epoch: 2 });
+    expect(moves.status()).toEqual({ epoch: 2 });
+    // But this process is on its way out: a neighbour's hello, its frames, timers and requests are not taken here.
+    expect(moves.frozen).toBe(true);
+    expect(moves.refusal("request")?.message).toMatch(/node "r4" is moving to "10.0.0.4:7400"/);
+    expect(() => moves.relocate("r3", "10.0.0.7:7400", 1)).toThrow(/is moving/);
+  });
+});

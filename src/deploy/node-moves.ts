@@ -10,7 +10,8 @@
  * - retire: the destination runs and the neighbours know it: this store is marked an old location and the process
  *   exits; a process started on it later refuses to run.
  * - cancel: the move is given up before the destination ran: the node takes epoch e+2 here (above the move's, so
- *   the destination's record is refused by every neighbour told of it) and exits, to be started again here.
+ *   the destination's record is refused by every neighbour told of it) and exits, to be started again here. Until it
+ *   is gone this process stays frozen: the trace has the node down from its move to the restart (crash + restart).
  */
 import { NodeMovingError } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
@@ -54,6 +55,9 @@ export interface MovePort {
 }
 
 export class NodeMoves {
+  /** A cancelled move: this process exits, and applies nothing more meanwhile (its restart serves, epoch e+2). */
+  private leaving = false;
+
   constructor(
     private readonly port: MovePort,
     private loc: LocationState = HOME,
@@ -63,14 +67,14 @@ export class NodeMoves {
     return this.loc;
   }
 
-  /** A move out of here was committed: nothing more is applied here. */
+  /** A move out of here was committed (or given up, and this process exits): nothing more is applied here. */
   get frozen(): boolean {
-    return this.loc.moving !== undefined || this.loc.moved !== undefined;
+    return this.leaving || this.loc.moving !== undefined || this.loc.moved !== undefined;
   }
 
-  /** Why a request cannot run here (the node moves or moved), or undefined. */
+  /** Why a request cannot run here (the node moves or moved, or stops to be started again here), or undefined. */
   refusal(operation: string): Error | undefined {
-    const away = this.loc.moving ?? this.loc.moved;
+    const away = this.loc.moving ?? this.loc.moved ?? (this.leaving ? { address: this.port.address } : undefined);
     return away === undefined ? undefined : new NodeMovingError(this.port.id, away.address, operation);
   }
 
@@ -117,6 +121,9 @@ export class NodeMoves {
     const moving = this.loc.moving;
     if (moving === undefined) throw new NodeConfigError(`move-cancel: node "${this.port.id}" is not moving${this.loc.moved !== undefined ? ` (it moved to ${this.loc.moved.address}: that move is done)` : ""}`);
     this.loc = { epoch: moving.epoch + 1, ...(this.loc.peers !== undefined ? { peers: this.loc.peers } : {}) };
+    // Not home yet: until this process is gone (exit() stops it a turn later, after the reply), a neighbour's hello
+    // or frames taken here would be steps of the node between its move and its restart, where the trace has it down.
+    this.leaving = true;
     this.port.commitNow();
     this.port.log(`node "${this.port.id}": its move to ${moving.address} is given up; it stays here under location epoch ${this.loc.epoch}, and stops to be started again`);
     this.port.exit();
