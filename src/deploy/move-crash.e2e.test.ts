@@ -41,6 +41,19 @@ function kill(pid: number, signal: NodeJS.Signals): void {
     // already gone
   }
 }
+/** SIGKILL, then until the process is gone (its store's lock with it: a re-run of the move opens that store). */
+async function killed(pid: number): Promise<void> {
+  kill(pid, "SIGKILL");
+  for (let i = 0; i < 200; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await pause(50);
+  }
+  throw new Error(`process ${pid} still runs 10 s after its SIGKILL`);
+}
 /** The PID `cluster up` (or ctl move) last started for `id`. */
 const pidOf = (c: TestCluster, id: string): number => (JSON.parse(readFileSync(join(dirname(c.cluster.file), ".liveswap-cluster.json"), "utf8")) as Record<string, number>)[id] as number;
 const source = (c: TestCluster): StartedNode => c.nodes.find((n) => n.id === "r1") as StartedNode;
@@ -150,7 +163,7 @@ describe("ctl move interrupted by kill -9 at every step, then run again: the nod
         setFailpoint("ctl.move-started", { kind: "throw" });
         await expect(moveNode(c.cluster, "r1", { to })).rejects.toThrow(/failpoint/);
         clearFailpoints();
-        kill(pidOf(c, "r1"), "SIGKILL");
+        await killed(pidOf(c, "r1"));
       },
       async (c, to) => {
         await finishMove(c, to);
@@ -166,7 +179,7 @@ describe("ctl move interrupted by kill -9 at every step, then run again: the nod
         await expect(moveNode(c.cluster, "r1", { to })).rejects.toThrow(/failpoint/);
         clearFailpoints();
         pids.push(pidOf(c, "r1"));
-        source(c).child.kill("SIGKILL");
+        await killed(source(c).pid);
       },
       async (c, to) => {
         await finishMove(c, to);
@@ -222,8 +235,7 @@ describe("ctl move interrupted by kill -9 at every step, then run again: the nod
         await finishMove(c, to);
       },
       async (c, to) => {
-        kill(pidOf(c, "r1"), "SIGKILL");
-        await pause(300);
+        await killed(pidOf(c, "r1"));
         const store = readLocations(c.cluster).r1?.store as string;
         const cl = { ...c.cluster, storeDir: store, nodes: c.cluster.nodes.map((n) => (n.id === "r1" ? { ...n, address: to } : n)) };
         extra.push(...(await clusterUp(cl, { only: ["r1"], moving: true, args: () => ["--address", to, "--store", store], timeoutMs: 60_000 })));
