@@ -35,8 +35,8 @@ function tsxLoader(): string | undefined {
  *
  * LIVESWAP_CHILD_MAIN names a JavaScript CLI script to run instead, and LIVESWAP_CHILD_MAIN_TS the TypeScript one
  * to run through tsx when a package is TypeScript (a package from the sources imports the sources: its node must run
- * them, not a second copy). The tests set both: the sources transpiled once (test/support/child-tree.ts), as tsx
- * would in each process, which costs a second or more of CPU a process on this machine.
+ * them, not a second copy). The tests set both: the sources transpiled once (test/support/child-tree.ts), instead of
+ * tsx transforming them again in each process (a second or more of CPU a process on this machine).
  */
 export function nodeCommand(typescriptPackages = false): { readonly cmd: string; readonly args: readonly string[] } {
   const here = fileURLToPath(import.meta.url);
