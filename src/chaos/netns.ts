@@ -21,6 +21,7 @@
  */
 import { execFile } from "node:child_process";
 import { ChaosNetworkError, ChaosNetworkUsageError } from "./errors.js";
+import { processAlive } from "../core/process-alive.js";
 
 export interface NetnsNetwork {
   /** The namespace of node `id` (start its process with ["ip", "netns", "exec", nsName(id)] before the command). */
@@ -215,20 +216,10 @@ export async function netnsSupport(): Promise<{ readonly ok: true } | { readonly
 // Sweeping what dead runs left
 // ---------------------------------------------------------------------------
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, under another user.
-    return (e as { code?: unknown }).code === "EPERM";
-  }
-}
-
 function deadOwners(names: readonly string[]): string[] {
   return names.filter((n) => {
     const pid = OUR_NAME.exec(n)?.[1];
-    return pid !== undefined && !alive(Number.parseInt(pid, 36));
+    return pid !== undefined && !processAlive(Number.parseInt(pid, 36));
   });
 }
 

@@ -13,6 +13,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import type { TestProject } from "vitest/node";
+import { processAlive } from "../../src/core/process-alive.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 /** What the tree holds: the sources and the tests' support code (packages, helpers), not the tests. */
@@ -39,15 +40,6 @@ function sources(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 export async function setup(project: TestProject): Promise<(() => void) | undefined> {
   // Watch mode runs this once: a tree would go stale at the first edit, while tsx reads the sources at each start.
   if (project.config.watch) return undefined;
@@ -55,7 +47,7 @@ export async function setup(project: TestProject): Promise<(() => void) | undefi
   // teardown left its tree: removed once its process is gone.
   const trees = join(ROOT, "node_modules", ".cache", "liveswap-tests");
   mkdirSync(trees, { recursive: true });
-  for (const pid of readdirSync(trees)) if (!alive(Number(pid))) rmSync(join(trees, pid), { recursive: true, force: true });
+  for (const pid of readdirSync(trees)) if (!processAlive(Number(pid))) rmSync(join(trees, pid), { recursive: true, force: true });
   const tree = join(trees, String(process.pid));
   rmSync(tree, { recursive: true, force: true });
   try {

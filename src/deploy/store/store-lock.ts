@@ -13,6 +13,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type Database from "better-sqlite3";
 import { StoreLockedError } from "../../core/errors.js";
+import { processAlive } from "../../core/process-alive.js";
 
 export const LOCK_FILE = "lock.pid";
 
@@ -51,17 +52,7 @@ export function storeOwner(dir: string): number | undefined {
     return undefined; // the owner is between taking the lock and writing its pid
   }
   const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists but belongs to another user.
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
+  return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : undefined;
 }
 
 function isBusy(e: unknown): boolean {
