@@ -44,6 +44,9 @@ export const FAILPOINTS = [
   "coordinator.after-journal",
   // update-service.ts: the coordinator sends to a node (prepare, start, abort...), before it is written.
   "coordinator.before-send",
+  // update-service.ts: the update completed or halted (the deciding input is journaled), before the update-end is traced
+  // and the outcome saved for the watchers.
+  "coordinator.before-update-end",
   // cluster-client.ts (ctl update / ctl watch): the watcher saw every node prepared.
   "ctl.watch-prepared",
   // cluster-client.ts (ctl update / ctl watch): the watcher saw the first node turn new.

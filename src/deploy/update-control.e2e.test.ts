@@ -147,8 +147,7 @@ describe("faults at the update's root and during prepare", () => {
       id,
       onProgress: (p) => {
         if (p.kind !== "new" || killed !== undefined) return;
-        const r2 = [...restarted, ...c.nodes].find((n) => n.id === "r2" && n.child.exitCode === null && n.child.signalCode === null) as StartedNode;
-        r2.child.kill("SIGKILL");
+        liveNode(c, restarted, "r2").child.kill("SIGKILL");
         killed = clusterUp(c.cluster, { only: ["r2"], timeoutMs: 90_000 }).then((s) => void restarted.push(...s));
       },
     });
@@ -166,17 +165,41 @@ describe("faults at the update's root and during prepare", () => {
     expect(trace.some((e) => e.kind === "restart" && e.node === "r2")).toBe(true);
     expect(checkTrace(trace, { complete: true }).violations).toEqual([]);
   }, 180_000);
+
+  // The window CI once hit: the root journals the report that completes the update and dies before it traces the
+  // update-end and saves the outcome. Started again, it must say both, or every watcher waits for ever.
+  it("the root crashed after journaling the update's completion, before saying it: started again, it says it and the watch ends", async () => {
+    const c = cluster as TestCluster;
+    const cl = client as ClusterClient;
+    await restartNode(c, restarted, "r2", { LIVESWAP_FAILPOINTS: "coordinator.before-update-end=crash" });
+    const root = liveNode(c, restarted, "r2");
+    const crashed = ended(root);
+    const { id } = await cl.submitUpdate(await readPackage(packages.up), { strategy: "conservative", root: "r2" });
+    const watched = cl.watch({ root: "r2", id });
+    expect(await crashed).toBe("SIGKILL");
+    restarted.push(...(await clusterUp(c.cluster, { only: ["r2"], timeoutMs: 90_000 })));
+    const report = await watched;
+    expect(Object.keys(report.nodes).sort()).toEqual(ids);
+    expect(await cl.updateView("r2")).toMatchObject({ id, phase: "completed", outcome: { ok: true } });
+    const { up } = await cl.statusAll();
+    expect(up.map((s) => [s.version, s.update])).toEqual(ids.map(() => ["db@2", null]));
+    const trace = await cl.trace();
+    expect(trace.filter((e) => e.kind === "update-end" && e.update === id).map((e) => e.kind === "update-end" && e.outcome)).toEqual(["completed"]);
+    expect(checkTrace(trace, { complete: true }).violations).toEqual([]);
+  }, 120_000);
 });
 
 describe("a halted update over TCP: `ctl watch` shows it halted, abort is refused, `ctl resume` finishes it", () => {
   let cluster: TestCluster | undefined;
   let client: ClusterClient | undefined;
+  const restarted: StartedNode[] = [];
   beforeAll(async () => {
     cluster = await startDbCluster({ nodes: NODES, keys, traceFiles: true, store: true });
     client = new ClusterClient(cluster.cluster);
   }, 120_000);
   afterAll(async () => {
     client?.close();
+    for (const n of restarted) n.child.kill("SIGTERM");
     await cluster?.stop();
   });
 
@@ -194,6 +217,9 @@ describe("a halted update over TCP: `ctl watch` shows it halted, abort is refuse
       const view = await cl.updateView();
       expect(view).toMatchObject({ phase: "halted", root: "r2", halted: [{ node: "r1" }] });
       await expect(cl.abortUpdate()).rejects.toThrow(/cannot be aborted: it is halted/);
+      // The root stopped and started again: its journal still has the update halted, and a watcher hears so.
+      await restartNode(cluster as TestCluster, restarted, "r2");
+      await expect(cl.watch()).rejects.toThrow(UpdateHaltedError);
       // r1 stays old and serves its local reads while halted.
       expect(await cl.request("r1", { kind: "read", entry: 1 })).not.toBeNull();
       const report = await cl.resumeUpdate(await readPackage(packages.up));
@@ -212,6 +238,28 @@ describe("a halted update over TCP: `ctl watch` shows it halted, abort is refuse
     expect(checkTrace(await cl.trace(), { complete: true }).violations).toEqual([]);
   }, 120_000);
 });
+
+/** The process now running node `id` (started with the cluster, or since). */
+function liveNode(c: TestCluster, restarted: readonly StartedNode[], id: string): StartedNode {
+  const n = [...restarted, ...c.nodes].find((s) => s.id === id && s.child.exitCode === null && s.child.signalCode === null);
+  if (n === undefined) throw new Error(`no process of node "${id}" is running`);
+  return n;
+}
+
+/** Resolves with the signal that ended the process (null: it exited). */
+function ended(n: StartedNode): Promise<NodeJS.Signals | null> {
+  if (n.child.exitCode !== null || n.child.signalCode !== null) return Promise.resolve(n.child.signalCode);
+  return new Promise((r) => n.child.once("exit", (_code, signal) => r(signal)));
+}
+
+/** Stop node `id` (SIGTERM) and start it again from its store, with `env` added to its environment. */
+async function restartNode(c: TestCluster, restarted: StartedNode[], id: string, env: Record<string, string> = {}): Promise<void> {
+  const n = liveNode(c, restarted, id);
+  const gone = ended(n);
+  n.child.kill("SIGTERM");
+  await gone;
+  restarted.push(...(await clusterUp(c.cluster, { only: [id], timeoutMs: 90_000, env })));
+}
 
 async function readPackage(file: string): Promise<string> {
   const { readFile } = await import("node:fs/promises");

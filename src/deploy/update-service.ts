@@ -9,7 +9,7 @@ import { wallNow, type LamportClock } from "../network/tcp/lamport-clock.js";
 import type { Command, UpdateView } from "../network/tcp/protocol.js";
 import type { TlsMaterial } from "../network/tcp/sockets.js";
 import { forgetRefusal, planUpdate } from "../runtime/control-plane.js";
-import { CoordinatorHost, MemoryJournal, type CoordinatorJournal, type CoordinatorOutcome } from "../runtime/coordinator-host.js";
+import { CoordinatorHost, MemoryJournal, type CoordinatorJournal, type CoordinatorOutcome, type ReplayedEnd } from "../runtime/coordinator-host.js";
 import { ClusterClient, NodeNotAnsweringError, NodeUnreachableError, type PlaneHandler } from "./cluster-client.js";
 import type { Cluster } from "./cluster-file.js";
 import { FileJournal, loadLastView, saveLastView } from "./coordinator-journal.js";
@@ -69,7 +69,8 @@ export class UpdateService implements PlaneHandler {
     if (host === undefined) return;
     this.host = host;
     this.o.log(`node "${this.o.self}": resuming the coordination of update #${host.run.id} (${host.run.phase}) from its journal`);
-    if (host.ended) this.outcome = this.last?.id === host.run.id ? this.last.outcome : undefined;
+    const end = host.replayedEnd;
+    if (end !== undefined) this.sayEnd(host, end);
     for (const n of host.run.live()) this.reach(n);
   }
 
@@ -321,7 +322,10 @@ export class UpdateService implements PlaneHandler {
     return {
       now: () => wallNow(),
       tracing: true,
-      record: (ev: TraceEvent) => this.record(ev),
+      record: (ev: TraceEvent) => {
+        if (ev.kind === "update-end") failpoint("coordinator.before-update-end");
+        this.record(ev);
+      },
       send: (env: ControlEnvelope) => {
         failpoint("coordinator.before-send");
         this.client?.sendPlane(env.to, env);
@@ -349,6 +353,23 @@ export class UpdateService implements PlaneHandler {
     }
     const detail = "report" in outcome ? "completed" : messageOf(outcome.error);
     this.o.log(`node "${this.o.self}": update #${h.run.id} ${h.run.phase === "halted" ? "halted" : "ended"}: ${detail}`);
+  }
+
+  /**
+   * A restarted root whose journal ended (or halted) the update: the outcome its watchers wait for is the saved one if
+   * the process saved it before it died; if it died after journaling the deciding input and before that, the update-end
+   * is traced now and the outcome saved (a process that died after tracing it has the update-end twice, which says the
+   * same thing twice).
+   */
+  private sayEnd(h: CoordinatorHost, end: ReplayedEnd): void {
+    const last = this.last;
+    const run = h.run;
+    if (last?.id === run.id && last.phase === run.phase && last.halted.length === run.halted.size && last.outcome !== undefined) {
+      this.outcome = last.outcome;
+      return;
+    }
+    if (end.event !== undefined) this.record(end.event);
+    this.finished(h, end.outcome);
   }
 
   /** The coordinator's events, stamped by this process's clock, on disk before what they explain leaves. */

@@ -1,23 +1,25 @@
 import { describe, expect, it } from "vitest";
-import type { NodeReport } from "../core/control.js";
+import { noFigures, type NodeReport } from "../core/control.js";
 import type { ControlEnvelope } from "../core/envelope.js";
-import { PrepareDeadlineError, UpdateAbortedError, UpdateNotAbortableError } from "../core/errors.js";
+import { PrepareDeadlineError, UpdateAbortedError, UpdateHaltedError, UpdateNotAbortableError } from "../core/errors.js";
 import { CONTROL, type NodeId } from "../core/ids.js";
 import { Topology } from "../core/topology.js";
+import type { TraceEvent } from "../core/trace/trace-event.js";
 import type { Strategy } from "../core/update.js";
 import { planUpdate } from "./control-plane.js";
 import { CoordinatorHost, MemoryJournal, type CoordinatorHostEnvironment, type CoordinatorOutcome } from "./coordinator-host.js";
 
 /** A process around a coordinator host: a settable clock, timers fired by hand, what left and how it ended. */
-function world() {
+function world(tracing = false) {
   const sent: ControlEnvelope[] = [];
+  const traced: TraceEvent[] = [];
   const outcomes: CoordinatorOutcome[] = [];
   const timers: { at: number; fire: () => void; live: boolean }[] = [];
   let now = 1000;
   const env: CoordinatorHostEnvironment = {
     now: () => now,
-    tracing: false,
-    record: () => undefined,
+    tracing,
+    record: (ev) => void traced.push(ev),
     send: (e) => void sent.push(e),
     finished: (o) => void outcomes.push(o),
     setTimer: (ms, fire) => {
@@ -30,7 +32,7 @@ function world() {
     now += ms;
     for (const t of timers) if (t.live && t.at <= now) (t.live = false), t.fire();
   };
-  return { env, sent, outcomes, advance };
+  return { env, sent, outcomes, advance, traced };
 }
 
 function plan(strategy: Strategy) {
@@ -127,4 +129,48 @@ describe("CoordinatorHost: the journaled coordinator", () => {
     const replayed = CoordinatorHost.recover(world().env, journal);
     expect(replayed?.run.phase).toBe("aborted");
   });
+
+  // The root journals the input that decides the update, then traces the update-end, then tells its watchers: a root
+  // killed in between has done neither, and its restarted process must (a watcher would wait for ever, the checker
+  // would find an update that never ended).
+  it("a root that died after journaling the report that completed the update: the replay says how it ended, with the update-end", () => {
+    const w = world(true);
+    const journal = new MemoryJournal();
+    const first = CoordinatorHost.start(w.env, journal, plan("conservative"), code, { link: 42, numbered: true });
+    for (const n of ["a", "b", "c"]) first.report(report(n, { kind: "prepared" }));
+    for (const n of ["a", "b", "c"]) first.report(report(n, { kind: "swapped", t: 1001, figures: noFigures() }));
+    expect(first.run.phase).toBe("completed");
+    expect(first.replayedEnd).toBeUndefined();
+    first.close();
+
+    const w2 = world(true);
+    const again = CoordinatorHost.recover(w2.env, journal) as CoordinatorHost;
+    expect(again.ended).toBe(true);
+    expect(w2.outcomes).toEqual([]);
+    expect(w2.traced).toEqual([]);
+    const end = again.replayedEnd;
+    expect(end !== undefined && "report" in end.outcome ? Object.keys(end.outcome.report.nodes).sort() : []).toEqual(["a", "b", "c"]);
+    expect(end?.event).toEqual(w.traced.find((e) => e.kind === "update-end"));
+    expect(end?.event).toMatchObject({ kind: "update-end", update: 7, outcome: "completed" });
+  });
+
+  it("the replay of a halted update says it halted; of one resumed after its halt, nothing (it runs on)", () => {
+    const w = world(true);
+    const journal = new MemoryJournal();
+    const first = CoordinatorHost.start(w.env, journal, plan("conservative"), code, { link: 42, numbered: true });
+    for (const n of ["a", "b", "c"]) first.report(report(n, { kind: "prepared" }));
+    first.report(report("a", { kind: "swapped", t: 1001, figures: noFigures() }));
+    first.report(report("b", { kind: "swap-failed", error: "cannot convert" }));
+    expect(first.run.phase).toBe("halted");
+    const halted = CoordinatorHost.recover(world(true).env, journal);
+    const end = halted?.replayedEnd;
+    expect(halted?.ended).toBe(false);
+    expect(end !== undefined && "error" in end.outcome ? end.outcome.error : undefined).toBeInstanceOf(UpdateHaltedError);
+    expect(end?.event).toMatchObject({ kind: "update-end", outcome: "halted" });
+    first.resume({ kind: "package", text: "(the corrected package)" });
+    const resumed = CoordinatorHost.recover(world(true).env, journal);
+    expect(resumed?.run.phase).toBe("resuming");
+    expect(resumed?.replayedEnd).toBeUndefined();
+  });
 });
+

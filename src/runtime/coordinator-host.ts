@@ -73,6 +73,12 @@ export class MemoryJournal implements CoordinatorJournal {
 
 export type CoordinatorOutcome = { readonly report: UpdateReport } | { readonly error: Error };
 
+/** How a replayed journal left its update: ended or halted, with the update-end the coordinator traced when it decided (if it traces one). */
+export interface ReplayedEnd {
+  readonly outcome: CoordinatorOutcome;
+  readonly event?: Extract<TraceEvent, { kind: "update-end" }>;
+}
+
 /** What the coordinator's host needs of the process it lives in. */
 export interface CoordinatorHostEnvironment {
   now(): number;
@@ -112,6 +118,9 @@ export class CoordinatorHost {
   private over = false;
   /** Rebuilt from the journal (a restarted root), not begun here. */
   private recovered = false;
+  /** Replay: the update-end the coordinator traced last, and how the update ended or halted (see replayedEnd). */
+  private replayedEvent: ReplayedEnd["event"];
+  private replayed: ReplayedEnd | undefined;
 
   private constructor(
     private readonly env: CoordinatorHostEnvironment,
@@ -124,11 +133,15 @@ export class CoordinatorHost {
     const host = this;
     const transport: CoordinatorTransport = {
       now: () => this.t,
-      // Replay records nothing: the trace has those events from when they first happened.
+      // Replay records nothing (the trace has those events from when they first happened) but keeps the update-end:
+      // the root may have died before writing that one (see replayedEnd).
       get tracing(): boolean {
-        return host.env.tracing && !host.replaying;
+        return host.env.tracing;
       },
-      record: (ev) => this.env.record(ev),
+      record: (ev) => {
+        if (!this.replaying) this.env.record(ev);
+        else if (ev.kind === "update-end") this.replayedEvent = ev;
+      },
       transmit: (env) => this.transmit(env),
       finished: (outcome) => this.finish(outcome),
       progress: (node, msg) => {
@@ -189,6 +202,8 @@ export class CoordinatorHost {
     host.launch();
     for (const input of rest) host.apply(input);
     host.replaying = false;
+    // A halt the journal resumed after is not how the update stands.
+    if (!host.over && host.run.phase !== "halted") host.replayed = undefined;
     host.t = env.now();
     host.armDeadline();
     return host;
@@ -196,6 +211,15 @@ export class CoordinatorHost {
 
   get run(): UpdateRun {
     return this.coordinator.update;
+  }
+
+  /**
+   * How the journal's replay left the update when it ended or halted there (none when a resume followed the halt, or
+   * the update is still running). The root journals the input that decides an update before it traces the update-end
+   * and tells its watchers, so a root that died in between has said neither: its process says both when it restarts.
+   */
+  get replayedEnd(): ReplayedEnd | undefined {
+    return this.replayed;
   }
 
   /** The link number of the coordinator's channels (its instance). */
@@ -360,8 +384,13 @@ export class CoordinatorHost {
       this.over = true;
       this.close();
     }
-    if (!this.replaying) this.env.finished(outcome);
-    if (this.over && !this.replaying) this.forgetIfSettled();
+    if (this.replaying) {
+      this.replayed = { outcome, ...(this.replayedEvent !== undefined ? { event: this.replayedEvent } : {}) };
+      this.replayedEvent = undefined;
+      return;
+    }
+    this.env.finished(outcome);
+    if (this.over) this.forgetIfSettled();
   }
 
   /** Over (completed, aborted or failed): the journal may be cleared once the nodes have what was sent them. */
