@@ -4,12 +4,13 @@ import { join, resolve } from "node:path";
 import { connect } from "nats";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { checkTrace } from "../check/checker.js";
+import { UpdateHaltedError } from "../core/errors.js";
 import type { Strategy } from "../core/update.js";
 import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.js";
 import { dbLoad, expectReplicasHold, quiesce } from "../../test/support/db-load.js";
 import { natsServerForTests } from "../../test/support/nats-server.js";
 import { ClusterClient } from "./cluster-client.js";
-import { clusterUp, type StartedNode } from "./cluster-processes.js";
+import { clusterUp, type NodeEnv, type StartedNode } from "./cluster-processes.js";
 import { keysInit } from "./keys.js";
 import { pack } from "./update-package.js";
 
@@ -25,6 +26,7 @@ const missing = nats.missing;
 const keys = mkdtempSync(join(tmpdir(), "liveswap-keys-"));
 let signedUpdate = "";
 let backOut = "";
+let flaky = "";
 let names = 0;
 let cluster: TestCluster | undefined;
 const restarted: StartedNode[] = [];
@@ -34,6 +36,7 @@ beforeAll(async () => {
   keysInit(keys, Array.from({ length: NODES }, (_, i) => `r${i}`));
   signedUpdate = JSON.stringify(await pack(resolve(import.meta.dirname, "../scenarios/replicated-db/key-update.ts"), { key: join(keys, "signing.key") }));
   backOut = JSON.stringify(await pack(resolve(import.meta.dirname, "../../test/support/db-backout-update.ts"), { key: join(keys, "signing.key") }));
+  flaky = JSON.stringify(await pack(resolve(import.meta.dirname, "../../test/support/db-flaky-update.ts"), { key: join(keys, "signing.key") }));
 }, 120_000);
 afterEach(async () => {
   for (const n of restarted.splice(0)) n.child.kill("SIGTERM");
@@ -41,8 +44,8 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function start(): Promise<{ readonly c: TestCluster; readonly client: ClusterClient }> {
-  const c = await startDbCluster({ nodes: NODES, keys, store: true, traceFiles: true, nats: { url: nats.server().url, name: `e2e${++names}` } });
+async function start(env?: NodeEnv): Promise<{ readonly c: TestCluster; readonly client: ClusterClient }> {
+  const c = await startDbCluster({ nodes: NODES, keys, store: true, traceFiles: true, nats: { url: nats.server().url, name: `e2e${++names}` }, ...(env !== undefined ? { env } : {}) });
   cluster = c;
   // Requests to a node that is down (killed, or NATS restarting) are retried under their id until it answers (once).
   return { c, client: new ClusterClient(c.cluster, { retry: { attempts: 400, backoffMs: 50, maxBackoffMs: 500 }, requestTimeoutMs: 120_000 }) };
@@ -122,6 +125,46 @@ describe.skipIf(missing !== undefined)(`7 OS processes over NATS${missing !== un
       await new Promise((r) => setTimeout(r, 300));
       await load2.stop();
       await expectClean(client, load2, back, "db@1");
+    } finally {
+      client.close();
+    }
+  }, 240_000);
+
+  // The coordinator's sessions ride on NATS too: the root's death must leave the update where its journal has it, and
+  // its restarted process (a new life on the same subjects) must pick it up, halted or running.
+  it("the root killed with SIGKILL while its update is halted (a transfer threw at r1), then mid-update after the resume: restarted each time, it coordinates on over NATS; nothing lost", async () => {
+    // r1 stalls 3 s when the resume reaches it: the root is killed while the resumed update waits for r1.
+    const { c, client } = await start((id) => (id === "r1" ? { LIVESWAP_FAILPOINTS: "daemon.resume-received=stall(3000)" } : {}));
+    const root = `r${NODES - 1}`;
+    const killRoot = async (): Promise<void> => {
+      const r = [...restarted, ...c.nodes].find((n) => n.id === root && n.child.exitCode === null && n.child.signalCode === null) as StartedNode;
+      const gone = new Promise((res) => r.child.once("exit", res));
+      r.child.kill("SIGKILL");
+      await gone;
+      restarted.push(...(await clusterUp(c.cluster, { only: [root], timeoutMs: 90_000 })));
+    };
+    try {
+      const load = dbLoad(client, NODES, 15);
+      await new Promise((r) => setTimeout(r, 300));
+      await expect(client.update(flaky, { strategy: "cut", root })).rejects.toThrow(UpdateHaltedError);
+      await killRoot();
+      await expect(client.watch()).rejects.toThrow(/"r1": .*cannot convert/);
+      let killed: Promise<void> | undefined;
+      const report = await client.resumeUpdate(signedUpdate, {
+        onProgress: (p) => {
+          if (p.kind === "new" && p.node !== "r1") killed ??= killRoot();
+        },
+      });
+      await killed;
+      expect(killed).toBeDefined();
+      await new Promise((r) => setTimeout(r, 300));
+      await load.stop();
+      await expectClean(client, load, report);
+      // The resumed update completed after the root's second restart: that process finished coordinating it.
+      const trace = await client.trace();
+      const restarts = trace.flatMap((e, i) => (e.kind === "restart" && e.node === root ? [i] : []));
+      expect(restarts).toHaveLength(2);
+      expect(trace.findLastIndex((e) => e.kind === "update-end" && e.outcome === "completed")).toBeGreaterThan(restarts[1] as number);
     } finally {
       client.close();
     }

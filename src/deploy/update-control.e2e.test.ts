@@ -195,7 +195,8 @@ describe("a halted update over TCP: `ctl watch` shows it halted, abort is refuse
   const restarted: StartedNode[] = [];
   beforeAll(async () => {
     cluster = await startDbCluster({ nodes: NODES, keys, traceFiles: true, store: true });
-    client = new ClusterClient(cluster.cluster);
+    // The load's requests to the root while it restarts are retried under their id until it answers.
+    client = new ClusterClient(cluster.cluster, { retry: { attempts: 200, backoffMs: 50, maxBackoffMs: 500 }, requestTimeoutMs: 90_000 });
   }, 120_000);
   afterAll(async () => {
     client?.close();
