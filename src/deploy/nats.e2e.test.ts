@@ -7,6 +7,7 @@ import { checkTrace } from "../check/checker.js";
 import { UpdateHaltedError } from "../core/errors.js";
 import type { Strategy } from "../core/update.js";
 import { startDbCluster, type TestCluster } from "../../test/support/db-cluster.js";
+import { expectCleanRun } from "../../test/support/db-clean.js";
 import { dbLoad, expectReplicasHold, quiesce } from "../../test/support/db-load.js";
 import { natsServerForTests } from "../../test/support/nats-server.js";
 import { ClusterClient } from "./cluster-client.js";
@@ -51,24 +52,9 @@ async function start(env?: NodeEnv): Promise<{ readonly c: TestCluster; readonly
   return { c, client: new ClusterClient(c.cluster, { retry: { attempts: 400, backoffMs: 50, maxBackoffMs: 500 }, requestTimeoutMs: 120_000 }) };
 }
 
-/** What every run must show once the load stopped: nothing failed, lost or read null, all new, a clean merged trace. */
-async function expectClean(client: ClusterClient, load: ReturnType<typeof dbLoad>, report: { readonly nodes: object }, version = "db@2"): Promise<ReturnType<typeof checkTrace> extends infer V ? V : never> {
-  await quiesce(client, NODES);
-  expect(load.tally.failed).toEqual([]);
-  expect(load.tally.nulls).toBe(0);
-  expect(load.tally.globalReads).toBeGreaterThan(20);
-  expect(Object.keys(report.nodes)).toHaveLength(NODES);
-  const { up } = await client.statusAll();
-  expect(up.map((s) => s.version)).toEqual(Array(NODES).fill(version));
-  expect(await expectReplicasHold(client, up.map((s) => s.id), load.tally.acked)).toEqual([]);
-  const trace = await client.trace();
-  const verdict = checkTrace(trace, { complete: true });
-  expect(verdict.violations).toEqual([]);
-  // Every message sent was delivered once (transformed ones under their new id).
-  const ids = trace.flatMap((e) => (e.kind === "deliver" ? [e.msg] : []));
-  expect(new Set(ids).size).toBe(ids.length);
-  expect(trace.filter((e) => e.kind === "send").length).toBeGreaterThan(100);
-  return verdict;
+/** What every run must show once the load stopped (test/support/db-clean.ts). */
+function expectClean(client: ClusterClient, load: ReturnType<typeof dbLoad>, report: { readonly nodes: object }, version = "db@2"): Promise<unknown> {
+  return expectCleanRun(client, NODES, load.tally, report, version);
 }
 
 describe.skipIf(missing !== undefined)(`7 OS processes over NATS${missing !== undefined ? ` (skipped: ${missing})` : ""}`, () => {

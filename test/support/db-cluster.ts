@@ -21,8 +21,11 @@ export async function startDbCluster(opts: {
   readonly ring?: boolean;
   readonly metrics?: boolean;
   readonly metricsAccess?: { readonly tokenFile?: string; readonly clientCert?: boolean };
-  /** Every connection over this NATS server (`transport: { kind: nats }`), under a subject prefix of the test's own. */
-  readonly nats?: { readonly url: string; readonly name: string };
+  /**
+   * Every connection over NATS (`transport: { kind: nats }`): this server, or these servers of one NATS cluster, under a
+   * subject prefix of the test's own; `replicas`: the JetStream stream's copies.
+   */
+  readonly nats?: { readonly url: string | readonly string[]; readonly name: string; readonly replicas?: number };
 }): Promise<TestCluster> {
   const pkg = childModule(resolve(import.meta.dirname, "../../src/scenarios/replicated-db/package.ts"));
   const ids = Array.from({ length: opts.nodes }, (_, i) => `r${i}`);
@@ -42,6 +45,10 @@ export async function startDbCluster(opts: {
     ...(opts.env !== undefined ? { env: opts.env } : {}),
     ...(opts.metrics === true ? { metrics: true } : {}),
     ...(opts.metricsAccess !== undefined ? { metricsAccess: opts.metricsAccess } : {}),
-    ...(opts.nats !== undefined ? { transport: { kind: "nats" as const, servers: [opts.nats.url], name: opts.nats.name } } : {}),
+    ...(opts.nats !== undefined ? { transport: natsTransport(opts.nats) } : {}),
   });
+}
+
+function natsTransport(n: NonNullable<Parameters<typeof startDbCluster>[0]["nats"]>) {
+  return { kind: "nats" as const, servers: typeof n.url === "string" ? [n.url] : [...n.url], name: n.name, ...(n.replicas !== undefined ? { replicas: n.replicas } : {}) };
 }

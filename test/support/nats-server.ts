@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from "vitest";
-import { natsServerMissing, startLocalNats, type LocalNatsServer } from "../../src/deploy/local-nats.js";
+import { natsServerMissing, startLocalNats, startLocalNatsCluster, type LocalNatsCluster, type LocalNatsServer } from "../../src/deploy/local-nats.js";
 
 export type NatsServer = LocalNatsServer;
 
@@ -18,18 +18,30 @@ export const startNatsServer = startLocalNats;
  * closed after them. `missing` says why the file's tests skip; `server()` is the running server.
  */
 export function natsServerForTests(args: readonly string[] = []): { readonly missing: string | undefined; server(): NatsServer } {
+  const t = forTheFile("server", () => startNatsServer(args));
+  return { missing: t.missing, server: t.running };
+}
+
+/** A test file's NATS cluster of `size` servers with clustered JetStream (as natsServerForTests, for a cluster). */
+export function natsClusterForTests(size: number): { readonly missing: string | undefined; cluster(): LocalNatsCluster } {
+  const t = forTheFile("cluster", () => startLocalNatsCluster(size));
+  return { missing: t.missing, cluster: t.running };
+}
+
+/** Started before the file's tests (unless the binary is missing), closed after them. */
+function forTheFile<T extends { close(): Promise<void> }>(what: string, start: () => Promise<T>): { readonly missing: string | undefined; running(): T } {
   const missing = natsMissing();
-  let running: NatsServer | undefined;
+  let running: T | undefined;
   beforeAll(async () => {
-    if (missing === undefined) running = await startNatsServer(args);
-  }, 30_000);
+    if (missing === undefined) running = await start();
+  }, 60_000);
   afterAll(async () => {
     await running?.close();
   });
   return {
     missing,
-    server: () => {
-      if (running === undefined) throw new Error(`no NATS server for this test: ${missing ?? "it has not started yet (use it inside a test)"}`);
+    running: () => {
+      if (running === undefined) throw new Error(`no NATS ${what} for this test: ${missing ?? "it has not started yet (use it inside a test)"}`);
       return running;
     },
   };

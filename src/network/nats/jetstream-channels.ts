@@ -34,6 +34,8 @@ const ACK_WAIT_MS = 60_000;
 const INACTIVE_MS = 60 * 60_000;
 /** Room left in a message for the headers, under the servers' max_payload. */
 const HEADER_ROOM = 1024;
+/** How long one pull for a channel's frames waits on the server (see readOnce). */
+const PULL_EXPIRES_MS = 5_000;
 /** Pauses between attempts to read a channel again after its reading stopped (the last one repeats). */
 const RELISTEN_MS = [100, 250, 500, 1000, 2000, 5000];
 
@@ -215,7 +217,10 @@ export class JetStreamChannels {
     if (inc.stopped || this.closed) return void (await this.jsm.consumers.delete(this.stream, durable).catch(() => false));
     const consumer = await this.js.consumers.get(this.stream, durable);
     // The reading ends (and starts again, above) if the consumer or the stream disappears, instead of waiting for it.
-    const messages = await consumer.consume({ max_messages: 1_000, abort_on_missing_resource: true });
+    // Pulls expire after PULL_EXPIRES_MS (the client's default is 30 s): the server then heartbeats every half of it, and
+    // a pull lost with a server of a NATS cluster (the consumer's leader moved) is noticed after two missed heartbeats
+    // and made again on the servers left, seconds rather than half a minute later.
+    const messages = await consumer.consume({ max_messages: 1_000, abort_on_missing_resource: true, expires: PULL_EXPIRES_MS });
     inc.messages = messages;
     // What was waiting for a frame, or half put together, comes again from the new consumer.
     inc.early.length = 0;
