@@ -70,7 +70,7 @@ async function clusteredJetStream(servers: readonly string[], replicas: number):
   const nc = await connect({ servers: [...servers] });
   try {
     let last: unknown;
-    for (let i = 0; i < 150; i++) {
+    for (const end = Date.now() + 30_000; Date.now() < end; ) {
       try {
         // Asking for the manager asks JetStream too: it fails until the servers elected their leader.
         const jsm = await nc.jetstreamManager({ timeout: 2_000 });

@@ -123,7 +123,8 @@ describe.skipIf(missing !== undefined)(`7 OS processes over NATS${missing !== un
     const { c, client } = await start((id) => (id === "r1" ? { LIVESWAP_FAILPOINTS: "daemon.resume-received=stall(3000)" } : {}));
     const root = `r${NODES - 1}`;
     const killRoot = async (): Promise<void> => {
-      const r = [...restarted, ...c.nodes].find((n) => n.id === root && n.child.exitCode === null && n.child.signalCode === null) as StartedNode;
+      const r = [...restarted, ...c.nodes].find((n) => n.id === root && n.child.exitCode === null && n.child.signalCode === null);
+      if (r === undefined) throw new Error(`no process of the root "${root}" is running`);
       const gone = new Promise((res) => r.child.once("exit", res));
       r.child.kill("SIGKILL");
       await gone;

@@ -200,6 +200,8 @@ export class UpdateService implements PlaneHandler {
     }
     this.outcome = undefined;
     h.resume({ kind: "package", text: pkgText });
+    // The saved view no longer says halted: a second halt, if the root dies before saving it, is told from the first.
+    this.remember();
   }
 
   /** The update this node coordinates and that has not ended (its journal is in this store: it does not move). */
@@ -346,13 +348,17 @@ export class UpdateService implements PlaneHandler {
       const figures: Record<string, UpdateFigures> = Object.fromEntries(h.run.figures);
       this.outcome = { ok: true, report: outcome.report, figures };
     } else this.outcome = outcomeOfError(asError(outcome.error));
-    const view = this.view();
-    if (view !== null) {
-      this.last = view;
-      if (this.o.storeDir !== undefined) saveLastView(this.o.storeDir, view);
-    }
+    this.remember();
     const detail = "report" in outcome ? "completed" : messageOf(outcome.error);
     this.o.log(`node "${this.o.self}": update #${h.run.id} ${h.run.phase === "halted" ? "halted" : "ended"}: ${detail}`);
+  }
+
+  /** Keep the view as it is now as the last one (on disk for a durable root): what a restarted root compares with. */
+  private remember(): void {
+    const view = this.view();
+    if (view === null) return;
+    this.last = view;
+    if (this.o.storeDir !== undefined) saveLastView(this.o.storeDir, view);
   }
 
   /**

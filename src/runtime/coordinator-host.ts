@@ -350,6 +350,7 @@ export class CoordinatorHost {
       case "give-up":
         this.coordinator.giveUp();
         this.over = true;
+        this.replayed = undefined; // the update failed: a halt replayed before it is not how it stands
         return this.close();
     }
   }
