@@ -25,6 +25,8 @@ export interface MessageRecord {
    * may never have reached the wire; nobody alive can say, and it is lost with the node.
    */
   senderForgotten?: true;
+  /** Dropped because its receiver was destroyed or forgotten (a configuration drop, by the sender or the system). */
+  droppedDestroyed?: true;
   /**
    * The node that keeps it waiting (its sender holds it, or its receiver buffered it): it is lost with that node's
    * state if that node is forgotten.
@@ -130,7 +132,7 @@ export function registerMessage(
 }
 
 /** The pending message an event ends (executed, replaced, dropped), or undefined after reporting why it cannot. */
-export function consumeMessage(s: CheckerState, id: MessageId, t: number, action: string): MessageRecord | undefined {
+export function consumeMessage(s: CheckerState, id: MessageId, t: number, action: string, by?: NodeId): MessageRecord | undefined {
   const m = s.messages.get(id);
   if (m === undefined) {
     // From a horizon, a message without a send was sent before it: counted, not judged.
@@ -138,6 +140,10 @@ export function consumeMessage(s: CheckerState, id: MessageId, t: number, action
     else violate(s, "awareness", `message ${id} was ${action} but never sent`, t);
     return undefined;
   }
+  // Its receiver, lost for good, took it before it died, and its sender dropped its copy when told the receiver was
+  // gone: the two are concurrent (the acknowledgement died with the receiver), so the merged trace may show either
+  // first. Not once the id names a node created again (forgottenNodes forgets it then).
+  if (m.status === "dropped" && m.droppedDestroyed === true && by === m.to && s.forgottenNodes.has(by)) return m;
   if (m.status !== "pending") {
     violate(s, "awareness", `message ${id} from "${m.from}" to "${m.to}" was ${action} after it had already been ${m.status}`, t);
     return undefined;

@@ -75,7 +75,7 @@ function onSend(s: CheckerState, ev: EventOf<"send">): void {
 }
 
 function onTransform(s: CheckerState, ev: EventOf<"transform">): void {
-  const m = consumeMessage(s, ev.msg, ev.t, "replaced by its new-equivalent");
+  const m = consumeMessage(s, ev.msg, ev.t, "replaced by its new-equivalent", ev.node);
   if (m === undefined) return;
   m.status = "replaced";
   // A mapping turns an old message into the new version's: the node that maps it must already be newer. One
@@ -94,7 +94,7 @@ function onTransform(s: CheckerState, ev: EventOf<"transform">): void {
 
 function onDeliver(s: CheckerState, ev: EventOf<"deliver">): void {
   atLiveNode(s, ev);
-  const m = consumeMessage(s, ev.msg, ev.t, `executed by "${ev.node}"`);
+  const m = consumeMessage(s, ev.msg, ev.t, `executed by "${ev.node}"`, ev.node);
   if (m === undefined) return;
   m.status = "executed";
   if (m.to !== ev.node) violate(s, "awareness", `message ${ev.msg} for "${m.to}" was executed by "${ev.node}"`, ev.t);
@@ -123,6 +123,7 @@ function onDrop(s: CheckerState, ev: EventOf<"drop">): void {
   const m = consumeMessage(s, ev.msg, ev.t, `dropped by "${ev.node}"`);
   if (m === undefined) return;
   m.status = "dropped";
+  if (ev.reason === "destroyed") m.droppedDestroyed = true;
   if (ev.reason === "orphan") {
     m.droppedAsOrphan = true; // judged at the end: its sender may roll back after the receiver dropped it
   } else if (!isConfigurationDrop(ev.reason)) {
