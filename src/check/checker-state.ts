@@ -25,13 +25,18 @@ export interface MessageRecord {
    * may never have reached the wire; nobody alive can say, and it is lost with the node.
    */
   senderForgotten?: true;
-  /** Dropped because its receiver was destroyed or forgotten (a configuration drop, by the sender or the system). */
-  droppedDestroyed?: true;
+  /** Dropped by a configuration change (its link removed, its receiver destroyed): see consumeMessage. */
+  droppedByConfiguration?: true;
   /**
    * The node that keeps it waiting (its sender holds it, or its receiver buffered it): it is lost with that node's
    * state if that node is forgotten.
    */
   waitingAt?: NodeId;
+  /**
+   * The node it waited at was forgotten: lost with that node's state unless that node took it before it died, which the
+   * merged trace may show after the forget (the two are concurrent). Judged at the end of the run.
+   */
+  lostWithWaiter?: true;
 }
 
 /** How an update's life ended so far: an update-end's outcome, or "aborted" when the coordinator gave it up in prepare. */
@@ -140,10 +145,11 @@ export function consumeMessage(s: CheckerState, id: MessageId, t: number, action
     else violate(s, "awareness", `message ${id} was ${action} but never sent`, t);
     return undefined;
   }
-  // Its receiver, lost for good, took it before it died, and its sender dropped its copy when told the receiver was
-  // gone: the two are concurrent (the acknowledgement died with the receiver), so the merged trace may show either
-  // first. Not once the id names a node created again (forgottenNodes forgets it then).
-  if (m.status === "dropped" && m.droppedDestroyed === true && by === m.to && s.forgottenNodes.has(by)) return m;
+  // Its receiver, lost for good, took it before it died, and its sender dropped its copy when the receiver was
+  // forgotten (its link removed): the two are concurrent (the acknowledgement died with the receiver), so the merged
+  // trace may show either first. Only for a forgotten receiver: a live one must never take what was reported lost;
+  // and not once the id names a node created again (forgottenNodes forgets it then).
+  if (m.status === "dropped" && m.droppedByConfiguration === true && by === m.to && s.forgottenNodes.has(by)) return m;
   if (m.status !== "pending") {
     violate(s, "awareness", `message ${id} from "${m.from}" to "${m.to}" was ${action} after it had already been ${m.status}`, t);
     return undefined;

@@ -730,8 +730,8 @@ describe("checkTrace: a mapping applies to old messages only", () => {
 });
 
 // update-takeover.e2e (snapshot) once traced this: the root r0 took an old message of r1's (mapped it, executed its
-// new-equivalent) and was killed with its store; r1 took the update over, forgot r0 and dropped its own copy of the
-// message, whose acknowledgement had died with r0. The two are concurrent; the merged trace put r1's drop first.
+// new-equivalent) and was killed with its store; r1 took the update over, forgot r0, removed its link and dropped its
+// own copy of the message, whose acknowledgement had died with r0. The two are concurrent; the merged trace put r1's drop first.
 describe("a message its lost receiver took while its sender dropped its copy (concurrent)", () => {
   const m = messageId("b.1");
   const into = messageId("b.1~1");
@@ -741,7 +741,8 @@ describe("a message its lost receiver took while its sender dropped its copy (co
     { kind: "link", t: 0, a: "a", b: "b" },
     { kind: "send", t: 1, node: "b", to: "a", msg: m, epoch: 0 },
     { kind: "forget", t: 5, node: "a" },
-    { kind: "drop", t: 6, node: "b", from: "b", msg: m, reason: "destroyed" },
+    { kind: "unlink", t: 6, a: "a", b: "b" },
+    { kind: "drop", t: 6, node: "b", from: "b", msg: m, reason: "unlinked" },
     ...tail,
   ];
   const take: TraceEvent[] = [
@@ -750,14 +751,33 @@ describe("a message its lost receiver took while its sender dropped its copy (co
   ];
   const messages = (evs: TraceEvent[]): string[] => checkTrace(evs, { complete: true }).violations.map((v) => v.message);
 
+  const swap: TraceEvent = { kind: "swap", t: 2, node: "a", update: 1, from: "v1", to: "v2", epoch: 1 };
+  const quiet = expect.not.arrayContaining([expect.stringMatching(/after it had already been dropped|never sent|never executed/)]);
+
   it("is accepted in either order: the receiver took it before it died", () => {
-    const swap: TraceEvent = { kind: "swap", t: 2, node: "a", update: 1, from: "v1", to: "v2", epoch: 1 };
-    expect(messages(events([swap, ...take]))).not.toContainEqual(expect.stringMatching(/after it had already been dropped|never sent/));
+    expect(messages(events([swap, ...take]))).toEqual(quiet);
   });
 
-  it("but not by another node, nor by a node created again under the lost one's id", () => {
+  // The trace CI's run left: the receiver had buffered the message (snapshot), which the forget counts as lost with
+  // it, and its mapping and execution of it came after the forget in the merged trace.
+  it("a message the lost receiver buffered, then mapped and executed (merged after the forget), is not lost nor taken twice", () => {
+    const buffered: TraceEvent[] = [
+      ...events([]).filter((e) => e.kind !== "drop" && e.kind !== "forget" && e.kind !== "unlink"),
+      swap,
+      { kind: "buffer", t: 2, node: "a", from: "b", msg: m },
+      { kind: "forget", t: 5, node: "a" },
+      ...take,
+    ];
+    expect(messages(buffered)).toEqual(quiet);
+    // And one it never took is lost with it (not a violation: nobody alive owes it).
+    expect(messages(buffered.filter((e) => !take.includes(e)))).toEqual(quiet);
+  });
+
+  it("but not by another node, nor by a node created again under the lost one's id, nor by a receiver not lost (a removed link)", () => {
     expect(messages(events([{ kind: "deliver", t: 7, node: "b", from: "b", msg: m, epoch: 0 }]))).toContainEqual(expect.stringMatching(/executed by "b" after it had already been dropped/));
     const again: TraceEvent = { kind: "create", t: 7, node: "a", version: "v1", epoch: 0 };
     expect(messages(events([again, { kind: "deliver", t: 8, node: "a", from: "b", msg: m, epoch: 0 }]))).toContainEqual(expect.stringMatching(/executed by "a" after it had already been dropped/));
+    const unforgotten = events([{ kind: "deliver", t: 8, node: "a", from: "b", msg: m, epoch: 0 }]).filter((e) => e.kind !== "forget");
+    expect(messages(unforgotten)).toContainEqual(expect.stringMatching(/executed by "a" after it had already been dropped/));
   });
 });

@@ -78,6 +78,7 @@ function judgeUnfinishedMessages(s: CheckerState, halted: ReadonlyMap<NodeId, Up
       violate(s, "awareness", `${what}: its send was undone but its execution was not (${m.status})`, s.lastT);
     } else if (m.status === "pending") {
       if (m.senderForgotten === true) continue; // perhaps never left its sender, lost for good with it
+      if (m.lostWithWaiter === true) continue; // held or buffered by a node lost for good: gone with its state
       if (s.down.has(m.to) || s.down.has(m.from)) {
         // Kept by its sender's durable outbox for a crashed receiver, or sent and committed by a node that crashed
         // since: it waits for the restart (termination), it is not lost.

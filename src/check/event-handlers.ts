@@ -123,7 +123,7 @@ function onDrop(s: CheckerState, ev: EventOf<"drop">): void {
   const m = consumeMessage(s, ev.msg, ev.t, `dropped by "${ev.node}"`);
   if (m === undefined) return;
   m.status = "dropped";
-  if (ev.reason === "destroyed") m.droppedDestroyed = true;
+  if (isConfigurationDrop(ev.reason)) m.droppedByConfiguration = true;
   if (ev.reason === "orphan") {
     m.droppedAsOrphan = true; // judged at the end: its sender may roll back after the receiver dropped it
   } else if (!isConfigurationDrop(ev.reason)) {
@@ -208,8 +208,9 @@ function onForget(s: CheckerState, ev: EventOf<"forget">): void {
     if (m.from !== ev.node && m.to !== ev.node) continue;
     m.endForgotten = true;
     if (m.from === ev.node) m.senderForgotten = true;
-    // Held by the forgotten sender, or buffered by the forgotten receiver: gone with that node's state.
-    if (m.status === "pending" && m.waitingAt === ev.node) m.status = "dropped";
+    // Held by the forgotten sender, or buffered by the forgotten receiver: gone with that node's state, unless the
+    // node took it before it died (traced concurrently with the forget: it may come after it in the merged trace).
+    if (m.status === "pending" && m.waitingAt === ev.node) m.lostWithWaiter = true;
   }
 }
 
